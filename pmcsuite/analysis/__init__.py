@@ -1,0 +1,26 @@
+"""Analysis of a result table (issue 3): probe overhead, inflexion points, which counters explain them.
+
+Pure functions of the table returned by ``pmcsuite.load(DIR)``; every result object has ``.summary()``
+(text) and ``.to_dict()`` (JSON-able)::
+
+    overhead(df)          -> OverheadResult   ratio instrumented/baseline per ipc, size and pass
+    fit_breakpoints(...)  -> BreakpointFit    segmented regression of one curve on log2(size)
+    bandwidth_fit(df, ipc, variant="baseline") -> BreakpointFit
+    explain(df)           -> Explanation      per IPC mode: breakpoints, counters that explain them,
+                                              regression, correlations, and the overhead
+    findings_dict(df_or_expl) -> dict         the ``explain --json`` document
+    sentences(expl)       -> list[str]        findings as sentences
+"""
+from .breakpoints import (Breakpoint, BreakpointFit, bandwidth_fit, counter_columns, find_breakpoints,
+                          fit_breakpoints, measured_runs, same_breakpoints)
+from .explain import (ALIGN_NOTE, Attribution, Explanation, ModeExplanation, Regression, explain, normalise,
+                      per_call, per_kib)
+from .findings import findings_dict, findings_text, mode_sentences, sentences
+from .overhead import OverheadResult, overhead
+
+__all__ = [
+    "Breakpoint", "BreakpointFit", "bandwidth_fit", "counter_columns", "find_breakpoints", "fit_breakpoints", "measured_runs",
+    "same_breakpoints", "ALIGN_NOTE", "Attribution", "Explanation", "ModeExplanation", "Regression", "explain",
+    "normalise", "per_call", "per_kib", "findings_dict", "findings_text", "mode_sentences", "sentences", "OverheadResult",
+    "overhead",
+]

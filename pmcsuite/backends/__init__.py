@@ -1,0 +1,126 @@
+"""Counter backends: run the benchmark under a counting tool and report one value per counter.
+
+A backend takes ``events`` (counter id -> the tool's event spec, in the order to report) and the
+benchmark's argv, runs the benchmark under the tool, and returns ``(ipcbench JSON, values)``.
+Backends: ``perf`` (Linux, counts only the benchmark's timed loop via ``--control``),
+``pmcstat`` (FreeBSD, counts the whole process), ``none`` (the uninstrumented baseline).
+"""
+from __future__ import annotations
+
+import platform as _platform
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..errors import PmcsuiteError
+
+#: Every status a counter value can have; ``value`` is a number only when the status is "ok".
+STATUSES = ("ok", "not_supported", "not_counted", "permission_denied", "tool_missing", "error")
+
+#: Backend names accepted by :func:`get_backend`.
+BACKENDS = ("perf", "pmcstat", "dtrace", "none")
+
+
+@dataclass
+class CounterValue:
+    """One counter's outcome in one run (or, from ``probe``, whether it can be opened).
+
+    ``value`` is None unless ``status == "ok"``: a counter that did not count is never 0.
+    ``pcnt_running`` < 100 means the tool multiplexed the event and scaled the value
+    (then ``multiplexed`` is True).
+    """
+
+    counter: str
+    event: str
+    value: float | None
+    unit: str
+    status: str
+    pcnt_running: float | None = None
+    reason: str | None = None
+    multiplexed: bool = False
+
+    def to_dict(self) -> dict:
+        """The JSON form stored under ``counters[<counter id>]`` in runs.jsonl (no counter id)."""
+        d = {"event": self.event, "value": self.value, "unit": self.unit,
+             "status": self.status, "pcnt_running": self.pcnt_running}
+        if self.reason:
+            d["reason"] = self.reason
+        if self.multiplexed:
+            d["multiplexed"] = True
+        return d
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What collect.py and check.py need from a counting tool."""
+
+    name: str
+    scope: str | None
+
+    def available(self) -> tuple[bool, str]:
+        """(usable here?, a one-line explanation)."""
+
+    def version(self) -> str | None:
+        """The tool's version string, or None if it is missing."""
+
+    def run(self, events: dict[str, str], bench_argv: list[str],
+            timeout: float) -> tuple[dict, list[CounterValue]]:
+        """Run the benchmark under the tool: (ipcbench JSON, counter values in ``events`` order)."""
+
+    def probe(self, events: dict[str, str]) -> list[CounterValue]:
+        """Open each event for real; status "available" or why not."""
+
+
+class NoneBackend:
+    """The uninstrumented baseline: the benchmark alone, no counters."""
+
+    name = "none"
+    scope = None
+
+    def available(self) -> tuple[bool, str]:
+        return True, "no counting tool needed"
+
+    def version(self) -> str | None:
+        return None
+
+    def run(self, events: dict[str, str], bench_argv: list[str],
+            timeout: float) -> tuple[dict, list[CounterValue]]:
+        if events:
+            raise PmcsuiteError("the 'none' backend counts nothing: choose --backend perf or pmcstat "
+                                "to measure counters")
+        from ..benchmark import run_bench  # lazy: benchmark.py compiles and runs things
+        return run_bench(list(bench_argv), timeout), []
+
+    def probe(self, events: dict[str, str]) -> list[CounterValue]:
+        return [CounterValue(c, e, None, "", "tool_missing",
+                             reason="the 'none' backend counts nothing") for c, e in events.items()]
+
+
+def get_backend(name: str) -> Backend:
+    """The backend object for ``name`` ("perf", "pmcstat", "dtrace" or "none")."""
+    if name == "none":
+        return NoneBackend()
+    if name == "perf":
+        from .perf import PerfBackend
+        return PerfBackend()
+    if name == "pmcstat":
+        from .pmcstat import PmcstatBackend
+        return PmcstatBackend()
+    if name == "dtrace":
+        try:
+            from .dtrace import DtraceBackend
+        except ImportError as exc:
+            raise PmcsuiteError(f"the dtrace backend is not available in this build ({exc}): "
+                                "use --backend perf, pmcstat or none") from None
+        return DtraceBackend()
+    raise PmcsuiteError(f"unknown backend {name!r}: choose from {', '.join(BACKENDS)}")
+
+
+def auto_backend(system: str | None = None) -> str:
+    """The natural backend for this OS: perf on Linux, pmcstat on FreeBSD."""
+    system = system or _platform.system()
+    if system == "Linux":
+        return "perf"
+    if system == "FreeBSD":
+        return "pmcstat"
+    raise PmcsuiteError(f"no counter backend for {system}: pmcsuite counts with perf (Linux) or "
+                        "pmcstat (FreeBSD); use --backend none to measure bandwidth only")

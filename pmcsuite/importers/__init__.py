@@ -1,0 +1,79 @@
+"""Importers: existing benchmark output -> a pmcsuite result directory (docs/DESIGN.md).
+
+- :func:`import_l41` reads the Cambridge L41 IPC benchmark's own output (2015-2020 ``ipc-static``
+  text, 2020-2023 ``ipc-benchmark -j`` JSON), placed by an optional manifest.
+- :func:`import_csv` reads the documented tidy CSV (docs/import-csv.md).
+
+Both parse everything first (pure functions) and write the directory only when every input is
+valid, so a bad file never leaves a half-written result directory behind.
+
+The helpers below are shared by both importers: catalogue access (optional while the catalogue
+module is absent), file hashing and the metadata skeleton of an imported result directory.
+"""
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__
+
+UNKNOWN_HOST = {"hostname": None, "os": "unknown", "os_release": None, "kernel": None,
+                "machine": None, "cpu_model": None, "cpus": None, "python": None}
+
+
+def load_catalogue_or_none(extra=()):
+    """The counter catalogue, or None when ``pmcsuite.catalogue`` is not installed.
+
+    Only a missing module is tolerated: a catalogue that exists but is broken raises its own
+    PmcsuiteError, because importing against a broken catalogue would mislabel counters."""
+    try:
+        from ..catalogue import load_catalogue
+    except ImportError:
+        return None
+    return load_catalogue(list(extra))
+
+
+def catalogue_info(cat) -> dict | None:
+    """The ``catalogue`` object of metadata.json (None when no catalogue was available)."""
+    if cat is None:
+        return None
+    return {"version": getattr(cat, "version", None), "sha256": getattr(cat, "sha256", None),
+            "sources": [str(s) for s in getattr(cat, "sources", [])]}
+
+
+def file_sha256(path) -> str:
+    """Hex sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 with offset (the ``created`` field)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def base_metadata(source: str, command_line, cat, host: dict | None = None,
+                  host_note: str | None = None) -> dict:
+    """Metadata fields common to every import; the caller adds platform, plan and ``imported``.
+
+    Host fields are never invented: they stay null/"unknown" unless the data (``host``) or the
+    user (``host_note``) says something."""
+    host_obj = dict(UNKNOWN_HOST)
+    host_obj.update({k: v for k, v in (host or {}).items() if v is not None})
+    if host_note:
+        host_obj["note"] = host_note
+    return {
+        "pmcsuite_version": __version__,
+        "created": now_iso(),
+        "command_line": [str(a) for a in command_line],
+        "seed": None,
+        "host": host_obj,
+        "backend": "import",
+        "tools": {},
+        "catalogue": catalogue_info(cat),
+        "source": source,
+    }
+
+
+from .l41 import import_l41, parse_l41_json, parse_l41_text  # noqa: E402  (needs the helpers above)
+from .tidy_csv import import_csv  # noqa: E402
+
+__all__ = ["import_l41", "import_csv", "parse_l41_text", "parse_l41_json"]

@@ -1,0 +1,73 @@
+"""Reports: a list of sections, each a function ``(df, meta, outdir) -> Section``, rendered to
+``report.md`` and a self-contained ``report.html`` (figures under ``OUT/figures/``).
+
+To add a section (analysis, kernel view, ...), write a function with that signature in its own
+module and append it to :data:`SECTIONS`. A section writes its PNGs into ``outdir / "figures"``
+(use :func:`figure_path`) and returns their paths in ``Section.figures``.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from ..errors import PmcsuiteError
+from ..results import load, require_runs
+
+
+@dataclass
+class Figure:
+    """A PNG written by a section, with the caption shown under it."""
+    path: Path
+    caption: str
+
+
+@dataclass
+class Section:
+    """One part of the report: a title, Markdown text, and figures shown before the text."""
+    title: str
+    markdown: str
+    figures: list[Figure] = field(default_factory=list)
+
+
+SectionFunction = Callable[[pd.DataFrame, dict, Path], "Section | list[Section]"]
+
+
+def figure_path(outdir: Path, name: str) -> Path:
+    """Where a section stores figure ``name`` (a file name such as ``bandwidth-pipe.png``)."""
+    return Path(outdir) / "figures" / name
+
+
+def default_outdir(directory) -> Path:
+    """``reports/<result dir name>/`` under the current directory."""
+    return Path.cwd() / "reports" / Path(directory).resolve().name
+
+
+def _sections() -> list[SectionFunction]:
+    from . import analysis_sections, bandwidth, kernel_sections
+    return [bandwidth.section, analysis_sections.analysis_sections, kernel_sections.kernel_sections]
+
+
+#: The report's sections, in order. Later modules append theirs, e.g.
+#: ``from pmcsuite.report import SECTIONS; SECTIONS.append(analysis_section)``.
+SECTIONS: list[SectionFunction] = _sections()
+
+
+def build_report(directory, out=None, sections=None) -> Path:
+    """Load ``directory``, run every section, write ``report.md``, ``report.html`` and
+    ``figures/*.png`` into ``out`` (default :func:`default_outdir`). Returns the output directory."""
+    from .render import render
+
+    df = require_runs(load(directory))
+    meta = df.attrs["metadata"]
+    outdir = Path(out) if out is not None else default_outdir(directory)
+    try:
+        (outdir / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot create the report directory {outdir}: {exc.strerror}; choose another --out") from None
+    parts = []
+    for make in SECTIONS if sections is None else sections:
+        made = make(df, meta, outdir)   # one Section, or a list (e.g. one per IPC mode)
+        parts.extend(made if isinstance(made, list) else [made])
+    render(df, meta, parts, outdir, title=f"pmcsuite report: {Path(directory).resolve().name}")
+    return outdir

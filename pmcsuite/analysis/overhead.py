@@ -1,0 +1,155 @@
+"""Probe effect: how much each instrumentation pass slows the benchmark down, point by point.
+
+For every (ipc, buffer size, pass): ratio = median bandwidth of the pass's runs / median bandwidth of
+the baseline (uninstrumented) runs of the same ipc and size. Its 95 % confidence interval comes from
+a bootstrap that resamples baseline runs and instrumented runs independently; a two-sided
+Mann-Whitney U p-value is given only when both sides have at least ``min_runs_test`` (9) runs.
+
+Verdict per cell: ``negligible`` when the whole interval lies within +-``tolerance`` (2 %) of 1;
+otherwise ``slowdown`` / ``speedup`` when the interval excludes 1, and ``inconclusive`` when it
+includes 1 but is too wide to call the effect negligible. ``change_pct`` always gives the size.
+
+Per IPC mode and pass: median, min and max ratio over sizes, and whether the instrumentation moved
+the inflexion points (breakpoints fitted on each variant's bandwidth, compared with the baseline's:
+moved when their number differs or a location differs by more than one size step).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import mannwhitneyu
+
+from ..errors import PmcsuiteError
+from ..sizes import format_size
+from .breakpoints import MIB, BreakpointFit, bandwidth_fit, measured_runs, same_breakpoints, _jsonable
+
+BASELINE = "baseline"
+
+
+@dataclass
+class OverheadResult:
+    """``cells``: one row per ipc/buffer_size/variant; ``modes``: one row per ipc/variant."""
+    cells: pd.DataFrame
+    modes: pd.DataFrame
+    fits: dict = field(default_factory=dict)   # (ipc, variant) -> BreakpointFit (baseline included)
+    tolerance: float = 0.02
+    ci: float = 0.95
+
+    def summary(self) -> str:
+        if self.cells.empty:
+            return "overhead: no instrumented pass to compare with the baseline"
+        cells = self.cells.copy()
+        cells["buffer_size"] = cells["buffer_size"].map(format_size)
+        cols = ["ipc", "variant", "buffer_size", "n_base", "n_inst", "base_mib_s", "inst_mib_s",
+                "ratio", "ci_low", "ci_high", "p_value", "verdict"]
+        text = [f"Overhead (ratio of instrumented to baseline median bandwidth, {self.ci:.0%} bootstrap CI; "
+                f"negligible = CI within +-{self.tolerance:.0%})",
+                cells[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"), "",
+                "Per IPC mode and pass:", self.modes.to_string(index=False, float_format=lambda v: f"{v:.3g}")]
+        return "\n".join(text)
+
+    def to_dict(self) -> dict:
+        return {
+            "tolerance": self.tolerance, "ci": self.ci,
+            "cells": [{k: _jsonable(v) for k, v in r.items()} for r in self.cells.to_dict("records")],
+            "modes": [{k: (_jsonable(v) if not isinstance(v, list) else v) for k, v in r.items()}
+                      for r in self.modes.to_dict("records")],
+        }
+
+    def for_mode(self, ipc: str) -> pd.DataFrame:
+        return self.modes[self.modes["ipc"] == ipc]
+
+
+def ratio_ci(base: np.ndarray, inst: np.ndarray, *, n_boot: int = 200, ci: float = 0.95,
+             rng=None) -> tuple[float, float, float]:
+    """Ratio of medians inst/base with a percentile bootstrap interval (independent resampling)."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    base = np.asarray(base, float)
+    inst = np.asarray(inst, float)
+    ratio = float(np.median(inst) / np.median(base))
+    mb = np.median(base[rng.integers(0, len(base), (n_boot, len(base)))], axis=1)
+    mi = np.median(inst[rng.integers(0, len(inst), (n_boot, len(inst)))], axis=1)
+    alpha = (1 - ci) / 2
+    lo, hi = np.quantile(mi / mb, [alpha, 1 - alpha])
+    return ratio, float(lo), float(hi)
+
+
+def verdict(ratio: float, lo: float, hi: float, tolerance: float = 0.02) -> str:
+    """'negligible' | 'slowdown' | 'speedup' | 'inconclusive' (see module docstring)."""
+    if lo >= 1 - tolerance and hi <= 1 + tolerance:
+        return "negligible"
+    if hi < 1:
+        return "slowdown"
+    if lo > 1:
+        return "speedup"
+    return "inconclusive"
+
+
+def overhead(df: pd.DataFrame, *, n_boot: int = 200, ci: float = 0.95, tolerance: float = 0.02,
+             min_runs_test: int = 9, seed: int = 0, breakpoints: bool = True,
+             **fit_kwargs) -> OverheadResult:
+    """Overhead of every instrumentation pass against the baseline; see the module docstring."""
+    runs = measured_runs(df)
+    if BASELINE not in set(runs["variant"]):
+        raise PmcsuiteError("no baseline runs: the overhead needs uninstrumented runs (collect without --no-baseline)")
+    rng = np.random.default_rng(seed)
+    rows = []
+    groups = {key: g["bandwidth"].to_numpy(float) / MIB
+              for key, g in runs.groupby(["ipc", "buffer_size", "variant"], sort=True)}
+    for (ipc, size, variant), inst in groups.items():
+        if variant == BASELINE or (ipc, size, BASELINE) not in groups:
+            continue
+        base = groups[(ipc, size, BASELINE)]
+        ratio, lo, hi = ratio_ci(base, inst, n_boot=n_boot, ci=ci, rng=rng)
+        p = float("nan")
+        if len(base) >= min_runs_test and len(inst) >= min_runs_test:
+            p = float(mannwhitneyu(inst, base, alternative="two-sided").pvalue)
+        rows.append({"ipc": ipc, "variant": variant, "buffer_size": int(size), "n_base": len(base),
+                     "n_inst": len(inst), "base_mib_s": float(np.median(base)),
+                     "inst_mib_s": float(np.median(inst)), "ratio": ratio, "ci_low": lo, "ci_high": hi,
+                     "change_pct": (ratio - 1) * 100, "p_value": p,
+                     "verdict": verdict(ratio, lo, hi, tolerance)})
+    cells = pd.DataFrame(rows, columns=["ipc", "variant", "buffer_size", "n_base", "n_inst", "base_mib_s",
+                                        "inst_mib_s", "ratio", "ci_low", "ci_high", "change_pct", "p_value",
+                                        "verdict"])
+
+    fits: dict[tuple[str, str], BreakpointFit] = {}
+    modes = []
+    for (ipc, variant), g in cells.groupby(["ipc", "variant"], sort=True):
+        row = {"ipc": ipc, "variant": variant, "n_sizes": len(g), "median_ratio": float(g["ratio"].median()),
+               "min_ratio": float(g["ratio"].min()), "max_ratio": float(g["ratio"].max()),
+               "n_negligible": int((g["verdict"] == "negligible").sum()),
+               "baseline_breakpoints": [], "variant_breakpoints": [], "breakpoints_moved": None}
+        if breakpoints:
+            try:
+                if (ipc, BASELINE) not in fits:
+                    fits[(ipc, BASELINE)] = bandwidth_fit(runs, ipc, BASELINE, seed=seed, n_boot=n_boot, **fit_kwargs)
+                fits[(ipc, variant)] = bandwidth_fit(runs, ipc, variant, seed=seed, n_boot=n_boot, **fit_kwargs)
+            except PmcsuiteError:
+                pass  # too few sizes to fit: moved stays None ("unknown")
+            else:
+                fb, fv = fits[(ipc, BASELINE)], fits[(ipc, variant)]
+                row["baseline_breakpoints"] = fb.breakpoint_sizes
+                row["variant_breakpoints"] = fv.breakpoint_sizes
+                # unknown (None) when the size grid cannot hold a breakpoint at all
+                row["breakpoints_moved"] = (not same_breakpoints(fb, fv)) if fb.can_break else None
+        modes.append(row)
+    modes_df = pd.DataFrame(modes, columns=["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio",
+                                            "n_negligible", "baseline_breakpoints", "variant_breakpoints",
+                                            "breakpoints_moved"])
+    return OverheadResult(cells=cells, modes=modes_df, fits=fits, tolerance=tolerance, ci=ci)
+
+
+def describe_mode(row) -> str:
+    """One sentence for a row of ``OverheadResult.modes``."""
+    moved = row["breakpoints_moved"]
+    where = ("the inflexion points did not move" if moved is False else
+             "the inflexion points moved" if moved else "whether the inflexion points moved is unknown")
+    if moved:
+        where += (f" ({', '.join(map(format_size, row['baseline_breakpoints'])) or 'none'} -> "
+                  f"{', '.join(map(format_size, row['variant_breakpoints'])) or 'none'})")
+    lo, hi = row["min_ratio"], row["max_ratio"]
+    return (f"{row['ipc']}: with pass {row['variant']} bandwidth is {row['median_ratio']:.2f}x the baseline "
+            f"(median over {row['n_sizes']} sizes, range {lo:.2f}-{hi:.2f}); {where}.")

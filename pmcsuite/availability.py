@@ -1,0 +1,109 @@
+"""``pmcsuite check``: open every catalogue counter for real on this host and say which work.
+
+For each counter: the catalogue's event spec for this platform and backend (none -> status
+"unavailable" with the catalogue's reason); the backend's tool missing -> "tool_missing";
+otherwise the backend opens the events for real (``Backend.probe``) and reports "available",
+"not_supported", "permission_denied", ... with a reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .backends import get_backend
+
+#: Check statuses, in the order of the totals line.
+CHECK_STATUSES = ("available", "not_supported", "not_counted", "permission_denied",
+                  "tool_missing", "unavailable", "error")
+_TOTAL_LABELS = {"available": "available", "not_supported": "not supported",
+                 "not_counted": "not counted", "permission_denied": "permission denied",
+                 "tool_missing": "tool missing", "unavailable": "unavailable on this platform",
+                 "error": "error"}
+_ALWAYS_SHOWN = ("available", "not_supported", "permission_denied", "tool_missing", "unavailable")
+
+
+@dataclass
+class CheckResult:
+    """Whether one catalogue counter can be counted here, and if not, why."""
+
+    counter: str
+    event: str | None
+    status: str
+    reason: str | None = None
+    platform: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"counter": self.counter, "event": self.event, "status": self.status,
+                "reason": self.reason, "platform": self.platform}
+
+
+def _platform_counters(cat, platforms) -> list[str]:
+    """Catalogue counters (in catalogue order) that the given platforms mention."""
+    mentioned = set()
+    for name in platforms:
+        p = cat.platforms.get(name)
+        if p is not None:
+            mentioned |= set(p.events) | set(getattr(p, "unavailable", {}) or {})
+    return [c for c in cat.counters if c in mentioned]
+
+
+def _unavailable_reason(cat, counter, platforms, backend_name) -> str:
+    if hasattr(cat, "unavailable_reason"):
+        reason = cat.unavailable_reason(counter, platforms, backend_name)
+        if reason:
+            return " ".join(reason.split())
+    for name in platforms:
+        p = cat.platforms.get(name)
+        reason = (getattr(p, "unavailable", {}) or {}).get(counter) if p is not None else None
+        if reason:
+            return " ".join(str(reason).split())
+    return (f"no {backend_name} event for this counter on platform "
+            f"{', '.join(platforms) or '(none)'}: add one with --catalogue FILE")
+
+
+def check(cat, groups=None, platforms=None, backend=None) -> list[CheckResult]:
+    """Open the counters of ``groups`` (all counters of ``platforms`` if None) for real.
+
+    ``backend`` is a backend name ("perf", "pmcstat", ...; default: this OS's) or a Backend
+    object. Returns one CheckResult per counter, in catalogue order.
+    """
+    from .backends import auto_backend
+    platforms = list(platforms or [])
+    if backend is None:
+        backend = auto_backend()
+    be = get_backend(backend) if isinstance(backend, str) else backend
+    counters = cat.expand(list(groups)) if groups is not None else _platform_counters(cat, platforms)
+
+    results: dict[str, CheckResult] = {}
+    to_probe: dict[str, str] = {}
+    where: dict[str, str] = {}
+    for cid in counters:
+        found = cat.event_for(cid, platforms, be.name)
+        if found is None:
+            results[cid] = CheckResult(cid, None, "unavailable",
+                                       _unavailable_reason(cat, cid, platforms, be.name))
+        else:
+            where[cid], to_probe[cid] = found
+    if to_probe:
+        ok, why = be.available()
+        if not ok:
+            for cid, spec in to_probe.items():
+                results[cid] = CheckResult(cid, spec, "tool_missing", why, where[cid])
+        else:
+            for v in be.probe(to_probe):
+                results[v.counter] = CheckResult(v.counter, v.event, v.status, v.reason,
+                                                 where.get(v.counter))
+    return [results[c] for c in counters if c in results]
+
+
+def format_check(results: list[CheckResult]) -> str:
+    """A plain-text table (counter, event, status, reason) and a totals line."""
+    rows = [("counter", "event", "status", "reason")]
+    rows += [(r.counter, r.event or "-", r.status, r.reason or "") for r in results]
+    w = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}  {d}".rstrip() for a, b, c, d in rows]
+    counts = {s: sum(r.status == s for r in results) for s in CHECK_STATUSES}
+    extra = sorted({r.status for r in results} - set(CHECK_STATUSES))
+    parts = [f"{counts[s]} {_TOTAL_LABELS[s]}" for s in CHECK_STATUSES
+             if s in _ALWAYS_SHOWN or counts[s]]
+    parts += [f"{sum(r.status == s for r in results)} {s}" for s in extra]
+    return "\n".join(lines + ["", ", ".join(parts)])

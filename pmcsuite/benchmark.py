@@ -1,0 +1,272 @@
+"""Build and run the native IPC benchmark (``native/ipcbench.c``) and parse its one JSON object.
+
+``build()`` compiles the C source once per (source, flags, compiler) and caches the executable;
+``bench_argv()`` turns validated parameters into its command line; ``run_bench()`` runs it and
+turns every failure (crash, hang, error exit, garbage output) into a one-line ``PmcsuiteError``.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .errors import PmcsuiteError
+from .sizes import format_size, parse_size
+
+IPC_MODES = ("pipe", "pipe-s", "local", "local-s", "tcp", "tcp-s")
+ACTORS = ("2thread", "2proc")
+PLACEMENTS = ("same", "split", "any")
+DEFAULT_TOTAL = 16 * 1024 * 1024
+
+#: compiler flags (``-static`` is tried first and dropped if static linking fails)
+CFLAGS = ("-O2", "-std=c99", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-pthread")
+_COMPILERS = ("cc", "gcc", "clang")
+
+#: keys every ipcbench JSON object has (docs/DESIGN.md, "ipcbench JSON")
+BENCH_KEYS = ("tool", "version", "ipc", "actors", "placement", "buffer_size", "total_size", "loop_ns",
+              "bandwidth", "writes", "reads", "write_sizes", "read_sizes", "buffers", "rusage", "cpus",
+              "counting", "bytes_ok")
+_BUFFER_KEYS = ("requested", "sndbuf", "rcvbuf", "pipe_size", "forced")
+_RUSAGE_KEYS = ("minflt", "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns")
+
+
+# ---------------------------------------------------------------------------------- build
+
+def source_path() -> Path:
+    """The C source of the benchmark, shipped inside the package."""
+    return Path(__file__).resolve().parent / "native" / "ipcbench.c"
+
+
+def default_cache_dir() -> Path:
+    """Where built executables live: $PMCSUITE_CACHE, else $XDG_CACHE_HOME/pmcsuite, else ~/.cache/pmcsuite."""
+    if os.environ.get("PMCSUITE_CACHE"):
+        return Path(os.environ["PMCSUITE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "pmcsuite"
+
+
+def find_compiler(cc=None) -> list[str]:
+    """The compiler command as an argv prefix: ``cc`` if given, else $CC, else cc, gcc or clang on PATH."""
+    chosen = cc or os.environ.get("CC")
+    if chosen:
+        words = shlex.split(chosen) if isinstance(chosen, str) else [str(w) for w in chosen]
+        if not words or shutil.which(words[0]) is None:
+            raise PmcsuiteError(f"C compiler {chosen!r} not found: install it or set CC to a working compiler")
+        return [shutil.which(words[0])] + words[1:]
+    for name in _COMPILERS:
+        path = shutil.which(name)
+        if path:
+            return [path]
+    raise PmcsuiteError("no C compiler found: install gcc (apt-get install gcc) or set CC")
+
+
+@functools.lru_cache(maxsize=8)
+def _compiler_version(compiler: tuple[str, ...]) -> str:
+    """First line of ``cc --version`` (part of the cache key and of the result metadata)."""
+    try:
+        proc = subprocess.run([*compiler, "--version"], capture_output=True, text=True, timeout=30)
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot run C compiler {compiler[0]}: {exc.strerror}; set CC to a working compiler") from None
+    lines = (proc.stdout or proc.stderr).strip().splitlines()
+    return lines[0].strip() if lines else "unknown"
+
+
+def _first_error(stderr: str) -> str:
+    """The first line of compiler output that says 'error' (else the first non-empty line)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if "error" in line.lower():
+            return line
+    return lines[0] if lines else "no message"
+
+
+def _compile(compiler: list[str], flags: list[str], source: Path, out: Path) -> subprocess.CompletedProcess:
+    argv = [*compiler, *flags, str(source), "-o", str(out)]
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot run C compiler {compiler[0]}: {exc.strerror}; set CC to a working compiler") from None
+
+
+def _cache_key(compiler: list[str], version: str, source_bytes: bytes) -> str:
+    digest = hashlib.sha256(source_bytes)
+    for part in (*compiler, version, *CFLAGS):
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()
+
+
+def build(cc=None, cache_dir=None) -> Path:
+    """Compile ipcbench (static if the platform allows) and return the cached executable's path.
+
+    The cache key is the sha256 of the source, the flags and the compiler (path and version); a
+    second call with the same inputs returns the same file without compiling. The executable is
+    written to a temporary name and renamed into place, so concurrent builds never see half a file.
+    Beside it, ``<exe>.json`` records how it was built (see ``build_info``).
+    """
+    compiler = find_compiler(cc)
+    version = _compiler_version(tuple(compiler))
+    source = source_path()
+    source_bytes = source.read_bytes()
+    key = _cache_key(compiler, version, source_bytes)
+    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    exe = directory / f"ipcbench-{key[:16]}"
+    info_path = exe.with_name(exe.name + ".json")
+    if exe.is_file() and os.access(exe, os.X_OK) and info_path.is_file():
+        return exe
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot create cache directory {directory}: {exc.strerror}; set PMCSUITE_CACHE") from None
+    fd, tmp_name = tempfile.mkstemp(prefix=".ipcbench-", dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        static = True
+        proc = _compile(compiler, [*CFLAGS, "-static"], source, tmp)
+        if proc.returncode != 0:  # static libc missing (macOS, some distributions): link dynamically
+            static = False
+            proc = _compile(compiler, list(CFLAGS), source, tmp)
+        if proc.returncode != 0:
+            raise PmcsuiteError(f"compiling {source.name} with {compiler[0]} failed: {_first_error(proc.stderr)}")
+        tmp.chmod(0o755)
+        info = {"compiler": shlex.join(compiler), "compiler_version": version,
+                "flags": [*CFLAGS, *(["-static"] if static else [])], "static": static,
+                "source_sha256": hashlib.sha256(source_bytes).hexdigest(), "path": str(exe)}
+        info_tmp = tmp.with_name(tmp.name + ".json")
+        info_tmp.write_text(json.dumps(info, indent=1) + "\n")
+        os.replace(tmp, exe)
+        os.replace(info_tmp, info_path)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".json")):
+            if leftover.exists():
+                leftover.unlink()
+    return exe
+
+
+def build_info(cc=None, cache_dir=None) -> dict:
+    """How the benchmark was built, for result metadata (builds it if needed).
+
+    Keys: ``compiler``, ``compiler_version``, ``flags``, ``static``, ``source_sha256``, ``path``.
+    """
+    exe = build(cc, cache_dir)
+    try:
+        return json.loads(exe.with_name(exe.name + ".json").read_text())
+    except (OSError, ValueError):
+        raise PmcsuiteError(f"build record of {exe} is unreadable: delete {exe.parent} to rebuild") from None
+
+
+# ---------------------------------------------------------------------------------- run
+
+def _choice(value, valid, what: str) -> str:
+    if value not in valid:
+        raise PmcsuiteError(f"unknown {what} {value!r}: use one of {', '.join(valid)}")
+    return value
+
+
+def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
+               force=False, cpus=None, ctl_fifo=None, ack_fifo=None) -> list[str]:
+    """The validated command line of one benchmark run.
+
+    ``buffer_size``/``total_size`` take bytes or size strings (``64K``); ``cpus`` is one CPU (``same``)
+    or two (``split``); ``ctl_fifo``/``ack_fifo`` enable loop-only counting under ``perf stat --control``.
+    """
+    _choice(ipc, IPC_MODES, "IPC mode")
+    _choice(actors, ACTORS, "actors mode")
+    _choice(placement, PLACEMENTS, "placement")
+    buffer_size, total_size = parse_size(buffer_size), parse_size(total_size)
+    if total_size % buffer_size:
+        raise PmcsuiteError(
+            f"total size {format_size(total_size)} is not a multiple of the buffer size {format_size(buffer_size)}: "
+            "choose a buffer size that divides the total (powers of two do)")
+    argv = [str(exe), "-i", ipc, "-a", actors, "-p", placement, "-b", str(buffer_size), "-t", str(total_size)]
+    if force:
+        argv.append("-f")
+    if cpus is not None:
+        cpu_list = [cpus] if isinstance(cpus, int) else list(cpus)
+        wanted = {"same": 1, "split": 2}.get(placement)
+        if wanted is None:
+            raise PmcsuiteError("CPUs can only be chosen with placement same (one CPU) or split (two CPUs)")
+        if len(cpu_list) != wanted or not all(isinstance(c, int) and c >= 0 for c in cpu_list) \
+                or len(set(cpu_list)) != wanted:
+            raise PmcsuiteError(f"placement {placement} takes {wanted} different CPU number(s), got {cpus!r}")
+        argv += ["-c", ",".join(str(c) for c in cpu_list)]
+    if (ctl_fifo is None) != (ack_fifo is None):
+        raise PmcsuiteError("control and ack fifos go together: give both or neither")
+    if ctl_fifo is not None:
+        argv += ["--ctl-fifo", str(ctl_fifo), "--ack-fifo", str(ack_fifo)]
+    return argv
+
+
+def parse_bench_output(text: str) -> dict:
+    """Parse and validate the one JSON object ipcbench prints (pure)."""
+    stripped = (text or "").strip()
+    if not stripped:
+        raise PmcsuiteError("the benchmark printed nothing: expected one JSON object on stdout")
+    try:
+        data = json.loads(stripped)
+    except ValueError:
+        raise PmcsuiteError(f"the benchmark printed garbage instead of one JSON object: {stripped[:60]!r}") from None
+    if not isinstance(data, dict) or data.get("tool") != "ipcbench":
+        raise PmcsuiteError(f"the benchmark output is not an ipcbench result: {stripped[:60]!r}")
+    missing = [k for k in BENCH_KEYS if k not in data]
+    missing += [f"buffers.{k}" for k in _BUFFER_KEYS if k not in (data.get("buffers") or {})]
+    missing += [f"rusage.{k}" for k in _RUSAGE_KEYS if k not in (data.get("rusage") or {})]
+    if missing:
+        raise PmcsuiteError(f"ipcbench result lacks {', '.join(missing)}: rebuild the benchmark (source and wrapper disagree)")
+    if data["version"] != 1:
+        raise PmcsuiteError(f"ipcbench result version {data['version']!r} is not supported (expected 1): rebuild it")
+    numeric = ("buffer_size", "total_size", "loop_ns", "bandwidth", "writes", "reads")
+    bad = [k for k in numeric if not isinstance(data[k], (int, float)) or isinstance(data[k], bool)]
+    if bad:
+        raise PmcsuiteError(f"ipcbench result has non-numeric {', '.join(bad)}: rebuild the benchmark")
+    return data
+
+
+def run_bench(argv, timeout=120.0) -> dict:
+    """Run one benchmark command line and return its parsed JSON.
+
+    A missing program, a crash (signal), an error exit (its last stderr line is quoted), a hang
+    (the whole process group is killed after ``timeout`` seconds) or garbage output raise
+    ``PmcsuiteError``. ``bytes_ok`` is returned as measured; callers flag a false value.
+    """
+    argv = [str(a) for a in argv]
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot run the benchmark {argv[0]}: {exc.strerror}; rebuild it with pmcsuite bench") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        raise PmcsuiteError(f"the benchmark hung: no result after {timeout:g} s, killed ({shlex.join(argv)})") from None
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        raise PmcsuiteError(f"the benchmark crashed: killed by {name} ({shlex.join(argv)})")
+    if proc.returncode != 0:
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        reason = lines[-1] if lines else "no error message"
+        raise PmcsuiteError(f"the benchmark failed (exit {proc.returncode}): {reason}")
+    return parse_bench_output(out)
+
+
+def bench(ipc="pipe", buffer_size="64K", total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
+          force=False, cpus=None, timeout=120.0, cc=None) -> dict:
+    """Build (cached) and run one benchmark; returns its JSON (``pmcsuite bench --ipc pipe --buffer 64K``)."""
+    argv = bench_argv(build(cc), ipc, buffer_size, total_size, actors, placement, force, cpus)
+    return run_bench(argv, timeout)

@@ -1,0 +1,606 @@
+"""The counter catalogue: load, validate and merge ``counters.yaml`` (+ user files).
+
+``load_catalogue()`` reads the built-in file shipped with the package, then merges each user
+file given with ``--catalogue`` over it. Every problem is one ``PmcsuiteError`` line naming the
+file and the dotted path of the entry at fault (``counters.yaml: groups.l1: ...``).
+
+Merge rules for user files: new ids are added; an existing counter, group, derived metric or
+platform is updated field by field (a field given replaces the old value), except that a
+platform's ``events`` merge per counter and per backend, and giving an event for a counter
+drops that counter's ``unavailable`` reason (and the other way round). ``default_groups``
+is replaced. The catalogue ``version`` is the built-in file's.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import hashlib
+import math
+import operator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import PmcsuiteError
+
+BUILTIN = Path(__file__).with_name("counters.yaml")
+KINDS = ("hardware", "software", "tracepoint")
+BACKEND_KEYS = ("perf", "pmcstat", "dtrace")
+EVENT_KEYS = BACKEND_KEYS + ("code",)
+
+TOP_KEYS = ("version", "counters", "groups", "default_groups", "platforms", "derived")
+COUNTER_KEYS = ("description", "unit", "kind", "caveats")
+GROUP_KEYS = ("description", "counters")
+PLATFORM_KEYS = ("description", "kinds", "detect", "slots", "fixed", "fixed_on", "events", "unavailable")
+DETECT_KEYS = ("cpu_implementer", "cpu_part", "machine", "hw_model", "os")
+DERIVED_KEYS = ("formula", "unit", "description")
+
+REQUIRED = {
+    "counters": ("description", "unit", "kind"),
+    "groups": ("description", "counters"),
+    "platforms": ("description", "kinds", "slots"),
+    "derived": ("formula", "unit", "description"),
+}
+
+
+@dataclass
+class Counter:
+    id: str
+    description: str
+    unit: str
+    kind: str
+    caveats: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Group:
+    name: str
+    description: str
+    counters: list[str]
+
+
+@dataclass
+class Platform:
+    """One PMU (or the kernel's software events). ``slots`` None = no limit.
+
+    ``fixed`` counters sit on dedicated hardware and use no slot, on the backends listed in
+    ``fixed_on`` (empty = on every backend). ``detect`` holds the rules hostinfo.py applies;
+    ``cpu_implementer``/``cpu_part`` are ints there."""
+    name: str
+    description: str
+    kinds: list[str]
+    slots: int | None
+    fixed: list[str] = field(default_factory=list)
+    fixed_on: list[str] = field(default_factory=list)
+    events: dict[str, dict[str, str]] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    detect: dict = field(default_factory=dict)
+
+    def is_fixed(self, counter_id: str, backend: str) -> bool:
+        """True when ``counter_id`` uses a dedicated counter (no slot) with ``backend``."""
+        return counter_id in self.fixed and (not self.fixed_on or backend in self.fixed_on)
+
+
+@dataclass
+class Derived:
+    name: str
+    formula: str
+    unit: str
+    description: str
+    names: list[str] = field(default_factory=list)      # counter ids the formula uses
+
+    def evaluate(self, values):
+        """Evaluate over ``values`` (dict of numbers or Series, or a DataFrame); x/0 -> NaN."""
+        return evaluate_formula(self.formula, values)
+
+
+@dataclass
+class Catalogue:
+    version: int
+    sha256: str
+    sources: list[str]
+    counters: dict[str, Counter]
+    groups: dict[str, Group]
+    platforms: dict[str, Platform]
+    derived: dict[str, Derived]
+    default_groups: list[str] = field(default_factory=list)
+
+    def metadata(self) -> dict:
+        """The ``catalogue`` object of metadata.json."""
+        return {"version": self.version, "sha256": self.sha256, "sources": list(self.sources)}
+
+    def expand(self, groups) -> list[str]:
+        """Group names and/or bare counter ids (a list, or one comma-separated string) ->
+        counter ids, in order, without duplicates."""
+        if isinstance(groups, str):
+            groups = [g for g in groups.split(",")]
+        out: list[str] = []
+        for raw in groups:
+            name = str(raw).strip()
+            if not name:
+                continue
+            if name in self.groups:
+                members = self.groups[name].counters
+            elif name in self.counters:
+                members = [name]
+            else:
+                raise PmcsuiteError(
+                    f"unknown counter group or counter '{name}'{_suggest(name, [*self.groups, *self.counters])}"
+                    f" (known groups: {', '.join(self.groups)}; or a counter id, see 'pmcsuite counters')")
+            out.extend(c for c in members if c not in out)
+        return out
+
+    def _check_platforms(self, platforms) -> list[str]:
+        platforms = list(platforms)
+        for name in platforms:
+            if name not in self.platforms:
+                raise PmcsuiteError(
+                    f"unknown platform '{name}'{_suggest(name, self.platforms)} (known: {', '.join(self.platforms)})")
+        return platforms
+
+    def _check_counter(self, counter_id: str) -> Counter:
+        if counter_id not in self.counters:
+            raise PmcsuiteError(
+                f"unknown counter '{counter_id}'{_suggest(counter_id, self.counters)}"
+                f" (known: {', '.join(self.counters)})")
+        return self.counters[counter_id]
+
+    def event_for(self, counter_id: str, platforms, backend: str):
+        """(platform name, event spec) of the first platform in ``platforms`` that spells
+        ``counter_id`` for ``backend``, else None."""
+        self._check_counter(counter_id)
+        for name in self._check_platforms(platforms):
+            spec = self.platforms[name].events.get(counter_id, {}).get(backend)
+            if backend in BACKEND_KEYS and spec:
+                return name, spec
+        return None
+
+    def unavailable_reason(self, counter_id: str, platforms, backend: str) -> str:
+        """Why ``counter_id`` has no event on ``platforms`` with ``backend`` ('' if it has one)."""
+        counter = self._check_counter(counter_id)
+        platforms = self._check_platforms(platforms)
+        if self.event_for(counter_id, platforms, backend):
+            return ""
+        reasons = []
+        for name in platforms:
+            plat = self.platforms[name]
+            if counter_id in plat.unavailable:
+                reasons.append(f"{name}: {plat.unavailable[counter_id]}")
+            elif counter_id in plat.events:
+                reasons.append(f"{name} has no {backend} event for it")
+        if not reasons:
+            if not any(counter.kind in self.platforms[p].kinds for p in platforms):
+                if counter.kind == "hardware":
+                    reasons.append(f"it is a hardware counter and platform(s) {', '.join(platforms) or '(none)'}"
+                                   " have no PMU (unknown CPU, VM or no PMU; pass --platform NAME if this CPU has one)")
+                else:
+                    reasons.append(f"it is a {counter.kind} counter and platform(s) {', '.join(platforms) or '(none)'}"
+                                   " do not provide them (the 'software' platform needs Linux perf)")
+            else:
+                reasons.append(f"no event for it on {', '.join(platforms)}")
+        return "; ".join(reasons)
+
+    def evaluate_derived(self, name: str, values):
+        """Evaluate derived metric ``name`` (see ``evaluate_formula``)."""
+        if name not in self.derived:
+            raise PmcsuiteError(f"unknown derived metric '{name}'{_suggest(name, self.derived)}"
+                                f" (known: {', '.join(self.derived)})")
+        return self.derived[name].evaluate(values)
+
+
+# --------------------------------------------------------------------------------------
+# formulas
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: None}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+def parse_formula(formula: str, where: str = "formula") -> list[str]:
+    """Check ``formula`` (names, numbers, + - * /, parentheses) and return the names it uses."""
+    if not isinstance(formula, str) or not formula.strip():
+        raise PmcsuiteError(f"{where}: formula must be a non-empty string such as 'cycles / instructions'")
+    try:
+        tree = ast.parse(formula.strip(), mode="eval")
+    except SyntaxError:
+        raise PmcsuiteError(f"{where}: '{formula}' is not a valid formula; use counter ids, numbers, + - * / and parentheses") from None
+    found: list[ast.Name] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.append(node)
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise PmcsuiteError(f"{where}: '{formula}' contains {node.value!r}; only numbers are allowed as constants")
+        elif not isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Load, *_BINOPS, *_UNARY)):
+            raise PmcsuiteError(
+                f"{where}: '{formula}' uses {type(node).__name__}; only counter ids, numbers, + - * / and parentheses are allowed")
+    names: list[str] = []
+    for node in sorted(found, key=lambda n: n.col_offset):      # source order
+        if node.id not in names:
+            names.append(node.id)
+    return names
+
+
+def _divide(a, b):
+    """a / b with NaN wherever b == 0 (elementwise for numpy/pandas objects)."""
+    if hasattr(b, "where"):                                    # pandas Series / DataFrame
+        return a / b.where(b != 0)
+    if hasattr(b, "shape"):                                    # numpy array
+        import numpy as np
+        b = np.asarray(b, dtype=float)
+        return a / np.where(b != 0, b, np.nan)
+    if b is None or b == 0 or (isinstance(b, float) and math.isnan(b)):
+        return math.nan
+    return a / b
+
+
+def _lookup(values, name):
+    try:
+        value = values[name]
+    except (KeyError, IndexError):
+        raise PmcsuiteError(f"derived metric needs counter '{name}', which is not in the data: measure its group first") from None
+    return math.nan if value is None else value
+
+
+def evaluate_formula(formula: str, values):
+    """Evaluate ``formula`` with counter values from ``values`` (a dict of numbers/Series or a
+    DataFrame); works elementwise on pandas objects. Division by zero gives NaN; a None value is NaN."""
+    parse_formula(formula)
+    tree = ast.parse(formula.strip(), mode="eval")
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return _lookup(values, node.id)
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](ev(node.operand))
+        left, right = ev(node.left), ev(node.right)
+        if isinstance(node.op, ast.Div):
+            return _divide(left, right)
+        return _BINOPS[type(node.op)](left, right)
+
+    return ev(tree)
+
+
+def evaluate_derived(name: str, values, cat: Catalogue | None = None):
+    """Evaluate derived metric ``name`` of ``cat`` (default: the built-in catalogue) over ``values``."""
+    return (cat or load_catalogue()).evaluate_derived(name, values)
+
+
+# --------------------------------------------------------------------------------------
+# reading and validating files
+
+
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A mapping key given twice."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate mapping keys (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:
+                    continue                                  # unhashable: SafeLoader reports it
+                if duplicate:
+                    raise _DuplicateKey("while constructing a mapping", node.start_mark,
+                                        f"duplicate key '{key}'", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> tuple[dict, bytes]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot read catalogue {path}: {exc.strerror or exc}; check the --catalogue path") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PmcsuiteError(f"{path} is not UTF-8 text; save the catalogue as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        fix = "each key may appear only once: remove or rename one" if isinstance(exc, _DuplicateKey) else "fix the YAML syntax"
+        raise PmcsuiteError(f"{where}: {exc.problem or exc.context}; {fix}") from None
+    except yaml.YAMLError as exc:
+        raise PmcsuiteError(f"{path}: invalid YAML ({exc}); fix the YAML syntax") from None
+    if data is None:
+        raise PmcsuiteError(f"{path} is empty; a catalogue holds 'counters', 'groups', 'platforms' and/or 'derived'")
+    if not isinstance(data, dict):
+        raise PmcsuiteError(f"{path}: the top level must be a mapping with keys {', '.join(TOP_KEYS)}")
+    return data, raw
+
+
+class _Checker:
+    """Structural checks of one file; converts values to their canonical form."""
+
+    def __init__(self, src: str):
+        self.src = src
+
+    def fail(self, where: str, msg: str):
+        raise PmcsuiteError(f"{self.src}: {where}: {msg}")
+
+    def keys(self, where: str, value, known) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where, f"must be a mapping (with keys such as {', '.join(known)}), not {_tname(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                self.fail(where, f"key {key!r} must be a string (quote it)")
+            if key not in known:
+                self.fail(where, f"unknown key '{key}'{_suggest(key, known)} (known: {', '.join(known)})")
+        return value
+
+    def mapping(self, where: str, value) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where, f"must be a mapping of ids to entries, not {_tname(value)}")
+        for key in value:
+            if not isinstance(key, str) or not key:
+                self.fail(where, f"id {key!r} must be a non-empty string (quote it)")
+        return value
+
+    def string(self, where: str, value) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(where, f"must be a non-empty string, not {_tname(value)}")
+        return value.strip()
+
+    def strings(self, where: str, value, allow_single=False, allow_empty=True) -> list[str]:
+        if allow_single and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.fail(where, f"must be a list of strings, not {_tname(value)}")
+        if not value and not allow_empty:
+            self.fail(where, "must not be empty")
+        return [v.strip() for v in value]
+
+    def choice(self, where: str, value, choices) -> str:
+        if value not in choices:
+            self.fail(where, f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def hexint(self, where: str, value) -> int:
+        if isinstance(value, bool):
+            self.fail(where, f"must be a number such as 0x41, not {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip(), 0)
+            except ValueError:
+                pass
+        self.fail(where, f"must be a number such as 0x41, not {value!r}")
+
+    # ---- sections
+
+    def counter(self, where, entry) -> dict:
+        entry = dict(self.keys(where, entry, COUNTER_KEYS))
+        for key in ("description", "unit"):
+            if key in entry:
+                entry[key] = self.string(f"{where}.{key}", entry[key])
+        if "kind" in entry:
+            self.choice(f"{where}.kind", entry["kind"], KINDS)
+        if "caveats" in entry:
+            entry["caveats"] = self.strings(f"{where}.caveats", entry["caveats"], allow_single=True)
+        return entry
+
+    def group(self, where, entry) -> dict:
+        entry = dict(self.keys(where, entry, GROUP_KEYS))
+        if "description" in entry:
+            entry["description"] = self.string(f"{where}.description", entry["description"])
+        if "counters" in entry:
+            entry["counters"] = self.strings(f"{where}.counters", entry["counters"], allow_empty=False)
+            dups = sorted({c for c in entry["counters"] if entry["counters"].count(c) > 1})
+            if dups:
+                self.fail(f"{where}.counters", f"lists {', '.join(dups)} twice")
+        return entry
+
+    def derived(self, where, entry) -> dict:
+        entry = dict(self.keys(where, entry, DERIVED_KEYS))
+        for key in DERIVED_KEYS:
+            if key in entry:
+                entry[key] = self.string(f"{where}.{key}", entry[key])
+        return entry
+
+    def platform(self, where, entry) -> dict:
+        entry = dict(self.keys(where, entry, PLATFORM_KEYS))
+        if "description" in entry:
+            entry["description"] = self.string(f"{where}.description", entry["description"])
+        if "kinds" in entry:
+            entry["kinds"] = self.strings(f"{where}.kinds", entry["kinds"], allow_single=True, allow_empty=False)
+            for kind in entry["kinds"]:
+                self.choice(f"{where}.kinds", kind, KINDS)
+        if "slots" in entry:
+            slots = entry["slots"]
+            if slots is not None and (isinstance(slots, bool) or not isinstance(slots, int) or slots < 1):
+                self.fail(f"{where}.slots", f"must be a positive integer or null (no limit), not {slots!r}")
+        for key in ("fixed", "fixed_on"):
+            if key in entry:
+                entry[key] = self.strings(f"{where}.{key}", entry[key] or [], allow_single=True)
+        for backend in entry.get("fixed_on", []):
+            self.choice(f"{where}.fixed_on", backend, BACKEND_KEYS)
+        if "detect" in entry:
+            entry["detect"] = self.detect(f"{where}.detect", entry["detect"] or {})
+        if "events" in entry:
+            events = self.mapping(f"{where}.events", entry["events"] or {})
+            entry["events"] = {cid: self.event(f"{where}.events.{cid}", ev) for cid, ev in events.items()}
+        if "unavailable" in entry:
+            unavailable = self.mapping(f"{where}.unavailable", entry["unavailable"] or {})
+            entry["unavailable"] = {cid: " ".join(self.string(f"{where}.unavailable.{cid}", reason).split())
+                                    for cid, reason in unavailable.items()}
+            both = [cid for cid in entry["unavailable"] if cid in entry.get("events", {})]
+            if both:
+                self.fail(where, f"counter '{both[0]}' has both an event and an unavailable reason; keep one")
+        return entry
+
+    def detect(self, where, entry) -> dict:
+        entry = dict(self.keys(where, entry, DETECT_KEYS))
+        if "cpu_implementer" in entry:
+            entry["cpu_implementer"] = self.hexint(f"{where}.cpu_implementer", entry["cpu_implementer"])
+        if "cpu_part" in entry:
+            parts = entry["cpu_part"] if isinstance(entry["cpu_part"], list) else [entry["cpu_part"]]
+            entry["cpu_part"] = [self.hexint(f"{where}.cpu_part", p) for p in parts]
+            if "cpu_implementer" not in entry:
+                self.fail(where, "cpu_part needs cpu_implementer too")
+        for key in ("machine", "hw_model", "os"):
+            if key in entry:
+                entry[key] = self.strings(f"{where}.{key}", entry[key], allow_single=True)
+        return entry
+
+    def event(self, where, entry) -> dict:
+        entry = dict(self.keys(where, entry, EVENT_KEYS))
+        for key in BACKEND_KEYS:
+            if key in entry:
+                entry[key] = self.string(f"{where}.{key}", entry[key])
+        if "code" in entry:
+            entry["code"] = f"0x{self.hexint(f'{where}.code', entry['code']):02x}"
+        return entry
+
+    def file(self, data: dict, builtin: bool) -> dict:
+        self.keys("top level", data, TOP_KEYS)
+        if builtin:
+            for key in ("version", "counters", "groups", "platforms"):
+                if key not in data:
+                    self.fail("top level", f"missing required key '{key}'")
+        out: dict = {}
+        if "version" in data:
+            version = data["version"]
+            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+                self.fail("version", f"must be a positive integer, not {version!r}")
+            out["version"] = version
+        sections = {"counters": self.counter, "groups": self.group, "platforms": self.platform, "derived": self.derived}
+        for section, check in sections.items():
+            if section in data:
+                entries = self.mapping(section, data[section] or {})
+                out[section] = {key: check(f"{section}.{key}", value) for key, value in entries.items()}
+        if "default_groups" in data:
+            out["default_groups"] = self.strings("default_groups", data["default_groups"], allow_single=True)
+        return out
+
+
+def _merge(base: dict, new: dict, src: str, origins: dict) -> None:
+    """Merge one checked file ``new`` into ``base`` (see the module docstring)."""
+    for section in ("counters", "groups", "derived", "platforms"):
+        for key, entry in new.get(section, {}).items():
+            origins.setdefault((section, key), src)
+            target = base.setdefault(section, {}).setdefault(key, {})
+            for field_name, value in entry.items():
+                if section == "platforms" and field_name == "events":
+                    events = target.setdefault("events", {})
+                    for cid, spec in value.items():
+                        events.setdefault(cid, {}).update(spec)
+                        target.get("unavailable", {}).pop(cid, None)
+                elif section == "platforms" and field_name == "unavailable":
+                    for cid, reason in value.items():
+                        target.setdefault("unavailable", {})[cid] = reason
+                        target.get("events", {}).pop(cid, None)
+                else:
+                    target[field_name] = value
+    if "default_groups" in new:
+        base["default_groups"] = new["default_groups"]
+    base.setdefault("version", new.get("version"))
+
+
+def _build(merged: dict, origins: dict, sources: list[str], digest: str) -> Catalogue:
+    """Cross-reference checks on the merged catalogue, then the objects."""
+    def fail(section, key, msg):
+        raise PmcsuiteError(f"{origins.get((section, key), sources[-1])}: {section}.{key}: {msg}")
+
+    for section, required in REQUIRED.items():
+        for key, entry in merged.get(section, {}).items():
+            for field_name in required:
+                if field_name not in entry:
+                    fail(section, key, f"missing required field '{field_name}'")
+
+    counters = {cid: Counter(cid, e["description"], e["unit"], e["kind"], list(e.get("caveats", [])))
+                for cid, e in merged.get("counters", {}).items()}
+
+    def known_counter(section, key, where, cid):
+        if cid not in counters:
+            fail(section, key, f"{where}unknown counter '{cid}'{_suggest(cid, counters)}"
+                               f" (known: {', '.join(counters)})")
+
+    groups = {}
+    for name, e in merged.get("groups", {}).items():
+        for cid in e["counters"]:
+            known_counter("groups", name, "", cid)
+        groups[name] = Group(name, e["description"], list(e["counters"]))
+
+    platforms = {}
+    for name, e in merged.get("platforms", {}).items():
+        for cid, spec in e.get("events", {}).items():
+            known_counter("platforms", name, f"events.{cid}: ", cid)
+            if not any(spec.get(b) for b in BACKEND_KEYS):
+                fail("platforms", name, f"events.{cid}: gives no event spelling (keys: {', '.join(BACKEND_KEYS)})")
+            if counters[cid].kind not in e["kinds"]:
+                fail("platforms", name, f"events.{cid}: {cid} is a {counters[cid].kind} counter but the platform"
+                                        f" provides only {', '.join(e['kinds'])} counters (add the kind to 'kinds')")
+        for backend in BACKEND_KEYS:                     # one event must not stand for two counters
+            users: dict[str, str] = {}
+            for cid, spec in e.get("events", {}).items():
+                if spec.get(backend) and spec[backend] in users:
+                    fail("platforms", name, f"events {users[spec[backend]]} and {cid} both use {backend} event"
+                                            f" '{spec[backend]}'; a pass could not tell them apart: keep one")
+                users.setdefault(spec.get(backend), cid)
+        for cid in e.get("unavailable", {}):
+            known_counter("platforms", name, f"unavailable.{cid}: ", cid)
+        for cid in e.get("fixed", []):
+            known_counter("platforms", name, "fixed: ", cid)
+        platforms[name] = Platform(name, e["description"], list(e["kinds"]), e["slots"],
+                                   list(e.get("fixed", [])), list(e.get("fixed_on", [])),
+                                   {cid: dict(spec) for cid, spec in e.get("events", {}).items()},
+                                   dict(e.get("unavailable", {})), dict(e.get("detect", {})))
+
+    derived = {}
+    for name, e in merged.get("derived", {}).items():
+        src = origins.get(("derived", name), sources[-1])
+        names = parse_formula(e["formula"], f"{src}: derived.{name}")
+        for cid in names:
+            known_counter("derived", name, f"formula '{e['formula']}': ", cid)
+        derived[name] = Derived(name, e["formula"], e["unit"], e["description"], names)
+
+    default_groups = list(merged.get("default_groups", []))
+    for name in default_groups:
+        if name not in groups:
+            raise PmcsuiteError(f"{sources[-1]}: default_groups: unknown group '{name}'{_suggest(name, groups)}"
+                                f" (known: {', '.join(groups)})")
+    return Catalogue(merged.get("version") or 1, digest, sources, counters, groups, platforms, derived, default_groups)
+
+
+def load_catalogue(extra=()) -> Catalogue:
+    """Load the built-in ``counters.yaml`` and merge the user files ``extra`` over it, in order."""
+    if isinstance(extra, (str, Path)):
+        extra = [extra]
+    paths = [BUILTIN, *(Path(p) for p in extra)]
+    merged: dict = {}
+    origins: dict = {}
+    digest = hashlib.sha256()
+    sources = []
+    for index, path in enumerate(paths):
+        data, raw = _read_yaml(path)
+        digest.update(raw)
+        src = str(path)
+        sources.append(str(path.resolve()))
+        _merge(merged, _Checker(src).file(data, builtin=index == 0), src, origins)
+    return _build(merged, origins, sources, digest.hexdigest())
+
+
+# --------------------------------------------------------------------------------------
+
+def _tname(value) -> str:
+    return "nothing" if value is None else f"a {type(value).__name__} ({value!r})"[:80]
+
+
+def _suggest(name: str, known) -> str:
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

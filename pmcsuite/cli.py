@@ -1,0 +1,230 @@
+"""The ``pmcsuite`` command: a thin argparse layer over the Python API.
+
+Every failure the user can fix is a PmcsuiteError: printed as one line, exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import PmcsuiteError
+
+
+def _latest_results() -> Path:
+    """The newest result directory under ./results (what 'pmcsuite report' uses without DIR)."""
+    root = Path("results")
+    candidates = [p.parent for p in root.glob("*/metadata.json")] if root.is_dir() else []
+    if not candidates:
+        raise PmcsuiteError("no result directory given and none under ./results: "
+                            "run 'pmcsuite collect' first or name a directory")
+    return max(candidates, key=lambda p: (p / "metadata.json").stat().st_mtime)
+
+
+def _dir(args) -> Path:
+    return Path(args.dir) if args.dir else _latest_results()
+
+
+def cmd_collect(args):
+    from .collection import collect, summary_lines
+    out = collect(out=args.out, counters=args.counters, ipcs=_split(args.ipc), sizes=args.sizes,
+                  runs=args.runs, warmup=args.warmup, total=args.total, actors=args.actors,
+                  placement=args.placement, backend=args.backend, platform=args.platform, seed=args.seed,
+                  quick=args.quick, resume=args.resume, catalogue=args.catalogue or (), timeout=args.timeout,
+                  progress=not args.no_progress, command_line=["pmcsuite", *sys.argv[1:]])
+    for line in summary_lines(out):
+        print(line)
+    print(f"next: pmcsuite report {out}")
+
+
+def cmd_bench(args):
+    from .benchmark import bench
+    from .sizes import parse_size
+    result = bench(args.ipc, parse_size(args.buffer), total_size=parse_size(args.total), actors=args.actors,
+                   placement=args.placement, force=args.force)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    mib = result["bandwidth"] / (1 << 20)
+    buffers = {k: v for k, v in (result.get("buffers") or {}).items() if v not in (None, False)}
+    print(f"{result['ipc']} {result['actors']} buffer {args.buffer}: {mib:,.1f} MiB/s "
+          f"({result['loop_ns'] / 1e6:.2f} ms for {result['total_size']} bytes; "
+          f"{result['writes']} writes, {result['reads']} reads; CPUs {result.get('cpus')}; buffers {buffers})")
+
+
+def cmd_check(args):
+    from .backends import auto_backend
+    from .catalogue import load_catalogue
+    from .availability import check, format_check
+    from .hostinfo import resolve_platforms
+    cat = load_catalogue([Path(c) for c in args.catalogue or ()])
+    platforms = resolve_platforms(cat, args.platform)
+    groups = _split(args.counters)
+    backend = auto_backend() if args.backend == "auto" else args.backend
+    results = check(cat, groups, platforms, backend)
+    print(f"platform: {', '.join(platforms)}; backend: {backend}")
+    print(format_check(results))
+
+
+def cmd_summary(args):
+    import pandas as pd
+    from .results import load, summarise
+    table = summarise(load(_dir(args)))
+    with pd.option_context("display.max_rows", None, "display.width", 200):
+        print(table.to_string(index=False))
+
+
+def cmd_export(args):
+    from .results import export
+    print(export(_dir(args), args.out))
+
+
+def cmd_report(args):
+    from .report import build_report
+    print(build_report(_dir(args), args.out))
+
+
+def cmd_overhead(args):
+    from .analysis.overhead import overhead
+    from .results import load
+    result = overhead(load(_dir(args)))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
+
+
+def cmd_explain(args):
+    from .analysis.findings import findings_dict, findings_text
+    from .results import load
+    df = load(_dir(args))
+    print(json.dumps(findings_dict(df), indent=2) if args.json else findings_text(df))
+
+
+def cmd_import(args):
+    if args.format == "l41":
+        from .importers.l41 import import_l41
+        out = import_l41(args.paths, args.out, manifest=args.manifest, warmup=args.warmup)
+    else:
+        from .importers.tidy_csv import import_csv
+        if len(args.paths) != 1:
+            raise PmcsuiteError("'pmcsuite import csv' takes exactly one CSV file")
+        out = import_csv(args.paths[0], args.out)
+    print(out)
+
+
+def cmd_trace(args):
+    from .sizes import parse_size
+    from .timeline import trace
+    paths = trace(args.ipc, parse_size(args.buffer), total_size=parse_size(args.total), out=args.out,
+                  placement=args.placement, actors=args.actors)
+    for path in paths:
+        print(path)
+
+
+def _split(text):
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pmcsuite",
+        description="Explain IPC bandwidth with hardware performance counters and kernel counters.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def bench_options(p, default_placement):
+        p.add_argument("--actors", default="2thread", help="2thread (default) or 2proc")
+        p.add_argument("--placement", default=default_placement,
+                       help=f"CPU placement: same, split or any (default {default_placement})")
+        p.add_argument("--total", default="16M", help="bytes moved per run (default 16M)")
+
+    p = sub.add_parser("collect", help="run the IPC sweep with counters and store every run")
+    p.add_argument("--counters", help="counter groups, e.g. l1,axi (default: every group this host can count)")
+    p.add_argument("--ipc", help="IPC modes (default pipe,local,local-s)")
+    p.add_argument("--sizes", help="buffer sizes: a power-of-two range 1K-16M (default) or a list 4K,64K,1M")
+    p.add_argument("--runs", type=int, help="runs per point and variant, warm-ups included (default 11)")
+    p.add_argument("--warmup", type=int, help="leading runs per point marked as warm-up (default 1)")
+    bench_options(p, "same")
+    p.add_argument("--backend", default="auto", help="auto, perf, pmcstat, dtrace or none")
+    p.add_argument("--platform", help="override platform detection, e.g. cortex-a8 or x86-64,software")
+    p.add_argument("--seed", type=int, default=1, help="seed of the interleaved run order (default 1)")
+    p.add_argument("--out", help="result directory (default results/collect-<time>)")
+    p.add_argument("--quick", action="store_true", help="a short sweep (1K-1M, 5 runs of which 1 warm-up) for a first look")
+    p.add_argument("--resume", metavar="DIR", help="finish the runs missing from DIR")
+    p.add_argument("--catalogue", action="append", metavar="FILE", help="extra counters.yaml to merge")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as hung")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("bench", help="run the benchmark once and print its result")
+    p.add_argument("--ipc", default="pipe", help="pipe, pipe-s, local, local-s, tcp, tcp-s")
+    p.add_argument("--buffer", default="64K", help="bytes per write (default 64K)")
+    bench_options(p, "any")
+    p.add_argument("--force", action="store_true", help="as root, force socket buffers above wmem_max")
+    p.add_argument("--json", action="store_true", help="print the benchmark's JSON")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("check", help="open every catalogue counter on this host and report its status")
+    p.add_argument("--counters", help="only these groups or counter ids")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--platform")
+    p.add_argument("--catalogue", action="append", metavar="FILE")
+    p.set_defaults(func=cmd_check)
+
+    for name, func, text in (("summary", cmd_summary, "print medians and spread per point"),
+                             ("report", cmd_report, "write the Markdown/HTML report with figures"),
+                             ("export", cmd_export, "write the result table as CSV")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("dir", nargs="?", help="result directory (default: newest under ./results)")
+        if name in ("report", "export"):
+            p.add_argument("--out", help="output directory (report) or file (export)")
+        if name == "export":
+            p.add_argument("--csv", action="store_true", help="CSV output (the default and only format)")
+        p.set_defaults(func=func)
+
+    for name, func, text in (("overhead", cmd_overhead, "instrumented vs baseline bandwidth per point"),
+                             ("explain", cmd_explain, "inflexion points and the counters behind them")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("dir", nargs="?", help="result directory (default: newest under ./results)")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("import", help="import existing benchmark output as a result directory")
+    p.add_argument("format", choices=["l41", "csv"], help="l41 (ipc-static text or ipc-benchmark JSON) or csv")
+    p.add_argument("paths", nargs="+", help="files or directories")
+    p.add_argument("--manifest", help="CSV saying how each L41 file was launched")
+    p.add_argument("--warmup", type=int, default=0, help="leading runs per point to mark as warm-up (default 0)")
+    p.add_argument("--out", required=True, help="result directory to create")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("trace", help="timeline of one run as a Perfetto/Chrome trace and a PNG")
+    p.add_argument("--ipc", default="pipe")
+    p.add_argument("--buffer", default="256K")
+    bench_options(p, "any")
+    p.add_argument("--out", help="trace JSON path (default reports/trace-<ipc>-<size>.json)")
+    p.set_defaults(func=cmd_trace)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except PmcsuiteError as exc:
+        print(f"pmcsuite: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pmcsuite: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("PMCSUITE_DEBUG"):
+            raise
+        print(f"pmcsuite: internal error: {type(exc).__name__}: {exc} "
+              "(set PMCSUITE_DEBUG=1 for the traceback and please report it)", file=sys.stderr)
+        return 70
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

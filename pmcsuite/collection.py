@@ -1,0 +1,286 @@
+"""``pmcsuite collect``: plan the sweep, run every job (baseline or one counter pass), store each run.
+
+Flow: catalogue -> counters this host can count -> passes (slots) -> seeded job order ->
+for each job: benchmark (wrapped in the counter backend, or bare for the baseline) -> sanity
+checks -> one line appended to ``runs.jsonl`` as soon as the run ends.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import resource
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .backends import get_backend, auto_backend
+from .benchmark import build, build_info, bench_argv, IPC_MODES, ACTORS, PLACEMENTS
+from .catalogue import load_catalogue
+from .availability import check
+from .errors import PmcsuiteError
+from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
+                       runnable_others)
+from .plan import make_passes, make_jobs, remaining_jobs
+from .sizes import parse_size, parse_sizes, format_size
+from .store import ResultStore
+from .results import shared_cpu
+
+REFERENCE_SIZES = "1K-16M"
+REFERENCE_IPCS = ("pipe", "local", "local-s")
+QUICK = {"sizes": "1K-1M", "runs": 5, "warmup": 1}   # about 330 runs, well under a minute here
+
+
+@dataclass
+class Settings:
+    """Everything that defines a sweep; stored in metadata.json so that --resume can rebuild it."""
+    ipcs: list
+    sizes: list
+    runs: int
+    warmup: int
+    total_size: int
+    actors: str
+    placement: str
+    backend: str
+    platforms: list
+    groups: list
+    seed: int
+    timeout: float
+    catalogue_files: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _validate(ipcs, sizes, runs, warmup, total, actors, placement):
+    unknown = [i for i in ipcs if i not in IPC_MODES]
+    if unknown:
+        raise PmcsuiteError(f"unknown IPC mode {', '.join(unknown)}: choose from {', '.join(IPC_MODES)}")
+    if actors not in ACTORS:
+        raise PmcsuiteError(f"unknown actors {actors!r}: choose from {', '.join(ACTORS)}")
+    if placement not in PLACEMENTS:
+        raise PmcsuiteError(f"unknown placement {placement!r}: choose from {', '.join(PLACEMENTS)}")
+    if runs < 1 or warmup < 0 or warmup >= runs:
+        raise PmcsuiteError(f"--runs {runs} --warmup {warmup}: need runs >= 1 and 0 <= warmup < runs")
+    bad = [format_size(s) for s in sizes if total % s]
+    if bad:
+        raise PmcsuiteError(
+            f"total size {format_size(total)} is not a multiple of buffer size(s) {', '.join(bad)}: "
+            "use powers of two or change --total")
+
+
+def choose_groups(cat, requested, platforms, backend) -> list[str]:
+    """The counter groups to measure. Explicit groups must all be countable here, or PmcsuiteError
+    names the missing counters, why, and the groups that are available. Default: every catalogue
+    group whose counters all open on this host (checked for real)."""
+    candidates = list(requested) if requested else list(cat.groups)
+    cat.expand(candidates)  # unknown names -> one-line error
+    results = check(cat, candidates, platforms, backend)
+    bad = {r.counter: r for r in results if r.status != "available"}
+    groups_ok = [g for g in cat.groups if all(c not in bad for c in cat.expand([g]))
+                 and all(any(r.counter == c for r in results) for c in cat.expand([g]))]
+    if requested:
+        if bad:
+            reasons = sorted({(r.reason or r.status) for r in bad.values()})
+            avail = [g for g in cat.groups if g not in requested and g in groups_ok]
+            if not avail:
+                avail = _available_groups(cat, platforms, backend)
+            raise PmcsuiteError(
+                f"counters not available here: {', '.join(bad)} ({'; '.join(reasons)}); "
+                f"available groups: {', '.join(avail) or 'none'}")
+        return candidates
+    chosen = [g for g in candidates if g in groups_ok]
+    return chosen
+
+
+def _available_groups(cat, platforms, backend) -> list[str]:
+    results = check(cat, None, platforms, backend)
+    bad = {r.counter for r in results if r.status != "available"}
+    return [g for g in cat.groups if not set(cat.expand([g])) & bad]
+
+
+def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
+                  actors="2thread", placement="same", backend="auto", platform=None, seed=1,
+                  quick=False, catalogue=(), timeout=120.0):
+    """Resolve the user's options into Settings (pure apart from the counter check)."""
+    ipcs = list(ipcs) if ipcs else list(REFERENCE_IPCS)
+    sizes = parse_sizes(sizes if sizes else (QUICK["sizes"] if quick else REFERENCE_SIZES))
+    runs = runs if runs is not None else (QUICK["runs"] if quick else 11)
+    warmup = warmup if warmup is not None else (QUICK["warmup"] if quick else 1)
+    total_size = parse_size(total)
+    _validate(ipcs, sizes, runs, warmup, total_size, actors, placement)
+    cat = load_catalogue([Path(c) for c in catalogue])
+    platforms = resolve_platforms(cat, platform)
+    backend = auto_backend() if backend == "auto" else backend
+    get_backend(backend)  # unknown backend -> error
+    requested = [g.strip() for g in counters.split(",") if g.strip()] if isinstance(counters, str) else counters
+    groups = choose_groups(cat, requested, platforms, backend) if (requested or backend != "none") else []
+    return cat, Settings(ipcs=ipcs, sizes=sizes, runs=runs, warmup=warmup, total_size=total_size,
+                         actors=actors, placement=placement, backend=backend, platforms=platforms,
+                         groups=groups, seed=seed, timeout=timeout,
+                         catalogue_files=[str(Path(c).resolve()) for c in catalogue])
+
+
+def _job_key(ipc, size, variant, run):
+    return (ipc, int(size), variant, int(run))
+
+
+def _sanity(bench: dict, counters: dict, total: int, size: int) -> list[str]:
+    warnings = []
+    if not bench.get("bytes_ok", False):
+        warnings.append("not every byte arrived intact")
+    expected = total // size
+    if bench.get("writes") is not None and bench["writes"] < expected:
+        warnings.append(f"benchmark counted {bench['writes']} writes, fewer than total/buffer = {expected}")
+    syscalls = counters.get("syscalls_write")
+    if syscalls and syscalls.get("status") == "ok" and syscalls["value"] < expected:
+        warnings.append(f"perf counted {syscalls['value']:.0f} write calls, fewer than total/buffer = {expected}")
+    return warnings
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_job(job, settings: Settings, exe: Path) -> dict:
+    """Run one job; returns the record to store (ok=False with a one-line error if it failed)."""
+    argv = bench_argv(exe, job.ipc, job.size, settings.total_size, settings.actors, settings.placement)
+    pass_ = job.pass_
+    backend = get_backend(settings.backend if pass_ else "none")
+    record = {
+        "ipc": job.ipc, "actors": settings.actors, "placement": settings.placement,
+        "buffer_size": job.size, "total_size": settings.total_size,
+        "run": job.run, "warmup": job.run < settings.warmup, "variant": job.variant,
+        "backend": backend.name, "scope": None, "started": _now(),
+    }
+    others_before, before, own_before = runnable_others(), cpu_times(), _children_cpu_seconds()
+    try:
+        bench, values = backend.run(pass_.events if pass_ else {}, argv, settings.timeout)
+    except PmcsuiteError as exc:
+        record.update(ok=False, error=str(exc), bench=None, counters={}, busy=None, warnings=[])
+        return record
+    after, own_after, others_after = cpu_times(), _children_cpu_seconds(), runnable_others()
+    counters = {v.counter: v.to_dict() for v in values}
+    for value in counters.values():
+        value.pop("counter", None)
+    record.update(
+        ok=True, error=None, bench=bench, counters=counters,
+        scope=("loop" if bench.get("counting") == "loop" else backend.scope) if pass_ else None,
+        busy={"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before),
+              "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)},
+        warnings=_sanity(bench, counters, settings.total_size, job.size))
+    return record
+
+
+def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
+    return {
+        "pmcsuite_version": __version__,
+        "created": _now(),
+        "command_line": list(command_line or sys.argv),
+        "seed": settings.seed,
+        "source": "collect",
+        "host": host_metadata(),
+        "platform": settings.platforms,
+        "backend": settings.backend,
+        "tools": {**tool_versions([settings.backend, "cc"]), "ipcbench": exe_info},
+        "catalogue": {"version": cat.version, "sha256": cat.sha256, "sources": [str(s) for s in cat.sources]},
+        "plan": {"ipc": settings.ipcs, "sizes": settings.sizes, "runs": settings.runs,
+                 "warmup": settings.warmup, "total_size": settings.total_size, "actors": settings.actors,
+                 "placement": settings.placement, "groups": settings.groups,
+                 "passes": [p.metadata() for p in passes]},
+        "settings": settings.to_dict(),
+    }
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm  # progress bar with rate and ETA
+    return tqdm(total=total, disable=not enabled, unit="run", dynamic_ncols=True, file=sys.stderr)
+
+
+def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
+            actors="2thread", placement="same", backend="auto", platform=None, seed=1, quick=False,
+            resume=None, catalogue=(), timeout=120.0, progress=True, command_line=None) -> Path:
+    """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing."""
+    if resume:
+        store = ResultStore(resume)
+        meta = store.read_metadata()
+        if meta.get("source") != "collect":
+            raise PmcsuiteError(f"{resume} was not made by 'pmcsuite collect': nothing to resume")
+        settings = Settings(**meta["settings"])
+        cat = load_catalogue([Path(c) for c in settings.catalogue_files])
+        if cat.sha256 != meta["catalogue"]["sha256"]:
+            print("pmcsuite: warning: the counter catalogue changed since this collection started",
+                  file=sys.stderr)
+    else:
+        cat, settings = plan_settings(counters, ipcs, sizes, runs, warmup, total, actors, placement,
+                                      backend, platform, seed, quick, catalogue, timeout)
+        store = ResultStore(out or _default_out())
+        if store.exists():
+            raise PmcsuiteError(f"{store.dir} already holds results: use --resume {store.dir} to finish it, "
+                                "or choose another --out")
+    passes = make_passes(cat, settings.groups, settings.platforms, settings.backend) if settings.groups else []
+    jobs = make_jobs(settings.ipcs, settings.sizes, settings.runs, passes, settings.seed)
+    exe = build()
+    if resume:
+        done = {_job_key(r["ipc"], r["buffer_size"], r["variant"], r["run"])
+                for r in store.read_runs() if r.get("ok")}
+        jobs = remaining_jobs(jobs, done)
+        meta = store.read_metadata()
+        meta.setdefault("resumes", []).append({"time": _now(), "command_line": list(command_line or sys.argv),
+                                               "remaining": len(jobs)})
+        store.write_metadata({k: v for k, v in meta.items() if k not in ("format", "format_version")})
+    else:
+        store.create(_metadata(cat, settings, passes, command_line, build_info()))
+    return _execute(store, jobs, settings, exe, progress)
+
+
+def _default_out() -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"collect-{stamp}"
+
+
+def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: bool) -> Path:
+    bar = _progress(len(jobs), progress)
+    try:
+        for seq, job in enumerate(jobs):
+            bar.set_description(f"{job.ipc} {format_size(job.size)} {job.variant}")
+            record = run_job(job, settings, exe)
+            record["seq"] = seq
+            store.append_run(record)
+            bar.update(1)
+            if not record["ok"]:
+                raise PmcsuiteError(
+                    f"{job.ipc} {format_size(job.size)} {job.variant} run {job.run} failed: {record['error']} "
+                    f"({seq} runs kept in {store.dir}; fix the cause, then 'pmcsuite collect --resume {store.dir}')")
+    except KeyboardInterrupt:
+        bar.close()
+        raise PmcsuiteError(f"interrupted: the runs so far are kept in {store.dir}; "
+                            f"'pmcsuite collect --resume {store.dir}' finishes the rest") from None
+    finally:
+        bar.close()
+    return store.dir
+
+
+def summary_lines(directory) -> list[str]:
+    """Plain-language summary of a collection: runs, failures, sanity warnings, shared-CPU runs."""
+    runs = ResultStore(directory).read_runs()
+    ok = [r for r in runs if r.get("ok")]
+    lines = [f"{len(ok)} runs stored in {directory} ({len(runs) - len(ok)} failed)"]
+    shared = [r for r in ok if shared_cpu(r.get("busy") or {})]
+    if shared:
+        lines.append(f"warning: {len(shared)} runs shared the CPU with other work (see the report's warnings); "
+                     "their timings are suspect")
+    warned = [r for r in ok if r.get("warnings")]
+    if warned:
+        first = warned[0]
+        lines.append(f"warning: {len(warned)} runs failed a sanity check, e.g. {first['ipc']} "
+                     f"{format_size(first['buffer_size'])} {first['variant']}: {first['warnings'][0]}")
+    unsupported = sorted({f"{cid} ({c.get('status')})" for r in ok for cid, c in (r.get("counters") or {}).items()
+                          if c.get("status") != "ok"})
+    if unsupported:
+        lines.append(f"warning: counters without a value: {', '.join(unsupported)}")
+    return lines

@@ -1,0 +1,173 @@
+"""Counters -> passes (event sets that fit the PMU), and the sweep -> ordered list of jobs. Pure.
+
+Passes. The requested groups (or bare counter ids) are expanded in order; a counter already
+placed by an earlier group is not counted twice. Each counter gets the event of the first
+platform (in the given order) that spells it for the backend; counters without one are
+returned apart with the reason (``plan_counters``) or refused (``make_passes``), never dropped
+silently. A pass holds events of one platform only: hardware counters are never mixed with
+kernel software events/tracepoints, whose probes would add to the hardware counts. Whole groups
+are packed first-fit into passes of at most ``slots`` events; a counter listed in the
+platform's ``fixed`` (on a backend of ``fixed_on``) sits on a dedicated counter and takes no
+slot; a group that alone needs more slots is split into ``name#1``, ``name#2``... Platforms
+with ``slots: null`` (software) get everything in one pass. Nothing is ever multiplexed.
+
+Jobs. For every (ipc, size) cell: ``runs`` baseline runs (no counters) plus ``runs`` runs per
+pass, shuffled with ``random.Random(seed)``; run numbers are then given in execution order
+within each (ipc, size, variant) cell, so run 0 of a cell is always executed first (the warm-up).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from .errors import PmcsuiteError
+
+BASELINE = "baseline"
+
+
+@dataclass
+class Pass:
+    name: str
+    groups: list[str]
+    counters: list[str]
+    events: dict[str, str]                                 # counter id -> event spec
+    platform: dict[str, str] = field(default_factory=dict)  # counter id -> platform name
+
+    def metadata(self) -> dict:
+        """The pass object of metadata.json ``plan.passes``."""
+        return {"name": self.name, "groups": list(self.groups), "counters": list(self.counters),
+                "events": dict(self.events), "platform": dict(self.platform)}
+
+
+@dataclass
+class Job:
+    ipc: str
+    size: int
+    variant: str                  # "baseline" or the pass name
+    run: int                      # index within (ipc, size, variant), in execution order
+    pass_: Pass | None = None
+
+    @property
+    def key(self) -> tuple:
+        """(ipc, buffer_size, variant, run): what identifies a stored run (see ``run_key``)."""
+        return (self.ipc, self.size, self.variant, self.run)
+
+
+def run_key(record: dict) -> tuple:
+    """The ``Job.key`` of a runs.jsonl record (one collection has one actors/placement)."""
+    return (record["ipc"], int(record["buffer_size"]), record["variant"], int(record["run"]))
+
+
+@dataclass
+class _Unit:
+    name: str                     # group name (or counter id), '#k' suffix when split
+    group: str
+    platform: str
+    counters: list[str]
+    cost: int                     # slots needed
+
+
+def _units(cat, groups, platforms, backend):
+    """Requested groups -> per-platform units of available counters, + unavailable reasons."""
+    if isinstance(groups, str):
+        groups = groups.split(",")
+    units, unavailable, seen = [], {}, set()
+    for raw in groups:
+        name = str(raw).strip()
+        if not name:
+            continue
+        members = cat.expand([name])
+        by_platform: dict[str, list[str]] = {}
+        for cid in members:
+            if cid in seen:
+                continue
+            seen.add(cid)
+            found = cat.event_for(cid, platforms, backend)
+            if found is None:
+                unavailable[cid] = cat.unavailable_reason(cid, platforms, backend)
+            else:
+                by_platform.setdefault(found[0], []).append(cid)
+        for plat_name, cids in by_platform.items():
+            units.extend(_split(name, cids, cat.platforms[plat_name], backend))
+    return units, unavailable
+
+
+def _split(name, cids, plat, backend) -> list[_Unit]:
+    """One group's counters on one platform -> units that each fit the slots."""
+    fixed = [c for c in cids if plat.is_fixed(c, backend)]
+    free = [c for c in cids if c not in fixed]
+    if plat.slots is None or len(free) <= plat.slots:
+        return [_Unit(name, name, plat.name, cids, 0 if plat.slots is None else len(free))]
+    chunks = [free[i:i + plat.slots] for i in range(0, len(free), plat.slots)]
+    chunks[0] = [c for c in cids if c in fixed or c in chunks[0]]   # fixed ones ride with #1
+    return [_Unit(f"{name}#{k}", name, plat.name, chunk, sum(1 for c in chunk if c not in fixed))
+            for k, chunk in enumerate(chunks, 1)]
+
+
+def plan_counters(cat, groups, platforms, backend) -> tuple[list[Pass], dict[str, str]]:
+    """(passes, unavailable) where unavailable maps counter id -> why it has no event."""
+    platforms = list(platforms)
+    units, unavailable = _units(cat, groups, platforms, backend)
+    bins: list[list[_Unit]] = []
+    for unit in units:
+        slots = cat.platforms[unit.platform].slots
+        for members in bins:
+            if members[0].platform == unit.platform and (
+                    slots is None or sum(u.cost for u in members) + unit.cost <= slots):
+                members.append(unit)
+                break
+        else:
+            bins.append([unit])
+    passes = []
+    for members in bins:
+        counters = [c for u in members for c in u.counters]
+        events = {c: cat.event_for(c, platforms, backend)[1] for c in counters}
+        groups_in = []
+        for u in members:
+            if u.group not in groups_in:
+                groups_in.append(u.group)
+        passes.append(Pass("+".join(u.name for u in members), groups_in, counters, events,
+                           {c: members[0].platform for c in counters}))
+    return passes, unavailable
+
+
+def make_passes(cat, groups, platforms, backend) -> list[Pass]:
+    """Passes for ``groups``; PmcsuiteError if any counter has no event here."""
+    passes, unavailable = plan_counters(cat, groups, platforms, backend)
+    if unavailable:
+        listed = "; ".join(f"{cid} ({reason})" for cid, reason in unavailable.items())
+        raise PmcsuiteError(f"not available on platform {','.join(platforms) or '(none)'} with backend {backend}:"
+                            f" {listed}; drop these counters or groups, or pass --platform")
+    return passes
+
+
+def make_jobs(ipcs, sizes, runs: int, passes, seed, baseline: bool = True) -> list[Job]:
+    """Every job of the sweep in execution order (see the module docstring)."""
+    ipcs, sizes, passes = list(ipcs), list(sizes), list(passes)
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise PmcsuiteError(f"runs must be a positive integer, not {runs!r}; use --runs N")
+    if not ipcs or not sizes:
+        raise PmcsuiteError("the sweep is empty: give at least one IPC mode and one buffer size")
+    names = [p.name for p in passes]
+    if BASELINE in names or len(set(names)) != len(names):
+        raise PmcsuiteError(f"pass names must be unique and not '{BASELINE}': {', '.join(names)}")
+    variants: list[tuple[str, Pass | None]] = ([(BASELINE, None)] if baseline else []) + [(p.name, p) for p in passes]
+    if not variants:
+        raise PmcsuiteError("nothing to run: no baseline and no counter passes")
+    slots = [(ipc, size, name, pass_) for ipc in ipcs for size in sizes for name, pass_ in variants
+             for _ in range(runs)]
+    random.Random(seed).shuffle(slots)
+    counts: dict[tuple, int] = {}
+    jobs = []
+    for ipc, size, name, pass_ in slots:
+        cell = (ipc, size, name)
+        jobs.append(Job(ipc, size, name, counts.get(cell, 0), pass_))
+        counts[cell] = counts.get(cell, 0) + 1
+    return jobs
+
+
+def remaining_jobs(jobs, done_keys) -> list[Job]:
+    """Jobs whose ``key`` is not in ``done_keys`` (e.g. ``{run_key(r) for r in runs if r['ok']}``),
+    in the original order. A resumed cell keeps its run numbers: its warm-up is not repeated."""
+    done = {tuple(k) for k in done_keys}
+    return [job for job in jobs if job.key not in done]

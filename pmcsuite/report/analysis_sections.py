@@ -1,0 +1,269 @@
+"""Report sections for the analysis (issue 3): per IPC mode, the inflexion points and the counters
+that explain them; then the probe overhead of every pass.
+
+``analysis_sections(df, meta, outdir) -> list[Section]`` computes the explanation once and returns one
+Section per IPC mode plus one for the overhead. Per-mode section: bandwidth curve with breakpoints and
+their intervals, one panel per counter per KiB with its own breakpoints, the overhead figure of that
+mode, the "explained by" table, the regression and correlation tables, and sentences generated from
+the numbers. Figures are drawn with matplotlib's Agg canvas (no display) under ``outdir/figures``.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.lines import Line2D
+
+from ..analysis import ALIGN_NOTE, Explanation, explain, mode_sentences
+from ..analysis.breakpoints import BreakpointFit
+from ..analysis.overhead import OverheadResult, describe_mode, overhead
+from ..results import measured
+from ..sizes import format_size
+from . import Figure, Section, figure_path
+from .render import md_escape
+
+CI_NOTE = ("Shaded bands: 95 % bootstrap interval of each breakpoint's location, widened by half a size step "
+           "on each side (locations are resolved to the grid of measured sizes).")
+METHOD = ("Method: continuous segmented (hinge) regression of the per-size medians on log2(buffer size); 0-3 "
+          "breakpoints on measured sizes, at least 3 sizes per segment, chosen by BIC; a breakpoint is claimed "
+          "only when its change of slope is material (default >= 10 % of the median bandwidth per doubling; "
+          "0.25 log2-fold per doubling for counters, which are fitted on a log scale when positive) and a "
+          "bootstrap over runs finds it within one size step in >= 80 % of resamples. Slopes are per doubling "
+          "of the buffer size.")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "x"
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.{digits}g}"
+    return md_escape(v)
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown pipe table (numbers compact, text escaped)."""
+    if frame.empty:
+        return "_(empty)_"
+    lines = ["| " + " | ".join(md_escape(c) for c in frame.columns) + " |",
+             "|" + "---|" * len(frame.columns)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _size_axis(ax, sizes) -> None:
+    ax.set_xscale("log", base=2)
+    ticks = sizes if len(sizes) <= 8 else sizes[::2]
+    ax.set_xticks(ticks, [format_size(s) for s in ticks])
+    ax.minorticks_off()
+    ax.grid(True, alpha=0.3)
+
+
+def _half(sizes) -> float:
+    return float(np.median(np.diff(np.log2(sizes)))) / 2 if len(sizes) > 1 else 0.5
+
+
+def _draw_fit(ax, fit: BreakpointFit, colour: str, other_breakpoints=()) -> None:
+    """Medians (markers), fitted segments (line), claimed breakpoints (line + shaded interval)."""
+    ax.plot(fit.sizes, fit.medians, "o", color=colour, markersize=4)
+    ax.plot(fit.sizes, fit.fitted, "-", color=colour, linewidth=1.4)
+    h = 2 ** _half(fit.sizes)
+    for size in other_breakpoints:
+        ax.axvline(size, color="0.5", linestyle=":", linewidth=1)
+    for bp in fit.breakpoints:
+        ax.axvspan(bp.ci_low / h, bp.ci_high * h, color=colour, alpha=0.15, linewidth=0)
+        ax.axvline(bp.size, color=colour, linestyle="--", linewidth=1)
+    _size_axis(ax, fit.sizes)
+    if fit.scale == "log":
+        ax.set_yscale("log")
+
+
+def plot_bandwidth_breakpoints(fit: BreakpointFit, title: str, path: Path) -> Path:
+    """Bandwidth medians, the segmented fit, breakpoints and their intervals."""
+    fig = MplFigure(figsize=(8.5, 4.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    _draw_fit(ax, fit, "C0")
+    for bp in fit.breakpoints:
+        ax.annotate(f"{bp.kind}\n{format_size(bp.size)}", (bp.size, bp.value), textcoords="offset points",
+                    xytext=(6, 8), fontsize=8)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("buffer size (bytes per write())")
+    ax.set_ylabel(f"median bandwidth ({fit.unit})")
+    ax.set_title(title, fontsize=11)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def plot_counter_panels(fits: dict, bandwidth: BreakpointFit, title: str, path: Path, labels=None) -> Path | None:
+    """One panel per counter per KiB, with its own breakpoints; the bandwidth's breakpoints dotted grey."""
+    if not fits:
+        return None
+    labels = labels or {}
+    n = len(fits)
+    ncols = min(3, n)
+    nrows = math.ceil(n / ncols)
+    fig = MplFigure(figsize=(4.0 * ncols, 2.9 * nrows), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for k, (name, fit) in enumerate(fits.items()):
+        ax = axes[k // ncols][k % ncols]
+        _draw_fit(ax, fit, f"C{(k + 1) % 10}", bandwidth.breakpoint_sizes)
+        ax.set_title(f"{labels.get(name, name)} per KiB", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for k in range(n, nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Probe effect") -> Path | None:
+    """Median bandwidth per pass: baseline dashed, instrumented solid, one colour per IPC mode;
+    one panel per pass."""
+    cells = ovh.cells if ipcs is None else ovh.cells[ovh.cells["ipc"].isin(ipcs)]
+    if cells.empty:
+        return None
+    passes = list(dict.fromkeys(cells["variant"]))
+    all_ipcs = list(dict.fromkeys(ovh.cells["ipc"]))
+    colours = {ipc: f"C{i % 10}" for i, ipc in enumerate(all_ipcs)}
+    fig = MplFigure(figsize=(5.0 * len(passes), 4.2), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(passes), squeeze=False)[0]
+    for ax, variant in zip(axes, passes):
+        sel = cells[cells["variant"] == variant].sort_values("buffer_size")
+        for ipc, g in sel.groupby("ipc", sort=False):
+            ax.plot(g["buffer_size"], g["base_mib_s"], "--o", color=colours[ipc], markersize=3, linewidth=1.2)
+            ax.plot(g["buffer_size"], g["inst_mib_s"], "-s", color=colours[ipc], markersize=3, linewidth=1.5)
+        _size_axis(ax, sorted(sel["buffer_size"].unique()))
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"pass: {variant}", fontsize=10)
+        ax.set_xlabel("buffer size")
+        ax.set_ylabel("median bandwidth (MiB/s)")
+    shown = [i for i in all_ipcs if i in set(cells["ipc"])]
+    handles = [Line2D([], [], color=colours[i], linewidth=3) for i in shown]
+    handles += [Line2D([], [], color="0.3", linestyle="--"), Line2D([], [], color="0.3", linestyle="-")]
+    fig.legend(handles, shown + ["baseline", "instrumented"], loc="outside right upper", fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def _explained_markdown(m) -> str:
+    table = m.explained_table()
+    if table.empty:
+        return "No bandwidth breakpoint, so nothing to explain."
+    return md_table(table)
+
+
+def mode_section(expl: Explanation, ipc: str, meta: dict, outdir: Path) -> Section:
+    """The section of one IPC mode (see the module docstring)."""
+    m = expl.modes[ipc]
+    slug = _slug(ipc)
+    figures = [Figure(plot_bandwidth_breakpoints(m.bandwidth, f"{ipc}: bandwidth and inflexion points",
+                                                 figure_path(outdir, f"breakpoints-{slug}.png")),
+                      f"{ipc}: median bandwidth ({m.bandwidth_source}) per buffer size, segmented fit (line) and "
+                      f"claimed breakpoints (dashed). {CI_NOTE}")]
+    panel = plot_counter_panels(m.counters, m.bandwidth, f"{ipc}: counters per KiB transferred",
+                                figure_path(outdir, f"counters-{slug}.png"), expl.labels)
+    if panel is not None:
+        figures.append(Figure(panel, f"{ipc}: per-size median of each counter per KiB, its segmented fit and its own "
+                                     f"breakpoints (dashed, shaded); dotted grey: the bandwidth's breakpoints."))
+    if expl.overhead is not None:
+        path = plot_overhead(expl.overhead, figure_path(outdir, f"overhead-{slug}.png"), [ipc],
+                             title=f"{ipc}: probe effect")
+        if path is not None:
+            figures.append(Figure(path, f"{ipc}: median bandwidth without counters (dashed) and with each pass's "
+                                        f"counters (solid), same colour."))
+    text = ["### Findings", ""]
+    text += [f"- {md_escape(s)}" for s in mode_sentences(m, expl.labels)]
+    if expl.overhead is not None:
+        text += [f"- {md_escape(describe_mode(r))}" for r in expl.overhead.for_mode(ipc).to_dict("records")]
+    text += ["", "### Breakpoints", "", md_table(pd.DataFrame([{
+        "size": format_size(b.size), "interval": f"{format_size(b.ci_low)}..{format_size(b.ci_high)}",
+        "kind": b.kind, "MiB/s": b.value, "slope before": b.slope_before, "slope after": b.slope_after,
+        "support": b.support} for b in m.bandwidth.breakpoints]))
+             if m.bandwidth.breakpoints else "None claimed.", ""]
+    text += ["### Explained by", "", _explained_markdown(m), "",
+             "Counters whose own breakpoint interval overlaps the bandwidth breakpoint. *consistent*: the counter's "
+             "slope changes the opposite way to the bandwidth's (e.g. a rising miss rate where bandwidth falls). "
+             "delta slope: counter's change of slope per doubling (log2-fold for counters fitted on a log scale); "
+             "fold change: counter per KiB at *to* / at the breakpoint.", ""]
+    text += ["### Loop time per KiB vs counters per KiB", ""]
+    reg = m.regression
+    if reg.note:
+        text.append(f"Not fitted: {md_escape(reg.note)}.")
+    else:
+        text.append(f"OLS across {reg.n} sizes, standardised coefficients, R² = {reg.r_squared:.3f}.")
+        text += ["", md_table(reg.table())]
+        if reg.warning:
+            text += ["", f"**Warning:** {md_escape(reg.warning)}."]
+    text += ["", "### Spearman correlation of bandwidth with counters per KiB (across sizes)", "",
+             md_table(m.correlations) if not m.correlations.empty else "No counter measured.", ""]
+    text += [f"*{md_escape(n)}*" for n in m.notes]
+    text += ["", f"*{ALIGN_NOTE}*", "", f"*{METHOD}*", ""]
+    return Section(f"Inflexion points and counters — {ipc}", "\n".join(text), figures)
+
+
+def overhead_section_from(expl: Explanation, meta: dict, outdir: Path) -> Section:
+    """The overhead of every pass, all IPC modes together."""
+    ovh = expl.overhead
+    if ovh is None or ovh.cells.empty:
+        return Section("Probe effect (overhead of the counters)",
+                       "No instrumented pass with a baseline to compare: overhead not measured.\n", [])
+    figures = []
+    path = plot_overhead(ovh, figure_path(outdir, "overhead.png"))
+    if path is not None:
+        figures.append(Figure(path, "Median bandwidth without counters (dashed) and with each pass (solid); one "
+                                    "colour per IPC mode, one panel per pass."))
+    cells = ovh.cells.copy()
+    cells["buffer_size"] = cells["buffer_size"].map(format_size)
+    cells["ci"] = [f"{lo:.3f}..{hi:.3f}" for lo, hi in zip(cells["ci_low"], cells["ci_high"])]
+    modes = ovh.modes.copy()
+    for col in ("baseline_breakpoints", "variant_breakpoints"):
+        modes[col] = modes[col].map(lambda v: ", ".join(map(format_size, v)) or "none")
+    text = [f"Ratio of instrumented to baseline median bandwidth per IPC mode, size and pass, with a "
+            f"{ovh.ci:.0%} bootstrap interval (runs resampled on each side independently) and a Mann-Whitney U "
+            f"p-value where both sides have >= 9 runs. Negligible: the interval lies within "
+            f"±{ovh.tolerance:.0%}.", "",
+            md_table(modes.rename(columns={"breakpoints_moved": "inflexions moved"})), "",
+            md_table(cells[["ipc", "variant", "buffer_size", "n_base", "n_inst", "base_mib_s", "inst_mib_s", "ratio",
+                            "ci", "p_value", "verdict"]]), ""]
+    return Section("Probe effect (overhead of the counters)", "\n".join(text), figures)
+
+
+def analysis_sections(df: pd.DataFrame, meta: dict, outdir: Path, **explain_kwargs) -> list[Section]:
+    """One Section per IPC mode, then the overhead section (explanation computed once)."""
+    if measured(df).empty:
+        return [Section("Inflexion points and counters",
+                        "No successful non-warm-up runs: nothing to analyse.")]
+    expl = explain(df, **explain_kwargs)
+    sections = [mode_section(expl, ipc, meta, Path(outdir)) for ipc in _ordered(expl, meta)]
+    sections.append(overhead_section_from(expl, meta, Path(outdir)))
+    return sections
+
+
+def overhead_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
+    """``(df, meta, outdir) -> Section``: only the overhead (fits the SECTIONS contract)."""
+    return overhead_section_from(Explanation(modes={}, overhead=overhead(df)), meta, Path(outdir))
+
+
+def _ordered(expl: Explanation, meta: dict) -> list[str]:
+    plan = list(((meta or {}).get("plan") or {}).get("ipc") or [])
+    return sorted(expl.modes, key=lambda i: (plan.index(i) if i in plan else len(plan), i))

@@ -1,0 +1,219 @@
+"""The bandwidth section: median bandwidth vs buffer size (figure + table) and the warnings a
+reader needs before trusting the medians (failed runs, busy CPU, sanity checks, multiplexing)."""
+import re
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.lines import Line2D
+
+from ..results import BUSY_LIMIT, measured, summarise
+from ..sizes import format_size
+from . import Figure, Section, figure_path
+from .render import md_escape
+
+MIB = float(1 << 20)
+BASELINE = "baseline"
+_MARKERS = ["s", "^", "D", "v", "P", "X", "<", ">", "*"]
+_MAX_ITEMS = 20            # per warning kind, longer lists are cut with "... and N more"
+
+
+def series_labels(summary: pd.DataFrame) -> pd.Series:
+    """One label per line colour: the IPC mode, plus actors/placement when those vary."""
+    label = summary["ipc"].astype(str)
+    for key in ("actors", "placement"):
+        if summary[key].nunique(dropna=False) > 1:
+            label = label + " " + summary[key].astype(str)
+    return label
+
+
+def bandwidth_summary(df: pd.DataFrame, meta: dict | None = None) -> pd.DataFrame:
+    """``summarise(df, "bandwidth")`` in MiB/s, with a ``series`` label column, ordered as the plan
+    lists IPC modes and passes (baseline first) when ``meta`` is given."""
+    summary = summarise(df, "bandwidth")
+    for column in ("median", "q25", "q75", "min", "max", "mean", "std"):
+        summary[column] = summary[column] / MIB
+    summary["series"] = series_labels(summary) if len(summary) else pd.Series(dtype=object)
+    plan = (meta or {}).get("plan") or {}
+    ipcs = list(plan.get("ipc") or [])
+    passes = [p.get("name") for p in plan.get("passes") or []]
+    ranks = summary.assign(
+        _ipc=summary["ipc"].map(lambda v: ipcs.index(v) if v in ipcs else len(ipcs)),
+        _variant=summary["variant"].map(lambda v: -1 if v == BASELINE else passes.index(v) if v in passes else len(passes)))
+    ranks = ranks.sort_values(["_ipc", "series", "buffer_size", "_variant", "variant"], kind="stable")
+    return ranks.drop(columns=["_ipc", "_variant"]).reset_index(drop=True)
+
+
+def _variants(summary: pd.DataFrame) -> list[str]:
+    """Variants with the baseline first, then in order of appearance."""
+    names = list(dict.fromkeys(summary["variant"]))
+    return sorted(names, key=lambda v: v != BASELINE)
+
+
+def _style(variant: str, variants: list[str]) -> dict:
+    """Baseline dashed with circles; each instrumented variant solid with its own marker."""
+    if variant == BASELINE:
+        return {"linestyle": "--", "marker": "o"}
+    others = [v for v in variants if v != BASELINE]
+    return {"linestyle": "-", "marker": _MARKERS[others.index(variant) % len(_MARKERS)]}
+
+
+def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None) -> Path:
+    """Median MiB/s vs buffer size (log2 axis), one colour per series, q25..q75 error bars."""
+    data = summary if series is None else summary[summary["series"].isin(series)]
+    data = data[data["n"] > 0].sort_values("buffer_size")
+    labels = list(dict.fromkeys(summary["series"]))
+    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    variants = _variants(summary)
+    fig = MplFigure(figsize=(9.5, 5.2), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for (label, variant), cell in data.groupby(["series", "variant"], sort=False):
+        x = cell["buffer_size"].astype(float).to_numpy()
+        y = cell["median"].to_numpy()
+        err = [y - cell["q25"].to_numpy(), cell["q75"].to_numpy() - y]
+        ax.errorbar(x, y, yerr=err, color=colours[label], capsize=3, linewidth=1.6, markersize=5,
+                    **_style(variant, variants))
+    sizes = sorted(data["buffer_size"].astype(int).unique())
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [format_size(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("buffer size (bytes per write())")
+    ax.set_ylabel("bandwidth (MiB/s)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title, fontsize=11)
+    shown = [v for v in variants if v in set(data["variant"])]
+    one_series = data["series"].nunique() == 1
+    if not one_series:
+        present = [label for label in labels if label in set(data["series"])]
+        fig.legend([Line2D([], [], color=colours[label], linewidth=3) for label in present], present,
+                   title="IPC mode", loc="outside right upper", fontsize=8, title_fontsize=8)
+    colour = colours[data["series"].iloc[0]] if one_series else "0.2"
+    fig.legend([Line2D([], [], color=colour, **_style(v, variants)) for v in shown], shown,
+               title="variant", loc="outside right lower" if not one_series else "outside right upper",
+               fontsize=8, title_fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def _mibs(value) -> str:
+    if pd.isna(value):
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+
+
+def bandwidth_table(summary: pd.DataFrame) -> str:
+    """Markdown table: per series and buffer size, the baseline median MiB/s [q25–q75] (n) and
+    each instrumented variant's median (with its ratio to the baseline median)."""
+    variants = _variants(summary)
+    header = ["IPC", "buffer"]
+    header += [md_escape(f"{v} MiB/s [q25–q75] (n)" if v == BASELINE else f"{v} MiB/s (n, ×baseline)") for v in variants]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * len(variants)]
+    cells = summary.set_index(["series", "buffer_size", "variant"])
+    for (label, size), _ in summary.groupby(["series", "buffer_size"], sort=False):
+        row = [md_escape(label), format_size(size)]
+        base = cells.loc[(label, size, BASELINE)] if (label, size, BASELINE) in cells.index else None
+        for variant in variants:
+            if (label, size, variant) not in cells.index:
+                row.append("")
+                continue
+            cell = cells.loc[(label, size, variant)]
+            if cell["n"] == 0:
+                row.append("— (0)")
+            elif variant == BASELINE:
+                row.append(f"{_mibs(cell['median'])} [{_mibs(cell['q25'])}–{_mibs(cell['q75'])}] ({cell['n']})")
+            else:
+                ratio = "" if base is None or not base["median"] else f", ×{cell['median'] / base['median']:.2f}"
+                row.append(f"{_mibs(cell['median'])} ({cell['n']}{ratio})")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _point(row) -> str:
+    return f"{row['ipc']} {format_size(row['buffer_size'])} {row['variant']}"
+
+
+def _cut(items: list[str]) -> list[str]:
+    if len(items) > _MAX_ITEMS:
+        return items[:_MAX_ITEMS] + [f"... and {len(items) - _MAX_ITEMS} more"]
+    return items
+
+
+def warning_list(df: pd.DataFrame) -> list[str]:
+    """Plain-text warnings about the data behind the medians (empty list when all is clean)."""
+    items = []
+    skipped = df.attrs.get("skipped_lines") or []
+    if skipped:
+        items.append(f"runs.jsonl lines {', '.join(map(str, skipped))} were corrupt or truncated and were skipped.")
+    keys = ["ipc", "buffer_size", "variant"]
+    failed = []
+    for key, cell in df.groupby(keys, sort=True):
+        bad = cell[~cell["ok"]]
+        if len(bad):
+            failed.append(f"{_point(dict(zip(keys, key)))}: {len(bad)} of {len(cell)} runs failed "
+                          f"(first error: {bad['error'].dropna().iloc[0] if bad['error'].notna().any() else 'none given'}).")
+    items += _cut(failed)
+    runs = measured(df)
+    busy = []
+    for key, cell in runs.groupby(keys, sort=True):
+        shared = cell[cell["shared_cpu"]]
+        if len(shared):
+            busy.append((_point(dict(zip(keys, key))), len(shared), len(cell)))
+    if busy:
+        total = sum(b[1] for b in busy)
+        items.append(f"{total} of {len(runs)} measured runs shared the CPU with other work (others used more than "
+                     f"{BUSY_LIMIT:.0%} of the machine's CPU time, or, for runs too short to tell from /proc/stat, "
+                     "another task was runnable before and after the run); their timings are suspect. Per point: "
+                     + "; ".join(f"{point} {n}/{of}" for point, n, of in busy) + ".")
+    sanity = [f"{_point(df.loc[w['row']])} run {df.loc[w['row'], 'run']}: {w['warning']}"
+              for w in df.attrs.get("warnings") or []]
+    items += _cut(sanity)
+    scaled = pd.DataFrame(df.attrs.get("multiplexed") or [], columns=["row", "counter", "pcnt_running"])
+    for counter, cell in scaled.groupby("counter", sort=False):
+        items.append(f"counter {counter} was multiplexed (scaled) in {len(cell)} run(s), running as little as "
+                     f"{cell['pcnt_running'].min():.0f} % of the time; its values are estimates.")
+    for counter in df.attrs.get("counters") or []:
+        status = df[f"{counter}_status"].dropna()
+        if len(status) and not (status == "ok").any():
+            reasons = ", ".join(f"{s} ×{n}" for s, n in status.value_counts().items())
+            items.append(f"counter {counter} was never counted ({reasons}): it is reported as missing, not zero.")
+    return items
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "series"
+
+
+def section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
+    """Median bandwidth vs buffer size: one figure for all IPC modes, one per mode, the table, warnings."""
+    summary = bandwidth_summary(df, meta)
+    host = (meta.get("host") or {}).get("hostname") or "unknown host"
+    platform = ", ".join(meta.get("platform") or []) or "unknown platform"
+    title = f"Median bandwidth vs buffer size — {host} ({platform})"
+    total = meta.get("plan", {}).get("total_size")
+    text = []
+    figures = []
+    if (summary["n"] > 0).any():
+        caption = ("Median bandwidth (MiB/s) of the successful, non-warm-up runs at each buffer size; error bars span "
+                   "the interquartile range (q25 to q75). Dashed: baseline (no counters); solid: instrumented variants "
+                   "(one marker each)." + (f" {format_size(total)} moved per run." if total else ""))
+        figures.append(Figure(plot_bandwidth(summary, title, figure_path(outdir, "bandwidth.png")), caption))
+        labels = list(dict.fromkeys(summary["series"]))
+        if len(labels) > 1:
+            for label in labels:
+                path = figure_path(outdir, f"bandwidth-{_slug(label)}.png")
+                figures.append(Figure(plot_bandwidth(summary, f"{label}: {title}", path, series=[label]),
+                                      f"{label} only (same conventions as above)."))
+        text.append("Median MiB/s per cell (n = runs with a value). Instrumented variants show their "
+                    "median and its ratio to the baseline median (the probe effect).\n")
+        text.append(bandwidth_table(summary))
+    else:
+        text.append("No successful, non-warm-up run measured a bandwidth: there is nothing to plot.")
+    warnings = warning_list(df)
+    text.append("\n### Warnings\n")
+    text.append("\n".join(f"- {md_escape(w)}" for w in warnings) if warnings else "None: no failed, busy, multiplexed or "
+                "suspicious runs.")
+    return Section("Bandwidth vs buffer size", "\n".join(text) + "\n", figures)

@@ -1,0 +1,512 @@
+"""Report sections for the kernel view (issue 4): what the kernel did for each buffer size.
+
+- :func:`distributions_section`: read()/write() return sizes per IPC mode and buffer size, as
+  DTrace ``quantize`` listings (the study's Listings 1-2) and a heat-map figure; calls per run,
+  with the syscall counters cross-checked against the benchmark's own call counts.
+- :func:`sleep_section`: time off-CPU and context switches against buffer size (study's figure 5).
+- :func:`faults_section`: page faults against buffer size (figure 6), perf's ``page_faults``
+  cross-checked with getrusage ``minflt + majflt``; time in faults only where it was measured.
+
+Each is a report section ``(df, meta, outdir) -> Section``; :func:`kernel_sections` returns all
+three. Distributions come from the benchmark's own power-of-two histograms (bucket 2^k holds the
+calls that returned r bytes with 2^k <= r < 2^(k+1)); every number shown is the median over the
+measured (ok, non-warm-up) runs of the cell, baseline runs preferred (no instrumentation).
+Nothing is invented: a quantity with no measurement is reported as not measured, with the
+counter that would give it.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import FuncFormatter, NullLocator
+
+from ..results import measured
+from ..sizes import format_size
+from . import Figure, Section, figure_path
+from .render import md_escape
+
+BASELINE = "baseline"
+BAR = 40                     # width of a quantize bar, as in DTrace
+#: counters measured with a tracepoint or probe on every call (their probe effect is not nil)
+TRACEPOINT_COUNTERS = ("syscalls_read", "syscalls_write", "syscalls_all", "sched_switch",
+                       "offcpu_ns", "fault_ns")
+
+
+# ----------------------------------------------------------------------------- pure helpers
+
+def quantize_text(buckets: dict, width: int = BAR) -> str:
+    """A power-of-two histogram {2^k: count} in DTrace's ``quantize`` layout.
+
+    Rows run from the bucket below the first non-empty one to the bucket above the last, with
+    the empty buckets between; each row is ``value |@@@@ count`` with a bar of ``width``
+    characters scaled to the total, rounded as DTrace does.
+    """
+    data = {int(k): int(v) for k, v in (buckets or {}).items() if v}
+    if not data:
+        return "%16s %41s %-9s\n%16s" % ("value", "------------- Distribution -------------",
+                                          "count", "(no calls)")
+    lo, hi = min(data), max(data)
+    rows, b = [], (lo // 2 if lo > 1 else 0)
+    while True:
+        rows.append((b, data.get(b, 0)))
+        if b > hi:
+            break
+        b = b * 2 if b else 1
+    total = sum(data.values())
+    lines = ["%16s %41s %-9s" % ("value", "------------- Distribution -------------", "count")]
+    for value, count in rows:
+        depth = int(count * width / total + 0.5)
+        lines.append("%16d |%s%s %-9d" % (value, "@" * depth, " " * (width - depth), count))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def median_histogram(histograms) -> dict:
+    """Bucket-wise median of several {bucket: count} dicts (a missing bucket counts 0)."""
+    hists = [h for h in histograms if isinstance(h, dict)]
+    if not hists:
+        return {}
+    keys = sorted({int(k) for h in hists for k in h})
+    out = {}
+    for k in keys:
+        m = float(np.median([h.get(k, h.get(str(k), 0)) for h in hists]))
+        if m > 0:
+            out[k] = int(round(m))
+    return out
+
+
+def _f(series) -> pd.Series:
+    """A column as float64 (nullable integers' NA -> NaN)."""
+    return pd.to_numeric(series, errors="coerce").astype("float64")
+
+
+def _runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Measured runs, baseline only when the data has baseline runs."""
+    runs = measured(df)
+    if (runs["variant"] == BASELINE).any():
+        runs = runs[runs["variant"] == BASELINE]
+    return runs
+
+
+def return_sizes(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (ipc, buffer_size): median calls and the median return-size histograms.
+
+    Columns: ipc, buffer_size, n, writes, reads, reads_per_write, write_hist, read_hist,
+    max_write_bucket, max_read_bucket, pipe_size (median of the runs; NaN when n/a).
+    """
+    rows = []
+    for (ipc, size), cell in _runs(df).groupby(["ipc", "buffer_size"], sort=True):
+        wh = median_histogram(cell["write_sizes"])
+        rh = median_histogram(cell["read_sizes"])
+        writes, reads = float(_f(cell["writes"]).median()), float(_f(cell["reads"]).median())
+        rows.append({"ipc": ipc, "buffer_size": int(size), "n": len(cell), "writes": writes,
+                     "reads": reads, "reads_per_write": reads / writes if writes else math.nan,
+                     "write_hist": wh, "read_hist": rh,
+                     "max_write_bucket": max(wh) if wh else None,
+                     "max_read_bucket": max(rh) if rh else None,
+                     "pipe_size": float(_f(cell["pipe_size"]).median())})
+    return pd.DataFrame(rows, columns=["ipc", "buffer_size", "n", "writes", "reads",
+                                       "reads_per_write", "write_hist", "read_hist",
+                                       "max_write_bucket", "max_read_bucket", "pipe_size"])
+
+
+def _counter_medians(df: pd.DataFrame, counter: str) -> pd.DataFrame:
+    """Per (ipc, buffer_size): median of a counter over the measured runs that counted it."""
+    if counter not in df.columns:
+        return pd.DataFrame(columns=["ipc", "buffer_size", counter, f"{counter}_n"])
+    runs = measured(df)
+    runs = runs[runs[counter].notna()]
+    g = runs.groupby(["ipc", "buffer_size"], sort=True)[counter]
+    out = g.median().rename(counter).to_frame()
+    out[f"{counter}_n"] = g.size()
+    return out.reset_index()
+
+
+def derived_offcpu(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (ipc, buffer_size): median of 2 x loop time - (user + system CPU time of the actors).
+
+    Both actors exist for the whole loop, so what their getrusage deltas do not account for is
+    time they spent off-CPU (asleep or waiting to run). It is derived, not counted: rusage has
+    clock-tick granularity on some kernels, and the actors start and stop a few us apart, so
+    small or negative values mean "below resolution".
+    """
+    runs = _runs(df)
+    est = 2 * _f(runs["loop_ns"]) - (_f(runs["utime_ns"]) + _f(runs["stime_ns"]))
+    frame = runs.assign(offcpu_est_ns=est, nvcsw_=_f(runs["nvcsw"]), nivcsw_=_f(runs["nivcsw"]),
+                        loop_=_f(runs["loop_ns"]))
+    g = frame.groupby(["ipc", "buffer_size"], sort=True)
+    return pd.DataFrame({"offcpu_est_ns": g["offcpu_est_ns"].median(),
+                         "nvcsw": g["nvcsw_"].median(), "nivcsw": g["nivcsw_"].median(),
+                         "loop_ns": g["loop_"].median()}).reset_index()
+
+
+def fault_crosscheck(df: pd.DataFrame) -> dict | None:
+    """Runs with perf's page_faults ok: how it compares with rusage minflt + majflt of the same run.
+
+    Returns {"runs", "median_ratio", "within_10pct"} or None when no run has both. The two do not
+    cover exactly the same code (perf: the process inside the counted window; rusage: the two
+    actors' loops), so small differences are expected.
+    """
+    if "page_faults" not in df.columns:
+        return None
+    runs = measured(df)
+    ru = _f(runs["minflt"]) + _f(runs["majflt"])
+    both = runs.assign(ru=ru)[runs["page_faults"].notna() & ru.notna()]
+    if both.empty:
+        return None
+    pf = both["page_faults"].astype(float)
+    ratio = pf / both["ru"].where(both["ru"] > 0)
+    close = ((pf - both["ru"]).abs() <= np.maximum(0.10 * both["ru"], 2)).sum()
+    return {"runs": int(len(both)), "median_ratio": float(ratio.median()),
+            "within_10pct": int(close)}
+
+
+# ----------------------------------------------------------------------------- figures
+
+def _count_axis(ax, values) -> None:
+    """Log y axis for counts spanning decades (symlog when zeros occur), with plain labels."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if vals and min(vals) > 0:
+        ax.set_yscale("log")
+    else:
+        ax.set_yscale("symlog", linthresh=10)
+    label = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+    ax.yaxis.set_major_formatter(label)
+    if vals and max(vals) / max(min(v for v in vals if v > 0) if any(v > 0 for v in vals) else 1,
+                                1e-9) < 100:
+        ax.yaxis.set_minor_formatter(label)
+
+
+def _size_axis(ax, sizes):
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [format_size(s) for s in sizes], rotation=45, fontsize=8)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("buffer size (bytes per write())")
+    ax.grid(True, alpha=0.3)
+
+
+def plot_distributions(table: pd.DataFrame, path: Path) -> Path:
+    """Heat maps: per IPC mode (rows) and call (write/read columns), the share of calls per
+    return-size bucket (y) for each buffer size (x); the dotted line is return = buffer size."""
+    modes = list(dict.fromkeys(table["ipc"]))
+    sizes = sorted(table["buffer_size"].unique())
+    present = {b for col in ("write_hist", "read_hist") for h in table[col] for b in h}
+    buckets = [1 << k for k in range(int(min(present)).bit_length() - 1,
+                                     int(max(present)).bit_length())] if present else [1]
+    fig = MplFigure(figsize=(10, 2.8 * len(modes) + 0.6), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(modes), 2, squeeze=False)
+    image = None
+    for r, ipc in enumerate(modes):
+        for c, (col, what) in enumerate((("write_hist", "write()"), ("read_hist", "read()"))):
+            grid = np.full((len(buckets), len(sizes)), np.nan)
+            for _, row in table[table["ipc"] == ipc].iterrows():
+                hist = row[col]
+                total = sum(hist.values())
+                grid[:, sizes.index(row["buffer_size"])] = 0.0
+                for b, n in hist.items():
+                    grid[buckets.index(b), sizes.index(row["buffer_size"])] = n / total if total else 0
+            ax = axes[r][c]
+            image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                              interpolation="nearest")
+            ax.plot(range(len(sizes)), [buckets.index(s) if s in buckets else np.nan for s in sizes],
+                    "w:", linewidth=1)
+            ax.set_xticks(range(len(sizes)), [format_size(s) for s in sizes], rotation=45,
+                          fontsize=7)
+            step = max(1, len(buckets) // 8)
+            ax.set_yticks(range(0, len(buckets), step),
+                          [format_size(b) for b in buckets[::step]], fontsize=7)
+            ax.set_title(f"{ipc}: {what} return sizes", fontsize=9)
+            if c == 0:
+                ax.set_ylabel("returned bytes (bucket)")
+            if r == len(modes) - 1:
+                ax.set_xlabel("buffer size")
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.6, label="share of calls")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def _lines(ax, frame: pd.DataFrame, column: str, scale: float = 1.0, style="-o", label_suffix=""):
+    for i, (ipc, cell) in enumerate(frame.groupby("ipc", sort=False)):
+        cell = cell.sort_values("buffer_size")
+        ax.plot(cell["buffer_size"].astype(float), cell[column].astype(float) * scale, style,
+                color=f"C{i % 10}", label=f"{ipc}{label_suffix}", markersize=4)
+
+
+def plot_sleep(measuredf: pd.DataFrame | None, derived: pd.DataFrame, switches: pd.DataFrame | None,
+               path: Path) -> Path:
+    """Left: off-CPU time per run (measured offcpu_ns solid, rusage-derived dashed); right:
+    voluntary context switches (rusage) and, where counted, perf context_switches (dotted)."""
+    fig = MplFigure(figsize=(11, 4.2), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    if measuredf is not None and not measuredf.empty:
+        _lines(left, measuredf, "offcpu_ns", 1e-6, "-o", " (offcpu_ns)")
+    _lines(left, derived, "offcpu_est_ns", 1e-6, "--s", " (derived, rusage)")
+    left.set_ylabel("time off-CPU per run (ms)")
+    left.set_title("Time off-CPU (both actors) vs buffer size", fontsize=10)
+    _lines(right, derived, "nvcsw", 1.0, "-o", " nvcsw (rusage)")
+    if switches is not None and not switches.empty:
+        _lines(right, switches, "context_switches", 1.0, ":^", " context_switches (perf)")
+    right.set_ylabel("context switches per run")
+    _count_axis(right, list(derived["nvcsw"]) + (list(switches["context_switches"])
+                                                 if switches is not None else []))
+    right.set_title("Context switches vs buffer size", fontsize=10)
+    sizes = sorted(derived["buffer_size"].unique())
+    for ax in (left, right):
+        _size_axis(ax, sizes)
+        ax.legend(fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def plot_faults(rusage: pd.DataFrame, perf: pd.DataFrame | None, path: Path) -> Path:
+    """Page faults per run vs buffer size: rusage minflt+majflt (solid), perf page_faults (dotted)."""
+    fig = MplFigure(figsize=(8, 4.4), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    _lines(ax, rusage, "faults", 1.0, "-o", " minflt+majflt (rusage)")
+    if perf is not None and not perf.empty:
+        _lines(ax, perf, "page_faults", 1.0, ":^", " page_faults (perf)")
+    _count_axis(ax, list(rusage["faults"]) + (list(perf["page_faults"]) if perf is not None
+                                              else []))
+    ax.set_ylabel("page faults per run")
+    ax.set_title("Page faults vs buffer size", fontsize=10)
+    _size_axis(ax, sorted(rusage["buffer_size"].unique()))
+    ax.legend(fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+# ----------------------------------------------------------------------------- sections
+
+def _num(v, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    v = float(v)
+    return f"{v:,.0f}" if abs(v) >= 100 or v == int(v) else f"{v:.{digits}g}"
+
+
+def _side_by_side(left: str, right: str, gap: int = 4) -> str:
+    a, b = left.splitlines(), right.splitlines()
+    width = max(len(x) for x in a)
+    a += [""] * (len(b) - len(a))
+    b += [""] * (len(a) - len(b))
+    return "\n".join((x.ljust(width + gap) + y).rstrip() for x, y in zip(a, b))
+
+
+def _pipe_finding(table: pd.DataFrame) -> str | None:
+    """A sentence on pipe reads: the largest read bucket vs the largest buffer."""
+    pipe = table[(table["ipc"] == "pipe") & table["max_read_bucket"].notna()]
+    if pipe.empty:
+        return None
+    big = int(pipe["max_read_bucket"].max())
+    top = int(pipe["buffer_size"].max())
+    cap = pipe["pipe_size"].dropna()
+    text = (f"pipe: across buffers up to {format_size(top)}, no read() returned {format_size(2 * big)} or "
+            f"more (largest bucket [{format_size(big)}, {format_size(2 * big)}))")
+    if len(cap):
+        text += f"; the pipe's capacity read back from the kernel was {format_size(int(cap.max()))}"
+    mib = pipe[pipe["buffer_size"] == 1 << 20]
+    if len(mib):
+        row = mib.iloc[0]
+        text += (f". With a 1M buffer: {_num(row['writes'])} writes and {_num(row['reads'])} reads "
+                 "per run")
+    return text + "."
+
+
+def _syscall_check(df: pd.DataFrame) -> list[str]:
+    """Syscall counters (perf/dtrace) against the benchmark's own call counts, same runs."""
+    out = []
+    runs = measured(df)
+    for counter, own in (("syscalls_write", "writes"), ("syscalls_read", "reads")):
+        if counter not in runs.columns:
+            continue
+        both = runs[runs[counter].notna()]
+        if both.empty:
+            continue
+        extra = both[counter].astype(float) - _f(both[own])
+        below = int((extra < 0).sum())
+        out.append(f"`{counter}` counted {own} + {_num(extra.median())} (median; range "
+                   f"{_num(extra.min())} to {_num(extra.max())}) over {len(both)} runs"
+                   + (f"; **{below} runs counted fewer calls than the benchmark made**" if below
+                      else "") + ".")
+    return out
+
+
+def distributions_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
+    """Return-size distributions (DTrace quantize style) per IPC mode and buffer size + heat map."""
+    table = return_sizes(df)
+    title = "Kernel view: read()/write() return sizes"
+    if table.empty:
+        return Section(title, "_No measured runs: no return-size distributions to show._")
+    source = ("baseline runs" if (measured(df)["variant"] == BASELINE).any()
+              else "all measured runs")
+    text = [f"Return sizes recorded by the benchmark itself in every run (no tracing needed), "
+            f"bucketed by powers of two like DTrace's `quantize` (bucket 2^k: 2^k <= returned "
+            f"bytes < 2^(k+1)); each count is the bucket-wise median over the {source} of the "
+            "cell."]
+    finding = _pipe_finding(table)
+    if finding:
+        text.append(finding)
+    text += _syscall_check(df)
+    head = ["IPC", "buffer", "runs", "writes", "reads", "reads/write", "largest write bucket",
+            "largest read bucket"]
+    rows = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for _, r in table.iterrows():
+        rows.append("| " + " | ".join([
+            md_escape(r["ipc"]), format_size(r["buffer_size"]), str(r["n"]), _num(r["writes"]),
+            _num(r["reads"]), _num(r["reads_per_write"]),
+            format_size(r["max_write_bucket"]) if r["max_write_bucket"] else "—",
+            format_size(r["max_read_bucket"]) if r["max_read_bucket"] else "—"]) + " |")
+    text.append("\n".join(rows))
+    for ipc, cell in table.groupby("ipc", sort=False):
+        text.append(f"#### {md_escape(ipc)}: return-size distributions (write | read)")
+        for _, r in cell.iterrows():
+            block = _side_by_side("write() returns\n" + quantize_text(r["write_hist"]),
+                                  "read() returns\n" + quantize_text(r["read_hist"]))
+            text.append(f"buffer {format_size(r['buffer_size'])}:\n\n```\n{block}\n```")
+    path = plot_distributions(table, figure_path(outdir, "kernel-return-sizes.png"))
+    caption = ("Share of write()/read() calls per return-size bucket (y) for each buffer size (x), "
+               "per IPC mode; the dotted line marks return = buffer size.")
+    return Section(title, "\n\n".join(text), [Figure(path, caption)])
+
+
+def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
+    """Time off-CPU and context switches vs buffer size (study's figure 5)."""
+    title = "Kernel view: time asleep / off-CPU"
+    derived = derived_offcpu(df)
+    if derived.empty:
+        return Section(title, "_No measured runs._")
+    offcpu = _counter_medians(df, "offcpu_ns")
+    switches = _counter_medians(df, "context_switches")
+    text = []
+    if offcpu.empty:
+        text.append("**Off-CPU time was not measured in this data.** The counter that measures it is "
+                    "`offcpu_ns` (dtrace backend on FreeBSD: `sched:::off-cpu` to `sched:::on-cpu` "
+                    "of the benchmark's threads while inside read()/write()). On Linux, "
+                    "`pmcsuite trace` measures each actor's time asleep and preempted for one run "
+                    "(`otherData.summary` of the trace JSON); perf's `context_switches` / "
+                    "`sched_switch` give the number of switches, not their duration.")
+    else:
+        text.append(f"`offcpu_ns` (measured, {int(offcpu['offcpu_ns_n'].sum())} runs): time the "
+                    "benchmark's threads spent off-CPU inside read()/write(), summed over threads.")
+    text.append("The dashed lines are **derived**, not counted: 2 x loop time - (user + system CPU "
+                "time of both actors, getrusage over the loop), i.e. the time the two actors "
+                "existed but did not run; rusage granularity makes small values unreliable.")
+    rows = ["| IPC | buffer | loop (ms) | derived off-CPU (ms) | nvcsw | nivcsw |"
+            + (" offcpu_ns (ms) |" if not offcpu.empty else "")
+            + (" context_switches (perf) |" if not switches.empty else ""),
+            "|---|---|---:|---:|---:|---:|" + ("---:|" if not offcpu.empty else "")
+            + ("---:|" if not switches.empty else "")]
+    merged = derived.merge(offcpu, on=["ipc", "buffer_size"], how="left") \
+        .merge(switches, on=["ipc", "buffer_size"], how="left")
+    for _, r in merged.iterrows():
+        cells = [md_escape(r["ipc"]), format_size(r["buffer_size"]), _num(r["loop_ns"] / 1e6),
+                 _num(r["offcpu_est_ns"] / 1e6), _num(r["nvcsw"]), _num(r["nivcsw"])]
+        if not offcpu.empty:
+            cells.append(_num(r.get("offcpu_ns") / 1e6) if pd.notna(r.get("offcpu_ns")) else "—")
+        if not switches.empty:
+            cells.append(_num(r.get("context_switches")))
+        rows.append("| " + " | ".join(cells) + " |")
+    text.append("\n".join(rows))
+    path = plot_sleep(offcpu if not offcpu.empty else None, derived,
+                      switches if not switches.empty else None,
+                      figure_path(outdir, "kernel-offcpu.png"))
+    caption = ("Left: time off-CPU per run (measured `offcpu_ns` where present, solid; derived from "
+               "getrusage, dashed). Right: voluntary context switches (getrusage) and perf's "
+               "context_switches where counted, per run.")
+    return Section(title, "\n\n".join(text), [Figure(path, caption)])
+
+
+def _probe_effect(df: pd.DataFrame) -> str:
+    """Hook for the probe-effect statement: the overhead of passes that count with tracepoints."""
+    passes = []
+    for c in TRACEPOINT_COUNTERS:
+        if c in df.columns:
+            passes += list(measured(df).loc[df[c].notna(), "variant"].unique())
+    passes = sorted(set(passes) - {BASELINE})
+    text = ("Probe effect: kernel counts that come from a tracepoint or probe on every system call "
+            "(`syscalls_*`, `sched_switch`, dtrace's probes) are not free; software counters "
+            "such as `page_faults` cost little.")
+    if not passes:
+        return text + " No tracepoint pass was run here, so its cost was not measured."
+    try:
+        from ..analysis.overhead import overhead
+        result = overhead(df[df["variant"].isin(passes + [BASELINE])], breakpoints=False)
+        modes = result.modes[result.modes["variant"].isin(passes)]
+        if modes.empty:
+            raise ValueError("no comparable cells")
+        return text + " Measured here (median bandwidth with the pass / without, over sizes): " + \
+            "; ".join(f"{r['ipc']} with {r['variant']}: {r['median_ratio']:.2f}x (range "
+                      f"{r['min_ratio']:.2f}-{r['max_ratio']:.2f}, {r['n_sizes']} sizes)"
+                      for _, r in modes.iterrows()) + "."
+    except Exception:  # the overhead section of the report has the details
+        return text + (f" Passes with tracepoints: {', '.join(passes)}; see the probe-effect "
+                       "(overhead) section for their cost.")
+
+
+def faults_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
+    """Page faults vs buffer size (figure 6), perf vs rusage, and time in faults where measured."""
+    title = "Kernel view: page faults"
+    runs = _runs(df)
+    if runs.empty:
+        return Section(title, "_No measured runs._")
+    ru = runs.assign(faults=_f(runs["minflt"]) + _f(runs["majflt"]))
+    rusage = ru.groupby(["ipc", "buffer_size"], sort=True)["faults"].median().reset_index()
+    perf = _counter_medians(df, "page_faults")
+    fault_ns = _counter_medians(df, "fault_ns")
+    text = ["Page faults per run during the loop: getrusage `minflt + majflt` of the two actors "
+            "(every run; baseline runs shown) and perf's `page_faults` software counter where a "
+            "pass counted it."]
+    check = fault_crosscheck(df)
+    if check is None:
+        text.append("No run counted `page_faults`, so the rusage figures are not cross-checked.")
+    else:
+        text.append(f"Cross-check on the {check['runs']} runs that have both: `page_faults` / "
+                    f"(minflt + majflt) has median {check['median_ratio']:.3g}; "
+                    f"{check['within_10pct']} of {check['runs']} runs agree within 10 % (or 2 "
+                    "faults). They need not match exactly: perf counts the whole process inside "
+                    "the counted window, rusage the two actors' loops.")
+    if fault_ns.empty:
+        text.append("**Time in page faults was not measured.** It needs `fault_ns` (dtrace backend: "
+                    "`fbt::vm_fault` entry to return); Linux perf software events count faults "
+                    "but do not time them, and timing the fault handler with ftrace would cost "
+                    "more than the faults themselves at small sizes.")
+    else:
+        text.append(f"`fault_ns` (time in vm_fault, {int(fault_ns['fault_ns_n'].sum())} runs) is "
+                    "in the table.")
+    merged = rusage.merge(perf, on=["ipc", "buffer_size"], how="left") \
+        .merge(fault_ns, on=["ipc", "buffer_size"], how="left")
+    head = "| IPC | buffer | minflt+majflt | page_faults (perf) |" + \
+        (" fault time (ms) |" if not fault_ns.empty else "")
+    rows = [head, "|---|---|---:|---:|" + ("---:|" if not fault_ns.empty else "")]
+    for _, r in merged.iterrows():
+        cells = [md_escape(r["ipc"]), format_size(r["buffer_size"]), _num(r["faults"]),
+                 _num(r.get("page_faults")) if pd.notna(r.get("page_faults")) else "—"]
+        if not fault_ns.empty:
+            cells.append(_num(r["fault_ns"] / 1e6) if pd.notna(r.get("fault_ns")) else "—")
+        rows.append("| " + " | ".join(cells) + " |")
+    text.append("\n".join(rows))
+    text.append(_probe_effect(df))
+    path = plot_faults(rusage, perf if not perf.empty else None,
+                       figure_path(outdir, "kernel-page-faults.png"))
+    caption = "Page faults per run vs buffer size: getrusage (solid) and perf page_faults (dotted)."
+    return Section(title, "\n\n".join(text), [Figure(path, caption)])
+
+
+def kernel_sections(df: pd.DataFrame, meta: dict, outdir: Path) -> list[Section]:
+    """All kernel-view sections, in report order."""
+    return [make(df, meta, outdir) for make in SECTION_FUNCTIONS]
+
+
+#: The section functions, for ``pmcsuite.report.SECTIONS``.
+SECTION_FUNCTIONS = [distributions_section, sleep_section, faults_section]

@@ -1,0 +1,323 @@
+"""Result directory -> tidy pandas tables: ``load``, ``summarise``, ``counter_table``, ``export``.
+
+``load(DIR)`` gives one row per stored run with the columns of docs/DESIGN.md ("The result
+table"). Everything the table cannot hold as a column is kept in ``df.attrs``:
+
+- ``metadata``: the metadata.json dict;
+- ``counters``: counter ids in order of first appearance in runs.jsonl;
+- ``skipped_lines``: runs.jsonl line numbers that were not valid JSON objects. A truncated last
+  line (a run cut off by a crash) and corrupt lines in the middle are both *skipped and reported*
+  here (the report lists them), so one bad line never hides the rest of a long sweep;
+- ``warnings``: ``[{"row": index, "warning": text}]`` sanity warnings stored with the runs;
+- ``multiplexed``: ``[{"row": index, "counter": id, "pcnt_running": float}]`` counter values that
+  were scaled because the counter was multiplexed.
+
+Counter values are NaN unless the counter's status is ``ok``: an unsupported counter is never 0.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import PmcsuiteError
+from .store import ResultStore
+
+#: fixed columns of the result table, in order, with their dtypes (counter columns follow).
+FIXED_COLUMNS = {
+    "ipc": object, "actors": object, "placement": object,
+    "buffer_size": "Int64", "total_size": "Int64",
+    "run": "Int64", "warmup": bool,
+    "variant": object,
+    "backend": object, "scope": object,
+    "seq": "Int64", "started": "datetime", "ok": bool, "error": object,
+    "loop_ns": "Int64", "bandwidth": float,
+    "writes": "Int64", "reads": "Int64",
+    "minflt": "Int64", "majflt": "Int64", "nvcsw": "Int64", "nivcsw": "Int64",
+    "utime_ns": "Int64", "stime_ns": "Int64",
+    "sndbuf": "Int64", "rcvbuf": "Int64", "pipe_size": "Int64",
+    "cpu_writer": "Int64", "cpu_reader": "Int64",
+    "other_cpu_frac": float, "runnable_others": "Int64", "shared_cpu": bool,
+    "write_sizes": object, "read_sizes": object,
+}
+#: numeric per-run measurements (besides counters) that ``summarise(df, "all")`` covers.
+MEASURES = ["bandwidth", "loop_ns", "writes", "reads", "minflt", "majflt", "nvcsw", "nivcsw",
+            "utime_ns", "stime_ns", "other_cpu_frac", "runnable_others"]
+#: the cell a summary row describes.
+GROUP_KEYS = ["ipc", "actors", "placement", "buffer_size", "variant"]
+_REQUIRED = ("ipc", "buffer_size", "variant")
+#: a run "shared the CPU" when others used more than this share of the machine during it ...
+BUSY_LIMIT = 0.10
+
+
+def shared_cpu(busy: dict) -> bool:
+    """... or, when the run was too short for /proc/stat's 10 ms ticks to tell, when another task
+    was runnable both just before and just after it (``runnable_others`` is the smaller of the two)."""
+    frac, others = busy.get("other_cpu_frac"), busy.get("runnable_others")
+    if frac is not None:
+        return frac > BUSY_LIMIT
+    return others is not None and others >= 1
+
+
+def _number(value):
+    """JSON number -> itself; null -> None; anything else -> ValueError."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"{value!r} is not a number")
+
+
+def _first_cpu(cpus):
+    """``[start, end]`` CPU list from ipcbench -> the CPU at loop start (None when absent)."""
+    if isinstance(cpus, list) and cpus:
+        return cpus[0]
+    return cpus if isinstance(cpus, int) else None
+
+
+def _buckets(sizes):
+    """``{"65536": 255}`` -> ``{65536: 255}`` (None stays None)."""
+    if sizes is None:
+        return None
+    if not isinstance(sizes, dict):
+        raise ValueError(f"size histogram {sizes!r} is not an object")
+    return {int(key): int(count) for key, count in sizes.items()}
+
+
+def _flatten(record: dict) -> dict:
+    """One runs.jsonl record -> the fixed columns of its row (counters are handled apart)."""
+    bench = record.get("bench") or {}
+    rusage = bench.get("rusage") or {}
+    buffers = bench.get("buffers") or {}
+    cpus = bench.get("cpus") or {}
+    busy = record.get("busy") or {}
+    error = record.get("error")
+    row = {
+        "ipc": record["ipc"], "actors": record.get("actors"), "placement": record.get("placement"),
+        "buffer_size": _number(record["buffer_size"]), "total_size": _number(record.get("total_size")),
+        "run": _number(record.get("run")), "warmup": record.get("warmup", False),
+        "variant": record["variant"], "backend": record.get("backend"), "scope": record.get("scope"),
+        "seq": _number(record.get("seq")), "started": record.get("started"),
+        "ok": record.get("ok", error is None), "error": error,
+        "loop_ns": _number(bench.get("loop_ns")), "bandwidth": _number(bench.get("bandwidth")),
+        "writes": _number(bench.get("writes")), "reads": _number(bench.get("reads")),
+        **{key: _number(rusage.get(key)) for key in ("minflt", "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns")},
+        "sndbuf": _number(buffers.get("sndbuf")), "rcvbuf": _number(buffers.get("rcvbuf")),
+        "pipe_size": _number(buffers.get("pipe_size")),
+        "cpu_writer": _number(_first_cpu(cpus.get("writer"))), "cpu_reader": _number(_first_cpu(cpus.get("reader"))),
+        "other_cpu_frac": _number(busy.get("other_cpu_frac")),
+        "runnable_others": _number(busy.get("runnable_others")), "shared_cpu": shared_cpu(busy),
+        "write_sizes": _buckets(bench.get("write_sizes")), "read_sizes": _buckets(bench.get("read_sizes")),
+    }
+    for flag in ("warmup", "ok"):
+        if not isinstance(row[flag], bool):
+            raise ValueError(f"'{flag}' is {row[flag]!r}, not true/false")
+    return row
+
+
+def _empty_table() -> pd.DataFrame:
+    return _typed(pd.DataFrame({name: [] for name in FIXED_COLUMNS}), [])
+
+
+def _typed(df: pd.DataFrame, counters: list[str]) -> pd.DataFrame:
+    """Apply the result-table dtypes (ints that may be missing are Int64)."""
+    for name, dtype in FIXED_COLUMNS.items():
+        if name == "started":
+            df[name] = pd.to_datetime(df[name], utc=True, format="ISO8601")
+        elif dtype == "Int64":
+            df[name] = pd.to_numeric(df[name]).astype("Int64")
+        elif dtype is float:
+            df[name] = pd.to_numeric(df[name]).astype(float)
+        elif dtype is bool:
+            df[name] = df[name].astype(bool)
+        else:
+            df[name] = df[name].astype(object).where(df[name].notna(), None)
+    for counter in counters:
+        df[counter] = df[counter].astype(float)
+        status = df[f"{counter}_status"].astype(object)
+        df[f"{counter}_status"] = status.where(status.notna(), None)
+    return df
+
+
+def load(directory, strict: bool = False) -> pd.DataFrame:
+    """Read a result directory into the result table (one row per stored run, failed runs included).
+
+    Corrupt runs.jsonl lines are skipped and listed in ``df.attrs["skipped_lines"]`` (``strict=True``
+    makes a corrupt middle line an error instead). An empty runs.jsonl gives an empty table with
+    all the fixed columns; use :func:`require_runs` where data is needed.
+    """
+    store = ResultStore(directory)
+    metadata = store.read_metadata()
+    records = store.read_runs(strict=strict)
+    rows, counters, statuses = [], {}, []
+    warnings, multiplexed = [], []
+    for index, record in enumerate(records):
+        missing = [key for key in _REQUIRED if record.get(key) is None]
+        if missing:
+            raise PmcsuiteError(f"{store.runs_path}: run record {index + 1} has no {', '.join(missing)}; "
+                                "fix or remove that line (records must follow docs/DESIGN.md)")
+        try:
+            row = _flatten(record)
+            values, status = _counters(record.get("counters") or {}, index, warnings, multiplexed)
+            values.update({f"{cid}_status": s for cid, s in status.items()})
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise PmcsuiteError(f"{store.runs_path}: run record {index + 1} is malformed ({exc}); "
+                                "fix or remove that line") from None
+        for cid in status:
+            counters.setdefault(cid, None)
+        for text in record.get("warnings") or []:
+            warnings.append({"row": index, "warning": str(text)})
+        rows.append(row)
+        statuses.append(values)
+    counter_ids = list(counters)
+    clash = [cid for cid in counter_ids if cid in FIXED_COLUMNS or cid.endswith("_status") and cid[:-7] in counters]
+    if clash:
+        raise PmcsuiteError(f"counter id {clash[0]!r} clashes with a result-table column; rename it in the catalogue")
+    if not rows:
+        df = _empty_table()
+    else:
+        fixed = pd.DataFrame(rows, columns=list(FIXED_COLUMNS))
+        columns = counter_ids + [f"{cid}_status" for cid in counter_ids]
+        extra = pd.DataFrame(statuses, columns=columns, index=fixed.index)
+        try:
+            df = _typed(pd.concat([fixed, extra], axis=1), counter_ids)
+        except (ValueError, TypeError) as exc:
+            raise PmcsuiteError(f"{store.runs_path} holds a value of the wrong type ({exc}); "
+                                "check the records against docs/DESIGN.md") from None
+    df.attrs.update(metadata=metadata, counters=counter_ids, skipped_lines=list(store.skipped),
+                    warnings=warnings, multiplexed=multiplexed, directory=str(store.dir))
+    return df
+
+
+def _counters(entries: dict, index: int, warnings: list, multiplexed: list) -> tuple[dict, dict]:
+    """A record's "counters" object -> ({id: value or NaN}, {id: status})."""
+    if not isinstance(entries, dict):
+        raise ValueError("'counters' is not an object")
+    values, status = {}, {}
+    for cid, entry in entries.items():
+        state = entry.get("status") or "error"
+        value = _number(entry.get("value"))
+        if state == "ok" and value is None:
+            warnings.append({"row": index, "warning": f"counter {cid} has status ok but no value"})
+        values[cid] = float(value) if state == "ok" and value is not None else np.nan
+        status[cid] = state
+        running = entry.get("pcnt_running")
+        if state == "ok" and (entry.get("multiplexed") or (running is not None and running < 100)):
+            multiplexed.append({"row": index, "counter": cid, "pcnt_running": running})
+    return values, status
+
+
+def require_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Raise a clear error when a command that needs data gets an empty result table."""
+    if df.empty:
+        where = df.attrs.get("directory", "the result directory")
+        raise PmcsuiteError(f"{where} holds no runs yet: collect some (pmcsuite collect --resume {where}) first")
+    return df
+
+
+def measured(df: pd.DataFrame) -> pd.DataFrame:
+    """The runs analysis uses: successful and not warm-ups."""
+    return df[df["ok"].fillna(False).astype(bool) & ~df["warmup"].fillna(False).astype(bool)]
+
+
+def _metrics(df: pd.DataFrame, value) -> list[str]:
+    counters = df.attrs.get("counters", [])
+    if value == "all":
+        return MEASURES + list(counters)
+    names = [value] if isinstance(value, str) else list(value)
+    unknown = [name for name in names if name not in df.columns or name not in MEASURES + list(counters)]
+    if unknown:
+        raise PmcsuiteError(f"cannot summarise {unknown[0]!r}: choose 'all', a counter id "
+                            f"({', '.join(counters) or 'none stored'}) or one of {', '.join(MEASURES)}")
+    return names
+
+
+def summarise(df: pd.DataFrame, value="bandwidth") -> pd.DataFrame:
+    """Per-cell statistics, long form: one row per (ipc, actors, placement, buffer_size, variant, metric).
+
+    ``value`` is a column name, a list of them, or ``"all"`` (the bench measures and every counter).
+    Warm-ups and failed runs are excluded. Columns: the keys, ``metric``, ``n`` (runs with a value),
+    ``median``, ``q25``, ``q75``, ``min``, ``max``, ``mean``, ``std``, ``cv`` (= std / mean) and
+    ``status`` (counters only: the statuses seen, e.g. ``"not_supported"``, so a cell of an
+    unsupported counter shows n = 0 and NaN statistics, never 0). Cells where a counter was not
+    measured at all (e.g. the baseline variant) are left out.
+    """
+    metrics = _metrics(df, value)
+    columns = GROUP_KEYS + ["metric", "n", "median", "q25", "q75", "min", "max", "mean", "std", "cv", "status"]
+    runs = measured(df)
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    counters = set(df.attrs.get("counters", []))
+    parts = []
+    for metric in metrics:
+        part = runs[GROUP_KEYS].assign(metric=metric, value=runs[metric].astype(float),
+                                       status=runs[f"{metric}_status"] if metric in counters else None)
+        parts.append(part[part["value"].notna() | part["status"].notna()])
+    long = pd.concat(parts, ignore_index=True)
+    keys = GROUP_KEYS + ["metric"]
+    groups = long.groupby(keys, dropna=False, sort=False)
+    stats = groups["value"].agg(n="count", median="median", min="min", max="max", mean="mean", std="std")
+    quartiles = groups["value"].quantile([0.25, 0.75]).unstack()
+    stats["q25"], stats["q75"] = quartiles[0.25], quartiles[0.75]
+    stats["cv"] = stats["std"] / stats["mean"]
+    stats["status"] = groups["status"].agg(lambda s: ",".join(sorted(set(s.dropna()))) or None).astype(object)
+    out = stats.reset_index()
+    out["metric"] = pd.Categorical(out["metric"], categories=metrics, ordered=True)
+    out = out.sort_values(["metric"] + GROUP_KEYS, kind="stable").reset_index(drop=True)
+    out["metric"] = out["metric"].astype(object)
+    out["n"] = out["n"].astype("Int64")
+    return out[columns]
+
+
+def counter_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Tidy long form of the counters: one row per run x counter the run measured.
+
+    Columns: ipc, actors, placement, buffer_size, total_size, variant, run, warmup, ok, seq,
+    row (the run's index in the result table), counter, value (NaN unless status ok), status,
+    multiplexed (bool).
+    """
+    counters = df.attrs.get("counters", [])
+    ids = ["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run", "warmup", "ok", "seq"]
+    columns = ids + ["row", "counter", "value", "status", "multiplexed"]
+    if not counters or df.empty:
+        return pd.DataFrame(columns=columns)
+    base = df[ids].rename_axis("row").reset_index()
+    values = df[counters].rename_axis("row").reset_index().melt(id_vars="row", var_name="counter", value_name="value")
+    status = df[[f"{c}_status" for c in counters]].set_axis(counters, axis=1).rename_axis("row").reset_index() \
+        .melt(id_vars="row", var_name="counter", value_name="status")
+    long = values.merge(status, on=["row", "counter"])
+    long = long[long["status"].notna()]
+    scaled = {(m["row"], m["counter"]) for m in df.attrs.get("multiplexed", [])}
+    long["multiplexed"] = [(r, c) in scaled for r, c in zip(long["row"], long["counter"])]
+    out = base.merge(long, on="row")
+    order = {c: i for i, c in enumerate(counters)}
+    out = out.sort_values(["row", "counter"], key=lambda s: s.map(order) if s.name == "counter" else s)
+    return out[columns].reset_index(drop=True)
+
+
+def _serialisable(df: pd.DataFrame) -> pd.DataFrame:
+    """Dict columns as JSON strings, so the table round-trips through CSV."""
+    out = df.copy()
+    for name in ("write_sizes", "read_sizes"):
+        out[name] = [None if d is None else json.dumps({str(k): v for k, v in d.items()}) for d in out[name]]
+    return out
+
+
+def export(directory, path=None, fmt: str = "csv") -> Path:
+    """Write the result table (``DIR/results.csv`` by default, or ``path``) and the summary of every
+    metric (``summary.csv`` beside the default, ``<path stem>-summary.csv`` beside a given path).
+    Returns the path of the result table."""
+    if fmt != "csv":
+        raise PmcsuiteError(f"unknown export format {fmt!r}: only csv is supported")
+    df = require_runs(load(directory))
+    if path is None:
+        target = Path(directory) / "results.csv"
+        summary_path = target.with_name("summary.csv")
+    else:
+        target = Path(path)
+        summary_path = target.with_name(f"{target.stem}-summary.csv")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _serialisable(df).to_csv(target, index=False)
+        summarise(df, "all").to_csv(summary_path, index=False)
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot write {target}: {exc.strerror}; choose another path") from None
+    return target

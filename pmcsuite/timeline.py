@@ -1,0 +1,436 @@
+"""Timeline of one benchmark run: every read()/write() call and every sleep of the two actors.
+
+``pmcsuite trace --ipc pipe --buffer 256K`` runs ipcbench once under ``perf record`` with the
+syscall and scheduler tracepoints, turns ``perf script`` output into a Chrome trace JSON
+(``{"traceEvents": [...], "displayTimeUnit": "ns"}``, opens in ui.perfetto.dev or
+chrome://tracing) and a PNG timeline (the reference study's figure 4 and appendix).
+
+Per actor thread (named writer / reader by what it calls), the trace holds:
+- one complete ("X") slice per read()/write() call: entry to return, args ``requested``
+  (the count argument), ``returned`` (bytes, or a negative errno) and ``fd``;
+- one "X" slice per time off-CPU: from ``sched_switch`` away from the thread to the first sign
+  of it running again (a switch to it, or its own next event). ``prev_state`` S/D/I = asleep
+  (blocked), R = preempted while runnable;
+- an instant ("i") event per ``sched_waking`` of the thread (recorded in the waker's context,
+  unlike ``sched_wakeup`` which fires on the target CPU), with the waker's tid;
+- a counter ("C") track of bytes written minus bytes read (data inside the IPC object).
+
+Only the timed loop is kept: from the first loop call's entry to the last one's return. The
+parsing and conversion are pure functions; :func:`trace` does the running.
+Tracepoints on every call are not free: a traced run is slower than an untraced one (see the
+bandwidth it reports), so use the timeline for its shape, not for its absolute times.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import PmcsuiteError
+from .sizes import format_size
+
+#: Tracepoints recorded (all exist on any Linux with ftrace syscall tracing).
+TRACEPOINTS = ("syscalls:sys_enter_read", "syscalls:sys_exit_read",
+               "syscalls:sys_enter_write", "syscalls:sys_exit_write",
+               "sched:sched_switch", "sched:sched_waking")
+
+#: ``perf script`` fields (``trace:`` applies them to tracepoint events, no warnings).
+SCRIPT_FIELDS = "trace:comm,pid,tid,cpu,time,event,trace"
+
+_LINE = re.compile(r"^\s*(?P<comm>.*?)\s+(?P<pid>-?\d+)/(?P<tid>-?\d+)\s+\[(?P<cpu>\d+)\]\s+"
+                   r"(?P<time>\d+\.\d+):\s+(?P<event>[\w-]+:[\w-]+):\s?(?P<trace>.*)$")
+_SWITCH = re.compile(r"prev_comm=(?P<prev_comm>.*?) prev_pid=(?P<prev_pid>-?\d+) "
+                     r"prev_prio=(?P<prev_prio>-?\d+) prev_state=(?P<prev_state>\S+) ==> "
+                     r"next_comm=(?P<next_comm>.*?) next_pid=(?P<next_pid>-?\d+) "
+                     r"next_prio=(?P<next_prio>-?\d+)")
+_WAKEUP = re.compile(r"comm=(?P<comm>.*?) pid=(?P<pid>-?\d+) prio=(?P<prio>-?\d+)"
+                     r"(?: target_cpu=(?P<target_cpu>\d+))?")
+_ARG = re.compile(r"(\w+): (0x[0-9a-fA-F]+|-?\d+)")
+
+
+@dataclass
+class TraceEvent:
+    """One line of ``perf script``: who (pid/tid/comm), where (cpu), when (ns), what."""
+
+    comm: str
+    pid: int
+    tid: int
+    cpu: int
+    ts: int            # ns (perf's clock, as printed with --ns)
+    event: str         # tracepoint name without its system, e.g. "sys_enter_read"
+    fields: dict
+
+
+def _ns(text: str) -> int:
+    sec, frac = text.split(".")
+    return int(sec) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+
+
+def _signed64(v: int) -> int:
+    return v - (1 << 64) if v >= (1 << 63) else v
+
+
+def _fields(event: str, trace: str) -> dict:
+    if event.startswith("sys_enter_"):
+        return {k: _signed64(int(v, 0)) for k, v in _ARG.findall(trace)}
+    if event.startswith("sys_exit_"):
+        return {"ret": _signed64(int(trace.strip().split()[0], 0))}
+    m = (_SWITCH if event == "sched_switch" else _WAKEUP if event.startswith("sched_wak")
+         else None)
+    if m is None:
+        return {"raw": trace}
+    m = m.search(trace)
+    if m is None:
+        raise PmcsuiteError(f"unreadable {event} record {trace[:60]!r}: is this perf script "
+                            "output of the sched tracepoints?")
+    return {k: (int(v) if v is not None and re.fullmatch(r"-?\d+", v) and not k.endswith("comm")
+                else v) for k, v in m.groupdict().items()}
+
+
+def parse_perf_script(text: str) -> list[TraceEvent]:
+    """Parse ``perf script --ns -F trace:comm,pid,tid,cpu,time,event,trace`` output.
+
+    Lines starting with ``#`` (perf's header) and blank lines are skipped; any other line that
+    is not a tracepoint record raises PmcsuiteError. Events come back sorted by time.
+    """
+    out = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = _LINE.match(line)
+        if m is None:
+            raise PmcsuiteError(f"unreadable perf script line {line.strip()[:80]!r}: expected "
+                                f"'comm pid/tid [cpu] time: event: fields' (-F {SCRIPT_FIELDS})")
+        event = m["event"].split(":", 1)[1]
+        out.append(TraceEvent(m["comm"], int(m["pid"]), int(m["tid"]), int(m["cpu"]),
+                              _ns(m["time"]), event, _fields(event, m["trace"])))
+    out.sort(key=lambda e: e.ts)
+    return out
+
+
+@dataclass
+class Call:
+    """One read()/write() call of an actor."""
+    tid: int
+    name: str          # "read" | "write"
+    start: int         # ns
+    end: int
+    fd: int
+    requested: int
+    returned: int
+
+
+@dataclass
+class OffCpu:
+    """A stretch of time an actor was off-CPU; state "S"/"D"/"I" = asleep, "R" = preempted."""
+    tid: int
+    start: int
+    end: int
+    state: str
+
+    @property
+    def asleep(self) -> bool:
+        return not self.state.startswith("R")
+
+
+@dataclass
+class Wakeup:
+    tid: int           # woken thread
+    ts: int
+    waker: int         # tid that woke it
+
+
+@dataclass
+class Timeline:
+    """The timed loop of one run, reduced to calls, off-CPU stretches and wake-ups."""
+    pid: int
+    writer: int
+    reader: int
+    start: int
+    end: int
+    calls: list[Call] = field(default_factory=list)
+    offcpu: list[OffCpu] = field(default_factory=list)
+    wakeups: list[Wakeup] = field(default_factory=list)
+    pids: dict = field(default_factory=dict)   # tid -> pid
+
+    def role(self, tid: int) -> str:
+        return "writer" if tid == self.writer else "reader"
+
+    def summary(self) -> dict:
+        """Per role: calls, bytes, time in calls, asleep and preempted (ns), wake-ups."""
+        out = {"loop_ns": self.end - self.start}
+        for tid in (self.writer, self.reader):
+            calls = [c for c in self.calls if c.tid == tid]
+            off = [o for o in self.offcpu if o.tid == tid]
+            out[self.role(tid)] = {
+                "tid": tid, "calls": len(calls),
+                "bytes": sum(max(c.returned, 0) for c in calls),
+                "in_calls_ns": sum(c.end - c.start for c in calls),
+                "asleep_ns": sum(o.end - o.start for o in off if o.asleep),
+                "preempted_ns": sum(o.end - o.start for o in off if not o.asleep),
+                "sleeps": sum(1 for o in off if o.asleep),
+                "wakeups": sum(1 for w in self.wakeups if w.tid == tid)}
+        return out
+
+
+def _actor(events: list[TraceEvent], name: str, buffer_size: int) -> tuple[int, int]:
+    """(tid, fd) doing most ``name`` calls with count == buffer_size: the actor's loop calls."""
+    c = Counter((e.tid, e.fields.get("fd")) for e in events
+                if e.event == f"sys_enter_{name}" and e.fields.get("count") == buffer_size)
+    if not c:
+        raise PmcsuiteError(f"no {name}() of {buffer_size} bytes in the trace: the benchmark's "
+                            "loop was not recorded (did it fail, or is the buffer size wrong?)")
+    return c.most_common(1)[0][0]
+
+
+def build_timeline(events: list[TraceEvent], buffer_size: int) -> Timeline:
+    """Reduce parsed events to the actors' loop: calls, off-CPU stretches, wake-ups.
+
+    The writer is the thread issuing write()s of ``buffer_size`` bytes (its loop fd is the fd of
+    those calls), the reader the thread issuing read()s of ``buffer_size`` bytes; their other
+    calls (handshakes, the JSON output) are ignored. The window runs from the first loop call's
+    entry to the last loop call's return.
+    """
+    writer, wfd = _actor(events, "write", buffer_size)
+    reader, rfd = _actor(events, "read", buffer_size)
+    if writer == reader:
+        raise PmcsuiteError("the same thread both writes and reads the buffer: this is not a "
+                            "two-actor ipcbench run (use --actors 2thread or 2proc)")
+    loop = {writer: ("write", wfd), reader: ("read", rfd)}
+    pids = {e.tid: e.pid for e in events if e.tid in loop}
+    calls: list[Call] = []
+    pending: dict[int, TraceEvent] = {}
+    for e in events:
+        if e.tid not in loop:
+            continue
+        name, fd = loop[e.tid]
+        if e.event == f"sys_enter_{name}" and e.fields.get("fd") == fd:
+            pending[e.tid] = e
+        elif e.event == f"sys_exit_{name}" and e.tid in pending:
+            enter = pending.pop(e.tid)
+            calls.append(Call(e.tid, name, enter.ts, e.ts, fd, enter.fields.get("count", 0),
+                              e.fields["ret"]))
+    if not calls:
+        raise PmcsuiteError("no complete read()/write() call in the trace: was it cut short?")
+    start, end = min(c.start for c in calls), max(c.end for c in calls)
+
+    offcpu: list[OffCpu] = []
+    gone: dict[int, tuple[int, str]] = {}
+    wakeups: list[Wakeup] = []
+    for e in events:
+        back = None
+        if e.tid in gone:                   # the thread itself is running again
+            back = e.tid
+        if e.event == "sched_switch":
+            nxt, prev = e.fields["next_pid"], e.fields["prev_pid"]
+            if nxt in gone and nxt != back:
+                _close(offcpu, gone, nxt, e.ts)
+            if back is not None:
+                _close(offcpu, gone, back, e.ts)
+            if prev in loop:
+                gone[prev] = (e.ts, e.fields["prev_state"])
+            continue
+        if back is not None:
+            _close(offcpu, gone, back, e.ts)
+        if e.event.startswith("sched_wak") and e.fields.get("pid") in loop:
+            wakeups.append(Wakeup(e.fields["pid"], e.ts, e.tid))
+    offcpu = [OffCpu(o.tid, max(o.start, start), min(o.end, end), o.state)
+              for o in offcpu if o.end > start and o.start < end]
+    wakeups = [w for w in wakeups if start <= w.ts <= end]
+    return Timeline(pids.get(writer, 0), writer, reader, start, end, calls, offcpu, wakeups, pids)
+
+
+def _close(offcpu: list[OffCpu], gone: dict, tid: int, ts: int) -> None:
+    t0, state = gone.pop(tid)
+    offcpu.append(OffCpu(tid, t0, ts, state))
+
+
+def _us(ns: int, t0: int) -> float:
+    return round((ns - t0) / 1000.0, 3)
+
+
+def chrome_trace(tl: Timeline, meta: dict | None = None) -> dict:
+    """The Chrome/Perfetto trace-event JSON object for a timeline (timestamps in us from 0)."""
+    t0 = tl.start
+    ev: list[dict] = []
+    for tid, index in ((tl.writer, 0), (tl.reader, 1)):
+        pid = tl.pids.get(tid, tl.pid)
+        ev.append({"ph": "M", "name": "process_name", "pid": pid, "tid": tid, "ts": 0,
+                   "args": {"name": f"ipcbench {pid}"}})
+        ev.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "ts": 0,
+                   "args": {"name": tl.role(tid)}})
+        ev.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "ts": 0,
+                   "args": {"sort_index": index}})
+    for c in tl.calls:
+        ev.append({"ph": "X", "name": c.name, "cat": "syscall", "pid": tl.pids.get(c.tid, tl.pid),
+                   "tid": c.tid, "ts": _us(c.start, t0), "dur": _us(c.end, c.start),
+                   "args": {"requested": c.requested, "returned": c.returned, "fd": c.fd}})
+    for o in tl.offcpu:
+        ev.append({"ph": "X", "name": "asleep" if o.asleep else "preempted", "cat": "sched",
+                   "pid": tl.pids.get(o.tid, tl.pid), "tid": o.tid, "ts": _us(o.start, t0),
+                   "dur": _us(o.end, o.start), "args": {"prev_state": o.state}})
+    for w in tl.wakeups:
+        ev.append({"ph": "i", "s": "t", "name": "wakeup", "cat": "sched",
+                   "pid": tl.pids.get(w.tid, tl.pid), "tid": w.tid, "ts": _us(w.ts, t0),
+                   "args": {"waker_tid": w.waker,
+                            "waker": tl.role(w.waker) if w.waker in tl.pids else "other"}})
+    level = 0
+    for c in sorted(tl.calls, key=lambda c: c.end):
+        if c.returned > 0:
+            level += c.returned if c.name == "write" else -c.returned
+            ev.append({"ph": "C", "name": "bytes written - read", "pid": tl.pid, "tid": tl.writer,
+                       "ts": _us(c.end, t0), "args": {"bytes": level}})
+    return {"traceEvents": ev, "displayTimeUnit": "ns",
+            "otherData": {"tool": "pmcsuite trace", "summary": tl.summary(), **(meta or {})}}
+
+
+def plot_timeline(tl: Timeline, path: Path, zoom_ms: float | None = None, title: str = "") -> Path:
+    """PNG timeline: per actor, its calls (write/read) and, below them, its off-CPU time."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+    from matplotlib.patches import Patch
+
+    t0 = tl.start
+    limit = (tl.end - t0) / 1e6 if zoom_ms is None else min(zoom_ms, (tl.end - t0) / 1e6)
+
+    def bars(items):
+        return [((i.start - t0) / 1e6, max((i.end - i.start) / 1e6, limit / 2000)) for i in items
+                if (i.start - t0) / 1e6 <= limit]
+
+    colours = {"write": "tab:blue", "read": "tab:green", "asleep": "0.55", "preempted": "tab:red"}
+    fig = MplFigure(figsize=(11, 3.4), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    rows = []
+    for y, tid in ((3, tl.writer), (1, tl.reader)):
+        calls = [c for c in tl.calls if c.tid == tid]
+        ax.broken_barh(bars(calls), (y, 0.8),
+                       facecolors=colours["write" if tid == tl.writer else "read"])
+        off = [o for o in tl.offcpu if o.tid == tid]
+        ax.broken_barh(bars([o for o in off if o.asleep]), (y - 0.5, 0.4),
+                       facecolors=colours["asleep"])
+        ax.broken_barh(bars([o for o in off if not o.asleep]), (y - 0.5, 0.4),
+                       facecolors=colours["preempted"])
+        rows += [(y + 0.4, f"{tl.role(tid)} calls"), (y - 0.3, f"{tl.role(tid)} off-CPU")]
+    ax.set_yticks([r[0] for r in rows], [r[1] for r in rows])
+    ax.set_xlim(0, limit)
+    ax.set_xlabel("time since the loop's first call (ms)")
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.legend(handles=[Patch(color=v, label=k) for k, v in colours.items()],
+              loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=4, fontsize=8, frameon=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+_PERM = re.compile(r"perf_event_paranoid|No permission|Permission denied|not have permission|"
+                   r"Access to performance monitoring", re.I)
+
+
+def record_argv(perf: str, data: Path, bench_argv: list[str], mmap: str | None = "16M") -> list[str]:
+    """``perf record`` of the tracepoints over the benchmark (children and threads inherited).
+
+    ``mmap`` sizes perf's per-CPU ring buffer (``-m``): small buffers drop events at 1K writes.
+    """
+    return [perf, "record", "-q", *(["-m", mmap] if mmap else []), "-e", ",".join(TRACEPOINTS),
+            "-o", str(data), "--", *bench_argv]
+
+
+def _record_error(stderr: str) -> str:
+    text = " ".join(stderr.split())
+    if _PERM.search(text):
+        return ("perf may not record the syscalls/sched tracepoints here: run as root or lower "
+                "/proc/sys/kernel/perf_event_paranoid (e.g. to -1)")
+    if re.search(r"unknown tracepoint|event syntax error|tracefs|debugfs", text, re.I):
+        return ("perf cannot find the syscalls/sched tracepoints: mount tracefs "
+                "(mount -t tracefs nodev /sys/kernel/tracing) on a kernel with ftrace syscalls")
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    return f"perf record failed: {lines[-1] if lines else 'no message'}"
+
+
+def _parse_bench(stdout: str) -> dict:
+    try:
+        from .benchmark import parse_bench_output
+    except ImportError:
+        parse_bench_output = None
+    if parse_bench_output is not None:
+        return parse_bench_output(stdout)
+    start = stdout.find("{")
+    try:
+        return json.loads(stdout[start:]) if start >= 0 else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
+          placement: str = "any", actors: str = "2thread", zoom_ms: float | None = None,
+          timeout: float = 120.0) -> tuple[Path, Path]:
+    """Record one run and write its Chrome trace JSON and PNG timeline; returns both paths.
+
+    ``out`` is the JSON path (default ``reports/trace-<ipc>-<size>.json``); the PNG goes beside
+    it with the same stem. ``zoom_ms`` limits the PNG to the loop's first milliseconds.
+    """
+    if buffer_size <= 0 or total_size <= 0 or total_size % buffer_size:
+        raise PmcsuiteError(f"total size {format_size(total_size)} is not a positive multiple of "
+                            f"the buffer size {format_size(buffer_size)}: choose sizes that "
+                            "divide evenly (powers of two do)")
+    perf = shutil.which("perf")
+    if perf is None:
+        raise PmcsuiteError("perf not found on PATH: 'pmcsuite trace' records with perf "
+                            "(install linux-perf / linux-tools)")
+    from .benchmark import bench_argv, build
+
+    argv = bench_argv(build(), ipc, buffer_size, total_size, actors, placement)
+    json_path = (Path(out) if out is not None
+                 else Path("reports") / f"trace-{ipc}-{format_size(buffer_size)}.json")
+    png_path = json_path.with_suffix(".png")
+    with tempfile.TemporaryDirectory(prefix="pmcsuite-trace-") as tmp:
+        data = Path(tmp, "perf.data")
+        for mmap in ("16M", None):     # a big ring buffer, unless mlock limits forbid it
+            try:
+                r = subprocess.run(record_argv(perf, data, argv, mmap), capture_output=True,
+                                   text=True, timeout=timeout, env={**os.environ, "LC_ALL": "C"})
+            except subprocess.TimeoutExpired:
+                raise PmcsuiteError(f"the traced run did not finish in {timeout:g} s: try a "
+                                    "smaller --total or check the machine is not overloaded") from None
+            if not (r.returncode != 0 and "mlock" in r.stderr + r.stdout.lower()):
+                break
+        if r.returncode != 0 or not data.exists():
+            if r.stdout.strip() == "" and (_PERM.search(r.stderr) or "perf" in r.stderr):
+                raise PmcsuiteError(_record_error(r.stderr))
+            lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+            raise PmcsuiteError(f"the benchmark failed under perf record (exit {r.returncode}): "
+                                f"{lines[-1].strip() if lines else 'no message'}")
+        s = subprocess.run([perf, "script", "-i", str(data), "--ns", "-F", SCRIPT_FIELDS],
+                           capture_output=True, text=True, timeout=timeout,
+                           env={**os.environ, "LC_ALL": "C"})
+        if s.returncode != 0:
+            raise PmcsuiteError(f"perf script failed: {(s.stderr.strip().splitlines() or ['?'])[-1]}")
+    tl = build_timeline(parse_perf_script(s.stdout), buffer_size)
+    bench = _parse_bench(r.stdout)
+    summary = tl.summary()
+    complete = summary["writer"]["bytes"] == summary["reader"]["bytes"] == total_size
+    meta = {"command": argv, "bench": bench, "perf_record": " ".join(TRACEPOINTS),
+            "complete": complete,
+            "note": "timestamps in us from the loop's first call; tracing slows the run"}
+    if not complete:
+        meta["warning"] = (f"perf dropped events: the trace holds {summary['writer']['bytes']} "
+                           f"bytes written and {summary['reader']['bytes']} read of "
+                           f"{total_size}; retry, or trace a larger buffer size")
+        print(f"pmcsuite: warning: {meta['warning']}", file=sys.stderr)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(chrome_trace(tl, meta)))
+    title = (f"{ipc} {actors}, buffer {format_size(buffer_size)}, {format_size(total_size)} "
+             f"({placement}): {len([c for c in tl.calls if c.name == 'write'])} writes, "
+             f"{len([c for c in tl.calls if c.name == 'read'])} reads"
+             + ("" if complete else " (INCOMPLETE: perf dropped events)"))
+    plot_timeline(tl, png_path, zoom_ms, title)
+    return json_path, png_path

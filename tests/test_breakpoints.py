@@ -1,0 +1,142 @@
+"""Segmented regression: planted breakpoints recovered, none invented on straight curves."""
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pmcsuite.analysis import bandwidth_fit, counter_columns, fit_breakpoints, measured_runs, same_breakpoints
+from pmcsuite.errors import PmcsuiteError
+
+SIZES = np.array([1 << k for k in range(10, 25)])  # 1K .. 16M, 15 sizes
+RUNS = 10
+
+
+def peak_then_plateau(x):
+    """Rises to a peak at 64K (x=16), falls to 256K (x=18), flat beyond (MiB/s)."""
+    y = 100 + 70 * (x - 10)
+    y = np.where(x > 16, 520 - 175 * (x - 16), y)
+    return np.where(x > 18, 170.0, y)
+
+
+def draw(curve, rng, noise=0.05, runs=RUNS):
+    s = np.repeat(SIZES, runs)
+    return s, curve(np.log2(s)) * (1 + noise * rng.standard_normal(len(s)))
+
+
+def steps_apart(a, b):
+    return abs(math.log2(a) - math.log2(b))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_planted_breakpoints_recovered_within_one_step(seed):
+    s, y = draw(peak_then_plateau, np.random.default_rng(seed))
+    fit = fit_breakpoints(s, y, label="bw", unit="MiB/s", seed=seed)
+    assert len(fit.breakpoints) == 2
+    peak, plateau = fit.breakpoints
+    assert steps_apart(peak.size, 65536) <= 1 and peak.kind == "peak"
+    assert steps_apart(plateau.size, 262144) <= 1 and plateau.kind == "plateau"
+    assert peak.slope_before == pytest.approx(70, rel=0.25)
+    assert peak.slope_after == pytest.approx(-175, rel=0.25)
+    for bp in fit.breakpoints:
+        assert bp.ci_low <= bp.size <= bp.ci_high
+        assert bp.support >= 0.8
+
+
+def test_straight_noisy_curve_yields_no_breakpoint_in_90_percent_of_draws():
+    rng = np.random.default_rng(12345)
+    empty = 0
+    for i in range(50):
+        s, y = draw(lambda x: 200 + 10 * (x - 10), rng)
+        empty += not fit_breakpoints(s, y, seed=i).breakpoints
+    assert empty >= 45
+
+
+def test_flat_noisy_curve_yields_no_breakpoint():
+    rng = np.random.default_rng(7)
+    empty = sum(not fit_breakpoints(*draw(lambda x: 300 + 0 * x, rng, noise=0.1), seed=i).breakpoints
+                for i in range(20))
+    assert empty >= 18
+
+
+def test_immaterial_slope_change_is_rejected_with_a_reason():
+    # a real but tiny kink (2 % of the level per doubling) on a nearly noiseless curve
+    s = np.repeat(SIZES, 5)
+    x = np.log2(s)
+    y = 1000 + np.where(x > 16, 20 * (x - 16), 0) + 0.01 * np.random.default_rng(0).standard_normal(len(s))
+    fit = fit_breakpoints(s, y)
+    assert fit.breakpoints == []
+    assert any("materiality" in b.reason for b in fit.rejected)
+    # ...and claimed when the threshold is lowered explicitly
+    assert fit_breakpoints(s, y, min_slope_change=5).breakpoint_sizes == [65536]
+
+
+def test_log_scale_counter_with_a_knee():
+    # reads per KiB fall as 1/size up to 64K, then stay level (the pipe read cap)
+    s = np.repeat(SIZES, 5)
+    y = 1024.0 / np.minimum(s, 65536) * (1 + 0.02 * np.random.default_rng(3).standard_normal(len(s)))
+    fit = fit_breakpoints(s, y, scale="log")
+    assert fit.breakpoint_sizes == [65536]
+    bp = fit.breakpoints[0]
+    assert bp.slope_before == pytest.approx(-1, abs=0.1) and bp.slope_after == pytest.approx(0, abs=0.1)
+    assert bp.kind == "plateau"
+    # a pure power law has no breakpoint on the log scale
+    assert fit_breakpoints(s, 1024.0 / s, scale="log").breakpoints == []
+
+
+def test_results_are_json_and_text():
+    s, y = draw(peak_then_plateau, np.random.default_rng(0))
+    fit = fit_breakpoints(s, y, label="pipe bandwidth", unit="MiB/s")
+    d = json.loads(json.dumps(fit.to_dict(), allow_nan=False))
+    assert [b["size"] for b in d["breakpoints"]] == fit.breakpoint_sizes
+    assert "peak" in fit.summary() and "pipe bandwidth" in fit.summary()
+
+
+def test_few_sizes_and_bad_input():
+    # 4 sizes: no room for a breakpoint with 3 sizes per segment, but a line is fitted
+    fit = fit_breakpoints([1024, 2048, 4096, 8192] * 3, [1, 2, 3, 4] * 3)
+    assert fit.breakpoints == [] and fit.slope == pytest.approx(1)
+    with pytest.raises(PmcsuiteError):
+        fit_breakpoints([1024] * 3, [1, 2, 3])
+    with pytest.raises(PmcsuiteError):
+        fit_breakpoints(SIZES, np.zeros(len(SIZES)), scale="log")
+    with pytest.raises(PmcsuiteError):
+        fit_breakpoints(SIZES, np.ones(3))
+
+
+def _table(curve, seed=0, variant="baseline"):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for size in SIZES:
+        for run in range(RUNS + 1):
+            bw = curve(math.log2(size)) * (1 + 0.03 * rng.standard_normal()) * (1 << 20)
+            rows.append({"ipc": "pipe", "buffer_size": int(size), "total_size": 1 << 24, "run": run,
+                         "warmup": run == 0, "variant": variant, "ok": True, "loop_ns": (1 << 24) / bw * 1e9,
+                         "bandwidth": bw})
+    return pd.DataFrame(rows)
+
+
+def test_bandwidth_fit_ignores_warmups_and_failed_runs():
+    df = _table(peak_then_plateau)
+    df.loc[df["warmup"], "bandwidth"] = 1e12            # absurd warm-ups must not matter
+    bad = df.iloc[:30].copy()
+    bad["ok"], bad["warmup"], bad["bandwidth"] = False, False, 1e13
+    df = pd.concat([df, bad], ignore_index=True)
+    fit = bandwidth_fit(df, "pipe")
+    assert fit.n_runs == [RUNS] * len(SIZES)
+    assert [round(math.log2(s)) for s in fit.breakpoint_sizes] in ([16, 18], [16, 17], [15, 18], [17, 18])
+    assert same_breakpoints(fit, bandwidth_fit(_table(peak_then_plateau, seed=1), "pipe"))
+    with pytest.raises(PmcsuiteError):
+        bandwidth_fit(df, "local")
+
+
+def test_measured_runs_and_counter_columns():
+    with pytest.raises(PmcsuiteError):
+        measured_runs(pd.DataFrame({"ipc": ["pipe"]}))
+    df = _table(peak_then_plateau)
+    df["axi_read"], df["axi_read_status"] = 1.0, "ok"
+    df["instructions"], df["instructions_status"] = np.nan, "not_supported"
+    assert counter_columns(df) == ["axi_read", "instructions"]
+    df.attrs["counters"] = ["instructions"]
+    assert counter_columns(df) == ["instructions"]

@@ -1,0 +1,254 @@
+"""Catalogue: the built-in counters.yaml is complete and consistent; bad files fail clearly."""
+import csv
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pmcsuite.catalogue import BUILTIN, evaluate_derived, evaluate_formula, load_catalogue, parse_formula
+from pmcsuite.errors import PmcsuiteError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+COUNTER_IDS = """instructions cycles l1d_access l1d_refill l1i_refill l2_access l2_refill axi_read axi_write
+    mem_read mem_write itlb_refill dtlb_refill task_clock page_faults minor_faults major_faults
+    context_switches cpu_migrations syscalls_read syscalls_write syscalls_all sched_switch""".split()
+GROUPS = "instr l1 l1i l2 axi mem tlb syscalls faults sched time".split()
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalogue()
+
+
+def write(tmp_path, text, name="user.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(*extra) -> str:
+    with pytest.raises(PmcsuiteError) as info:
+        load_catalogue(list(extra))
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# ---- the built-in catalogue -----------------------------------------------------------
+
+def test_builtin_ids_groups_platforms(cat):
+    assert BUILTIN.name == "counters.yaml" and BUILTIN.exists()
+    assert list(cat.counters) == COUNTER_IDS
+    assert set(cat.groups) == set(GROUPS)
+    assert list(cat.platforms) == ["cortex-a8", "armv8", "x86-64", "software"]
+    assert cat.version == 1 and len(cat.sha256) == 64 and cat.sources[0].endswith("counters.yaml")
+    assert set(cat.default_groups) <= {"syscalls", "faults", "sched", "time"} and cat.default_groups
+    assert cat.platforms["cortex-a8"].slots == 4 and cat.platforms["software"].slots is None
+    assert cat.platforms["armv8"].slots == 6
+    assert cat.groups["instr"].counters == ["instructions", "cycles"]
+    assert cat.groups["l1i"].counters == ["l1i_refill", "instructions"]
+
+
+def test_every_group_covered_on_every_platform(cat):
+    """Each counter of each group has an event or an unavailable reason on every platform that
+    provides its kind; hardware platforms cover all hardware counters."""
+    for plat in cat.platforms.values():
+        for group in cat.groups.values():
+            for cid in group.counters:
+                if cat.counters[cid].kind not in plat.kinds:
+                    continue
+                has_event = any(plat.events.get(cid, {}).get(b) for b in ("perf", "pmcstat"))
+                assert has_event or plat.unavailable.get(cid), (plat.name, group.name, cid)
+    hardware = [p for p in cat.platforms.values() if "hardware" in p.kinds]
+    software = [p for p in cat.platforms.values() if "software" in p.kinds]
+    assert len(hardware) == 3 and len(software) == 1
+
+
+def test_axi_caveat_and_x86_reason(cat):
+    caveats = " ".join(cat.counters["axi_read"].caveats)
+    assert "transaction" in caveats and "cycles" in caveats
+    assert cat.counters["l2_refill"].caveats
+    assert cat.event_for("axi_read", ["x86-64", "software"], "perf") is None
+    assert "memory-bus" in cat.unavailable_reason("axi_read", ["x86-64", "software"], "perf")
+    assert cat.unavailable_reason("instructions", ["software"], "perf").startswith("it is a hardware counter")
+    assert cat.unavailable_reason("instructions", ["x86-64"], "perf") == ""
+
+
+def _csv_rows():
+    with open(FIXTURES / "pmc_events.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_cortex_a8_events_match_pmc_events_csv(cat):
+    rows = [r for r in _csv_rows() if r["platform"] == "cortex-a8"]
+    by_name = {r["name"]: int(r["code_hex"], 16) for r in rows}
+    codes = set(by_name.values())
+    generic = {}
+    for r in rows:
+        for name in filter(None, (g.strip() for g in r["linux_perf_generic"].split(";"))):
+            generic.setdefault(name, int(r["code_hex"], 16))
+    plat = cat.platforms["cortex-a8"]
+    assert set(plat.events) == {c for c in COUNTER_IDS if cat.counters[c].kind == "hardware"}
+    for cid, ev in plat.events.items():
+        code = int(ev["code"], 16)
+        assert by_name.get(ev["pmcstat"]) == code, (cid, ev)
+        perf = ev["perf"]
+        if re.fullmatch(r"r[0-9a-fA-F]+", perf):
+            assert int(perf[1:], 16) == code and code in codes, (cid, ev)
+        elif cid in plat.fixed:                      # perf 'cycles' = the dedicated counter 0xFF
+            assert generic[perf] == 0xFF
+        else:
+            assert generic.get(perf) == code, (cid, ev)
+
+
+def test_armv8_events_match_pmc_events_csv(cat):
+    rows = [r for r in _csv_rows() if r["platform"] == "armv8-pmuv3"]
+    names = {}
+    for r in rows:
+        names[r["name"]] = int(r["code_hex"], 16)
+        for alias in re.findall(r"FreeBSD alias (\w+)", r["notes"]):
+            names[alias] = int(r["code_hex"], 16)
+    for cid, ev in cat.platforms["armv8"].events.items():
+        assert names.get(ev["pmcstat"]) == int(ev["code"], 16), (cid, ev)
+        if ev["perf"].startswith("r"):
+            assert int(ev["perf"][1:], 16) == int(ev["code"], 16)
+
+
+def test_expand_and_event_for(cat):
+    assert cat.expand(["instr", "l1i", "page_faults"]) == ["instructions", "cycles", "l1i_refill", "page_faults"]
+    assert cat.expand("l1,tlb") == ["l1d_access", "l1d_refill", "itlb_refill", "dtlb_refill"]
+    with pytest.raises(PmcsuiteError, match="unknown counter group or counter 'l3'.*known groups: instr"):
+        cat.expand(["l3"])
+    assert cat.event_for("axi_read", ["cortex-a8", "software"], "perf") == ("cortex-a8", "r45")
+    assert cat.event_for("axi_read", ["armv8"], "pmcstat") == ("armv8", "BUS_ACCESS_LD")
+    assert cat.event_for("syscalls_write", ["x86-64", "software"], "perf") == ("software", "syscalls:sys_enter_write")
+    assert cat.event_for("syscalls_write", ["cortex-a8"], "pmcstat") is None
+    assert cat.event_for("cycles", ["cortex-a8"], "none") is None
+    with pytest.raises(PmcsuiteError, match="unknown platform 'arm9'"):
+        cat.event_for("cycles", ["arm9"], "perf")
+    assert cat.platforms["cortex-a8"].is_fixed("cycles", "perf")
+    assert not cat.platforms["cortex-a8"].is_fixed("cycles", "pmcstat")
+    assert cat.platforms["x86-64"].is_fixed("instructions", "pmcstat")
+
+
+# ---- derived metrics ------------------------------------------------------------------
+
+def test_derived_formulas(cat):
+    assert cat.derived["cpi"].names == ["cycles", "instructions"]
+    assert evaluate_derived("cpi", {"cycles": 300, "instructions": 100}, cat) == 3
+    assert math.isnan(evaluate_derived("cpi", {"cycles": 300, "instructions": 0}, cat))
+    assert math.isnan(evaluate_derived("cpi", {"cycles": 300, "instructions": None}, cat))
+    frame = pd.DataFrame({"l1d_refill": [10, 0, 5], "l1d_access": [100, 0, 0]})
+    ratio = cat.evaluate_derived("l1d_miss_ratio", frame)
+    assert ratio.iloc[0] == pytest.approx(0.1) and ratio.iloc[1:].isna().all()
+    assert evaluate_formula("-(a - b) * 2 / 4", {"a": 1, "b": 3}) == 1
+    with pytest.raises(PmcsuiteError, match="needs counter 'cycles'"):
+        cat.evaluate_derived("cpi", {"instructions": 1})
+    with pytest.raises(PmcsuiteError, match="unknown derived metric"):
+        cat.evaluate_derived("nope", {})
+    for bad in ("a ** 2", "f(a)", "a.b", "'x' + a", "a // b", "a +"):
+        with pytest.raises(PmcsuiteError):
+            parse_formula(bad)
+
+
+# ---- bad files ------------------------------------------------------------------------
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = write(tmp_path, "counters:\n  foo:\n    description: x\n   unit: [\n")
+    message = error_of(path)
+    assert str(path) in message and re.search(r"line [34]\b", message), message
+
+
+def test_unknown_key_names_path_and_known_keys(tmp_path):
+    path = write(tmp_path, "platforms:\n  cortex-a8:\n    events:\n      l1d_refill: {perff: x}\n")
+    message = error_of(path)
+    assert "platforms.cortex-a8.events.l1d_refill: unknown key 'perff'" in message
+    assert "known: perf, pmcstat" in message and "did you mean 'perf'" in message
+    assert "unknown key 'colour'" in error_of(write(tmp_path, "colour: red\n"))
+    assert "counters.foo: unknown key 'units'" in error_of(
+        write(tmp_path, "counters:\n  foo: {description: d, units: count, kind: hardware}\n"))
+
+
+def test_duplicate_ids_are_rejected(tmp_path):
+    text = ("counters:\n  foo: {description: a, unit: count, kind: software}\n"
+            "  foo: {description: b, unit: count, kind: software}\n")
+    message = error_of(write(tmp_path, text))
+    assert "duplicate key 'foo'" in message and "line 3" in message
+
+
+def test_group_with_unknown_counter(tmp_path):
+    message = error_of(write(tmp_path, "groups:\n  mine: {description: d, counters: [l1d_refil]}\n"))
+    assert "groups.mine: unknown counter 'l1d_refil'" in message and "did you mean 'l1d_refill'" in message
+
+
+def test_platform_event_with_unknown_counter(tmp_path):
+    message = error_of(write(tmp_path, "platforms:\n  x86-64:\n    events:\n      l9_refill: {perf: r99}\n"))
+    assert "platforms.x86-64: events.l9_refill: unknown counter 'l9_refill'" in message
+
+
+def test_formula_with_unknown_counter(tmp_path):
+    text = "derived:\n  bad: {formula: cycles / instrs, unit: x, description: d}\n"
+    message = error_of(write(tmp_path, text))
+    assert "derived.bad: formula 'cycles / instrs': unknown counter 'instrs'" in message
+    text = "derived:\n  bad: {formula: cycles ** 2, unit: x, description: d}\n"
+    assert "only counter ids, numbers" in error_of(write(tmp_path, text))
+
+
+def test_missing_fields_and_wrong_types(tmp_path):
+    assert "counters.foo: missing required field 'unit'" in error_of(
+        write(tmp_path, "counters:\n  foo: {description: d, kind: software}\n"))
+    assert "platforms.p1: missing required field 'slots'" in error_of(
+        write(tmp_path, "platforms:\n  p1: {description: d, kinds: [hardware]}\n"))
+    assert "slots: must be a positive integer or null" in error_of(
+        write(tmp_path, "platforms:\n  x86-64: {slots: four}\n"))
+    assert "counters.foo.kind: must be one of hardware, software, tracepoint" in error_of(
+        write(tmp_path, "counters:\n  foo: {description: d, unit: count, kind: magic}\n"))
+    assert "groups.l1.counters: must be a list of strings" in error_of(
+        write(tmp_path, "groups:\n  l1: {counters: l1d_refill}\n"))
+    assert "top level must be a mapping" in error_of(write(tmp_path, "- a\n- b\n"))
+    assert "is empty" in error_of(write(tmp_path, ""))
+    assert "cannot read catalogue" in error_of(tmp_path / "missing.yaml")
+    assert "events l1d_access and mem_read both use perf event 'L1-dcache-loads'" in error_of(
+        write(tmp_path, "platforms:\n  x86-64:\n    events:\n      mem_read: {perf: L1-dcache-loads}\n"))
+    assert "software counter but the platform provides only hardware" in error_of(
+        write(tmp_path, "platforms:\n  x86-64:\n    events:\n      task_clock: {perf: task-clock}\n"))
+
+
+def test_user_override_merges(tmp_path, cat):
+    text = """
+counters:
+  l2_refill: {caveats: [my caveat]}
+  bus_cycles: {description: Bus cycles, unit: count, kind: hardware}
+groups:
+  bus: {description: bus, counters: [bus_cycles, axi_read]}
+platforms:
+  x86-64:
+    slots: 6
+    events:
+      axi_read: {perf: "uncore_imc/data_reads/"}
+      l2_refill: {pmcstat: l2-misses}
+      bus_cycles: {perf: bus-cycles}
+  cortex-a8:
+    unavailable:
+      mem_read: not on my board
+derived:
+  axi_per_instr: {formula: (axi_read + axi_write) / instructions, unit: ratio, description: d}
+default_groups: [time]
+"""
+    merged = load_catalogue([write(tmp_path, text)])
+    x86 = merged.platforms["x86-64"]
+    assert x86.slots == 6 and x86.fixed == ["instructions", "cycles"]            # other fields kept
+    assert x86.events["l2_refill"] == {"perf": "LLC-load-misses", "pmcstat": "l2-misses"}   # deep merge
+    assert "axi_read" not in x86.unavailable and "axi_write" in x86.unavailable
+    assert merged.event_for("axi_read", ["x86-64"], "perf") == ("x86-64", "uncore_imc/data_reads/")
+    assert "mem_read" not in merged.platforms["cortex-a8"].events
+    assert merged.unavailable_reason("mem_read", ["cortex-a8"], "perf") == "cortex-a8: not on my board"
+    assert merged.counters["l2_refill"].caveats == ["my caveat"]
+    assert merged.counters["l2_refill"].description == cat.counters["l2_refill"].description
+    assert merged.expand(["bus"]) == ["bus_cycles", "axi_read"]
+    assert merged.derived["axi_per_instr"].names == ["axi_read", "axi_write", "instructions"]
+    assert merged.default_groups == ["time"]
+    assert merged.sha256 != cat.sha256 and len(merged.sources) == 2
+    assert load_catalogue().platforms["x86-64"].slots == 4                        # built-in untouched

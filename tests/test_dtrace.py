@@ -1,0 +1,163 @@
+"""FreeBSD dtrace backend: D script generation, the aggregation-output parser on exact-format
+fixtures, and DtraceBackend end to end through tests/standins/dtrace (no FreeBSD here)."""
+from pathlib import Path
+
+import pytest
+
+from pmcsuite.backends import get_backend
+from pmcsuite.backends.dtrace import (D_COUNTERS, DtraceBackend, classify_error, counter_values,
+                                      dtrace_argv, dtrace_script, histograms,
+                                      parse_aggregations, per_thread)
+from pmcsuite.errors import PmcsuiteError
+
+HERE = Path(__file__).parent
+STANDINS = HERE / "standins"
+
+
+def fixture(name: str) -> str:
+    """A dtrace_*.txt fixture without its leading '#' provenance comment."""
+    lines = (HERE / "fixtures" / name).read_text().splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    return "".join(lines)
+
+
+def test_parse_pmcsuite_script_output():
+    entries = parse_aggregations(fixture("dtrace_pmcsuite_counts.txt"))
+    scalars = {e.keys[0]: e.value for e in entries if not e.is_histogram and len(e.keys) == 1}
+    assert scalars == {"syscalls_write": 129, "syscalls_read": 263, "context_switches": 396,
+                       "syscalls_all": 517, "page_faults": 4211, "offcpu_ns": 7842113}
+    assert per_thread(entries) == {100148: 3101877, 100147: 4740236}
+    assert sum(per_thread(entries).values()) == scalars["offcpu_ns"]
+    h = histograms(entries)
+    assert h == {"write_sizes": {256: 1, 131072: 128}, "read_sizes": {8: 7, 65536: 256}}
+    quant = next(e for e in entries if e.keys == ("write_sizes",))
+    assert quant.buckets[512] == 0 and quant.buckets[262144] == 0   # printed empty rows kept
+
+
+def test_parse_count_with_string_keys():
+    entries = parse_aggregations(fixture("dtrace_count_execname.txt"))
+    assert [(e.keys, e.value) for e in entries] == [
+        (("dtrace",), 1), (("basename",), 2), (("bash",), 9), (("Xorg",), 21),
+        (("write() calls",), 33)]                    # a key with a space stays one key
+
+
+def test_parse_quantize_blocks():
+    entries = parse_aggregations(fixture("dtrace_quantize_execname.txt"))
+    assert [e.keys for e in entries] == [("bash",), ("gnome-terminal",)]
+    assert all(e.is_histogram for e in entries)
+    assert {b: n for b, n in entries[0].buckets.items() if n} == {16384: 4, 131072: 1}
+    assert sum(entries[1].buckets.values()) == 15
+
+
+def test_parse_multikey_and_keyless_quantize():
+    entries = parse_aggregations(fixture("dtrace_multikey.txt"))
+    assert [(e.keys, e.value) for e in entries[:3]] == [
+        (("ipcbench", 1204), 12), (("sh", 1203), 40), (("ipcbench", 1205), 1031)]
+    assert entries[3].keys == () and {b: n for b, n in entries[3].buckets.items() if n} == \
+        {1024: 3, 4096: 10}
+
+
+def test_parse_lquantize_rows_and_garbage():
+    text = ("\n\n           value  ------------- Distribution ------------- count    \n"
+            "             < 0 |                                         0        \n"
+            "               0 |@@@@@@@@@@@@@@@@@@@@                     5        \n"
+            "           >= 10 |@@@@@@@@@@@@@@@@@@@@                     5        \n\n")
+    (entry,) = parse_aggregations(text)
+    assert entry.buckets == {"<0": 0, 0: 5, ">=10": 5}
+    with pytest.raises(PmcsuiteError, match="dtrace"):
+        parse_aggregations("\n  syscalls_read     not-a-number\n")
+
+
+def test_script_generation():
+    d = dtrace_script(["syscalls_read", "offcpu_ns", "minor_faults"], sizes=True)
+    assert d.startswith("#pragma D option quiet")
+    assert 'BEGIN\n{\n\t@counts["syscalls_read"] = sum(0);\n\t@counts["offcpu_ns"] = sum(0);\n}' in d
+    assert "syscall::read:entry\n/progenyof($target)/" in d
+    assert "sched:::off-cpu" in d and "@offcpu_thread[\"offcpu_ns_thread\", tid]" in d
+    assert "quantize(arg1)" in d and "minor_faults" not in d
+    assert d.count("{") == d.count("}")
+    with pytest.raises(PmcsuiteError, match="dtrace backend counts"):
+        dtrace_script(["cycles"])
+
+
+def test_argv_is_not_a_shell():
+    argv = dtrace_argv("/t/s.d", "/t/o", ["/x/ipcbench", "-i", "pipe", "-b", "65536"])
+    assert argv == ["dtrace", "-q", "-o", "/t/o", "-s", "/t/s.d", "-c",
+                    "/x/ipcbench -i pipe -b 65536"]
+    with pytest.raises(PmcsuiteError, match="white space"):
+        dtrace_argv("/t/s.d", "/t/o", ["/my dir/ipcbench"])
+
+
+def test_classify_and_values():
+    assert classify_error("dtrace: failed to initialize dtrace: DTrace requires additional "
+                          "privileges\n")[0] == "permission_denied"
+    status, msg = classify_error("dtrace: failed to compile script /t/s.d: line 9: probe "
+                                 "description fbt::vm_fault:entry does not match any probes\n")
+    assert status == "not_supported" and "fbt::vm_fault:entry" in msg and "\n" not in msg
+    vals = counter_values(parse_aggregations(fixture("dtrace_pmcsuite_counts.txt")),
+                          {"syscalls_read": "", "fault_ns": "", "cycles": "cpu_cycles"})
+    assert (vals[0].status, vals[0].value) == ("ok", 263.0)
+    assert (vals[1].status, vals[1].value) == ("not_counted", None)     # absent: never 0
+    assert (vals[2].status, vals[2].value) == ("not_supported", None)
+
+
+@pytest.fixture
+def standin_path(monkeypatch):
+    monkeypatch.setenv("PATH", f"{STANDINS}:{__import__('os').environ['PATH']}")
+    monkeypatch.delenv("PMCSUITE_DTRACE_FAIL", raising=False)
+
+
+@pytest.fixture(scope="module")
+def bench_cmd():
+    from pmcsuite.benchmark import bench_argv, build
+    return bench_argv(build(), "pipe", 65536, 1 << 20, "2thread", "any")
+
+
+def test_backend_runs_through_standin(standin_path, bench_cmd):
+    backend = get_backend("dtrace")
+    assert isinstance(backend, DtraceBackend) and backend.scope == "process"
+    assert backend.available()[0] and backend.version() == "dtrace: Sun D 1.13"
+    backend.sizes = True
+    events = {"syscalls_write": "syscall::write:entry", "syscalls_read": "", "offcpu_ns": "",
+              "minor_faults": ""}
+    bench, values = backend.run(events, bench_cmd, timeout=60)
+    assert bench["tool"] == "ipcbench" and bench["writes"] == 16
+    assert [v.counter for v in values] == list(events)
+    by = {v.counter: v for v in values}
+    assert by["syscalls_write"].status == "ok" and by["syscalls_write"].value >= bench["writes"]
+    assert by["syscalls_read"].value >= bench["reads"]
+    assert by["offcpu_ns"].unit == "ns" and by["offcpu_ns"].value > 0
+    assert by["minor_faults"].status == "not_supported" and by["minor_faults"].value is None
+    assert sum(per_thread(backend.last_aggregations).values()) == by["offcpu_ns"].value
+    assert histograms(backend.last_aggregations)["read_sizes"] == \
+        {int(k): v for k, v in bench["read_sizes"].items()}
+
+
+def test_backend_drops_missing_probe(standin_path, bench_cmd, monkeypatch):
+    monkeypatch.setenv("PMCSUITE_DTRACE_FAIL", "noprobe:fbt::vm_fault:entry")
+    bench, values = DtraceBackend().run({"page_faults": "", "syscalls_write": ""}, bench_cmd, 60)
+    assert values[0].status == "not_supported" and values[0].value is None
+    assert values[1].status == "ok"
+    probed = DtraceBackend().probe({"page_faults": "", "syscalls_write": ""})
+    assert [p.status for p in probed] == ["not_supported", "available"]
+
+
+def test_backend_errors(standin_path, bench_cmd, monkeypatch, tmp_path):
+    monkeypatch.setenv("PMCSUITE_DTRACE_FAIL", "privileges")
+    with pytest.raises(PmcsuiteError, match="root"):
+        DtraceBackend().run({"syscalls_write": ""}, bench_cmd, 60)
+    monkeypatch.delenv("PMCSUITE_DTRACE_FAIL")
+    with pytest.raises(PmcsuiteError, match="failed under dtrace.*ipcbench"):
+        DtraceBackend().run({"syscalls_write": ""}, [bench_cmd[0], "-i", "bogus"], 60)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert not DtraceBackend().available()[0]
+    with pytest.raises(PmcsuiteError, match="dtrace not found"):
+        DtraceBackend().run({"syscalls_write": ""}, bench_cmd, 60)
+    assert DtraceBackend().probe({"syscalls_write": ""})[0].status == "tool_missing"
+
+
+def test_every_counter_clause_is_balanced():
+    for cid in D_COUNTERS:
+        d = dtrace_script([cid])
+        assert d.count("{") == d.count("}") and f'@counts["{cid}"]' in d

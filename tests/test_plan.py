@@ -1,0 +1,137 @@
+"""Planner: passes honour the PMU slots; the job order is seeded, reproducible, warm-ups first."""
+from collections import Counter
+
+import pytest
+
+from pmcsuite.catalogue import load_catalogue
+from pmcsuite.errors import PmcsuiteError
+from pmcsuite.plan import Job, Pass, make_jobs, make_passes, plan_counters, remaining_jobs, run_key
+
+
+@pytest.fixture()
+def cat():
+    return load_catalogue()
+
+
+def _slots_used(cat, p, backend):
+    plat = cat.platforms[p.platform[p.counters[0]]]
+    return sum(1 for c in p.counters if not plat.is_fixed(c, backend))
+
+
+@pytest.mark.parametrize("backend", ["perf", "pmcstat"])
+def test_cortex_a8_passes_fit_four_counters(cat, backend):
+    passes = make_passes(cat, ["l1", "axi", "l2", "tlb"], ["cortex-a8"], backend)
+    assert [p.name for p in passes] == ["l1+axi", "l2+tlb"]
+    assert all(len(p.counters) <= 4 for p in passes)
+    assert passes[0].events == {"l1d_access": "L1-dcache-loads" if backend == "perf" else "L1_DCACHE_ACCESS",
+                                "l1d_refill": "L1-dcache-load-misses" if backend == "perf" else "L1_DCACHE_REFILL",
+                                "axi_read": "r45" if backend == "perf" else "AXI_READ",
+                                "axi_write": "r46" if backend == "perf" else "AXI_WRITE"}
+    assert passes[1].groups == ["l2", "tlb"] and set(passes[1].platform.values()) == {"cortex-a8"}
+
+
+def test_fixed_cycle_counter_takes_no_slot_with_perf_only(cat):
+    groups = ["instr", "l1", "mem", "l1i"]
+    perf = make_passes(cat, groups, ["cortex-a8"], "perf")
+    assert [p.name for p in perf] == ["instr+l1+l1i", "mem"]          # instructions is counted once
+    assert perf[0].counters == ["instructions", "cycles", "l1d_access", "l1d_refill", "l1i_refill"]
+    pmcstat = make_passes(cat, groups, ["cortex-a8"], "pmcstat")       # hwpmc books cycles on a row
+    assert [p.name for p in pmcstat] == ["instr+l1", "mem+l1i"]
+    for backend, passes in (("perf", perf), ("pmcstat", pmcstat)):
+        assert all(_slots_used(cat, p, backend) <= 4 for p in passes)
+        assert sorted(c for p in passes for c in p.counters) == sorted(cat.expand(groups))
+
+
+def test_group_larger_than_slots_is_split(cat):
+    cat.platforms["cortex-a8"].slots = 1
+    passes = make_passes(cat, ["instr", "tlb"], ["cortex-a8"], "perf")
+    assert [p.name for p in passes] == ["instr", "tlb#1", "tlb#2"]
+    assert [p.groups for p in passes] == [["instr"], ["tlb"], ["tlb"]]
+    cat.platforms["cortex-a8"].slots = 3
+    passes = make_passes(cat, ["syscalls"], ["cortex-a8", "software"], "perf")
+    assert [p.name for p in passes] == ["syscalls"]                     # software: no slot limit
+
+
+def test_software_in_one_pass_and_never_mixed_with_hardware(cat):
+    software = make_passes(cat, ["syscalls", "faults", "sched", "time"], ["software"], "perf")
+    assert len(software) == 1 and software[0].name == "syscalls+faults+sched+time"
+    assert software[0].events["syscalls_write"] == "syscalls:sys_enter_write"
+    mixed = make_passes(cat, ["instr", "syscalls", "l1"], ["x86-64", "software"], "perf")
+    assert [p.name for p in mixed] == ["instr+l1", "syscalls"]
+    for p in mixed:
+        assert len(set(p.platform.values())) == 1
+
+
+def test_unavailable_counters_are_reported_not_dropped(cat):
+    passes, unavailable = plan_counters(cat, ["axi", "l1", "syscalls"], ["x86-64", "software"], "perf")
+    assert set(unavailable) == {"axi_read", "axi_write"} and "memory-bus" in unavailable["axi_read"]
+    assert [p.name for p in passes] == ["l1", "syscalls"]
+    with pytest.raises(PmcsuiteError, match=r"not available on platform x86-64,software with backend perf: axi_read"):
+        make_passes(cat, ["axi", "l1"], ["x86-64", "software"], "perf")
+    passes, unavailable = plan_counters(cat, ["l1", "time"], ["software"], "perf")   # VM without a PMU
+    assert [p.name for p in passes] == ["time"] and set(unavailable) == {"l1d_access", "l1d_refill"}
+    with pytest.raises(PmcsuiteError, match="unknown counter group or counter 'l7'"):
+        plan_counters(cat, ["l7"], ["software"], "perf")
+
+
+def test_bare_counter_ids(cat):
+    passes = make_passes(cat, "syscalls_write,page_faults", ["software"], "perf")
+    assert [p.name for p in passes] == ["syscalls_write+page_faults"]
+    assert passes[0].metadata()["events"] == {"syscalls_write": "syscalls:sys_enter_write", "page_faults": "page-faults"}
+
+
+def _passes(cat):
+    return make_passes(cat, ["l1", "axi", "l2", "tlb"], ["cortex-a8"], "perf")
+
+
+def test_jobs_complete_seeded_and_reproducible(cat):
+    passes = _passes(cat)
+    jobs = make_jobs(["pipe", "local"], [1024, 65536, 1 << 20], 4, passes, seed=7)
+    assert len(jobs) == 2 * 3 * (1 + len(passes)) * 4
+    cells = Counter((j.ipc, j.size, j.variant) for j in jobs)
+    assert set(cells.values()) == {4} and len(cells) == 2 * 3 * 3
+    assert {(j.ipc, j.size, j.variant, j.run) for j in jobs} == {
+        (i, s, v, r) for i in ("pipe", "local") for s in (1024, 65536, 1 << 20)
+        for v in ("baseline", "l1+axi", "l2+tlb") for r in range(4)}
+    again = make_jobs(["pipe", "local"], [1024, 65536, 1 << 20], 4, passes, seed=7)
+    assert [j.key for j in again] == [j.key for j in jobs]
+    other = make_jobs(["pipe", "local"], [1024, 65536, 1 << 20], 4, passes, seed=8)
+    assert [j.key for j in other] != [j.key for j in jobs]
+    # shuffled, not grouped by cell
+    assert [j.key for j in jobs] != sorted(j.key for j in jobs)
+    assert all((j.pass_ is None) == (j.variant == "baseline") for j in jobs)
+    assert all(j.pass_.name == j.variant for j in jobs if j.pass_)
+
+
+def test_warmup_runs_first_in_each_cell(cat):
+    jobs = make_jobs(["pipe", "local", "local-s"], [4096, 65536], 5, _passes(cat), seed=1)
+    last = {}
+    for job in jobs:                                   # run numbers rise in execution order
+        cell = (job.ipc, job.size, job.variant)
+        assert job.run == last.get(cell, -1) + 1
+        last[cell] = job.run
+    no_baseline = make_jobs(["pipe"], [4096], 2, _passes(cat), seed=1, baseline=False)
+    assert {j.variant for j in no_baseline} == {"l1+axi", "l2+tlb"} and len(no_baseline) == 4
+
+
+def test_make_jobs_rejects_bad_input(cat):
+    with pytest.raises(PmcsuiteError, match="runs must be a positive integer"):
+        make_jobs(["pipe"], [4096], 0, [], 1)
+    with pytest.raises(PmcsuiteError, match="sweep is empty"):
+        make_jobs([], [4096], 1, [], 1)
+    with pytest.raises(PmcsuiteError, match="nothing to run"):
+        make_jobs(["pipe"], [4096], 1, [], 1, baseline=False)
+    dup = Pass("baseline", [], [], {})
+    with pytest.raises(PmcsuiteError, match="unique"):
+        make_jobs(["pipe"], [4096], 1, [dup], 1)
+
+
+def test_remaining_jobs_for_resume(cat):
+    jobs = make_jobs(["pipe", "local"], [4096, 65536], 3, _passes(cat), seed=3)
+    records = [{"ipc": j.ipc, "buffer_size": j.size, "variant": j.variant, "run": j.run, "ok": True}
+               for j in jobs[:10]]
+    left = remaining_jobs(jobs, {run_key(r) for r in records})
+    assert left == jobs[10:]
+    assert remaining_jobs(jobs, []) == jobs
+    assert remaining_jobs(jobs, [list(j.key) for j in jobs]) == []
+    assert Job("pipe", 4096, "baseline", 0).key == ("pipe", 4096, "baseline", 0)

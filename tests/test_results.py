@@ -1,0 +1,197 @@
+"""pmcsuite.load on the synthetic result directory tests/fixtures/results_small (format fixture)."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pmcsuite.errors import PmcsuiteError
+from pmcsuite.results import counter_table, export, load, require_runs, summarise
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
+FIXED = ["ipc", "actors", "placement", "buffer_size", "total_size", "run", "warmup", "variant", "backend", "scope",
+         "seq", "started", "ok", "error", "loop_ns", "bandwidth", "writes", "reads", "minflt", "majflt", "nvcsw",
+         "nivcsw", "utime_ns", "stime_ns", "sndbuf", "rcvbuf", "pipe_size", "cpu_writer", "cpu_reader",
+         "other_cpu_frac", "runnable_others", "shared_cpu", "write_sizes", "read_sizes"]
+COUNTERS = ["syscalls_write", "syscalls_read", "page_faults", "context_switches", "cycles"]
+
+
+@pytest.fixture
+def results(tmp_path):
+    """A writable copy of the fixture."""
+    return Path(shutil.copytree(FIXTURE, tmp_path / "results_small"))
+
+
+@pytest.fixture(scope="module")
+def df():
+    return load(FIXTURE)
+
+
+def raw_records():
+    return [json.loads(line) for line in (FIXTURE / "runs.jsonl").read_text().splitlines()]
+
+
+def test_columns_exact_and_in_order(df):
+    assert list(df.columns) == FIXED + COUNTERS + [f"{c}_status" for c in COUNTERS]
+    assert df.attrs["counters"] == COUNTERS
+    assert df.attrs["metadata"]["host"]["hostname"] == "synthetic-host"
+    assert df.attrs["skipped_lines"] == []
+    assert len(df) == 72
+
+
+def test_dtypes(df):
+    for column in ("buffer_size", "total_size", "run", "seq", "loop_ns", "writes", "reads", "pipe_size", "sndbuf"):
+        assert df[column].dtype == "Int64", column
+    assert df["bandwidth"].dtype == float and df["other_cpu_frac"].dtype == float
+    assert df["warmup"].dtype == bool and df["ok"].dtype == bool
+    assert all(df[c].dtype == float for c in COUNTERS)
+    assert pd.api.types.is_datetime64_any_dtype(df["started"])
+    pipe = df[df["ipc"] == "pipe"]
+    assert pipe["sndbuf"].isna().all() and (pipe["pipe_size"].dropna() == 65536).all()
+
+
+def test_counters_nan_where_not_measured_and_statuses(df):
+    baseline = df[df["variant"] == "baseline"]
+    assert baseline[COUNTERS].isna().all().all()
+    assert baseline[[f"{c}_status" for c in COUNTERS]].isna().all().all()
+    syscalls = df[(df["variant"] == "syscalls") & df["ok"]]
+    assert (syscalls["syscalls_write_status"] == "ok").all()
+    assert syscalls["page_faults"].isna().all() and syscalls["page_faults_status"].isna().all()
+    faults = df[df["variant"] == "faults+cycles"]
+    assert (faults["cycles_status"] == "not_supported").all()
+    assert faults["cycles"].isna().all()            # never 0 for an unsupported counter
+    row = df[(df["ipc"] == "pipe") & (df["buffer_size"] == 65536) & (df["variant"] == "syscalls") & (df["run"] == 1)]
+    assert row["syscalls_write"].item() == 256 + 1
+
+
+def test_warmups_flagged_and_failed_runs_kept(df):
+    assert (df["warmup"] == (df["run"] == 0)).all()
+    assert df["warmup"].sum() == 18
+    failed = df[~df["ok"]]
+    assert len(failed) == 1
+    assert failed["error"].item().startswith("ipcbench exited")
+    assert np.isnan(failed["bandwidth"].item())
+    assert failed[["ipc", "buffer_size", "variant", "run"]].values.tolist() == [["local", 4096, "baseline", 3]]
+
+
+def test_details_in_attrs(df):
+    (scaled,) = df.attrs["multiplexed"]
+    assert scaled["counter"] == "context_switches" and scaled["pcnt_running"] == 60.0
+    assert df.loc[scaled["row"], ["ipc", "buffer_size", "variant", "run"]].tolist() == ["pipe", 65536, "faults+cycles", 2]
+    (warning,) = df.attrs["warnings"]
+    assert "sanity" in warning["warning"] and df.loc[warning["row"], "variant"] == "syscalls"
+    sizes = df.loc[(df["buffer_size"] == 65536) & df["ok"], "write_sizes"].iloc[0]
+    assert sizes == {65536: 256}
+
+
+def test_summarise_matches_numpy(df):
+    summary = summarise(df)
+    assert set(summary["metric"]) == {"bandwidth"}
+    assert len(summary) == 2 * 3 * 3
+    cells = {}
+    for rec in raw_records():
+        if rec["ok"] and not rec["warmup"]:
+            cells.setdefault((rec["ipc"], rec["buffer_size"], rec["variant"]), []).append(rec["bench"]["bandwidth"])
+    for row in summary.itertuples():
+        values = np.array(cells[row.ipc, row.buffer_size, row.variant])
+        assert row.n == len(values)
+        assert row.median == pytest.approx(np.median(values))
+        assert row.q25 == pytest.approx(np.percentile(values, 25))
+        assert row.q75 == pytest.approx(np.percentile(values, 75))
+        assert (row.min, row.max) == (values.min(), values.max())
+        assert row.mean == pytest.approx(values.mean())
+        assert row.cv == pytest.approx(values.std(ddof=1) / values.mean())
+    # the failed run and the warm-up are excluded
+    local = summary[(summary["ipc"] == "local") & (summary["buffer_size"] == 4096) & (summary["variant"] == "baseline")]
+    assert local["n"].item() == 2
+
+
+def test_summarise_counters_and_all(df):
+    summary = summarise(df, "all")
+    writes = summary[(summary["metric"] == "syscalls_write") & (summary["ipc"] == "pipe") & (summary["buffer_size"] == 4096)]
+    assert len(writes) == 1 and writes["variant"].item() == "syscalls"      # not measured elsewhere: no row
+    assert writes["median"].item() == 4096 + 2 and writes["n"].item() == 3 and writes["status"].item() == "ok"
+    cycles = summary[summary["metric"] == "cycles"]
+    assert len(cycles) == 6 and (cycles["n"] == 0).all() and cycles["median"].isna().all()
+    assert (cycles["status"] == "not_supported").all()
+    assert summary["bandwidth" == summary["metric"]]["status"].isna().all()
+    two = summarise(df, ["bandwidth", "page_faults"])
+    assert set(two["metric"]) == {"bandwidth", "page_faults"}
+    with pytest.raises(PmcsuiteError, match="cannot summarise 'nope'"):
+        summarise(df, "nope")
+
+
+def test_counter_table(df):
+    table = counter_table(df)
+    assert list(table.columns) == ["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run",
+                                   "warmup", "ok", "seq", "row", "counter", "value", "status", "multiplexed"]
+    # syscalls pass: 2 counters x 24 runs; faults+cycles pass: 3 counters x 24 runs
+    assert len(table) == 2 * 24 + 3 * 24
+    assert table["multiplexed"].sum() == 1
+    cycles = table[table["counter"] == "cycles"]
+    assert cycles["value"].isna().all() and (cycles["status"] == "not_supported").all()
+    assert table.loc[table["multiplexed"], "counter"].item() == "context_switches"
+
+
+def test_truncated_last_line_is_tolerated(results):
+    with open(results / "runs.jsonl", "a") as handle:
+        handle.write('{"ipc": "pipe", "buffer_size": 40')
+    df = load(results)
+    assert len(df) == 72 and df.attrs["skipped_lines"] == [73]
+
+
+def test_corrupt_middle_line_is_skipped_and_reported(results):
+    lines = (results / "runs.jsonl").read_text().splitlines()
+    lines[9] = "this is not json"
+    (results / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    df = load(results)
+    assert len(df) == 71 and df.attrs["skipped_lines"] == [10]
+    with pytest.raises(PmcsuiteError, match=r"runs.jsonl:10 is corrupt"):
+        load(results, strict=True)
+
+
+def test_missing_metadata_is_an_error(results):
+    (results / "metadata.json").unlink()
+    with pytest.raises(PmcsuiteError, match="no metadata.json"):
+        load(results)
+
+
+def test_malformed_record_is_one_line_error(results):
+    record = raw_records()[0]
+    record["bench"]["writes"] = "many"
+    (results / "runs.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(raw_records()[1]) + "\n")
+    with pytest.raises(PmcsuiteError, match="record 1 is malformed") as info:
+        load(results)
+    assert "\n" not in str(info.value)
+    del record["ipc"]
+    (results / "runs.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(raw_records()[1]) + "\n")
+    with pytest.raises(PmcsuiteError, match="has no ipc"):
+        load(results)
+
+
+def test_empty_runs_gives_empty_table(results):
+    (results / "runs.jsonl").write_text("")
+    df = load(results)
+    assert df.empty and list(df.columns) == FIXED and df.attrs["counters"] == []
+    assert df["buffer_size"].dtype == "Int64" and df["ok"].dtype == bool
+    assert summarise(df).empty
+    with pytest.raises(PmcsuiteError, match="holds no runs yet"):
+        require_runs(df)
+    with pytest.raises(PmcsuiteError, match="holds no runs yet"):
+        export(results)
+
+
+def test_export_writes_results_and_summary(results, tmp_path):
+    path = export(results)
+    assert path == results / "results.csv"
+    table = pd.read_csv(path)
+    assert len(table) == 72 and list(table.columns) == FIXED + COUNTERS + [f"{c}_status" for c in COUNTERS]
+    assert json.loads(table.loc[table["ok"], "write_sizes"].iloc[0])
+    summary = pd.read_csv(results / "summary.csv")
+    assert {"bandwidth", "syscalls_write", "cycles"} <= set(summary["metric"])
+    other = export(results, tmp_path / "out" / "mine.csv")
+    assert other.exists() and (tmp_path / "out" / "mine-summary.csv").exists()
+    with pytest.raises(PmcsuiteError, match="only csv"):
+        export(results, fmt="xlsx")

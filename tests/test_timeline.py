@@ -1,0 +1,131 @@
+"""pmcsuite trace: perf script parsing (real capture), timeline reduction, Chrome trace JSON, and one
+real end-to-end run under perf record on this machine."""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pmcsuite.errors import PmcsuiteError
+from pmcsuite.timeline import (build_timeline, chrome_trace, parse_perf_script, plot_timeline,
+                            record_argv, trace, _record_error)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "trace_perf_script_pipe_256K.txt"
+B = 256 * 1024
+
+
+@pytest.fixture(scope="module")
+def events():
+    return parse_perf_script(FIXTURE.read_text())
+
+
+def test_parse_real_capture(events):
+    assert len(events) == 114
+    assert [e.ts for e in events] == sorted(e.ts for e in events)
+    enter = [e for e in events if e.event == "sys_enter_read" and e.fields["fd"] == 3
+             and e.fields["count"] >= 65536]
+    # the reader asks for min(B, bytes still owed): 13 x 256K, then 192K, 128K, 64K
+    assert sorted(e.fields["count"] for e in enter) == [65536, 131072, 196608] + [B] * 13
+    exits = [e for e in events if e.event == "sys_exit_read" and e.fields["ret"] == 65536]
+    assert len(exits) == 16
+    sw = next(e for e in events if e.event == "sched_switch")
+    assert set(sw.fields) >= {"prev_pid", "prev_state", "next_pid", "next_comm"}
+    assert isinstance(sw.fields["prev_pid"], int) and sw.fields["prev_state"] in ("R", "S", "D", "R+")
+    wk = next(e for e in events if e.event == "sched_waking")
+    assert isinstance(wk.fields["pid"], int)
+
+
+def test_parse_details():
+    text = ("# header line from perf\n"
+            "  my comm 12/34 [001]   10.000000123:  syscalls:sys_exit_read: 0xfffffffffffffff5\n"
+            "  my comm 12/34 [001]   10.000000100:  syscalls:sys_enter_read: fd: 0x00000003, "
+            "buf: 0x7f, count: 0x00001000\n")
+    ev = parse_perf_script(text)
+    assert [e.event for e in ev] == ["sys_enter_read", "sys_exit_read"]   # sorted by time
+    assert ev[0].comm == "my comm" and (ev[0].pid, ev[0].tid, ev[0].cpu) == (12, 34, 1)
+    assert ev[0].ts == 10_000_000_100 and ev[0].fields["count"] == 4096
+    assert ev[1].fields["ret"] == -11                                      # -EAGAIN, signed
+
+
+def test_parse_rejects_garbage():
+    with pytest.raises(PmcsuiteError, match="perf script"):
+        parse_perf_script("this is not perf script output\n")
+
+
+def test_timeline_of_real_capture(events):
+    tl = build_timeline(events, B)
+    writes = [c for c in tl.calls if c.name == "write"]
+    reads = [c for c in tl.calls if c.name == "read"]
+    assert tl.writer != tl.reader
+    assert len(writes) == 4 and all(c.tid == tl.writer and c.returned == B for c in writes)
+    assert len(reads) == 16 and all(c.tid == tl.reader and c.returned == 65536 for c in reads)
+    assert sum(c.returned for c in writes) == sum(c.returned for c in reads) == 1 << 20
+    assert tl.start == min(c.start for c in tl.calls) and tl.end == max(c.end for c in tl.calls)
+    assert tl.offcpu, "a pipe of 64K with 256K writes must make someone sleep"
+    for o in tl.offcpu:
+        assert tl.start <= o.start <= o.end <= tl.end and o.tid in (tl.writer, tl.reader)
+    s = tl.summary()
+    assert s["writer"]["calls"] == 4 and s["reader"]["calls"] == 16
+    assert s["writer"]["asleep_ns"] > 0          # the writer waits for the reader to drain the pipe
+    assert s["writer"]["wakeups"] == s["writer"]["sleeps"] == 15   # sched_waking: waker's context
+
+
+def test_chrome_trace_shape(events, tmp_path):
+    tl = build_timeline(events, B)
+    doc = json.loads(json.dumps(chrome_trace(tl, {"bench": {"writes": 4}})))
+    assert doc["displayTimeUnit"] == "ns"
+    ev = doc["traceEvents"]
+    for e in ev:
+        assert {"ph", "ts", "pid", "tid"} <= set(e)
+    names = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert names == {"writer", "reader"}
+    slices = [e for e in ev if e["ph"] == "X" and e["cat"] == "syscall"]
+    assert {(e["name"], e["tid"]) for e in slices} == {("write", tl.writer), ("read", tl.reader)}
+    assert all(e["dur"] >= 0 and 0 < e["args"]["requested"] <= B for e in slices)
+    assert any(e["ph"] == "X" and e["cat"] == "sched" for e in ev)
+    png = plot_timeline(tl, tmp_path / "t.png", zoom_ms=0.2)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_record_argv_and_errors(tmp_path):
+    argv = record_argv("perf", tmp_path / "d", ["ipcbench", "-b", "1024"])
+    assert argv[:2] == ["perf", "record"] and argv[-3:] == ["ipcbench", "-b", "1024"]
+    assert argv[argv.index("-m") + 1] == "16M"
+    assert "-m" not in record_argv("perf", tmp_path / "d", ["x"], mmap=None)
+    assert "syscalls:sys_enter_write" in argv[argv.index("-e") + 1]
+    msg = _record_error("Error:\nAccess to performance monitoring and observability operations "
+                        "is limited.\nConsider adjusting /proc/sys/kernel/perf_event_paranoid")
+    assert "perf_event_paranoid" in msg and "\n" not in msg
+
+
+def test_trace_needs_perf(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(PmcsuiteError, match="perf not found"):
+        trace("pipe", B, 1 << 20, out=tmp_path / "t.json")
+
+
+def test_trace_rejects_uneven_sizes(tmp_path):
+    with pytest.raises(PmcsuiteError, match="multiple"):
+        trace("pipe", 3000, 1 << 20, out=tmp_path / "t.json")
+
+
+@pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed on this machine")
+def test_trace_end_to_end(tmp_path):
+    """For real: pipe, 256K buffer, 16M: 64 writes, >= 256 reads (Linux pipe capacity 64K)."""
+    out = tmp_path / "sub" / "trace.json"
+    json_path, png_path = trace("pipe", B, 16 << 20, out=out)
+    assert json_path == out and png_path == out.with_suffix(".png")
+    with open(json_path) as f:
+        doc = json.load(f)
+    ev = doc["traceEvents"]
+    assert all({"ph", "ts", "pid", "tid"} <= set(e) for e in ev)
+    writes = [e for e in ev if e["ph"] == "X" and e["name"] == "write"]
+    reads = [e for e in ev if e["ph"] == "X" and e["name"] == "read"]
+    assert len(writes) == 64
+    assert len(reads) >= 256
+    assert len({e["tid"] for e in writes}) == 1 and len({e["tid"] for e in reads}) == 1
+    assert writes[0]["tid"] != reads[0]["tid"]
+    assert doc["otherData"]["bench"]["writes"] == 64
+    assert doc["otherData"]["complete"] is True
+    assert png_path.read_bytes()[:4] == b"\x89PNG"
