@@ -33,6 +33,11 @@ _COMPILERS = ("cc", "gcc", "clang")
 BENCH_KEYS = ("tool", "version", "ipc", "actors", "placement", "buffer_size", "total_size", "loop_ns",
               "bandwidth", "writes", "reads", "write_sizes", "read_sizes", "buffers", "rusage", "cpus",
               "counting", "bytes_ok")
+#: per-actor times (ns) the current ipcbench prints: each actor's own loop window, the CPU time it
+#: used in it (its thread CPU clock) and the difference, its time off-CPU (asleep or waiting to
+#: run). Validated when present; not required, so that results of older builds still parse.
+ACTOR_TIME_KEYS = ("wall_ns", "oncpu_ns", "offcpu_ns")
+_ROLES = ("writer", "reader")
 _BUFFER_KEYS = ("requested", "sndbuf", "rcvbuf", "pipe_size", "forced")
 _RUSAGE_KEYS = ("minflt", "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns")
 
@@ -205,6 +210,10 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread"
     return argv
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def parse_bench_output(text: str) -> dict:
     """Parse and validate the one JSON object ipcbench prints (pure)."""
     stripped = (text or "").strip()
@@ -224,7 +233,11 @@ def parse_bench_output(text: str) -> dict:
     if data["version"] != 1:
         raise PmcsuiteError(f"ipcbench result version {data['version']!r} is not supported (expected 1): rebuild it")
     numeric = ("buffer_size", "total_size", "loop_ns", "bandwidth", "writes", "reads")
-    bad = [k for k in numeric if not isinstance(data[k], (int, float)) or isinstance(data[k], bool)]
+    bad = [k for k in numeric if not _is_number(data[k])]
+    for key in ACTOR_TIME_KEYS:
+        if key in data:
+            times = data[key] if isinstance(data[key], dict) else {}
+            bad += [f"{key}.{role}" for role in _ROLES if not _is_number(times.get(role))]
     if bad:
         raise PmcsuiteError(f"ipcbench result has non-numeric {', '.join(bad)}: rebuild the benchmark")
     return data

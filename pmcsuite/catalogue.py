@@ -604,3 +604,22 @@ def _tname(value) -> str:
 def _suggest(name: str, known) -> str:
     close = difflib.get_close_matches(str(name), list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# --------------------------------------------------------------------------------------
+# listing (``pmcsuite counters``)
+
+def format_catalogue(cat: Catalogue, platforms, backend: str) -> str:
+    """Groups with their counters and this platform's events, then the derived metrics."""
+    lines = [f"catalogue version {cat.version} ({', '.join(cat.sources)}); platform {', '.join(platforms)}; "
+             f"backend {backend}", ""]
+    for group in cat.groups.values():
+        lines.append(f"{group.name}: {group.description}")
+        for cid in group.counters:
+            found = cat.event_for(cid, platforms, backend)
+            event = f"{found[1]} ({found[0]})" if found else f"- ({cat.unavailable_reason(cid, platforms, backend)})"
+            lines.append(f"  {cid:<18} {event}")
+            lines.append(f"  {'':<18} {cat.counters[cid].description}")
+    lines += ["", "derived metrics (computed after collection from raw counts):"]
+    lines += [f"  {d.name:<18} {d.formula}  [{d.unit}] {d.description}" for d in cat.derived.values()]
+    return "\n".join(lines)

@@ -68,12 +68,24 @@ def cmd_check(args):
     print(format_check(results))
 
 
+def cmd_counters(args):
+    from .backends import auto_backend
+    from .catalogue import format_catalogue, load_catalogue
+    from .hostinfo import resolve_platforms
+    cat = load_catalogue([Path(c) for c in args.catalogue or ()])
+    print(format_catalogue(cat, resolve_platforms(cat, args.platform),
+                           auto_backend() if args.backend == "auto" else args.backend))
+
+
 def cmd_summary(args):
     import pandas as pd
     from .results import load, summarise
     table = summarise(load(_dir(args)))
-    with pd.option_context("display.max_rows", None, "display.width", 200):
-        print(table.to_string(index=False))
+    stats = ["median", "q25", "q75", "min", "max", "mean", "std"]
+    table[stats] = table[stats] / (1 << 20)
+    table = table.rename(columns={"metric": "unit"}).assign(unit="MiB/s", cv=table["cv"].map("{:.1%}".format))
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.float_format", "{:,.1f}".format):
+        print(table.drop(columns=["status"]).to_string(index=False))
 
 
 def cmd_export(args):
@@ -169,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--platform")
     p.add_argument("--catalogue", action="append", metavar="FILE")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("counters", help="list the catalogue: groups, counters, this platform's events, derived metrics")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--platform", help="show another platform's events, e.g. cortex-a8")
+    p.add_argument("--catalogue", action="append", metavar="FILE")
+    p.set_defaults(func=cmd_counters)
 
     for name, func, text in (("summary", cmd_summary, "print medians and spread per point"),
                              ("report", cmd_report, "write the Markdown/HTML report with figures"),

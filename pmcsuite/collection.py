@@ -20,7 +20,7 @@ from .availability import check
 from .errors import PmcsuiteError
 from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
                        runnable_others)
-from .plan import make_passes, make_jobs, remaining_jobs
+from .plan import plan_counters, make_jobs, remaining_jobs
 from .sizes import parse_size, parse_sizes, format_size
 from .store import ResultStore
 from .results import shared_cpu
@@ -43,6 +43,7 @@ class Settings:
     backend: str
     platforms: list
     groups: list
+    skipped: dict      # counter id -> why this platform has no such event (catalogue 'unavailable')
     seed: int
     timeout: float
     catalogue_files: list = field(default_factory=list)
@@ -72,34 +73,38 @@ def _validate(ipcs, sizes, runs, warmup, total, actors, placement):
             "use powers of two or change --total")
 
 
-def choose_groups(cat, requested, platforms, backend) -> list[str]:
-    """The counter groups to measure. Explicit groups must all be countable here, or PmcsuiteError
-    names the missing counters, why, and the groups that are available. Default: every catalogue
-    group whose counters all open on this host (checked for real)."""
+def choose_groups(cat, requested, platforms, backend) -> tuple[list[str], dict[str, str]]:
+    """The counter groups to measure and the counters skipped because this platform has no such
+    event by design (catalogue ``unavailable``, e.g. AXI on x86-64): ``(groups, {counter: reason})``.
+
+    Every counter is opened for real first. Explicit groups fail with one line when a counter
+    that should exist here does not open (not supported, permission denied, tool missing) or
+    when none of a group's counters exists on this platform. The default is every catalogue
+    group that opens completely here."""
     candidates = list(requested) if requested else list(cat.groups)
-    cat.expand(candidates)  # unknown names -> one-line error
-    results = check(cat, candidates, platforms, backend)
-    bad = {r.counter: r for r in results if r.status != "available"}
-    groups_ok = [g for g in cat.groups if all(c not in bad for c in cat.expand([g]))
-                 and all(any(r.counter == c for r in results) for c in cat.expand([g]))]
-    if requested:
-        if bad:
-            reasons = sorted({(r.reason or r.status) for r in bad.values()})
-            avail = [g for g in cat.groups if g not in requested and g in groups_ok]
-            if not avail:
-                avail = _available_groups(cat, platforms, backend)
+    results = {r.counter: r for r in check(cat, candidates, platforms, backend)}
+    by_design = {c: r.reason for c, r in results.items() if r.status == "unavailable"}
+    failing = {c: r for c, r in results.items() if r.status not in ("available", "unavailable")}
+
+    def usable(group):
+        members = cat.expand([group])
+        return not set(members) & set(failing) and not set(members) <= set(by_design)
+
+    if not requested:
+        chosen = [g for g in candidates if usable(g)]
+    else:
+        empty = [g for g in candidates if set(cat.expand([g])) <= set(by_design)]
+        if failing or empty:
+            bad = list(failing) + [c for g in empty for c in cat.expand([g]) if c not in failing]
+            reasons = sorted({(results[c].reason or results[c].status).rstrip(".") for c in bad})
+            available = [g for g in cat.groups if g not in candidates] or list(cat.groups)
+            available = [g for g in choose_groups(cat, None, platforms, backend)[0] if g in available]
             raise PmcsuiteError(
                 f"counters not available here: {', '.join(bad)} ({'; '.join(reasons)}); "
-                f"available groups: {', '.join(avail) or 'none'}")
-        return candidates
-    chosen = [g for g in candidates if g in groups_ok]
-    return chosen
-
-
-def _available_groups(cat, platforms, backend) -> list[str]:
-    results = check(cat, None, platforms, backend)
-    bad = {r.counter for r in results if r.status != "available"}
-    return [g for g in cat.groups if not set(cat.expand([g])) & bad]
+                f"groups available on this host: {', '.join(available) or 'none'} (see 'pmcsuite check')")
+        chosen = candidates
+    skipped = {c: by_design[c] for g in chosen for c in cat.expand([g]) if c in by_design}
+    return chosen, skipped
 
 
 def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
@@ -117,10 +122,12 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     backend = auto_backend() if backend == "auto" else backend
     get_backend(backend)  # unknown backend -> error
     requested = [g.strip() for g in counters.split(",") if g.strip()] if isinstance(counters, str) else counters
-    groups = choose_groups(cat, requested, platforms, backend) if (requested or backend != "none") else []
+    groups, skipped = choose_groups(cat, requested, platforms, backend) if backend != "none" else ([], {})
+    if requested and backend == "none":
+        raise PmcsuiteError("--backend none counts nothing: drop --counters or choose a counter backend")
     return cat, Settings(ipcs=ipcs, sizes=sizes, runs=runs, warmup=warmup, total_size=total_size,
                          actors=actors, placement=placement, backend=backend, platforms=platforms,
-                         groups=groups, seed=seed, timeout=timeout,
+                         groups=groups, skipped=skipped, seed=seed, timeout=timeout,
                          catalogue_files=[str(Path(c).resolve()) for c in catalogue])
 
 
@@ -191,6 +198,7 @@ def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
         "plan": {"ipc": settings.ipcs, "sizes": settings.sizes, "runs": settings.runs,
                  "warmup": settings.warmup, "total_size": settings.total_size, "actors": settings.actors,
                  "placement": settings.placement, "groups": settings.groups,
+                 "skipped_counters": settings.skipped,
                  "passes": [p.metadata() for p in passes]},
         "settings": settings.to_dict(),
     }
@@ -222,7 +230,10 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
         if store.exists():
             raise PmcsuiteError(f"{store.dir} already holds results: use --resume {store.dir} to finish it, "
                                 "or choose another --out")
-    passes = make_passes(cat, settings.groups, settings.platforms, settings.backend) if settings.groups else []
+    passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, settings.backend)
+    if set(unavailable) - set(settings.skipped):   # the catalogue changed under a resumed collection
+        raise PmcsuiteError(f"counters {', '.join(sorted(set(unavailable) - set(settings.skipped)))} have no event "
+                            "here any more: restore the catalogue this collection started with")
     jobs = make_jobs(settings.ipcs, settings.sizes, settings.runs, passes, settings.seed)
     exe = build()
     if resume:
@@ -255,7 +266,7 @@ def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: 
             if not record["ok"]:
                 raise PmcsuiteError(
                     f"{job.ipc} {format_size(job.size)} {job.variant} run {job.run} failed: {record['error']} "
-                    f"({seq} runs kept in {store.dir}; fix the cause, then 'pmcsuite collect --resume {store.dir}')")
+                    f"(the {seq} runs before it are kept in {store.dir}; fix the cause, then 'pmcsuite collect --resume {store.dir}')")
     except KeyboardInterrupt:
         bar.close()
         raise PmcsuiteError(f"interrupted: the runs so far are kept in {store.dir}; "

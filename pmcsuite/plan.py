@@ -4,8 +4,11 @@ Passes. The requested groups (or bare counter ids) are expanded in order; a coun
 placed by an earlier group is not counted twice. Each counter gets the event of the first
 platform (in the given order) that spells it for the backend; counters without one are
 returned apart with the reason (``plan_counters``) or refused (``make_passes``), never dropped
-silently. A pass holds events of one platform only: hardware counters are never mixed with
-kernel software events/tracepoints, whose probes would add to the hardware counts. Whole groups
+silently. A pass holds events of one platform and one kind only: hardware counters are never
+mixed with kernel software events/tracepoints, whose probes would add to the hardware counts,
+and tracepoints (a probe on every system call) are kept apart from software events (nearly
+free), so that the overhead analysis measures each instrumentation's cost on its own. A group
+whose counters span kinds is split into ``name.kind`` units (e.g. ``sched.tracepoint``). Whole groups
 are packed first-fit into passes of at most ``slots`` events; a counter listed in the
 platform's ``fixed`` (on a backend of ``fixed_on``) sits on a dedicated counter and takes no
 slot; a group that alone needs more slots is split into ``name#1``, ``name#2``... Platforms
@@ -63,6 +66,7 @@ class _Unit:
     name: str                     # group name (or counter id), '#k' suffix when split
     group: str
     platform: str
+    kind: str                     # hardware, software or tracepoint
     counters: list[str]
     cost: int                     # slots needed
 
@@ -77,7 +81,7 @@ def _units(cat, groups, platforms, backend):
         if not name:
             continue
         members = cat.expand([name])
-        by_platform: dict[str, list[str]] = {}
+        by_place: dict[tuple[str, str], list[str]] = {}
         for cid in members:
             if cid in seen:
                 continue
@@ -86,21 +90,23 @@ def _units(cat, groups, platforms, backend):
             if found is None:
                 unavailable[cid] = cat.unavailable_reason(cid, platforms, backend)
             else:
-                by_platform.setdefault(found[0], []).append(cid)
-        for plat_name, cids in by_platform.items():
-            units.extend(_split(name, cids, cat.platforms[plat_name], backend))
+                by_place.setdefault((found[0], cat.counters[cid].kind), []).append(cid)
+        kinds = {kind for _, kind in by_place}
+        for (plat_name, kind), cids in by_place.items():
+            label = f"{name}.{kind}" if len(kinds) > 1 else name
+            units.extend(_split(label, name, kind, cids, cat.platforms[plat_name], backend))
     return units, unavailable
 
 
-def _split(name, cids, plat, backend) -> list[_Unit]:
-    """One group's counters on one platform -> units that each fit the slots."""
+def _split(label, group, kind, cids, plat, backend) -> list[_Unit]:
+    """One group's counters of one kind on one platform -> units that each fit the slots."""
     fixed = [c for c in cids if plat.is_fixed(c, backend)]
     free = [c for c in cids if c not in fixed]
     if plat.slots is None or len(free) <= plat.slots:
-        return [_Unit(name, name, plat.name, cids, 0 if plat.slots is None else len(free))]
+        return [_Unit(label, group, plat.name, kind, cids, 0 if plat.slots is None else len(free))]
     chunks = [free[i:i + plat.slots] for i in range(0, len(free), plat.slots)]
     chunks[0] = [c for c in cids if c in fixed or c in chunks[0]]   # fixed ones ride with #1
-    return [_Unit(f"{name}#{k}", name, plat.name, chunk, sum(1 for c in chunk if c not in fixed))
+    return [_Unit(f"{label}#{k}", group, plat.name, kind, chunk, sum(1 for c in chunk if c not in fixed))
             for k, chunk in enumerate(chunks, 1)]
 
 
@@ -112,7 +118,7 @@ def plan_counters(cat, groups, platforms, backend) -> tuple[list[Pass], dict[str
     for unit in units:
         slots = cat.platforms[unit.platform].slots
         for members in bins:
-            if members[0].platform == unit.platform and (
+            if (members[0].platform, members[0].kind) == (unit.platform, unit.kind) and (
                     slots is None or sum(u.cost for u in members) + unit.cost <= slots):
                 members.append(unit)
                 break

@@ -34,7 +34,7 @@ FIXED_COLUMNS = {
     "loop_ns": "Int64", "bandwidth": float,
     "writes": "Int64", "reads": "Int64",
     "minflt": "Int64", "majflt": "Int64", "nvcsw": "Int64", "nivcsw": "Int64",
-    "utime_ns": "Int64", "stime_ns": "Int64",
+    "utime_ns": "Int64", "stime_ns": "Int64", "offcpu_writer_ns": "Int64", "offcpu_reader_ns": "Int64",
     "sndbuf": "Int64", "rcvbuf": "Int64", "pipe_size": "Int64",
     "cpu_writer": "Int64", "cpu_reader": "Int64",
     "other_cpu_frac": float, "runnable_others": "Int64", "shared_cpu": bool,
@@ -88,6 +88,7 @@ def _flatten(record: dict) -> dict:
     rusage = bench.get("rusage") or {}
     buffers = bench.get("buffers") or {}
     cpus = bench.get("cpus") or {}
+    offcpu = bench.get("offcpu_ns") or {}
     busy = record.get("busy") or {}
     error = record.get("error")
     row = {
@@ -100,6 +101,7 @@ def _flatten(record: dict) -> dict:
         "loop_ns": _number(bench.get("loop_ns")), "bandwidth": _number(bench.get("bandwidth")),
         "writes": _number(bench.get("writes")), "reads": _number(bench.get("reads")),
         **{key: _number(rusage.get(key)) for key in ("minflt", "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns")},
+        "offcpu_writer_ns": _number(offcpu.get("writer")), "offcpu_reader_ns": _number(offcpu.get("reader")),
         "sndbuf": _number(buffers.get("sndbuf")), "rcvbuf": _number(buffers.get("rcvbuf")),
         "pipe_size": _number(buffers.get("pipe_size")),
         "cpu_writer": _number(_first_cpu(cpus.get("writer"))), "cpu_reader": _number(_first_cpu(cpus.get("reader"))),

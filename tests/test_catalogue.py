@@ -13,7 +13,7 @@ from pmcsuite.errors import PmcsuiteError
 FIXTURES = Path(__file__).parent / "fixtures"
 COUNTER_IDS = """instructions cycles l1d_access l1d_refill l1i_refill l2_access l2_refill axi_read axi_write
     mem_read mem_write itlb_refill dtlb_refill task_clock page_faults minor_faults major_faults
-    context_switches cpu_migrations syscalls_read syscalls_write syscalls_all sched_switch""".split()
+    context_switches cpu_migrations offcpu_ns fault_ns syscalls_read syscalls_write syscalls_all sched_switch""".split()
 GROUPS = "instr l1 l1i l2 axi mem tlb syscalls faults sched time".split()
 
 
@@ -42,7 +42,7 @@ def test_builtin_ids_groups_platforms(cat):
     assert BUILTIN.name == "counters.yaml" and BUILTIN.exists()
     assert list(cat.counters) == COUNTER_IDS
     assert set(cat.groups) == set(GROUPS)
-    assert list(cat.platforms) == ["cortex-a8", "armv8", "x86-64", "software"]
+    assert list(cat.platforms) == ["cortex-a8", "armv8", "x86-64", "software", "freebsd-kernel"]
     assert cat.version == 1 and len(cat.sha256) == 64 and cat.sources[0].endswith("counters.yaml")
     assert set(cat.default_groups) <= {"syscalls", "faults", "sched", "time"} and cat.default_groups
     assert cat.platforms["cortex-a8"].slots == 4 and cat.platforms["software"].slots is None
@@ -59,11 +59,11 @@ def test_every_group_covered_on_every_platform(cat):
             for cid in group.counters:
                 if cat.counters[cid].kind not in plat.kinds:
                     continue
-                has_event = any(plat.events.get(cid, {}).get(b) for b in ("perf", "pmcstat"))
+                has_event = any(plat.events.get(cid, {}).get(b) for b in ("perf", "pmcstat", "dtrace"))
                 assert has_event or plat.unavailable.get(cid), (plat.name, group.name, cid)
     hardware = [p for p in cat.platforms.values() if "hardware" in p.kinds]
     software = [p for p in cat.platforms.values() if "software" in p.kinds]
-    assert len(hardware) == 3 and len(software) == 1
+    assert len(hardware) == 3 and [p.name for p in software] == ["software", "freebsd-kernel"]
 
 
 def test_axi_caveat_and_x86_reason(cat):
@@ -252,3 +252,21 @@ default_groups: [time]
     assert merged.default_groups == ["time"]
     assert merged.sha256 != cat.sha256 and len(merged.sources) == 2
     assert load_catalogue().platforms["x86-64"].slots == 4                        # built-in untouched
+
+
+def test_kernel_times_are_dtrace_only_with_precise_reasons(cat):
+    """offcpu_ns and fault_ns: dtrace spellings equal to the backend's probes; on Linux perf they
+    are unavailable by design with a reason that names what measures them instead."""
+    from pmcsuite.backends.dtrace import DEFAULT_EVENTS
+    assert "offcpu_ns" in cat.groups["sched"].counters and "fault_ns" in cat.groups["faults"].counters
+    fbsd = cat.platforms["freebsd-kernel"]
+    assert not fbsd.detect                       # chosen with --platform, never guessed
+    for cid, spec in fbsd.events.items():
+        assert set(spec) == {"dtrace"} and spec["dtrace"] == DEFAULT_EVENTS[cid], cid
+    linux = ["x86-64", "software"]
+    assert cat.event_for("offcpu_ns", linux, "perf") is None and cat.event_for("fault_ns", linux, "perf") is None
+    assert "offcpu_writer_ns" in cat.unavailable_reason("offcpu_ns", linux, "perf")
+    assert "cannot time them" in cat.unavailable_reason("fault_ns", linux, "perf")
+    assert cat.event_for("offcpu_ns", ["cortex-a8", "freebsd-kernel"], "dtrace") == \
+        ("freebsd-kernel", "sched:::off-cpu,sched:::on-cpu")
+    assert cat.event_for("offcpu_ns", ["freebsd-kernel"], "perf") is None

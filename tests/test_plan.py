@@ -52,10 +52,14 @@ def test_group_larger_than_slots_is_split(cat):
     assert [p.name for p in passes] == ["syscalls"]                     # software: no slot limit
 
 
-def test_software_in_one_pass_and_never_mixed_with_hardware(cat):
+def test_tracepoints_apart_from_software_events_and_never_mixed_with_hardware(cat):
     software = make_passes(cat, ["syscalls", "faults", "sched", "time"], ["software"], "perf")
-    assert len(software) == 1 and software[0].name == "syscalls+faults+sched+time"
-    assert software[0].events["syscalls_write"] == "syscalls:sys_enter_write"
+    assert [p.name for p in software] == ["syscalls+sched.tracepoint", "faults+sched.software+time"]
+    assert software[0].events == {"syscalls_read": "syscalls:sys_enter_read",
+                                  "syscalls_write": "syscalls:sys_enter_write",
+                                  "syscalls_all": "raw_syscalls:sys_enter", "sched_switch": "sched:sched_switch"}
+    assert {cat.counters[c].kind for c in software[1].counters} == {"software"}
+    assert software[1].groups == ["faults", "sched", "time"]
     mixed = make_passes(cat, ["instr", "syscalls", "l1"], ["x86-64", "software"], "perf")
     assert [p.name for p in mixed] == ["instr+l1", "syscalls"]
     for p in mixed:
@@ -75,9 +79,10 @@ def test_unavailable_counters_are_reported_not_dropped(cat):
 
 
 def test_bare_counter_ids(cat):
-    passes = make_passes(cat, "syscalls_write,page_faults", ["software"], "perf")
-    assert [p.name for p in passes] == ["syscalls_write+page_faults"]
-    assert passes[0].metadata()["events"] == {"syscalls_write": "syscalls:sys_enter_write", "page_faults": "page-faults"}
+    passes = make_passes(cat, "syscalls_write,page_faults,task_clock", ["software"], "perf")
+    assert [p.name for p in passes] == ["syscalls_write", "page_faults+task_clock"]
+    assert passes[0].metadata()["events"] == {"syscalls_write": "syscalls:sys_enter_write"}
+    assert passes[1].metadata()["events"] == {"page_faults": "page-faults", "task_clock": "task-clock"}
 
 
 def _passes(cat):

@@ -13,7 +13,7 @@ from pmcsuite.results import counter_table, export, load, require_runs, summaris
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 FIXED = ["ipc", "actors", "placement", "buffer_size", "total_size", "run", "warmup", "variant", "backend", "scope",
          "seq", "started", "ok", "error", "loop_ns", "bandwidth", "writes", "reads", "minflt", "majflt", "nvcsw",
-         "nivcsw", "utime_ns", "stime_ns", "sndbuf", "rcvbuf", "pipe_size", "cpu_writer", "cpu_reader",
+         "nivcsw", "utime_ns", "stime_ns", "offcpu_writer_ns", "offcpu_reader_ns", "sndbuf", "rcvbuf", "pipe_size", "cpu_writer", "cpu_reader",
          "other_cpu_frac", "runnable_others", "shared_cpu", "write_sizes", "read_sizes"]
 COUNTERS = ["syscalls_write", "syscalls_read", "page_faults", "context_switches", "cycles"]
 

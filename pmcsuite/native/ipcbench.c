@@ -19,6 +19,15 @@
  * write() of the "go" bytes and the write() of the "disable" command (2 writes), the two actors'
  * read()s of the "go" byte, plus getrusage/clock calls (not read/write).
  *
+ * Off-CPU time per actor, with no tool: each actor reads its own CPU-time clock
+ * (CLOCK_THREAD_CPUTIME_ID; in 2proc each actor is a single-threaded process, so the thread
+ * clock is also its process clock) just outside its CLOCK_MONOTONIC readings around the loop.
+ * "wall_ns" is an actor's own loop window, "oncpu_ns" the CPU time it used in it and
+ * "offcpu_ns" = wall - oncpu, the time it was asleep (blocked in read()/write()) or runnable
+ * but waiting for a CPU. The CPU-clock reads sit outside the wall window so that loop_ns is not
+ * lengthened by them; off-CPU time may therefore come out a fraction of a microsecond below
+ * zero when an actor never left the CPU (it is printed as measured, signed).
+ *
  * Exit status: 0 success, 1 runtime failure, 2 usage error; every failure is one line on
  * stderr starting with "ipcbench: error: ".
  *
@@ -113,6 +122,7 @@ struct actor {
     int fd;                 /* its end of the IPC object */
     int pin;                /* CPU to pin to, -1 = leave to the scheduler */
     uint64_t t_start, t_end;/* CLOCK_MONOTONIC ns around its loop */
+    uint64_t c_start, c_end;/* its own CPU-time clock (CLOCK_THREAD_CPUTIME_ID) around the loop */
     uint64_t calls;         /* write() or read() calls in the loop (EINTR returns included) */
     uint64_t bytes;         /* bytes moved */
     uint64_t mismatches;    /* reader: reads whose checked bytes did not match the pattern */
@@ -171,6 +181,15 @@ static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time consumed so far by the calling thread (one actor). */
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        runtime_error(errno, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -477,6 +496,7 @@ static void writer_loop(struct actor *a, const unsigned char *buf)
     const uint64_t total = cfg.total;
     uint64_t sent = 0, calls = 0;
 
+    a->c_start = cpu_ns();
     a->t_start = now_ns();
     while (sent < total) {
         /* after a partial write, send the rest of the buffer so the stream stays periodic;
@@ -496,6 +516,7 @@ static void writer_loop(struct actor *a, const unsigned char *buf)
         sent += (uint64_t)n;
     }
     a->t_end = now_ns();
+    a->c_end = cpu_ns();
     a->calls = calls;
     a->bytes = sent;
 }
@@ -513,6 +534,7 @@ static void reader_loop(struct actor *a, unsigned char *buf)
     const uint64_t total = cfg.total;
     uint64_t recvd = 0, calls = 0, bad = 0;
 
+    a->c_start = cpu_ns();
     a->t_start = now_ns();
     while (recvd < total) {
         uint64_t left = total - recvd;
@@ -534,6 +556,7 @@ static void reader_loop(struct actor *a, unsigned char *buf)
         recvd += (uint64_t)n;
     }
     a->t_end = now_ns();
+    a->c_end = cpu_ns();
     a->calls = calls;
     a->bytes = recvd;
     a->mismatches = bad;
@@ -779,6 +802,17 @@ static void print_opt_long(long v)
         printf("%ld", v);
 }
 
+/* An actor's own loop window and the CPU time it used in it (ns). */
+static long long wall(const struct actor *a)
+{
+    return (long long)(a->t_end - a->t_start);
+}
+
+static long long oncpu(const struct actor *a)
+{
+    return (long long)(a->c_end - a->c_start);
+}
+
 static void print_json(const struct buffers *b)
 {
     const struct actor *w = &shared->actor[WRITER], *r = &shared->actor[READER];
@@ -809,6 +843,10 @@ static void print_json(const struct buffers *b)
            (long long)(w->utime_ns + r->utime_ns), (long long)(w->stime_ns + r->stime_ns));
     printf(" \"cpus\": {\"writer\": [%d, %d], \"reader\": [%d, %d]},\n", w->cpu_start, w->cpu_end,
            r->cpu_start, r->cpu_end);
+    printf(" \"wall_ns\": {\"writer\": %lld, \"reader\": %lld},\n", wall(w), wall(r));
+    printf(" \"oncpu_ns\": {\"writer\": %lld, \"reader\": %lld},\n", oncpu(w), oncpu(r));
+    printf(" \"offcpu_ns\": {\"writer\": %lld, \"reader\": %lld},\n", wall(w) - oncpu(w),
+           wall(r) - oncpu(r));
     printf(" \"counting\": \"%s\",\n", cfg.ctl_fifo ? "loop" : "none");
     printf(" \"bytes_ok\": %s}\n", bytes_ok ? "true" : "false");
     if (fflush(stdout) != 0)

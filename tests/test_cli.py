@@ -1,0 +1,104 @@
+"""The command line: every bad input is one line on stderr, exit status 2, no traceback."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+L41 = ROOT / "tests" / "fixtures" / "l41"
+
+
+def run(*argv, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "pmcsuite", *map(str, argv)], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=cwd)
+
+
+def one_line_error(proc, *fragments):
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pmcsuite: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def test_malformed_catalogue_names_file_and_line(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("counters:\n  l1d_refill:\n    description: [unclosed\n")
+    one_line_error(run("check", "--catalogue", bad), "mine.yaml", "line")
+
+
+def test_unknown_key_in_catalogue(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("groups:\n  l1:\n    description: x\n    counterz: [l1d_access]\n")
+    one_line_error(run("counters", "--catalogue", bad), "counterz")
+
+
+def test_unknown_counter_group():
+    one_line_error(run("collect", "--counters", "l3,syscalls"), "unknown counter group or counter 'l3'")
+
+
+def test_invalid_sizes():
+    one_line_error(run("bench", "--buffer", "3000"), "not a multiple")
+    one_line_error(run("collect", "--sizes", "16M-1K"), "must not exceed")
+
+
+def test_missing_tool(tmp_path):
+    env = dict(os.environ, PATH=str(tmp_path))        # no perf (and nothing else) on PATH
+    one_line_error(run("collect", "--counters", "syscalls", "--out", tmp_path / "r", env=env), "perf not found")
+    assert not (tmp_path / "r").exists()
+    proc = run("check", "--counters", "syscalls", env=env)
+    assert proc.returncode == 0 and "tool_missing" in proc.stdout
+
+
+def test_unwritable_output(tmp_path):
+    one_line_error(run("collect", "--backend", "none", "--sizes", "1M", "--runs", "2", "--out", "/proc/no/such/dir"),
+                   "cannot create result directory")
+
+
+def test_not_a_result_directory(tmp_path):
+    one_line_error(run("report", tmp_path), "no metadata.json")
+    one_line_error(run("summary", tmp_path / "absent"), "not a directory")
+
+
+def test_corrupt_metadata(tmp_path):
+    (tmp_path / "metadata.json").write_text("{not json")
+    (tmp_path / "runs.jsonl").write_text("")
+    one_line_error(run("explain", tmp_path), "corrupt")
+
+
+def test_report_without_directory_and_without_results(tmp_path):
+    one_line_error(run("report", cwd=tmp_path), "run 'pmcsuite collect' first")
+
+
+def test_corrupt_l41_file(tmp_path):
+    bad = tmp_path / "run.txt"
+    bad.write_text("Benchmark configuration:\n  buffersize: 1024\n  totalsize: 16777216\n")
+    one_line_error(run("import", "l41", bad, "--out", tmp_path / "out"), "run.txt")
+    assert not (tmp_path / "out").exists()
+
+
+def test_real_l41_sample_through_every_command(tmp_path):
+    out = tmp_path / "l41"
+    proc = run("import", "l41", L41, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert run("summary", out).returncode == 0
+    overhead = run("overhead", out, "--json")
+    assert overhead.returncode == 0, overhead.stderr
+    assert json.loads(overhead.stdout)
+    explain = run("explain", out, "--json")
+    assert explain.returncode == 0, explain.stderr
+    assert "pipe" in json.loads(explain.stdout)["modes"]
+    report = run("report", out, "--out", tmp_path / "rep")
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "rep" / "report.html").stat().st_size > 10_000
+
+
+def test_bench_prints_one_point():
+    proc = run("bench", "--ipc", "pipe", "--buffer", "64K", "--total", "4M")
+    assert proc.returncode == 0, proc.stderr
+    assert "pipe 2thread buffer 64K:" in proc.stdout and "64 writes" in proc.stdout

@@ -1,0 +1,157 @@
+"""`pmcsuite collect` end to end on this machine: real ipcbench, real perf (software events and
+tracepoints), real result directories; plus the failure paths (crash, interrupt, resume)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pmcsuite
+from pmcsuite import collection
+from pmcsuite.benchmark import build
+from pmcsuite.errors import PmcsuiteError
+from pmcsuite.plan import make_jobs
+from pmcsuite.store import ResultStore
+
+needs_perf = pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed (bin/install adds it)")
+SMALL = dict(ipcs=["pipe", "local"], sizes="64K,1M", runs=2, warmup=1, total="4M", progress=False)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """One small real collection with the software counter groups, shared by the tests below."""
+    out = tmp_path_factory.mktemp("sweep") / "res"
+    pmcsuite.collect(out=out, counters="syscalls,faults", command_line=["pmcsuite", "collect", "test"], **SMALL)
+    return out
+
+
+@needs_perf
+def test_metadata_says_what_is_needed_to_trust_the_results(sweep):
+    meta = json.loads((sweep / "metadata.json").read_text())
+    host = meta["host"]
+    for key in ("hostname", "os", "kernel", "machine", "cpu_model", "cpus"):
+        assert host[key], key
+    assert meta["tools"]["perf"].startswith("perf version")
+    assert meta["tools"]["ipcbench"]["source_sha256"]
+    assert meta["catalogue"]["version"] == 1 and len(meta["catalogue"]["sha256"]) == 64
+    assert meta["command_line"] == ["pmcsuite", "collect", "test"] and meta["seed"] == 1
+    assert meta["created"].startswith("20") and meta["platform"][-1] == "software"
+    plan = meta["plan"]
+    assert plan["sizes"] == [65536, 1 << 20] and plan["runs"] == 2 and plan["total_size"] == 4 << 20
+    assert [p["name"] for p in plan["passes"]] == ["syscalls", "faults"]   # tracepoints apart from software events
+
+
+@needs_perf
+def test_every_run_stored_with_counters_and_interleaved(sweep):
+    df = pmcsuite.load(sweep)
+    assert len(df) == 2 * 2 * 2 * 3 and df["ok"].all()
+    assert set(df["variant"]) == {"baseline", "syscalls", "faults"}
+    assert (df.groupby(["ipc", "buffer_size", "variant"])["warmup"].sum() == 1).all()
+    # interleaved: the execution order is not grouped by variant
+    assert df.sort_values("seq")["variant"].tolist() != sorted(df["variant"])
+    base = df[df["variant"] == "baseline"]
+    assert base["scope"].isna().all() and base["syscalls_write"].isna().all()
+    tp = df[df["variant"] == "syscalls"]
+    assert (tp["scope"] == "loop").all()
+    assert (tp["writes"] == tp["total_size"] // tp["buffer_size"]).all()
+    # perf counts over the loop only: the benchmark's writes + the controller's 'go' and 'disable' writes
+    assert ((tp["syscalls_write"] - tp["writes"]).between(0, 3)).all()
+    sw = df[df["variant"] == "faults"]
+    assert (sw["page_faults"] == sw["minflt"] + sw["majflt"]).all()
+    assert (df["bandwidth"] > 0).all() and (df["loop_ns"] > 0).all()
+
+
+@needs_perf
+def test_unavailable_counters_stop_before_any_run(tmp_path):
+    out = tmp_path / "never"
+    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "collect", "--counters", "l1,axi", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "l1d_access" in lines[0] and "axi_read" in lines[0] and "<not supported>" in lines[0]
+    assert "groups available on this host: syscalls, faults, sched, time" in lines[0]
+    assert not out.exists()
+
+
+def _crashing_bench(tmp_path, real_exe, size):
+    """An executable that runs the real benchmark except at buffer ``size``, where it dies of SIGSEGV."""
+    script = tmp_path / "crashy-ipcbench"
+    script.write_text(f"""#!{sys.executable}
+import os, signal, sys
+if "{size}" in sys.argv:
+    os.kill(os.getpid(), signal.SIGSEGV)
+os.execv({str(real_exe)!r}, [{str(real_exe)!r}] + sys.argv[1:])
+""")
+    script.chmod(0o755)
+    return script
+
+
+def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    real = build()
+    monkeypatch.setattr(collection, "build", lambda: _crashing_bench(tmp_path, real, 1 << 20))
+    # a seed whose order runs a 64K job before the first 1M job, so that something is measured first
+    seed = next(s for s in range(100) if make_jobs(["pipe"], [65536, 1 << 20], 2, [], s)[0].size == 65536)
+    options = dict(SMALL, ipcs=["pipe"], backend="none", seed=seed)
+    with pytest.raises(PmcsuiteError, match=r"pipe 1M baseline run \d failed: .*SIGSEGV.*--resume"):
+        pmcsuite.collect(out=out, **options)
+    stored = ResultStore(out).read_runs()
+    assert len(stored) >= 2 and not stored[-1]["ok"] and stored[-1]["buffer_size"] == 1 << 20
+    assert all(r["ok"] and r["buffer_size"] == 65536 for r in stored[:-1])
+    monkeypatch.setattr(collection, "build", lambda: real)
+    pmcsuite.collect(resume=out, progress=False)
+    df = pmcsuite.load(out)
+    good = df[df["ok"]]
+    assert len(good) == 2 * 2 and not good.duplicated(["ipc", "buffer_size", "variant", "run"]).any()
+    assert len(df) == len(good) + 1          # the failed attempt is kept, marked ok=False
+    assert json.loads((out / "metadata.json").read_text())["resumes"][0]["remaining"] >= 1
+
+
+def test_interrupt_keeps_runs_and_says_how_to_resume(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    real_run_job, calls = collection.run_job, []
+
+    def interrupted(job, settings, exe):
+        calls.append(job)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_run_job(job, settings, exe)
+
+    monkeypatch.setattr(collection, "run_job", interrupted)
+    with pytest.raises(PmcsuiteError, match=r"interrupted.*--resume"):
+        pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], backend="none"))
+    assert len(ResultStore(out).read_runs()) == 2
+    monkeypatch.setattr(collection, "run_job", real_run_job)
+    pmcsuite.collect(resume=out, progress=False)
+    assert len(pmcsuite.load(out)) == 4
+
+
+def test_existing_directory_is_never_overwritten(tmp_path):
+    out = tmp_path / "res"
+    pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], sizes="1M", backend="none"))
+    before = (out / "runs.jsonl").read_bytes()
+    with pytest.raises(PmcsuiteError, match="already holds results"):
+        pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], sizes="1M", backend="none"))
+    assert (out / "runs.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(sizes="3000"), "not a multiple of buffer size"),
+    (dict(sizes="0"), "sizes must be positive"),
+    (dict(sizes="64Q"), "invalid size"),
+    (dict(ipcs=["carrier-pigeon"]), "unknown IPC mode carrier-pigeon"),
+    (dict(runs=1, warmup=1), "need runs >= 1 and 0 <= warmup < runs"),
+    (dict(placement="nowhere"), "unknown placement"),
+    (dict(counters="l1", backend="none"), "--backend none counts nothing"),
+    (dict(backend="ouija"), "ouija"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, options, message):
+    with pytest.raises(PmcsuiteError, match=message) as info:
+        pmcsuite.collect(out=tmp_path / "x", **{**SMALL, "backend": "none", **options})
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "x").exists()
