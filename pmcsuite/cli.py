@@ -115,12 +115,13 @@ def cmd_explain(args):
 def cmd_import(args):
     if args.format == "l41":
         from .importers.l41 import import_l41
-        out = import_l41(args.paths, args.out, manifest=args.manifest, warmup=args.warmup)
+        out = import_l41(args.paths, args.out, manifest=args.manifest, warmup=args.warmup, host_note=args.host_note,
+                         command_line=["pmcsuite", *sys.argv[1:]])
     else:
         from .importers.tidy_csv import import_csv
         if len(args.paths) != 1:
             raise PmcsuiteError("'pmcsuite import csv' takes exactly one CSV file")
-        out = import_csv(args.paths[0], args.out)
+        out = import_csv(args.paths[0], args.out, host_note=args.host_note, command_line=["pmcsuite", *sys.argv[1:]])
     print(out)
 
 
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or directories")
     p.add_argument("--manifest", help="CSV saying how each L41 file was launched")
     p.add_argument("--warmup", type=int, default=0, help="leading runs per point to mark as warm-up (default 0)")
+    p.add_argument("--host-note", help="what the data says about its machine, e.g. 'BeagleBone Black, FreeBSD 11'")
     p.add_argument("--out", required=True, help="result directory to create")
     p.set_defaults(func=cmd_import)
 

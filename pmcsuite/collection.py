@@ -172,8 +172,6 @@ def run_job(job, settings: Settings, exe: Path) -> dict:
         return record
     after, own_after, others_after = cpu_times(), _children_cpu_seconds(), runnable_others()
     counters = {v.counter: v.to_dict() for v in values}
-    for value in counters.values():
-        value.pop("counter", None)
     record.update(
         ok=True, error=None, bench=bench, counters=counters,
         scope=("loop" if bench.get("counting") == "loop" else backend.scope) if pass_ else None,
@@ -206,7 +204,8 @@ def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
 
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm  # progress bar with rate and ETA
-    return tqdm(total=total, disable=not enabled, unit="run", dynamic_ncols=True, file=sys.stderr)
+    # disable=None: no bar when stderr is not a terminal (CI logs, pipes)
+    return tqdm(total=total, disable=None if enabled else True, unit="run", dynamic_ncols=True, file=sys.stderr)
 
 
 def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",

@@ -56,6 +56,9 @@ def test_every_mode_moves_all_bytes(exe, ipc, actors):
     assert r["bandwidth"] == pytest.approx(MiB * 1e9 / r["loop_ns"], rel=1e-6)
     assert r["counting"] == "none"
     assert set(r["rusage"]) == {"minflt", "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns"}
+    for key in bm.ACTOR_TIME_KEYS:
+        assert set(r[key]) == {"writer", "reader"}, key
+    assert all(r["oncpu_ns"][role] + r["offcpu_ns"][role] == r["wall_ns"][role] for role in ("writer", "reader"))
     assert r["rusage"]["majflt"] == 0
     sockets = ipc not in ("pipe", "pipe-s")
     assert (r["buffers"]["sndbuf"] is not None) == sockets
@@ -109,6 +112,35 @@ def test_force_grants_socket_buffers_past_wmem_max(exe):
 def test_default_local_socket_buffers_are_not_the_buffer_size(exe):
     r = run(exe, "local", 4096, MiB)
     assert r["buffers"]["sndbuf"] > 0 and r["buffers"]["requested"] == 4096
+
+
+# ------------------------------------------------------------------ per-actor off-CPU time
+
+@pytest.mark.skipif(not LINUX, reason="CPU placement is checked on Linux")
+@pytest.mark.parametrize("actors", bm.ACTORS)
+def test_offcpu_time_on_one_cpu(exe, actors):
+    """Both actors on one CPU: each waits while the other runs, so both are off-CPU for a good
+    share of the loop; their CPU times together fit in the loop's wall time (one CPU)."""
+    r = run(exe, "pipe", 64 * 1024, 16 * MiB, actors=actors, placement="same")
+    loop = r["loop_ns"]
+    wall, on, off = r["wall_ns"], r["oncpu_ns"], r["offcpu_ns"]
+    for role in ("writer", "reader"):
+        assert on[role] > 0 and off[role] > 0, (role, r)
+        assert on[role] + off[role] == wall[role]                      # the definition
+        # each actor's own window is the loop, give or take its start/stop skew
+        assert 0.9 * loop <= wall[role] <= 1.05 * loop, (role, wall[role], loop)
+    assert on["writer"] + on["reader"] <= 1.05 * loop                  # they share one CPU
+    assert off["writer"] + off["reader"] >= 0.75 * loop                # so each waits for the other
+
+
+@pytest.mark.skipif(not LINUX, reason="getrusage sums exact scheduler run time on Linux")
+def test_oncpu_time_agrees_with_getrusage(exe):
+    """The thread CPU clocks and getrusage(RUSAGE_THREAD) measure the same CPU time (the rusage
+    window is a few clock reads wider)."""
+    r = run(exe, "pipe", 4096, 4 * MiB, placement="same")
+    clocks = r["oncpu_ns"]["writer"] + r["oncpu_ns"]["reader"]
+    rusage = r["rusage"]["utime_ns"] + r["rusage"]["stime_ns"]
+    assert clocks == pytest.approx(rusage, rel=0.10, abs=1_000_000), (clocks, rusage)
 
 
 # ------------------------------------------------------------------ placement
@@ -256,6 +288,16 @@ def test_parse_bench_output():
             bm.parse_bench_output(json.dumps(broken))
     with pytest.raises(PmcsuiteError, match="garbage"):
         bm.parse_bench_output(json.dumps(SAMPLE) + json.dumps(SAMPLE))
+    timed = {**SAMPLE, "wall_ns": {"writer": 9, "reader": 8}, "oncpu_ns": {"writer": 4, "reader": 5},
+             "offcpu_ns": {"writer": 5, "reader": 3}}
+    assert bm.parse_bench_output(json.dumps(timed)) == timed           # optional, validated keys
+    for broken, message in [
+        ({**timed, "offcpu_ns": {"writer": 5}}, "non-numeric offcpu_ns.reader"),
+        ({**timed, "oncpu_ns": [1, 2]}, "non-numeric oncpu_ns.writer, oncpu_ns.reader"),
+        ({**timed, "wall_ns": {"writer": True, "reader": 1}}, "non-numeric wall_ns.writer"),
+    ]:
+        with pytest.raises(PmcsuiteError, match=message):
+            bm.parse_bench_output(json.dumps(broken))
 
 
 # ------------------------------------------------------------------ build and cache

@@ -1,23 +1,22 @@
-"""Segmented regression: planted breakpoints recovered, none invented on straight curves."""
+"""Segmented regression: planted breakpoints recovered, none invented on straight curves; exact fits
+and bootstrap agreement handled without warnings."""
 import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import SIZES as SIZE_LIST
+from synthetic import peak_then_plateau, runs_table
 
 from pmcsuite.analysis import bandwidth_fit, counter_columns, fit_breakpoints, measured_runs, same_breakpoints
+from pmcsuite.analysis.breakpoints import presence, same_sizes
 from pmcsuite.errors import PmcsuiteError
 
-SIZES = np.array([1 << k for k in range(10, 25)])  # 1K .. 16M, 15 sizes
+pytestmark = pytest.mark.filterwarnings("error")   # no RuntimeWarning/statsmodels warning may leak
+
+SIZES = np.array(SIZE_LIST)
 RUNS = 10
-
-
-def peak_then_plateau(x):
-    """Rises to a peak at 64K (x=16), falls to 256K (x=18), flat beyond (MiB/s)."""
-    y = 100 + 70 * (x - 10)
-    y = np.where(x > 16, 520 - 175 * (x - 16), y)
-    return np.where(x > 18, 170.0, y)
 
 
 def draw(curve, rng, noise=0.05, runs=RUNS):
@@ -106,15 +105,7 @@ def test_few_sizes_and_bad_input():
 
 
 def _table(curve, seed=0, variant="baseline"):
-    rng = np.random.default_rng(seed)
-    rows = []
-    for size in SIZES:
-        for run in range(RUNS + 1):
-            bw = curve(math.log2(size)) * (1 + 0.03 * rng.standard_normal()) * (1 << 20)
-            rows.append({"ipc": "pipe", "buffer_size": int(size), "total_size": 1 << 24, "run": run,
-                         "warmup": run == 0, "variant": variant, "ok": True, "loop_ns": (1 << 24) / bw * 1e9,
-                         "bandwidth": bw})
-    return pd.DataFrame(rows)
+    return runs_table({variant: curve}, runs=RUNS, seed=seed)
 
 
 def test_bandwidth_fit_ignores_warmups_and_failed_runs():
@@ -140,3 +131,39 @@ def test_measured_runs_and_counter_columns():
     assert counter_columns(df) == ["axi_read", "instructions"]
     df.attrs["counters"] = ["instructions"]
     assert counter_columns(df) == ["instructions"]
+
+
+@pytest.mark.parametrize("values", [lambda s: 1024.0 / s, lambda s: 3.0 + 0 * s])
+def test_exact_fit_has_no_finite_bic_and_raises_no_warning(values):
+    # write() calls per KiB = 1024/size is a straight line on log2 scales; a constant is fitted exactly too
+    s = np.repeat(SIZES[:11], 4)
+    fit = fit_breakpoints(s, values(s.astype(float)), scale="log")
+    assert fit.exact and math.isnan(fit.final_bic) and fit.breakpoints == []
+    assert fit.confident and fit.agreement == 1.0
+    d = json.loads(json.dumps(fit.to_dict(), allow_nan=False))
+    assert d["final_bic"] is None and d["exact"] is True
+    assert "exact fit" in fit.summary()
+    # a noisy curve is not exact and has a finite BIC
+    noisy = fit_breakpoints(s, 1024.0 / s * (1 + 0.02 * np.random.default_rng(0).standard_normal(len(s))),
+                            scale="log")
+    assert not noisy.exact and math.isfinite(noisy.final_bic)
+
+
+def test_agreement_and_presence_follow_the_bootstrap():
+    s, y = draw(peak_then_plateau, np.random.default_rng(0))
+    fit = fit_breakpoints(s, y)
+    assert fit.confident and fit.agreement >= 0.8
+    assert len(fit.boot_sets) == fit.n_boot == 200
+    assert presence(fit, 65536) >= 0.8            # the peak recurs in the resamples
+    assert presence(fit, 1 << 22) <= 0.2          # nothing at 4M
+    # a noisy straight line: "no breakpoint" is itself the confident answer most of the time
+    flat_fit = fit_breakpoints(*draw(lambda x: 300 + 0 * x, np.random.default_rng(1), noise=0.1))
+    assert flat_fit.breakpoints == [] and flat_fit.agreement >= 0.5
+    # too few sizes: never confident (nothing to bootstrap)
+    few = fit_breakpoints([1024, 2048, 4096, 8192] * 3, [1, 2, 3, 4] * 3)
+    assert not few.confident and few.n_boot == 0
+
+
+def test_same_sizes_tolerates_one_step():
+    assert same_sizes([65536], [131072]) and not same_sizes([65536], [262144])
+    assert not same_sizes([65536], []) and same_sizes([], [])

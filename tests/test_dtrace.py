@@ -161,3 +161,27 @@ def test_every_counter_clause_is_balanced():
     for cid in D_COUNTERS:
         d = dtrace_script([cid])
         assert d.count("{") == d.count("}") and f'@counts["{cid}"]' in d
+
+
+def test_collect_with_the_catalogue_freebsd_kernel_platform(standin_path, tmp_path):
+    """``collect --backend dtrace --platform freebsd-kernel --counters sched,faults`` through the
+    stand-in: the catalogue's dtrace-only counters (offcpu_ns, fault_ns) are counted, the ones
+    FreeBSD has no probe for are skipped by design, and the kernel view shows the times."""
+    import pmcsuite
+    from pmcsuite.report.kernel_sections import faults_section, sleep_section
+    out = pmcsuite.collect(out=tmp_path / "fbsd", counters="sched,faults", backend="dtrace",
+                           platform="freebsd-kernel", ipcs=["pipe"], sizes="4K,64K", runs=2,
+                           warmup=1, total="1M", progress=False)
+    df = pmcsuite.load(out)
+    assert df["ok"].all()
+    counted = df[df["backend"] == "dtrace"]
+    assert len(counted) == 4 and set(counted["scope"]) == {"process"}
+    assert {"offcpu_ns", "fault_ns", "page_faults", "context_switches"} <= set(df.attrs["counters"])
+    assert "sched_switch" not in df.columns and "minor_faults" not in df.columns
+    assert (counted["offcpu_ns"] == 1_000_000 + 1000 * counted["reads"]).all()   # stand-in values
+    assert (counted[["offcpu_writer_ns", "offcpu_reader_ns"]].notna()).all().all()
+    sleep = sleep_section(df, df.attrs["metadata"], tmp_path / "report").markdown
+    assert "writer off-CPU (ms)" in sleep and "offcpu_ns (dtrace, ms)" in sleep
+    faults = faults_section(df, df.attrs["metadata"], tmp_path / "report").markdown
+    assert "time in faults (ms)" in faults and "not measured" not in faults
+    assert "| `page_faults` | minflt+majflt | pipe | process |" in faults

@@ -1,17 +1,20 @@
-"""Which counters explain the inflexion points: attribution, alignment across passes, regression,
-findings (sentences + JSON) and the report sections."""
+"""Which counters explain the inflexion points: attribution, alignment across passes, regression
+(screened for constant, duplicate and redundant counters), readable findings (sentences + JSON) and
+the report sections."""
 import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import SIZES, TOTAL, add_counter, runs_table
 
-from pmcsuite.analysis import ALIGN_NOTE, explain, findings_dict, normalise, per_kib, sentences
-from pmcsuite.analysis.explain import regress
+from pmcsuite.analysis import ALIGN_NOTE, explain, findings_dict, mode_sentences, normalise, per_kib, sentences
+from pmcsuite.analysis.explain import format_vif, regress
+from pmcsuite.analysis.labels import counter_labels, short_description
 
-SIZES = [1 << k for k in range(10, 25)]
-TOTAL = 1 << 24
+pytestmark = pytest.mark.filterwarnings("error")   # no RuntimeWarning/statsmodels warning may leak
+
 RUNS = 10
 
 
@@ -27,35 +30,14 @@ def axi_per_kib(x):
     return 0.5 * 4 ** (min(max(x, 16), 18) - 16)
 
 
-def sweep(seed=0, ipcs=("pipe",), shift=0):
+def sweep(seed=0, ipcs=("pipe",)):
     """Baseline + pass 'bus' (axi_read, instructions unsupported) + pass 'misc' (noise counter, syscalls)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for ipc in ipcs:
-        for size in SIZES:
-            x = math.log2(size) - shift
-            for variant in ("baseline", "bus", "misc"):
-                for run in range(RUNS + 1):
-                    mib = bandwidth(x) * (1 + 0.04 * rng.standard_normal()) * (0.7 if variant != "baseline" else 1)
-                    row = {"ipc": ipc, "actors": "2thread", "placement": "same", "buffer_size": size,
-                           "total_size": TOTAL, "run": run, "warmup": run == 0, "variant": variant, "ok": True,
-                           "loop_ns": TOTAL / (mib * (1 << 20)) * 1e9, "bandwidth": mib * (1 << 20),
-                           "writes": TOTAL // size, "reads": TOTAL // min(size, 65536),
-                           "axi_read": np.nan, "axi_read_status": None, "instructions": np.nan,
-                           "instructions_status": None, "noise": np.nan, "noise_status": None,
-                           "syscalls_write": np.nan, "syscalls_write_status": None}
-                    if variant == "bus":
-                        row["axi_read"] = axi_per_kib(x) * TOTAL / 1024 * (1 + 0.03 * rng.standard_normal())
-                        row["axi_read_status"] = "ok"
-                        row["instructions_status"] = "not_supported"
-                    if variant == "misc":
-                        row["noise"] = 3.0 * TOTAL / 1024 * (1 + 0.05 * rng.standard_normal())
-                        row["noise_status"] = "ok"
-                        row["syscalls_write"] = float(TOTAL // size)
-                        row["syscalls_write_status"] = "ok"
-                    rows.append(row)
-    df = pd.DataFrame(rows)
-    df.attrs["counters"] = ["axi_read", "instructions", "noise", "syscalls_write"]
+    slow = lambda x: 0.7 * bandwidth(x)  # noqa: E731
+    df = runs_table({"baseline": bandwidth, "bus": slow, "misc": slow}, runs=RUNS, noise=0.04, seed=seed, ipcs=ipcs)
+    add_counter(df, "axi_read", axi_per_kib, variant="bus", noise=0.03, seed=seed + 1)
+    add_counter(df, "instructions", None, variant="bus", status="not_supported")
+    add_counter(df, "noise", lambda x: 3.0, variant="misc", noise=0.05, seed=seed + 2)
+    add_counter(df, "syscalls_write", lambda x: 1024 / 2 ** x, variant="misc")
     return df
 
 
@@ -119,19 +101,71 @@ def test_regression_and_correlations(expl):
     rho = m.correlations.set_index("counter")["rho"]
     assert rho["axi_read"] < -0.2               # more DRAM traffic per KiB where bandwidth is low
     assert abs(rho["noise"]) < abs(rho["axi_read"])
-    # collinearity warning
+    # collinearity warning among kept counters (r ~ 0.99: correlated, not the same measurement)
     rng = np.random.default_rng(0)
     a = pd.Series(rng.standard_normal(15))
-    X = pd.DataFrame({"a": a, "b": a * 2 + 1e-3 * rng.standard_normal(15), "c": rng.standard_normal(15)})
+    X = pd.DataFrame({"a": a, "b": a * 2 + 0.2 * rng.standard_normal(15), "c": rng.standard_normal(15)})
     reg = regress(3 * a + 0.1 * rng.standard_normal(15), X)
+    assert reg.counters == ["a", "b", "c"] and not reg.dropped
     assert "collinear" in reg.warning and "a" in reg.warning and "c" not in reg.warning.split("(")[1].split(";")[0]
-    assert reg.r_squared > 0.99
-    assert "too few" in regress(a[:3], X.iloc[:3]).note
+    assert reg.r_squared > 0.99 and reg.r_squared_adj <= reg.r_squared
+    assert "too few" in regress(a[:2], X.iloc[:2]).note
+
+
+def real_like_table(n=11, seed=0):
+    """Per-size medians like the real x86 software collection: pipe reads capped at 64K, syscalls_all =
+    read + write + 3, sched_switch == context_switches, one page fault per run, zero major faults."""
+    rng = np.random.default_rng(seed)
+    size = 2.0 ** np.arange(10, 10 + n)
+    reads, writes = 1024 / np.minimum(size, 65536), 1024 / size
+    ctx = 0.06 * (1 + 0.05 * rng.standard_normal(n))
+    X = pd.DataFrame({"syscalls_read": reads, "syscalls_write": writes, "syscalls_all": reads + writes + 3 / 16384,
+                      "page_faults": np.full(n, 1 / 16384), "major_faults": np.zeros(n),
+                      "context_switches": ctx, "sched_switch": ctx * 1.0000001,
+                      "task_clock": 2e-4 + 1e-3 * reads * (1 + 0.1 * rng.standard_normal(n))})
+    loop = 300 + 2000 * reads + 500 * writes + 100 * rng.standard_normal(n)
+    return pd.Series(loop), X
+
+
+def test_regression_sets_aside_constant_duplicate_and_redundant_counters():
+    y, X = real_like_table()
+    reg = regress(y, X)
+    assert reg.dropped["page_faults"] == "constant across sizes"
+    assert reg.dropped["major_faults"] == "constant across sizes"
+    assert reg.dropped["sched_switch"].startswith("same as context_switches")
+    assert reg.same_as == {"sched_switch": "context_switches"}
+    assert reg.dropped["syscalls_all"].startswith("a linear combination of")
+    assert set(reg.counters) == {"syscalls_read", "syscalls_write", "context_switches", "task_clock"}
+    assert reg.counters == [c for c in X.columns if c in reg.counters]          # catalogue order
+    assert all(0 <= v <= 1 for v in reg.partial_r2.values())                    # no -8e-14
+    assert all(math.isfinite(v) and v < 1e6 for v in reg.vif.values())
+    assert "set aside" in reg.summary() and "syscalls_all" in reg.summary()
+    json.dumps(reg.to_dict(), allow_nan=False)
+
+
+def test_regression_fits_at_most_sizes_minus_two_counters_by_spearman():
+    rng = np.random.default_rng(1)
+    n = 6
+    y = pd.Series(np.arange(n, dtype=float) + 0.1 * rng.standard_normal(n))
+    X = pd.DataFrame({f"c{i}": rng.standard_normal(n) for i in range(6)})
+    X["strong"] = y + 0.01 * rng.standard_normal(n)
+    reg = regress(y, X)
+    assert len(reg.counters) == n - 2 and "strong" in reg.counters
+    assert sum("at most 4 counters" in why for why in reg.dropped.values()) == 7 - (n - 2)
+    assert math.isfinite(reg.r_squared_adj)
+
+
+def test_vif_is_rounded_for_people():
+    assert format_vif(1.234) == "1.2" and format_vif(67.4) == "67" and format_vif(5e9) == ">1000"
+    assert format_vif(float("inf")) == ">1000" and format_vif(None) == ">1000"
 
 
 def test_findings_sentences_and_json(expl):
     lines = sentences(expl)
-    assert any(s.startswith("pipe: bandwidth peaks at") and "axi_read per KiB rises" in s for s in lines)
+    assert any(s.startswith("pipe: bandwidth peaks at") and "AXI bus reads per KiB rise " in s for s in lines)
+    assert not any("axi_read" in s for s in lines)                 # readable names, not ids
+    bare = sentences(explain(sweep(), n_boot=50, labels={}))
+    assert any("axi_read per KiB rises " in s for s in bare)       # singular verb for a bare id
     assert any("with pass bus bandwidth is 0.7" in s for s in lines)
     doc = json.loads(json.dumps(findings_dict(expl), allow_nan=False))
     bps = doc["modes"]["pipe"]["breakpoints"]
@@ -167,3 +201,38 @@ def test_report_sections(tmp_path):
     assert "Explained by" in pipe.markdown and "Spearman" in pipe.markdown
     assert "aligned" in pipe.markdown
     assert sections[-1].title.startswith("Probe effect") and "| pipe |" in sections[-1].markdown
+
+
+def test_counter_labels_from_the_catalogue():
+    labels = counter_labels(["syscalls_read", "task_clock", "not_in_catalogue"])
+    assert labels == {"syscalls_read": "read() calls", "task_clock": "CPU time",
+                      "not_in_catalogue": "not_in_catalogue"}
+    assert short_description("Read traffic on the AXI bus to DRAM/IO (Cortex-A8); bus read accesses") == \
+        "read traffic on the AXI bus to DRAM/IO"
+    assert short_description("L1 data cache refills (misses that allocate a line)") == "L1 data cache refills"
+
+
+def test_counter_changing_with_bandwidth_is_said_not_to_be_a_cost():
+    df = runs_table({"baseline": bandwidth, "pass": bandwidth}, runs=RUNS, noise=0.03)
+    add_counter(df, "task_clock", lambda x: bandwidth(x) / 1000, variant="pass", noise=0.02, seed=5)
+    m = explain(df, n_boot=50).modes["pipe"]
+    text = " ".join(mode_sentences(m, {"task_clock": "CPU time"}))
+    assert "CPU time per KiB also changes slope there, but in the same direction as bandwidth, so it does not " \
+           "explain it as a cost" in text
+    assert "same sense" not in text
+
+
+def test_constant_and_unsupported_counters_are_noted_not_plotted(tmp_path):
+    from pmcsuite.report.analysis_sections import analysis_sections
+
+    df = sweep()
+    add_counter(df, "page_faults", lambda x: 1024 / TOTAL, variant="misc")     # one fault per run
+    ex = explain(df, n_boot=50)
+    m = ex.modes["pipe"]
+    assert m.constant == {"page_faults": 1.0} and "page_faults" not in m.counters
+    assert m.unmeasured == {"instructions": "not_supported"}
+    assert any("constant across sizes" in n and "page_faults (1 per run)" in n for n in m.notes)
+    assert "page_faults" not in list(m.correlations["counter"])
+    sections = analysis_sections(df, {}, tmp_path, n_boot=50)
+    caption = next(f.caption for f in sections[0].figures if "counters" in f.path.name)
+    assert "page faults (1 per run)" in caption and "instructions (not supported)" in caption

@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 
 from pmcsuite.report import Section
-from pmcsuite.report.kernel_sections import (derived_offcpu, distributions_section,
-                                             fault_crosscheck, faults_section, kernel_sections,
-                                             median_histogram, quantize_text, return_sizes,
-                                             sleep_section)
+from pmcsuite.report.kernel_sections import (crosschecks, distributions_section, faults_section,
+                                             kernel_sections, median_histogram, offcpu_per_actor,
+                                             quantize_text, return_sizes, sleep_section,
+                                             switch_counts)
 
 K, M = 1024, 1 << 20
 TOTAL = 16 * M
@@ -24,7 +24,9 @@ def _row(ipc, size, run, variant="baseline", **counters):
            "started": pd.Timestamp("2026-01-01"), "ok": True, "error": None,
            "loop_ns": 10_000_000 + size, "bandwidth": TOTAL / 0.01, "writes": writes,
            "reads": reads, "minflt": size // 4096 + 2, "majflt": 0, "nvcsw": 10 + reads // 4,
-           "nivcsw": 1, "utime_ns": 1_000_000, "stime_ns": 8_000_000, "sndbuf": np.nan,
+           "nivcsw": 1, "utime_ns": 1_000_000, "stime_ns": 8_000_000,
+           "offcpu_writer_ns": 4_000_000 + size, "offcpu_reader_ns": 5_000_000 + run,
+           "sndbuf": np.nan,
            "rcvbuf": np.nan, "pipe_size": 65536 if ipc == "pipe" else np.nan, "cpu_writer": 0,
            "cpu_reader": 0, "other_cpu_frac": 0.0,
            "write_sizes": {size: writes}, "read_sizes": {per_read: reads}}
@@ -43,7 +45,7 @@ def df():
                 rows.append(_row(ipc, size, run, "syscalls+faults",
                                  syscalls_write=base["writes"] + 2.0,
                                  syscalls_read=base["reads"] + 2.0,
-                                 page_faults=float(base["minflt"] + 1),
+                                 page_faults=float(base["minflt"]),
                                  context_switches=float(base["nvcsw"] + 3)))
     frame = pd.DataFrame(rows)
     for c in ("syscalls_write", "syscalls_read", "page_faults", "context_switches"):
@@ -84,36 +86,86 @@ def test_return_sizes_and_distribution_section(df, tmp_path):
     assert len(s.figures) == 1 and s.figures[0].path.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_sleep_section_is_honest_without_offcpu(df, tmp_path):
+def test_offcpu_per_actor_medians_of_baseline_runs(df):
+    table = offcpu_per_actor(df)
+    pipe_1m = table[(table.ipc == "pipe") & (table.buffer_size == M)].iloc[0]
+    assert pipe_1m.n == 3                                   # warm-up excluded, baseline only
+    assert pipe_1m.writer_ms == pytest.approx((4_000_000 + M) / 1e6)
+    assert pipe_1m.reader_ms == pytest.approx(5.000002)     # median of runs 1, 2, 3
+    assert pipe_1m.loop_ms == pytest.approx((10_000_000 + M) / 1e6)
+    assert list(switch_counts(df)["nvcsw"]) == list(table["nvcsw"])
+
+
+def test_sleep_section_uses_the_benchmark_clocks(df, tmp_path):
     s = sleep_section(df, {}, tmp_path)
-    assert "not measured" in s.markdown and "`offcpu_ns`" in s.markdown
-    assert "derived" in s.markdown
-    est = derived_offcpu(df)
-    assert (est["offcpu_est_ns"] == 2 * est["loop_ns"] - 9_000_000).all()
-    assert s.figures[0].path.exists()
+    assert "not measured" not in s.markdown and "CLOCK_THREAD_CPUTIME_ID" in s.markdown
+    assert "writer off-CPU (ms)" in s.markdown and "context_switches (perf)" in s.markdown
+    assert "offcpu_ns (dtrace" not in s.markdown            # no dtrace column without dtrace data
+    pipe_4k = [ln for ln in s.markdown.splitlines() if ln.startswith("| pipe | 4K |")][0]
+    cells = [c.strip() for c in pipe_4k.split("|")[1:-1]]
+    assert cells[3:5] == ["4", "5"]                         # writer, reader off-CPU (ms)
+    assert cells[7] == f"{10 + 4096 // 4 + 3:,}"            # perf context_switches median
+    assert "per actor" in s.figures[0].caption
+    assert s.figures[0].path.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_sleep_section_with_measured_offcpu(df, tmp_path):
-    df = df.copy()
+def test_sleep_section_falls_back_to_dtrace_counter(df, tmp_path):
+    df = df.drop(columns=["offcpu_writer_ns", "offcpu_reader_ns"])
     df["offcpu_ns"] = np.where(df["variant"] == "syscalls+faults", 3_000_000.0, np.nan)
     df.loc[(df["ipc"] == "local") & (df["buffer_size"] == M), "offcpu_ns"] = np.nan
     s = sleep_section(df, {}, tmp_path)
-    assert "not measured" not in s.markdown
-    assert "offcpu_ns (ms)" in s.markdown
+    assert "not measured" not in s.markdown and "`offcpu_ns` (dtrace" in s.markdown
     local_1m = [ln for ln in s.markdown.splitlines() if ln.startswith("| local | 1M |")][0]
-    assert local_1m.split("|")[7].strip() == "—"            # missing stays missing, not 0
+    assert local_1m.split("|")[-2].strip() == "—"           # missing stays missing, not 0
     pipe_1m = [ln for ln in s.markdown.splitlines() if ln.startswith("| pipe | 1M |")][0]
-    assert pipe_1m.split("|")[7].strip() == "3"
+    assert pipe_1m.split("|")[-2].strip() == "3"
+
+
+def test_sleep_section_says_what_is_missing(df, tmp_path):
+    df = df.drop(columns=["offcpu_writer_ns", "offcpu_reader_ns"])
+    s = sleep_section(df, {}, tmp_path)
+    assert "Off-CPU time was not measured" in s.markdown
+    assert "offcpu_writer_ns" in s.markdown and "`offcpu_ns`" in s.markdown
+    assert "writer off-CPU" not in s.markdown
+    assert s.figures[0].path.exists()
+    nan = df.assign(offcpu_writer_ns=np.nan, offcpu_reader_ns=np.nan)   # columns present, no values
+    assert offcpu_per_actor(nan).empty and "not measured" in sleep_section(nan, {}, tmp_path).markdown
+
+
+def test_crosschecks(df):
+    table = crosschecks(df).set_index(["counter", "ipc"])
+    assert set(table.index.get_level_values(0)) == {"page_faults", "context_switches",
+                                                     "syscalls_write", "syscalls_read"}
+    pf = table.loc[("page_faults", "pipe")]
+    assert (pf.runs, pf.equal, pf.median_diff, pf.below) == (9, 9, 0.0, 0)
+    cs = table.loc[("context_switches", "local")]
+    assert (cs.equal, cs.min_diff, cs.max_diff) == (0, 2.0, 2.0)   # nvcsw + 3 - (nvcsw + nivcsw)
+    assert table.loc[("syscalls_write", "pipe")].median_diff == 2.0
+    broken = df.copy()
+    broken.loc[broken["page_faults"].notna() & (broken["ipc"] == "local"), "page_faults"] = -1.0
+    bad = crosschecks(broken).set_index(["counter", "ipc"]).loc[("page_faults", "local")]
+    assert bad.below == 9 and bad.equal == 0
+    assert crosschecks(df[df["variant"] == "baseline"]).empty
 
 
 def test_faults_section(df, tmp_path):
-    check = fault_crosscheck(df)
-    assert check["runs"] == 18 and check["within_10pct"] == 18
     s = faults_section(df, {}, tmp_path)
     assert "Time in page faults was not measured" in s.markdown and "fault_ns" in s.markdown
-    assert "Cross-check on the 18 runs" in s.markdown
+    assert "perf stat counts faults but cannot" in s.markdown
+    assert "| `page_faults` | minflt+majflt | pipe | ? | 9 | 9 | +0 (+0 to +0) |" in s.markdown
+    assert "| `syscalls_write` | writes | local | ? | 9 | 0 | +2 (+2 to +2) |" in s.markdown
+    assert "writes + 2: the controller's write()" in s.markdown
+    assert "Disagreement" not in s.markdown
     assert "Probe effect" in s.markdown
     assert s.figures[0].path.read_bytes()[:4] == b"\x89PNG"
+    broken = df.copy()
+    broken.loc[broken["syscalls_write"].notna(), "syscalls_write"] = 1.0
+    assert "**Disagreement:** `syscalls_write` counted fewer" in faults_section(broken, {}, tmp_path).markdown
+    timed = df.assign(fault_ns=np.where(df["variant"] == "baseline", np.nan, 250_000.0))
+    s = faults_section(timed, {}, tmp_path)
+    assert "not measured" not in s.markdown and "time in faults (ms)" in s.markdown
+    assert [ln for ln in s.markdown.splitlines() if ln.startswith("| pipe | 1M |")][0] \
+        .split("|")[-2].strip() == "0.25"
 
 
 def test_all_sections(df, tmp_path):

@@ -53,7 +53,8 @@ def test_group_larger_than_slots_is_split(cat):
 
 
 def test_tracepoints_apart_from_software_events_and_never_mixed_with_hardware(cat):
-    software = make_passes(cat, ["syscalls", "faults", "sched", "time"], ["software"], "perf")
+    software, unavailable = plan_counters(cat, ["syscalls", "faults", "sched", "time"], ["software"], "perf")
+    assert set(unavailable) == {"fault_ns", "offcpu_ns"}     # no perf event times faults or sleep
     assert [p.name for p in software] == ["syscalls+sched.tracepoint", "faults+sched.software+time"]
     assert software[0].events == {"syscalls_read": "syscalls:sys_enter_read",
                                   "syscalls_write": "syscalls:sys_enter_write",

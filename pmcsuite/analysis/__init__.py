@@ -10,17 +10,22 @@ Pure functions of the table returned by ``pmcsuite.load(DIR)``; every result obj
                                               regression, correlations, and the overhead
     findings_dict(df_or_expl) -> dict         the ``explain --json`` document
     sentences(expl)       -> list[str]        findings as sentences
+    counter_labels(ids, metadata=None) -> dict  readable counter names ("read() calls") for sentences
+
+No function here lets a numerical warning reach the user: exact fits, constant and collinear counters
+are handled explicitly (see breakpoints.py "Exact fits" and explain.py step 4).
 """
 from .breakpoints import (Breakpoint, BreakpointFit, bandwidth_fit, counter_columns, find_breakpoints,
                           fit_breakpoints, measured_runs, same_breakpoints)
 from .explain import (ALIGN_NOTE, Attribution, Explanation, ModeExplanation, Regression, explain, normalise,
                       per_call, per_kib)
 from .findings import findings_dict, findings_text, mode_sentences, sentences
+from .labels import counter_labels
 from .overhead import OverheadResult, overhead
 
 __all__ = [
     "Breakpoint", "BreakpointFit", "bandwidth_fit", "counter_columns", "find_breakpoints", "fit_breakpoints", "measured_runs",
     "same_breakpoints", "ALIGN_NOTE", "Attribution", "Explanation", "ModeExplanation", "Regression", "explain",
     "normalise", "per_call", "per_kib", "findings_dict", "findings_text", "mode_sentences", "sentences", "OverheadResult",
-    "overhead",
+    "overhead", "counter_labels",
 ]

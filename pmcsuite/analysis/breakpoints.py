@@ -23,6 +23,15 @@ Decisions (documented here once, relied upon elsewhere):
   with replacement within each size, re-running the whole selection ``n_boot`` times, a breakpoint
   within one size step is found in at least ``min_support`` (80 %) of the resamples.
   Unclaimed candidates are kept in ``BreakpointFit.rejected`` with the reason.
+- **Exact fits.** The RSS is floored at 1e-12 of the curve's total sum of squares (the precision of
+  the numbers): a curve the model reproduces exactly (e.g. write() calls per KiB = 1024/size, a
+  straight line on log2 scales) then ties on fit with every richer model and the penalty picks the
+  fewest breakpoints. Such a fit has no finite BIC (ln 0): ``final_bic`` is NaN (null in JSON) and
+  ``exact`` is True; nothing is computed from ln(0), so no warning is raised.
+- **Agreement** of the whole answer: the share of bootstrap resamples whose BIC-selected, material
+  breakpoints are the claimed ones (as many, each within one size step). ``confident`` is
+  ``agreement >= min_support``; an answer of "no breakpoint" is tested the same way. Comparisons
+  between fits (e.g. did instrumentation move the breakpoints) rely on it.
 - **Confidence interval** of a location: percentile interval of the nearest bootstrap breakpoint
   (among those closer to it than to any other claimed breakpoint), reported in bytes.
 - **Kind**: ``peak`` (slope + to -), ``trough`` (- to +), ``plateau`` (start of a plateau: the
@@ -119,6 +128,15 @@ class BreakpointFit:
     n_boot: int = 0
     slope: float = float("nan")         # overall slope when there is no breakpoint (per doubling)
     max_possible: int = 0               # breakpoints the size grid allows (0 with fewer than 5 sizes)
+    exact: bool = False                 # the final model reproduces the medians exactly (no finite BIC)
+    agreement: float = float("nan")     # share of bootstrap resamples giving the same claimed set
+    min_support: float = 0.8
+    boot_sets: list = field(default_factory=list, repr=False)  # material breakpoint sizes of each resample
+
+    @property
+    def confident(self) -> bool:
+        """The claimed set of breakpoints (possibly none) is what most bootstrap resamples find."""
+        return self.can_break and math.isfinite(self.agreement) and self.agreement >= self.min_support
 
     @property
     def can_break(self) -> bool:
@@ -134,8 +152,8 @@ class BreakpointFit:
         head = (f"{self.label}: segmented fit on log2(size), {len(self.sizes)} sizes, scale={self.scale}, "
                 f"unit={self.unit}\nBIC by number of breakpoints: "
                 + ", ".join(f"{k}: {v:.1f}" for k, v in sorted(self.bic.items()))
-                + f"\nmateriality |delta slope| >= {self.threshold:.4g} per doubling; bootstrap B={self.n_boot}; "
-                f"R^2={self.r_squared:.3f}")
+                + f"\nmateriality |delta slope| >= {self.threshold:.4g} per doubling; bootstrap B={self.n_boot}, "
+                f"agreement {self.agreement:.2f}; R^2={self.r_squared:.3f}" + (" (exact fit)" if self.exact else ""))
         rows = [dict(status="claimed", **_bp_row(b)) for b in self.breakpoints]
         rows += [dict(status="rejected: " + b.reason, **_bp_row(b)) for b in self.rejected]
         if not rows:
@@ -152,7 +170,8 @@ class BreakpointFit:
             "bic": {str(k): _jsonable(v) for k, v in self.bic.items()}, "n_selected": self.n_selected,
             "threshold": _jsonable(self.threshold), "r_squared": _jsonable(self.r_squared),
             "final_bic": _jsonable(self.final_bic), "n_boot": self.n_boot, "slope": _jsonable(self.slope),
-            "max_possible": self.max_possible,
+            "max_possible": self.max_possible, "exact": bool(self.exact),
+            "agreement": _jsonable(self.agreement), "confident": bool(self.confident),
         }
 
 
@@ -200,20 +219,43 @@ class _Selector:
         self.n = len(x)
         self.combos = _combinations(self.n, kmax, min_seg)
         self.k = np.array([len(c) for c in self.combos])
-        resid = []
+        resid, slopes = [], []
+        kmax_found = max(len(c) for c in self.combos)
         for c in self.combos:
             X = _design(x, c)
-            resid.append(np.eye(self.n) - X @ np.linalg.pinv(X))
+            pinv = np.linalg.pinv(X)
+            resid.append(np.eye(self.n) - X @ pinv)
+            pad = np.zeros((kmax_found, self.n))
+            pad[: len(c)] = pinv[2:]                         # rows giving the slope changes d_j
+            slopes.append(pad)
         self.resid = np.stack(resid)                         # (C, n, n)
+        self.delta = np.stack(slopes)                        # (C, kmax, n)
 
     def bic(self, Y: np.ndarray) -> np.ndarray:
         """BIC (B, C) of each combination for each curve in Y (B, n)."""
         R = np.einsum("cnm,bm->bcn", self.resid, Y)
         rss = np.einsum("bcn,bcn->bc", R, R)
-        scale = np.maximum(np.einsum("bn,bn->b", Y - Y.mean(1, keepdims=True), Y - Y.mean(1, keepdims=True)), 1e-300)
-        rss = np.maximum(rss, 1e-12 * scale[:, None])       # a perfect fit must not give -inf
-        n = self.n
-        return n * np.log(rss / n) + (2 + 2 * self.k)[None, :] * math.log(n)
+        return _bic(rss, _tss(Y)[:, None], self.n, self.k[None, :])
+
+    def deltas(self, picks: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """(B, kmax) slope changes of combination ``picks[b]`` fitted to curve ``Y[b]`` (0-padded)."""
+        return np.einsum("bkn,bn->bk", self.delta[picks], Y) if self.delta.shape[1] else np.zeros((len(Y), 0))
+
+
+def _tss(Y: np.ndarray) -> np.ndarray:
+    """Total sum of squares, plus 1e-12 of the raw sum of squares so that a constant curve has a scale."""
+    centred = Y - Y.mean(axis=-1, keepdims=True)
+    return np.einsum("...n,...n->...", centred, centred) + 1e-12 * np.einsum("...n,...n->...", Y, Y)
+
+
+def _rss_floor(tss):
+    """Below this an RSS is round-off: 1e-12 of the total sum of squares (module docstring, "Exact fits")."""
+    return np.maximum(1e-12 * np.asarray(tss, dtype=float), 1e-300)
+
+
+def _bic(rss, tss, n: int, k):
+    """``n ln(RSS/n) + (2 + 2k) ln n`` with the RSS floored (an exact fit must not give -inf)."""
+    return n * np.log(np.maximum(rss, _rss_floor(tss)) / n) + (2 + 2 * np.asarray(k)) * math.log(n)
 
 
 def _runs_matrix(sizes: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -296,10 +338,14 @@ def fit_breakpoints(sizes, values, *, label: str = "", unit: str = "", scale: st
     # Bootstrap: rerun the whole selection on resampled medians
     rng = np.random.default_rng(seed)
     supports, cis = [], []
-    if chosen:
+    boot_sets, material_sets = [], []
+    if selector.k.max() > 0 and n_boot > 0:
         boot = _bootstrap_medians(mat, counts, n_boot, rng)
         picks = np.argmin(selector.bic(boot), axis=1)
         boot_sets = [selector.combos[p] for p in picks]
+        material = np.abs(selector.deltas(picks, boot)) >= threshold
+        material_sets = [tuple(i for j, i in enumerate(c) if material[b, j]) for b, c in enumerate(boot_sets)]
+    if chosen:
         for j, i in enumerate(chosen):
             others = [c for c in chosen if c != i]
             found, nearest = 0, []
@@ -331,15 +377,22 @@ def fit_breakpoints(sizes, values, *, label: str = "", unit: str = "", scale: st
             reasons.append(f"bootstrap support {supports[j]:.2f} < {min_support}")
         (rejected_raw if reasons else claimed).append((j, i, "; ".join(reasons)))
 
-    # Final fit at the claimed locations (statsmodels OLS)
+    # Final fit at the claimed locations (statsmodels OLS); BIC as in the selection (see "Exact fits")
     final_combo = tuple(i for _, i, _ in claimed)
     ols = sm.OLS(med, _design(x, final_combo)).fit()
     params = np.asarray(ols.params)
     slopes = np.cumsum(np.concatenate([[params[1]], params[2:]]))  # slope of each segment
     fitted_y = np.asarray(ols.fittedvalues)
     n = len(x)
-    final_bic = float(ols.bic + len(final_combo) * math.log(n)) if n > len(params) else float("nan")
+    tss = float(_tss(med))
+    exact = bool(float(ols.ssr) <= float(_rss_floor(tss)))
+    final_bic = (float(_bic(float(ols.ssr), tss, n, len(final_combo)))
+                 if n > len(params) and not exact else float("nan"))
     r2 = float(ols.rsquared) if np.ptp(med) > 0 else float("nan")
+    agreement = float("nan")
+    if material_sets:
+        agreement = float(np.mean([len(m) == len(final_combo) and all(abs(a - b) <= 1 for a, b in zip(m, final_combo))
+                                   for m in material_sets]))
 
     def back(v):
         return float(2.0 ** v) if scale == "log" else float(v)
@@ -369,7 +422,9 @@ def fit_breakpoints(sizes, values, *, label: str = "", unit: str = "", scale: st
         medians=[back(v) for v in med], n_runs=[int(c) for c in counts],
         fitted=[back(v) for v in fitted_y], breakpoints=breakpoints, rejected=rejected,
         bic=bic_by_k, n_selected=len(chosen), threshold=threshold, r_squared=r2, final_bic=final_bic,
-        n_boot=n_boot if chosen else 0, slope=float(slopes[0]), max_possible=int(selector.k.max()))
+        n_boot=n_boot if boot_sets else 0, slope=float(slopes[0]), max_possible=int(selector.k.max()),
+        exact=exact, agreement=agreement, min_support=min_support,
+        boot_sets=[tuple(int(usizes[i]) for i in m) for m in material_sets])
 
 
 def bandwidth_fit(df: pd.DataFrame, ipc: str, variant: str | None = "baseline", **kwargs) -> BreakpointFit:
@@ -385,14 +440,29 @@ def bandwidth_fit(df: pd.DataFrame, ipc: str, variant: str | None = "baseline", 
     return fit_breakpoints(sel["buffer_size"].to_numpy(), sel["bandwidth"].to_numpy(float) / MIB, **kwargs)
 
 
+def same_sizes(a, b, step: float = 1.0, tolerance: int = 1) -> bool:
+    """Two lists of breakpoint sizes (bytes) are the same: as many, pairwise within ``tolerance`` steps
+    of ``step`` doublings."""
+    if len(a) != len(b):
+        return False
+    return all(abs(math.log2(p) - math.log2(q)) <= tolerance * step + 1e-9 for p, q in zip(sorted(a), sorted(b)))
+
+
 def same_breakpoints(a: BreakpointFit, b: BreakpointFit, tolerance: int = 1) -> bool:
     """True when both fits claim as many breakpoints, pairwise within ``tolerance`` size steps."""
-    if len(a.breakpoints) != len(b.breakpoints):
-        return False
-    xa = [math.log2(p.size) for p in a.breakpoints]
-    xb = [math.log2(p.size) for p in b.breakpoints]
     step = float(np.median(np.diff(np.log2(a.sizes)))) if len(a.sizes) > 1 else 1.0
-    return all(abs(p - q) <= tolerance * step + 1e-9 for p, q in zip(xa, xb))
+    return same_sizes(a.breakpoint_sizes, b.breakpoint_sizes, step, tolerance)
+
+
+def presence(fit: BreakpointFit, size: int, tolerance: int = 1) -> float:
+    """Share of ``fit``'s bootstrap resamples with a material breakpoint within ``tolerance`` size steps
+    of ``size`` (bytes); NaN when the fit has no bootstrap."""
+    if not fit.boot_sets:
+        return float("nan")
+    step = float(np.median(np.diff(np.log2(fit.sizes)))) if len(fit.sizes) > 1 else 1.0
+    x = math.log2(size)
+    return float(np.mean([any(abs(math.log2(b) - x) <= tolerance * step + 1e-9 for b in bset)
+                          for bset in fit.boot_sets]))
 
 
 #: Alias used by ``pmcsuite.find_breakpoints`` (the package's lazy API table).

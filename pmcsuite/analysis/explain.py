@@ -13,8 +13,21 @@ Steps (all pure functions of the result table):
    rises where bandwidth's falls, or the reverse), the change of slope and the fold change of the
    counter from the breakpoint to the next bandwidth breakpoint (or the largest size).
 4. Per IPC mode, an OLS of loop time per KiB on the counters per KiB across sizes (standardised
-   coefficients, R^2, partial R^2 per counter, a collinearity warning when a VIF exceeds 10) and
-   Spearman correlations of bandwidth with each counter per KiB across sizes.
+   coefficients, R^2 and adjusted R^2, partial R^2 per counter, a collinearity warning when a VIF
+   exceeds 10) and Spearman correlations of bandwidth with each counter per KiB across sizes.
+   Before fitting, counters that cannot be told apart are set aside, each with its reason
+   (``Regression.dropped``), so that the fit is identifiable:
+
+   - *constant* across sizes (e.g. one page fault per run): no information;
+   - *same as X*: |Pearson r| > 0.999 with X across sizes, on the values and on their logarithms when
+     positive (e.g. sched_switch and context_switches); the first in catalogue order is kept;
+   - at most ``n_sizes - 2`` counters are fitted (one residual degree of freedom at least), taken by
+     decreasing |Spearman rho| with loop time per KiB (ties: catalogue order); a counter that is a
+     linear combination of those already taken (R^2 > 1 - 1e-6 on them, e.g. syscalls_all = read +
+     write + a constant) is skipped.
+
+   VIFs are shown rounded (">1000" above a thousand). Counters constant across sizes are also left
+   out of the breakpoint fits and the correlations, and listed in the notes with their value per run.
 
 Counters from different passes come from different runs: they are aligned with each other and with
 the bandwidth by IPC mode and buffer size through per-size medians, never run by run (``ALIGN_NOTE``).
@@ -29,16 +42,20 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy.stats import spearmanr
+from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from ..errors import PmcsuiteError
 from ..sizes import format_size
 from .breakpoints import (MIB, Breakpoint, BreakpointFit, _jsonable, counter_columns, fit_breakpoints,
                           measured_runs)
+from .labels import counter_labels
 from .overhead import OverheadResult, overhead
 
 ALIGN_NOTE = ("Counters from different passes were measured in different runs: they are aligned with each "
               "other and with the bandwidth by IPC mode and buffer size (per-size medians), never run by run.")
 VIF_LIMIT = 10.0
+SAME_AS_R = 0.999          # |Pearson r| across sizes above which two counters are the same measurement
+COMBINATION_R2 = 1 - 1e-6  # R^2 of a counter on the kept ones above which it adds nothing
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,37 +115,56 @@ class Attribution:
                 "to_size": int(self.to_size), "scale": self.scale, "variants": list(self.variants)}
 
 
+def format_vif(v) -> str:
+    """VIF for people: one decimal below 10, integer below 1000, ">1000" above (beyond that it means
+    "collinear", not a number to compare)."""
+    if v is None or not math.isfinite(v) or v > 1000:
+        return ">1000"
+    return f"{v:.1f}" if v < 10 else f"{v:.0f}"
+
+
 @dataclass
 class Regression:
     """OLS of loop time per KiB on counters per KiB across sizes (standardised)."""
     n: int = 0
-    counters: list[str] = field(default_factory=list)
+    counters: list[str] = field(default_factory=list)   # the counters fitted
     r_squared: float = float("nan")
+    r_squared_adj: float = float("nan")
     coefficients: dict = field(default_factory=dict)   # standardised betas
     partial_r2: dict = field(default_factory=dict)
     vif: dict = field(default_factory=dict)
     warning: str = ""
     note: str = ""                                      # why it was not fitted, if it was not
+    dropped: dict = field(default_factory=dict)         # counter -> why it was set aside
+    same_as: dict = field(default_factory=dict)         # counter -> the kept counter it duplicates
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame({"counter": self.counters,
                              "std_coef": [self.coefficients.get(c) for c in self.counters],
                              "partial_r2": [self.partial_r2.get(c) for c in self.counters],
-                             "vif": [self.vif.get(c) for c in self.counters]})
+                             "vif": [format_vif(self.vif.get(c)) for c in self.counters]})
+
+    def dropped_table(self) -> pd.DataFrame:
+        return pd.DataFrame({"counter": list(self.dropped), "set aside": list(self.dropped.values())},
+                            columns=["counter", "set aside"])
 
     def summary(self) -> str:
+        aside = ("\nset aside: " + "; ".join(f"{c} ({why})" for c, why in self.dropped.items())) if self.dropped else ""
         if self.note:
-            return f"regression of loop time per KiB: not fitted ({self.note})"
-        text = (f"OLS of loop time per KiB on counters per KiB, {self.n} sizes, R^2={self.r_squared:.3f}\n"
+            return f"regression of loop time per KiB: not fitted ({self.note}){aside}"
+        text = (f"OLS of loop time per KiB on counters per KiB, {self.n} sizes, R^2={self.r_squared:.3f} "
+                f"(adjusted {self.r_squared_adj:.3f})\n"
                 + self.table().to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-        return text + (f"\nwarning: {self.warning}" if self.warning else "")
+        return text + aside + (f"\nwarning: {self.warning}" if self.warning else "")
 
     def to_dict(self) -> dict:
         return {"n": self.n, "counters": self.counters, "r_squared": _jsonable(self.r_squared),
+                "r_squared_adj": _jsonable(self.r_squared_adj),
                 "coefficients": {k: _jsonable(v) for k, v in self.coefficients.items()},
                 "partial_r2": {k: _jsonable(v) for k, v in self.partial_r2.items()},
                 "vif": {k: _jsonable(v) for k, v in self.vif.items()},
-                "warning": self.warning, "note": self.note}
+                "warning": self.warning, "note": self.note, "dropped": dict(self.dropped),
+                "same_as": dict(self.same_as)}
 
 
 @dataclass
@@ -144,6 +180,8 @@ class ModeExplanation:
     correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)  # per-size medians, aligned
     notes: list = field(default_factory=list)
+    constant: dict = field(default_factory=dict)        # counter -> its (constant) median value per run
+    unmeasured: dict = field(default_factory=dict)      # counter -> status (e.g. not_supported): no ok value
 
     def explained_table(self) -> pd.DataFrame:
         """One row per (bandwidth breakpoint, attributed counter)."""
@@ -183,6 +221,8 @@ class ModeExplanation:
                 "counter_variants": self.counter_variants,
                 "regression": self.regression.to_dict(),
                 "correlations": [{k: _jsonable(v) for k, v in r.items()} for r in self.correlations.to_dict("records")],
+                "constant": {k: _jsonable(v) for k, v in self.constant.items()},
+                "unmeasured": dict(self.unmeasured),
                 "notes": list(self.notes)}
 
 
@@ -253,39 +293,85 @@ def attribute(bandwidth: BreakpointFit, counters: dict, variants: dict | None = 
     return out
 
 
+def _constant(v: pd.Series) -> bool:
+    v = v.dropna().to_numpy(float)
+    return len(v) == 0 or float(np.ptp(v)) <= 1e-12 * max(float(np.max(np.abs(v))), 1e-300)
+
+
+def _same(a: pd.Series, b: pd.Series) -> bool:
+    """Same measurement up to scale: |Pearson r| > SAME_AS_R across sizes, on the values and, when both
+    are positive, on their logarithms too (values spanning decades are otherwise dominated by the
+    smallest sizes: read() and all system calls per KiB agree below 64 KiB, not above)."""
+    if abs(float(np.corrcoef(a, b)[0, 1])) <= SAME_AS_R:
+        return False
+    if (a > 0).all() and (b > 0).all():
+        return abs(float(np.corrcoef(np.log(a), np.log(b))[0, 1])) > SAME_AS_R
+    return True
+
+
+def screen(y: pd.Series, X: pd.DataFrame) -> tuple[list[str], dict, dict]:
+    """Counters to fit, in catalogue (column) order, and the others with their reason; see the module
+    docstring. Returns (kept, dropped {counter: reason}, same_as {counter: kept twin})."""
+    n = len(X)
+    dropped, same_as = {}, {}
+    distinct: list[str] = []
+    for c in X.columns:
+        if _constant(X[c]):
+            dropped[c] = "constant across sizes"
+            continue
+        twin = next((k for k in distinct if _same(X[c], X[k])), None)
+        if twin is not None:
+            dropped[c], same_as[c] = f"same as {twin}: |r| > {SAME_AS_R} across sizes", twin
+            continue
+        distinct.append(c)
+    limit = max(n - 2, 0)
+    rho = {c: (abs(float(spearmanr(y, X[c]).statistic)) if y.nunique() > 1 else 0.0) for c in distinct}
+    ranked = sorted(distinct, key=lambda c: -(rho[c] if math.isfinite(rho[c]) else 0.0))  # stable: ties keep order
+    z = (X[distinct] - X[distinct].mean()) / X[distinct].std(ddof=0)
+    kept: list[str] = []
+    for c in ranked:
+        if len(kept) >= limit:
+            dropped[c] = (f"not fitted: at most {limit} counters with {n} sizes, taken by |Spearman rho| with "
+                          f"loop time per KiB (this one: {rho[c]:.2f})")
+        elif kept and sm.OLS(z[c].to_numpy(), z[kept].to_numpy()).fit().rsquared > COMBINATION_R2:
+            dropped[c] = f"a linear combination of {', '.join(kept)}"
+        else:
+            kept.append(c)
+    return [c for c in X.columns if c in kept], dropped, same_as
+
+
 def regress(y: pd.Series, X: pd.DataFrame, vif_limit: float = VIF_LIMIT) -> Regression:
-    """Standardised OLS of ``y`` on the columns of ``X`` (rows = sizes), with partial R^2 and VIFs."""
+    """Standardised OLS of ``y`` on the columns of ``X`` (rows = sizes, columns in catalogue order),
+    after ``screen``, with adjusted R^2, partial R^2 and VIFs."""
     data = pd.concat([y.rename("__y__"), X], axis=1).dropna()
-    cols = [c for c in X.columns if data[c].std(ddof=0) > 0]
-    n, p = len(data), len(cols)
+    n = len(data)
+    if n < 3:
+        return Regression(n=n, note=f"{n} sizes are too few (need >= 3)")
+    if _constant(data["__y__"]):
+        return Regression(n=n, note="loop time per KiB does not vary across sizes")
+    cols, dropped, same_as = screen(data["__y__"], data[list(X.columns)])
+    p = len(cols)
     if p == 0:
-        return Regression(n=n, note="no counter varies across sizes")
-    if data["__y__"].std(ddof=0) == 0:
-        return Regression(n=n, counters=cols, note="loop time per KiB does not vary across sizes")
-    if n < p + 2:
-        return Regression(n=n, counters=cols, note=f"{n} sizes are too few for {p} counters (need >= {p + 2})")
-    z = (data - data.mean()) / data.std(ddof=0)
+        return Regression(n=n, note="no counter varies across sizes", dropped=dropped, same_as=same_as)
+    z = (data[["__y__", *cols]] - data[["__y__", *cols]].mean()) / data[["__y__", *cols]].std(ddof=0)
     yz, Xz = z["__y__"].to_numpy(), z[cols].to_numpy()
     full = sm.OLS(yz, Xz).fit()
     rss_full = float(full.ssr)
     partial, vif = {}, {}
     for j, c in enumerate(cols):
-        others = np.delete(Xz, j, axis=1)
-        rss_red = float(sm.OLS(yz, others).fit().ssr) if p > 1 else float(yz @ yz)
-        partial[c] = (rss_red - rss_full) / rss_red if rss_red > 0 else float("nan")
-        if p > 1:
-            r2 = sm.OLS(Xz[:, j], others).fit().rsquared
-            vif[c] = 1.0 / (1.0 - r2) if r2 < 1 else float("inf")
-        else:
-            vif[c] = 1.0
+        rss_red = float(sm.OLS(yz, np.delete(Xz, j, axis=1)).fit().ssr) if p > 1 else float(yz @ yz)
+        # nested least squares: partial R^2 is in [0, 1]; clip round-off (e.g. -8e-14)
+        partial[c] = min(max((rss_red - rss_full) / rss_red, 0.0), 1.0) if rss_red > 0 else float("nan")
+        vif[c] = float(variance_inflation_factor(Xz, j)) if p > 1 else 1.0
+    r2 = float(full.rsquared)
     high = [c for c in cols if vif[c] > vif_limit]
     warning = ""
     if high:
         warning = (f"collinear counters ({', '.join(high)}; VIF > {vif_limit:g}): their individual coefficients "
                    f"and partial R^2 are not reliable")
-    return Regression(n=n, counters=cols, r_squared=float(full.rsquared),
+    return Regression(n=n, counters=cols, r_squared=r2, r_squared_adj=1 - (1 - r2) * (n - 1) / (n - p - 1),
                       coefficients={c: float(b) for c, b in zip(cols, full.params)},
-                      partial_r2=partial, vif=vif, warning=warning)
+                      partial_r2=partial, vif=vif, warning=warning, dropped=dropped, same_as=same_as)
 
 
 def correlations(table: pd.DataFrame, counters: list[str]) -> pd.DataFrame:
@@ -322,35 +408,46 @@ def explain_mode(runs: pd.DataFrame, ipc: str, counters: list[str], *, n_boot: i
     if loop is not None:
         table["loop_ns_per_kib"] = loop.groupby(base["buffer_size"]).median()
 
-    fits, variants = {}, {}
+    fits, variants, constant, unmeasured = {}, {}, {}, {}
     for c in counters:
         sel = mode[mode[c].notna()]
         if sel.empty:
+            statuses = mode[f"{c}_status"].dropna() if f"{c}_status" in mode else pd.Series(dtype=object)
+            unmeasured[c] = str(statuses.mode().iloc[0]) if len(statuses) else "not measured"
             continue
         values = per_kib(sel, c)
         variants[c] = sorted(sel["variant"].unique().tolist())
         table[c] = values.groupby(sel["buffer_size"]).median()
         if c.startswith("syscalls"):
             table[f"{c}_per_write"] = per_call(sel, c).groupby(sel["buffer_size"]).median()
+        if _constant(table[c]):
+            constant[c] = float(sel[c].astype(float).median())
+            continue
         scale = "log" if bool((values > 0).all()) else "linear"
         try:
             fits[c] = fit_breakpoints(sel["buffer_size"].to_numpy(), values.to_numpy(), label=f"{c} per KiB",
                                       unit="per KiB", scale=scale, min_slope_change=counter_min_slope_change, **kw)
         except PmcsuiteError as exc:
             notes.append(f"{ipc}: {c} not fitted ({exc})")
+    if constant:
+        notes.append(f"{ipc}: constant across sizes, so left out of the fits and correlations: "
+                     + ", ".join(f"{c} ({v:g} per run)" for c, v in constant.items()) + ".")
     measured = [c for c in counters if c in variants]
     reg = (regress(table["loop_ns_per_kib"], table[measured]) if "loop_ns_per_kib" in table and measured
            else Regression(note="no loop time or no counter"))
+    varying = [c for c in measured if c not in constant]
     return ModeExplanation(ipc=ipc, bandwidth=bw, bandwidth_source=source, counters=fits,
                            counter_variants=variants, explained_by=attribute(bw, fits, variants),
-                           regression=reg, correlations=correlations(table.reset_index(), measured),
-                           table=table.reset_index(), notes=notes)
+                           regression=reg, correlations=correlations(table.reset_index(), varying),
+                           table=table.reset_index(), notes=notes, constant=constant, unmeasured=unmeasured)
 
 
 def explain(df: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, min_slope_change: float | None = None,
             counter_min_slope_change: float | None = None, min_support: float = 0.8,
             with_overhead: bool = True, labels: dict | None = None) -> Explanation:
-    """Explain every IPC mode of a result table (see the module docstring)."""
+    """Explain every IPC mode of a result table (see the module docstring). ``labels``: counter id ->
+    readable name for sentences and figures (default: ``labels.counter_labels``, from the catalogue;
+    pass ``{}`` for the bare ids)."""
     runs = measured_runs(df)
     counters = counter_columns(df)
     modes = {}
@@ -361,4 +458,6 @@ def explain(df: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, min_slope_cha
     variants = set(runs["variant"])
     if with_overhead and "baseline" in variants and len(variants) > 1:
         ovh = overhead(runs, n_boot=n_boot, seed=seed, min_slope_change=min_slope_change, min_support=min_support)
-    return Explanation(modes=modes, overhead=ovh, labels=dict(labels or {}))
+    if labels is None:
+        labels = counter_labels(counters, df.attrs.get("metadata"))
+    return Explanation(modes=modes, overhead=ovh, labels=dict(labels))

@@ -1,8 +1,10 @@
 """Findings, from the numbers only: short sentences for the report and a JSON-able dict for
 ``pmcsuite explain --json``.
 
-Example sentence: ``pipe: bandwidth peaks at 64 KiB (540 MiB/s); beyond it axi_read per KiB rises
-9.6x by 256 KiB.``
+Example sentence: ``pipe: bandwidth peaks at 64 KiB (540 MiB/s); beyond it AXI bus reads per KiB
+rise 9.6x by 256 KiB.`` Counters are named by their readable labels (``Explanation.labels``, from
+the catalogue; see ``labels.py``), treated as plural nouns when they end in "s" ("read() calls ...
+rise") and singular otherwise ("CPU time ... rises").
 """
 from __future__ import annotations
 
@@ -23,16 +25,39 @@ def _num(v: float) -> str:
     return f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2g}" if a >= 0.01 else f"{v:.2e}"
 
 
+def _verb(label: str, verb: str) -> str:
+    """'rise' -> 'rises' for a singular label ("CPU time"), unchanged for a plural one ("read() calls")."""
+    plural = label.endswith("s") and not label.endswith("ss")
+    return verb if plural else (verb[:-1] + "ies" if verb.endswith("y") else verb + "s")
+
+
 def _fold_text(a: Attribution, label: str) -> str:
     what = f"{label} per KiB"
+    to = size_step_label(a.to_size)
+    cb = a.breakpoint
+    if cb.kind == "plateau" and cb.slope_before != 0:   # the counter's own trend stops there
+        stops = f"{what} {_verb(label, 'stop')} {'falling' if cb.slope_before < 0 else 'rising'}"
+        if math.isfinite(a.fold_change) and a.fold_change > 0:
+            return f"{stops} (level: {a.fold_change:.2f}x from there to {to})"
+        return stops
     if math.isfinite(a.fold_change) and a.fold_change > 0:
         if 0.9 <= a.fold_change <= 1.1:
-            return f"{what} stays level ({a.fold_change:.2f}x) to {size_step_label(a.to_size)}"
+            return f"{what} {_verb(label, 'stay')} level ({a.fold_change:.2f}x) to {to}"
         if a.fold_change >= 1:
-            return f"{what} rises {a.fold_change:.1f}x by {size_step_label(a.to_size)}"
-        return f"{what} falls {1 / a.fold_change:.1f}x by {size_step_label(a.to_size)}"
+            return f"{what} {_verb(label, 'rise')} {a.fold_change:.1f}x by {to}"
+        return f"{what} {_verb(label, 'fall')} {1 / a.fold_change:.1f}x by {to}"
     unit = "log2-fold" if a.scale == "log" else "per KiB"
     return f"the slope of {what} {a.direction} by {abs(a.delta_slope):.2g} {unit} per doubling"
+
+
+def _names(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _distinct(atts: list[Attribution], same_as: dict) -> list[Attribution]:
+    """Attributions without the counters that duplicate another one listed (``Regression.same_as``)."""
+    names = {a.counter for a in atts}
+    return [a for a in atts if same_as.get(a.counter) not in names]
 
 
 def _bp_text(ipc: str, bp, unit: str) -> str:
@@ -62,24 +87,30 @@ def mode_sentences(m: ModeExplanation, labels: dict | None = None, max_counters:
                    f"doubling (R^2 = {bw.r_squared:.2f}).")
     for bp, atts in zip(bw.breakpoints, m.explained_by):
         text = _bp_text(m.ipc, bp, bw.unit)
+        atts = _distinct(atts, m.regression.same_as)
         consistent = [a for a in atts if a.consistent][:max_counters]
         if consistent:
             text += "; beyond it " + " and ".join(_fold_text(a, labels.get(a.counter, a.counter)) for a in consistent)
         elif atts:
-            text += ("; counters whose slope changes there in the same sense as bandwidth's (not a cost): "
-                     + ", ".join(labels.get(a.counter, a.counter) for a in atts[:max_counters]))
+            names = [labels.get(a.counter, a.counter) for a in atts[:max_counters]]
+            one = len(names) == 1
+            text += (f"; {_names(names)} per KiB also {'changes' if one else 'change'} slope there, but in the same "
+                     f"direction as bandwidth, so {'it does' if one else 'they do'} not explain it as a cost")
         elif m.counters:
             text += "; no measured counter changes slope there"
         out.append(text + ".")
     reg = m.regression
     if not reg.note and math.isfinite(reg.r_squared):
         best = max(reg.partial_r2, key=lambda c: reg.partial_r2[c]) if reg.partial_r2 else None
-        text = (f"{m.ipc}: counters per KiB account for R^2 = {reg.r_squared:.2f} of loop time per KiB across "
-                f"{reg.n} sizes")
-        if best is not None:
-            text += f" (largest partial R^2: {labels.get(best, best)}, {reg.partial_r2[best]:.2f})"
+        k = len(reg.counters)
+        text = (f"{m.ipc}: {k} counter{'s' if k > 1 else ''} per KiB fit loop time per KiB across {reg.n} sizes "
+                f"with R^2 = {reg.r_squared:.3f} (adjusted {reg.r_squared_adj:.3f})")
+        if best is not None and k > 1:
+            text += f"; largest partial R^2: {labels.get(best, best)} ({reg.partial_r2[best]:.2f})"
         if reg.warning:
-            text += "; some counters are collinear, so individual attributions are uncertain"
+            text += "; some of them are collinear, so the individual attributions are uncertain"
+        if reg.dropped:
+            text += f"; {len(reg.dropped)} counter{'s' if len(reg.dropped) > 1 else ''} set aside (constant, duplicate or redundant)"
         out.append(text + ".")
     return out
 

@@ -10,8 +10,18 @@ otherwise ``slowdown`` / ``speedup`` when the interval excludes 1, and ``inconcl
 includes 1 but is too wide to call the effect negligible. ``change_pct`` always gives the size.
 
 Per IPC mode and pass: median, min and max ratio over sizes, and whether the instrumentation moved
-the inflexion points (breakpoints fitted on each variant's bandwidth, compared with the baseline's:
-moved when their number differs or a location differs by more than one size step).
+the inflexion points. Breakpoints are fitted on each variant's bandwidth and compared with the
+baseline's (``same_breakpoints``: as many, each within one size step). ``breakpoints_moved`` is
+
+- ``False`` when the two fits agree (two independent fits finding the same answer);
+- ``True`` only when both fits are confident about a difference: one fit claims a breakpoint the
+  other does not (not within one size step), the claiming fit finds it in >= 80 % (``min_support``)
+  of its bootstrap resamples (true of every claimed breakpoint) and the other fit finds one there in
+  at most 20 % of its own resamples (``breakpoints.presence``). A breakpoint that one fit narrowly
+  missed (e.g. found in 60 % of the baseline's resamples, short of being claimed) does not make a move;
+- ``None`` when they differ but no difference is confident (``moved_verdict`` "unclear"), or when
+  the size grid cannot hold a breakpoint at all ("unknown"). ``moved_note`` says which; ``baseline_agreement`` /
+  ``variant_agreement`` give each fit's own bootstrap agreement (``BreakpointFit.agreement``).
 """
 from __future__ import annotations
 
@@ -23,7 +33,8 @@ from scipy.stats import mannwhitneyu
 
 from ..errors import PmcsuiteError
 from ..sizes import format_size
-from .breakpoints import MIB, BreakpointFit, bandwidth_fit, measured_runs, same_breakpoints, _jsonable
+from .breakpoints import (MIB, BreakpointFit, bandwidth_fit, measured_runs, presence, same_breakpoints, same_sizes,
+                          _jsonable)
 
 BASELINE = "baseline"
 
@@ -121,35 +132,67 @@ def overhead(df: pd.DataFrame, *, n_boot: int = 200, ci: float = 0.95, tolerance
         row = {"ipc": ipc, "variant": variant, "n_sizes": len(g), "median_ratio": float(g["ratio"].median()),
                "min_ratio": float(g["ratio"].min()), "max_ratio": float(g["ratio"].max()),
                "n_negligible": int((g["verdict"] == "negligible").sum()),
-               "baseline_breakpoints": [], "variant_breakpoints": [], "breakpoints_moved": None}
+               "baseline_breakpoints": [], "variant_breakpoints": [], "breakpoints_moved": None,
+               "baseline_agreement": float("nan"), "variant_agreement": float("nan"),
+               "moved_note": "breakpoints not fitted", "moved_verdict": "unknown"}
         if breakpoints:
             try:
                 if (ipc, BASELINE) not in fits:
                     fits[(ipc, BASELINE)] = bandwidth_fit(runs, ipc, BASELINE, seed=seed, n_boot=n_boot, **fit_kwargs)
                 fits[(ipc, variant)] = bandwidth_fit(runs, ipc, variant, seed=seed, n_boot=n_boot, **fit_kwargs)
-            except PmcsuiteError:
-                pass  # too few sizes to fit: moved stays None ("unknown")
+            except PmcsuiteError as exc:
+                row["moved_note"] = f"breakpoints not fitted: {exc}"
             else:
                 fb, fv = fits[(ipc, BASELINE)], fits[(ipc, variant)]
-                row["baseline_breakpoints"] = fb.breakpoint_sizes
-                row["variant_breakpoints"] = fv.breakpoint_sizes
-                # unknown (None) when the size grid cannot hold a breakpoint at all
-                row["breakpoints_moved"] = (not same_breakpoints(fb, fv)) if fb.can_break else None
+                row.update(baseline_breakpoints=fb.breakpoint_sizes, variant_breakpoints=fv.breakpoint_sizes,
+                           baseline_agreement=fb.agreement, variant_agreement=fv.agreement)
+                row["breakpoints_moved"], row["moved_note"] = moved(fb, fv)
+                row["moved_verdict"] = {True: "moved", False: "not moved"}.get(
+                    row["breakpoints_moved"], "unclear" if fb.can_break else "unknown")
         modes.append(row)
     modes_df = pd.DataFrame(modes, columns=["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio",
                                             "n_negligible", "baseline_breakpoints", "variant_breakpoints",
-                                            "breakpoints_moved"])
+                                            "breakpoints_moved", "baseline_agreement", "variant_agreement",
+                                            "moved_verdict", "moved_note"])
     return OverheadResult(cells=cells, modes=modes_df, fits=fits, tolerance=tolerance, ci=ci)
+
+
+def moved(base: BreakpointFit, inst: BreakpointFit) -> tuple[bool | None, str]:
+    """(moved, note) for a baseline fit and an instrumented fit; see the module docstring."""
+    if not base.can_break:
+        return None, f"{len(base.sizes)} sizes are too few to locate an inflexion point"
+    if same_breakpoints(base, inst):
+        return False, "same breakpoints"
+    step = float(np.median(np.diff(np.log2(base.sizes))))
+    confident, doubtful = [], []
+    for fit, other_name, other in ((base, "instrumented", inst), (inst, "baseline", base)):
+        for bp in fit.breakpoints:
+            if any(same_sizes([bp.size], [o], step) for o in other.breakpoint_sizes):
+                continue
+            there = presence(other, bp.size)
+            text = f"the {other_name} fit finds {format_size(bp.size)} in {there:.0%} of its bootstrap resamples"
+            (confident if there <= 1 - fit.min_support else doubtful).append(text)
+    if confident:
+        return True, "; ".join(confident)
+    return None, "; ".join(doubtful) or "the fits differ only in breakpoints neither claims"
+
+
+def _sizes(sizes) -> str:
+    return ", ".join(map(format_size, sizes)) or "none"
 
 
 def describe_mode(row) -> str:
     """One sentence for a row of ``OverheadResult.modes``."""
-    moved = row["breakpoints_moved"]
-    where = ("the inflexion points did not move" if moved is False else
-             "the inflexion points moved" if moved else "whether the inflexion points moved is unknown")
-    if moved:
-        where += (f" ({', '.join(map(format_size, row['baseline_breakpoints'])) or 'none'} -> "
-                  f"{', '.join(map(format_size, row['variant_breakpoints'])) or 'none'})")
+    moved_ = row["breakpoints_moved"]
+    change = f"{_sizes(row['baseline_breakpoints'])} -> {_sizes(row['variant_breakpoints'])}"
+    if moved_ is False:
+        where = "the inflexion points did not move"
+    elif moved_:
+        where = f"the inflexion points moved ({change})"
+    elif row.get("moved_verdict") == "unclear":
+        where = f"whether the inflexion points moved is unclear ({change}, but {row['moved_note']})"
+    else:
+        where = f"whether the inflexion points moved is unknown ({row.get('moved_note') or 'not fitted'})"
     lo, hi = row["min_ratio"], row["max_ratio"]
     return (f"{row['ipc']}: with pass {row['variant']} bandwidth is {row['median_ratio']:.2f}x the baseline "
             f"(median over {row['n_sizes']} sizes, range {lo:.2f}-{hi:.2f}); {where}.")

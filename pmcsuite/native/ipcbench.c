@@ -16,8 +16,12 @@
  * --ctl-fifo CTL --ack-fifo ACK ...` starts with counters off; ipcbench writes "enable" just
  * before it releases the actors and "disable" once both have finished, waiting for perf's ack
  * each time. System calls that fall inside the counting window besides the loop's own: one
- * write() of the "go" bytes and the write() of the "disable" command (2 writes), the two actors'
- * read()s of the "go" byte, plus getrusage/clock calls (not read/write).
+ * write() of the "go" bytes and the write() of the "disable" command (exactly 2 writes; the
+ * "enable" write entered the kernel before counting started), the controller's read()s of perf's
+ * acks (0 to 3: they race with perf switching counting on and off, and perf's trailing NUL may
+ * need a read of its own; the actors' read()s of the "go" byte entered the kernel before
+ * counting started), plus getrusage/clock/futex calls (not read/write). Verified by
+ * tests/test_kernel_e2e.py.
  *
  * Off-CPU time per actor, with no tool: each actor reads its own CPU-time clock
  * (CLOCK_THREAD_CPUTIME_ID; in 2proc each actor is a single-threaded process, so the thread

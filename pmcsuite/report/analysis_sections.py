@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis import ALIGN_NOTE, Explanation, explain, mode_sentences
 from ..analysis.breakpoints import BreakpointFit
@@ -76,10 +77,36 @@ def _half(sizes) -> float:
     return float(np.median(np.diff(np.log2(sizes)))) / 2 if len(sizes) > 1 else 0.5
 
 
+def _compact(v: float, _pos=None) -> str:
+    """Tick label without scientific notation where possible: 0.06, 2000, 1.5e+06."""
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if 1000 <= a < 1e7:
+        return f"{v:.0f}"
+    return f"{v:.3g}" if 1e-4 <= a < 1000 else f"{v:.0e}"
+
+
+def _log_y(ax) -> None:
+    """Log y axis labelled with plain numbers: decades, and 2x/5x ticks when the data span less than
+    two decades (matplotlib's default labels minor ticks as 6x10^-2, which reads badly)."""
+    ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    subs = tuple(range(1, 10)) if hi / lo < 4 else (1.0, 2.0, 5.0) if hi / lo < 100 else (1.0,)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(_compact))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _draw_fit(ax, fit: BreakpointFit, colour: str, other_breakpoints=()) -> None:
-    """Medians (markers), fitted segments (line), claimed breakpoints (line + shaded interval)."""
+    """Medians (markers), fitted segments (line), claimed breakpoints (line + shaded interval). When the
+    size grid cannot hold a breakpoint the medians are only joined by a thin line (a straight fit
+    through so few sizes would suggest a trend the data cannot show)."""
     ax.plot(fit.sizes, fit.medians, "o", color=colour, markersize=4)
-    ax.plot(fit.sizes, fit.fitted, "-", color=colour, linewidth=1.4)
+    if fit.can_break:
+        ax.plot(fit.sizes, fit.fitted, "-", color=colour, linewidth=1.4)
+    else:
+        ax.plot(fit.sizes, fit.medians, "-", color=colour, linewidth=0.8, alpha=0.5)
     h = 2 ** _half(fit.sizes)
     for size in other_breakpoints:
         ax.axvline(size, color="0.5", linestyle=":", linewidth=1)
@@ -88,7 +115,7 @@ def _draw_fit(ax, fit: BreakpointFit, colour: str, other_breakpoints=()) -> None
         ax.axvline(bp.size, color=colour, linestyle="--", linewidth=1)
     _size_axis(ax, fit.sizes)
     if fit.scale == "log":
-        ax.set_yscale("log")
+        _log_y(ax)
 
 
 def plot_bandwidth_breakpoints(fit: BreakpointFit, title: str, path: Path) -> Path:
@@ -98,11 +125,15 @@ def plot_bandwidth_breakpoints(fit: BreakpointFit, title: str, path: Path) -> Pa
     ax = fig.add_subplot()
     _draw_fit(ax, fit, "C0")
     for bp in fit.breakpoints:
-        ax.annotate(f"{bp.kind}\n{format_size(bp.size)}", (bp.size, bp.value), textcoords="offset points",
-                    xytext=(6, 8), fontsize=8)
-    ax.set_ylim(bottom=0)
+        ax.annotate(f"{bp.kind} {format_size(bp.size)}", (bp.size, bp.value), textcoords="offset points",
+                    xytext=(5, 6), fontsize=8, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
+                                                    "alpha": 0.8})
+    top = max([*fit.medians, *fit.fitted, 0.0])
+    ax.set_ylim(0, top * 1.15 if top > 0 else None)   # room for the labels under the title
     ax.set_xlabel("buffer size (bytes per write())")
     ax.set_ylabel(f"median bandwidth ({fit.unit})")
+    if not fit.can_break:
+        title += f" ({len(fit.sizes)} sizes: too few to fit inflexion points)"
     ax.set_title(title, fontsize=11)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -117,8 +148,12 @@ def plot_counter_panels(fits: dict, bandwidth: BreakpointFit, title: str, path: 
     n = len(fits)
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
-    fig = MplFigure(figsize=(4.0 * ncols, 2.9 * nrows), dpi=100, layout="constrained")
+    # fixed margins rather than constrained layout: same look for this regular grid, half the drawing time
+    height = 2.9 * nrows + 0.4
+    fig = MplFigure(figsize=(4.0 * ncols, height), dpi=100)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.22 / ncols, right=1 - 0.05 / ncols, bottom=0.35 / height, top=1 - 0.65 / height,
+                        wspace=0.32, hspace=0.42)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for k, (name, fit) in enumerate(fits.items()):
         ax = axes[k // ncols][k % ncols]
@@ -142,7 +177,7 @@ def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Prob
     passes = list(dict.fromkeys(cells["variant"]))
     all_ipcs = list(dict.fromkeys(ovh.cells["ipc"]))
     colours = {ipc: f"C{i % 10}" for i, ipc in enumerate(all_ipcs)}
-    fig = MplFigure(figsize=(5.0 * len(passes), 4.2), dpi=100, layout="constrained")
+    fig = MplFigure(figsize=(max(6.5, 5.0 * len(passes)), 4.2), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(passes), squeeze=False)[0]
     for ax, variant in zip(axes, passes):
@@ -172,6 +207,18 @@ def _explained_markdown(m) -> str:
     return md_table(table)
 
 
+def _not_shown(m, labels: dict) -> str:
+    """Caption sentence listing the counters without a panel: constant across sizes, or never counted."""
+    parts = []
+    if m.constant:
+        parts.append("constant across sizes: " + ", ".join(f"{labels.get(c, c)} ({v:g} per run)"
+                                                           for c, v in m.constant.items()))
+    if m.unmeasured:
+        parts.append("no value counted: " + ", ".join(f"{labels.get(c, c)} ({s.replace('_', ' ')})"
+                                                      for c, s in m.unmeasured.items()))
+    return (" Not shown — " + "; ".join(parts) + ".") if parts else ""
+
+
 def mode_section(expl: Explanation, ipc: str, meta: dict, outdir: Path) -> Section:
     """The section of one IPC mode (see the module docstring)."""
     m = expl.modes[ipc]
@@ -179,12 +226,15 @@ def mode_section(expl: Explanation, ipc: str, meta: dict, outdir: Path) -> Secti
     figures = [Figure(plot_bandwidth_breakpoints(m.bandwidth, f"{ipc}: bandwidth and inflexion points",
                                                  figure_path(outdir, f"breakpoints-{slug}.png")),
                       f"{ipc}: median bandwidth ({m.bandwidth_source}) per buffer size, segmented fit (line) and "
-                      f"claimed breakpoints (dashed). {CI_NOTE}")]
+                      f"claimed breakpoints (dashed). {CI_NOTE}" if m.bandwidth.can_break else
+                      f"{ipc}: median bandwidth ({m.bandwidth_source}) per buffer size, joined by a thin line: "
+                      f"{len(m.bandwidth.sizes)} sizes are too few to fit inflexion points (at least 5 are needed).")]
     panel = plot_counter_panels(m.counters, m.bandwidth, f"{ipc}: counters per KiB transferred",
                                 figure_path(outdir, f"counters-{slug}.png"), expl.labels)
     if panel is not None:
         figures.append(Figure(panel, f"{ipc}: per-size median of each counter per KiB, its segmented fit and its own "
-                                     f"breakpoints (dashed, shaded); dotted grey: the bandwidth's breakpoints."))
+                                     f"breakpoints (dashed, shaded); dotted grey: the bandwidth's breakpoints."
+                                     + _not_shown(m, expl.labels)))
     if expl.overhead is not None:
         path = plot_overhead(expl.overhead, figure_path(outdir, f"overhead-{slug}.png"), [ipc],
                              title=f"{ipc}: probe effect")
@@ -193,6 +243,8 @@ def mode_section(expl: Explanation, ipc: str, meta: dict, outdir: Path) -> Secti
                                         f"counters (solid), same colour."))
     text = ["### Findings", ""]
     text += [f"- {md_escape(s)}" for s in mode_sentences(m, expl.labels)]
+    if panel is None and (m.constant or m.unmeasured):
+        text.append(f"- {md_escape(_not_shown(m, expl.labels).strip())}")
     if expl.overhead is not None:
         text += [f"- {md_escape(describe_mode(r))}" for r in expl.overhead.for_mode(ipc).to_dict("records")]
     text += ["", "### Breakpoints", "", md_table(pd.DataFrame([{
@@ -210,10 +262,16 @@ def mode_section(expl: Explanation, ipc: str, meta: dict, outdir: Path) -> Secti
     if reg.note:
         text.append(f"Not fitted: {md_escape(reg.note)}.")
     else:
-        text.append(f"OLS across {reg.n} sizes, standardised coefficients, R² = {reg.r_squared:.3f}.")
+        text.append(f"OLS across {reg.n} sizes, standardised coefficients, R² = {reg.r_squared:.3f} "
+                    f"(adjusted {reg.r_squared_adj:.3f}). VIF above 1000 is shown as >1000.")
         text += ["", md_table(reg.table())]
         if reg.warning:
             text += ["", f"**Warning:** {md_escape(reg.warning)}."]
+    if reg.dropped:
+        text += ["", "Set aside before fitting (so that the regression is identifiable): constant counters, "
+                     "duplicates (first in catalogue order kept), at most sizes − 2 counters by |Spearman ρ| "
+                     "with loop time per KiB, and counters that are linear combinations of those kept.",
+                 "", md_table(reg.dropped_table())]
     text += ["", "### Spearman correlation of bandwidth with counters per KiB (across sizes)", "",
              md_table(m.correlations) if not m.correlations.empty else "No counter measured.", ""]
     text += [f"*{md_escape(n)}*" for n in m.notes]
@@ -238,11 +296,16 @@ def overhead_section_from(expl: Explanation, meta: dict, outdir: Path) -> Sectio
     modes = ovh.modes.copy()
     for col in ("baseline_breakpoints", "variant_breakpoints"):
         modes[col] = modes[col].map(lambda v: ", ".join(map(format_size, v)) or "none")
+    modes = modes[["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio", "n_negligible",
+                   "baseline_breakpoints", "variant_breakpoints", "moved_verdict", "moved_note"]]
     text = [f"Ratio of instrumented to baseline median bandwidth per IPC mode, size and pass, with a "
             f"{ovh.ci:.0%} bootstrap interval (runs resampled on each side independently) and a Mann-Whitney U "
             f"p-value where both sides have >= 9 runs. Negligible: the interval lies within "
             f"±{ovh.tolerance:.0%}.", "",
-            md_table(modes.rename(columns={"breakpoints_moved": "inflexions moved"})), "",
+            "Inflexion points *moved* only when both fits are confident about a difference: one claims a "
+            "breakpoint (found in ≥ 80 % of its bootstrap resamples) that the other finds in at most 20 % of "
+            "its own; otherwise a difference is *unclear*.", "",
+            md_table(modes.rename(columns={"moved_verdict": "inflexions", "moved_note": "why"})), "",
             md_table(cells[["ipc", "variant", "buffer_size", "n_base", "n_inst", "base_mib_s", "inst_mib_s", "ratio",
                             "ci", "p_value", "verdict"]]), ""]
     return Section("Probe effect (overhead of the counters)", "\n".join(text), figures)

@@ -3,9 +3,13 @@
 - :func:`distributions_section`: read()/write() return sizes per IPC mode and buffer size, as
   DTrace ``quantize`` listings (the study's Listings 1-2) and a heat-map figure; calls per run,
   with the syscall counters cross-checked against the benchmark's own call counts.
-- :func:`sleep_section`: time off-CPU and context switches against buffer size (study's figure 5).
-- :func:`faults_section`: page faults against buffer size (figure 6), perf's ``page_faults``
-  cross-checked with getrusage ``minflt + majflt``; time in faults only where it was measured.
+- :func:`sleep_section`: time off-CPU per actor and context switches against buffer size
+  (study's figure 5). Off-CPU time comes from the benchmark's own clocks (every run, no tool),
+  else from the dtrace ``offcpu_ns`` counter, else the section says it was not measured.
+- :func:`faults_section`: page faults against buffer size (figure 6); the kernel counters
+  (``page_faults``, ``context_switches``, ``syscalls_write``/``_read``) cross-checked against
+  the benchmark's own counts of the same runs (:data:`CROSSCHECKS`); time in faults only where
+  it was measured (dtrace ``fault_ns``).
 
 Each is a report section ``(df, meta, outdir) -> Section``; :func:`kernel_sections` returns all
 three. Distributions come from the benchmark's own power-of-two histograms (bucket 2^k holds the
@@ -114,55 +118,105 @@ def return_sizes(df: pd.DataFrame) -> pd.DataFrame:
                                        "max_write_bucket", "max_read_bucket", "pipe_size"])
 
 
+def _medians(runs: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """Per (ipc, buffer_size): median of each ``{name: Series}`` over ``runs``, and ``n``."""
+    frame = runs[["ipc", "buffer_size"]].assign(**columns)
+    g = frame.groupby(["ipc", "buffer_size"], sort=True)
+    out = g[list(columns)].median()
+    out["n"] = g.size()
+    return out.reset_index()
+
+
 def _counter_medians(df: pd.DataFrame, counter: str) -> pd.DataFrame:
-    """Per (ipc, buffer_size): median of a counter over the measured runs that counted it."""
+    """Per (ipc, buffer_size): median of a counter over the measured runs that counted it;
+    columns ipc, buffer_size, <counter>, <counter>_n."""
     if counter not in df.columns:
         return pd.DataFrame(columns=["ipc", "buffer_size", counter, f"{counter}_n"])
     runs = measured(df)
     runs = runs[runs[counter].notna()]
-    g = runs.groupby(["ipc", "buffer_size"], sort=True)[counter]
-    out = g.median().rename(counter).to_frame()
-    out[f"{counter}_n"] = g.size()
-    return out.reset_index()
+    if runs.empty:
+        return pd.DataFrame(columns=["ipc", "buffer_size", counter, f"{counter}_n"])
+    out = _medians(runs, {counter: _f(runs[counter])})
+    return out.rename(columns={"n": f"{counter}_n"})
 
 
-def derived_offcpu(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (ipc, buffer_size): median of 2 x loop time - (user + system CPU time of the actors).
+def offcpu_per_actor(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (ipc, buffer_size): each actor's off-CPU time as the benchmark measured it.
 
-    Both actors exist for the whole loop, so what their getrusage deltas do not account for is
-    time they spent off-CPU (asleep or waiting to run). It is derived, not counted: rusage has
-    clock-tick granularity on some kernels, and the actors start and stop a few us apart, so
-    small or negative values mean "below resolution".
+    Off-CPU time of an actor = its own wall-clock window around the loop - the CPU time its
+    thread clock says it used there: time asleep in read()/write() or runnable but waiting for
+    a CPU. Medians per run over the measured runs (baseline preferred: no instrumentation), in
+    ms, with the loop time and the getrusage voluntary (``nvcsw``) and involuntary (``nivcsw``)
+    switches of the two actors. Empty when the data has no per-actor times (older benchmark
+    builds, imported data).
     """
+    columns = ["ipc", "buffer_size", "loop_ms", "writer_ms", "reader_ms", "nvcsw", "nivcsw", "n"]
+    if not {"offcpu_writer_ns", "offcpu_reader_ns"} <= set(df.columns):
+        return pd.DataFrame(columns=columns)
     runs = _runs(df)
-    est = 2 * _f(runs["loop_ns"]) - (_f(runs["utime_ns"]) + _f(runs["stime_ns"]))
-    frame = runs.assign(offcpu_est_ns=est, nvcsw_=_f(runs["nvcsw"]), nivcsw_=_f(runs["nivcsw"]),
-                        loop_=_f(runs["loop_ns"]))
-    g = frame.groupby(["ipc", "buffer_size"], sort=True)
-    return pd.DataFrame({"offcpu_est_ns": g["offcpu_est_ns"].median(),
-                         "nvcsw": g["nvcsw_"].median(), "nivcsw": g["nivcsw_"].median(),
-                         "loop_ns": g["loop_"].median()}).reset_index()
+    runs = runs[runs["offcpu_writer_ns"].notna() & runs["offcpu_reader_ns"].notna()]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    return _medians(runs, {"loop_ms": _f(runs["loop_ns"]) / 1e6,
+                           "writer_ms": _f(runs["offcpu_writer_ns"]) / 1e6,
+                           "reader_ms": _f(runs["offcpu_reader_ns"]) / 1e6,
+                           "nvcsw": _f(runs["nvcsw"]), "nivcsw": _f(runs["nivcsw"])})[columns]
 
 
-def fault_crosscheck(df: pd.DataFrame) -> dict | None:
-    """Runs with perf's page_faults ok: how it compares with rusage minflt + majflt of the same run.
+def switch_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (ipc, buffer_size): median getrusage ``nvcsw``/``nivcsw`` of the two actors per run
+    (baseline runs preferred)."""
+    runs = _runs(df)
+    if runs.empty:
+        return pd.DataFrame(columns=["ipc", "buffer_size", "nvcsw", "nivcsw", "n"])
+    return _medians(runs, {"nvcsw": _f(runs["nvcsw"]), "nivcsw": _f(runs["nivcsw"])})
 
-    Returns {"runs", "median_ratio", "within_10pct"} or None when no run has both. The two do not
-    cover exactly the same code (perf: the process inside the counted window; rusage: the two
-    actors' loops), so small differences are expected.
+
+#: Kernel counters checked against what the benchmark counts itself in the same run:
+#: (counter, the benchmark's own columns summed, what to expect with loop-only counting).
+CROSSCHECKS = (
+    ("page_faults", ("minflt", "majflt"),
+     "equal: both see the faults of the loop (perf the whole process inside the counted window, "
+     "getrusage each actor's own loop; the controller thread only waits)"),
+    ("context_switches", ("nvcsw", "nivcsw"),
+     "perf a few more (+3 to +5 on the development VM): it counts the whole process, so also the "
+     "controller thread's switches while it waits for perf's acknowledgements and for the actors, "
+     "and the actors' switches just outside their getrusage windows"),
+    ("syscalls_write", ("writes",),
+     "writes + 2: the controller's write() of the 'go' bytes and of the 'disable' command to perf "
+     "(the 'enable' write enters the kernel before counting starts)"),
+    ("syscalls_read", ("reads",),
+     "reads + 0 to 3 (usually 2): the controller's read()s of perf's acknowledgements, which race "
+     "with perf switching counting on and off (perf's trailing NUL may take a read of its own; the "
+     "actors' read() of the 'go' byte entered the kernel before counting started)"),
+)
+
+
+def crosschecks(df: pd.DataFrame) -> pd.DataFrame:
+    """Kernel counters vs the benchmark's own counts, same runs, per counter, IPC mode and scope.
+
+    Columns: counter, own (e.g. ``minflt+majflt``), ipc, scope, runs, equal (runs where the two
+    are identical), median_diff, min_diff, max_diff (counter - own), below (runs where the
+    counter saw fewer events than the benchmark: a real disagreement), expected (text).
     """
-    if "page_faults" not in df.columns:
-        return None
+    columns = ["counter", "own", "ipc", "scope", "runs", "equal", "median_diff", "min_diff",
+               "max_diff", "below", "expected"]
     runs = measured(df)
-    ru = _f(runs["minflt"]) + _f(runs["majflt"])
-    both = runs.assign(ru=ru)[runs["page_faults"].notna() & ru.notna()]
-    if both.empty:
-        return None
-    pf = both["page_faults"].astype(float)
-    ratio = pf / both["ru"].where(both["ru"] > 0)
-    close = ((pf - both["ru"]).abs() <= np.maximum(0.10 * both["ru"], 2)).sum()
-    return {"runs": int(len(both)), "median_ratio": float(ratio.median()),
-            "within_10pct": int(close)}
+    rows = []
+    for counter, own, expected in CROSSCHECKS:
+        if counter not in runs.columns:
+            continue
+        mine = sum(_f(runs[c]) for c in own)
+        diff = (_f(runs[counter]) - mine).rename("diff")
+        both = runs.assign(diff=diff, scope=runs["scope"].fillna("?"))[diff.notna()]
+        for (ipc, scope), cell in both.groupby(["ipc", "scope"], sort=True):
+            d = cell["diff"]
+            rows.append({"counter": counter, "own": "+".join(own), "ipc": ipc, "scope": scope,
+                         "runs": len(d), "equal": int((d == 0).sum()),
+                         "median_diff": float(d.median()), "min_diff": float(d.min()),
+                         "max_diff": float(d.max()), "below": int((d < 0).sum()),
+                         "expected": expected})
+    return pd.DataFrame(rows, columns=columns)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -239,29 +293,36 @@ def _lines(ax, frame: pd.DataFrame, column: str, scale: float = 1.0, style="-o",
                 color=f"C{i % 10}", label=f"{ipc}{label_suffix}", markersize=4)
 
 
-def plot_sleep(measuredf: pd.DataFrame | None, derived: pd.DataFrame, switches: pd.DataFrame | None,
-               path: Path) -> Path:
-    """Left: off-CPU time per run (measured offcpu_ns solid, rusage-derived dashed); right:
-    voluntary context switches (rusage) and, where counted, perf context_switches (dotted)."""
+def plot_sleep(actors: pd.DataFrame | None, counted: pd.DataFrame | None, switches: pd.DataFrame,
+               perf_switches: pd.DataFrame | None, path: Path) -> Path:
+    """Left: off-CPU time per run, per actor (benchmark's clocks: writer solid, reader dashed) or,
+    without them, the dtrace ``offcpu_ns`` counter (dotted); right: context switches per run
+    (getrusage voluntary solid, involuntary dashed; perf context_switches dotted where counted)."""
     fig = MplFigure(figsize=(11, 4.2), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2)
-    if measuredf is not None and not measuredf.empty:
-        _lines(left, measuredf, "offcpu_ns", 1e-6, "-o", " (offcpu_ns)")
-    _lines(left, derived, "offcpu_est_ns", 1e-6, "--s", " (derived, rusage)")
+    if actors is not None and not actors.empty:
+        _lines(left, actors, "writer_ms", 1.0, "-o", " writer")
+        _lines(left, actors, "reader_ms", 1.0, "--s", " reader")
+        left.set_title("Time off-CPU per actor vs buffer size", fontsize=10)
+    elif counted is not None and not counted.empty:
+        _lines(left, counted, "offcpu_ns", 1e-6, ":^", " offcpu_ns (dtrace, all threads)")
+        left.set_title("Time off-CPU inside read()/write() vs buffer size", fontsize=10)
     left.set_ylabel("time off-CPU per run (ms)")
-    left.set_title("Time off-CPU (both actors) vs buffer size", fontsize=10)
-    _lines(right, derived, "nvcsw", 1.0, "-o", " nvcsw (rusage)")
-    if switches is not None and not switches.empty:
-        _lines(right, switches, "context_switches", 1.0, ":^", " context_switches (perf)")
+    _lines(right, switches, "nvcsw", 1.0, "-o", " voluntary (getrusage)")
+    _lines(right, switches, "nivcsw", 1.0, "--s", " involuntary (getrusage)")
+    values = list(switches["nvcsw"]) + list(switches["nivcsw"])
+    if perf_switches is not None and not perf_switches.empty:
+        _lines(right, perf_switches, "context_switches", 1.0, ":^", " context_switches (perf)")
+        values += list(perf_switches["context_switches"])
     right.set_ylabel("context switches per run")
-    _count_axis(right, list(derived["nvcsw"]) + (list(switches["context_switches"])
-                                                 if switches is not None else []))
+    _count_axis(right, values)
     right.set_title("Context switches vs buffer size", fontsize=10)
-    sizes = sorted(derived["buffer_size"].unique())
+    sizes = sorted(switches["buffer_size"].unique())
     for ax in (left, right):
         _size_axis(ax, sizes)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
@@ -272,7 +333,7 @@ def plot_faults(rusage: pd.DataFrame, perf: pd.DataFrame | None, path: Path) -> 
     fig = MplFigure(figsize=(8, 4.4), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    _lines(ax, rusage, "faults", 1.0, "-o", " minflt+majflt (rusage)")
+    _lines(ax, rusage, "faults", 1.0, "-o", " minflt+majflt (getrusage)")
     if perf is not None and not perf.empty:
         _lines(ax, perf, "page_faults", 1.0, ":^", " page_faults (perf)")
     _count_axis(ax, list(rusage["faults"]) + (list(perf["page_faults"]) if perf is not None
@@ -380,50 +441,79 @@ def distributions_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section
     return Section(title, "\n\n".join(text), [Figure(path, caption)])
 
 
+def _totals(df: pd.DataFrame) -> str:
+    sizes = sorted({int(s) for s in measured(df)["total_size"].dropna()})
+    return ", ".join(format_size(s) for s in sizes) or "?"
+
+
 def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
     """Time off-CPU and context switches vs buffer size (study's figure 5)."""
     title = "Kernel view: time asleep / off-CPU"
-    derived = derived_offcpu(df)
-    if derived.empty:
+    switches = switch_counts(df)
+    if switches.empty:
         return Section(title, "_No measured runs._")
-    offcpu = _counter_medians(df, "offcpu_ns")
-    switches = _counter_medians(df, "context_switches")
+    actors = offcpu_per_actor(df)
+    counted = _counter_medians(df, "offcpu_ns")
+    perf_switches = _counter_medians(df, "context_switches")
     text = []
-    if offcpu.empty:
-        text.append("**Off-CPU time was not measured in this data.** The counter that measures it is "
-                    "`offcpu_ns` (dtrace backend on FreeBSD: `sched:::off-cpu` to `sched:::on-cpu` "
-                    "of the benchmark's threads while inside read()/write()). On Linux, "
-                    "`pmcsuite trace` measures each actor's time asleep and preempted for one run "
-                    "(`otherData.summary` of the trace JSON); perf's `context_switches` / "
-                    "`sched_switch` give the number of switches, not their duration.")
+    if not actors.empty:
+        text.append(f"Time each actor spent **off-CPU** during the loop (bytes moved per run: "
+                    f"{_totals(df)}), measured by the benchmark itself in every run, no tool "
+                    "needed: the actor's own wall-clock window around its loop minus the CPU "
+                    "time its thread clock (`CLOCK_THREAD_CPUTIME_ID`) counted there, i.e. time "
+                    "asleep in read()/write() or runnable but waiting for the CPU (result "
+                    "columns `offcpu_writer_ns`, `offcpu_reader_ns`; medians of the "
+                    + ("baseline" if (measured(df)["variant"] == BASELINE).any() else "measured")
+                    + " runs). With both actors on one CPU each is off-CPU while the other runs. "
+                    "`pmcsuite trace` splits this time into asleep and preempted for one run.")
+    elif not counted.empty:
+        text.append(f"`offcpu_ns` (dtrace, {int(counted['offcpu_ns_n'].sum())} runs): time the "
+                    "benchmark's threads spent off-CPU inside read()/write(), summed over the "
+                    "threads. The per-actor times the benchmark measures itself are not in this "
+                    "data (it predates them or was imported).")
     else:
-        text.append(f"`offcpu_ns` (measured, {int(offcpu['offcpu_ns_n'].sum())} runs): time the "
-                    "benchmark's threads spent off-CPU inside read()/write(), summed over threads.")
-    text.append("The dashed lines are **derived**, not counted: 2 x loop time - (user + system CPU "
-                "time of both actors, getrusage over the loop), i.e. the time the two actors "
-                "existed but did not run; rusage granularity makes small values unreliable.")
-    rows = ["| IPC | buffer | loop (ms) | derived off-CPU (ms) | nvcsw | nivcsw |"
-            + (" offcpu_ns (ms) |" if not offcpu.empty else "")
-            + (" context_switches (perf) |" if not switches.empty else ""),
-            "|---|---|---:|---:|---:|---:|" + ("---:|" if not offcpu.empty else "")
-            + ("---:|" if not switches.empty else "")]
-    merged = derived.merge(offcpu, on=["ipc", "buffer_size"], how="left") \
-        .merge(switches, on=["ipc", "buffer_size"], how="left")
+        text.append("**Off-CPU time was not measured in this data**: it has neither the "
+                    "benchmark's per-actor times (columns `offcpu_writer_ns`, `offcpu_reader_ns`, "
+                    "recorded by current ipcbench builds in every run) nor the dtrace counter "
+                    "`offcpu_ns`. Re-collect with the current benchmark to get them.")
+    if not counted.empty and not actors.empty:
+        text.append(f"The dtrace counter `offcpu_ns` ({int(counted['offcpu_ns_n'].sum())} runs; "
+                    "off-CPU time inside read()/write() only, all threads) is in the last column.")
+    text.append("Context switches: getrusage voluntary (`nvcsw`: the actor blocked, i.e. went to "
+                "sleep) and involuntary (`nivcsw`: preempted) switches of the two actors over "
+                "their loops; perf's `context_switches` (the whole process, counted runs only) "
+                "where a pass counted it. perf stat counts switches but cannot time them.")
+    merged = switches[["ipc", "buffer_size"]]
+    for part in (actors.drop(columns=["n", "nvcsw", "nivcsw"], errors="ignore"),
+                 switches.drop(columns=["n"]), counted, perf_switches):
+        if not part.empty:
+            merged = merged.merge(part, on=["ipc", "buffer_size"], how="left")
+    head = ["IPC", "buffer"]
+    if not actors.empty:
+        head += ["loop (ms)", "writer off-CPU (ms)", "reader off-CPU (ms)"]
+    head += ["nvcsw", "nivcsw"]
+    if not perf_switches.empty:
+        head.append("context_switches (perf)")
+    if not counted.empty:
+        head.append("offcpu_ns (dtrace, ms)")
+    rows = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     for _, r in merged.iterrows():
-        cells = [md_escape(r["ipc"]), format_size(r["buffer_size"]), _num(r["loop_ns"] / 1e6),
-                 _num(r["offcpu_est_ns"] / 1e6), _num(r["nvcsw"]), _num(r["nivcsw"])]
-        if not offcpu.empty:
-            cells.append(_num(r.get("offcpu_ns") / 1e6) if pd.notna(r.get("offcpu_ns")) else "—")
-        if not switches.empty:
+        cells = [md_escape(r["ipc"]), format_size(r["buffer_size"])]
+        if not actors.empty:
+            cells += [_num(r.get("loop_ms")), _num(r.get("writer_ms")), _num(r.get("reader_ms"))]
+        cells += [_num(r["nvcsw"]), _num(r["nivcsw"])]
+        if not perf_switches.empty:
             cells.append(_num(r.get("context_switches")))
+        if not counted.empty:
+            cells.append(_num(r.get("offcpu_ns") / 1e6))
         rows.append("| " + " | ".join(cells) + " |")
     text.append("\n".join(rows))
-    path = plot_sleep(offcpu if not offcpu.empty else None, derived,
-                      switches if not switches.empty else None,
-                      figure_path(outdir, "kernel-offcpu.png"))
-    caption = ("Left: time off-CPU per run (measured `offcpu_ns` where present, solid; derived from "
-               "getrusage, dashed). Right: voluntary context switches (getrusage) and perf's "
-               "context_switches where counted, per run.")
+    path = plot_sleep(actors, counted, switches, perf_switches, figure_path(outdir, "kernel-offcpu.png"))
+    what = ("time off-CPU per actor (benchmark's own clocks; writer solid, reader dashed)"
+            if not actors.empty else "dtrace `offcpu_ns` (all threads, inside read()/write())"
+            if not counted.empty else "(off-CPU time not measured)")
+    caption = (f"Left: {what}, per run. Right: context switches per run: getrusage voluntary "
+               "(solid) and involuntary (dashed), perf context_switches (dotted) where counted.")
     return Section(title, "\n\n".join(text), [Figure(path, caption)])
 
 
@@ -454,48 +544,75 @@ def _probe_effect(df: pd.DataFrame) -> str:
                        "(overhead) section for their cost.")
 
 
+def _crosscheck_text(df: pd.DataFrame) -> list[str]:
+    """The cross-check table: kernel counters vs the benchmark's own counts of the same runs."""
+    table = crosschecks(df)
+    if table.empty:
+        return ["No run counted `page_faults`, `context_switches` or `syscalls_*`, so the "
+                "benchmark's own counts (getrusage, calls) are not cross-checked here."]
+    text = ["**Cross-checks**: each kernel counter against what the benchmark counted itself in "
+            "the same run (difference = counter - benchmark; perf counts the loop only, scope "
+            "`loop`; a dtrace/pmcstat `process` scope also includes set-up and output, so expect "
+            "more there)."]
+    rows = ["| counter | benchmark | IPC | scope | runs | identical | difference: median "
+            "(min to max) |", "|---|---|---|---|---:|---:|---|"]
+    for _, r in table.iterrows():
+        rows.append("| " + " | ".join([
+            f"`{r['counter']}`", r["own"], md_escape(r["ipc"]), str(r["scope"]), str(r["runs"]),
+            str(r["equal"]),
+            f"{r['median_diff']:+g} ({r['min_diff']:+g} to {r['max_diff']:+g})"]) + " |")
+    text.append("\n".join(rows))
+    expected = [f"`{c}` vs {'+'.join(own)}: {exp}." for c, own, exp in CROSSCHECKS
+                if c in set(table["counter"])]
+    text.append("Expected with loop-only counting (verified on the development VM):\n\n"
+                + "\n".join(f"- {e}" for e in expected))
+    below = table[table["below"] > 0]
+    if len(below):
+        text.append("**Disagreement:** " + "; ".join(
+            f"`{r['counter']}` counted fewer events than the benchmark in {r['below']} of "
+            f"{r['runs']} {r['ipc']} runs" for _, r in below.iterrows()) + ".")
+    return text
+
+
 def faults_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
-    """Page faults vs buffer size (figure 6), perf vs rusage, and time in faults where measured."""
+    """Page faults vs buffer size (figure 6), cross-checks of the kernel counters against the
+    benchmark's own counts, and time in faults where it was measured."""
     title = "Kernel view: page faults"
     runs = _runs(df)
     if runs.empty:
         return Section(title, "_No measured runs._")
-    ru = runs.assign(faults=_f(runs["minflt"]) + _f(runs["majflt"]))
-    rusage = ru.groupby(["ipc", "buffer_size"], sort=True)["faults"].median().reset_index()
+    rusage = _medians(runs, {"faults": _f(runs["minflt"]) + _f(runs["majflt"])})
     perf = _counter_medians(df, "page_faults")
     fault_ns = _counter_medians(df, "fault_ns")
     text = ["Page faults per run during the loop: getrusage `minflt + majflt` of the two actors "
-            "(every run; baseline runs shown) and perf's `page_faults` software counter where a "
-            "pass counted it."]
-    check = fault_crosscheck(df)
-    if check is None:
-        text.append("No run counted `page_faults`, so the rusage figures are not cross-checked.")
-    else:
-        text.append(f"Cross-check on the {check['runs']} runs that have both: `page_faults` / "
-                    f"(minflt + majflt) has median {check['median_ratio']:.3g}; "
-                    f"{check['within_10pct']} of {check['runs']} runs agree within 10 % (or 2 "
-                    "faults). They need not match exactly: perf counts the whole process inside "
-                    "the counted window, rusage the two actors' loops.")
+            "(every run; medians of the "
+            + ("baseline" if (measured(df)["variant"] == BASELINE).any() else "measured")
+            + " runs) and perf's `page_faults` software counter where a pass counted it. The "
+            "actors touch their buffers before the loop starts, so few faults are expected "
+            "inside it."]
     if fault_ns.empty:
-        text.append("**Time in page faults was not measured.** It needs `fault_ns` (dtrace backend: "
-                    "`fbt::vm_fault` entry to return); Linux perf software events count faults "
-                    "but do not time them, and timing the fault handler with ftrace would cost "
-                    "more than the faults themselves at small sizes.")
+        text.append("**Time in page faults was not measured.** perf stat counts faults but cannot "
+                    "time them (no software event sums time in the fault handler), and timing "
+                    "the handler with ftrace would cost more than the faults themselves at small "
+                    "sizes. It is measured by `fault_ns`, a dtrace counter (FreeBSD: "
+                    "`fbt::vm_fault` entry to return; `--backend dtrace --platform "
+                    "freebsd-kernel`).")
     else:
-        text.append(f"`fault_ns` (time in vm_fault, {int(fault_ns['fault_ns_n'].sum())} runs) is "
-                    "in the table.")
-    merged = rusage.merge(perf, on=["ipc", "buffer_size"], how="left") \
+        text.append(f"`fault_ns` (dtrace: time in vm_fault, all threads, "
+                    f"{int(fault_ns['fault_ns_n'].sum())} runs) is in the last column.")
+    merged = rusage.drop(columns=["n"]).merge(perf, on=["ipc", "buffer_size"], how="left") \
         .merge(fault_ns, on=["ipc", "buffer_size"], how="left")
     head = "| IPC | buffer | minflt+majflt | page_faults (perf) |" + \
-        (" fault time (ms) |" if not fault_ns.empty else "")
+        (" time in faults (ms) |" if not fault_ns.empty else "")
     rows = [head, "|---|---|---:|---:|" + ("---:|" if not fault_ns.empty else "")]
     for _, r in merged.iterrows():
         cells = [md_escape(r["ipc"]), format_size(r["buffer_size"]), _num(r["faults"]),
-                 _num(r.get("page_faults")) if pd.notna(r.get("page_faults")) else "—"]
+                 _num(r.get("page_faults"))]
         if not fault_ns.empty:
-            cells.append(_num(r["fault_ns"] / 1e6) if pd.notna(r.get("fault_ns")) else "—")
+            cells.append(_num(r.get("fault_ns") / 1e6))
         rows.append("| " + " | ".join(cells) + " |")
     text.append("\n".join(rows))
+    text += _crosscheck_text(df)
     text.append(_probe_effect(df))
     path = plot_faults(rusage, perf if not perf.empty else None,
                        figure_path(outdir, "kernel-page-faults.png"))
