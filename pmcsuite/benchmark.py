@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import PmcsuiteError
+from .processes import run_group
 from .sizes import format_size, parse_size
 
 IPC_MODES = ("pipe", "pipe-s", "local", "local-s", "tcp", "tcp-s")
@@ -252,19 +253,12 @@ def run_bench(argv, timeout=120.0) -> dict:
     """
     argv = [str(a) for a in argv]
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
+        proc = run_group(argv, timeout)
     except OSError as exc:
         raise PmcsuiteError(f"cannot run the benchmark {argv[0]}: {exc.strerror}; rebuild it with pmcsuite bench") from None
-    try:
-        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.communicate()
         raise PmcsuiteError(f"the benchmark hung: no result after {timeout:g} s, killed ({shlex.join(argv)})") from None
+    out, err = proc.stdout, proc.stderr
     if proc.returncode < 0:
         try:
             name = signal.Signals(-proc.returncode).name

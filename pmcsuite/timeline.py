@@ -33,6 +33,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .benchmark import parse_bench_output
 from .errors import PmcsuiteError
 from .sizes import format_size
 
@@ -356,19 +357,6 @@ def _record_error(stderr: str) -> str:
     return f"perf record failed: {lines[-1] if lines else 'no message'}"
 
 
-def _parse_bench(stdout: str) -> dict:
-    try:
-        from .benchmark import parse_bench_output
-    except ImportError:
-        parse_bench_output = None
-    if parse_bench_output is not None:
-        return parse_bench_output(stdout)
-    start = stdout.find("{")
-    try:
-        return json.loads(stdout[start:]) if start >= 0 else {}
-    except json.JSONDecodeError:
-        return {}
-
 
 def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
           placement: str = "any", actors: str = "2thread", zoom_ms: float | None = None,
@@ -415,7 +403,7 @@ def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
         if s.returncode != 0:
             raise PmcsuiteError(f"perf script failed: {(s.stderr.strip().splitlines() or ['?'])[-1]}")
     tl = build_timeline(parse_perf_script(s.stdout), buffer_size)
-    bench = _parse_bench(r.stdout)
+    bench = parse_bench_output(r.stdout)
     summary = tl.summary()
     complete = summary["writer"]["bytes"] == summary["reader"]["bytes"] == total_size
     meta = {"command": argv, "bench": bench, "perf_record": " ".join(TRACEPOINTS),

@@ -96,8 +96,10 @@ def test_few_sizes_and_bad_input():
     # 4 sizes: no room for a breakpoint with 3 sizes per segment, but a line is fitted
     fit = fit_breakpoints([1024, 2048, 4096, 8192] * 3, [1, 2, 3, 4] * 3)
     assert fit.breakpoints == [] and fit.slope == pytest.approx(1)
-    with pytest.raises(PmcsuiteError):
-        fit_breakpoints([1024] * 3, [1, 2, 3])
+    one = fit_breakpoints([1024] * 3, [1, 2, 3])          # one size: shown, never fitted
+    assert one.sizes == [1024] and one.medians == [2] and one.breakpoints == [] and not one.can_break
+    with pytest.raises(PmcsuiteError, match="no buffer size with data"):
+        fit_breakpoints([1024] * 3, [np.nan] * 3)
     with pytest.raises(PmcsuiteError):
         fit_breakpoints(SIZES, np.zeros(len(SIZES)), scale="log")
     with pytest.raises(PmcsuiteError):

@@ -260,7 +260,7 @@ def test_kernel_times_are_dtrace_only_with_precise_reasons(cat):
     from pmcsuite.backends.dtrace import DEFAULT_EVENTS
     assert "offcpu_ns" in cat.groups["sched"].counters and "fault_ns" in cat.groups["faults"].counters
     fbsd = cat.platforms["freebsd-kernel"]
-    assert not fbsd.detect                       # chosen with --platform, never guessed
+    assert fbsd.detect == {"os": ["FreeBSD"]}     # detected with the CPU's platform on FreeBSD
     for cid, spec in fbsd.events.items():
         assert set(spec) == {"dtrace"} and spec["dtrace"] == DEFAULT_EVENTS[cid], cid
     linux = ["x86-64", "software"]

@@ -1,12 +1,9 @@
 """`pmcsuite collect` end to end on this machine: real ipcbench, real perf (software events and
 tracepoints), real result directories; plus the failure paths (crash, interrupt, resume)."""
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

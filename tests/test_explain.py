@@ -173,6 +173,9 @@ def test_findings_sentences_and_json(expl):
     assert bps[0]["explained_by"][0]["counter"] == "axi_read"
     assert doc["overhead"]["pipe"]["bus"]["median_ratio"] == pytest.approx(0.7, abs=0.05)
     assert doc["overhead"]["pipe"]["bus"]["breakpoints_moved"] is False
+    assert doc["overhead"]["pipe"]["bus"]["moved_verdict"] == "not moved"
+    assert doc["labels"]["axi_read"] == "AXI bus reads"
+    assert doc["modes"]["pipe"]["unmeasured"] == {"instructions": "not_supported"}
     assert ALIGN_NOTE in doc["notes"]
 
 

@@ -39,9 +39,9 @@ def test_cpuinfo_parsing():
     (RPI4, ("Linux", "aarch64"), {}, ["armv8", "software"]),
     (RPI4, ("Linux", "armv7l"), {}, ["armv8", "software"]),       # 32-bit OS on a Pi 4: by CPU part
     (X86, ("Linux", "x86_64"), {}, ["x86-64", "software"]),
-    ("", ("FreeBSD", "arm"), {"hw.model": "ARM Cortex-A8 r3p2"}, ["cortex-a8"]),
-    ("", ("FreeBSD", "arm64"), {"hw.model": "ARM Cortex-A72 r0p3"}, ["armv8"]),
-    ("", ("FreeBSD", "amd64"), {"hw.model": "Intel(R) Xeon(R) CPU"}, ["x86-64"]),
+    ("", ("FreeBSD", "arm"), {"hw.model": "ARM Cortex-A8 r3p2"}, ["cortex-a8", "freebsd-kernel"]),
+    ("", ("FreeBSD", "arm64"), {"hw.model": "ARM Cortex-A72 r0p3"}, ["armv8", "freebsd-kernel"]),
+    ("", ("FreeBSD", "amd64"), {"hw.model": "Intel(R) Xeon(R) CPU"}, ["x86-64", "freebsd-kernel"]),
 ])
 def test_detect_platform(cat, text, uname, sysctl, expected):
     assert detect_platform(text, Uname(*uname), sysctl, cat) == expected

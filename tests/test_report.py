@@ -114,3 +114,21 @@ def test_all_runs_failed_still_reports(results, tmp_path):
     assert "No successful non-warm-up runs: nothing to analyse." in text
     assert "pipe 64K baseline: 4 of 4 runs failed (first error: synthetic failure)" in text
     assert not (out / "figures" / "bandwidth.png").exists()
+
+
+def test_one_buffer_size_still_reports_every_section(results, tmp_path):
+    lines = [line for line in (results / "runs.jsonl").read_text().splitlines()
+             if json.loads(line)["buffer_size"] == 65536]
+    (results / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    out = build_report(results, out=tmp_path / "out")
+    text = (out / "report.md").read_text()
+    assert "one buffer size (64 KiB) cannot show an inflexion point" in text
+    assert "## Probe effect" in text and "## Kernel view: read()/write() return sizes" in text
+
+
+def test_default_report_has_analysis_and_kernel_sections(tmp_path):
+    text = (build_report(FIXTURE, out=tmp_path / "out") / "report.md").read_text()
+    for title in ("## Bandwidth vs buffer size", "## Inflexion points and counters — pipe", "## Probe effect",
+                  "## Kernel view: read()/write() return sizes", "## Kernel view: time asleep / off-CPU",
+                  "## Kernel view: page faults"):
+        assert title in text, title

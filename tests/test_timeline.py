@@ -1,7 +1,6 @@
 """pmcsuite trace: perf script parsing (real capture), timeline reduction, Chrome trace JSON, and one
 real end-to-end run under perf record on this machine."""
 import json
-import os
 import shutil
 from pathlib import Path
 

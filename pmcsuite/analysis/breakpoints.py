@@ -315,8 +315,13 @@ def fit_breakpoints(sizes, values, *, label: str = "", unit: str = "", scale: st
             raise PmcsuiteError(f"{label or 'curve'} has values <= 0: fit it with scale='linear'")
         y = np.log2(y)
     usizes, mat, counts = _runs_matrix(sizes, y)
-    if len(usizes) < 2:
-        raise PmcsuiteError(f"{label or 'curve'} has fewer than 2 buffer sizes with data: measure more sizes")
+    if len(usizes) == 0:
+        raise PmcsuiteError(f"{label or 'curve'} has no buffer size with data: measure some runs first")
+    if len(usizes) == 1:   # one point: nothing to fit, but a report can still show it
+        med = float(np.nanmedian(mat[0]))
+        value = float(2.0 ** med) if scale == "log" else med
+        return BreakpointFit(label=label, unit=unit, scale=scale, sizes=[int(usizes[0])], medians=[value],
+                             n_runs=[int(counts[0])], fitted=[value], min_support=min_support)
     x = np.log2(usizes.astype(float))
     med = np.nanmedian(mat, axis=1)
     if min_slope_change is None:

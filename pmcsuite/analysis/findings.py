@@ -78,7 +78,10 @@ def mode_sentences(m: ModeExplanation, labels: dict | None = None, max_counters:
     out = []
     bw = m.bandwidth
     span = f"{size_step_label(bw.sizes[0])} to {size_step_label(bw.sizes[-1])}"
-    if not bw.can_break:
+    if len(bw.sizes) == 1:
+        out.append(f"{m.ipc}: one buffer size ({size_step_label(bw.sizes[0])}) cannot show an inflexion point "
+                   f"(at least 5 are needed); bandwidth {_num(bw.medians[0])} {bw.unit}.")
+    elif not bw.can_break:
         out.append(f"{m.ipc}: {len(bw.sizes)} buffer sizes ({span}) are too few to locate an inflexion point "
                    f"(at least 5 are needed); bandwidth ranges {_num(min(bw.medians))}-{_num(max(bw.medians))} "
                    f"{bw.unit}.")
@@ -145,6 +148,7 @@ def _overhead_json(expl: Explanation) -> dict:
         out.setdefault(r["ipc"], {})[r["variant"]] = {
             "median_ratio": _jsonable(r["median_ratio"]), "min_ratio": _jsonable(r["min_ratio"]),
             "max_ratio": _jsonable(r["max_ratio"]), "breakpoints_moved": _jsonable(r["breakpoints_moved"]),
+            "moved_verdict": r.get("moved_verdict"), "moved_note": r.get("moved_note"),
             "baseline_breakpoints": list(r["baseline_breakpoints"]),
             "variant_breakpoints": list(r["variant_breakpoints"]),
             "sizes": [{"size": int(c["buffer_size"]), "ratio": _jsonable(c["ratio"]),
@@ -179,10 +183,13 @@ def findings_dict(data, **explain_kwargs) -> dict:
             "regression": m.regression.to_dict(),
             "correlations": {r["counter"]: {"rho": _jsonable(r["rho"]), "p_value": _jsonable(r["p_value"])}
                              for r in m.correlations.to_dict("records")},
+            "constant": {c: _jsonable(v) for c, v in m.constant.items()},
+            "unmeasured": dict(m.unmeasured),
             "notes": list(m.notes),
         }
     return {"format": FORMAT, "format_version": 1, "notes": list(expl.notes) or [ALIGN_NOTE],
-            "modes": modes, "overhead": _overhead_json(expl), "sentences": sentences(expl)}
+            "modes": modes, "overhead": _overhead_json(expl), "labels": dict(expl.labels),
+            "sentences": sentences(expl)}
 
 
 def findings_text(data, **explain_kwargs) -> str:

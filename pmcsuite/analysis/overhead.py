@@ -160,7 +160,8 @@ def overhead(df: pd.DataFrame, *, n_boot: int = 200, ci: float = 0.95, tolerance
 def moved(base: BreakpointFit, inst: BreakpointFit) -> tuple[bool | None, str]:
     """(moved, note) for a baseline fit and an instrumented fit; see the module docstring."""
     if not base.can_break:
-        return None, f"{len(base.sizes)} sizes are too few to locate an inflexion point"
+        return None, (f"{len(base.sizes)} sizes are too few to locate an inflexion point" if len(base.sizes) > 1
+                      else "one size cannot show an inflexion point")
     if same_breakpoints(base, inst):
         return False, "same breakpoints"
     step = float(np.median(np.diff(np.log2(base.sizes))))
@@ -195,4 +196,5 @@ def describe_mode(row) -> str:
         where = f"whether the inflexion points moved is unknown ({row.get('moved_note') or 'not fitted'})"
     lo, hi = row["min_ratio"], row["max_ratio"]
     return (f"{row['ipc']}: with pass {row['variant']} bandwidth is {row['median_ratio']:.2f}x the baseline "
-            f"(median over {row['n_sizes']} sizes, range {lo:.2f}-{hi:.2f}); {where}.")
+            + (f"(median over {row['n_sizes']} sizes, range {lo:.2f}-{hi:.2f}); {where}." if row["n_sizes"] > 1
+               else f"(one size); {where}."))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import platform as _platform
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..errors import PmcsuiteError
+from ..processes import run_group
 
 #: Every status a counter value can have; ``value`` is a number only when the status is "ok".
 STATUSES = ("ok", "not_supported", "not_counted", "permission_denied", "tool_missing", "error")
@@ -124,3 +126,18 @@ def auto_backend(system: str | None = None) -> str:
         return "pmcstat"
     raise PmcsuiteError(f"no counter backend for {system}: pmcsuite counts with perf (Linux) or "
                         "pmcstat (FreeBSD); use --backend none to measure bandwidth only")
+
+
+def run_under_tool(argv: list[str], timeout: float, bench_argv: list[str], env=None) -> tuple[str, str, int]:
+    """Run a counting tool wrapping the benchmark: (stdout, stderr, exit status). A missing tool
+    or a hang (the whole process group is killed) is a one-line PmcsuiteError."""
+    import subprocess
+    try:
+        proc = run_group(argv, timeout, env=env)
+    except OSError:
+        raise PmcsuiteError(f"{argv[0]} not found: install it, or use --backend none") from None
+    except subprocess.TimeoutExpired:
+        raise PmcsuiteError(f"benchmark hung: no result after {timeout:g} s under {Path(argv[0]).name} "
+                            f"({' '.join(map(str, bench_argv[:4]))}...): raise the timeout or check the "
+                            "machine is not overloaded") from None
+    return proc.stdout, proc.stderr, proc.returncode

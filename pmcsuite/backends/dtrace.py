@@ -24,18 +24,16 @@ fresh temporary file. The benchmark's stdout (its JSON) is dtrace's stdout, unmi
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..benchmark import parse_bench_output
 from ..errors import PmcsuiteError
-from . import CounterValue
+from . import CounterValue, run_under_tool
 
 #: Predicate selecting the benchmark process and its children.
 TARGET = "progenyof($target)"
@@ -351,22 +349,6 @@ def histograms(entries: list[AggEntry]) -> dict[str, dict]:
             for e in entries if e.is_histogram and len(e.keys) == 1}
 
 
-def _parse_bench(stdout: str) -> dict:
-    try:
-        from ..benchmark import parse_bench_output
-    except ImportError:
-        parse_bench_output = None
-    if parse_bench_output is not None:
-        return parse_bench_output(stdout)
-    start = stdout.find("{")
-    if start >= 0:
-        try:
-            return json.loads(stdout[start:])
-        except json.JSONDecodeError:
-            pass
-    raise PmcsuiteError(f"the benchmark printed no JSON result under dtrace (stdout: "
-                        f"{stdout.strip()[:80]!r}): run it alone to see what it does")
-
 
 class DtraceBackend:
     """Counts kernel events of the benchmark process with a generated D script (scope "process")."""
@@ -411,7 +393,7 @@ class DtraceBackend:
             script, out = Path(tmp, "count.d"), Path(tmp, "agg.out")
             script.write_text(dtrace_script(counters, self.sizes))
             argv = dtrace_argv(script, out, bench_argv, self._exe() or self.dtrace)
-            stdout, stderr, rc = _run_group(argv, timeout, bench_argv)
+            stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
             text = out.read_text(errors="replace") if out.exists() else ""
         return stdout, stderr, rc, text
 
@@ -448,7 +430,7 @@ class DtraceBackend:
             raise PmcsuiteError(f"the benchmark failed under dtrace (exit {rc}): {tail}")
         # dtrace exits 0 even when the traced command fails: its stderr tells what happened
         try:
-            bench = _parse_bench(stdout)
+            bench = parse_bench_output(stdout)
         except PmcsuiteError:
             tail = stderr.strip().splitlines()
             if tail:
@@ -481,24 +463,3 @@ class DtraceBackend:
                 out.append(CounterValue(cid, DEFAULT_EVENTS[cid], None, D_COUNTERS[cid][1],
                                         status, reason=msg))
         return out
-
-
-def _run_group(argv: list[str], timeout: float, bench_argv: list[str]) -> tuple[str, str, int]:
-    """Run argv in its own process group; kill the whole group on timeout."""
-    try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
-    except FileNotFoundError:
-        raise PmcsuiteError(f"{argv[0]} not found: install it, or use --backend none") from None
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.communicate()
-        raise PmcsuiteError(f"benchmark hung: no result after {timeout:g} s under dtrace "
-                            f"({' '.join(bench_argv[:4])}...): raise the timeout or check the "
-                            "machine is not overloaded") from None
-    return stdout, stderr, proc.returncode

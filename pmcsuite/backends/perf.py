@@ -17,15 +17,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..benchmark import parse_bench_output
 from ..errors import PmcsuiteError
-from . import CounterValue
+from . import CounterValue, run_under_tool
 
 NOT_SUPPORTED = "<not supported>"
 NOT_COUNTED = "<not counted>"
@@ -275,23 +275,6 @@ def _bench_error(stderr: str) -> str:
     return lines[-1] if lines else "no error message"
 
 
-def _parse_bench(stdout: str) -> dict:
-    try:
-        from ..benchmark import parse_bench_output
-    except ImportError:
-        parse_bench_output = None
-    if parse_bench_output is not None:
-        return parse_bench_output(stdout)
-    for line in reversed(stdout.splitlines()):
-        if line.strip().startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                break
-    raise PmcsuiteError(f"the benchmark printed no JSON result (stdout: {stdout.strip()[:80]!r}): "
-                        "run it alone to see what it does")
-
-
 @lru_cache(maxsize=8)
 def _supports_json(perf: str) -> bool:
     """Does this perf have ``stat -j``? (perf >= 6.x)"""
@@ -367,7 +350,7 @@ class PerfBackend:
             os.mkfifo(ctl)
             os.mkfifo(ack)
             argv = self.build_argv(events.values(), out, ctl, ack, bench_argv, use_json)
-            stdout, stderr, rc = _run_group(argv, timeout, bench_argv)
+            stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv, env={**os.environ, "LC_ALL": "C"})
             text = out.read_text(errors="replace") if out.exists() else ""
         failure = classify_failure(rc, stderr)
         if failure is not None:
@@ -375,7 +358,7 @@ class PerfBackend:
         if rc != 0:
             raise PmcsuiteError(f"the benchmark failed (exit {rc}): {_bench_error(stderr)}")
         records = parse_perf_json(text) if use_json else parse_perf_csv(text)
-        return _parse_bench(stdout), to_counter_values(records, events)
+        return parse_bench_output(stdout), to_counter_values(records, events)
 
     def probe(self, events: dict[str, str]) -> list[CounterValue]:
         """Open the events for real (all in one ``perf stat -- true``; one by one if that fails)."""
@@ -424,22 +407,3 @@ class PerfBackend:
         return values
 
 
-def _run_group(argv: list[str], timeout: float, bench_argv: list[str]) -> tuple[str, str, int]:
-    """Run argv in its own process group; kill the whole group on timeout."""
-    try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "LC_ALL": "C"}, start_new_session=True)
-    except FileNotFoundError:
-        raise PmcsuiteError(f"{argv[0]} not found: install it, or use --backend none") from None
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.communicate()
-        raise PmcsuiteError(f"benchmark hung: no result after {timeout:g} s under {argv[0]} "
-                            f"({' '.join(bench_argv[:4])}...): raise the timeout or check the "
-                            "machine is not overloaded") from None
-    return stdout, stderr, proc.returncode

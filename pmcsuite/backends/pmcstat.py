@@ -16,16 +16,16 @@ pmcstat exits 0 whatever the command's exit status: a failed benchmark shows as 
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from ..benchmark import parse_bench_output
 from ..errors import PmcsuiteError
-from . import CounterValue
-from .perf import _bench_error, _run_group
+from . import CounterValue, run_under_tool
+from .perf import _bench_error
 
 _ALLOC = re.compile(r'Cannot allocate (\w+)-mode pmc with specification "([^"]*)"')
 _NO_HWPMC = re.compile(r"Initialization of the pmc\(3\) library failed")
@@ -143,22 +143,6 @@ def to_counter_values(counts: dict[str, int], events: dict[str, str]) -> list[Co
     return out
 
 
-def _last_json(stdout: str) -> dict:
-    try:
-        from ..benchmark import parse_bench_output
-    except ImportError:
-        parse_bench_output = None
-    if parse_bench_output is not None:
-        return parse_bench_output(stdout)
-    for line in reversed(stdout.splitlines()):
-        if line.strip().startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                break
-    raise PmcsuiteError(f"the benchmark printed no JSON result (stdout: {stdout.strip()[:80]!r})")
-
-
 class PmcstatBackend:
     """Counts with FreeBSD pmcstat over the whole benchmark process (scope "process")."""
 
@@ -201,7 +185,7 @@ class PmcstatBackend:
         with tempfile.TemporaryDirectory(prefix="pmcsuite-pmcstat-") as tmp:
             out = Path(tmp, "pmcstat.out")
             argv = self.build_argv(events.values(), out, bench_argv)
-            stdout, stderr, rc = _run_group(argv, timeout, bench_argv)
+            stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
             text = out.read_text(errors="replace") if out.exists() else ""
         failure = classify_failure(rc, stderr)
         if failure is not None:
@@ -211,7 +195,7 @@ class PmcstatBackend:
                                 f"{_bench_error(stderr)}")
         if not any(ln.strip().startswith("{") for ln in stdout.splitlines()):
             raise PmcsuiteError(f"the benchmark failed under pmcstat: {_bench_error(stderr)}")
-        bench = _last_json(stdout)
+        bench = parse_bench_output(stdout)
         return bench, to_counter_values(parse_pmcstat(text, cumulative=True), events)
 
     def probe(self, events: dict[str, str]) -> list[CounterValue]:

@@ -33,6 +33,19 @@ class Section:
 SectionFunction = Callable[[pd.DataFrame, dict, Path], "Section | list[Section]"]
 
 
+#: IPC modes in the order their colours are given (matplotlib's C0, C1, ...): the same colour
+#: for the same mode in every figure of a report; other (imported) names follow.
+IPC_COLOUR_ORDER = ("pipe", "local", "local-s", "pipe-s", "tcp", "tcp-s")
+
+
+def ipc_colour(label: str) -> str:
+    """The colour of an IPC mode (or of a series label that starts with one, e.g. 'pipe 2proc')."""
+    ipc = str(label).split(" ")[0]
+    if ipc in IPC_COLOUR_ORDER:
+        return f"C{IPC_COLOUR_ORDER.index(ipc)}"
+    return f"C{(len(IPC_COLOUR_ORDER) + sum(map(ord, ipc))) % 10}"
+
+
 def figure_path(outdir: Path, name: str) -> Path:
     """Where a section stores figure ``name`` (a file name such as ``bandwidth-pipe.png``)."""
     return Path(outdir) / "figures" / name

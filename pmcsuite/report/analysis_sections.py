@@ -25,7 +25,7 @@ from ..analysis.breakpoints import BreakpointFit
 from ..analysis.overhead import OverheadResult, describe_mode, overhead
 from ..results import measured
 from ..sizes import format_size
-from . import Figure, Section, figure_path
+from . import Figure, Section, figure_path, ipc_colour
 from .render import md_escape
 
 CI_NOTE = ("Shaded bands: 95 % bootstrap interval of each breakpoint's location, widened by half a size step "
@@ -123,7 +123,7 @@ def plot_bandwidth_breakpoints(fit: BreakpointFit, title: str, path: Path) -> Pa
     fig = MplFigure(figsize=(8.5, 4.6), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    _draw_fit(ax, fit, "C0")
+    _draw_fit(ax, fit, ipc_colour(fit.label))
     for bp in fit.breakpoints:
         ax.annotate(f"{bp.kind} {format_size(bp.size)}", (bp.size, bp.value), textcoords="offset points",
                     xytext=(5, 6), fontsize=8, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
@@ -175,8 +175,7 @@ def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Prob
     if cells.empty:
         return None
     passes = list(dict.fromkeys(cells["variant"]))
-    all_ipcs = list(dict.fromkeys(ovh.cells["ipc"]))
-    colours = {ipc: f"C{i % 10}" for i, ipc in enumerate(all_ipcs)}
+    colours = {ipc: ipc_colour(ipc) for ipc in dict.fromkeys(ovh.cells["ipc"])}
     fig = MplFigure(figsize=(max(6.5, 5.0 * len(passes)), 4.2), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(passes), squeeze=False)[0]
@@ -190,7 +189,7 @@ def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Prob
         ax.set_title(f"pass: {variant}", fontsize=10)
         ax.set_xlabel("buffer size")
         ax.set_ylabel("median bandwidth (MiB/s)")
-    shown = [i for i in all_ipcs if i in set(cells["ipc"])]
+    shown = [i for i in colours if i in set(cells["ipc"])]
     handles = [Line2D([], [], color=colours[i], linewidth=3) for i in shown]
     handles += [Line2D([], [], color="0.3", linestyle="--"), Line2D([], [], color="0.3", linestyle="-")]
     fig.legend(handles, shown + ["baseline", "instrumented"], loc="outside right upper", fontsize=8)

@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 
 from ..results import BUSY_LIMIT, measured, summarise
 from ..sizes import format_size
-from . import Figure, Section, figure_path
+from . import Figure, Section, figure_path, ipc_colour
 from .render import md_escape
 
 MIB = float(1 << 20)
@@ -64,7 +64,10 @@ def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None) -
     data = summary if series is None else summary[summary["series"].isin(series)]
     data = data[data["n"] > 0].sort_values("buffer_size")
     labels = list(dict.fromkeys(summary["series"]))
-    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    if summary["series"].nunique() == summary["ipc"].nunique():
+        colours = {label: ipc_colour(label) for label in labels}        # one series per IPC mode
+    else:                                                               # several actors/placements per mode
+        colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
     variants = _variants(summary)
     fig = MplFigure(figsize=(9.5, 5.2), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)

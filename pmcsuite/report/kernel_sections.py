@@ -31,7 +31,7 @@ from matplotlib.ticker import FuncFormatter, NullLocator
 
 from ..results import measured
 from ..sizes import format_size
-from . import Figure, Section, figure_path
+from . import Figure, Section, figure_path, ipc_colour
 from .render import md_escape
 
 BASELINE = "baseline"
@@ -287,10 +287,10 @@ def plot_distributions(table: pd.DataFrame, path: Path) -> Path:
 
 
 def _lines(ax, frame: pd.DataFrame, column: str, scale: float = 1.0, style="-o", label_suffix=""):
-    for i, (ipc, cell) in enumerate(frame.groupby("ipc", sort=False)):
+    for ipc, cell in frame.groupby("ipc", sort=False):
         cell = cell.sort_values("buffer_size")
         ax.plot(cell["buffer_size"].astype(float), cell[column].astype(float) * scale, style,
-                color=f"C{i % 10}", label=f"{ipc}{label_suffix}", markersize=4)
+                color=ipc_colour(ipc), label=f"{ipc}{label_suffix}", markersize=4)
 
 
 def plot_sleep(actors: pd.DataFrame | None, counted: pd.DataFrame | None, switches: pd.DataFrame,
