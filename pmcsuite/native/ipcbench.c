@@ -147,12 +147,18 @@ static int ctl_fd = -1, ack_fd = -1;  /* perf control fifos */
 
 /* ------------------------------------------------------------------ errors */
 
-/* Print one line "ipcbench: error: ..." (only the first failure prints) and _exit(code). */
+/* Print one line "ipcbench: error: ..." (only the first failure prints) and _exit(code).
+ * A later failure (the other actor failing the same way) waits a second before exiting: with
+ * threads, its _exit would end the process before the first one's message is written; the
+ * first one's _exit ends it sooner anyway. */
 static void vdie(int code, int errnum, const char *fmt, va_list ap)
 {
     char msg[512];
-    if (shared && !__sync_bool_compare_and_swap(&shared->error_claimed, 0, 1))
+    if (shared && !__sync_bool_compare_and_swap(&shared->error_claimed, 0, 1)) {
+        struct timespec pause_ts = {1, 0};
+        nanosleep(&pause_ts, NULL);
         _exit(code);
+    }
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (errnum)
         fprintf(stderr, "ipcbench: error: %s: %s\n", msg, strerror(errnum));
