@@ -40,35 +40,16 @@ TARGET = "progenyof($target)"
 
 #: counter id -> (probe description recorded as the counter's ``event``, unit, D clauses).
 #: The clauses add to ``@counts["<id>"]``; ``{P}`` is replaced by :data:`TARGET`.
+def _counting(probe: str, counter: str) -> tuple[str, str, str]:
+    """A counter that counts firings of ``probe`` by the benchmark."""
+    return (probe, "", f"{probe}\n/{{P}}/\n{{{{\n\t@counts[\"{counter}\"] = sum(1);\n}}}}\n")
+
+
 D_COUNTERS: dict[str, tuple[str, str, str]] = {
-    "syscalls_read": ("syscall::read:entry", "", """\
-syscall::read:entry
-/{P}/
-{{
-	@counts["syscalls_read"] = sum(1);
-}}
-"""),
-    "syscalls_write": ("syscall::write:entry", "", """\
-syscall::write:entry
-/{P}/
-{{
-	@counts["syscalls_write"] = sum(1);
-}}
-"""),
-    "syscalls_all": ("syscall:::entry", "", """\
-syscall:::entry
-/{P}/
-{{
-	@counts["syscalls_all"] = sum(1);
-}}
-"""),
-    "page_faults": ("fbt::vm_fault:entry", "", """\
-fbt::vm_fault:entry
-/{P}/
-{{
-	@counts["page_faults"] = sum(1);
-}}
-"""),
+    "syscalls_read": _counting("syscall::read:entry", "syscalls_read"),
+    "syscalls_write": _counting("syscall::write:entry", "syscalls_write"),
+    "syscalls_all": _counting("syscall:::entry", "syscalls_all"),
+    "page_faults": _counting("fbt::vm_fault:entry", "page_faults"),
     # time in vm_fault(), entry to return, summed over threads
     "fault_ns": ("fbt::vm_fault:entry,fbt::vm_fault:return", "ns", """\
 fbt::vm_fault:entry
