@@ -7,7 +7,6 @@ checks -> one line appended to ``runs.jsonl`` as soon as the run ends.
 from __future__ import annotations
 
 import datetime as _dt
-import resource
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,8 @@ from .catalogue import load_catalogue
 from .availability import check
 from .errors import PmcsuiteError
 from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
-                       runnable_others)
-from .plan import plan_counters, make_jobs, remaining_jobs
+                       own_cpu_time, runnable_others)
+from .plan import plan_counters, make_jobs, remaining_jobs, run_key
 from .sizes import parse_size, parse_sizes, format_size
 from .store import ResultStore
 from .results import shared_cpu
@@ -131,10 +130,6 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
                          catalogue_files=[str(Path(c).resolve()) for c in catalogue])
 
 
-def _job_key(ipc, size, variant, run):
-    return (ipc, int(size), variant, int(run))
-
-
 def _sanity(bench: dict, counters: dict, total: int, size: int) -> list[str]:
     warnings = []
     if not bench.get("bytes_ok", False):
@@ -148,11 +143,6 @@ def _sanity(bench: dict, counters: dict, total: int, size: int) -> list[str]:
     return warnings
 
 
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_job(job, settings: Settings, exe: Path) -> dict:
     """Run one job; returns the record to store (ok=False with a one-line error if it failed)."""
     argv = bench_argv(exe, job.ipc, job.size, settings.total_size, settings.actors, settings.placement)
@@ -164,13 +154,13 @@ def run_job(job, settings: Settings, exe: Path) -> dict:
         "run": job.run, "warmup": job.run < settings.warmup, "variant": job.variant,
         "backend": backend.name, "scope": None, "started": _now(),
     }
-    others_before, before, own_before = runnable_others(), cpu_times(), _children_cpu_seconds()
+    others_before, before, own_before = runnable_others(), cpu_times(), own_cpu_time()
     try:
         bench, values = backend.run(pass_.events if pass_ else {}, argv, settings.timeout)
     except PmcsuiteError as exc:
         record.update(ok=False, error=str(exc), bench=None, counters={}, busy=None, warnings=[])
         return record
-    after, own_after, others_after = cpu_times(), _children_cpu_seconds(), runnable_others()
+    after, own_after, others_after = cpu_times(), own_cpu_time(), runnable_others()
     counters = {v.counter: v.to_dict() for v in values}
     record.update(
         ok=True, error=None, bench=bench, counters=counters,
@@ -226,9 +216,7 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
         cat, settings = plan_settings(counters, ipcs, sizes, runs, warmup, total, actors, placement,
                                       backend, platform, seed, quick, catalogue, timeout)
         store = ResultStore(out or _default_out())
-        if store.exists():
-            raise PmcsuiteError(f"{store.dir} already holds results: use --resume {store.dir} to finish it, "
-                                "or choose another --out")
+        store.ensure_new()          # before the benchmark is built and anything runs
     passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, settings.backend)
     if set(unavailable) - set(settings.skipped):   # the catalogue changed under a resumed collection
         raise PmcsuiteError(f"counters {', '.join(sorted(set(unavailable) - set(settings.skipped)))} have no event "
@@ -236,8 +224,7 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
     jobs = make_jobs(settings.ipcs, settings.sizes, settings.runs, passes, settings.seed)
     exe = build()
     if resume:
-        done = {_job_key(r["ipc"], r["buffer_size"], r["variant"], r["run"])
-                for r in store.read_runs() if r.get("ok")}
+        done = {run_key(r) for r in store.read_runs() if r.get("ok")}
         jobs = remaining_jobs(jobs, done)
         meta = store.read_metadata()
         meta.setdefault("resumes", []).append({"time": _now(), "command_line": list(command_line or sys.argv),
@@ -267,7 +254,6 @@ def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: 
                     f"{job.ipc} {format_size(job.size)} {job.variant} run {job.run} failed: {record['error']} "
                     f"(the {seq} runs before it are kept in {store.dir}; fix the cause, then 'pmcsuite collect --resume {store.dir}')")
     except KeyboardInterrupt:
-        bar.close()
         raise PmcsuiteError(f"interrupted: the runs so far are kept in {store.dir}; "
                             f"'pmcsuite collect --resume {store.dir}' finishes the rest") from None
     finally:

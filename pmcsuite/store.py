@@ -27,10 +27,15 @@ class ResultStore:
     def exists(self) -> bool:
         return self.metadata_path.exists()
 
-    def create(self, metadata: dict, overwrite: bool = False) -> None:
-        if self.exists() and not overwrite:
+    def ensure_new(self) -> None:
+        """Refuse to write over a result directory."""
+        if self.exists():
             raise PmcsuiteError(
                 f"{self.dir} already holds results: use --resume {self.dir} to finish it, or choose another --out")
+
+    def create(self, metadata: dict, overwrite: bool = False) -> None:
+        if not overwrite:
+            self.ensure_new()
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
