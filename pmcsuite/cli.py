@@ -33,7 +33,7 @@ def cmd_collect(args):
                   runs=args.runs, warmup=args.warmup, total=args.total, actors=args.actors,
                   placement=args.placement, backend=args.backend, platform=args.platform, seed=args.seed,
                   quick=args.quick, resume=args.resume, catalogue=args.catalogue or (), timeout=args.timeout,
-                  progress=not args.no_progress, command_line=["pmcsuite", *sys.argv[1:]])
+                  progress=not args.no_progress, command_line=["pmcsuite", *sys.argv[1:]], force=args.force)
     for line in summary_lines(out):
         print(line)
     print(f"next: pmcsuite report {out}")
@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="DIR", help="finish the runs missing from DIR")
     p.add_argument("--catalogue", action="append", metavar="FILE", help="extra counters.yaml to merge")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as hung")
+    p.add_argument("--force", action="store_true",
+                   help="as root, grant socket buffers above net.core.wmem_max (SO_*BUFFORCE) and pipe-s sizes above "
+                        "fs.pipe-max-size, so that every size is granted as in the reference study")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_collect)
 

@@ -46,6 +46,7 @@ class Settings:
     seed: int
     timeout: float
     catalogue_files: list = field(default_factory=list)
+    force: bool = False   # as root, SO_SNDBUFFORCE/SO_RCVBUFFORCE (and pipe-s above pipe-max-size)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -108,7 +109,7 @@ def choose_groups(cat, requested, platforms, backend) -> tuple[list[str], dict[s
 
 def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
                   actors="2thread", placement="same", backend="auto", platform=None, seed=1,
-                  quick=False, catalogue=(), timeout=120.0):
+                  quick=False, catalogue=(), timeout=120.0, force=False):
     """Resolve the user's options into Settings (pure apart from the counter check)."""
     ipcs = list(ipcs) if ipcs else list(REFERENCE_IPCS)
     sizes = parse_sizes(sizes if sizes else (QUICK["sizes"] if quick else REFERENCE_SIZES))
@@ -127,7 +128,7 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     return cat, Settings(ipcs=ipcs, sizes=sizes, runs=runs, warmup=warmup, total_size=total_size,
                          actors=actors, placement=placement, backend=backend, platforms=platforms,
                          groups=groups, skipped=skipped, seed=seed, timeout=timeout,
-                         catalogue_files=[str(Path(c).resolve()) for c in catalogue])
+                         catalogue_files=[str(Path(c).resolve()) for c in catalogue], force=force)
 
 
 def _sanity(bench: dict, counters: dict, total: int, size: int) -> list[str]:
@@ -145,7 +146,8 @@ def _sanity(bench: dict, counters: dict, total: int, size: int) -> list[str]:
 
 def run_job(job, settings: Settings, exe: Path) -> dict:
     """Run one job; returns the record to store (ok=False with a one-line error if it failed)."""
-    argv = bench_argv(exe, job.ipc, job.size, settings.total_size, settings.actors, settings.placement)
+    argv = bench_argv(exe, job.ipc, job.size, settings.total_size, settings.actors, settings.placement,
+                      force=settings.force)
     pass_ = job.pass_
     backend = get_backend(settings.backend if pass_ else "none")
     record = {
@@ -185,7 +187,7 @@ def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
         "catalogue": {"version": cat.version, "sha256": cat.sha256, "sources": [str(s) for s in cat.sources]},
         "plan": {"ipc": settings.ipcs, "sizes": settings.sizes, "runs": settings.runs,
                  "warmup": settings.warmup, "total_size": settings.total_size, "actors": settings.actors,
-                 "placement": settings.placement, "groups": settings.groups,
+                 "placement": settings.placement, "force": settings.force, "groups": settings.groups,
                  "skipped_counters": settings.skipped,
                  "passes": [p.metadata() for p in passes]},
         "settings": settings.to_dict(),
@@ -200,7 +202,7 @@ def _progress(total: int, enabled: bool):
 
 def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
             actors="2thread", placement="same", backend="auto", platform=None, seed=1, quick=False,
-            resume=None, catalogue=(), timeout=120.0, progress=True, command_line=None) -> Path:
+            resume=None, catalogue=(), timeout=120.0, progress=True, command_line=None, force=False) -> Path:
     """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing."""
     if resume:
         store = ResultStore(resume)
@@ -214,7 +216,7 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
                   file=sys.stderr)
     else:
         cat, settings = plan_settings(counters, ipcs, sizes, runs, warmup, total, actors, placement,
-                                      backend, platform, seed, quick, catalogue, timeout)
+                                      backend, platform, seed, quick, catalogue, timeout, force)
         store = ResultStore(out or _default_out())
         store.ensure_new()          # before the benchmark is built and anything runs
     passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, settings.backend)

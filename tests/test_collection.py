@@ -1,9 +1,11 @@
 """`pmcsuite collect` end to end on this machine: real ipcbench, real perf (software events and
 tracepoints), real result directories; plus the failure paths (crash, interrupt, resume)."""
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +154,15 @@ def test_bad_options_are_one_line_errors(tmp_path, options, message):
         pmcsuite.collect(out=tmp_path / "x", **{**SMALL, "backend": "none", **options})
     assert "\n" not in str(info.value)
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="SO_SNDBUFFORCE needs root (CI runs as root)")
+def test_force_grants_socket_buffers_above_wmem_max(tmp_path):
+    wmem_max = int(Path("/proc/sys/net/core/wmem_max").read_text())
+    size = 1 << max(20, (2 * wmem_max).bit_length())        # a power of two above what the kernel grants unforced
+    common = dict(SMALL, ipcs=["local-s"], sizes=str(size), total=str(size * 2), backend="none")
+    plain = pmcsuite.load(pmcsuite.collect(out=tmp_path / "plain", **common))
+    forced = pmcsuite.load(pmcsuite.collect(out=tmp_path / "forced", force=True, **common))
+    assert (plain["sndbuf"] <= 2 * wmem_max).all()
+    assert (forced["sndbuf"] >= size).all() and (forced["rcvbuf"] >= size).all()
+    assert json.loads((tmp_path / "forced" / "metadata.json").read_text())["plan"]["force"] is True
