@@ -46,52 +46,63 @@ def _platform_counters(cat, platforms) -> list[str]:
     return [c for c in cat.counters if c in mentioned]
 
 
-def _unavailable_reason(cat, counter, platforms, backend_name) -> str:
-    if hasattr(cat, "unavailable_reason"):
-        reason = cat.unavailable_reason(counter, platforms, backend_name)
-        if reason:
-            return " ".join(reason.split())
+def _unavailable_reason(cat, counter, platforms, backend_names) -> str:
+    reason = cat.why_missing(counter, platforms, backend_names) if hasattr(cat, "why_missing") else ""
+    if reason:
+        return " ".join(reason.split())
     for name in platforms:
         p = cat.platforms.get(name)
         reason = (getattr(p, "unavailable", {}) or {}).get(counter) if p is not None else None
         if reason:
             return " ".join(str(reason).split())
-    return (f"no {backend_name} event for this counter on platform "
+    return (f"no {'/'.join(backend_names)} event for this counter on platform "
             f"{', '.join(platforms) or '(none)'}: add one with --catalogue FILE")
+
+
+def _backend_objects(backend) -> list:
+    """None (this OS's tools), a name, "pmcstat,dtrace", a list of names or Backend objects."""
+    from .backends import resolve_backends
+    if backend is None or isinstance(backend, str):
+        return [get_backend(name) for name in resolve_backends(backend or "auto")]
+    if isinstance(backend, (list, tuple)):
+        return [get_backend(b) if isinstance(b, str) else b for b in backend]
+    return [backend]
 
 
 def check(cat, groups=None, platforms=None, backend=None) -> list[CheckResult]:
     """Open the counters of ``groups`` (all counters of ``platforms`` if None) for real.
 
-    ``backend`` is a backend name ("perf", "pmcstat", ...; default: this OS's) or a Backend
-    object. Returns one CheckResult per counter, in catalogue order.
+    ``backend``: a backend name ("perf", "pmcstat", ...), several ("pmcstat,dtrace", or a list,
+    in order of preference: each counter goes to the first that has an event for it), a Backend
+    object, or None for this OS's tools. Returns one CheckResult per counter, in catalogue order.
     """
-    from .backends import auto_backend
     platforms = list(platforms or [])
-    if backend is None:
-        backend = auto_backend()
-    be = get_backend(backend) if isinstance(backend, str) else backend
+    backends = _backend_objects(backend)
+    names = [be.name for be in backends]
     counters = cat.expand(list(groups)) if groups is not None else _platform_counters(cat, platforms)
 
     results: dict[str, CheckResult] = {}
-    to_probe: dict[str, str] = {}
+    to_probe: dict[str, dict[str, str]] = {name: {} for name in names}
     where: dict[str, str] = {}
     for cid in counters:
-        found = cat.event_for(cid, platforms, be.name)
+        found = next(((be.name, cat.event_for(cid, platforms, be.name)) for be in backends
+                      if cat.event_for(cid, platforms, be.name)), None)
         if found is None:
-            results[cid] = CheckResult(cid, None, "unavailable",
-                                       _unavailable_reason(cat, cid, platforms, be.name))
+            results[cid] = CheckResult(cid, None, "unavailable", _unavailable_reason(cat, cid, platforms, names))
         else:
-            where[cid], to_probe[cid] = found
-    if to_probe:
+            name, (where[cid], spec) = found
+            to_probe[name][cid] = spec
+    for be in backends:
+        events = to_probe[be.name]
+        if not events:
+            continue
         ok, why = be.available()
         if not ok:
-            for cid, spec in to_probe.items():
+            for cid, spec in events.items():
                 results[cid] = CheckResult(cid, spec, "tool_missing", why, where[cid])
-        else:
-            for v in be.probe(to_probe):
-                results[v.counter] = CheckResult(v.counter, v.event, v.status, v.reason,
-                                                 where.get(v.counter))
+            continue
+        for v in be.probe(events):
+            results[v.counter] = CheckResult(v.counter, v.event, v.status, v.reason, where.get(v.counter))
     return [results[c] for c in counters if c in results]
 
 

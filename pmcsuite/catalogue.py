@@ -156,6 +156,20 @@ class Catalogue:
                 return name, spec
         return None
 
+    def locate(self, counter_id: str, platforms, backends):
+        """(platform, spec, backend) from the first of ``backends`` (names, in order of preference)
+        that has an event for ``counter_id`` on ``platforms``; None if none has."""
+        for backend in backends:
+            found = self.event_for(counter_id, platforms, backend)
+            if found:
+                return (*found, backend)
+        return None
+
+    def why_missing(self, counter_id: str, platforms, backends) -> str:
+        """``unavailable_reason`` over several backends (each reason once)."""
+        return "; ".join(dict.fromkeys(self.unavailable_reason(counter_id, platforms, b) for b in backends)) or (
+            "no counter backend (--backend none)")
+
     def unavailable_reason(self, counter_id: str, platforms, backend: str) -> str:
         """Why ``counter_id`` has no event on ``platforms`` with ``backend`` ('' if it has one)."""
         counter = self._check_counter(counter_id)
@@ -609,15 +623,17 @@ def _suggest(name: str, known) -> str:
 # --------------------------------------------------------------------------------------
 # listing (``pmcsuite counters``)
 
-def format_catalogue(cat: Catalogue, platforms, backend: str) -> str:
+def format_catalogue(cat: Catalogue, platforms, backends) -> str:
     """Groups with their counters and this platform's events, then the derived metrics."""
+    backends = [backends] if isinstance(backends, str) else list(backends)
     lines = [f"catalogue version {cat.version} ({', '.join(cat.sources)}); platform {', '.join(platforms)}; "
-             f"backend {backend}", ""]
+             f"backend {', '.join(backends) or 'none'}", ""]
     for group in cat.groups.values():
         lines.append(f"{group.name}: {group.description}")
         for cid in group.counters:
-            found = cat.event_for(cid, platforms, backend)
-            event = f"{found[1]} ({found[0]})" if found else f"- ({cat.unavailable_reason(cid, platforms, backend)})"
+            found = cat.locate(cid, platforms, backends)
+            event = (f"{found[1]} ({found[0]}, {found[2]})" if found
+                     else f"- ({cat.why_missing(cid, platforms, backends)})")
             lines.append(f"  {cid:<18} {event}")
             lines.append(f"  {'':<18} {cat.counters[cid].description}")
     lines += ["", "derived metrics (computed after collection from raw counts):"]

@@ -55,26 +55,24 @@ def cmd_bench(args):
 
 
 def cmd_check(args):
-    from .backends import auto_backend
+    from .backends import resolve_backends
     from .catalogue import load_catalogue
     from .availability import check, format_check
     from .hostinfo import resolve_platforms
     cat = load_catalogue([Path(c) for c in args.catalogue or ()])
     platforms = resolve_platforms(cat, args.platform)
-    groups = _split(args.counters)
-    backend = auto_backend() if args.backend == "auto" else args.backend
-    results = check(cat, groups, platforms, backend)
-    print(f"platform: {', '.join(platforms)}; backend: {backend}")
+    backends = resolve_backends(args.backend)
+    results = check(cat, _split(args.counters), platforms, backends)
+    print(f"platform: {', '.join(platforms)}; backend: {', '.join(backends) or 'none'}")
     print(format_check(results))
 
 
 def cmd_counters(args):
-    from .backends import auto_backend
+    from .backends import resolve_backends
     from .catalogue import format_catalogue, load_catalogue
     from .hostinfo import resolve_platforms
     cat = load_catalogue([Path(c) for c in args.catalogue or ()])
-    print(format_catalogue(cat, resolve_platforms(cat, args.platform),
-                           auto_backend() if args.backend == "auto" else args.backend))
+    print(format_catalogue(cat, resolve_platforms(cat, args.platform), resolve_backends(args.backend)))
 
 
 def cmd_summary(args):
@@ -157,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, help="runs per point and variant, warm-ups included (default 11)")
     p.add_argument("--warmup", type=int, help="leading runs per point marked as warm-up (default 1)")
     bench_options(p, "same")
-    p.add_argument("--backend", default="auto", help="auto, perf, pmcstat, dtrace or none")
+    p.add_argument("--backend", default="auto",
+                   help="auto (this OS's tools: perf; FreeBSD pmcstat,dtrace), perf, pmcstat, dtrace, a list "
+                        "such as pmcstat,dtrace, or none (bandwidth only)")
     p.add_argument("--platform", help="override platform detection, e.g. cortex-a8 or x86-64,software")
     p.add_argument("--seed", type=int, default=1, help="seed of the interleaved run order (default 1)")
     p.add_argument("--out", help="result directory (default results/collect-<time>)")

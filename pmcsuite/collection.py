@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .backends import get_backend, auto_backend
+from .backends import get_backend, resolve_backends
 from .benchmark import build, build_info, bench_argv, IPC_MODES, ACTORS, PLACEMENTS
 from .catalogue import load_catalogue
 from .availability import check
 from .errors import PmcsuiteError
 from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
                        own_cpu_time, runnable_others)
-from .plan import plan_counters, make_jobs, remaining_jobs, run_key
+from .plan import backend_names, plan_counters, make_jobs, remaining_jobs, run_key
 from .sizes import parse_size, parse_sizes, format_size
 from .store import ResultStore
 from .results import shared_cpu
@@ -39,7 +39,7 @@ class Settings:
     total_size: int
     actors: str
     placement: str
-    backend: str
+    backend: str       # the counting tools, comma-separated in order of preference ("none": baseline only)
     platforms: list
     groups: list
     skipped: dict      # counter id -> why this platform has no such event (catalogue 'unavailable')
@@ -119,12 +119,12 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     _validate(ipcs, sizes, runs, warmup, total_size, actors, placement)
     cat = load_catalogue([Path(c) for c in catalogue])
     platforms = resolve_platforms(cat, platform)
-    backend = auto_backend() if backend == "auto" else backend
-    get_backend(backend)  # unknown backend -> error
+    backends = resolve_backends(backend)        # e.g. ["perf"]; FreeBSD: ["pmcstat", "dtrace"]; none: []
+    backend = ",".join(backends) or "none"
     requested = [g.strip() for g in counters.split(",") if g.strip()] if isinstance(counters, str) else counters
-    groups, skipped = choose_groups(cat, requested, platforms, backend) if backend != "none" else ([], {})
-    if requested and backend == "none":
+    if requested and not backends:
         raise PmcsuiteError("--backend none counts nothing: drop --counters or choose a counter backend")
+    groups, skipped = choose_groups(cat, requested, platforms, backends) if backends else ([], {})
     return cat, Settings(ipcs=ipcs, sizes=sizes, runs=runs, warmup=warmup, total_size=total_size,
                          actors=actors, placement=placement, backend=backend, platforms=platforms,
                          groups=groups, skipped=skipped, seed=seed, timeout=timeout,
@@ -149,7 +149,7 @@ def run_job(job, settings: Settings, exe: Path) -> dict:
     argv = bench_argv(exe, job.ipc, job.size, settings.total_size, settings.actors, settings.placement,
                       force=settings.force)
     pass_ = job.pass_
-    backend = get_backend(settings.backend if pass_ else "none")
+    backend = get_backend(pass_.backend if pass_ else "none")
     record = {
         "ipc": job.ipc, "actors": settings.actors, "placement": settings.placement,
         "buffer_size": job.size, "total_size": settings.total_size,
@@ -183,7 +183,7 @@ def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
         "host": host_metadata(),
         "platform": settings.platforms,
         "backend": settings.backend,
-        "tools": {**tool_versions([settings.backend, "cc"]), "ipcbench": exe_info},
+        "tools": {**tool_versions([*backend_names(settings.backend), "cc"]), "ipcbench": exe_info},
         "catalogue": {"version": cat.version, "sha256": cat.sha256, "sources": [str(s) for s in cat.sources]},
         "plan": {"ipc": settings.ipcs, "sizes": settings.sizes, "runs": settings.runs,
                  "warmup": settings.warmup, "total_size": settings.total_size, "actors": settings.actors,
@@ -219,7 +219,7 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
                                       backend, platform, seed, quick, catalogue, timeout, force)
         store = ResultStore(out or _default_out())
         store.ensure_new()          # before the benchmark is built and anything runs
-    passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, settings.backend)
+    passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, backend_names(settings.backend))
     if set(unavailable) - set(settings.skipped):   # the catalogue changed under a resumed collection
         raise PmcsuiteError(f"counters {', '.join(sorted(set(unavailable) - set(settings.skipped)))} have no event "
                             "here any more: restore the catalogue this collection started with")

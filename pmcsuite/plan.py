@@ -35,11 +35,12 @@ class Pass:
     counters: list[str]
     events: dict[str, str]                                 # counter id -> event spec
     platform: dict[str, str] = field(default_factory=dict)  # counter id -> platform name
+    backend: str = ""                                       # the tool that counts this pass
 
     def metadata(self) -> dict:
         """The pass object of metadata.json ``plan.passes``."""
         return {"name": self.name, "groups": list(self.groups), "counters": list(self.counters),
-                "events": dict(self.events), "platform": dict(self.platform)}
+                "events": dict(self.events), "platform": dict(self.platform), "backend": self.backend}
 
 
 @dataclass
@@ -67,11 +68,17 @@ class _Unit:
     group: str
     platform: str
     kind: str                     # hardware, software or tracepoint
+    backend: str
     counters: list[str]
     cost: int                     # slots needed
 
 
-def _units(cat, groups, platforms, backend):
+def backend_names(backends) -> list[str]:
+    """"perf", "pmcstat,dtrace" or a list -> a list of backend names."""
+    return [b.strip() for b in (backends.split(",") if isinstance(backends, str) else backends) if b.strip()]
+
+
+def _units(cat, groups, platforms, backends):
     """Requested groups -> per-platform units of available counters, + unavailable reasons."""
     if isinstance(groups, str):
         groups = groups.split(",")
@@ -81,44 +88,47 @@ def _units(cat, groups, platforms, backend):
         if not name:
             continue
         members = cat.expand([name])
-        by_place: dict[tuple[str, str], list[str]] = {}
+        by_place: dict[tuple[str, str, str], list[str]] = {}
         for cid in members:
             if cid in seen:
                 continue
             seen.add(cid)
-            found = cat.event_for(cid, platforms, backend)
+            found = cat.locate(cid, platforms, backends)
             if found is None:
-                unavailable[cid] = cat.unavailable_reason(cid, platforms, backend)
+                unavailable[cid] = cat.why_missing(cid, platforms, backends)
             else:
-                by_place.setdefault((found[0], cat.counters[cid].kind), []).append(cid)
-        kinds = {kind for _, kind in by_place}
-        for (plat_name, kind), cids in by_place.items():
+                by_place.setdefault((found[0], cat.counters[cid].kind, found[2]), []).append(cid)
+        kinds = {kind for _, kind, _ in by_place}
+        for (plat_name, kind, backend), cids in by_place.items():
             label = f"{name}.{kind}" if len(kinds) > 1 else name
-            units.extend(_split(label, name, kind, cids, cat.platforms[plat_name], backend))
+            units.extend(_split(label, name, kind, backend, cids, cat.platforms[plat_name]))
     return units, unavailable
 
 
-def _split(label, group, kind, cids, plat, backend) -> list[_Unit]:
+def _split(label, group, kind, backend, cids, plat) -> list[_Unit]:
     """One group's counters of one kind on one platform -> units that each fit the slots."""
     fixed = [c for c in cids if plat.is_fixed(c, backend)]
     free = [c for c in cids if c not in fixed]
     if plat.slots is None or len(free) <= plat.slots:
-        return [_Unit(label, group, plat.name, kind, cids, 0 if plat.slots is None else len(free))]
+        return [_Unit(label, group, plat.name, kind, backend, cids, 0 if plat.slots is None else len(free))]
     chunks = [free[i:i + plat.slots] for i in range(0, len(free), plat.slots)]
     chunks[0] = [c for c in cids if c in fixed or c in chunks[0]]   # fixed ones ride with #1
-    return [_Unit(f"{label}#{k}", group, plat.name, kind, chunk, sum(1 for c in chunk if c not in fixed))
+    return [_Unit(f"{label}#{k}", group, plat.name, kind, backend, chunk, sum(1 for c in chunk if c not in fixed))
             for k, chunk in enumerate(chunks, 1)]
 
 
-def plan_counters(cat, groups, platforms, backend) -> tuple[list[Pass], dict[str, str]]:
-    """(passes, unavailable) where unavailable maps counter id -> why it has no event."""
-    platforms = list(platforms)
-    units, unavailable = _units(cat, groups, platforms, backend)
+def plan_counters(cat, groups, platforms, backends) -> tuple[list[Pass], dict[str, str]]:
+    """(passes, unavailable) where unavailable maps counter id -> why it has no event.
+
+    ``backends``: one name, a comma-separated list or a list, in order of preference; each counter
+    is counted by the first backend the catalogue spells it for, and a pass has one backend."""
+    platforms, backends = list(platforms), backend_names(backends)
+    units, unavailable = _units(cat, groups, platforms, backends)
     bins: list[list[_Unit]] = []
     for unit in units:
         slots = cat.platforms[unit.platform].slots
         for members in bins:
-            if (members[0].platform, members[0].kind) == (unit.platform, unit.kind) and (
+            if (members[0].platform, members[0].kind, members[0].backend) == (unit.platform, unit.kind, unit.backend) and (
                     slots is None or sum(u.cost for u in members) + unit.cost <= slots):
                 members.append(unit)
                 break
@@ -127,19 +137,21 @@ def plan_counters(cat, groups, platforms, backend) -> tuple[list[Pass], dict[str
     passes = []
     for members in bins:
         counters = [c for u in members for c in u.counters]
+        backend = members[0].backend
         events = {c: cat.event_for(c, platforms, backend)[1] for c in counters}
         groups_in = []
         for u in members:
             if u.group not in groups_in:
                 groups_in.append(u.group)
         passes.append(Pass("+".join(u.name for u in members), groups_in, counters, events,
-                           {c: members[0].platform for c in counters}))
+                           {c: members[0].platform for c in counters}, backend))
     return passes, unavailable
 
 
 def make_passes(cat, groups, platforms, backend) -> list[Pass]:
     """Passes for ``groups``; PmcsuiteError if any counter has no event here."""
     passes, unavailable = plan_counters(cat, groups, platforms, backend)
+    backend = ",".join(backend_names(backend))
     if unavailable:
         listed = "; ".join(f"{cid} ({reason})" for cid, reason in unavailable.items())
         raise PmcsuiteError(f"not available on platform {','.join(platforms) or '(none)'} with backend {backend}:"

@@ -166,3 +166,25 @@ def test_force_grants_socket_buffers_above_wmem_max(tmp_path):
     assert (plain["sndbuf"] <= 2 * wmem_max).all()
     assert (forced["sndbuf"] >= size).all() and (forced["rcvbuf"] >= size).all()
     assert json.loads((tmp_path / "forced" / "metadata.json").read_text())["plan"]["force"] is True
+
+
+def test_freebsd_counts_pmcs_and_the_kernel_view_in_one_collection(tmp_path, monkeypatch):
+    """On FreeBSD 'auto' means pmcstat for the PMCs and dtrace for the kernel groups, pass by pass,
+    into one table. Run here through the stand-ins of both tools (tests/standins), which print the
+    tools' exact output formats around the real benchmark."""
+    standins = Path(__file__).resolve().parent / "standins"
+    monkeypatch.setenv("PATH", f"{standins}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("PMCSUITE_DTRACE_FAIL", raising=False)
+    monkeypatch.setattr("pmcsuite.backends._platform.system", lambda: "FreeBSD")
+    out = pmcsuite.collect(out=tmp_path / "bbb", counters="l1,syscalls", platform="cortex-a8,freebsd-kernel",
+                           **dict(SMALL, ipcs=["pipe"], sizes="64K"))
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["backend"] == "pmcstat,dtrace"
+    assert {p["name"]: p["backend"] for p in meta["plan"]["passes"]} == {"l1": "pmcstat", "syscalls": "dtrace"}
+    df = pmcsuite.load(out)
+    assert set(df["variant"]) == {"baseline", "l1", "syscalls"} and df["ok"].all()
+    l1, sys_ = df[df["variant"] == "l1"], df[df["variant"] == "syscalls"]
+    assert (l1["backend"] == "pmcstat").all() and (l1["scope"] == "process").all()
+    assert l1["l1d_refill"].notna().all() and l1["syscalls_write"].isna().all()
+    assert (sys_["backend"] == "dtrace").all() and sys_["syscalls_write"].notna().all()
+    assert sys_["l1d_refill"].isna().all()

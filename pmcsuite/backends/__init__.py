@@ -117,15 +117,38 @@ def get_backend(name: str) -> Backend:
     raise PmcsuiteError(f"unknown backend {name!r}: choose from {', '.join(BACKENDS)}")
 
 
-def auto_backend(system: str | None = None) -> str:
-    """The natural backend for this OS: perf on Linux, pmcstat on FreeBSD."""
+#: The counting tools of each OS, in order of preference: a counter is counted by the first one
+#: the catalogue spells it for (FreeBSD: PMCs with pmcstat, the kernel view with dtrace).
+OS_BACKENDS = {"Linux": ("perf",), "FreeBSD": ("pmcstat", "dtrace")}
+
+
+def auto_backends(system: str | None = None) -> list[str]:
+    """The counting tools of this OS: ["perf"] on Linux, ["pmcstat", "dtrace"] on FreeBSD."""
     system = system or _platform.system()
-    if system == "Linux":
-        return "perf"
-    if system == "FreeBSD":
-        return "pmcstat"
-    raise PmcsuiteError(f"no counter backend for {system}: pmcsuite counts with perf (Linux) or "
-                        "pmcstat (FreeBSD); use --backend none to measure bandwidth only")
+    if system not in OS_BACKENDS:
+        raise PmcsuiteError(f"no counter backend for {system}: pmcsuite counts with perf (Linux) or "
+                            "pmcstat/dtrace (FreeBSD); use --backend none to measure bandwidth only")
+    return list(OS_BACKENDS[system])
+
+
+def auto_backend(system: str | None = None) -> str:
+    """The main backend for this OS: perf on Linux, pmcstat on FreeBSD."""
+    return auto_backends(system)[0]
+
+
+def resolve_backends(choice) -> list[str]:
+    """``--backend`` -> the backends to count with: "auto" (this OS's), "none" (no counters: []),
+    one name or a comma-separated list ("pmcstat,dtrace"), each checked by :func:`get_backend`."""
+    names = [n.strip() for n in (choice.split(",") if isinstance(choice, str) else choice) if n.strip()]
+    if names in (["auto"], []):
+        return auto_backends()
+    if names == ["none"]:
+        return []
+    for name in names:
+        if name in ("auto", "none"):
+            raise PmcsuiteError(f"--backend {','.join(names)}: 'auto' and 'none' stand alone")
+        get_backend(name)
+    return names
 
 
 def run_under_tool(argv: list[str], timeout: float, bench_argv: list[str], env=None) -> tuple[str, str, int]:
