@@ -176,14 +176,15 @@ def parse_l41_text(text: str, name: str = "<file>") -> dict:
                 where[key] = number
                 continue
             state = "after_config"
-        if state in ("start", "after_config"):
-            if not line:
-                state = "pmc_start"
-                continue
+        if state in ("start", "after_config", "after_pmc"):
             match = _BW_LINE.match(line)
             if match:
                 kbytes, state = float(match.group(1)), "done"
                 where["bandwidth"] = number
+                continue
+        if state in ("start", "after_config"):
+            if not line:
+                state = "pmc_start"
                 continue
             _fail(name, number, f"unexpected line {line.strip()[:60]!r}: expected 'Benchmark configuration:', "
                                 "a blank line before the counter block, or '<N> KBytes/sec'")
@@ -216,11 +217,6 @@ def parse_l41_text(text: str, name: str = "<file>") -> dict:
             continue
         if state == "after_pmc":
             if not line:
-                continue
-            match = _BW_LINE.match(line)
-            if match:
-                kbytes, state = float(match.group(1)), "done"
-                where["bandwidth"] = number
                 continue
             _fail(name, number, f"expected the final '<N> KBytes/sec' line, got {line.strip()[:60]!r}")
     if kbytes is None:
