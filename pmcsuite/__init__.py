@@ -34,3 +34,7 @@ def __getattr__(name):
     if name in _API:
         return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
     raise AttributeError(f"module 'pmcsuite' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_API))

@@ -27,13 +27,27 @@ def _dir(args) -> Path:
     return Path(args.dir) if args.dir else _latest_results()
 
 
+#: collect options that define a sweep (None when not given): --resume takes them from the directory
+SWEEP_OPTIONS = {"counters": "counters", "ipc": "ipcs", "sizes": "sizes", "runs": "runs", "warmup": "warmup",
+                 "total": "total", "actors": "actors", "placement": "placement", "backend": "backend",
+                 "platform": "platform", "seed": "seed", "out": "out", "catalogue": "catalogue"}
+
+
 def cmd_collect(args):
     from .collection import collect, summary_lines
-    out = collect(out=args.out, counters=args.counters, ipcs=_split(args.ipc), sizes=args.sizes,
-                  runs=args.runs, warmup=args.warmup, total=args.total, actors=args.actors,
-                  placement=args.placement, backend=args.backend, platform=args.platform, seed=args.seed,
-                  quick=args.quick, resume=args.resume, catalogue=args.catalogue or (), timeout=args.timeout,
-                  progress=not args.no_progress, command_line=["pmcsuite", *sys.argv[1:]], force=args.force)
+    sweep = {name: getattr(args, option) for option, name in SWEEP_OPTIONS.items() if getattr(args, option) is not None}
+    if args.quick:
+        sweep["quick"] = True
+    if args.force:
+        sweep["force"] = True
+    if args.resume and sweep:
+        raise PmcsuiteError(f"--resume takes the sweep from {args.resume}: drop "
+                            f"{', '.join('--' + o for o in SWEEP_OPTIONS if getattr(args, o) is not None) or '--quick/--force'}"
+                            " (only --timeout and --no-progress go with it)")
+    if "ipcs" in sweep:
+        sweep["ipcs"] = _split(sweep["ipcs"])
+    out = collect(resume=args.resume, timeout=args.timeout, progress=not args.no_progress,
+                  command_line=["pmcsuite", *sys.argv[1:]], **sweep)
     for line in summary_lines(out):
         print(line)
     print(f"next: pmcsuite report {out}")
@@ -75,10 +89,33 @@ def cmd_counters(args):
     print(format_catalogue(cat, resolve_platforms(cat, args.platform), resolve_backends(args.backend)))
 
 
+def _load(args):
+    """The result table of the directory given (or the newest), with a warning for skipped lines."""
+    from .results import load, require_runs
+    df = require_runs(load(_dir(args)))
+    skipped = df.attrs.get("skipped_lines")
+    if skipped:
+        print(f"pmcsuite: warning: {df.attrs['directory']}/runs.jsonl lines {', '.join(map(str, skipped))} are "
+              "corrupt or truncated and were left out", file=sys.stderr)
+    return df
+
+
+def _provenance(df) -> dict:
+    """Where a JSON output comes from: the result directory's own provenance and this run's."""
+    import datetime as dt
+    from . import __version__
+    meta = df.attrs.get("metadata") or {}
+    return {"results": str(df.attrs.get("directory")),
+            "collected": {k: meta.get(k) for k in ("created", "command_line", "source", "host", "platform",
+                                                   "backend", "tools", "catalogue", "seed")},
+            "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "generated_by": ["pmcsuite", *sys.argv[1:]], "pmcsuite_version": __version__}
+
+
 def cmd_summary(args):
     import pandas as pd
-    from .results import load, summarise
-    table = summarise(load(_dir(args)))
+    from .results import summarise
+    table = summarise(_load(args))
     stats = ["median", "q25", "q75", "min", "max", "mean", "std"]
     table[stats] = table[stats] / (1 << 20)
     table = table.rename(columns={"metric": "unit"}).assign(unit="MiB/s", cv=table["cv"].map("{:.1%}".format))
@@ -88,6 +125,7 @@ def cmd_summary(args):
 
 def cmd_export(args):
     from .results import export
+    _load(args)   # warns about skipped lines
     print(export(_dir(args), args.out))
 
 
@@ -98,16 +136,17 @@ def cmd_report(args):
 
 def cmd_overhead(args):
     from .analysis.overhead import overhead
-    from .results import load
-    result = overhead(load(_dir(args)))
-    print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
+    df = _load(args)
+    result = overhead(df)
+    print(json.dumps({"provenance": _provenance(df), **result.to_dict()}, indent=2) if args.json
+          else result.summary())
 
 
 def cmd_explain(args):
     from .analysis.findings import findings_dict, findings_text
-    from .results import load
-    df = load(_dir(args))
-    print(json.dumps(findings_dict(df), indent=2) if args.json else findings_text(df))
+    df = _load(args)
+    print(json.dumps({"provenance": _provenance(df), **findings_dict(df)}, indent=2) if args.json
+          else findings_text(df))
 
 
 def cmd_import(args):
@@ -136,17 +175,24 @@ def _split(text):
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line and exit status 2 like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"pmcsuite: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="pmcsuite",
         description="Explain IPC bandwidth with hardware performance counters and kernel counters.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def bench_options(p, default_placement):
-        p.add_argument("--actors", default="2thread", help="2thread (default) or 2proc")
-        p.add_argument("--placement", default=default_placement,
+    def bench_options(p, default_placement, defaults=True):
+        p.add_argument("--actors", default="2thread" if defaults else None, help="2thread (default) or 2proc")
+        p.add_argument("--placement", default=default_placement if defaults else None,
                        help=f"CPU placement: same, split or any (default {default_placement})")
-        p.add_argument("--total", default="16M", help="bytes moved per run (default 16M)")
+        p.add_argument("--total", default="16M" if defaults else None, help="bytes moved per run (default 16M)")
 
     p = sub.add_parser("collect", help="run the IPC sweep with counters and store every run")
     p.add_argument("--counters", help="counter groups, e.g. l1,axi (default: every group this host can count)")
@@ -154,17 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", help="buffer sizes: a power-of-two range 1K-16M (default) or a list 4K,64K,1M")
     p.add_argument("--runs", type=int, help="runs per point and variant, warm-ups included (default 11)")
     p.add_argument("--warmup", type=int, help="leading runs per point marked as warm-up (default 1)")
-    bench_options(p, "same")
-    p.add_argument("--backend", default="auto",
+    bench_options(p, "same", defaults=False)     # collect() fills in the defaults; --resume refuses them
+    p.add_argument("--backend",
                    help="auto (this OS's tools: perf; FreeBSD pmcstat,dtrace), perf, pmcstat, dtrace, a list "
                         "such as pmcstat,dtrace, or none (bandwidth only)")
     p.add_argument("--platform", help="override platform detection, e.g. cortex-a8 or x86-64,software")
-    p.add_argument("--seed", type=int, default=1, help="seed of the interleaved run order (default 1)")
+    p.add_argument("--seed", type=int, help="seed of the interleaved run order (default 1)")
     p.add_argument("--out", help="result directory (default results/collect-<time>)")
     p.add_argument("--quick", action="store_true", help="a short sweep (1K-1M, 5 runs of which 1 warm-up) for a first look")
     p.add_argument("--resume", metavar="DIR", help="finish the runs missing from DIR")
     p.add_argument("--catalogue", action="append", metavar="FILE", help="extra counters.yaml to merge")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as hung")
+    p.add_argument("--timeout", type=float, help="seconds before a run counts as hung (default 120; may be raised on --resume)")
     p.add_argument("--force", action="store_true",
                    help="as root, grant socket buffers above net.core.wmem_max (SO_*BUFFORCE) and pipe-s sizes above "
                         "fs.pipe-max-size, so that every size is granted as in the reference study")

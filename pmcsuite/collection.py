@@ -26,7 +26,7 @@ from .results import shared_cpu
 
 REFERENCE_SIZES = "1K-16M"
 REFERENCE_IPCS = ("pipe", "local", "local-s")
-QUICK = {"sizes": "1K-1M", "runs": 5, "warmup": 1}   # about 330 runs, well under a minute here
+QUICK = {"sizes": "1K-1M", "runs": 5, "warmup": 1}   # 495 runs with the software passes: ~45 s here
 
 
 @dataclass
@@ -56,6 +56,12 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _check_timeout(timeout) -> float:
+    if not timeout > 0:
+        raise PmcsuiteError(f"--timeout {timeout:g}: give the seconds after which a run counts as hung (> 0)")
+    return float(timeout)
+
+
 def _validate(ipcs, sizes, runs, warmup, total, actors, placement):
     unknown = [i for i in ipcs if i not in IPC_MODES]
     if unknown:
@@ -73,6 +79,21 @@ def _validate(ipcs, sizes, runs, warmup, total, actors, placement):
             "use powers of two or change --total")
 
 
+def _classify(cat, groups, platforms, backend):
+    """Open the counters of ``groups`` for real: (results by counter, {counter: reason} absent by
+    design on this platform, {counter: result} that should count here but do not)."""
+    results = {r.counter: r for r in check(cat, groups, platforms, backend)}
+    by_design = {c: r.reason for c, r in results.items() if r.status == "unavailable"}
+    failing = {c: r for c, r in results.items() if r.status not in ("available", "unavailable")}
+    return results, by_design, failing
+
+
+def _usable(cat, group, by_design, failing) -> bool:
+    """Every counter of ``group`` opens, or is absent by design, and at least one opens."""
+    members = set(cat.expand([group]))
+    return not members & set(failing) and not members <= set(by_design)
+
+
 def choose_groups(cat, requested, platforms, backend) -> tuple[list[str], dict[str, str]]:
     """The counter groups to measure and the counters skipped because this platform has no such
     event by design (catalogue ``unavailable``, e.g. AXI on x86-64): ``(groups, {counter: reason})``.
@@ -82,29 +103,42 @@ def choose_groups(cat, requested, platforms, backend) -> tuple[list[str], dict[s
     when none of a group's counters exists on this platform. The default is every catalogue
     group that opens completely here."""
     candidates = list(requested) if requested else list(cat.groups)
-    results = {r.counter: r for r in check(cat, candidates, platforms, backend)}
-    by_design = {c: r.reason for c, r in results.items() if r.status == "unavailable"}
-    failing = {c: r for c, r in results.items() if r.status not in ("available", "unavailable")}
-
-    def usable(group):
-        members = cat.expand([group])
-        return not set(members) & set(failing) and not set(members) <= set(by_design)
-
+    results, by_design, failing = _classify(cat, candidates, platforms, backend)
     if not requested:
-        chosen = [g for g in candidates if usable(g)]
+        chosen = [g for g in candidates if _usable(cat, g, by_design, failing)]
+        _note_dropped(cat, [g for g in candidates if g not in chosen], results, failing)
     else:
         empty = [g for g in candidates if set(cat.expand([g])) <= set(by_design)]
         if failing or empty:
             bad = list(failing) + [c for g in empty for c in cat.expand([g]) if c not in failing]
             reasons = sorted({(results[c].reason or results[c].status).rstrip(".") for c in bad})
-            available = [g for g in cat.groups if g not in candidates] or list(cat.groups)
-            available = [g for g in choose_groups(cat, None, platforms, backend)[0] if g in available]
+            others = [g for g in cat.groups if g not in candidates] or list(cat.groups)
+            _, all_by_design, all_failing = _classify(cat, others, platforms, backend)
+            available = [g for g in others if _usable(cat, g, all_by_design, all_failing)]
             raise PmcsuiteError(
                 f"counters not available here: {', '.join(bad)} ({'; '.join(reasons)}); "
                 f"groups available on this host: {', '.join(available) or 'none'} (see 'pmcsuite check')")
         chosen = candidates
     skipped = {c: by_design[c] for g in chosen for c in cat.expand([g]) if c in by_design}
     return chosen, skipped
+
+
+def _note_dropped(cat, dropped, results, failing) -> None:
+    """Say on stderr which default groups are not counted here, and why (one line)."""
+    if not dropped:
+        return
+    why: dict[str, list[str]] = {}
+    for group in dropped:
+        statuses = sorted({results[c].status for c in cat.expand([group]) if c in failing})
+        reason = ", ".join(s.replace("_", " ") for s in statuses) or "no event on this platform"
+        why.setdefault(reason, []).append(group)
+    parts = "; ".join(f"{', '.join(groups)} ({reason})" for reason, groups in why.items())
+    missing = {results[c].reason for c in failing if results[c].status == "tool_missing"}
+    if len(dropped) == len(cat.groups):
+        print(f"pmcsuite: warning: no counter can be counted here, measuring bandwidth only: {parts}"
+              f"{'; ' + '; '.join(sorted(missing)) if missing else ''} (see 'pmcsuite check')", file=sys.stderr)
+    else:
+        print(f"pmcsuite: note: not counting {parts} (see 'pmcsuite check')", file=sys.stderr)
 
 
 def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
@@ -117,6 +151,7 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     warmup = warmup if warmup is not None else (QUICK["warmup"] if quick else 1)
     total_size = parse_size(total)
     _validate(ipcs, sizes, runs, warmup, total_size, actors, placement)
+    timeout = _check_timeout(timeout)
     cat = load_catalogue([Path(c) for c in catalogue])
     platforms = resolve_platforms(cat, platform)
     backends = resolve_backends(backend)        # e.g. ["perf"]; FreeBSD: ["pmcstat", "dtrace"]; none: []
@@ -166,7 +201,8 @@ def run_job(job, settings: Settings, exe: Path) -> dict:
     counters = {v.counter: v.to_dict() for v in values}
     record.update(
         ok=True, error=None, bench=bench, counters=counters,
-        scope=("loop" if bench.get("counting") == "loop" else backend.scope) if pass_ else None,
+        # loop-only when the benchmark itself switched counting on and off, else the whole process
+        scope=("loop" if bench.get("counting") == "loop" else "process") if pass_ else None,
         busy={"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before),
               "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)},
         warnings=_sanity(bench, counters, settings.total_size, job.size))
@@ -202,21 +238,33 @@ def _progress(total: int, enabled: bool):
 
 def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
             actors="2thread", placement="same", backend="auto", platform=None, seed=1, quick=False,
-            resume=None, catalogue=(), timeout=120.0, progress=True, command_line=None, force=False) -> Path:
-    """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing."""
+            resume=None, catalogue=(), timeout=None, progress=True, command_line=None, force=False) -> Path:
+    """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing,
+    with the settings stored there (only ``timeout`` may be given again: a hang may need more);
+    ``timeout`` defaults to 120 s per run."""
     if resume:
         store = ResultStore(resume)
         meta = store.read_metadata()
-        if meta.get("source") != "collect":
-            raise PmcsuiteError(f"{resume} was not made by 'pmcsuite collect': nothing to resume")
-        settings = Settings(**meta["settings"])
+        if meta.get("source") != "collect" or not isinstance(meta.get("settings"), dict):
+            raise PmcsuiteError(f"{resume} was not made by 'pmcsuite collect' (no stored settings): nothing to resume")
+        try:
+            settings = Settings(**meta["settings"])
+        except TypeError as exc:
+            raise PmcsuiteError(f"{store.metadata_path} has settings this pmcsuite cannot read ({exc}); "
+                                "collect again into a new directory") from None
+        if timeout is not None:                 # the one thing a resume may change: a hang needs more time
+            settings.timeout = _check_timeout(timeout)
         cat = load_catalogue([Path(c) for c in settings.catalogue_files])
         if cat.sha256 != meta["catalogue"]["sha256"]:
             print("pmcsuite: warning: the counter catalogue changed since this collection started",
                   file=sys.stderr)
+        if store.drop_incomplete_tail():
+            print(f"pmcsuite: warning: dropped the unfinished last line of {store.runs_path} "
+                  "(a run cut off by the crash; it is run again)", file=sys.stderr)
     else:
         cat, settings = plan_settings(counters, ipcs, sizes, runs, warmup, total, actors, placement,
-                                      backend, platform, seed, quick, catalogue, timeout, force)
+                                      backend, platform, seed, quick, catalogue,
+                                      120.0 if timeout is None else timeout, force)
         store = ResultStore(out or _default_out())
         store.ensure_new()          # before the benchmark is built and anything runs
     passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, backend_names(settings.backend))
@@ -244,8 +292,9 @@ def _default_out() -> Path:
 
 def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: bool) -> Path:
     bar = _progress(len(jobs), progress)
+    first = sum(1 for _ in store.read_runs())   # seq goes on from the runs a resumed directory holds
     try:
-        for seq, job in enumerate(jobs):
+        for seq, job in enumerate(jobs, first):
             bar.set_description(f"{job.ipc} {format_size(job.size)} {job.variant}")
             record = run_job(job, settings, exe)
             record["seq"] = seq
@@ -254,7 +303,7 @@ def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: 
             if not record["ok"]:
                 raise PmcsuiteError(
                     f"{job.ipc} {format_size(job.size)} {job.variant} run {job.run} failed: {record['error']} "
-                    f"(the {seq} runs before it are kept in {store.dir}; fix the cause, then 'pmcsuite collect --resume {store.dir}')")
+                    f"(the {seq} runs stored before it are kept in {store.dir}; fix the cause, then 'pmcsuite collect --resume {store.dir}')")
     except KeyboardInterrupt:
         raise PmcsuiteError(f"interrupted: the runs so far are kept in {store.dir}; "
                             f"'pmcsuite collect --resume {store.dir}' finishes the rest") from None

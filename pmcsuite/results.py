@@ -320,6 +320,9 @@ def export(directory, path=None, fmt: str = "csv") -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         _serialisable(df).to_csv(target, index=False)
         summarise(df, "all").to_csv(summary_path, index=False)
+        if path is not None:   # away from metadata.json: the provenance goes with the CSVs
+            target.with_name(f"{target.stem}.metadata.json").write_text(json.dumps(
+                {**df.attrs["metadata"], "exported_from": str(Path(directory).resolve())}, indent=2, default=str))
     except OSError as exc:
         raise PmcsuiteError(f"cannot write {target}: {exc.strerror}; choose another path") from None
     return target

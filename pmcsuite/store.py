@@ -27,15 +27,15 @@ class ResultStore:
     def exists(self) -> bool:
         return self.metadata_path.exists()
 
-    def ensure_new(self) -> None:
-        """Refuse to write over a result directory."""
+    def ensure_new(self, resumable: bool = True) -> None:
+        """Refuse to write over a result directory (``resumable``: say how to finish it instead)."""
         if self.exists():
-            raise PmcsuiteError(
-                f"{self.dir} already holds results: use --resume {self.dir} to finish it, or choose another --out")
+            hint = f"use --resume {self.dir} to finish it, or choose another --out" if resumable else "choose another --out"
+            raise PmcsuiteError(f"{self.dir} already holds results: {hint}")
 
-    def create(self, metadata: dict, overwrite: bool = False) -> None:
+    def create(self, metadata: dict, overwrite: bool = False, resumable: bool = True) -> None:
         if not overwrite:
-            self.ensure_new()
+            self.ensure_new(resumable)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -47,6 +47,18 @@ class ResultStore:
         tmp = self.metadata_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps({"format": FORMAT, "format_version": 1, **metadata}, indent=2, default=str) + "\n")
         os.replace(tmp, self.metadata_path)
+
+    def drop_incomplete_tail(self) -> bool:
+        """Cut off a last line that a crash left unfinished (no newline), so that the next run is
+        appended on a line of its own. Returns True when something was cut."""
+        if not self.runs_path.exists():
+            return False
+        data = self.runs_path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return False
+        with open(self.runs_path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+        return True
 
     def append_run(self, record: dict) -> None:
         line = json.dumps(record, default=str, allow_nan=False) + "\n"

@@ -1,9 +1,12 @@
 """The command line: every bad input is one line on stderr, exit status 2, no traceback."""
 import json
+import shutil
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +104,47 @@ def test_bench_prints_one_point():
     proc = run("bench", "--ipc", "pipe", "--buffer", "64K", "--total", "4M")
     assert proc.returncode == 0, proc.stderr
     assert "pipe 2thread buffer 64K:" in proc.stdout and "64 writes" in proc.stdout
+
+
+def test_usage_errors_are_one_line_too():
+    one_line_error(run("bench", "--buffer"), "expected one argument")
+    one_line_error(run("frobnicate"), "invalid choice")
+
+
+def test_resume_refuses_sweep_options(tmp_path):
+    one_line_error(run("collect", "--resume", tmp_path, "--sizes", "1K"), "drop --sizes")
+
+
+@pytest.fixture(scope="module")
+def small_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "res"
+    proc = run("collect", "--backend", "none", "--ipc", "pipe", "--sizes", "64K,1M", "--runs", "3", "--total", "4M",
+               "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_json_outputs_carry_provenance(small_results):
+    for command in ("explain", "overhead"):
+        proc = run(command, small_results, "--json")
+        assert proc.returncode == 0, proc.stderr
+        prov = json.loads(proc.stdout)["provenance"]
+        assert prov["results"] == str(small_results) and prov["collected"]["host"]["kernel"]
+        assert prov["collected"]["command_line"][:2] == ["pmcsuite", "collect"] and prov["generated"]
+
+
+def test_export_elsewhere_takes_the_metadata_along(small_results, tmp_path):
+    proc = run("export", small_results, "--out", tmp_path / "x.csv")
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((tmp_path / "x.metadata.json").read_text())
+    assert meta["host"]["kernel"] and meta["exported_from"] == str(small_results)
+    assert (tmp_path / "x-summary.csv").is_file()
+
+
+def test_corrupt_lines_are_announced(small_results, tmp_path):
+    copy = Path(shutil.copytree(small_results, tmp_path / "copy"))
+    lines = (copy / "runs.jsonl").read_text().splitlines()
+    (copy / "runs.jsonl").write_text("\n".join([lines[0], "{garbage", *lines[1:]]) + "\n")
+    proc = run("summary", copy)
+    assert proc.returncode == 0
+    assert "runs.jsonl lines 2 are corrupt or truncated and were left out" in proc.stderr

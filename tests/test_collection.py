@@ -188,3 +188,55 @@ def test_freebsd_counts_pmcs_and_the_kernel_view_in_one_collection(tmp_path, mon
     assert l1["l1d_refill"].notna().all() and l1["syscalls_write"].isna().all()
     assert (sys_["backend"] == "dtrace").all() and sys_["syscalls_write"].notna().all()
     assert sys_["l1d_refill"].isna().all()
+
+
+def test_resume_after_a_run_cut_off_mid_line(tmp_path):
+    """A crash can leave half a JSON line: resume drops it and appends on a fresh line."""
+    out = tmp_path / "res"
+    pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], backend="none"))
+    lines = (out / "runs.jsonl").read_text().splitlines()
+    (out / "runs.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])
+    pmcsuite.collect(resume=out, progress=False)
+    df = pmcsuite.load(out)
+    assert df.attrs["skipped_lines"] == [] and len(df) == 4 and df["ok"].all()
+    assert sorted(df["seq"]) == [0, 1, 2, 3]           # seq continues across the resume
+
+
+def test_resume_may_raise_the_timeout_and_nothing_else(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    real = build()
+    hang = tmp_path / "hang"
+    hang.write_text(f"#!{sys.executable}\nimport sys, time\nif '1048576' in sys.argv: time.sleep(60)\n"
+                    f"import os; os.execv({str(real)!r}, [{str(real)!r}] + sys.argv[1:])\n")
+    hang.chmod(0o755)
+    monkeypatch.setattr(collection, "build", lambda: hang)
+    with pytest.raises(PmcsuiteError, match=r"hung: no result after 0.5 s"):
+        pmcsuite.collect(out=out, timeout=0.5, **dict(SMALL, ipcs=["pipe"], backend="none"))
+    monkeypatch.setattr(collection, "build", lambda: real)
+    pmcsuite.collect(resume=out, timeout=30, progress=False)
+    assert json.loads((out / "metadata.json").read_text())["settings"]["timeout"] == 0.5   # as first stored
+    assert pmcsuite.load(out)["ok"].sum() == 4
+    with pytest.raises(PmcsuiteError, match="--timeout 0: "):
+        pmcsuite.collect(out=tmp_path / "x", timeout=0, **dict(SMALL, backend="none"))
+
+
+def test_sanity_checks_flag_missing_bytes_and_writes():
+    size, total = 65536, 1 << 20
+    good = {"bytes_ok": True, "writes": 16}
+    assert collection._sanity(good, {}, total, size) == []
+    assert collection._sanity(dict(good, bytes_ok=False), {}, total, size) == ["not every byte arrived intact"]
+    assert "fewer than total/buffer = 16" in collection._sanity(dict(good, writes=15), {}, total, size)[0]
+    perf = {"syscalls_write": {"status": "ok", "value": 15.0}}
+    assert collection._sanity(good, perf, total, size) == [
+        "perf counted 15 write calls, fewer than total/buffer = 16"]
+    unsupported = {"syscalls_write": {"status": "not_supported", "value": None}}
+    assert collection._sanity(good, unsupported, total, size) == []
+
+
+@needs_perf
+def test_default_groups_not_counted_are_named(tmp_path, capsys):
+    """x86-64 has no AXI event by design: the default sweep says it leaves that group out."""
+    out = pmcsuite.collect(out=tmp_path / "r", platform="x86-64,software", **dict(SMALL, ipcs=["pipe"], sizes="1M"))
+    err = capsys.readouterr().err
+    assert "pmcsuite: note: not counting" in err and "axi (no event on this platform)" in err
+    assert "axi" not in json.loads((out / "metadata.json").read_text())["plan"]["groups"]

@@ -665,7 +665,7 @@ def import_l41(paths, out, manifest=None, warmup: int = 0, *, host_note: str | N
                         "manifests": [{"path": str(Path(m).resolve()), "sha256": file_sha256(m)} for m in manifests],
                         "warmup": warmup, "notes": notes}
     store = ResultStore(out)
-    store.create(meta)
+    store.create(meta, resumable=False)
     for rec in records:
         store.append_run(rec)
     return Path(out)

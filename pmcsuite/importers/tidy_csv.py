@@ -238,7 +238,7 @@ def import_csv(path, out, *, catalogue=(), platform=None, host_note: str | None 
     meta["imported"] = {"files": [{"path": str(path.resolve()), "sha256": file_sha256(path), "format": "tidy-csv",
                                    "runs": len(records)}]}
     store = ResultStore(out)
-    store.create(meta)
+    store.create(meta, resumable=False)
     for rec in records:
         store.append_run(rec)
     return Path(out)
