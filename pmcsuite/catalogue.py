@@ -2,7 +2,8 @@
 
 ``load_catalogue()`` reads the built-in file shipped with the package, then merges each user
 file given with ``--catalogue`` over it. Every problem is one ``PmcsuiteError`` line naming the
-file and the dotted path of the entry at fault (``counters.yaml: groups.l1: ...``).
+file and the dotted path of the entry at fault (``counters.yaml: groups.l1: ...``); after a
+merge, the file named is the one that set the faulty field (the merge records who set what).
 
 Merge rules for user files: new ids are added; an existing counter, group, derived metric or
 platform is updated field by field (a field given replaces the old value), except that a
@@ -105,10 +106,6 @@ class Catalogue:
     platforms: dict[str, Platform]
     derived: dict[str, Derived]
     default_groups: list[str] = field(default_factory=list)
-
-    def metadata(self) -> dict:
-        """The ``catalogue`` object of metadata.json."""
-        return {"version": self.version, "sha256": self.sha256, "sources": list(self.sources)}
 
     def expand(self, groups) -> list[str]:
         """Group names and/or bare counter ids (a list, or one comma-separated string) ->
@@ -277,11 +274,6 @@ def evaluate_formula(formula: str, values):
         return _BINOPS[type(node.op)](left, right)
 
     return ev(tree)
-
-
-def evaluate_derived(name: str, values, cat: Catalogue | None = None):
-    """Evaluate derived metric ``name`` of ``cat`` (default: the built-in catalogue) over ``values``."""
-    return (cat or load_catalogue()).evaluate_derived(name, values)
 
 
 # --------------------------------------------------------------------------------------
@@ -503,7 +495,13 @@ class _Checker:
 
 
 def _merge(base: dict, new: dict, src: str, origins: dict) -> None:
-    """Merge one checked file ``new`` into ``base`` (see the module docstring)."""
+    """Merge one checked file ``new`` into ``base`` (see the module docstring).
+
+    ``origins`` records which file set what, so that a later error names the right file:
+    ``(section, id)`` -> the file that first defined the entry; ``(section, id, field)`` ->
+    the file that last set that field (``(platforms, id, events|unavailable, counter)`` per
+    counter, ``("default_groups",)``).
+    """
     for section in ("counters", "groups", "derived", "platforms"):
         for key, entry in new.get(section, {}).items():
             origins.setdefault((section, key), src)
@@ -514,21 +512,35 @@ def _merge(base: dict, new: dict, src: str, origins: dict) -> None:
                     for cid, spec in value.items():
                         events.setdefault(cid, {}).update(spec)
                         target.get("unavailable", {}).pop(cid, None)
+                        origins[(section, key, "events", cid)] = src
                 elif section == "platforms" and field_name == "unavailable":
                     for cid, reason in value.items():
                         target.setdefault("unavailable", {})[cid] = reason
                         target.get("events", {}).pop(cid, None)
+                        origins[(section, key, "unavailable", cid)] = src
                 else:
                     target[field_name] = value
+                    origins[(section, key, field_name)] = src
     if "default_groups" in new:
         base["default_groups"] = new["default_groups"]
+        origins[("default_groups",)] = src
     base.setdefault("version", new.get("version"))
 
 
-def _build(merged: dict, origins: dict, sources: list[str], digest: str) -> Catalogue:
-    """Cross-reference checks on the merged catalogue, then the objects."""
-    def fail(section, key, msg):
-        raise PmcsuiteError(f"{origins.get((section, key), sources[-1])}: {section}.{key}: {msg}")
+def _build(merged: dict, origins: dict, files: list[str], sources: list[str], digest: str) -> Catalogue:
+    """Cross-reference checks on the merged catalogue, then the objects.
+
+    An error names the file to fix: of the files that set the fields involved (``origins``,
+    see :func:`_merge`; ``files`` in merge order), the last one merged, since the files before
+    it were consistent without it.
+    """
+    def origin(*paths) -> str:
+        found = [origins[p] for p in paths if p in origins]
+        return max(found, key=files.index) if found else files[-1]
+
+    def fail(section, key, msg, *paths):
+        """Raise ``FILE: section.key: msg``; ``paths`` are the origins keys of the fields at fault."""
+        raise PmcsuiteError(f"{origin(*(paths or [(section, key)]))}: {section}.{key}: {msg}")
 
     for section, required in REQUIRED.items():
         for key, entry in merged.get(section, {}).items():
@@ -539,37 +551,41 @@ def _build(merged: dict, origins: dict, sources: list[str], digest: str) -> Cata
     counters = {cid: Counter(cid, e["description"], e["unit"], e["kind"], list(e.get("caveats", [])))
                 for cid, e in merged.get("counters", {}).items()}
 
-    def known_counter(section, key, where, cid):
+    def known_counter(section, key, where, cid, *field):
         if cid not in counters:
             fail(section, key, f"{where}unknown counter '{cid}'{_suggest(cid, counters)}"
-                               f" (known: {', '.join(counters)})")
+                               f" (known: {', '.join(counters)})", (section, key, *field))
 
     groups = {}
     for name, e in merged.get("groups", {}).items():
         for cid in e["counters"]:
-            known_counter("groups", name, "", cid)
+            known_counter("groups", name, "", cid, "counters")
         groups[name] = Group(name, e["description"], list(e["counters"]))
 
     platforms = {}
     for name, e in merged.get("platforms", {}).items():
         for cid, spec in e.get("events", {}).items():
-            known_counter("platforms", name, f"events.{cid}: ", cid)
+            event = ("platforms", name, "events", cid)
+            known_counter("platforms", name, f"events.{cid}: ", cid, "events", cid)
             if not any(spec.get(b) for b in BACKEND_KEYS):
-                fail("platforms", name, f"events.{cid}: gives no event spelling (keys: {', '.join(BACKEND_KEYS)})")
+                fail("platforms", name, f"events.{cid}: gives no event spelling (keys: {', '.join(BACKEND_KEYS)})",
+                     event)
             if counters[cid].kind not in e["kinds"]:
                 fail("platforms", name, f"events.{cid}: {cid} is a {counters[cid].kind} counter but the platform"
-                                        f" provides only {', '.join(e['kinds'])} counters (add the kind to 'kinds')")
+                                        f" provides only {', '.join(e['kinds'])} counters (add the kind to 'kinds')",
+                     event, ("platforms", name, "kinds"), ("counters", cid, "kind"))
         for backend in BACKEND_KEYS:                     # one event must not stand for two counters
             users: dict[str, str] = {}
             for cid, spec in e.get("events", {}).items():
                 if spec.get(backend) and spec[backend] in users:
                     fail("platforms", name, f"events {users[spec[backend]]} and {cid} both use {backend} event"
-                                            f" '{spec[backend]}'; a pass could not tell them apart: keep one")
+                                            f" '{spec[backend]}'; a pass could not tell them apart: keep one",
+                         ("platforms", name, "events", users[spec[backend]]), ("platforms", name, "events", cid))
                 users.setdefault(spec.get(backend), cid)
         for cid in e.get("unavailable", {}):
-            known_counter("platforms", name, f"unavailable.{cid}: ", cid)
+            known_counter("platforms", name, f"unavailable.{cid}: ", cid, "unavailable", cid)
         for cid in e.get("fixed", []):
-            known_counter("platforms", name, "fixed: ", cid)
+            known_counter("platforms", name, "fixed: ", cid, "fixed")
         platforms[name] = Platform(name, e["description"], list(e["kinds"]), e["slots"],
                                    list(e.get("fixed", [])), list(e.get("fixed_on", [])),
                                    {cid: dict(spec) for cid, spec in e.get("events", {}).items()},
@@ -577,17 +593,16 @@ def _build(merged: dict, origins: dict, sources: list[str], digest: str) -> Cata
 
     derived = {}
     for name, e in merged.get("derived", {}).items():
-        src = origins.get(("derived", name), sources[-1])
-        names = parse_formula(e["formula"], f"{src}: derived.{name}")
+        names = parse_formula(e["formula"], f"{origin(('derived', name, 'formula'))}: derived.{name}")
         for cid in names:
-            known_counter("derived", name, f"formula '{e['formula']}': ", cid)
+            known_counter("derived", name, f"formula '{e['formula']}': ", cid, "formula")
         derived[name] = Derived(name, e["formula"], e["unit"], e["description"], names)
 
     default_groups = list(merged.get("default_groups", []))
     for name in default_groups:
         if name not in groups:
-            raise PmcsuiteError(f"{sources[-1]}: default_groups: unknown group '{name}'{_suggest(name, groups)}"
-                                f" (known: {', '.join(groups)})")
+            raise PmcsuiteError(f"{origin(('default_groups',))}: default_groups: unknown group '{name}'"
+                                f"{_suggest(name, groups)} (known: {', '.join(groups)})")
     return Catalogue(merged.get("version") or 1, digest, sources, counters, groups, platforms, derived, default_groups)
 
 
@@ -599,14 +614,14 @@ def load_catalogue(extra=()) -> Catalogue:
     merged: dict = {}
     origins: dict = {}
     digest = hashlib.sha256()
-    sources = []
+    files, sources = [], []
     for index, path in enumerate(paths):
         data, raw = _read_yaml(path)
         digest.update(raw)
-        src = str(path)
+        files.append(str(path))
         sources.append(str(path.resolve()))
-        _merge(merged, _Checker(src).file(data, builtin=index == 0), src, origins)
-    return _build(merged, origins, sources, digest.hexdigest())
+        _merge(merged, _Checker(files[-1]).file(data, builtin=index == 0), files[-1], origins)
+    return _build(merged, origins, files, sources, digest.hexdigest())
 
 
 # --------------------------------------------------------------------------------------

@@ -167,7 +167,7 @@ def cmd_trace(args):
     from .sizes import parse_size
     from .timeline import trace
     paths = trace(args.ipc, parse_size(args.buffer), total_size=parse_size(args.total), out=args.out,
-                  placement=args.placement, actors=args.actors)
+                  placement=args.placement, actors=args.actors, command_line=["pmcsuite", *sys.argv[1:]])
     for path in paths:
         print(path)
 

@@ -357,19 +357,85 @@ def _record_error(stderr: str) -> str:
     return f"perf record failed: {lines[-1] if lines else 'no message'}"
 
 
+def output_paths(out, ipc: str = "pipe", buffer_size: int = 0) -> tuple[Path, Path]:
+    """The trace's (JSON, PNG) paths, checked and with their directory created.
+
+    ``out`` is the JSON path (None: ``reports/trace-<ipc>-<size>.json``); the PNG goes beside it
+    with the same stem. Raises PmcsuiteError (one line, with a fix) when ``out`` is a directory,
+    ends in ``.png`` (the PNG would overwrite it), or its directory cannot be created or written
+    (a parent that is a file, a read-only file system, /proc...): checked before anything runs.
+    """
+    name = f"trace-{ipc}-{format_size(buffer_size)}.json"
+    json_path = Path(out) if out is not None else Path("reports") / name
+    png_path = json_path.with_suffix(".png")
+    if json_path.is_dir():
+        raise PmcsuiteError(f"--out {json_path} is a directory, not a file: give a file path "
+                            f"such as {json_path / name}")
+    if json_path.suffix.lower() == ".png":
+        raise PmcsuiteError(f"--out {json_path} ends in .png, where the PNG timeline goes (beside "
+                            f"the JSON, same stem): give a .json path such as {json_path.with_suffix('.json')}")
+    if png_path.is_dir():
+        raise PmcsuiteError(f"--out {json_path}: {png_path}, where the PNG timeline goes, is a "
+                            "directory: choose another file name")
+    parent = json_path.parent
+    blocker = next((a for a in (parent, *parent.parents) if a.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise PmcsuiteError(f"cannot write the trace to {json_path}: {blocker} is a file, not a "
+                            "directory; choose --out in a writable directory")
+    fix = "choose --out in a writable directory"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot create the directory {parent} for --out {json_path}: "
+                            f"{exc.strerror or exc}; {fix}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".pmcsuite-trace-"):
+            pass                      # can we write there? (root ignores permission bits)
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot write in {parent} for --out {json_path}: "
+                            f"{exc.strerror or exc}; {fix}") from None
+    return json_path, png_path
+
+
+def provenance(command_line=None) -> dict:
+    """What a trace file needs to be trusted later: pmcsuite version, UTC time, command line,
+    host (OS, kernel, CPU), tool versions (perf, cc, and how ipcbench was built)."""
+    import datetime as _dt
+
+    from . import __version__
+    from .benchmark import build_info
+    from .hostinfo import host_metadata, tool_versions
+
+    return {"pmcsuite_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "command_line": list(command_line if command_line is not None else sys.argv),
+            "host": host_metadata(),
+            "tools": {**tool_versions(["perf", "cc"]), "ipcbench": build_info()}}
+
+
+def _write(path: Path, write) -> None:
+    try:
+        write(path)
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot write {path}: {exc.strerror or exc}; "
+                            "choose --out in a writable directory with free space") from None
+
 
 def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
           placement: str = "any", actors: str = "2thread", zoom_ms: float | None = None,
-          timeout: float = 120.0) -> tuple[Path, Path]:
+          timeout: float = 120.0, command_line=None) -> tuple[Path, Path]:
     """Record one run and write its Chrome trace JSON and PNG timeline; returns both paths.
 
     ``out`` is the JSON path (default ``reports/trace-<ipc>-<size>.json``); the PNG goes beside
-    it with the same stem. ``zoom_ms`` limits the PNG to the loop's first milliseconds.
+    it with the same stem (see :func:`output_paths`). ``zoom_ms`` limits the PNG to the loop's
+    first milliseconds. The JSON's ``otherData`` holds the run's provenance
+    (:func:`provenance`; ``command_line`` defaults to ``sys.argv``).
     """
     if buffer_size <= 0 or total_size <= 0 or total_size % buffer_size:
         raise PmcsuiteError(f"total size {format_size(total_size)} is not a positive multiple of "
                             f"the buffer size {format_size(buffer_size)}: choose sizes that "
                             "divide evenly (powers of two do)")
+    json_path, png_path = output_paths(out, ipc, buffer_size)
     perf = shutil.which("perf")
     if perf is None:
         raise PmcsuiteError("perf not found on PATH: 'pmcsuite trace' records with perf "
@@ -377,9 +443,7 @@ def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
     from .benchmark import bench_argv, build
 
     argv = bench_argv(build(), ipc, buffer_size, total_size, actors, placement)
-    json_path = (Path(out) if out is not None
-                 else Path("reports") / f"trace-{ipc}-{format_size(buffer_size)}.json")
-    png_path = json_path.with_suffix(".png")
+    prov = provenance(command_line)                 # before the run: "created" is its start
     with tempfile.TemporaryDirectory(prefix="pmcsuite-trace-") as tmp:
         data = Path(tmp, "perf.data")
         for mmap in ("16M", None):     # a big ring buffer, unless mlock limits forbid it
@@ -406,19 +470,19 @@ def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
     bench = parse_bench_output(r.stdout)
     summary = tl.summary()
     complete = summary["writer"]["bytes"] == summary["reader"]["bytes"] == total_size
-    meta = {"command": argv, "bench": bench, "perf_record": " ".join(TRACEPOINTS),
-            "complete": complete,
+    meta = {**prov, "command": argv, "bench": bench,
+            "perf_record": " ".join(TRACEPOINTS), "complete": complete,
             "note": "timestamps in us from the loop's first call; tracing slows the run"}
     if not complete:
         meta["warning"] = (f"perf dropped events: the trace holds {summary['writer']['bytes']} "
                            f"bytes written and {summary['reader']['bytes']} read of "
                            f"{total_size}; retry, or trace a larger buffer size")
         print(f"pmcsuite: warning: {meta['warning']}", file=sys.stderr)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(chrome_trace(tl, meta)))
+    doc = json.dumps(chrome_trace(tl, meta))
+    _write(json_path, lambda p: p.write_text(doc))
     title = (f"{ipc} {actors}, buffer {format_size(buffer_size)}, {format_size(total_size)} "
              f"({placement}): {len([c for c in tl.calls if c.name == 'write'])} writes, "
              f"{len([c for c in tl.calls if c.name == 'read'])} reads"
              + ("" if complete else " (INCOMPLETE: perf dropped events)"))
-    plot_timeline(tl, png_path, zoom_ms, title)
+    _write(png_path, lambda p: plot_timeline(tl, p, zoom_ms, title))
     return json_path, png_path

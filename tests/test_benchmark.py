@@ -386,7 +386,10 @@ def test_perf_control_fifo_counts_only_the_loop(exe, tmp_path):
         result = bm.parse_bench_output(proc.stdout)
         assert result["counting"] == "loop" and result["bytes_ok"]
         counts = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+        assert counts, f"perf printed no JSON count: {proc.stderr}"
         value = counts[0]["counter-value"]
-        if value.startswith("<"):
+        if value == "<not supported>":      # no tracefs or not root: this machine cannot count it
             pytest.skip(f"syscalls:sys_enter_write is {value} here (needs tracefs and root)")
+        # "<not counted>" is what perf prints when the "enable" command never arrived: a failure
+        assert not value.startswith("<"), f"{actors}: perf counted nothing ({value}): was 'enable' sent?"
         assert MiB // 4096 <= float(value) <= MiB // 4096 + 2, (actors, value)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pmcsuite.catalogue import BUILTIN, evaluate_derived, evaluate_formula, load_catalogue, parse_formula
+from pmcsuite.catalogue import BUILTIN, evaluate_formula, load_catalogue, parse_formula
 from pmcsuite.errors import PmcsuiteError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -137,9 +137,9 @@ def test_expand_and_event_for(cat):
 
 def test_derived_formulas(cat):
     assert cat.derived["cpi"].names == ["cycles", "instructions"]
-    assert evaluate_derived("cpi", {"cycles": 300, "instructions": 100}, cat) == 3
-    assert math.isnan(evaluate_derived("cpi", {"cycles": 300, "instructions": 0}, cat))
-    assert math.isnan(evaluate_derived("cpi", {"cycles": 300, "instructions": None}, cat))
+    assert cat.evaluate_derived("cpi", {"cycles": 300, "instructions": 100}) == 3
+    assert math.isnan(cat.evaluate_derived("cpi", {"cycles": 300, "instructions": 0}))
+    assert math.isnan(cat.evaluate_derived("cpi", {"cycles": 300, "instructions": None}))
     frame = pd.DataFrame({"l1d_refill": [10, 0, 5], "l1d_access": [100, 0, 0]})
     ratio = cat.evaluate_derived("l1d_miss_ratio", frame)
     assert ratio.iloc[0] == pytest.approx(0.1) and ratio.iloc[1:].isna().all()
@@ -270,3 +270,35 @@ def test_kernel_times_are_dtrace_only_with_precise_reasons(cat):
     assert cat.event_for("offcpu_ns", ["cortex-a8", "freebsd-kernel"], "dtrace") == \
         ("freebsd-kernel", "sched:::off-cpu,sched:::on-cpu")
     assert cat.event_for("offcpu_ns", ["freebsd-kernel"], "perf") is None
+
+
+# ---- errors after a merge name the file that set the faulty field ---------------------
+
+def test_user_override_with_invalid_formula_names_the_user_file(tmp_path):
+    path = write(tmp_path, 'derived:\n  cpi: {formula: \'__import__("os")\'}\n')
+    message = error_of(path)
+    assert message.startswith(f"{path}: derived.cpi: ") and "Call" in message, message
+    assert "counters.yaml" not in message
+    path = write(tmp_path, "derived:\n  cpi: {formula: cycles / instrs}\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}: derived.cpi: formula 'cycles / instrs': unknown counter 'instrs'")
+
+
+def test_errors_name_the_file_that_set_the_field(tmp_path):
+    # the formula comes from a.yaml; b.yaml only changes the unit: a.yaml is at fault
+    a = write(tmp_path, "derived:\n  mine: {formula: cycles / nope, unit: x, description: d}\n", "a.yaml")
+    b = write(tmp_path, "derived:\n  mine: {unit: ratio}\n", "b.yaml")
+    assert error_of(a, b).startswith(f"{a}: derived.mine: formula")
+    # a default group set by a.yaml is a.yaml's fault even when b.yaml comes later
+    a = write(tmp_path, "default_groups: [nosuch]\n", "a.yaml")
+    b = write(tmp_path, "derived:\n  cpi: {unit: ratio}\n", "b.yaml")
+    assert error_of(a, b).startswith(f"{a}: default_groups: unknown group 'nosuch'")
+    # overriding a built-in group's counters, and a built-in counter's kind
+    assert error_of(write(tmp_path, "groups:\n  l1: {counters: [l1d_refil]}\n")).startswith(
+        f"{tmp_path / 'user.yaml'}: groups.l1: unknown counter 'l1d_refil'")
+    message = error_of(write(tmp_path, "counters:\n  cycles: {kind: software}\n"))
+    assert message.startswith(f"{tmp_path / 'user.yaml'}: platforms.") and "cycles is a software counter" in message
+    # an entry first defined incompletely by a.yaml: a.yaml, not the file after it
+    a = write(tmp_path, "counters:\n  foo: {description: d, kind: software}\n", "a.yaml")
+    b = write(tmp_path, "counters:\n  foo: {description: e}\n", "b.yaml")
+    assert error_of(a, b).startswith(f"{a}: counters.foo: missing required field 'unit'")

@@ -1,14 +1,16 @@
 """pmcsuite trace: perf script parsing (real capture), timeline reduction, Chrome trace JSON, and one
 real end-to-end run under perf record on this machine."""
+import datetime
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.timeline import (build_timeline, chrome_trace, parse_perf_script, plot_timeline,
-                            record_argv, trace, _record_error)
+from pmcsuite.timeline import (build_timeline, chrome_trace, output_paths, parse_perf_script,
+                               plot_timeline, provenance, record_argv, trace, _record_error)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "trace_perf_script_pipe_256K.txt"
 B = 256 * 1024
@@ -104,6 +106,47 @@ def test_trace_needs_perf(monkeypatch, tmp_path):
         trace("pipe", B, 1 << 20, out=tmp_path / "t.json")
 
 
+def test_out_is_a_directory(monkeypatch, tmp_path, capsys):
+    """--out DIR: a one-line error naming a file path to use, before perf is even looked for."""
+    monkeypatch.setenv("PATH", str(tmp_path))            # no perf: the --out check comes first
+    with pytest.raises(PmcsuiteError, match=r"is a directory, not a file: give a file path") as info:
+        trace("pipe", B, 1 << 20, out=tmp_path)
+    assert str(tmp_path / "trace-pipe-256K.json") in str(info.value)
+    from pmcsuite.cli import main
+    assert main(["trace", "--ipc", "pipe", "--buffer", "256K", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pmcsuite: error: --out") and err.count("\n") == 1 and "internal" not in err
+
+
+def test_out_where_nothing_can_be_written(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(PmcsuiteError, match=r"afile is a file, not a directory; choose --out"):
+        trace("pipe", B, 1 << 20, out=tmp_path / "afile" / "sub" / "t.json")
+    with pytest.raises(PmcsuiteError, match=r"cannot create the directory /proc/pmcsuite-x .*writable"):
+        trace("pipe", B, 1 << 20, out="/proc/pmcsuite-x/t.json")
+    with pytest.raises(PmcsuiteError, match=r"cannot write in /proc for .*writable directory"):
+        output_paths("/proc/t.json")
+    with pytest.raises(PmcsuiteError, match=r"ends in \.png"):
+        output_paths(tmp_path / "t.png")
+    assert output_paths(tmp_path / "new" / "t.json") == (tmp_path / "new" / "t.json",
+                                                         tmp_path / "new" / "t.png")
+    assert list((tmp_path / "new").iterdir()) == []       # the write probe leaves nothing
+
+
+def test_provenance():
+    p = provenance(["pmcsuite", "trace", "--ipc", "pipe"])
+    assert p["command_line"] == ["pmcsuite", "trace", "--ipc", "pipe"]
+    assert provenance()["command_line"] == sys.argv
+    assert datetime.datetime.fromisoformat(p["created"]).utcoffset() == datetime.timedelta(0)
+    from pmcsuite import __version__
+    assert p["pmcsuite_version"] == __version__
+    assert {"hostname", "os", "kernel", "machine", "cpu_model", "cpus"} <= set(p["host"])
+    assert set(p["tools"]) == {"perf", "cc", "ipcbench"}
+    assert p["tools"]["cc"] and {"compiler", "flags", "source_sha256"} <= set(p["tools"]["ipcbench"])
+    json.dumps(p)
+
+
 def test_trace_rejects_uneven_sizes(tmp_path):
     with pytest.raises(PmcsuiteError, match="multiple"):
         trace("pipe", 3000, 1 << 20, out=tmp_path / "t.json")
@@ -113,7 +156,7 @@ def test_trace_rejects_uneven_sizes(tmp_path):
 def test_trace_end_to_end(tmp_path):
     """For real: pipe, 256K buffer, 16M: 64 writes, >= 256 reads (Linux pipe capacity 64K)."""
     out = tmp_path / "sub" / "trace.json"
-    json_path, png_path = trace("pipe", B, 16 << 20, out=out)
+    json_path, png_path = trace("pipe", B, 16 << 20, out=out, command_line=["pmcsuite", "trace"])
     assert json_path == out and png_path == out.with_suffix(".png")
     with open(json_path) as f:
         doc = json.load(f)
@@ -127,4 +170,9 @@ def test_trace_end_to_end(tmp_path):
     assert writes[0]["tid"] != reads[0]["tid"]
     assert doc["otherData"]["bench"]["writes"] == 64
     assert doc["otherData"]["complete"] is True
+    other = doc["otherData"]                       # provenance: trustworthy later
+    assert other["command_line"] == ["pmcsuite", "trace"] and other["created"].endswith("+00:00")
+    assert other["host"]["kernel"] and other["host"]["os"] == "Linux"
+    assert other["tools"]["perf"].startswith("perf version")
+    assert other["tools"]["ipcbench"]["path"] == other["command"][0]
     assert png_path.read_bytes()[:4] == b"\x89PNG"

@@ -95,7 +95,7 @@ sched:::on-cpu
 }}
 """),
     # off-CPU time of our threads while inside read()/write() (blocked on the IPC object, or
-    # preempted there), summed over threads; per thread in @offcpu_thread. Calls of <= 2 bytes
+    # preempted there), summed over threads (ipcbench reports it per actor). Calls of <= 2 bytes
     # are ipcbench's ready/go handshakes (the controller thread waits there), not the loop.
     "offcpu_ns": ("sched:::off-cpu,sched:::on-cpu", "ns", """\
 syscall::read:entry, syscall::write:entry
@@ -120,26 +120,10 @@ sched:::on-cpu
 /self->pmc_off_ts/
 {{
 	@counts["offcpu_ns"] = sum(timestamp - self->pmc_off_ts);
-	@offcpu_thread["offcpu_ns_thread", tid] = sum(timestamp - self->pmc_off_ts);
 	self->pmc_off_ts = 0;
 }}
 """),
 }
-
-#: Return-size distributions of read()/write() (optional, ``DtraceBackend(sizes=True)``).
-D_SIZES = """\
-syscall::read:return
-/{P} && (int64_t)arg1 > 0/
-{{
-	@sizes["read_sizes"] = quantize(arg1);
-}}
-
-syscall::write:return
-/{P} && (int64_t)arg1 > 0/
-{{
-	@sizes["write_sizes"] = quantize(arg1);
-}}
-"""
 
 #: Counter ids this backend can count (and the probe recorded as their ``event``).
 DEFAULT_EVENTS = {cid: spec for cid, (spec, _u, _c) in D_COUNTERS.items()}
@@ -235,7 +219,7 @@ def _scalar(line: str) -> AggEntry:
     return AggEntry(_keys(line.rsplit(None, 1)[0]) if len(tokens) > 1 else (), int(tokens[-1]))
 
 
-def dtrace_script(counters: list[str], sizes: bool = False) -> str:
+def dtrace_script(counters: list[str]) -> str:
     """The D program counting ``counters`` (ids of :data:`D_COUNTERS`; others are skipped)."""
     known = [c for c in dict.fromkeys(counters) if c in D_COUNTERS]
     parts = ["#pragma D option quiet", ""]
@@ -244,8 +228,6 @@ def dtrace_script(counters: list[str], sizes: bool = False) -> str:
         parts.append("BEGIN\n{\n" + inits + "}\n")
     for c in known:
         parts.append(f"/* {c} */\n" + D_COUNTERS[c][2].format(P=TARGET))
-    if sizes:
-        parts.append("/* read/write return sizes */\n" + D_SIZES.format(P=TARGET))
     if len(parts) == 2:
         raise PmcsuiteError("no dtrace-countable counter requested: the dtrace backend counts "
                             + ", ".join(D_COUNTERS))
@@ -318,30 +300,14 @@ def counter_values(entries: list[AggEntry], events: dict[str, str],
     return out
 
 
-def per_thread(entries: list[AggEntry], name: str = "offcpu_ns_thread") -> dict[int, int]:
-    """``@offcpu_thread[name, tid]`` entries -> {tid: ns}."""
-    return {e.keys[1]: e.value for e in entries
-            if not e.is_histogram and len(e.keys) == 2 and e.keys[0] == name}
-
-
-def histograms(entries: list[AggEntry]) -> dict[str, dict]:
-    """Quantize entries keyed by one string (e.g. ``read_sizes``) -> {key: {bucket: count}}."""
-    return {e.keys[0]: {b: n for b, n in e.buckets.items() if n}
-            for e in entries if e.is_histogram and len(e.keys) == 1}
-
-
-
 class DtraceBackend:
     """Counts kernel events of the benchmark process with a generated D script (scope "process")."""
 
     name = "dtrace"
     scope = "process"
 
-    def __init__(self, dtrace: str = "dtrace", sizes: bool = False):
+    def __init__(self, dtrace: str = "dtrace"):
         self.dtrace = dtrace
-        self.sizes = sizes
-        #: entries of the last run's output (per-thread off-CPU time, return-size histograms)
-        self.last_aggregations: list[AggEntry] = []
 
     def _exe(self) -> str | None:
         return shutil.which(self.dtrace)
@@ -372,7 +338,7 @@ class DtraceBackend:
         """One dtrace run: (stdout, stderr, returncode, aggregation text)."""
         with tempfile.TemporaryDirectory(prefix="pmcsuite-dtrace-") as tmp:
             script, out = Path(tmp, "count.d"), Path(tmp, "agg.out")
-            script.write_text(dtrace_script(counters, self.sizes))
+            script.write_text(dtrace_script(counters))
             argv = dtrace_argv(script, out, bench_argv, self._exe() or self.dtrace)
             stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
             text = out.read_text(errors="replace") if out.exists() else ""
@@ -390,7 +356,7 @@ class DtraceBackend:
         counters = [c for c in events if c in D_COUNTERS]
         unsupported: dict[str, str] = {}
         while True:
-            if not counters and not self.sizes:
+            if not counters:
                 raise PmcsuiteError("none of the requested counters can be counted with dtrace "
                                     f"here ({', '.join(events)}): the dtrace backend counts "
                                     + ", ".join(D_COUNTERS))
@@ -417,8 +383,7 @@ class DtraceBackend:
             if tail:
                 raise PmcsuiteError(f"the benchmark failed under dtrace: {tail[-1]}") from None
             raise
-        self.last_aggregations = parse_aggregations(text)
-        return bench, counter_values(self.last_aggregations, events, unsupported)
+        return bench, counter_values(parse_aggregations(text), events, unsupported)
 
     def probe(self, events: dict[str, str]) -> list[CounterValue]:
         """Compile and enable the script for real around ``true``; status "available" or why not."""

@@ -33,11 +33,6 @@ _EPERM = re.compile(r"Operation not permitted|Permission denied")
 KLDLOAD_FIX = "load the driver with 'kldload hwpmc' (as root) and retry"
 
 
-def counter_digits(bits: int) -> int:
-    """Printed width of a counter of ``bits`` bits, as pmcstat computes it (32 -> 10)."""
-    return int(bits / 3.32193) + 1
-
-
 def event_name(spec: str) -> str:
     """The name pmcstat prints in its header for an event spec (qualifiers after ',' dropped)."""
     return spec.split(",", 1)[0]
@@ -93,17 +88,10 @@ def parse_pmcstat(text: str, cumulative: bool = True) -> dict[str, int]:
     return out
 
 
-def build_argv(events: list[str], out, bench_argv: list[str], cumulative: bool = True,
-               interval: float | None = None, follow_children: bool = True) -> list[str]:
-    """pmcstat argv counting ``events`` (process mode) over the whole benchmark process."""
-    argv = ["pmcstat"]
-    if cumulative:
-        argv.append("-C")
-    if follow_children:
-        argv.append("-d")
-    if interval is not None:
-        argv += ["-w", f"{interval:g}"]
-    argv += ["-o", str(out)]
+def build_argv(events: list[str], out, bench_argv: list[str], pmcstat: str = "pmcstat") -> list[str]:
+    """pmcstat argv counting ``events`` (process mode, cumulative ``-C``, children too ``-d``)
+    over the whole benchmark process, writing the counts to ``out``."""
+    argv = [pmcstat, "-C", "-d", "-o", str(out)]
     for ev in events:
         argv += ["-p", ev]
     return argv + ["--", *bench_argv]
@@ -169,11 +157,6 @@ class PmcstatBackend:
             return False, self._missing()
         return True, f"pmcstat at {exe}"
 
-    def build_argv(self, events, out, bench_argv, cumulative=True) -> list[str]:
-        argv = build_argv(list(events), out, bench_argv, cumulative)
-        argv[0] = self._exe() or self.pmcstat
-        return argv
-
     def run(self, events: dict[str, str], bench_argv: list[str],
             timeout: float) -> tuple[dict, list[CounterValue]]:
         """Run the benchmark under pmcstat; (ipcbench JSON, counter values in ``events`` order)."""
@@ -184,7 +167,7 @@ class PmcstatBackend:
             raise PmcsuiteError(self._missing())
         with tempfile.TemporaryDirectory(prefix="pmcsuite-pmcstat-") as tmp:
             out = Path(tmp, "pmcstat.out")
-            argv = self.build_argv(events.values(), out, bench_argv)
+            argv = build_argv(list(events.values()), out, bench_argv, self._exe() or self.pmcstat)
             stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
             text = out.read_text(errors="replace") if out.exists() else ""
         failure = classify_failure(rc, stderr)
