@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 # name -> module; imported on first use so that the command line starts fast
 _API = {
-    "load": "results", "summarise": "results", "export": "results",
+    "load": "results", "summarise": "results", "export": "results", "derived_metrics": "results",
     "collect": "collection",
     "load_catalogue": "catalogue",
     "check": "availability",

@@ -304,25 +304,75 @@ def _serialisable(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def export(directory, path=None, fmt: str = "csv") -> Path:
-    """Write the result table (``DIR/results.csv`` by default, or ``path``) and the summary of every
-    metric (``summary.csv`` beside the default, ``<path stem>-summary.csv`` beside a given path).
+    """Write the result table (``DIR/results.csv`` by default, or ``path``), the summary of every
+    metric and the derived metrics (``summary.csv``/``derived.csv`` beside the default,
+    ``<path stem>-summary.csv``/``-derived.csv`` and ``<path stem>.metadata.json`` beside a given path).
     Returns the path of the result table."""
     if fmt != "csv":
         raise PmcsuiteError(f"unknown export format {fmt!r}: only csv is supported")
     df = require_runs(load(directory))
     if path is None:
         target = Path(directory) / "results.csv"
-        summary_path = target.with_name("summary.csv")
+        summary_path, derived_path = target.with_name("summary.csv"), target.with_name("derived.csv")
     else:
         target = Path(path)
         summary_path = target.with_name(f"{target.stem}-summary.csv")
+        derived_path = target.with_name(f"{target.stem}-derived.csv")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _serialisable(df).to_csv(target, index=False)
         summarise(df, "all").to_csv(summary_path, index=False)
+        derived_metrics(df).to_csv(derived_path, index=False)
         if path is not None:   # away from metadata.json: the provenance goes with the CSVs
             target.with_name(f"{target.stem}.metadata.json").write_text(json.dumps(
                 {**df.attrs["metadata"], "exported_from": str(Path(directory).resolve())}, indent=2, default=str))
     except OSError as exc:
         raise PmcsuiteError(f"cannot write {target}: {exc.strerror}; choose another path") from None
     return target
+
+
+
+def derived_metrics(df: pd.DataFrame, cat=None) -> pd.DataFrame:
+    """The catalogue's derived metrics (``derived:`` in counters.yaml, e.g. ``cpi = cycles / instructions``)
+    per cell, long form: one row per (ipc, actors, placement, buffer_size, metric) with ``value``, the
+    metric's ``unit`` and ``description``, and ``inputs`` (each counter used, with the number of runs its
+    median comes from, e.g. ``"cycles (n=8), instructions (n=8)"``).
+
+    Each counter is first reduced to its median per cell over the successful non-warm-up runs that
+    measured it, whatever their pass; the formula is then evaluated on those medians. Counters of
+    different passes come from different runs, so a derived value is a ratio (or sum) of medians,
+    never a median of per-run ratios. A metric is left out of a cell when one of its inputs has no
+    value there (not measured, or not counted: never taken as 0) or when its denominator is 0.
+    ``cat``: the catalogue (default :func:`pmcsuite.catalogue.load_catalogue`, the built-in one).
+    """
+    from .catalogue import load_catalogue
+
+    cat = load_catalogue() if cat is None else cat
+    keys = ["ipc", "actors", "placement", "buffer_size"]
+    columns = keys + ["metric", "value", "unit", "description", "inputs"]
+    runs = measured(df)
+    counters = [c for c in df.attrs.get("counters", []) if c in runs.columns and runs[c].notna().any()]
+    if runs.empty or not counters:
+        return pd.DataFrame(columns=columns)
+    cells = runs[keys].astype(object).where(runs[keys].notna(), "")     # None placement (imports) is a key too
+    groups = runs[counters].astype(float).groupby([cells[k] for k in keys], sort=True)
+    medians, counts = groups.median(), groups.count()
+    parts = []
+    for name, metric in cat.derived.items():
+        if not set(metric.names) <= set(counters):
+            continue
+        value = pd.Series(metric.evaluate(medians), index=medians.index, dtype=float)
+        keep = medians[metric.names].notna().all(axis=1) & np.isfinite(value)
+        if not keep.any():
+            continue
+        inputs = [", ".join(f"{c} (n={int(counts.at[cell, c])})" for c in metric.names) for cell in value.index[keep]]
+        parts.append(value[keep].rename("value").reset_index().assign(
+            metric=name, unit=metric.unit, description=metric.description, inputs=inputs))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)
+    out[["ipc", "actors", "placement"]] = out[["ipc", "actors", "placement"]].astype(object).replace("", None)
+    text = ["metric", "unit", "description", "inputs"]
+    out[text] = out[text].astype(object)
+    out["buffer_size"] = out["buffer_size"].astype("Int64")
+    return out[columns]

@@ -138,7 +138,7 @@ def test_export_elsewhere_takes_the_metadata_along(small_results, tmp_path):
     assert proc.returncode == 0, proc.stderr
     meta = json.loads((tmp_path / "x.metadata.json").read_text())
     assert meta["host"]["kernel"] and meta["exported_from"] == str(small_results)
-    assert (tmp_path / "x-summary.csv").is_file()
+    assert (tmp_path / "x-summary.csv").is_file() and (tmp_path / "x-derived.csv").is_file()
 
 
 def test_corrupt_lines_are_announced(small_results, tmp_path):

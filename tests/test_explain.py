@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from synthetic import SIZES, TOTAL, add_counter, runs_table
 
-from pmcsuite.analysis import ALIGN_NOTE, explain, findings_dict, mode_sentences, normalise, per_kib, sentences
+from pmcsuite.analysis import ALIGN_NOTE, explain, findings_dict, mode_sentences, per_call, per_kib, sentences
 from pmcsuite.analysis.explain import format_vif, regress
 from pmcsuite.analysis.labels import counter_labels, short_description
 
@@ -57,7 +57,7 @@ def test_planted_counter_explains_the_peak_and_the_noise_counter_does_not(expl):
     assert names[0] == "axi_read"
     assert "noise" not in names
     axi = atts[0]
-    assert axi.consistent and axi.direction == "rises"
+    assert axi.consistent and axi.slope_change == "up"
     assert axi.fold_change == pytest.approx(16, rel=0.3)
     assert axi.variants == ["bus"]
     assert m.counters["noise"].breakpoints == []
@@ -69,20 +69,21 @@ def test_unsupported_counter_is_never_a_zero(expl):
     assert "instructions" not in m.counters
     assert "instructions" not in m.table.columns
     assert "instructions" not in list(m.correlations["counter"])
-    long = normalise(sweep())
-    assert "instructions" not in set(long["counter"])
-    assert not (long["value"] == 0).any()
+    assert "instructions" not in m.regression.counters and "instructions" not in m.regression.dropped
+    assert m.unmeasured == {"instructions": "not_supported"}
 
 
-def test_normalisation_per_kib_and_per_call():
+def test_normalisation_per_kib_and_per_call(expl):
     df = sweep()
-    long = normalise(df)
-    axi = long[(long["counter"] == "axi_read") & (long["buffer_size"] == 1024)]
-    assert axi["per_kib"].median() == pytest.approx(0.5, rel=0.05)
-    assert axi["per_call"].isna().all()                 # per call only for syscalls
-    sc = long[long["counter"] == "syscalls_write"]
-    assert np.allclose(sc["per_call"], 1.0)              # one write syscall per write() call
+    bus = df[(df["variant"] == "bus") & ~df["warmup"] & (df["buffer_size"] == 1024)]
+    assert per_kib(bus, "axi_read").median() == pytest.approx(0.5, rel=0.05)
+    misc = df[(df["variant"] == "misc") & ~df["warmup"]]
+    assert np.allclose(per_call(misc, "syscalls_write"), 1.0)     # one write syscall per write() call
+    assert per_call(misc.assign(writes=0), "syscalls_write").isna().all()   # unknown, never inf or 0
     assert per_kib(df.iloc[[0]].assign(axi_read=2048.0), "axi_read").iloc[0] == pytest.approx(2048 * 1024 / TOTAL)
+    table = expl.modes["pipe"].table
+    assert "axi_read_per_write" not in table.columns                # per call only for syscalls
+    assert np.allclose(table["syscalls_write_per_write"], 1.0)
 
 
 def test_counters_from_different_passes_are_aligned_by_size_medians(expl):
@@ -179,6 +180,29 @@ def test_findings_sentences_and_json(expl):
     assert ALIGN_NOTE in doc["notes"]
 
 
+def test_a_counter_that_falls_then_levels_off_has_slope_change_up():
+    # read() calls per KiB fall as 1/size up to 64K (the pipe's capacity), then stay level: the slope goes
+    # from -1 to 0 log2-fold per doubling, so it changes *up* although the counter never rises
+    df = sweep()
+    add_counter(df, "syscalls_read", lambda x: 1024 / 2 ** min(x, 16), variant="misc")
+    ex = explain(df, n_boot=50)
+    m = ex.modes["pipe"]
+    peak = next(i for i, b in enumerate(m.bandwidth.breakpoints) if b.kind == "peak")
+    att = next(a for a in m.explained_by[peak] if a.counter == "syscalls_read")
+    assert att.breakpoint.slope_before == pytest.approx(-1, abs=0.05)
+    assert att.breakpoint.slope_after == pytest.approx(0, abs=0.05)
+    assert att.slope_change == "up" and att.consistent
+    doc = json.loads(json.dumps(findings_dict(ex), allow_nan=False))
+    explained = doc["modes"]["pipe"]["breakpoints"][peak]["explained_by"]
+    entry = next(e for e in explained if e["counter"] == "syscalls_read")
+    assert entry["slope_change"] == "up" and "direction" not in entry
+    assert att.to_dict()["slope_change"] == "up" and "direction" not in att.to_dict()
+    assert any("read() calls per KiB stop falling" in s for s in sentences(ex))   # the sentence is unchanged
+    table = m.explained_table()
+    assert "slope change" in table.columns and "direction" not in table.columns
+    assert set(table["slope change"].dropna()) <= {"up", "down"}
+
+
 def test_no_baseline_pools_runs_and_says_so():
     df = sweep()
     df = df[df["variant"] != "baseline"]
@@ -202,6 +226,7 @@ def test_report_sections(tmp_path):
     pipe = sections[0]
     assert "peaks at 64 KiB" in pipe.markdown.replace("\\", "")
     assert "Explained by" in pipe.markdown and "Spearman" in pipe.markdown
+    assert "| slope change |" in pipe.markdown and "| direction |" not in pipe.markdown
     assert "aligned" in pipe.markdown
     assert sections[-1].title.startswith("Probe effect") and "| pipe |" in sections[-1].markdown
 

@@ -1,6 +1,9 @@
-"""Probe-effect analysis: ratios, intervals, verdicts, Mann-Whitney only with enough runs, moved breakpoints
-(claimed only when both fits are confident about the difference)."""
+"""Probe-effect analysis: ratios, intervals, verdicts (only with >= 3 runs a side), Mann-Whitney only with
+enough runs, moved breakpoints (claimed only when both fits are confident about the difference)."""
 import json
+import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ from synthetic import SIZES, peak_at, runs_table
 
 from pmcsuite.analysis import overhead
 from pmcsuite.analysis.breakpoints import BreakpointFit, Breakpoint
-from pmcsuite.analysis.overhead import describe_mode, moved, ratio_ci, verdict
+from pmcsuite.analysis.overhead import MIN_RUNS, TOO_FEW, describe_mode, moved, ratio_ci, verdict
 from pmcsuite.errors import PmcsuiteError
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -54,10 +57,10 @@ def test_mann_whitney_only_with_nine_runs_per_side():
 
 
 def test_verdict_rules():
-    assert verdict(0.99, 0.985, 1.01) == "negligible"
-    assert verdict(0.9, 0.85, 0.95) == "slowdown"
-    assert verdict(1.1, 1.05, 1.15) == "speedup"
-    assert verdict(1.0, 0.9, 1.1) == "inconclusive"
+    assert verdict(0.985, 1.01) == "negligible"
+    assert verdict(0.85, 0.95) == "slowdown"
+    assert verdict(1.05, 1.15) == "speedup"
+    assert verdict(0.9, 1.1) == "inconclusive"
     r, lo, hi = ratio_ci(np.full(10, 2.0), np.full(10, 1.0))
     assert (r, lo, hi) == (0.5, 0.5, 0.5)
 
@@ -129,3 +132,53 @@ def test_same_shape_with_a_weak_extra_breakpoint_is_unclear(seed):
     assert row["baseline_breakpoints"] != row["variant_breakpoints"]
     assert row["breakpoints_moved"] is None and row["moved_verdict"] == "unclear"
     assert "unclear" in describe_mode(row) and "bootstrap resamples" in describe_mode(row)
+
+
+def test_two_runs_a_side_give_a_ratio_but_no_interval_and_no_verdict():
+    half = lambda x: 500 + 0 * x  # noqa: E731
+    curves = {"baseline": lambda x: 1000 + 0 * x, "pmc": half}
+    assert MIN_RUNS == 3
+    two = overhead(table(curves, runs=2, noise=0.01, sizes=SIZES[:3]), breakpoints=False)
+    assert (two.cells["verdict"] == TOO_FEW).all()
+    assert two.cells["ci_low"].isna().all() and two.cells["ci_high"].isna().all()
+    assert two.cells["ratio"].between(0.48, 0.52).all()           # the ratio is still reported
+    row = two.modes.iloc[0]
+    assert row["n_too_few"] == 3 and row["n_negligible"] == 0
+    text = describe_mode(row)
+    assert "0.50x the baseline" in text and "fewer than 3 runs on a side at every size" in text
+    assert "at least 3 runs on each side" in two.summary()
+    d = json.loads(json.dumps(two.to_dict(), allow_nan=False))
+    assert d["min_runs"] == 3 and d["cells"][0]["ci_low"] is None and d["cells"][0]["verdict"] == TOO_FEW
+    # three a side: an interval and a verdict
+    three = overhead(table(curves, runs=3, noise=0.01, sizes=SIZES[:3]), breakpoints=False)
+    assert (three.cells["verdict"] == "slowdown").all() and three.cells["ci_high"].lt(1).all()
+    assert three.modes.iloc[0]["n_too_few"] == 0 and "fewer than" not in describe_mode(three.modes.iloc[0])
+    # one side short is enough to withhold the verdict
+    uneven = table(curves, runs=5, noise=0.01, sizes=SIZES[:2])
+    uneven = uneven[~((uneven["variant"] == "pmc") & (uneven["run"] > 2))]     # warm-up + 2 measured runs
+    res = overhead(uneven, breakpoints=False)
+    assert list(res.cells["n_inst"]) == [2, 2] and (res.cells["verdict"] == TOO_FEW).all()
+    with pytest.raises(PmcsuiteError, match="min_runs"):
+        overhead(uneven, min_runs=1)
+
+
+def test_the_real_l41_sample_has_too_few_runs_for_verdicts(tmp_path):
+    import pmcsuite
+
+    fixtures = Path(__file__).parent / "fixtures" / "l41"
+    src = tmp_path / "l41"
+    src.mkdir()
+    for f in fixtures.glob("run*.txt"):
+        shutil.copy(f, src)
+    shutil.copy(fixtures / "manifest.csv", src)
+    df = pmcsuite.load(pmcsuite.import_l41(src, tmp_path / "res"))
+    res = overhead(df, breakpoints=False)
+    cells = res.cells.set_index(["variant", "buffer_size"])
+    assert (res.cells["n_base"] == 2).all() and (res.cells["verdict"] == TOO_FEW).all()
+    assert res.cells[["ci_low", "ci_high"]].isna().all().all()
+    # l1d at 64K: medians of the two runs each side, from the files (KBytes/sec)
+    base = (557770.59 + 554593.18) / 2    # run00002/3
+    inst = (229171.03 + 246475.71) / 2    # run00018/19
+    ratio = cells.loc[("l1d", 65536), "ratio"]
+    assert ratio == pytest.approx(inst / base, rel=1e-9) and math.isfinite(ratio)
+    assert all("fewer than 3 runs on a side" in describe_mode(r) for r in res.modes.to_dict("records"))

@@ -17,15 +17,15 @@ are handled explicitly (see breakpoints.py "Exact fits" and explain.py step 4).
 """
 from .breakpoints import (Breakpoint, BreakpointFit, bandwidth_fit, counter_columns, find_breakpoints,
                           fit_breakpoints, measured_runs, same_breakpoints)
-from .explain import (ALIGN_NOTE, Attribution, Explanation, ModeExplanation, Regression, explain, normalise,
-                      per_call, per_kib)
+from .explain import (ALIGN_NOTE, Attribution, Explanation, ModeExplanation, Regression, explain, per_call,
+                      per_kib)
 from .findings import findings_dict, findings_text, mode_sentences, sentences
 from .labels import counter_labels
 from .overhead import OverheadResult, overhead
 
 __all__ = [
-    "Breakpoint", "BreakpointFit", "bandwidth_fit", "counter_columns", "find_breakpoints", "fit_breakpoints", "measured_runs",
-    "same_breakpoints", "ALIGN_NOTE", "Attribution", "Explanation", "ModeExplanation", "Regression", "explain",
-    "normalise", "per_call", "per_kib", "findings_dict", "findings_text", "mode_sentences", "sentences", "OverheadResult",
+    "Breakpoint", "BreakpointFit", "bandwidth_fit", "counter_columns", "find_breakpoints", "fit_breakpoints",
+    "measured_runs", "same_breakpoints", "ALIGN_NOTE", "Attribution", "Explanation", "ModeExplanation", "Regression", "explain",
+    "per_call", "per_kib", "findings_dict", "findings_text", "mode_sentences", "sentences", "OverheadResult",
     "overhead", "counter_labels",
 ]

@@ -9,9 +9,11 @@ Steps (all pure functions of the result table):
    log2 scale when all their values are positive, since they span orders of magnitude).
 3. For each bandwidth breakpoint, the counters with a claimed breakpoint whose interval overlaps it
    (intervals widened by half a size step each side: locations are resolved to the size grid), with
-   the direction of the counter's slope change, whether it is *consistent* with a cost (counter slope
-   rises where bandwidth's falls, or the reverse), the change of slope and the fold change of the
-   counter from the breakpoint to the next bandwidth breakpoint (or the largest size).
+   the sign of the counter's change of slope (``slope_change``: ``up`` when its slope increases, e.g.
+   a falling counter that levels off; ``down`` when it decreases), whether it is *consistent* with
+   a cost (counter slope rises where bandwidth's falls, or the reverse), the change of slope and
+   the fold change of the counter from the breakpoint to the next bandwidth breakpoint (or the
+   largest size).
 4. Per IPC mode, an OLS of loop time per KiB on the counters per KiB across sizes (standardised
    coefficients, R^2 and adjusted R^2, partial R^2 per counter, a collinearity warning when a VIF
    exceeds 10) and Spearman correlations of bandwidth with each counter per KiB across sizes.
@@ -72,26 +74,6 @@ def per_call(df: pd.DataFrame, counter: str) -> pd.Series:
     return df[counter].astype(float) / writes.where(writes > 0)
 
 
-def normalise(df: pd.DataFrame, counters: list[str] | None = None) -> pd.DataFrame:
-    """Long table, one row per measured run and counter: ipc, buffer_size, variant, run, counter, value,
-    per_kib, per_call (per_call only for ``syscalls_*``, else NaN). Unmeasured counters are left out."""
-    runs = measured_runs(df)
-    counters = counter_columns(df) if counters is None else counters
-    parts = []
-    for c in counters:
-        sel = runs[runs[c].notna()]
-        if sel.empty:
-            continue
-        part = sel[["ipc", "buffer_size", "variant", "run"]].copy()
-        part["counter"] = c
-        part["value"] = sel[c].astype(float)
-        part["per_kib"] = per_kib(sel, c)
-        part["per_call"] = per_call(sel, c) if c.startswith("syscalls") else np.nan
-        parts.append(part)
-    cols = ["ipc", "buffer_size", "variant", "run", "counter", "value", "per_kib", "per_call"]
-    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
-
-
 # ----------------------------------------------------------------------------------------------
 # Results
 
@@ -100,7 +82,8 @@ class Attribution:
     """A counter whose own breakpoint coincides with a bandwidth breakpoint."""
     counter: str
     breakpoint: Breakpoint      # the counter's own breakpoint (per-KiB curve)
-    direction: str              # "rises" (counter slope increases) | "falls"
+    slope_change: str           # "up" (the counter's slope increases) | "down": the sign of delta_slope,
+                                # not the counter's trend (falling then level is "up")
     consistent: bool            # counter slope change opposite to the bandwidth's (a cost explanation)
     delta_slope: float          # counter's change of slope per doubling (log2-fold if scale == "log")
     fold_change: float          # counter per KiB at to_size / at the bandwidth breakpoint
@@ -110,7 +93,7 @@ class Attribution:
 
     def to_dict(self) -> dict:
         return {"counter": self.counter, "counter_breakpoint": self.breakpoint.to_dict(),
-                "direction": self.direction, "consistent": self.consistent,
+                "slope_change": self.slope_change, "consistent": self.consistent,
                 "delta_slope": _jsonable(self.delta_slope), "fold_change": _jsonable(self.fold_change),
                 "to_size": int(self.to_size), "scale": self.scale, "variants": list(self.variants)}
 
@@ -193,7 +176,7 @@ class ModeExplanation:
                 rows.append({"breakpoint": format_size(bp.size), "kind": bp.kind, "counter": a.counter,
                              "counter_bp": format_size(a.breakpoint.size),
                              "counter_ci": f"{format_size(a.breakpoint.ci_low)}..{format_size(a.breakpoint.ci_high)}",
-                             "direction": a.direction, "consistent": a.consistent,
+                             "slope change": a.slope_change, "consistent": a.consistent,
                              "delta_slope": a.delta_slope, "fold_change": a.fold_change,
                              "to": format_size(a.to_size)})
         return pd.DataFrame(rows)
@@ -233,9 +216,6 @@ class Explanation:
     overhead: OverheadResult | None = None
     notes: list = field(default_factory=lambda: [ALIGN_NOTE])
     labels: dict = field(default_factory=dict)    # counter id -> human label (optional)
-
-    def label(self, counter: str) -> str:
-        return self.labels.get(counter, counter)
 
     def summary(self) -> str:
         parts = [m.summary() for m in self.modes.values()]
@@ -284,7 +264,7 @@ def attribute(bandwidth: BreakpointFit, counters: dict, variants: dict | None = 
             start, end = med.get(bp.size), med.get(to_size)
             fold = end / start if start not in (None, 0) and end is not None else float("nan")
             atts.append(Attribution(
-                counter=name, breakpoint=cb, direction="rises" if cb.delta_slope > 0 else "falls",
+                counter=name, breakpoint=cb, slope_change="up" if cb.delta_slope > 0 else "down",
                 consistent=bool(np.sign(cb.delta_slope) == -np.sign(bp.delta_slope)),
                 delta_slope=cb.delta_slope, fold_change=float(fold), to_size=int(to_size), scale=fit.scale,
                 variants=list(variants.get(name, []))))

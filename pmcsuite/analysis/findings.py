@@ -47,7 +47,8 @@ def _fold_text(a: Attribution, label: str) -> str:
             return f"{what} {_verb(label, 'rise')} {a.fold_change:.1f}x by {to}"
         return f"{what} {_verb(label, 'fall')} {1 / a.fold_change:.1f}x by {to}"
     unit = "log2-fold" if a.scale == "log" else "per KiB"
-    return f"the slope of {what} {a.direction} by {abs(a.delta_slope):.2g} {unit} per doubling"
+    moves = "rises" if a.slope_change == "up" else "falls"
+    return f"the slope of {what} {moves} by {abs(a.delta_slope):.2g} {unit} per doubling"
 
 
 def _names(labels: list[str]) -> str:
@@ -113,7 +114,8 @@ def mode_sentences(m: ModeExplanation, labels: dict | None = None, max_counters:
         if reg.warning:
             text += "; some of them are collinear, so the individual attributions are uncertain"
         if reg.dropped:
-            text += f"; {len(reg.dropped)} counter{'s' if len(reg.dropped) > 1 else ''} set aside (constant, duplicate or redundant)"
+            aside = len(reg.dropped)
+            text += f"; {aside} counter{'s' if aside > 1 else ''} set aside (constant, duplicate or redundant)"
         out.append(text + ".")
     return out
 
@@ -124,13 +126,13 @@ def sentences(expl: Explanation) -> list[str]:
     for m in expl.modes.values():
         out += mode_sentences(m, expl.labels)
     if expl.overhead is not None:
-        out += [describe_mode(r) for r in expl.overhead.modes.to_dict("records")]
+        out += [describe_mode(r, expl.overhead.min_runs) for r in expl.overhead.modes.to_dict("records")]
     return out
 
 
 def _attribution_json(a: Attribution) -> dict:
     cb = a.breakpoint
-    return {"counter": a.counter, "direction": a.direction, "consistent": a.consistent,
+    return {"counter": a.counter, "slope_change": a.slope_change, "consistent": a.consistent,
             "delta_slope": _jsonable(a.delta_slope), "fold_change": _jsonable(a.fold_change),
             "to_size": int(a.to_size), "scale": a.scale, "variants": list(a.variants),
             "counter_breakpoint": {"size": cb.size, "ci": [cb.ci_low, cb.ci_high], "kind": cb.kind,

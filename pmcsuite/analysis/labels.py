@@ -37,7 +37,10 @@ def short_description(description: str) -> str:
     return text
 
 
-def _catalogue(metadata: dict | None):
+def result_catalogue(metadata: dict | None):
+    """The catalogue a result directory was collected with: the built-in one plus the user files its
+    metadata lists (``catalogue.sources``) that still exist; the built-in one alone when those do not
+    load; None when neither loads."""
     from ..catalogue import load_catalogue
     sources = ((metadata or {}).get("catalogue") or {}).get("sources") or []
     extra = [Path(s) for s in sources[1:] if Path(s).is_file()]   # sources[0] is the built-in file
@@ -59,7 +62,7 @@ def counter_labels(counters, metadata: dict | None = None) -> dict[str, str]:
             out[c] = SHORT[c]
             continue
         if cat is None:
-            cat = _catalogue(metadata) or False
+            cat = result_catalogue(metadata) or False
         counter = cat.counters.get(c) if cat else None
         out[c] = short_description(counter.description) if counter is not None and counter.description else c
     return out

@@ -5,6 +5,11 @@ the baseline (uninstrumented) runs of the same ipc and size. Its 95 % confidence
 a bootstrap that resamples baseline runs and instrumented runs independently; a two-sided
 Mann-Whitney U p-value is given only when both sides have at least ``min_runs_test`` (9) runs.
 
+The interval and the verdict need at least ``min_runs`` (``MIN_RUNS``, 3) runs on each side: a
+bootstrap over 2 runs has at most 3 distinct medians per side, so its "95 %" interval is far too
+narrow (the L41 sample's 2 runs a side gave 0.414-0.455 for a ratio nobody could trust). Below
+that the interval is NaN and the verdict ``too few runs``; the ratio is still reported.
+
 Verdict per cell: ``negligible`` when the whole interval lies within +-``tolerance`` (2 %) of 1;
 otherwise ``slowdown`` / ``speedup`` when the interval excludes 1, and ``inconclusive`` when it
 includes 1 but is too wide to call the effect negligible. ``change_pct`` always gives the size.
@@ -37,6 +42,9 @@ from .breakpoints import (MIB, BreakpointFit, bandwidth_fit, measured_runs, pres
                           _jsonable)
 
 BASELINE = "baseline"
+#: runs needed on each side for a bootstrap interval and a verdict (see the module docstring)
+MIN_RUNS = 3
+TOO_FEW = "too few runs"
 
 
 @dataclass
@@ -47,6 +55,7 @@ class OverheadResult:
     fits: dict = field(default_factory=dict)   # (ipc, variant) -> BreakpointFit (baseline included)
     tolerance: float = 0.02
     ci: float = 0.95
+    min_runs: int = MIN_RUNS
 
     def summary(self) -> str:
         if self.cells.empty:
@@ -56,14 +65,15 @@ class OverheadResult:
         cols = ["ipc", "variant", "buffer_size", "n_base", "n_inst", "base_mib_s", "inst_mib_s",
                 "ratio", "ci_low", "ci_high", "p_value", "verdict"]
         text = [f"Overhead (ratio of instrumented to baseline median bandwidth, {self.ci:.0%} bootstrap CI; "
-                f"negligible = CI within +-{self.tolerance:.0%})",
+                f"negligible = CI within +-{self.tolerance:.0%}; an interval and a verdict need at least "
+                f"{self.min_runs} runs on each side, else '{TOO_FEW}')",
                 cells[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"), "",
                 "Per IPC mode and pass:", self.modes.to_string(index=False, float_format=lambda v: f"{v:.3g}")]
         return "\n".join(text)
 
     def to_dict(self) -> dict:
         return {
-            "tolerance": self.tolerance, "ci": self.ci,
+            "tolerance": self.tolerance, "ci": self.ci, "min_runs": self.min_runs,
             "cells": [{k: _jsonable(v) for k, v in r.items()} for r in self.cells.to_dict("records")],
             "modes": [{k: (_jsonable(v) if not isinstance(v, list) else v) for k, v in r.items()}
                       for r in self.modes.to_dict("records")],
@@ -87,8 +97,8 @@ def ratio_ci(base: np.ndarray, inst: np.ndarray, *, n_boot: int = 200, ci: float
     return ratio, float(lo), float(hi)
 
 
-def verdict(ratio: float, lo: float, hi: float, tolerance: float = 0.02) -> str:
-    """'negligible' | 'slowdown' | 'speedup' | 'inconclusive' (see module docstring)."""
+def verdict(lo: float, hi: float, tolerance: float = 0.02) -> str:
+    """'negligible' | 'slowdown' | 'speedup' | 'inconclusive' for an interval (see module docstring)."""
     if lo >= 1 - tolerance and hi <= 1 + tolerance:
         return "negligible"
     if hi < 1:
@@ -99,9 +109,11 @@ def verdict(ratio: float, lo: float, hi: float, tolerance: float = 0.02) -> str:
 
 
 def overhead(df: pd.DataFrame, *, n_boot: int = 200, ci: float = 0.95, tolerance: float = 0.02,
-             min_runs_test: int = 9, seed: int = 0, breakpoints: bool = True,
+             min_runs: int = MIN_RUNS, min_runs_test: int = 9, seed: int = 0, breakpoints: bool = True,
              **fit_kwargs) -> OverheadResult:
     """Overhead of every instrumentation pass against the baseline; see the module docstring."""
+    if min_runs < 2:
+        raise PmcsuiteError(f"min_runs={min_runs} is too small: a bootstrap interval needs at least 2 runs a side")
     runs = measured_runs(df)
     if BASELINE not in set(runs["variant"]):
         raise PmcsuiteError("no baseline runs: the overhead needs uninstrumented runs (collect without --no-baseline)")
@@ -113,7 +125,11 @@ def overhead(df: pd.DataFrame, *, n_boot: int = 200, ci: float = 0.95, tolerance
         if variant == BASELINE or (ipc, size, BASELINE) not in groups:
             continue
         base = groups[(ipc, size, BASELINE)]
-        ratio, lo, hi = ratio_ci(base, inst, n_boot=n_boot, ci=ci, rng=rng)
+        if min(len(base), len(inst)) >= min_runs:
+            ratio, lo, hi = ratio_ci(base, inst, n_boot=n_boot, ci=ci, rng=rng)
+            judged = verdict(lo, hi, tolerance)
+        else:
+            ratio, lo, hi, judged = float(np.median(inst) / np.median(base)), float("nan"), float("nan"), TOO_FEW
         p = float("nan")
         if len(base) >= min_runs_test and len(inst) >= min_runs_test:
             p = float(mannwhitneyu(inst, base, alternative="two-sided").pvalue)
@@ -121,7 +137,7 @@ def overhead(df: pd.DataFrame, *, n_boot: int = 200, ci: float = 0.95, tolerance
                      "n_inst": len(inst), "base_mib_s": float(np.median(base)),
                      "inst_mib_s": float(np.median(inst)), "ratio": ratio, "ci_low": lo, "ci_high": hi,
                      "change_pct": (ratio - 1) * 100, "p_value": p,
-                     "verdict": verdict(ratio, lo, hi, tolerance)})
+                     "verdict": judged})
     cells = pd.DataFrame(rows, columns=["ipc", "variant", "buffer_size", "n_base", "n_inst", "base_mib_s",
                                         "inst_mib_s", "ratio", "ci_low", "ci_high", "change_pct", "p_value",
                                         "verdict"])
@@ -132,6 +148,7 @@ def overhead(df: pd.DataFrame, *, n_boot: int = 200, ci: float = 0.95, tolerance
         row = {"ipc": ipc, "variant": variant, "n_sizes": len(g), "median_ratio": float(g["ratio"].median()),
                "min_ratio": float(g["ratio"].min()), "max_ratio": float(g["ratio"].max()),
                "n_negligible": int((g["verdict"] == "negligible").sum()),
+               "n_too_few": int((g["verdict"] == TOO_FEW).sum()),
                "baseline_breakpoints": [], "variant_breakpoints": [], "breakpoints_moved": None,
                "baseline_agreement": float("nan"), "variant_agreement": float("nan"),
                "moved_note": "breakpoints not fitted", "moved_verdict": "unknown"}
@@ -151,10 +168,10 @@ def overhead(df: pd.DataFrame, *, n_boot: int = 200, ci: float = 0.95, tolerance
                     row["breakpoints_moved"], "unclear" if fb.can_break else "unknown")
         modes.append(row)
     modes_df = pd.DataFrame(modes, columns=["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio",
-                                            "n_negligible", "baseline_breakpoints", "variant_breakpoints",
+                                            "n_negligible", "n_too_few", "baseline_breakpoints", "variant_breakpoints",
                                             "breakpoints_moved", "baseline_agreement", "variant_agreement",
                                             "moved_verdict", "moved_note"])
-    return OverheadResult(cells=cells, modes=modes_df, fits=fits, tolerance=tolerance, ci=ci)
+    return OverheadResult(cells=cells, modes=modes_df, fits=fits, tolerance=tolerance, ci=ci, min_runs=min_runs)
 
 
 def moved(base: BreakpointFit, inst: BreakpointFit) -> tuple[bool | None, str]:
@@ -182,8 +199,8 @@ def _sizes(sizes) -> str:
     return ", ".join(map(format_size, sizes)) or "none"
 
 
-def describe_mode(row) -> str:
-    """One sentence for a row of ``OverheadResult.modes``."""
+def describe_mode(row, min_runs: int = MIN_RUNS) -> str:
+    """One sentence for a row of ``OverheadResult.modes`` (``min_runs``: ``OverheadResult.min_runs``)."""
     moved_ = row["breakpoints_moved"]
     change = f"{_sizes(row['baseline_breakpoints'])} -> {_sizes(row['variant_breakpoints'])}"
     if moved_ is False:
@@ -195,6 +212,12 @@ def describe_mode(row) -> str:
     else:
         where = f"whether the inflexion points moved is unknown ({row.get('moved_note') or 'not fitted'})"
     lo, hi = row["min_ratio"], row["max_ratio"]
+    few, n = int(row.get("n_too_few") or 0), int(row["n_sizes"])
+    caveat = ""
+    if few:
+        at = ("" if n == 1 else " at every size") if few == n else f" at {few} of {n} sizes"
+        caveat = (f"; fewer than {min_runs} runs on a side{at}: too few for an interval or a verdict, so the "
+                  f"ratio is only indicative")
     return (f"{row['ipc']}: with pass {row['variant']} bandwidth is {row['median_ratio']:.2f}x the baseline "
-            + (f"(median over {row['n_sizes']} sizes, range {lo:.2f}-{hi:.2f}); {where}." if row["n_sizes"] > 1
-               else f"(one size); {where}."))
+            + (f"(median over {n} sizes, range {lo:.2f}-{hi:.2f}{caveat}); {where}." if n > 1
+               else f"(one size{caveat}); {where}."))

@@ -57,8 +57,9 @@ def default_outdir(directory) -> Path:
 
 
 def _sections() -> list[SectionFunction]:
-    from . import analysis_sections, bandwidth, kernel_sections
-    return [bandwidth.section, analysis_sections.analysis_sections, kernel_sections.kernel_sections]
+    from . import analysis_sections, bandwidth, derived_section, kernel_sections
+    return [bandwidth.section, analysis_sections.analysis_sections, derived_section.derived_section,
+            kernel_sections.kernel_sections]
 
 
 #: The report's sections, in order. Later modules append theirs, e.g.

@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis import ALIGN_NOTE, Explanation, explain, mode_sentences
 from ..analysis.breakpoints import BreakpointFit
-from ..analysis.overhead import OverheadResult, describe_mode, overhead
+from ..analysis.overhead import OverheadResult, describe_mode
 from ..results import measured
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour
@@ -218,7 +218,7 @@ def _not_shown(m, labels: dict) -> str:
     return (" Not shown — " + "; ".join(parts) + ".") if parts else ""
 
 
-def mode_section(expl: Explanation, ipc: str, meta: dict, outdir: Path) -> Section:
+def mode_section(expl: Explanation, ipc: str, outdir: Path) -> Section:
     """The section of one IPC mode (see the module docstring)."""
     m = expl.modes[ipc]
     slug = _slug(ipc)
@@ -245,15 +245,18 @@ def mode_section(expl: Explanation, ipc: str, meta: dict, outdir: Path) -> Secti
     if panel is None and (m.constant or m.unmeasured):
         text.append(f"- {md_escape(_not_shown(m, expl.labels).strip())}")
     if expl.overhead is not None:
-        text += [f"- {md_escape(describe_mode(r))}" for r in expl.overhead.for_mode(ipc).to_dict("records")]
+        text += [f"- {md_escape(describe_mode(r, expl.overhead.min_runs))}"
+                 for r in expl.overhead.for_mode(ipc).to_dict("records")]
     text += ["", "### Breakpoints", "", md_table(pd.DataFrame([{
         "size": format_size(b.size), "interval": f"{format_size(b.ci_low)}..{format_size(b.ci_high)}",
         "kind": b.kind, "MiB/s": b.value, "slope before": b.slope_before, "slope after": b.slope_after,
         "support": b.support} for b in m.bandwidth.breakpoints]))
              if m.bandwidth.breakpoints else "None claimed.", ""]
     text += ["### Explained by", "", _explained_markdown(m), "",
-             "Counters whose own breakpoint interval overlaps the bandwidth breakpoint. *consistent*: the counter's "
-             "slope changes the opposite way to the bandwidth's (e.g. a rising miss rate where bandwidth falls). "
+             "Counters whose own breakpoint interval overlaps the bandwidth breakpoint. slope change: *up* when the "
+             "counter's slope per doubling increases there (a counter that falls then levels off is *up*), *down* "
+             "when it decreases. *consistent*: the counter's slope changes the opposite way to the bandwidth's "
+             "(e.g. a rising miss rate where bandwidth falls). "
              "delta slope: counter's change of slope per doubling (log2-fold for counters fitted on a log scale); "
              "fold change: counter per KiB at *to* / at the breakpoint.", ""]
     text += ["### Loop time per KiB vs counters per KiB", ""]
@@ -278,7 +281,7 @@ def mode_section(expl: Explanation, ipc: str, meta: dict, outdir: Path) -> Secti
     return Section(f"Inflexion points and counters — {ipc}", "\n".join(text), figures)
 
 
-def overhead_section_from(expl: Explanation, meta: dict, outdir: Path) -> Section:
+def overhead_section(expl: Explanation, outdir: Path) -> Section:
     """The overhead of every pass, all IPC modes together."""
     ovh = expl.overhead
     if ovh is None or ovh.cells.empty:
@@ -291,16 +294,18 @@ def overhead_section_from(expl: Explanation, meta: dict, outdir: Path) -> Sectio
                                     "colour per IPC mode, one panel per pass."))
     cells = ovh.cells.copy()
     cells["buffer_size"] = cells["buffer_size"].map(format_size)
-    cells["ci"] = [f"{lo:.3f}..{hi:.3f}" for lo, hi in zip(cells["ci_low"], cells["ci_high"])]
+    cells["ci"] = [f"{lo:.3f}..{hi:.3f}" if math.isfinite(lo) and math.isfinite(hi) else "—"
+                   for lo, hi in zip(cells["ci_low"], cells["ci_high"])]
     modes = ovh.modes.copy()
     for col in ("baseline_breakpoints", "variant_breakpoints"):
         modes[col] = modes[col].map(lambda v: ", ".join(map(format_size, v)) or "none")
-    modes = modes[["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio", "n_negligible",
+    modes = modes[["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio", "n_negligible", "n_too_few",
                    "baseline_breakpoints", "variant_breakpoints", "moved_verdict", "moved_note"]]
     text = [f"Ratio of instrumented to baseline median bandwidth per IPC mode, size and pass, with a "
             f"{ovh.ci:.0%} bootstrap interval (runs resampled on each side independently) and a Mann-Whitney U "
             f"p-value where both sides have >= 9 runs. Negligible: the interval lies within "
-            f"±{ovh.tolerance:.0%}.", "",
+            f"±{ovh.tolerance:.0%}. An interval and a verdict need at least {ovh.min_runs} runs on each side: "
+            f"with fewer the verdict is *too few runs* and the ratio is only indicative.", "",
             "Inflexion points *moved* only when both fits are confident about a difference: one claims a "
             "breakpoint (found in ≥ 80 % of its bootstrap resamples) that the other finds in at most 20 % of "
             "its own; otherwise a difference is *unclear*.", "",
@@ -316,14 +321,9 @@ def analysis_sections(df: pd.DataFrame, meta: dict, outdir: Path, **explain_kwar
         return [Section("Inflexion points and counters",
                         "No successful non-warm-up runs: nothing to analyse.")]
     expl = explain(df, **explain_kwargs)
-    sections = [mode_section(expl, ipc, meta, Path(outdir)) for ipc in _ordered(expl, meta)]
-    sections.append(overhead_section_from(expl, meta, Path(outdir)))
+    sections = [mode_section(expl, ipc, Path(outdir)) for ipc in _ordered(expl, meta)]
+    sections.append(overhead_section(expl, Path(outdir)))
     return sections
-
-
-def overhead_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
-    """``(df, meta, outdir) -> Section``: only the overhead (fits the SECTIONS contract)."""
-    return overhead_section_from(Explanation(modes={}, overhead=overhead(df)), meta, Path(outdir))
 
 
 def _ordered(expl: Explanation, meta: dict) -> list[str]:
