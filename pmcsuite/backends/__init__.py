@@ -8,6 +8,8 @@ Backends: ``perf`` (Linux, counts only the benchmark's timed loop via ``--contro
 from __future__ import annotations
 
 import platform as _platform
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -151,10 +153,33 @@ def resolve_backends(choice) -> list[str]:
     return names
 
 
+class ToolBackend:
+    """What the counting-tool backends share: the tool (a name on PATH, or a path) and its version."""
+
+    name = ""
+    version_flag = "--version"
+
+    def __init__(self, tool: str | None = None):
+        self.tool = tool or self.name
+
+    def _exe(self) -> str | None:
+        return shutil.which(self.tool)
+
+    def version(self) -> str | None:
+        """The tool's version output (``TOOL --version`` or its own flag); None when missing or failing."""
+        exe = self._exe()
+        if exe is None:
+            return None
+        try:
+            r = subprocess.run([exe, self.version_flag], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return (r.stdout.strip() or None) if r.returncode == 0 else None
+
+
 def run_under_tool(argv: list[str], timeout: float, bench_argv: list[str], env=None) -> tuple[str, str, int]:
     """Run a counting tool wrapping the benchmark: (stdout, stderr, exit status). A missing tool
     or a hang (the whole process group is killed) is a one-line PmcsuiteError."""
-    import subprocess
     try:
         proc = run_group(argv, timeout, env=env)
     except OSError:

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..benchmark import parse_bench_output
 from ..errors import PmcsuiteError
-from . import CounterValue, run_under_tool
+from . import CounterValue, ToolBackend, run_under_tool
 
 #: Predicate selecting the benchmark process and its children.
 TARGET = "progenyof($target)"
@@ -300,31 +299,16 @@ def counter_values(entries: list[AggEntry], events: dict[str, str],
     return out
 
 
-class DtraceBackend:
+class DtraceBackend(ToolBackend):
     """Counts kernel events of the benchmark process with a generated D script (scope "process")."""
 
     name = "dtrace"
     scope = "process"
-
-    def __init__(self, dtrace: str = "dtrace"):
-        self.dtrace = dtrace
-
-    def _exe(self) -> str | None:
-        return shutil.which(self.dtrace)
+    version_flag = "-V"
 
     def _missing(self) -> PmcsuiteError:
         return PmcsuiteError("dtrace not found on PATH: the dtrace backend needs FreeBSD (or "
                              "illumos) DTrace; use --backend perf on Linux or --backend none")
-
-    def version(self) -> str | None:
-        exe = self._exe()
-        if exe is None:
-            return None
-        try:
-            r = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return (r.stdout.strip() or None) if r.returncode == 0 else None
 
     def available(self) -> tuple[bool, str]:
         if self._exe() is None:
@@ -339,7 +323,7 @@ class DtraceBackend:
         with tempfile.TemporaryDirectory(prefix="pmcsuite-dtrace-") as tmp:
             script, out = Path(tmp, "count.d"), Path(tmp, "agg.out")
             script.write_text(dtrace_script(counters))
-            argv = dtrace_argv(script, out, bench_argv, self._exe() or self.dtrace)
+            argv = dtrace_argv(script, out, bench_argv, self._exe() or self.tool)
             stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
             text = out.read_text(errors="replace") if out.exists() else ""
         return stdout, stderr, rc, text

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from ..benchmark import parse_bench_output
 from ..errors import PmcsuiteError
-from . import CounterValue, run_under_tool
+from . import CounterValue, ToolBackend, run_under_tool
 
 NOT_SUPPORTED = "<not supported>"
 NOT_COUNTED = "<not counted>"
@@ -285,27 +284,11 @@ def _supports_json(perf: str) -> bool:
     return r.returncode == 0
 
 
-class PerfBackend:
+class PerfBackend(ToolBackend):
     """Counts with ``perf stat`` around the benchmark's loop only (scope "loop")."""
 
     name = "perf"
     scope = "loop"
-
-    def __init__(self, perf: str = "perf"):
-        self.perf = perf
-
-    def _exe(self) -> str | None:
-        return shutil.which(self.perf)
-
-    def version(self) -> str | None:
-        exe = self._exe()
-        if exe is None:
-            return None
-        try:
-            r = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return r.stdout.strip() or None if r.returncode == 0 else None
 
     def available(self) -> tuple[bool, str]:
         if self._exe() is None:
@@ -325,11 +308,11 @@ class PerfBackend:
         return True, v + note
 
     def _use_json(self) -> bool:
-        return _supports_json(self._exe() or self.perf)
+        return _supports_json(self._exe() or self.tool)
 
     def build_argv(self, events, out_path, ctl, ack, bench_argv, use_json=True) -> list[str]:
         argv = build_argv(list(events), out_path, ctl, ack, bench_argv, use_json)
-        argv[0] = self._exe() or self.perf
+        argv[0] = self._exe() or self.tool
         return argv
 
     def _missing(self) -> PmcsuiteError:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..benchmark import parse_bench_output
 from ..errors import PmcsuiteError
-from . import CounterValue, run_under_tool
+from . import CounterValue, ToolBackend, run_under_tool
 from .perf import _bench_error
 
 _ALLOC = re.compile(r'Cannot allocate (\w+)-mode pmc with specification "([^"]*)"')
@@ -131,17 +131,11 @@ def to_counter_values(counts: dict[str, int], events: dict[str, str]) -> list[Co
     return out
 
 
-class PmcstatBackend:
+class PmcstatBackend(ToolBackend):
     """Counts with FreeBSD pmcstat over the whole benchmark process (scope "process")."""
 
     name = "pmcstat"
     scope = "process"
-
-    def __init__(self, pmcstat: str = "pmcstat"):
-        self.pmcstat = pmcstat
-
-    def _exe(self) -> str | None:
-        return shutil.which(self.pmcstat)
 
     def _missing(self) -> str:
         return "pmcstat not found on PATH: it ships with FreeBSD (usr.sbin/pmcstat); use --backend none"
@@ -167,7 +161,7 @@ class PmcstatBackend:
             raise PmcsuiteError(self._missing())
         with tempfile.TemporaryDirectory(prefix="pmcsuite-pmcstat-") as tmp:
             out = Path(tmp, "pmcstat.out")
-            argv = build_argv(list(events.values()), out, bench_argv, self._exe() or self.pmcstat)
+            argv = build_argv(list(events.values()), out, bench_argv, self._exe() or self.tool)
             stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
             text = out.read_text(errors="replace") if out.exists() else ""
         failure = classify_failure(rc, stderr)
