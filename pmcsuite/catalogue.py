@@ -635,6 +635,21 @@ def _suggest(name: str, known) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def result_catalogue(metadata: dict | None) -> Catalogue | None:
+    """The catalogue a result directory was collected with: the built-in one plus the user files its
+    metadata lists (``catalogue.sources``) that still exist; the built-in one alone when those do not
+    load; None when neither loads."""
+    sources = ((metadata or {}).get("catalogue") or {}).get("sources") or []
+    extra = [Path(s) for s in sources[1:] if Path(s).is_file()]   # sources[0] is the built-in file
+    try:
+        return load_catalogue(extra)
+    except PmcsuiteError:
+        try:
+            return load_catalogue()
+        except PmcsuiteError:
+            return None
+
+
 # --------------------------------------------------------------------------------------
 # listing (``pmcsuite counters``)
 

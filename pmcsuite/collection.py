@@ -292,7 +292,7 @@ def _default_out() -> Path:
 
 def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: bool) -> Path:
     bar = _progress(len(jobs), progress)
-    first = sum(1 for _ in store.read_runs())   # seq goes on from the runs a resumed directory holds
+    first = len(store.read_runs())   # seq goes on from the runs a resumed directory holds
     try:
         for seq, job in enumerate(jobs, first):
             bar.set_description(f"{job.ipc} {format_size(job.size)} {job.variant}")

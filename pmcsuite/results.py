@@ -343,11 +343,14 @@ def derived_metrics(df: pd.DataFrame, cat=None) -> pd.DataFrame:
     different passes come from different runs, so a derived value is a ratio (or sum) of medians,
     never a median of per-run ratios. A metric is left out of a cell when one of its inputs has no
     value there (not measured, or not counted: never taken as 0) or when its denominator is 0.
-    ``cat``: the catalogue (default :func:`pmcsuite.catalogue.load_catalogue`, the built-in one).
+    ``cat``: the catalogue (default: the one the results were collected with,
+    :func:`pmcsuite.catalogue.result_catalogue`).
     """
-    from .catalogue import load_catalogue
+    from .catalogue import result_catalogue
 
-    cat = load_catalogue() if cat is None else cat
+    cat = result_catalogue(df.attrs.get("metadata")) if cat is None else cat
+    if cat is None:
+        raise PmcsuiteError("the counter catalogue could not be loaded: pass cat=load_catalogue(...)")
     keys = ["ipc", "actors", "placement", "buffer_size"]
     columns = keys + ["metric", "value", "unit", "description", "inputs"]
     runs = measured(df)

@@ -9,9 +9,8 @@ the result's metadata (``catalogue.sources``) is merged when its files still exi
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from ..errors import PmcsuiteError
+from ..catalogue import result_catalogue
 
 #: Short names of the built-in counters (``counters.yaml``), used before any description.
 SHORT = {
@@ -35,22 +34,6 @@ def short_description(description: str) -> str:
     if len(text) > 1 and text[0].isupper() and not text[1].isupper() and not text[1].isdigit():
         text = text[0].lower() + text[1:]
     return text
-
-
-def result_catalogue(metadata: dict | None):
-    """The catalogue a result directory was collected with: the built-in one plus the user files its
-    metadata lists (``catalogue.sources``) that still exist; the built-in one alone when those do not
-    load; None when neither loads."""
-    from ..catalogue import load_catalogue
-    sources = ((metadata or {}).get("catalogue") or {}).get("sources") or []
-    extra = [Path(s) for s in sources[1:] if Path(s).is_file()]   # sources[0] is the built-in file
-    try:
-        return load_catalogue(extra)
-    except PmcsuiteError:
-        try:
-            return load_catalogue()
-        except PmcsuiteError:
-            return None
 
 
 def counter_labels(counters, metadata: dict | None = None) -> dict[str, str]:

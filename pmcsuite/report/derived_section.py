@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.labels import result_catalogue
+from ..catalogue import result_catalogue
 from ..results import derived_metrics, measured
 from ..sizes import format_size
 from . import Section

@@ -29,6 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter, NullLocator
 
+from ..errors import PmcsuiteError
 from ..results import measured
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour
@@ -539,7 +540,7 @@ def _probe_effect(df: pd.DataFrame) -> str:
             "; ".join(f"{r['ipc']} with {r['variant']}: {r['median_ratio']:.2f}x (range "
                       f"{r['min_ratio']:.2f}-{r['max_ratio']:.2f}, {r['n_sizes']} sizes)"
                       for _, r in modes.iterrows()) + "."
-    except Exception:  # the overhead section of the report has the details
+    except (PmcsuiteError, ValueError):  # too little data here: the overhead section has the details
         return text + (f" Passes with tracepoints: {', '.join(passes)}; see the probe-effect "
                        "(overhead) section for their cost.")
 
