@@ -7,6 +7,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -165,10 +166,18 @@ def test_probe_permission_denied_as_unprivileged_user():
     code = ("from pmcsuite.backends.perf import PerfBackend; "
             "v = PerfBackend().probe({'w': 'syscalls:sys_enter_write', 'tc': 'task-clock'}); "
             "print(v[0].status, v[1].status); print(v[0].reason)")
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        sys.executable, "-c", code], capture_output=True, text=True,
-                       cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": "/tmp"},
-                       timeout=60)
+    # the unprivileged user may not be able to read the checkout (e.g. under a 0700 directory):
+    # give it a world-readable copy of the package
+    readable = Path(tempfile.mkdtemp(prefix="pmcsuite-nobody-"))
+    try:
+        readable.chmod(0o755)
+        shutil.copytree(ROOT / "pmcsuite", readable / "pmcsuite")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            sys.executable, "-c", code], capture_output=True, text=True,
+                           cwd=readable, env={**os.environ, "PYTHONPATH": str(readable), "HOME": "/tmp"},
+                           timeout=60)
+    finally:
+        shutil.rmtree(readable, ignore_errors=True)
     assert r.returncode == 0, r.stderr
     status, reason = r.stdout.splitlines()[:2]
     assert status == "permission_denied available"  # task-clock:u still counts as non-root
