@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .backends import get_backend
+from .backends import flag_silent_zeros, get_backend
 
 #: Check statuses, in the order of the totals line.
-CHECK_STATUSES = ("available", "not_supported", "not_counted", "permission_denied",
-                  "tool_missing", "unavailable", "error")
+CHECK_STATUSES = ("available", "not_supported", "not_counted", "permission_denied", "multiplexed",
+                  "silent_zero", "tool_missing", "unavailable", "error")
 _TOTAL_LABELS = {"available": "available", "not_supported": "not supported",
                  "not_counted": "not counted", "permission_denied": "permission denied",
+                 "multiplexed": "multiplexed", "silent_zero": "silent zero (reads 0: not implemented)",
                  "tool_missing": "tool missing", "unavailable": "unavailable on this platform",
                  "error": "error"}
 _ALWAYS_SHOWN = ("available", "not_supported", "permission_denied", "tool_missing", "unavailable")
@@ -101,8 +102,10 @@ def check(cat, groups=None, platforms=None, backend=None) -> list[CheckResult]:
             for cid, spec in events.items():
                 results[cid] = CheckResult(cid, spec, "tool_missing", why, where[cid])
             continue
-        for v in be.probe(events):
-            results[v.counter] = CheckResult(v.counter, v.event, v.status, v.reason, where.get(v.counter))
+        for v in flag_silent_zeros(be.probe(events), cat):
+            status = "available" if v.status in ("ok", "not_counted") else v.status
+            results[v.counter] = CheckResult(v.counter, v.event, status, None if status == "available" else v.reason,
+                                             where.get(v.counter))
     return [results[c] for c in counters if c in results]
 
 

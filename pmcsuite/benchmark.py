@@ -1,8 +1,10 @@
-"""Build and run the native IPC benchmark (``native/ipcbench.c``) and parse its one JSON object.
+"""Build and run the native IPC benchmark (``native/ipcbench.c``) and parse its JSON lines.
 
-``build()`` compiles the C source once per (source, flags, compiler) and caches the executable;
-``bench_argv()`` turns validated parameters into its command line; ``run_bench()`` runs it and
-turns every failure (crash, hang, error exit, garbage output) into a one-line ``PmcsuiteError``.
+``build()`` compiles the C source once per (source, flags, compiler, target) and caches the
+executable (``target`` cross-compiles with the ``ziglang`` wheel); ``bench_argv()`` turns
+validated parameters into its command line; ``run_bench()`` / ``run_bench_lines()`` run it and
+turn every failure (crash, hang, error exit, garbage output) into a one-line ``PmcsuiteError``.
+ipcbench prints one JSON object per iteration (``-n``), one line each.
 """
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -41,6 +45,13 @@ ACTOR_TIME_KEYS = ("wall_ns", "oncpu_ns", "offcpu_ns")
 _ROLES = ("writer", "reader")
 _BUFFER_KEYS = ("requested", "sndbuf", "rcvbuf", "pipe_size", "forced")
 _RUSAGE_KEYS = ("minflt", "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns")
+#: versions of the ipcbench JSON this wrapper reads (2 adds iteration, iterations and counters)
+BENCH_VERSIONS = (1, 2)
+COUNTINGS = ("none", "loop", "actors", "process")
+COUNTER_STATUSES = ("ok", "not_supported", "permission_denied", "not_counted", "multiplexed", "error")
+MAX_ITERATIONS = 100000
+MAX_EVENTS = 32
+_EVENT_ID = re.compile(r"[a-z0-9_]+\Z")
 
 
 # ---------------------------------------------------------------------------------- build
@@ -101,28 +112,53 @@ def _compile(compiler: list[str], flags: list[str], source: Path, out: Path) -> 
         raise PmcsuiteError(f"cannot run C compiler {compiler[0]}: {exc.strerror}; set CC to a working compiler") from None
 
 
-def _cache_key(compiler: list[str], version: str, source_bytes: bytes) -> str:
+def _cache_key(compiler: list[str], version: str, source_bytes: bytes, target=None) -> str:
     digest = hashlib.sha256(source_bytes)
-    for part in (*compiler, version, *CFLAGS):
+    for part in (*compiler, version, *CFLAGS, *(["target=" + target] if target else [])):
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()
 
 
-def build(cc=None, cache_dir=None) -> Path:
+_TARGET = re.compile(r"[a-z0-9_]+-[a-z0-9_.]+(-[a-z0-9_.]+)?\Z")
+
+
+def zig_compiler(target: str) -> list[str]:
+    """The cross compiler for ``target`` (zig's clang, from the ``ziglang`` wheel) as an argv prefix."""
+    if not isinstance(target, str) or not _TARGET.match(target):
+        raise PmcsuiteError(f"invalid target {target!r}: use a zig target triple such as aarch64-linux-musl, "
+                            "arm-linux-musleabihf, x86_64-freebsd")
+    try:
+        import ziglang  # noqa: F401  (only its presence matters: python -m ziglang runs zig)
+    except ImportError:
+        raise PmcsuiteError("cross-compiling needs the ziglang wheel: pip install ziglang") from None
+    return [sys.executable, "-m", "ziglang", "cc", "-target", target]
+
+
+def _is_linux_target(target: str) -> bool:
+    return "-linux" in target
+
+
+def build(cc=None, cache_dir=None, target=None) -> Path:
     """Compile ipcbench (static if the platform allows) and return the cached executable's path.
 
-    The cache key is the sha256 of the source, the flags and the compiler (path and version); a
-    second call with the same inputs returns the same file without compiling. The executable is
-    written to a temporary name and renamed into place, so concurrent builds never see half a file.
-    Beside it, ``<exe>.json`` records how it was built (see ``build_info``).
+    The cache key is the sha256 of the source, the flags, the compiler (path and version) and the
+    target; a second call with the same inputs returns the same file without compiling. The
+    executable is written to a temporary name and renamed into place, so concurrent builds never
+    see half a file. Beside it, ``<exe>.json`` records how it was built (see ``build_info``).
+
+    ``target`` (e.g. ``aarch64-linux-musl``, ``arm-linux-musleabihf``, ``x86_64-freebsd``)
+    cross-compiles with zig (the ``ziglang`` wheel) instead of ``cc``; Linux targets are linked
+    ``-static`` (no dynamic fallback: the executable is meant to be copied to another machine).
     """
-    compiler = find_compiler(cc)
+    if target is not None and cc is not None:
+        raise PmcsuiteError("give a compiler (cc) or a cross-compilation target, not both")
+    compiler = zig_compiler(target) if target is not None else find_compiler(cc)
     version = _compiler_version(tuple(compiler))
     source = source_path()
     source_bytes = source.read_bytes()
-    key = _cache_key(compiler, version, source_bytes)
+    key = _cache_key(compiler, version, source_bytes, target)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    exe = directory / f"ipcbench-{key[:16]}"
+    exe = directory / (f"ipcbench-{target}-{key[:16]}" if target else f"ipcbench-{key[:16]}")
     info_path = exe.with_name(exe.name + ".json")
     if exe.is_file() and os.access(exe, os.X_OK) and info_path.is_file():
         return exe
@@ -136,16 +172,21 @@ def build(cc=None, cache_dir=None) -> Path:
     tmp = Path(tmp_name)
     try:
         static = True
-        proc = _compile(compiler, [*CFLAGS, "-static"], source, tmp)
-        if proc.returncode != 0:  # static libc missing (macOS, some distributions): link dynamically
+        proc = _compile(compiler, [*CFLAGS, "-static"] if target is None or _is_linux_target(target)
+                        else list(CFLAGS), source, tmp)
+        if target is not None:
+            static = _is_linux_target(target)
+        elif proc.returncode != 0:  # static libc missing (macOS, some distributions): link dynamically
             static = False
             proc = _compile(compiler, list(CFLAGS), source, tmp)
         if proc.returncode != 0:
-            raise PmcsuiteError(f"compiling {source.name} with {compiler[0]} failed: {_first_error(proc.stderr)}")
+            name = f"zig cc -target {target}" if target else compiler[0]
+            raise PmcsuiteError(f"compiling {source.name} with {name} failed: {_first_error(proc.stderr)}")
         tmp.chmod(0o755)
         info = {"compiler": shlex.join(compiler), "compiler_version": version,
                 "flags": [*CFLAGS, *(["-static"] if static else [])], "static": static,
-                "source_sha256": hashlib.sha256(source_bytes).hexdigest(), "path": str(exe)}
+                "source_sha256": hashlib.sha256(source_bytes).hexdigest(), "path": str(exe),
+                "target": target}
         info_tmp = tmp.with_name(tmp.name + ".json")
         info_tmp.write_text(json.dumps(info, indent=1) + "\n")
         os.replace(tmp, exe)
@@ -157,16 +198,19 @@ def build(cc=None, cache_dir=None) -> Path:
     return exe
 
 
-def build_info(cc=None, cache_dir=None) -> dict:
+def build_info(cc=None, cache_dir=None, target=None) -> dict:
     """How the benchmark was built, for result metadata (builds it if needed).
 
-    Keys: ``compiler``, ``compiler_version``, ``flags``, ``static``, ``source_sha256``, ``path``.
+    Keys: ``compiler``, ``compiler_version``, ``flags``, ``static``, ``source_sha256``, ``path``,
+    ``target`` (None for a native build).
     """
-    exe = build(cc, cache_dir)
+    exe = build(cc, cache_dir, target)
     try:
-        return json.loads(exe.with_name(exe.name + ".json").read_text())
+        info = json.loads(exe.with_name(exe.name + ".json").read_text())
     except (OSError, ValueError):
         raise PmcsuiteError(f"build record of {exe} is unreadable: delete {exe.parent} to rebuild") from None
+    info.setdefault("target", None)
+    return info
 
 
 # ---------------------------------------------------------------------------------- run
@@ -177,12 +221,31 @@ def _choice(value, valid, what: str) -> str:
     return value
 
 
+def _events_args(events) -> list[str]:
+    """``{id: spec}`` -> ``["-e", "id=spec", ...]``, validated like ipcbench validates them."""
+    if not isinstance(events, dict):
+        raise PmcsuiteError(f"events must be a dict {{id: perf event spec}}, not {type(events).__name__}")
+    if len(events) > MAX_EVENTS:
+        raise PmcsuiteError(f"{len(events)} events asked for: ipcbench counts at most {MAX_EVENTS} per run")
+    args = []
+    for ident, spec in events.items():
+        if not isinstance(ident, str) or not _EVENT_ID.match(ident):
+            raise PmcsuiteError(f"invalid event id {ident!r}: use lower-case letters, digits and _ only")
+        if not isinstance(spec, str) or not spec or any(c == "," or c.isspace() for c in spec):
+            raise PmcsuiteError(f"invalid event spec {spec!r} for {ident}: one event, no commas or whitespace "
+                                "(e.g. instructions, L1-dcache-load-misses, r08, syscalls:sys_enter_write)")
+        args += ["-e", f"{ident}={spec}"]
+    return args
+
+
 def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
-               force=False, cpus=None, ctl_fifo=None, ack_fifo=None) -> list[str]:
+               force=False, cpus=None, ctl_fifo=None, ack_fifo=None, iterations=1, events=None) -> list[str]:
     """The validated command line of one benchmark run.
 
     ``buffer_size``/``total_size`` take bytes or size strings (``64K``); ``cpus`` is one CPU (``same``)
-    or two (``split``); ``ctl_fifo``/``ack_fifo`` enable loop-only counting under ``perf stat --control``.
+    or two (``split``); ``ctl_fifo``/``ack_fifo`` enable loop-only counting under ``perf stat --control``;
+    ``iterations`` transfers run in one process (one JSON line each); ``events`` ``{id: spec}`` are
+    counted by the actors themselves (``-e id=spec``; perf's spelling on Linux, libpmc's on FreeBSD).
     """
     _choice(ipc, IPC_MODES, "IPC mode")
     _choice(actors, ACTORS, "actors mode")
@@ -192,6 +255,8 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread"
         raise PmcsuiteError(
             f"total size {format_size(total_size)} is not a multiple of the buffer size {format_size(buffer_size)}: "
             "choose a buffer size that divides the total (powers of two do)")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or not 1 <= iterations <= MAX_ITERATIONS:
+        raise PmcsuiteError(f"invalid iteration count {iterations!r}: use a whole number from 1 to {MAX_ITERATIONS}")
     argv = [str(exe), "-i", ipc, "-a", actors, "-p", placement, "-b", str(buffer_size), "-t", str(total_size)]
     if force:
         argv.append("-f")
@@ -206,6 +271,14 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread"
         argv += ["-c", ",".join(str(c) for c in cpu_list)]
     if (ctl_fifo is None) != (ack_fifo is None):
         raise PmcsuiteError("control and ack fifos go together: give both or neither")
+    if ctl_fifo is not None and events:
+        raise PmcsuiteError("events (counted by ipcbench itself) and perf control fifos exclude each other")
+    if ctl_fifo is not None and iterations != 1:
+        raise PmcsuiteError(f"perf control fifos need iterations=1: perf stat would sum all {iterations} iterations")
+    if iterations != 1:
+        argv += ["-n", str(iterations)]
+    if events:
+        argv += _events_args(events)
     if ctl_fifo is not None:
         argv += ["--ctl-fifo", str(ctl_fifo), "--ack-fifo", str(ack_fifo)]
     return argv
@@ -215,24 +288,56 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def parse_bench_output(text: str) -> dict:
-    """Parse and validate the one JSON object ipcbench prints (pure)."""
-    stripped = (text or "").strip()
-    if not stripped:
-        raise PmcsuiteError("the benchmark printed nothing: expected one JSON object on stdout")
-    try:
-        data = json.loads(stripped)
-    except ValueError:
-        raise PmcsuiteError(f"the benchmark printed garbage instead of one JSON object: {stripped[:60]!r}") from None
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _counter_problems(counters) -> list[str]:
+    """What is wrong with a version-2 ``counters`` object (empty list when it is well formed)."""
+    if not isinstance(counters, dict):
+        return ["counters is not an object"]
+    bad = []
+    for ident, entry in counters.items():
+        if not isinstance(entry, dict):
+            bad.append(f"counters.{ident} is not an object")
+            continue
+        missing = [k for k in ("event", "status", "value") if k not in entry]
+        if missing:
+            bad.append(f"counters.{ident} lacks {', '.join(missing)}")
+            continue
+        if not isinstance(entry["event"], str):
+            bad.append(f"counters.{ident}.event is not a string")
+        if entry["status"] not in COUNTER_STATUSES:
+            bad.append(f"counters.{ident}.status {entry['status']!r} is unknown")
+        elif entry["status"] == "ok" and not _is_count(entry["value"]):
+            bad.append(f"counters.{ident} is ok without a count")
+        elif entry["status"] != "ok" and entry["value"] is not None:
+            bad.append(f"counters.{ident} has a value although it is {entry['status']}")
+        if entry.get("reason") is not None and (not isinstance(entry["reason"], str) or "\n" in entry["reason"]):
+            bad.append(f"counters.{ident}.reason is not a one-line string")
+        for role in _ROLES:
+            if role not in entry:
+                continue
+            actor = entry[role]
+            if not isinstance(actor, dict) or actor.get("status") not in COUNTER_STATUSES \
+                    or not (actor.get("value") is None or _is_count(actor.get("value"))):
+                bad.append(f"counters.{ident}.{role} is malformed")
+    return bad
+
+
+def _validate(data, line: str) -> dict:
+    """Check one parsed ipcbench object (``line`` is its text, quoted in errors)."""
     if not isinstance(data, dict) or data.get("tool") != "ipcbench":
-        raise PmcsuiteError(f"the benchmark output is not an ipcbench result: {stripped[:60]!r}")
-    missing = [k for k in BENCH_KEYS if k not in data]
+        raise PmcsuiteError(f"the benchmark output is not an ipcbench result: {line[:60]!r}")
+    if data.get("version") not in BENCH_VERSIONS:
+        raise PmcsuiteError(f"ipcbench result version {data.get('version')!r} is not supported "
+                            f"(expected {' or '.join(map(str, BENCH_VERSIONS))}): rebuild it")
+    keys = BENCH_KEYS + (("iteration", "iterations", "counters") if data["version"] >= 2 else ())
+    missing = [k for k in keys if k not in data]
     missing += [f"buffers.{k}" for k in _BUFFER_KEYS if k not in (data.get("buffers") or {})]
     missing += [f"rusage.{k}" for k in _RUSAGE_KEYS if k not in (data.get("rusage") or {})]
     if missing:
         raise PmcsuiteError(f"ipcbench result lacks {', '.join(missing)}: rebuild the benchmark (source and wrapper disagree)")
-    if data["version"] != 1:
-        raise PmcsuiteError(f"ipcbench result version {data['version']!r} is not supported (expected 1): rebuild it")
     numeric = ("buffer_size", "total_size", "loop_ns", "bandwidth", "writes", "reads")
     bad = [k for k in numeric if not _is_number(data[k])]
     for key in ACTOR_TIME_KEYS:
@@ -241,16 +346,60 @@ def parse_bench_output(text: str) -> dict:
             bad += [f"{key}.{role}" for role in _ROLES if not _is_number(times.get(role))]
     if bad:
         raise PmcsuiteError(f"ipcbench result has non-numeric {', '.join(bad)}: rebuild the benchmark")
+    if data["version"] >= 2:
+        problems = []
+        if not _is_count(data["iterations"]) or data["iterations"] < 1:
+            problems.append(f"iterations {data['iterations']!r} is not a positive count")
+        elif not _is_count(data["iteration"]) or data["iteration"] >= data["iterations"]:
+            problems.append(f"iteration {data['iteration']!r} is not in 0..{data['iterations'] - 1}")
+        if data["counting"] not in COUNTINGS:
+            problems.append(f"counting {data['counting']!r} is unknown")
+        problems += _counter_problems(data["counters"])
+        if problems:
+            raise PmcsuiteError(f"ipcbench result is malformed: {'; '.join(problems)}: rebuild the benchmark")
     return data
 
 
-def run_bench(argv, timeout=120.0) -> dict:
-    """Run one benchmark command line and return its parsed JSON.
+def parse_bench_lines(text: str) -> list[dict]:
+    """Parse and validate every JSON line ipcbench printed, one per iteration (pure).
 
-    A missing program, a crash (signal), an error exit (its last stderr line is quoted), a hang
-    (the whole process group is killed after ``timeout`` seconds) or garbage output raise
-    ``PmcsuiteError``. ``bytes_ok`` is returned as measured; callers flag a false value.
+    Versions 1 and 2 are read; for version 2 ``iteration``, ``iterations`` and the shape of
+    ``counters`` are checked too, and the lines must be iterations 0, 1, ... in order.
     """
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not lines:
+        raise PmcsuiteError("the benchmark printed nothing: expected one JSON object per line on stdout")
+    results = []
+    for number, line in enumerate(lines):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            if number == 0 and len(lines) > 1:  # perhaps one object printed over several lines (old builds)
+                try:
+                    return [_validate(json.loads("\n".join(lines)), lines[0])]
+                except ValueError:
+                    pass
+            raise PmcsuiteError(f"the benchmark printed garbage instead of one JSON object per line "
+                                f"(line {number + 1}): {line[:60]!r}") from None
+        results.append(_validate(data, line))
+    for number, data in enumerate(results):
+        if data["version"] >= 2 and (data["iteration"] != number or data["iterations"] != len(results)) \
+                and len(results) > 1:
+            raise PmcsuiteError(f"ipcbench line {number + 1} is iteration {data['iteration']} of "
+                                f"{data['iterations']}, expected {number} of {len(results)}: output is incomplete or mixed")
+    return results
+
+
+def parse_bench_output(text: str) -> dict:
+    """Parse and validate the one JSON object of a one-iteration ipcbench run (pure)."""
+    results = parse_bench_lines(text)
+    if len(results) != 1:
+        raise PmcsuiteError(f"the benchmark printed {len(results)} results, expected one (was it run with -n?)")
+    return results[0]
+
+
+def _run(argv, timeout) -> str:
+    """Run a benchmark command line; its stdout, or ``PmcsuiteError`` on any failure."""
     argv = [str(a) for a in argv]
     try:
         proc = run_group(argv, timeout)
@@ -269,7 +418,22 @@ def run_bench(argv, timeout=120.0) -> dict:
         lines = [line.strip() for line in err.splitlines() if line.strip()]
         reason = lines[-1] if lines else "no error message"
         raise PmcsuiteError(f"the benchmark failed (exit {proc.returncode}): {reason}")
-    return parse_bench_output(out)
+    return out
+
+
+def run_bench(argv, timeout=120.0) -> dict:
+    """Run one benchmark command line (one iteration) and return its parsed JSON.
+
+    A missing program, a crash (signal), an error exit (its last stderr line is quoted), a hang
+    (the whole process group is killed after ``timeout`` seconds) or garbage output raise
+    ``PmcsuiteError``. ``bytes_ok`` is returned as measured; callers flag a false value.
+    """
+    return parse_bench_output(_run(argv, timeout))
+
+
+def run_bench_lines(argv, timeout=120.0) -> list[dict]:
+    """Run one benchmark command line (``-n N``) and return its N parsed JSON objects, in order."""
+    return parse_bench_lines(_run(argv, timeout))
 
 
 def bench(ipc="pipe", buffer_size="64K", total_size=DEFAULT_TOTAL, actors="2thread", placement="same",

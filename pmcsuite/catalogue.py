@@ -28,10 +28,13 @@ from .errors import PmcsuiteError
 BUILTIN = Path(__file__).with_name("counters.yaml")
 KINDS = ("hardware", "software", "tracepoint")
 BACKEND_KEYS = ("perf", "pmcstat", "dtrace")
+#: Backends that spell events the way another tool does: counting inside ipcbench ("inproc") opens
+#: the same kernel interface as perf (Linux perf_event_open) or pmcstat (FreeBSD libpmc).
+BORROWED_SPELLING = {"inproc": {"FreeBSD": "pmcstat", None: "perf"}}
 EVENT_KEYS = BACKEND_KEYS + ("code",)
 
 TOP_KEYS = ("version", "counters", "groups", "default_groups", "platforms", "derived")
-COUNTER_KEYS = ("description", "unit", "kind", "caveats")
+COUNTER_KEYS = ("description", "unit", "kind", "caveats", "never_zero")
 GROUP_KEYS = ("description", "counters")
 PLATFORM_KEYS = ("description", "kinds", "detect", "slots", "fixed", "fixed_on", "events", "unavailable")
 DETECT_KEYS = ("cpu_implementer", "cpu_part", "machine", "hw_model", "os")
@@ -45,6 +48,17 @@ REQUIRED = {
 }
 
 
+def spelling(backend: str, system: str | None = None) -> str:
+    """The catalogue event key a backend reads: its own name, or the tool whose spelling it
+    borrows (``inproc``: ``perf`` on Linux, ``pmcstat`` on FreeBSD; ``system`` defaults to this OS)."""
+    borrowed = BORROWED_SPELLING.get(backend)
+    if borrowed is None:
+        return backend
+    import platform as _platform
+    system = system or _platform.system()
+    return borrowed.get(system, borrowed[None])
+
+
 @dataclass
 class Counter:
     id: str
@@ -52,6 +66,7 @@ class Counter:
     unit: str
     kind: str
     caveats: list[str] = field(default_factory=list)
+    never_zero: bool = False    # counts in any loop that moves data: a 0 means the event is not implemented
 
 
 @dataclass
@@ -80,7 +95,7 @@ class Platform:
 
     def is_fixed(self, counter_id: str, backend: str) -> bool:
         """True when ``counter_id`` uses a dedicated counter (no slot) with ``backend``."""
-        return counter_id in self.fixed and (not self.fixed_on or backend in self.fixed_on)
+        return counter_id in self.fixed and (not self.fixed_on or spelling(backend) in self.fixed_on)
 
 
 @dataclass
@@ -147,9 +162,10 @@ class Catalogue:
         """(platform name, event spec) of the first platform in ``platforms`` that spells
         ``counter_id`` for ``backend``, else None."""
         self._check_counter(counter_id)
+        key = spelling(backend)
         for name in self._check_platforms(platforms):
-            spec = self.platforms[name].events.get(counter_id, {}).get(backend)
-            if backend in BACKEND_KEYS and spec:
+            spec = self.platforms[name].events.get(counter_id, {}).get(key)
+            if key in BACKEND_KEYS and spec:
                 return name, spec
         return None
 
@@ -398,6 +414,8 @@ class _Checker:
             self.choice(f"{where}.kind", entry["kind"], KINDS)
         if "caveats" in entry:
             entry["caveats"] = self.strings(f"{where}.caveats", entry["caveats"], allow_single=True)
+        if "never_zero" in entry and not isinstance(entry["never_zero"], bool):
+            self.fail(f"{where}.never_zero", f"must be true or false, not {entry['never_zero']!r}")
         return entry
 
     def group(self, where, entry) -> dict:
@@ -548,7 +566,8 @@ def _build(merged: dict, origins: dict, files: list[str], sources: list[str], di
                 if field_name not in entry:
                     fail(section, key, f"missing required field '{field_name}'")
 
-    counters = {cid: Counter(cid, e["description"], e["unit"], e["kind"], list(e.get("caveats", [])))
+    counters = {cid: Counter(cid, e["description"], e["unit"], e["kind"], list(e.get("caveats", [])),
+                             bool(e.get("never_zero", False)))
                 for cid, e in merged.get("counters", {}).items()}
 
     def known_counter(section, key, where, cid, *field):

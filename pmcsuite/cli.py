@@ -31,7 +31,8 @@ def _dir(args) -> Path:
 #: collect options that define a sweep (None when not given): --resume takes them from the directory
 SWEEP_OPTIONS = {"counters": "counters", "ipc": "ipcs", "sizes": "sizes", "runs": "runs", "warmup": "warmup",
                  "total": "total", "actors": "actors", "placement": "placement", "backend": "backend",
-                 "platform": "platform", "seed": "seed", "out": "out", "catalogue": "catalogue"}
+                 "platform": "platform", "seed": "seed", "out": "out", "catalogue": "catalogue",
+                 "processes": "processes"}
 
 
 def cmd_collect(args):
@@ -199,16 +200,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counters", help="counter groups, e.g. l1,axi (default: every group this host can count)")
     p.add_argument("--ipc", help="IPC modes (default pipe,local,local-s)")
     p.add_argument("--sizes", help="buffer sizes: a power-of-two range 1K-16M (default) or a list 4K,64K,1M")
-    p.add_argument("--runs", type=int, help="runs per point and variant, warm-ups included (default 11)")
-    p.add_argument("--warmup", type=int, help="leading runs per point marked as warm-up (default 1)")
+    p.add_argument("--runs", type=int, help="runs per point and variant, warm-ups included (default 13: 3 processes "
+                                            "x (1 warm-up + 3 or 4 measured); --quick 9)")
+    p.add_argument("--warmup", type=int,
+                   help="warm-up iterations at the start of each benchmark process (default 1); with a tool "
+                        "backend (one process per run), the leading runs of each point")
+    p.add_argument("--processes", type=int,
+                   help="benchmark processes per point and variant that share its runs (default 3); in-process "
+                        "counting only (perf, pmcstat, dtrace start one process per run)")
     bench_options(p, "same", defaults=False)     # collect() fills in the defaults; --resume refuses them
     p.add_argument("--backend",
-                   help="auto (this OS's tools: perf; FreeBSD pmcstat,dtrace), perf, pmcstat, dtrace, a list "
-                        "such as pmcstat,dtrace, or none (bandwidth only)")
+                   help="auto (Linux: inproc, the benchmark counts its own loop; FreeBSD: pmcstat,dtrace), inproc, "
+                        "perf (perf stat around every run), pmcstat, dtrace, a list such as pmcstat,dtrace, or none "
+                        "(bandwidth only)")
     p.add_argument("--platform", help="override platform detection, e.g. cortex-a8 or x86-64,software")
     p.add_argument("--seed", type=int, help="seed of the interleaved run order (default 1)")
     p.add_argument("--out", help="result directory (default results/collect-<time>)")
-    p.add_argument("--quick", action="store_true", help="a short sweep (1K-1M, 5 runs of which 1 warm-up) for a first look")
+    p.add_argument("--quick", action="store_true", help="a short sweep (1K-1M, 9 runs per point: 3 processes of 1 warm-up + 2 measured) "
+                                                      "for a first look")
     p.add_argument("--resume", metavar="DIR", help="finish the runs missing from DIR")
     p.add_argument("--catalogue", action="append", metavar="FILE", help="extra counters.yaml to merge")
     p.add_argument("--timeout", type=float, help="seconds before a run counts as hung (default 120; may be raised on --resume)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .backends import get_backend, resolve_backends
+from .backends import flag_silent_zeros, get_backend, resolve_backends
 from .benchmark import build, build_info, bench_argv, IPC_MODES, ACTORS, PLACEMENTS
 from .catalogue import load_catalogue
 from .availability import check
@@ -20,13 +20,17 @@ from .errors import PmcsuiteError
 from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
                        own_cpu_time, runnable_others)
 from .plan import backend_names, plan_counters, make_jobs, remaining_jobs, run_key
+from .schema import RunRecord
 from .sizes import parse_size, parse_sizes, format_size
 from .store import ResultStore
 from .results import shared_cpu
 
 REFERENCE_SIZES = "1K-16M"
 REFERENCE_IPCS = ("pipe", "local", "local-s")
-QUICK = {"sizes": "1K-1M", "runs": 5, "warmup": 1}   # 495 runs with the software passes: ~45 s here
+#: runs per point and variant, warm-ups included, in PROCESSES benchmark processes (in-process
+#: counting; each process starts with WARMUP warm-up iterations): 13 = 3 x 1 warm-up + 10 measured
+DEFAULT = {"sizes": REFERENCE_SIZES, "runs": 13, "warmup": 1, "processes": 3}
+QUICK = {"sizes": "1K-1M", "runs": 9, "warmup": 1, "processes": 3}   # 3 warm-ups + 6 measured
 
 
 @dataclass
@@ -47,6 +51,9 @@ class Settings:
     timeout: float
     catalogue_files: list = field(default_factory=list)
     force: bool = False   # as root, SO_SNDBUFFORCE/SO_RCVBUFFORCE (and pipe-s above pipe-max-size)
+    # benchmark processes per point and variant, each running several iterations (in-process
+    # counting); None: one process per run (a tool such as perf stat wraps each run)
+    processes: int | None = None
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -62,7 +69,7 @@ def _check_timeout(timeout) -> float:
     return float(timeout)
 
 
-def _validate(ipcs, sizes, runs, warmup, total, actors, placement):
+def _validate(ipcs, sizes, runs, warmup, total, actors, placement, processes=None):
     unknown = [i for i in ipcs if i not in IPC_MODES]
     if unknown:
         raise PmcsuiteError(f"unknown IPC mode {', '.join(unknown)}: choose from {', '.join(IPC_MODES)}")
@@ -70,8 +77,12 @@ def _validate(ipcs, sizes, runs, warmup, total, actors, placement):
         raise PmcsuiteError(f"unknown actors {actors!r}: choose from {', '.join(ACTORS)}")
     if placement not in PLACEMENTS:
         raise PmcsuiteError(f"unknown placement {placement!r}: choose from {', '.join(PLACEMENTS)}")
-    if runs < 1 or warmup < 0 or warmup >= runs:
+    if processes is None and (runs < 1 or warmup < 0 or warmup >= runs):
         raise PmcsuiteError(f"--runs {runs} --warmup {warmup}: need runs >= 1 and 0 <= warmup < runs")
+    if processes is not None and (processes < 1 or warmup < 0 or runs < processes * (warmup + 1)):
+        raise PmcsuiteError(f"--runs {runs} --processes {processes} --warmup {warmup}: each process runs "
+                            f"{warmup} warm-up iteration(s) and at least one measured one, so runs must be at "
+                            f"least processes x (warmup + 1) = {max(processes, 1) * (warmup + 1)}")
     bad = [format_size(s) for s in sizes if total % s]
     if bad:
         raise PmcsuiteError(
@@ -141,20 +152,32 @@ def _note_dropped(cat, dropped, results, failing) -> None:
         print(f"pmcsuite: note: not counting {parts} (see 'pmcsuite check')", file=sys.stderr)
 
 
+def in_process(backends) -> bool:
+    """True when every backend runs several iterations in one benchmark process (inproc, none)."""
+    return all(getattr(get_backend(b), "iterations", False) for b in backends)
+
+
 def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
                   actors="2thread", placement="same", backend="auto", platform=None, seed=1,
-                  quick=False, catalogue=(), timeout=120.0, force=False):
+                  quick=False, catalogue=(), timeout=120.0, force=False, processes=None):
     """Resolve the user's options into Settings (pure apart from the counter check)."""
+    defaults = QUICK if quick else DEFAULT
     ipcs = list(ipcs) if ipcs else list(REFERENCE_IPCS)
-    sizes = parse_sizes(sizes if sizes else (QUICK["sizes"] if quick else REFERENCE_SIZES))
-    runs = runs if runs is not None else (QUICK["runs"] if quick else 11)
-    warmup = warmup if warmup is not None else (QUICK["warmup"] if quick else 1)
+    sizes = parse_sizes(sizes if sizes else defaults["sizes"])
+    runs = runs if runs is not None else defaults["runs"]
+    warmup = warmup if warmup is not None else defaults["warmup"]
+    backends = resolve_backends(backend)        # Linux ["inproc"]; FreeBSD ["pmcstat", "dtrace"]; none: []
+    if in_process(backends):
+        # as many processes as the default (3) that still give each one a measured iteration
+        processes = processes if processes is not None else max(1, min(defaults["processes"], runs // (warmup + 1)))
+    elif processes is not None:
+        raise PmcsuiteError(f"--processes: backend {','.join(backends)} starts a tool around every run, one "
+                            "process per run; several runs per process need --backend inproc (or none)")
     total_size = parse_size(total)
-    _validate(ipcs, sizes, runs, warmup, total_size, actors, placement)
+    _validate(ipcs, sizes, runs, warmup, total_size, actors, placement, processes)
     timeout = _check_timeout(timeout)
     cat = load_catalogue([Path(c) for c in catalogue])
     platforms = resolve_platforms(cat, platform)
-    backends = resolve_backends(backend)        # e.g. ["perf"]; FreeBSD: ["pmcstat", "dtrace"]; none: []
     backend = ",".join(backends) or "none"
     requested = [g.strip() for g in counters.split(",") if g.strip()] if isinstance(counters, str) else counters
     if requested and not backends:
@@ -163,50 +186,71 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     return cat, Settings(ipcs=ipcs, sizes=sizes, runs=runs, warmup=warmup, total_size=total_size,
                          actors=actors, placement=placement, backend=backend, platforms=platforms,
                          groups=groups, skipped=skipped, seed=seed, timeout=timeout,
-                         catalogue_files=[str(Path(c).resolve()) for c in catalogue], force=force)
+                         catalogue_files=[str(Path(c).resolve()) for c in catalogue], force=force,
+                         processes=processes)
 
 
-def _sanity(bench: dict, counters: dict, total: int, size: int) -> list[str]:
+def _sanity(bench: dict, counters: dict, total: int, size: int, scope) -> list[str]:
     warnings = []
     if not bench.get("bytes_ok", False):
         warnings.append("not every byte arrived intact")
     expected = total // size
     if bench.get("writes") is not None and bench["writes"] < expected:
         warnings.append(f"benchmark counted {bench['writes']} writes, fewer than total/buffer = {expected}")
-    syscalls = counters.get("syscalls_write")
-    if syscalls and syscalls.get("status") == "ok" and syscalls["value"] < expected:
-        warnings.append(f"perf counted {syscalls['value']:.0f} write calls, fewer than total/buffer = {expected}")
+    for cid, own in (("syscalls_write", "writes"), ("syscalls_read", "reads")):
+        counted = counters.get(cid)
+        if not counted or counted.get("status") != "ok" or bench.get(own) is None:
+            continue
+        if cid == "syscalls_write" and counted["value"] < expected:
+            warnings.append(f"{counted['value']:.0f} write calls counted, fewer than total/buffer = {expected}")
+        if scope == "actors" and counted["value"] != bench[own]:   # in-process counts are exact
+            warnings.append(f"{cid} counted {counted['value']:.0f} calls but the benchmark made {bench[own]}")
     return warnings
 
 
-def run_job(job, settings: Settings, exe: Path) -> dict:
-    """Run one job; returns the record to store (ok=False with a one-line error if it failed)."""
+def _scope(bench: dict, pass_) -> str | None:
+    """What the counts of a run cover (schema.SCOPES): nothing for the baseline, else what the
+    benchmark says it bracketed ('actors' in-process, 'loop' under perf --control), else the process."""
+    if pass_ is None:
+        return None
+    return {"actors": "actors", "loop": "loop"}.get(bench.get("counting"), "process")
+
+
+def run_job(job, settings: Settings, exe: Path, cat=None) -> list[dict]:
+    """Run one benchmark process; returns its records to store, one per iteration (or one with
+    ok=False and a one-line error if the process failed: its iterations are kept whole or not at all)."""
+    several = settings.processes is not None
     argv = bench_argv(exe, job.ipc, job.size, settings.total_size, settings.actors, settings.placement,
-                      force=settings.force)
+                      force=settings.force, iterations=job.iterations if several else 1)
     pass_ = job.pass_
     backend = get_backend(pass_.backend if pass_ else "none")
-    record = {
-        "ipc": job.ipc, "actors": settings.actors, "placement": settings.placement,
-        "buffer_size": job.size, "total_size": settings.total_size,
-        "run": job.run, "warmup": job.run < settings.warmup, "variant": job.variant,
-        "backend": backend.name, "scope": None, "started": _now(),
-    }
+    events = pass_.events if pass_ else {}
+    common = dict(ipc=job.ipc, actors=settings.actors, placement=settings.placement, buffer_size=job.size,
+                  total_size=settings.total_size, variant=job.variant, backend=backend.name,
+                  process=job.process, iterations=job.iterations, started=_now())
     others_before, before, own_before = runnable_others(), cpu_times(), own_cpu_time()
     try:
-        bench, values = backend.run(pass_.events if pass_ else {}, argv, settings.timeout)
+        results = (backend.run_iterations(events, argv, settings.timeout) if several
+                   else [backend.run(events, argv, settings.timeout)])
+        if len(results) != job.iterations:
+            raise PmcsuiteError(f"the benchmark printed {len(results)} results for {job.iterations} iterations")
     except PmcsuiteError as exc:
-        record.update(ok=False, error=str(exc), bench=None, counters={}, busy=None, warnings=[])
-        return record
+        return [RunRecord(**common, run=job.first_run, iteration=None, ok=False, error=str(exc)).to_json()]
     after, own_after, others_after = cpu_times(), own_cpu_time(), runnable_others()
-    counters = {v.counter: v.to_dict() for v in values}
-    record.update(
-        ok=True, error=None, bench=bench, counters=counters,
-        # loop-only when the benchmark itself switched counting on and off, else the whole process
-        scope=("loop" if bench.get("counting") == "loop" else "process") if pass_ else None,
-        busy={"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before),
-              "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)},
-        warnings=_sanity(bench, counters, settings.total_size, job.size))
-    return record
+    busy = {"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before),
+            "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)}
+    records = []
+    for iteration, (bench, values) in enumerate(results):
+        bench = {k: v for k, v in bench.items() if k != "counters"}     # stored apart, as counters
+        counters = {v.counter: v.to_dict() for v in flag_silent_zeros(values, cat)}
+        scope = _scope(bench, pass_)
+        # warm-ups: the first iterations of every process, or the first processes when each runs once
+        warmup = (iteration if several else job.process) < settings.warmup
+        records.append(RunRecord(
+            **common, run=job.first_run + iteration, iteration=iteration, warmup=warmup, scope=scope,
+            ok=True, bench=bench, counters=counters, busy=busy,
+            warnings=_sanity(bench, counters, settings.total_size, job.size, scope)).to_json())
+    return records
 
 
 def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
@@ -222,7 +266,7 @@ def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
         "tools": {**tool_versions([*backend_names(settings.backend), "cc"]), "ipcbench": exe_info},
         "catalogue": {"version": cat.version, "sha256": cat.sha256, "sources": [str(s) for s in cat.sources]},
         "plan": {"ipc": settings.ipcs, "sizes": settings.sizes, "runs": settings.runs,
-                 "warmup": settings.warmup, "total_size": settings.total_size, "actors": settings.actors,
+                 "warmup": settings.warmup, "processes": settings.processes, "total_size": settings.total_size, "actors": settings.actors,
                  "placement": settings.placement, "force": settings.force, "groups": settings.groups,
                  "skipped_counters": settings.skipped,
                  "passes": [p.metadata() for p in passes]},
@@ -238,7 +282,8 @@ def _progress(total: int, enabled: bool):
 
 def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
             actors="2thread", placement="same", backend="auto", platform=None, seed=1, quick=False,
-            resume=None, catalogue=(), timeout=None, progress=True, command_line=None, force=False) -> Path:
+            resume=None, catalogue=(), timeout=None, progress=True, command_line=None, force=False,
+            processes=None) -> Path:
     """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing,
     with the settings stored there (only ``timeout`` may be given again: a hang may need more);
     ``timeout`` defaults to 120 s per run."""
@@ -258,31 +303,44 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
         if cat.sha256 != meta["catalogue"]["sha256"]:
             print("pmcsuite: warning: the counter catalogue changed since this collection started",
                   file=sys.stderr)
-        if store.drop_incomplete_tail():
-            print(f"pmcsuite: warning: dropped the unfinished last line of {store.runs_path} "
-                  "(a run cut off by the crash; it is run again)", file=sys.stderr)
+        cut = store.drop_incomplete_tail()
+        if cut:
+            print(f"pmcsuite: warning: dropped the unfinished end of {store.runs_path} ({cut} line(s) of a "
+                  "benchmark process cut off by the crash; it is run again)", file=sys.stderr)
     else:
         cat, settings = plan_settings(counters, ipcs, sizes, runs, warmup, total, actors, placement,
                                       backend, platform, seed, quick, catalogue,
-                                      120.0 if timeout is None else timeout, force)
+                                      120.0 if timeout is None else timeout, force, processes)
         store = ResultStore(out or _default_out())
         store.ensure_new()          # before the benchmark is built and anything runs
     passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, backend_names(settings.backend))
     if set(unavailable) - set(settings.skipped):   # the catalogue changed under a resumed collection
         raise PmcsuiteError(f"counters {', '.join(sorted(set(unavailable) - set(settings.skipped)))} have no event "
                             "here any more: restore the catalogue this collection started with")
-    jobs = make_jobs(settings.ipcs, settings.sizes, settings.runs, passes, settings.seed)
+    jobs = make_jobs(settings.ipcs, settings.sizes, settings.runs, passes, settings.seed,
+                     processes=settings.processes)
     exe = build()
     if resume:
-        done = {run_key(r) for r in store.read_runs() if r.get("ok")}
-        jobs = remaining_jobs(jobs, done)
+        jobs = remaining_jobs(jobs, _finished(store.read_runs()))
         meta = store.read_metadata()
         meta.setdefault("resumes", []).append({"time": _now(), "command_line": list(command_line or sys.argv),
                                                "remaining": len(jobs)})
         store.write_metadata({k: v for k, v in meta.items() if k not in ("format", "format_version")})
     else:
         store.create(_metadata(cat, settings, passes, command_line, build_info()))
-    return _execute(store, jobs, settings, exe, progress)
+    return _execute(store, jobs, settings, exe, progress, cat)
+
+
+def _finished(records) -> set[tuple]:
+    """Keys of the benchmark processes whose every iteration is stored and ok."""
+    done: dict[tuple, int] = {}
+    expected: dict[tuple, int] = {}
+    for r in records:
+        if r.get("ok"):
+            key = run_key(r)
+            done[key] = done.get(key, 0) + 1
+            expected[key] = r.get("iterations") or 1
+    return {key for key, n in done.items() if n >= expected[key]}
 
 
 def _default_out() -> Path:
@@ -290,20 +348,22 @@ def _default_out() -> Path:
     return Path("results") / f"collect-{stamp}"
 
 
-def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: bool) -> Path:
-    bar = _progress(len(jobs), progress)
-    first = len(store.read_runs())   # seq goes on from the runs a resumed directory holds
+def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: bool, cat=None) -> Path:
+    bar = _progress(sum(job.iterations for job in jobs), progress)
+    seq = len(store.read_runs())   # seq goes on from the runs a resumed directory holds
     try:
-        for seq, job in enumerate(jobs, first):
+        for job in jobs:
             bar.set_description(f"{job.ipc} {format_size(job.size)} {job.variant}")
-            record = run_job(job, settings, exe)
-            record["seq"] = seq
-            store.append_run(record)
-            bar.update(1)
-            if not record["ok"]:
+            records = run_job(job, settings, exe, cat)
+            for record in records:
+                record["seq"], seq = seq, seq + 1
+            store.append_runs(records)
+            bar.update(job.iterations)
+            if not records[0]["ok"]:
                 raise PmcsuiteError(
-                    f"{job.ipc} {format_size(job.size)} {job.variant} run {job.run} failed: {record['error']} "
-                    f"(the {seq} runs stored before it are kept in {store.dir}; fix the cause, then 'pmcsuite collect --resume {store.dir}')")
+                    f"{job.ipc} {format_size(job.size)} {job.variant} process {job.process} failed: "
+                    f"{records[0]['error']} (the {seq - 1} runs stored before it are kept in {store.dir}; fix "
+                    f"the cause, then 'pmcsuite collect --resume {store.dir}')")
     except KeyboardInterrupt:
         raise PmcsuiteError(f"interrupted: the runs so far are kept in {store.dir}; "
                             f"'pmcsuite collect --resume {store.dir}' finishes the rest") from None

@@ -244,7 +244,16 @@ def host_metadata() -> dict:
         "cpu_model": cpu_model or _platform.processor() or None,
         "cpus": os.cpu_count(),
         "python": _platform.python_version(),
+        # who may count what with perf_event_open (in-process counting and perf): -1 .. 4
+        "perf_event_paranoid": _int_or_none(_read("/proc/sys/kernel/perf_event_paranoid")) if system == "Linux" else None,
     }
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        return None
 
 
 # --------------------------------------------------------------------------------------
@@ -346,7 +355,7 @@ def first_line(text: str | None) -> str | None:
 def tool_version(name: str) -> str | None:
     """One tool's version line, or None when it is missing. pmcstat has no version flag: its
     version is the FreeBSD release it came with (``uname -r``)."""
-    if name == "none":
+    if name in ("none", "inproc"):
         return None
     if name == "pmcstat":
         if not shutil.which("pmcstat"):
@@ -359,4 +368,4 @@ def tool_versions(names=("perf", "cc")) -> dict[str, str | None]:
     """{name: version line or None} for ``names`` (one name, e.g. a backend, or a list)."""
     if isinstance(names, str):
         names = [names]
-    return {name: tool_version(name) for name in names if name != "none"}
+    return {name: tool_version(name) for name in names if name not in ("none", "inproc")}   # inproc: ipcbench itself

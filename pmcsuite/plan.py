@@ -14,9 +14,12 @@ platform's ``fixed`` (on a backend of ``fixed_on``) sits on a dedicated counter 
 slot; a group that alone needs more slots is split into ``name#1``, ``name#2``... Platforms
 with ``slots: null`` (software) get everything in one pass. Nothing is ever multiplexed.
 
-Jobs. For every (ipc, size) cell: ``runs`` baseline runs (no counters) plus ``runs`` runs per
-pass, shuffled with ``random.Random(seed)``; run numbers are then given in execution order
-within each (ipc, size, variant) cell, so run 0 of a cell is always executed first (the warm-up).
+Jobs. A job is one benchmark process. For every (ipc, size) cell and variant (the baseline, with
+no counters, and each pass), ``runs`` runs are spread over ``processes`` processes (as evenly as
+possible, the larger ones first): several iterations in one process with in-process counting, one
+run per process when ``processes`` is None (a tool such as perf stat wraps each run). All jobs are
+shuffled with ``random.Random(seed)``; process and run numbers are then given in execution order
+within each (ipc, size, variant) cell, so process 0 and run 0 of a cell are always executed first.
 """
 from __future__ import annotations
 
@@ -24,8 +27,7 @@ import random
 from dataclasses import dataclass, field
 
 from .errors import PmcsuiteError
-
-BASELINE = "baseline"
+from .schema import BASELINE, RunRecord
 
 
 @dataclass
@@ -45,21 +47,31 @@ class Pass:
 
 @dataclass
 class Job:
+    """One benchmark process: ``iterations`` runs of one (ipc, size, variant) cell."""
     ipc: str
     size: int
     variant: str                  # "baseline" or the pass name
-    run: int                      # index within (ipc, size, variant), in execution order
+    process: int                  # index within (ipc, size, variant), in execution order
+    iterations: int = 1
+    first_run: int = 0            # run number of its first iteration within the cell
     pass_: Pass | None = None
 
     @property
     def key(self) -> tuple:
-        """(ipc, buffer_size, variant, run): what identifies a stored run (see ``run_key``)."""
-        return (self.ipc, self.size, self.variant, self.run)
+        """(ipc, buffer_size, variant, process): what identifies a stored process (see ``run_key``)."""
+        return (self.ipc, self.size, self.variant, self.process)
 
 
 def run_key(record: dict) -> tuple:
-    """The ``Job.key`` of a runs.jsonl record (one collection has one actors/placement)."""
-    return (record["ipc"], int(record["buffer_size"]), record["variant"], int(record["run"]))
+    """The ``Job.key`` of a runs.jsonl record (one collection has one actors/placement); version 1
+    records (one process per run) have their run number as process."""
+    return RunRecord.from_json(record).key
+
+
+def split_runs(runs: int, processes: int) -> list[int]:
+    """Iterations per process: ``runs`` spread over ``processes`` as evenly as possible, larger first."""
+    base, extra = divmod(runs, processes)
+    return [base + (k < extra) for k in range(processes)]
 
 
 @dataclass
@@ -159,11 +171,15 @@ def make_passes(cat, groups, platforms, backend) -> list[Pass]:
     return passes
 
 
-def make_jobs(ipcs, sizes, runs: int, passes, seed, baseline: bool = True) -> list[Job]:
+def make_jobs(ipcs, sizes, runs: int, passes, seed, baseline: bool = True, processes: int | None = None) -> list[Job]:
     """Every job of the sweep in execution order (see the module docstring)."""
     ipcs, sizes, passes = list(ipcs), list(sizes), list(passes)
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise PmcsuiteError(f"runs must be a positive integer, not {runs!r}; use --runs N")
+    if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)
+                                  or not 1 <= processes <= runs):
+        raise PmcsuiteError(f"processes must be a whole number from 1 to runs ({runs}), not {processes!r}")
+    sizes_of = split_runs(runs, processes) if processes else [1] * runs
     if not ipcs or not sizes:
         raise PmcsuiteError("the sweep is empty: give at least one IPC mode and one buffer size")
     names = [p.name for p in passes]
@@ -173,14 +189,15 @@ def make_jobs(ipcs, sizes, runs: int, passes, seed, baseline: bool = True) -> li
     if not variants:
         raise PmcsuiteError("nothing to run: no baseline and no counter passes")
     slots = [(ipc, size, name, pass_) for ipc in ipcs for size in sizes for name, pass_ in variants
-             for _ in range(runs)]
+             for _ in sizes_of]
     random.Random(seed).shuffle(slots)
-    counts: dict[tuple, int] = {}
+    started: dict[tuple, int] = {}
     jobs = []
     for ipc, size, name, pass_ in slots:
         cell = (ipc, size, name)
-        jobs.append(Job(ipc, size, name, counts.get(cell, 0), pass_))
-        counts[cell] = counts.get(cell, 0) + 1
+        process = started.get(cell, 0)
+        started[cell] = process + 1
+        jobs.append(Job(ipc, size, name, process, sizes_of[process], sum(sizes_of[:process]), pass_))
     return jobs
 
 

@@ -21,31 +21,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import PmcsuiteError
+from .schema import TABLE_COLUMNS, RunRecord, reserved_id
 from .store import ResultStore
 
 #: fixed columns of the result table, in order, with their dtypes (counter columns follow).
-FIXED_COLUMNS = {
-    "ipc": object, "actors": object, "placement": object,
-    "buffer_size": "Int64", "total_size": "Int64",
-    "run": "Int64", "warmup": bool,
-    "variant": object,
-    "backend": object, "scope": object,
-    "seq": "Int64", "started": "datetime", "ok": bool, "error": object,
-    "loop_ns": "Int64", "bandwidth": float,
-    "writes": "Int64", "reads": "Int64",
-    "minflt": "Int64", "majflt": "Int64", "nvcsw": "Int64", "nivcsw": "Int64",
-    "utime_ns": "Int64", "stime_ns": "Int64", "offcpu_writer_ns": "Int64", "offcpu_reader_ns": "Int64",
-    "sndbuf": "Int64", "rcvbuf": "Int64", "pipe_size": "Int64",
-    "cpu_writer": "Int64", "cpu_reader": "Int64",
-    "other_cpu_frac": float, "runnable_others": "Int64", "shared_cpu": bool,
-    "write_sizes": object, "read_sizes": object,
-}
+FIXED_COLUMNS = TABLE_COLUMNS
 #: numeric per-run measurements (besides counters) that ``summarise(df, "all")`` covers.
 MEASURES = ["bandwidth", "loop_ns", "writes", "reads", "minflt", "majflt", "nvcsw", "nivcsw",
             "utime_ns", "stime_ns", "other_cpu_frac", "runnable_others"]
 #: the cell a summary row describes.
 GROUP_KEYS = ["ipc", "actors", "placement", "buffer_size", "variant"]
-_REQUIRED = ("ipc", "buffer_size", "variant")
 #: a run "shared the CPU" when others used more than this share of the machine during it ...
 BUSY_LIMIT = 0.10
 
@@ -96,6 +81,7 @@ def _flatten(record: dict) -> dict:
         "buffer_size": _number(record["buffer_size"]), "total_size": _number(record.get("total_size")),
         "run": _number(record.get("run")), "warmup": record.get("warmup", False),
         "variant": record["variant"], "backend": record.get("backend"), "scope": record.get("scope"),
+        "process": _number(record.get("process")), "iteration": _number(record.get("iteration")),
         "seq": _number(record.get("seq")), "started": record.get("started"),
         "ok": record.get("ok", error is None), "error": error,
         "loop_ns": _number(bench.get("loop_ns")), "bandwidth": _number(bench.get("bandwidth")),
@@ -151,12 +137,9 @@ def load(directory, strict: bool = False) -> pd.DataFrame:
     records = store.read_runs(strict=strict)
     rows, counters, statuses = [], {}, []
     warnings, multiplexed = [], []
-    for index, record in enumerate(records):
-        missing = [key for key in _REQUIRED if record.get(key) is None]
-        if missing:
-            raise PmcsuiteError(f"{store.runs_path}: run record {index + 1} has no {', '.join(missing)}; "
-                                "fix or remove that line (records must follow docs/DESIGN.md)")
+    for index, raw in enumerate(records):
         try:
+            record = RunRecord.from_json(raw).to_json()
             row = _flatten(record)
             values, status = _counters(record.get("counters") or {}, index, warnings, multiplexed)
             values.update({f"{cid}_status": s for cid, s in status.items()})
@@ -170,7 +153,7 @@ def load(directory, strict: bool = False) -> pd.DataFrame:
         rows.append(row)
         statuses.append(values)
     counter_ids = list(counters)
-    clash = [cid for cid in counter_ids if cid in FIXED_COLUMNS or cid.endswith("_status") and cid[:-7] in counters]
+    clash = [cid for cid in counter_ids if reserved_id(cid)]
     if clash:
         raise PmcsuiteError(f"counter id {clash[0]!r} clashes with a result-table column; rename it in the catalogue")
     if not rows:

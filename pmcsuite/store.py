@@ -4,10 +4,10 @@ import os
 from pathlib import Path
 
 from .errors import PmcsuiteError
+from .schema import FORMAT, FORMAT_VERSION, READABLE_VERSIONS
 
 METADATA = "metadata.json"
 RUNS = "runs.jsonl"
-FORMAT = "pmcsuite-results"
 
 
 class ResultStore:
@@ -45,25 +45,39 @@ class ResultStore:
 
     def write_metadata(self, metadata: dict) -> None:
         tmp = self.metadata_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"format": FORMAT, "format_version": 1, **metadata}, indent=2, default=str) + "\n")
+        tmp.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **metadata}, indent=2, default=str) + "\n")
         os.replace(tmp, self.metadata_path)
 
-    def drop_incomplete_tail(self) -> bool:
-        """Cut off a last line that a crash left unfinished (no newline), so that the next run is
-        appended on a line of its own. Returns True when something was cut."""
+    def drop_incomplete_tail(self) -> int:
+        """Cut off what a crash left unfinished at the end of runs.jsonl: a last line without its
+        newline, and the iterations of a benchmark process whose batch was cut short (a process's
+        runs are appended together, so only the last batch can be incomplete). The next run is
+        then appended on a line of its own, and the cut process is run again whole. Returns the
+        number of lines cut (a partial line counts as one)."""
         if not self.runs_path.exists():
-            return False
+            return 0
         data = self.runs_path.read_bytes()
-        if not data or data.endswith(b"\n"):
-            return False
-        with open(self.runs_path, "r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
-        return True
+        keep, cut = len(data), 0
+        if data and not data.endswith(b"\n"):
+            keep, cut = data.rfind(b"\n") + 1, 1
+        lines = data[:keep].splitlines(keepends=True)
+        batch = _incomplete_batch(lines)
+        if batch:
+            keep -= sum(len(line) for line in lines[-batch:])
+            cut += batch
+        if cut:
+            with open(self.runs_path, "r+b") as handle:
+                handle.truncate(keep)
+        return cut
 
     def append_run(self, record: dict) -> None:
-        line = json.dumps(record, default=str, allow_nan=False) + "\n"
+        self.append_runs([record])
+
+    def append_runs(self, records) -> None:
+        """Append the runs of one benchmark process in one write, then flush and fsync."""
+        text = "".join(json.dumps(r, default=str, allow_nan=False) + "\n" for r in records)
         with open(self.runs_path, "a", encoding="utf-8") as handle:
-            handle.write(line)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -78,6 +92,10 @@ class ResultStore:
             raise PmcsuiteError(f"{self.metadata_path} is corrupt ({exc}); restore it or collect again") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise PmcsuiteError(f"{self.metadata_path} is not a pmcsuite metadata file")
+        if meta.get("format_version") not in READABLE_VERSIONS:
+            raise PmcsuiteError(f"{self.metadata_path} has format_version {meta.get('format_version')!r}, which this "
+                                f"pmcsuite cannot read (it reads {', '.join(map(str, READABLE_VERSIONS))}): "
+                                "use the pmcsuite that wrote it")
         return meta
 
     def read_runs(self, strict: bool = False) -> list[dict]:
@@ -106,3 +124,18 @@ class ResultStore:
                 continue
             runs.append(record)
         return runs
+
+
+def _incomplete_batch(lines: list[bytes]) -> int:
+    """How many trailing lines belong to a process whose iterations stop short (0 if none)."""
+    if not lines:
+        return 0
+    try:
+        last = json.loads(lines[-1])
+    except ValueError:
+        return 0
+    if not isinstance(last, dict) or last.get("iteration") is None or not isinstance(last.get("iterations"), int):
+        return 0
+    if last["iteration"] + 1 >= last["iterations"]:
+        return 0
+    return min(last["iteration"] + 1, len(lines))

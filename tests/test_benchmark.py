@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from needs import require  # noqa: E402
+
 from pmcsuite import benchmark as bm
 from pmcsuite.errors import PmcsuiteError
 
@@ -54,7 +57,8 @@ def test_every_mode_moves_all_bytes(exe, ipc, actors):
     assert all(int(k) & (int(k) - 1) == 0 and int(k) <= buffer_size for k in r["read_sizes"])
     assert r["loop_ns"] > 0
     assert r["bandwidth"] == pytest.approx(MiB * 1e9 / r["loop_ns"], rel=1e-6)
-    assert r["counting"] == "none"
+    assert r["counting"] == "none" and r["counters"] == {}
+    assert (r["version"], r["iteration"], r["iterations"]) == (2, 0, 1)
     assert set(r["rusage"]) == {"minflt", "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns"}
     for key in bm.ACTOR_TIME_KEYS:
         assert set(r[key]) == {"writer", "reader"}, key
@@ -173,6 +177,22 @@ def test_placement_split_uses_two_cpus(exe):
     (["-p", "elsewhere"], "unknown placement 'elsewhere'"),
     (["-p", "any", "-c", "0"], "-c needs -p same"),
     (["--ctl-fifo", "/tmp/x"], "--ctl-fifo and --ack-fifo go together"),
+    (["-e", "w=syscalls:sys_enter_write", "--ctl-fifo", "/c", "--ack-fifo", "/a"], "-e and --ctl-fifo exclude each other"),
+    (["-n", "2", "--ctl-fifo", "/c", "--ack-fifo", "/a"], "--ctl-fifo needs -n 1"),
+    (["-n", "0"], "invalid iteration count '0'"),
+    (["--iterations", "100001"], "invalid iteration count '100001'"),
+    (["-n", "3x"], "invalid iteration count '3x'"),
+    (["-e", "instructions"], "invalid -e 'instructions': write -e ID=SPEC"),
+    (["-e", "Instr=instructions"], "invalid -e 'Instr=instructions'"),
+    (["-e", "a=instructions", "-e", "a=cycles"], "the id 'a' is given twice"),
+    (["-e", "x=instructions,cycles"], "invalid event spec in -e 'x=instructions,cycles'"),
+    (["-e", "x=no-such-event"], "invalid event spec in -e 'x=no-such-event': one event, no commas; accepted forms: "),
+    (["-e", "x=L1-icache-stores"], "invalid event spec in -e 'x=L1-icache-stores'"),
+    (["-e", "x=rXYZ"], "invalid event spec in -e 'x=rXYZ'"),
+    (["-e", "x=cpu/umask=0x1/"], "invalid event spec in -e 'x=cpu/umask=0x1/'"),
+    (["-e", "x=cpu/event=0x3c"], "invalid event spec in -e 'x=cpu/event=0x3c'"),
+    (["-e", "x=sys calls:x"], "invalid event spec"),
+    (["-e", "x=syscalls:"], "invalid event spec in -e 'x=syscalls:'"),
     (["-z"], "unknown option -z"),
 ])
 def test_usage_errors_exit_2_with_one_line(exe, args, message):
@@ -281,13 +301,17 @@ def test_parse_bench_output():
         ({k: v for k, v in SAMPLE.items() if k != "reads"}, "lacks reads"),
         ({**SAMPLE, "rusage": {"minflt": 0}}, "lacks rusage.majflt"),
         ({**SAMPLE, "tool": "other"}, "not an ipcbench result"),
-        ({**SAMPLE, "version": 2}, "version 2"),
+        ({**SAMPLE, "version": 3}, "version 3 is not supported"),
+        ({**SAMPLE, "version": 2}, "lacks iteration, iterations, counters"),
         ({**SAMPLE, "loop_ns": "fast"}, "non-numeric loop_ns"),
     ]:
         with pytest.raises(PmcsuiteError, match=message):
             bm.parse_bench_output(json.dumps(broken))
     with pytest.raises(PmcsuiteError, match="garbage"):
         bm.parse_bench_output(json.dumps(SAMPLE) + json.dumps(SAMPLE))
+    with pytest.raises(PmcsuiteError, match="printed 2 results, expected one"):
+        bm.parse_bench_output(json.dumps(SAMPLE) + "\n" + json.dumps(SAMPLE))
+    assert bm.parse_bench_output(json.dumps(SAMPLE, indent=1)) == SAMPLE   # version 1 spanned lines
     timed = {**SAMPLE, "wall_ns": {"writer": 9, "reader": 8}, "oncpu_ns": {"writer": 4, "reader": 5},
              "offcpu_ns": {"writer": 5, "reader": 3}}
     assert bm.parse_bench_output(json.dumps(timed)) == timed           # optional, validated keys
@@ -393,3 +417,238 @@ def test_perf_control_fifo_counts_only_the_loop(exe, tmp_path):
         # "<not counted>" is what perf prints when the "enable" command never arrived: a failure
         assert not value.startswith("<"), f"{actors}: perf counted nothing ({value}): was 'enable' sent?"
         assert MiB // 4096 <= float(value) <= MiB // 4096 + 2, (actors, value)
+
+
+# ------------------------------------------------------------------ iterations (-n)
+
+SAMPLE2 = {**SAMPLE, "version": 2, "iteration": 0, "iterations": 1, "counting": "actors", "counters": {
+    "w": {"event": "syscalls:sys_enter_write", "status": "ok", "value": 256, "reason": None,
+          "writer": {"status": "ok", "value": 256, "enabled": 10, "running": 10},
+          "reader": {"status": "ok", "value": 0, "enabled": 9, "running": 9}},
+    "i": {"event": "instructions", "status": "not_supported", "value": None, "reason": "no PMU",
+          "writer": {"status": "not_supported", "value": None, "enabled": None, "running": None},
+          "reader": {"status": "not_supported", "value": None, "enabled": None, "running": None}}}}
+
+
+@pytest.mark.parametrize("actors", bm.ACTORS)
+def test_iterations_print_one_line_each(exe, actors):
+    argv = bm.bench_argv(exe, "local", 16 * 1024, MiB, actors=actors, placement="any", iterations=3)
+    assert argv[-2:] == ["-n", "3"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3                       # one object per line, no embedded newlines
+    results = [json.loads(line) for line in lines]
+    assert [r["iteration"] for r in results] == [0, 1, 2]
+    assert all(r["iterations"] == 3 and r["bytes_ok"] is True and r["writes"] == 64 for r in results)
+    assert bm.parse_bench_lines(proc.stdout) == results
+    assert bm.run_bench_lines(argv, timeout=60)[2]["iteration"] == 2
+    with pytest.raises(PmcsuiteError, match="printed 3 results, expected one"):
+        bm.run_bench(argv, timeout=60)
+
+
+def test_iterations_are_printed_as_they_end(exe):
+    """Each line is flushed when its iteration ends: the first arrives long before the last."""
+    argv = bm.bench_argv(exe, "pipe", 4096, 16 * MiB, placement="any", iterations=4)
+    start = time.monotonic()
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
+        first = proc.stdout.readline()
+        t_first = time.monotonic() - start
+        rest = proc.stdout.read()
+        t_all = time.monotonic() - start
+    assert proc.returncode == 0 and json.loads(first)["iteration"] == 0 and len(rest.splitlines()) == 3
+    assert t_first < 0.75 * t_all, (t_first, t_all)
+
+
+def test_each_iteration_gets_a_fresh_ipc_object(exe):
+    """A fresh pipe per iteration: -i pipe-s resizes each one, and each starts empty (its reads
+    are all full-buffer reads of the pipe capacity, as for one iteration)."""
+    results = bm.run_bench_lines(bm.bench_argv(exe, "pipe-s", 16 * 1024, MiB, iterations=3), timeout=60)
+    assert all(r["buffers"]["pipe_size"] == 16 * 1024 and r["bytes_ok"] for r in results)
+
+
+# ------------------------------------------------------------------ counting in the actors (-e)
+
+TRACEFS = any(Path(root, "events", "syscalls", "sys_enter_write", "id").exists()
+              for root in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"))
+SOFT_EVENTS = {"task_clock": "task-clock", "page_faults": "page-faults", "ctx": "context-switches",
+               "sc_write": "syscalls:sys_enter_write", "sc_read": "syscalls:sys_enter_read",
+               "sc_all": "raw_syscalls:sys_enter"}
+
+
+def need_tracepoints():
+    require(LINUX, "counting with perf_event_open needs Linux")
+    require(os.geteuid() == 0, "counting tracepoints needs root")
+    require(TRACEFS, "tracefs with syscalls:sys_enter_write must be mounted on /sys/kernel/tracing")
+
+
+def counted(exe, ipc, size, total, actors, events, iterations=1, placement="same"):
+    argv = bm.bench_argv(exe, ipc, size, total, actors=actors, placement=placement, iterations=iterations,
+                         events=events)
+    results = bm.run_bench_lines(argv, timeout=120)
+    assert len(results) == iterations
+    for r in results:
+        assert r["bytes_ok"] is True and r["counting"] == "actors" and r["version"] == 2
+        assert list(r["counters"]) == list(events)
+        for ident, spec in events.items():
+            assert r["counters"][ident]["event"] == spec
+    return results
+
+
+@pytest.mark.parametrize("actors", bm.ACTORS)
+@pytest.mark.parametrize("ipc", ["pipe", "local", "local-s"])
+@pytest.mark.parametrize("size", [4096, 65536, MiB])
+def test_actors_count_exactly_their_own_system_calls(exe, ipc, size, actors):
+    """Each actor counts itself: its write()s or read()s exactly, plus the one disabling ioctl."""
+    need_tracepoints()
+    for r in counted(exe, ipc, size, 4 * MiB, actors, SOFT_EVENTS, iterations=2):
+        c = r["counters"]
+        for ident in SOFT_EVENTS:
+            assert c[ident]["status"] == "ok" and c[ident]["reason"] is None, c[ident]
+            for role in ("writer", "reader"):
+                actor = c[ident][role]
+                assert actor["status"] == "ok" and actor["enabled"] == actor["running"] > 0, (ident, role, actor)
+            assert c[ident]["value"] == c[ident]["writer"]["value"] + c[ident]["reader"]["value"]
+        writes, reads = r["writes"], r["reads"]
+        assert writes == 4 * MiB // size and reads >= writes
+        assert (c["sc_write"]["writer"]["value"], c["sc_write"]["reader"]["value"]) == (writes, 0), r
+        assert (c["sc_read"]["writer"]["value"], c["sc_read"]["reader"]["value"]) == (0, reads), r
+        assert c["sc_write"]["value"] == writes and c["sc_read"]["value"] == reads
+        # besides the loop, only the disabling ioctl (one group per actor) enters the kernel
+        assert c["sc_all"]["writer"]["value"] == writes + 1, r
+        assert c["sc_all"]["reader"]["value"] == reads + 1, r
+        assert c["sc_all"]["value"] == writes + reads + 2
+        for role in ("writer", "reader"):
+            # task-clock: the time the actor ran with its counters on (which is their enabled time)
+            assert 0 < c["task_clock"][role]["value"] == c["task_clock"][role]["enabled"], (role, r)
+            assert c["page_faults"][role]["value"] <= 4            # buffers were pre-faulted
+        if ipc == "pipe":  # both on one CPU with a 64 KiB pipe: the actors take turns
+            assert c["ctx"]["writer"]["value"] >= 1 and c["ctx"]["reader"]["value"] >= 1
+
+
+def test_unknown_tracepoint_and_missing_pmu_are_not_supported(exe):
+    need_tracepoints()
+    events = {"nope": "syscalls:sys_enter_no_such_call", "pmu": "nosuchpmu/event=0x11/", "ok": "task-clock"}
+    r = counted(exe, "pipe", 65536, MiB, "2thread", events)[0]
+    for ident, word in [("nope", "does not exist"), ("pmu", "PMU 'nosuchpmu'")]:
+        entry = r["counters"][ident]
+        assert entry["status"] == "not_supported" and entry["value"] is None and word in entry["reason"], entry
+        assert entry["writer"] == entry["reader"] == {"status": "not_supported", "value": None, "enabled": None,
+                                                      "running": None}
+    assert r["counters"]["ok"]["status"] == "ok"        # the others still count
+
+
+def host_has_cpu_pmu():
+    devices = Path("/sys/bus/event_source/devices")
+    names = [p.name for p in devices.iterdir()] if devices.is_dir() else []
+    return any(n in ("cpu", "cpu_core", "cpu_atom") or n.startswith("armv") for n in names)
+
+
+@pytest.mark.parametrize("actors", bm.ACTORS)
+def test_hardware_events_without_a_pmu_are_not_supported(exe, actors):
+    require(LINUX, "perf_event_open needs Linux")
+    events = {"instr": "instructions", "l1d": "L1-dcache-load-misses", "raw": "r08", "sw": "task-clock"}
+    r = counted(exe, "pipe", 65536, MiB, actors, events)[0]
+    for ident in ("instr", "l1d", "raw"):
+        entry = r["counters"][ident]
+        if host_has_cpu_pmu():
+            assert entry["status"] in ("ok", "permission_denied", "not_counted", "multiplexed"), entry
+            if entry["status"] == "ok":
+                assert entry["value"] > 0
+        else:   # never a 0 for a counter that did not count
+            assert entry["status"] == "not_supported" and entry["value"] is None, entry
+            assert "does not support" in entry["reason"]
+            assert entry["writer"]["value"] is None and entry["reader"]["value"] is None
+    assert r["counters"]["sw"]["status"] in ("ok", "permission_denied")
+
+
+def test_permission_denied_names_perf_event_paranoid(exe, tmp_path):
+    """As an unprivileged user, counting kernel time (exclude_kernel 0) needs perf_event_paranoid < 2."""
+    require(LINUX, "perf_event_open needs Linux")
+    require(os.geteuid() == 0, "switching to an unprivileged user needs root")
+    paranoid = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
+    public = Path(__import__("tempfile").mkdtemp(prefix="ipcbench-nobody-"))
+    try:
+        public.chmod(0o755)
+        copy = public / "ipcbench"
+        shutil.copy2(exe, copy)
+        copy.chmod(0o755)
+
+        def drop():
+            os.setgid(65534)
+            os.setuid(65534)
+
+        argv = bm.bench_argv(copy, "pipe", 65536, MiB, events={"tc": "task-clock", "tp": "syscalls:sys_enter_write"})
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, preexec_fn=drop, cwd=public)
+        assert proc.returncode == 0, proc.stderr
+        entry = bm.parse_bench_output(proc.stdout)["counters"]["tc"]
+        if paranoid >= 2:
+            assert entry["status"] == "permission_denied" and entry["value"] is None, entry
+            assert f"kernel.perf_event_paranoid is {paranoid}" in entry["reason"]
+            assert "run as root or lower it" in entry["reason"]
+        else:
+            assert entry["status"] == "ok" and entry["value"] > 0
+        tp = bm.parse_bench_output(proc.stdout)["counters"]["tp"]
+        assert tp["status"] in ("permission_denied", "ok") and (tp["value"] is None) == (tp["status"] != "ok")
+    finally:
+        shutil.rmtree(public)
+
+
+# ------------------------------------------------------------------ Python validators
+
+def test_bench_argv_iterations_and_events():
+    argv = bm.bench_argv("x", "pipe", 4096, iterations=5, events={"instr": "instructions", "sc_w": "syscalls:sys_enter_write"})
+    assert argv[-6:] == ["-n", "5", "-e", "instr=instructions", "-e", "sc_w=syscalls:sys_enter_write"]
+    assert "-n" not in bm.bench_argv("x", "pipe", 4096, iterations=1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(iterations=0), "invalid iteration count 0"),
+    (dict(iterations=100001), "invalid iteration count 100001"),
+    (dict(iterations=2.0), "invalid iteration count 2.0"),
+    (dict(iterations=True), "invalid iteration count True"),
+    (dict(events={"Instr": "instructions"}), "invalid event id 'Instr'"),
+    (dict(events={"a-b": "instructions"}), "invalid event id 'a-b'"),
+    (dict(events={"a": "instructions,cycles"}), "invalid event spec 'instructions,cycles' for a"),
+    (dict(events={"a": "L1 dcache"}), "invalid event spec 'L1 dcache'"),
+    (dict(events={"a": ""}), "invalid event spec ''"),
+    (dict(events={f"e{i}": "cycles" for i in range(33)}), "at most 32"),
+    (dict(events=["cycles"]), "events must be a dict"),
+    (dict(events={"a": "cycles"}, ctl_fifo="/c", ack_fifo="/a"), "exclude each other"),
+    (dict(iterations=2, ctl_fifo="/c", ack_fifo="/a"), "need iterations=1"),
+])
+def test_bench_argv_rejects_bad_counting_input(kwargs, message):
+    with pytest.raises(PmcsuiteError, match=message.replace("(", r"\(")) as info:
+        bm.bench_argv("ipcbench", "pipe", 4096, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_parse_bench_lines_version_2():
+    assert bm.parse_bench_lines(json.dumps(SAMPLE2)) == [SAMPLE2]
+    two = [{**SAMPLE2, "iterations": 2}, {**SAMPLE2, "iteration": 1, "iterations": 2}]
+    assert bm.parse_bench_lines("\n".join(json.dumps(d) for d in two) + "\n") == two
+    assert bm.parse_bench_lines(json.dumps(SAMPLE)) == [SAMPLE]              # version 1 still reads
+    counters = SAMPLE2["counters"]
+    for broken, message in [
+        ({k: v for k, v in SAMPLE2.items() if k != "counters"}, "lacks counters"),
+        ({**SAMPLE2, "iteration": 1}, "iteration 1 is not in 0..0"),
+        ({**SAMPLE2, "iterations": 0}, "iterations 0 is not a positive count"),
+        ({**SAMPLE2, "iteration": "0"}, "iteration '0'"),
+        ({**SAMPLE2, "counting": "perf"}, "counting 'perf' is unknown"),
+        ({**SAMPLE2, "counters": []}, "counters is not an object"),
+        ({**SAMPLE2, "counters": {"w": {"event": "x", "status": "ok"}}}, "counters.w lacks value"),
+        ({**SAMPLE2, "counters": {"w": {**counters["w"], "status": "fine"}}}, "status 'fine' is unknown"),
+        ({**SAMPLE2, "counters": {"w": {**counters["w"], "value": None}}}, "counters.w is ok without a count"),
+        ({**SAMPLE2, "counters": {"i": {**counters["i"], "value": 0}}}, "has a value although it is not_supported"),
+        ({**SAMPLE2, "counters": {"w": {**counters["w"], "writer": {"status": "?", "value": 1}}}}, "counters.w.writer is malformed"),
+        ({**SAMPLE2, "counters": {"w": {**counters["w"], "event": 5}}}, "counters.w.event is not a string"),
+    ]:
+        with pytest.raises(PmcsuiteError, match=message) as info:
+            bm.parse_bench_lines(json.dumps(broken))
+        assert "\n" not in str(info.value)
+    with pytest.raises(PmcsuiteError, match=r"line 2 is iteration 0 of 2, expected 1 of 2"):
+        bm.parse_bench_lines(json.dumps(two[0]) + "\n" + json.dumps(two[0]))
+    with pytest.raises(PmcsuiteError, match=r"garbage .*\(line 2\)"):
+        bm.parse_bench_lines(json.dumps(two[0]) + "\n{oops")
+    with pytest.raises(PmcsuiteError, match="printed nothing"):
+        bm.parse_bench_lines("\n\n")

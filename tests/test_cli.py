@@ -51,10 +51,14 @@ def test_invalid_sizes():
 
 def test_missing_tool(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))        # no perf (and nothing else) on PATH
-    one_line_error(run("collect", "--counters", "syscalls", "--out", tmp_path / "r", env=env), "perf not found")
+    one_line_error(run("collect", "--backend", "perf", "--counters", "syscalls", "--out", tmp_path / "r", env=env),
+                   "perf not found")
     assert not (tmp_path / "r").exists()
-    proc = run("check", "--counters", "syscalls", env=env)
+    proc = run("check", "--backend", "perf", "--counters", "syscalls", env=env)
     assert proc.returncode == 0 and "tool_missing" in proc.stdout
+    # in-process counting needs no tool, only the compiler that builds the benchmark
+    one_line_error(run("collect", "--counters", "syscalls", "--out", tmp_path / "r", env=env), "no C compiler found")
+    assert not (tmp_path / "r").exists()
 
 
 def test_unwritable_output(tmp_path):

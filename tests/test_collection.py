@@ -10,61 +10,102 @@ from pathlib import Path
 import pytest
 
 import pmcsuite
+from needs import require
 from pmcsuite import collection
 from pmcsuite.benchmark import build
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.plan import make_jobs
 from pmcsuite.store import ResultStore
 
-needs_perf = pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed (bin/install adds it)")
-SMALL = dict(ipcs=["pipe", "local"], sizes="64K,1M", runs=2, warmup=1, total="4M", progress=False)
+def needs_perf():
+    require(shutil.which("perf") is not None, "perf is not installed (bin/install adds it)")
+
+
+def needs_tracepoints():
+    require(Path("/sys/kernel/tracing/events/syscalls").is_dir() or Path("/sys/kernel/debug/tracing/events/syscalls").is_dir(),
+            "tracefs with syscall tracepoints is needed (root, a kernel with CONFIG_FTRACE_SYSCALLS)")
+
+
+# in-process counting (the default): 2 processes per point and variant, each 1 warm-up + 1 measured
+SMALL = dict(ipcs=["pipe", "local"], sizes="64K,1M", runs=4, warmup=1, processes=2, total="4M", progress=False)
+# perf stat around every run: one process per run
+SMALL_PERF = dict(SMALL, runs=2, processes=None, backend="perf")
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """One small real collection with the software counter groups, shared by the tests below."""
+    """One small real collection with the software counter groups, counted in the benchmark."""
+    needs_tracepoints()
     out = tmp_path_factory.mktemp("sweep") / "res"
     pmcsuite.collect(out=out, counters="syscalls,faults", command_line=["pmcsuite", "collect", "test"], **SMALL)
     return out
 
 
-@needs_perf
-def test_metadata_says_what_is_needed_to_trust_the_results(sweep):
+@pytest.fixture(scope="module")
+def perf_sweep(tmp_path_factory):
+    """The same with --backend perf (perf stat around every run, loop-only control)."""
+    needs_perf()
+    needs_tracepoints()
+    out = tmp_path_factory.mktemp("perf-sweep") / "res"
+    pmcsuite.collect(out=out, counters="syscalls,faults", **SMALL_PERF)
+    return out
+
+
+def test_metadata_says_what_is_needed_to_trust_the_results(sweep, perf_sweep):
     meta = json.loads((sweep / "metadata.json").read_text())
     host = meta["host"]
-    for key in ("hostname", "os", "kernel", "machine", "cpu_model", "cpus"):
-        assert host[key], key
-    assert meta["tools"]["perf"].startswith("perf version")
+    for key in ("hostname", "os", "kernel", "machine", "cpu_model", "cpus", "perf_event_paranoid"):
+        assert host[key] is not None, key
+    assert meta["backend"] == "inproc" and "perf" not in meta["tools"]    # no tool ran: ipcbench counted
     assert meta["tools"]["ipcbench"]["source_sha256"]
     assert meta["catalogue"]["version"] == 1 and len(meta["catalogue"]["sha256"]) == 64
     assert meta["command_line"] == ["pmcsuite", "collect", "test"] and meta["seed"] == 1
     assert meta["created"].startswith("20") and meta["platform"][-1] == "software"
     plan = meta["plan"]
-    assert plan["sizes"] == [65536, 1 << 20] and plan["runs"] == 2 and plan["total_size"] == 4 << 20
+    assert plan["sizes"] == [65536, 1 << 20] and plan["runs"] == 4 and plan["total_size"] == 4 << 20
+    assert plan["processes"] == 2
     assert [p["name"] for p in plan["passes"]] == ["syscalls", "faults"]   # tracepoints apart from software events
+    perf_meta = json.loads((perf_sweep / "metadata.json").read_text())
+    assert perf_meta["tools"]["perf"].startswith("perf version") and perf_meta["plan"]["processes"] is None
 
 
-@needs_perf
-def test_every_run_stored_with_counters_and_interleaved(sweep):
+def test_every_run_stored_with_exact_loop_counts_and_interleaved(sweep):
     df = pmcsuite.load(sweep)
-    assert len(df) == 2 * 2 * 2 * 3 and df["ok"].all()
+    assert len(df) == 2 * 2 * 3 * 4 and df["ok"].all()
     assert set(df["variant"]) == {"baseline", "syscalls", "faults"}
-    assert (df.groupby(["ipc", "buffer_size", "variant"])["warmup"].sum() == 1).all()
+    cells = df.groupby(["ipc", "buffer_size", "variant"])
+    assert (cells["process"].nunique() == 2).all() and (cells["warmup"].sum() == 2).all()
+    assert (df[df["warmup"]]["iteration"] == 0).all() and (df[~df["warmup"]]["iteration"] == 1).all()
+    assert not df.duplicated(["ipc", "buffer_size", "variant", "run"]).any()
     # interleaved: the execution order is not grouped by variant
     assert df.sort_values("seq")["variant"].tolist() != sorted(df["variant"])
     base = df[df["variant"] == "baseline"]
-    assert base["scope"].isna().all() and base["syscalls_write"].isna().all()
+    assert base["scope"].isna().all() and base["syscalls_write"].isna().all() and (base["backend"] == "none").all()
     tp = df[df["variant"] == "syscalls"]
-    assert (tp["scope"] == "loop").all()
+    assert (tp["scope"] == "actors").all() and (tp["backend"] == "inproc").all()
     assert (tp["writes"] == tp["total_size"] // tp["buffer_size"]).all()
-    # perf counts over the loop only: the benchmark's writes + the controller's 'go' and 'disable' writes
-    assert ((tp["syscalls_write"] - tp["writes"]).between(0, 3)).all()
+    # each actor counts itself around its own loop: the benchmark's calls, nothing of the harness
+    assert (tp["syscalls_write"] == tp["writes"]).all() and (tp["syscalls_read"] == tp["reads"]).all()
     sw = df[df["variant"] == "faults"]
     assert (sw["page_faults"] == sw["minflt"] + sw["majflt"]).all()
     assert (df["bandwidth"] > 0).all() and (df["loop_ns"] > 0).all()
+    assert not df.attrs["warnings"]
 
 
-@needs_perf
+def test_perf_stat_backend_counts_the_loop_with_its_controller(perf_sweep):
+    df = pmcsuite.load(perf_sweep)
+    assert len(df) == 2 * 2 * 3 * 2 and df["ok"].all() and (df["iteration"] == 0).all()
+    assert (df.groupby(["ipc", "buffer_size", "variant"])["warmup"].sum() == 1).all()
+    tp = df[df["variant"] == "syscalls"]
+    assert (tp["scope"] == "loop").all() and (tp["backend"] == "perf").all()
+    # perf counts over the loop window of the whole process: the benchmark's writes + the
+    # controller's 'go' and 'disable' writes, its reads + 0 to 3 reads of perf's acknowledgements
+    assert (tp["syscalls_write"] == tp["writes"] + 2).all(), (tp["syscalls_write"] - tp["writes"]).tolist()
+    assert (tp["syscalls_read"] - tp["reads"]).between(0, 3).all()
+    sw = df[df["variant"] == "faults"]
+    assert (sw["page_faults"] == sw["minflt"] + sw["majflt"]).all()
+
+
 def test_unavailable_counters_stop_before_any_run(tmp_path):
     out = tmp_path / "never"
     proc = subprocess.run([sys.executable, "-m", "pmcsuite", "collect", "--counters", "l1,axi", "--out", str(out)],
@@ -72,7 +113,7 @@ def test_unavailable_counters_stop_before_any_run(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
-    assert "l1d_access" in lines[0] and "axi_read" in lines[0] and "<not supported>" in lines[0]
+    assert "l1d_access" in lines[0] and "axi_read" in lines[0] and "perf_event_open failed" in lines[0]
     assert "groups available on this host: syscalls, faults, sched, time" in lines[0]
     assert not out.exists()
 
@@ -95,9 +136,9 @@ def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch
     real = build()
     monkeypatch.setattr(collection, "build", lambda: _crashing_bench(tmp_path, real, 1 << 20))
     # a seed whose order runs a 64K job before the first 1M job, so that something is measured first
-    seed = next(s for s in range(100) if make_jobs(["pipe"], [65536, 1 << 20], 2, [], s)[0].size == 65536)
+    seed = next(s for s in range(100) if make_jobs(["pipe"], [65536, 1 << 20], 4, [], s, processes=2)[0].size == 65536)
     options = dict(SMALL, ipcs=["pipe"], backend="none", seed=seed)
-    with pytest.raises(PmcsuiteError, match=r"pipe 1M baseline run \d failed: .*SIGSEGV.*--resume"):
+    with pytest.raises(PmcsuiteError, match=r"pipe 1M baseline process \d failed: .*SIGSEGV.*--resume"):
         pmcsuite.collect(out=out, **options)
     stored = ResultStore(out).read_runs()
     assert len(stored) >= 2 and not stored[-1]["ok"] and stored[-1]["buffer_size"] == 1 << 20
@@ -106,7 +147,7 @@ def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch
     pmcsuite.collect(resume=out, progress=False)
     df = pmcsuite.load(out)
     good = df[df["ok"]]
-    assert len(good) == 2 * 2 and not good.duplicated(["ipc", "buffer_size", "variant", "run"]).any()
+    assert len(good) == 2 * 4 and not good.duplicated(["ipc", "buffer_size", "variant", "run"]).any()
     assert len(df) == len(good) + 1          # the failed attempt is kept, marked ok=False
     assert json.loads((out / "metadata.json").read_text())["resumes"][0]["remaining"] >= 1
 
@@ -115,19 +156,19 @@ def test_interrupt_keeps_runs_and_says_how_to_resume(tmp_path, monkeypatch):
     out = tmp_path / "res"
     real_run_job, calls = collection.run_job, []
 
-    def interrupted(job, settings, exe):
+    def interrupted(job, settings, exe, cat=None):
         calls.append(job)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_run_job(job, settings, exe)
+        return real_run_job(job, settings, exe, cat)
 
     monkeypatch.setattr(collection, "run_job", interrupted)
     with pytest.raises(PmcsuiteError, match=r"interrupted.*--resume"):
         pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], backend="none"))
-    assert len(ResultStore(out).read_runs()) == 2
+    assert len(ResultStore(out).read_runs()) == 2 * 2          # two processes of two iterations
     monkeypatch.setattr(collection, "run_job", real_run_job)
     pmcsuite.collect(resume=out, progress=False)
-    assert len(pmcsuite.load(out)) == 4
+    assert len(pmcsuite.load(out)) == 8
 
 
 def test_existing_directory_is_never_overwritten(tmp_path):
@@ -144,7 +185,9 @@ def test_existing_directory_is_never_overwritten(tmp_path):
     (dict(sizes="0"), "sizes must be positive"),
     (dict(sizes="64Q"), "invalid size"),
     (dict(ipcs=["carrier-pigeon"]), "unknown IPC mode carrier-pigeon"),
-    (dict(runs=1, warmup=1), "need runs >= 1 and 0 <= warmup < runs"),
+    (dict(runs=3, warmup=1), r"runs must be at least processes x \(warmup \+ 1\) = 4"),
+    (dict(runs=1, warmup=1, processes=None, backend="perf"), "need runs >= 1 and 0 <= warmup < runs"),
+    (dict(backend="perf"), "--processes: backend perf starts a tool around every run"),
     (dict(placement="nowhere"), "unknown placement"),
     (dict(counters="l1", backend="none"), "--backend none counts nothing"),
     (dict(backend="ouija"), "ouija"),
@@ -177,7 +220,7 @@ def test_freebsd_counts_pmcs_and_the_kernel_view_in_one_collection(tmp_path, mon
     monkeypatch.delenv("PMCSUITE_DTRACE_FAIL", raising=False)
     monkeypatch.setattr("pmcsuite.backends._platform.system", lambda: "FreeBSD")
     out = pmcsuite.collect(out=tmp_path / "bbb", counters="l1,syscalls", platform="cortex-a8,freebsd-kernel",
-                           **dict(SMALL, ipcs=["pipe"], sizes="64K"))
+                           **dict(SMALL, ipcs=["pipe"], sizes="64K", runs=2, processes=None))
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["backend"] == "pmcstat,dtrace"
     assert {p["name"]: p["backend"] for p in meta["plan"]["passes"]} == {"l1": "pmcstat", "syscalls": "dtrace"}
@@ -190,16 +233,21 @@ def test_freebsd_counts_pmcs_and_the_kernel_view_in_one_collection(tmp_path, mon
     assert sys_["l1d_refill"].isna().all()
 
 
-def test_resume_after_a_run_cut_off_mid_line(tmp_path):
-    """A crash can leave half a JSON line: resume drops it and appends on a fresh line."""
+@pytest.mark.parametrize("keep", [2, 3])
+def test_resume_after_a_run_cut_off_mid_line(tmp_path, keep):
+    """A crash can leave half a JSON line, and with it half a process's iterations: resume drops
+    both (keep=3: the cut process's first iteration is whole, its second half-written) and runs
+    that process again whole, appending on a fresh line."""
     out = tmp_path / "res"
     pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], backend="none"))
     lines = (out / "runs.jsonl").read_text().splitlines()
-    (out / "runs.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])
+    assert [json.loads(line)["iteration"] for line in lines[:4]] == [0, 1, 0, 1]
+    (out / "runs.jsonl").write_text("\n".join(lines[:keep]) + "\n" + lines[keep][:40])
     pmcsuite.collect(resume=out, progress=False)
     df = pmcsuite.load(out)
-    assert df.attrs["skipped_lines"] == [] and len(df) == 4 and df["ok"].all()
-    assert sorted(df["seq"]) == [0, 1, 2, 3]           # seq continues across the resume
+    assert df.attrs["skipped_lines"] == [] and len(df) == 8 and df["ok"].all()
+    assert not df.duplicated(["ipc", "buffer_size", "variant", "run"]).any()
+    assert sorted(df["seq"]) == list(range(8))           # seq continues across the resume
 
 
 def test_resume_may_raise_the_timeout_and_nothing_else(tmp_path, monkeypatch):
@@ -215,25 +263,29 @@ def test_resume_may_raise_the_timeout_and_nothing_else(tmp_path, monkeypatch):
     monkeypatch.setattr(collection, "build", lambda: real)
     pmcsuite.collect(resume=out, timeout=30, progress=False)
     assert json.loads((out / "metadata.json").read_text())["settings"]["timeout"] == 0.5   # as first stored
-    assert pmcsuite.load(out)["ok"].sum() == 4
+    assert pmcsuite.load(out)["ok"].sum() == 8
     with pytest.raises(PmcsuiteError, match="--timeout 0: "):
         pmcsuite.collect(out=tmp_path / "x", timeout=0, **dict(SMALL, backend="none"))
 
 
 def test_sanity_checks_flag_missing_bytes_and_writes():
     size, total = 65536, 1 << 20
-    good = {"bytes_ok": True, "writes": 16}
-    assert collection._sanity(good, {}, total, size) == []
-    assert collection._sanity(dict(good, bytes_ok=False), {}, total, size) == ["not every byte arrived intact"]
-    assert "fewer than total/buffer = 16" in collection._sanity(dict(good, writes=15), {}, total, size)[0]
+    good = {"bytes_ok": True, "writes": 16, "reads": 20}
+    assert collection._sanity(good, {}, total, size, "loop") == []
+    assert collection._sanity(dict(good, bytes_ok=False), {}, total, size, "loop") == ["not every byte arrived intact"]
+    assert "fewer than total/buffer = 16" in collection._sanity(dict(good, writes=15), {}, total, size, None)[0]
     perf = {"syscalls_write": {"status": "ok", "value": 15.0}}
-    assert collection._sanity(good, perf, total, size) == [
-        "perf counted 15 write calls, fewer than total/buffer = 16"]
+    assert collection._sanity(good, perf, total, size, "loop") == [
+        "15 write calls counted, fewer than total/buffer = 16"]
     unsupported = {"syscalls_write": {"status": "not_supported", "value": None}}
-    assert collection._sanity(good, unsupported, total, size) == []
+    assert collection._sanity(good, unsupported, total, size, "loop") == []
+    # perf stat's loop window holds its controller's calls too; in-process counts must be exact
+    extra = {"syscalls_write": {"status": "ok", "value": 18.0}, "syscalls_read": {"status": "ok", "value": 20.0}}
+    assert collection._sanity(good, extra, total, size, "loop") == []
+    assert collection._sanity(good, extra, total, size, "actors") == [
+        "syscalls_write counted 18 calls but the benchmark made 16"]
 
 
-@needs_perf
 def test_default_groups_not_counted_are_named(tmp_path, capsys):
     """x86-64 has no AXI event by design: the default sweep says it leaves that group out."""
     out = pmcsuite.collect(out=tmp_path / "r", platform="x86-64,software", **dict(SMALL, ipcs=["pipe"], sizes="1M"))

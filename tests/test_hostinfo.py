@@ -78,7 +78,8 @@ def test_os_release_and_metadata():
     assert parse_os_release('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n') == {
         "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)", "ID": "debian"}
     meta = hostinfo.host_metadata()
-    assert list(meta) == ["hostname", "os", "os_release", "kernel", "machine", "cpu_model", "cpus", "python"]
+    assert list(meta) == ["hostname", "os", "os_release", "kernel", "machine", "cpu_model", "cpus", "python",
+                          "perf_event_paranoid"]
     assert meta["os"] == platform.system() and meta["cpus"] >= 1 and meta["python"] == platform.python_version()
     assert meta["kernel"] == platform.release() and meta["os_release"]
 

@@ -20,7 +20,8 @@ def _row(ipc, size, run, variant="baseline", **counters):
     reads = TOTAL // per_read
     row = {"ipc": ipc, "actors": "2thread", "placement": "same", "buffer_size": size,
            "total_size": TOTAL, "run": run, "warmup": run == 0, "variant": variant,
-           "backend": "none" if variant == "baseline" else "perf", "scope": None, "seq": run,
+           "backend": "none" if variant == "baseline" else "perf",
+           "scope": None if variant == "baseline" else "loop", "seq": run,
            "started": pd.Timestamp("2026-01-01"), "ok": True, "error": None,
            "loop_ns": 10_000_000 + size, "bandwidth": TOTAL / 0.01, "writes": writes,
            "reads": reads, "minflt": size // 4096 + 2, "majflt": 0, "nvcsw": 10 + reads // 4,
@@ -152,8 +153,8 @@ def test_faults_section(df, tmp_path):
     s = faults_section(df, {}, tmp_path)
     assert "Time in page faults was not measured" in s.markdown and "fault_ns" in s.markdown
     assert "perf stat counts faults but cannot" in s.markdown
-    assert "| `page_faults` | minflt+majflt | pipe | ? | 9 | 9 | +0 (+0 to +0) |" in s.markdown
-    assert "| `syscalls_write` | writes | local | ? | 9 | 0 | +2 (+2 to +2) |" in s.markdown
+    assert "| `page_faults` | minflt+majflt | pipe | loop | 9 | 9 | +0 (+0 to +0) |" in s.markdown
+    assert "| `syscalls_write` | writes | local | loop | 9 | 0 | +2 (+2 to +2) |" in s.markdown
     assert "writes + 2: the controller's write()" in s.markdown
     assert "Disagreement" not in s.markdown
     assert "Probe effect" in s.markdown

@@ -29,8 +29,8 @@ needs_perf = pytest.mark.skipif(shutil.which("perf") is None or platform.system(
 
 
 def test_statuses_and_counter_value_dict():
-    assert STATUSES == ("ok", "not_supported", "not_counted", "permission_denied",
-                        "tool_missing", "error")
+    assert STATUSES == ("ok", "not_supported", "not_counted", "permission_denied", "multiplexed",
+                        "silent_zero", "tool_missing", "error")
     v = CounterValue("c", "e", None, "", "not_supported", 100.0, "why")
     assert v.to_dict() == {"event": "e", "value": None, "unit": "", "status": "not_supported",
                            "pcnt_running": 100.0, "reason": "why"}
@@ -40,9 +40,11 @@ def test_get_backend_and_auto():
     assert get_backend("perf").name == "perf" and get_backend("perf").scope == "loop"
     assert get_backend("pmcstat").scope == "process"
     assert isinstance(get_backend("none"), NoneBackend) and get_backend("none").scope is None
-    with pytest.raises(PmcsuiteError, match="choose from perf, pmcstat, dtrace, none"):
+    assert get_backend("inproc").scope == "actors" and get_backend("inproc").iterations
+    with pytest.raises(PmcsuiteError, match="choose from inproc, perf, pmcstat, dtrace, none"):
         get_backend("papi")
-    assert auto_backend("Linux") == "perf" and auto_backend("FreeBSD") == "pmcstat"
+    # Linux: the benchmark counts itself; FreeBSD: the tools (libpmc in ipcbench has never run)
+    assert auto_backend("Linux") == "inproc" and auto_backend("FreeBSD") == "pmcstat"
     with pytest.raises(PmcsuiteError, match="Darwin"):
         auto_backend("Darwin")
 

@@ -5,7 +5,7 @@ import pytest
 
 from pmcsuite.catalogue import load_catalogue
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.plan import Job, Pass, make_jobs, make_passes, plan_counters, remaining_jobs, run_key
+from pmcsuite.plan import split_runs, Job, Pass, make_jobs, make_passes, plan_counters, remaining_jobs, run_key
 
 
 @pytest.fixture()
@@ -96,7 +96,7 @@ def test_jobs_complete_seeded_and_reproducible(cat):
     assert len(jobs) == 2 * 3 * (1 + len(passes)) * 4
     cells = Counter((j.ipc, j.size, j.variant) for j in jobs)
     assert set(cells.values()) == {4} and len(cells) == 2 * 3 * 3
-    assert {(j.ipc, j.size, j.variant, j.run) for j in jobs} == {
+    assert {(j.ipc, j.size, j.variant, j.process) for j in jobs} == {
         (i, s, v, r) for i in ("pipe", "local") for s in (1024, 65536, 1 << 20)
         for v in ("baseline", "l1+axi", "l2+tlb") for r in range(4)}
     again = make_jobs(["pipe", "local"], [1024, 65536, 1 << 20], 4, passes, seed=7)
@@ -112,10 +112,10 @@ def test_jobs_complete_seeded_and_reproducible(cat):
 def test_warmup_runs_first_in_each_cell(cat):
     jobs = make_jobs(["pipe", "local", "local-s"], [4096, 65536], 5, _passes(cat), seed=1)
     last = {}
-    for job in jobs:                                   # run numbers rise in execution order
+    for job in jobs:                                   # process and run numbers rise in execution order
         cell = (job.ipc, job.size, job.variant)
-        assert job.run == last.get(cell, -1) + 1
-        last[cell] = job.run
+        assert job.process == last.get(cell, -1) + 1 and job.first_run == job.process and job.iterations == 1
+        last[cell] = job.process
     no_baseline = make_jobs(["pipe"], [4096], 2, _passes(cat), seed=1, baseline=False)
     assert {j.variant for j in no_baseline} == {"l1+axi", "l2+tlb"} and len(no_baseline) == 4
 
@@ -134,10 +134,31 @@ def test_make_jobs_rejects_bad_input(cat):
 
 def test_remaining_jobs_for_resume(cat):
     jobs = make_jobs(["pipe", "local"], [4096, 65536], 3, _passes(cat), seed=3)
-    records = [{"ipc": j.ipc, "buffer_size": j.size, "variant": j.variant, "run": j.run, "ok": True}
-               for j in jobs[:10]]
+    records = [{"ipc": j.ipc, "buffer_size": j.size, "variant": j.variant, "run": j.first_run, "ok": True}
+               for j in jobs[:10]]                 # version 1 records: the run is the process
     left = remaining_jobs(jobs, {run_key(r) for r in records})
     assert left == jobs[10:]
     assert remaining_jobs(jobs, []) == jobs
     assert remaining_jobs(jobs, [list(j.key) for j in jobs]) == []
     assert Job("pipe", 4096, "baseline", 0).key == ("pipe", 4096, "baseline", 0)
+
+
+def test_runs_spread_over_processes(cat):
+    """In-process counting: a cell's runs are iterations of several processes (larger ones first),
+    the processes of all cells interleaved; run numbers follow execution order within each cell."""
+    jobs = make_jobs(["pipe", "local"], [4096, 65536], 13, _passes(cat), seed=5, processes=3)
+    assert len(jobs) == 2 * 2 * 3 * 3
+    by_cell = {}
+    for job in jobs:
+        by_cell.setdefault((job.ipc, job.size, job.variant), []).append(job)
+    for members in by_cell.values():
+        assert [j.process for j in members] == [0, 1, 2]
+        assert [j.iterations for j in members] == [5, 4, 4]
+        assert [j.first_run for j in members] == [0, 5, 9]
+    assert [j.key for j in jobs] != sorted(j.key for j in jobs)          # shuffled across cells
+    assert split_runs(10, 3) == [4, 3, 3] and split_runs(3, 3) == [1, 1, 1]
+    with pytest.raises(PmcsuiteError, match="processes must be a whole number from 1 to runs"):
+        make_jobs(["pipe"], [4096], 2, [], 1, processes=3)
+    records = [{"ipc": "pipe", "buffer_size": 4096, "variant": "baseline", "run": 5, "process": 1,
+                "iteration": 0, "iterations": 4}]
+    assert run_key(records[0]) == ("pipe", 4096, "baseline", 1)

@@ -12,7 +12,7 @@ from pmcsuite.results import counter_table, export, load, require_runs, summaris
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 FIXED = ["ipc", "actors", "placement", "buffer_size", "total_size", "run", "warmup", "variant", "backend", "scope",
-         "seq", "started", "ok", "error", "loop_ns", "bandwidth", "writes", "reads", "minflt", "majflt", "nvcsw",
+         "process", "iteration", "seq", "started", "ok", "error", "loop_ns", "bandwidth", "writes", "reads", "minflt", "majflt", "nvcsw",
          "nivcsw", "utime_ns", "stime_ns", "offcpu_writer_ns", "offcpu_reader_ns", "sndbuf", "rcvbuf", "pipe_size", "cpu_writer", "cpu_reader",
          "other_cpu_frac", "runnable_others", "shared_cpu", "write_sizes", "read_sizes"]
 COUNTERS = ["syscalls_write", "syscalls_read", "page_faults", "context_switches", "cycles"]
@@ -167,7 +167,12 @@ def test_malformed_record_is_one_line_error(results):
     assert "\n" not in str(info.value)
     del record["ipc"]
     (results / "runs.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(raw_records()[1]) + "\n")
-    with pytest.raises(PmcsuiteError, match="has no ipc"):
+    with pytest.raises(PmcsuiteError, match="record 1 is malformed .no ipc"):
+        load(results)
+    record = raw_records()[0]
+    record["counters"]["cycles"] = {"status": "zero", "value": None}       # not a status of schema.STATUSES
+    (results / "runs.jsonl").write_text(json.dumps(record) + "\n")
+    with pytest.raises(PmcsuiteError, match="status 'zero', not one of ok, not_supported"):
         load(results)
 
 

@@ -52,6 +52,7 @@ from .breakpoints import (MIB, Breakpoint, BreakpointFit, _jsonable, counter_col
                           measured_runs)
 from .labels import counter_labels
 from .overhead import OverheadResult, overhead
+from ..schema import BASELINE
 
 ALIGN_NOTE = ("Counters from different passes were measured in different runs: they are aligned with each "
               "other and with the bandwidth by IPC mode and buffer size (per-size medians), never run by run.")
@@ -375,8 +376,8 @@ def explain_mode(runs: pd.DataFrame, ipc: str, counters: list[str], *, n_boot: i
     """Explanation for one IPC mode from the measured runs (``measured_runs(df)``)."""
     mode = runs[runs["ipc"] == ipc]
     notes = []
-    base = mode[mode["variant"] == "baseline"]
-    source = "baseline"
+    base = mode[mode["variant"] == BASELINE]
+    source = BASELINE
     if base.empty:
         base, source = mode, "all runs pooled"
         notes.append(f"{ipc}: no baseline runs; the bandwidth curve pools every pass (instrumented) run.")
@@ -436,7 +437,7 @@ def explain(df: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, min_slope_cha
                                   counter_min_slope_change=counter_min_slope_change, min_support=min_support)
     ovh = None
     variants = set(runs["variant"])
-    if with_overhead and "baseline" in variants and len(variants) > 1:
+    if with_overhead and BASELINE in variants and len(variants) > 1:
         ovh = overhead(runs, n_boot=n_boot, seed=seed, min_slope_change=min_slope_change, min_support=min_support)
     if labels is None:
         labels = counter_labels(counters, df.attrs.get("metadata"))

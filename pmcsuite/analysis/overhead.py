@@ -38,10 +38,10 @@ from scipy.stats import mannwhitneyu
 
 from ..errors import PmcsuiteError
 from ..sizes import format_size
+from ..schema import BASELINE
 from .breakpoints import (MIB, BreakpointFit, bandwidth_fit, measured_runs, presence, same_breakpoints, same_sizes,
                           _jsonable)
 
-BASELINE = "baseline"
 #: runs needed on each side for a bootstrap interval and a verdict (see the module docstring)
 MIN_RUNS = 3
 TOO_FEW = "too few runs"

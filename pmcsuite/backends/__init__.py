@@ -2,8 +2,13 @@
 
 A backend takes ``events`` (counter id -> the tool's event spec, in the order to report) and the
 benchmark's argv, runs the benchmark under the tool, and returns ``(ipcbench JSON, values)``.
-Backends: ``perf`` (Linux, counts only the benchmark's timed loop via ``--control``),
-``pmcstat`` (FreeBSD, counts the whole process), ``none`` (the uninstrumented baseline).
+Backends: ``inproc`` (the benchmark counts itself, each actor around its own loop, iteration by
+iteration: perf_event_open on Linux), ``perf`` (Linux ``perf stat``, counts only the benchmark's timed
+loop via ``--control``), ``pmcstat`` (FreeBSD, counts the whole process), ``dtrace`` (FreeBSD kernel
+view), ``none`` (the uninstrumented baseline).
+
+Backends with ``iterations = True`` (inproc, none) also have ``run_iterations``: one benchmark process
+running ``-n N`` iterations, one ``(ipcbench JSON, values)`` per iteration.
 """
 from __future__ import annotations
 
@@ -16,41 +21,23 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import PmcsuiteError
 from ..processes import run_group
-
-#: Every status a counter value can have; ``value`` is a number only when the status is "ok".
-STATUSES = ("ok", "not_supported", "not_counted", "permission_denied", "tool_missing", "error")
+from ..schema import STATUSES, CounterValue  # noqa: F401  (re-exported)
 
 #: Backend names accepted by :func:`get_backend`.
-BACKENDS = ("perf", "pmcstat", "dtrace", "none")
+BACKENDS = ("inproc", "perf", "pmcstat", "dtrace", "none")
 
 
-@dataclass
-class CounterValue:
-    """One counter's outcome in one run (or, from ``probe``, whether it can be opened).
-
-    ``value`` is None unless ``status == "ok"``: a counter that did not count is never 0.
-    ``pcnt_running`` < 100 means the tool multiplexed the event and scaled the value
-    (then ``multiplexed`` is True).
-    """
-
-    counter: str
-    event: str
-    value: float | None
-    unit: str
-    status: str
-    pcnt_running: float | None = None
-    reason: str | None = None
-    multiplexed: bool = False
-
-    def to_dict(self) -> dict:
-        """The JSON form stored under ``counters[<counter id>]`` in runs.jsonl (no counter id)."""
-        d = {"event": self.event, "value": self.value, "unit": self.unit,
-             "status": self.status, "pcnt_running": self.pcnt_running}
-        if self.reason:
-            d["reason"] = self.reason
-        if self.multiplexed:
-            d["multiplexed"] = True
-        return d
+def flag_silent_zeros(values: list[CounterValue], cat) -> list[CounterValue]:
+    """Mark counters that read 0 although the catalogue says they count in any loop (``never_zero``,
+    e.g. instructions, cycles, L1D accesses) as ``silent_zero``: a raw event the PMU does not
+    implement can open and count nothing, and such a 0 is not a measurement. Changes ``values``."""
+    for v in values:
+        counter = cat.counters.get(v.counter) if cat is not None else None
+        if counter is not None and counter.never_zero and v.status == "ok" and v.value == 0:
+            v.status, v.value = "silent_zero", None
+            v.reason = (f"{v.event} read 0, but {v.counter} counts in any loop: this PMU does not "
+                        "implement the event (it opens and counts nothing); fix its code in the catalogue")
+    return values
 
 
 @runtime_checkable
@@ -79,6 +66,7 @@ class NoneBackend:
 
     name = "none"
     scope = None
+    iterations = True
 
     def available(self) -> tuple[bool, str]:
         return True, "no counting tool needed"
@@ -94,6 +82,14 @@ class NoneBackend:
         from ..benchmark import run_bench  # lazy: benchmark.py compiles and runs things
         return run_bench(list(bench_argv), timeout), []
 
+    def run_iterations(self, events: dict[str, str], bench_argv: list[str],
+                       timeout: float) -> list[tuple[dict, list[CounterValue]]]:
+        if events:
+            raise PmcsuiteError("the 'none' backend counts nothing: choose --backend inproc or perf "
+                                "to measure counters")
+        from ..benchmark import run_bench_lines
+        return [(line, []) for line in run_bench_lines(list(bench_argv), timeout)]
+
     def probe(self, events: dict[str, str]) -> list[CounterValue]:
         return [CounterValue(c, e, None, "", "tool_missing",
                              reason="the 'none' backend counts nothing") for c, e in events.items()]
@@ -103,6 +99,9 @@ def get_backend(name: str) -> Backend:
     """The backend object for ``name`` ("perf", "pmcstat", "dtrace" or "none")."""
     if name == "none":
         return NoneBackend()
+    if name == "inproc":
+        from .inproc import InprocBackend
+        return InprocBackend()
     if name == "perf":
         from .perf import PerfBackend
         return PerfBackend()
@@ -121,11 +120,12 @@ def get_backend(name: str) -> Backend:
 
 #: The counting tools of each OS, in order of preference: a counter is counted by the first one
 #: the catalogue spells it for (FreeBSD: PMCs with pmcstat, the kernel view with dtrace).
-OS_BACKENDS = {"Linux": ("perf",), "FreeBSD": ("pmcstat", "dtrace")}
+OS_BACKENDS = {"Linux": ("inproc",), "FreeBSD": ("pmcstat", "dtrace")}
 
 
 def auto_backends(system: str | None = None) -> list[str]:
-    """The counting tools of this OS: ["perf"] on Linux, ["pmcstat", "dtrace"] on FreeBSD."""
+    """The counting tools of this OS: ["inproc"] on Linux (the benchmark counts itself with
+    perf_event_open), ["pmcstat", "dtrace"] on FreeBSD (in-process libpmc counting has never run)."""
     system = system or _platform.system()
     if system not in OS_BACKENDS:
         raise PmcsuiteError(f"no counter backend for {system}: pmcsuite counts with perf (Linux) or "
@@ -134,7 +134,7 @@ def auto_backends(system: str | None = None) -> list[str]:
 
 
 def auto_backend(system: str | None = None) -> str:
-    """The main backend for this OS: perf on Linux, pmcstat on FreeBSD."""
+    """The main backend for this OS: inproc on Linux, pmcstat on FreeBSD."""
     return auto_backends(system)[0]
 
 

@@ -73,6 +73,17 @@ def base_metadata(source: str, command_line, cat, host: dict | None = None,
     }
 
 
+def write_result(out, metadata: dict, records: list[dict]) -> None:
+    """Create the result directory ``out`` with ``metadata`` and the imported runs, each validated
+    as a schema.RunRecord first (a record that does not validate is a bug of the importer)."""
+    from ..schema import RunRecord
+    from ..store import ResultStore
+    runs = [RunRecord.from_json(rec).to_json() for rec in records]
+    store = ResultStore(out)
+    store.create(metadata, resumable=False)
+    store.append_runs(runs)
+
+
 from .l41 import import_l41, parse_l41_json, parse_l41_text  # noqa: E402  (needs the helpers above)
 from .tidy_csv import import_csv  # noqa: E402
 

@@ -35,8 +35,8 @@ from pathlib import Path
 
 from ..errors import PmcsuiteError
 from ..sizes import parse_size
-from ..store import ResultStore
-from . import base_metadata, file_sha256, load_catalogue_or_none
+from . import base_metadata, file_sha256, load_catalogue_or_none, write_result
+from ..schema import BASELINE
 
 #: Documented fallback: L41 event name -> (platform, catalogue counter id), used only for names
 #: the catalogue's ``pmcstat`` specs do not cover.
@@ -490,7 +490,7 @@ def _settle(label, parsed, row):
         pmctype = flag_set
     if pmctype is None and parsed["events"]:
         _fail(label, None, "the output holds counters but not which -P set: add the flags (-P SET) to the manifest")
-    fields["variant"] = pmctype or "baseline"
+    fields["variant"] = pmctype or BASELINE
     return fields
 
 
@@ -664,10 +664,7 @@ def import_l41(paths, out, manifest=None, warmup: int = 0, *, host_note: str | N
     meta["imported"] = {"files": imported,
                         "manifests": [{"path": str(Path(m).resolve()), "sha256": file_sha256(m)} for m in manifests],
                         "warmup": warmup, "notes": notes}
-    store = ResultStore(out)
-    store.create(meta, resumable=False)
-    for rec in records:
-        store.append_run(rec)
+    write_result(out, meta, records)
     return Path(out)
 
 

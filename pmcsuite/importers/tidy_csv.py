@@ -14,21 +14,15 @@ from pathlib import Path
 
 from ..errors import PmcsuiteError
 from ..sizes import parse_size
-from ..store import ResultStore
-from . import base_metadata, file_sha256, load_catalogue_or_none
+from ..schema import SCOPES as _SCOPES, STATUSES, reserved_id
+from . import base_metadata, file_sha256, load_catalogue_or_none, write_result
 
 REQUIRED = ("ipc", "actors", "buffer_size", "total_size", "run", "variant")
 OPTIONAL = ("bandwidth", "loop_ns", "placement", "warmup", "scope", "counter", "value", "status", "event", "unit")
 RUN_KEY = ("ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run")
 MODES = ("1thread", "2thread", "2proc")
 PLACEMENTS = ("same", "split", "any")
-SCOPES = ("loop", "process")
-STATUSES = ("ok", "not_supported", "not_counted", "permission_denied", "tool_missing", "error")
-#: result-table columns a counter id must not shadow (see docs/DESIGN.md "The result table")
-RESERVED = {"ipc", "actors", "placement", "buffer_size", "total_size", "run", "warmup", "variant", "backend",
-            "scope", "seq", "started", "ok", "error", "loop_ns", "bandwidth", "writes", "reads", "minflt",
-            "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns", "sndbuf", "rcvbuf", "pipe_size",
-            "cpu_writer", "cpu_reader", "other_cpu_frac", "write_sizes", "read_sizes"}
+SCOPES = tuple(s for s in _SCOPES if s)
 TOLERANCE = 0.01   # bandwidth vs total_size/loop_ns, when both are given
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -181,7 +175,7 @@ def _add_counter(row, rec, known):
         if value is not None or status is not None:
             row.fail("a value or status without a counter id: fill in the counter column")
         return
-    if not _ID.match(counter) or counter.endswith("_status") or counter in RESERVED:
+    if not _ID.match(counter) or reserved_id(counter):
         row.fail(f"counter {counter!r} is not a valid counter id (lower case, digits, '_', not a result column)")
     if known is not None and counter not in known:
         row.fail(f"unknown counter id {counter!r}: it is not in the catalogue (see pmcsuite/counters.yaml)")
@@ -237,8 +231,5 @@ def import_csv(path, out, *, catalogue=(), platform=None, host_note: str | None 
                     "placement": unique("placement"), "passes": list(passes.values())}
     meta["imported"] = {"files": [{"path": str(path.resolve()), "sha256": file_sha256(path), "format": "tidy-csv",
                                    "runs": len(records)}]}
-    store = ResultStore(out)
-    store.create(meta, resumable=False)
-    for rec in records:
-        store.append_run(rec)
+    write_result(out, meta, records)
     return Path(out)

@@ -5,15 +5,58 @@
  * blocking write()s of BUFFER bytes, the reader read()s into a BUFFER-byte buffer until TOTAL
  * bytes arrived (partial reads allowed). Only the transfer loop is timed: the writer reads
  * CLOCK_MONOTONIC just before its first write, the reader just after its last read.
- * One JSON object is printed on stdout (schema "ipcbench JSON" in docs/DESIGN.md).
+ * One JSON object per iteration is printed on stdout, each on one line (schema "ipcbench JSON"
+ * in docs/DESIGN.md, version 2).
  *
  * IPC modes: pipe, pipe-s (pipe resized to the buffer size with F_SETPIPE_SZ, Linux only),
  * local (socketpair(AF_UNIX, SOCK_STREAM), default buffers), local-s (SO_SNDBUF on the writer's
  * socket and SO_RCVBUF on the reader's set to the buffer size), tcp and tcp-s (the same over a
  * 127.0.0.1 connection on an ephemeral port, Nagle left on).
  *
+ * Several iterations per process (-n N): each iteration builds a FRESH IPC object and fresh
+ * actors (two new threads, or two newly forked processes) and prints its own JSON object, on
+ * one line, flushed when the iteration ends. In 2thread mode the actors' buffers are allocated,
+ * filled with the pattern (writer) and pre-faulted (reader) once per process and reused; in
+ * 2proc mode each child allocates and pre-faults its own.
+ *
+ * Counting by the actors themselves (Linux, -e ID=SPEC, "counting": "actors"): at the start of
+ * every iteration each actor, in its own thread (2thread) or process (2proc), opens every event
+ * with perf_event_open(attr, pid 0, cpu -1, group, PERF_FLAG_FD_CLOEXEC): inherit 0, user and
+ * kernel (exclude_kernel 0), exclude_hv 1, read_format TOTAL_TIME_ENABLED|TOTAL_TIME_RUNNING,
+ * all of its events in ONE group (the leader, disabled, is the first event that opened; an event
+ * that cannot join the group (EINVAL) is retried as the leader of a group of its own, and every
+ * leader is then switched on and off). Order in each actor: its CPU clock (c_start) ->
+ * ioctl(RESET, GROUP) and ioctl(ENABLE, GROUP) on every leader -> t_start -> the loop -> t_end
+ * -> ioctl(DISABLE, GROUP) on every leader -> c_end -> read() every counter -> close. The
+ * enabling ioctl enters the kernel before counting starts; the disabling ioctl's sys_enter
+ * fires while counting is on; clock_gettime(CLOCK_MONOTONIC) is a vDSO call (no system call on
+ * x86-64 and arm64 with a vDSO clocksource). So in every counted run the system calls an actor
+ * counts are exactly its loop's write()s (writer) or read()s (reader), EINTR returns included,
+ * plus ioctl()s: with one group only the one disabling ioctl; with G groups (leaders reset
+ * first, then enabled and disabled in the same order) each group sees the enabling ioctls of
+ * the leaders after it and the disabling ioctls of the leaders up to its own, G in all. So
+ * syscalls:sys_enter_write == "writes" (writer; 0 for the reader) and syscalls:sys_enter_read
+ * == "reads" (reader; 0 for the writer) EXACTLY, and raw_syscalls:sys_enter == that actor's
+ * writes + reads + G (G = 1 when all events fit one group). Verified by
+ * tests/test_benchmark.py. Values are raw counts, never scaled: a group that did not fit the PMU
+ * is "not_counted", one that was multiplexed is "multiplexed" (both with the raw value). With
+ * -n > 1 the controller also holds one disabled, never-enabled event per tracepoint on itself,
+ * so that the kernel does not register and unregister the tracepoint (an RCU grace period,
+ * tens of ms) at every iteration; it counts nothing and is in no actor's group.
+ *
+ * Counting with libpmc (FreeBSD, built with -DWITH_LIBPMC, "counting": "process"), the way the
+ * 2020+ L41 ipc-benchmark does it: pmc_init() once, per event pmc_allocate(spec, PMC_MODE_TC, ...,
+ * PMC_CPU_ANY) and pmc_attach(id, 0) to this process (process-virtual: both threads, user and
+ * kernel; PMC_F_DESCENDANTS in 2proc mode so that the forked actors count too); the controller
+ * zeroes and starts every PMC just before it releases the actors ("go") and stops and reads them
+ * once both finished. System calls in that window besides the loop's: the go write, the
+ * actors' go reads (they may enter the kernel after counting started), their clock and rusage
+ * calls, the joins/waits. This path is compile-checked (tests/test_cross_build.py) but has
+ * NEVER RUN on a real FreeBSD machine.
+ *
  * Loop-only counting with perf: `perf stat --delay=-1 --control fifo:CTL,ACK ... -- ipcbench
- * --ctl-fifo CTL --ack-fifo ACK ...` starts with counters off; ipcbench writes "enable" just
+ * --ctl-fifo CTL --ack-fifo ACK ...` (one iteration only, no -e) starts with counters off;
+ * ipcbench writes "enable" just
  * before it releases the actors and "disable" once both have finished, waiting for perf's ack
  * each time. System calls that fall inside the counting window besides the loop's own: one
  * write() of the "go" bytes and the write() of the "disable" command (exactly 2 writes; the
@@ -36,7 +79,7 @@
  * stderr starting with "ipcbench: error: ".
  *
  * Builds with: cc -O2 -Wall -Wextra -std=c99 -D_GNU_SOURCE -pthread ipcbench.c -o ipcbench
- * on Linux and FreeBSD.
+ * on Linux and FreeBSD (add -DWITH_LIBPMC -lpmc on FreeBSD for -e).
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* F_SETPIPE_SZ, SO_SNDBUFFORCE, sched_setaffinity, RUSAGE_THREAD */
@@ -72,6 +115,42 @@
 #include <sys/cpuset.h>
 #endif
 
+#if defined(__linux__)
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#define HAVE_PERF 1
+#ifndef PERF_FLAG_FD_CLOEXEC
+#define PERF_FLAG_FD_CLOEXEC (1UL << 3)
+#endif
+#else
+#define HAVE_PERF 0
+#endif
+
+#if defined(__FreeBSD__) && defined(WITH_LIBPMC)
+#define HAVE_LIBPMC 1
+#if defined(__has_include)
+#if __has_include(<pmc.h>)
+#include <pmc.h>
+#define HAVE_PMC_H 1
+#endif
+#endif
+#ifndef HAVE_PMC_H
+/* libpmc's own header is not shipped with every cross toolchain (zig ships sys/pmc.h only):
+ * declare the few calls used here, as in FreeBSD 12+'s lib/libpmc/pmc.h. */
+#include <sys/pmc.h>
+int pmc_allocate(const char *ctrspec, enum pmc_mode mode, uint32_t flags, int cpu, pmc_id_t *pmcid, uint64_t count);
+int pmc_attach(pmc_id_t pmcid, pid_t pid);
+int pmc_init(void);
+int pmc_read(pmc_id_t pmc, pmc_value_t *value);
+int pmc_start(pmc_id_t pmc);
+int pmc_stop(pmc_id_t pmc);
+int pmc_write(pmc_id_t pmc, pmc_value_t value);
+#endif
+#else
+#define HAVE_LIBPMC 0
+#endif
+
 #ifndef MAP_ANONYMOUS
 #define MAP_ANONYMOUS MAP_ANON
 #endif
@@ -91,6 +170,8 @@
 #define DEFAULT_BUFFER (128 * 1024)   /* the L41 benchmark's default */
 #define DEFAULT_TOTAL (16 * 1024 * 1024)
 #define NBUCKETS 64
+#define MAX_EVENTS 32
+#define MAX_ITERATIONS 100000
 
 /* ------------------------------------------------------------------ configuration */
 
@@ -112,9 +193,44 @@ struct config {
     int force;              /* -f */
     int cpus[2];            /* from -c, -1 = not given */
     const char *ctl_fifo, *ack_fifo;
+    long iterations;        /* -n */
+    int nevents;            /* -e */
 };
 
-static struct config cfg = {IPC_PIPE, ACT_2THREAD, PL_ANY, DEFAULT_BUFFER, DEFAULT_TOTAL, 0, {-1, -1}, NULL, NULL};
+static struct config cfg = {IPC_PIPE, ACT_2THREAD, PL_ANY, DEFAULT_BUFFER, DEFAULT_TOTAL, 0, {-1, -1}, NULL, NULL, 1, 0};
+
+/* ------------------------------------------------------------------ events (-e ID=SPEC) */
+
+/* Counter statuses, in increasing order of severity (the total is the worst actor's). */
+enum ev_status { ST_OK, ST_NOT_COUNTED, ST_MULTIPLEXED, ST_NOT_SUPPORTED, ST_PERMISSION, ST_ERROR };
+static const char *const status_names[] = {"ok", "not_counted", "multiplexed", "not_supported",
+                                           "permission_denied", "error"};
+
+enum ev_kind { EK_HARDWARE, EK_CACHE, EK_RAW, EK_PMU, EK_SOFTWARE, EK_TRACEPOINT, EK_LIBPMC };
+
+struct event_def {
+    char id[64];
+    char spec[192];
+    enum ev_kind kind;
+    uint32_t type;          /* perf_event_attr.type (resolved in main for PMU and tracepoints) */
+    uint64_t config;
+    char pmu[64];           /* EK_PMU: the PMU's name; EK_TRACEPOINT: "subsys" */
+    char name[128];         /* EK_TRACEPOINT: the tracepoint's name */
+    int config_is_event;    /* EK_PMU: the value was given as event=, shifted per format/event */
+    int pre_status;         /* -1, or the status every actor gets without opening (not resolvable) */
+    char pre_reason[300];
+};
+
+static struct event_def events[MAX_EVENTS];
+
+/* What one counter of one actor (or, with libpmc, of the process) gave. */
+struct ev_result {
+    int opened;             /* the counter exists: value/enabled/running are meaningful */
+    int status;             /* enum ev_status */
+    int err;                /* errno of the failure, 0 if none */
+    int stage;              /* where it failed: 0 open/allocate, 1 read, 2 attach, 3 start/stop */
+    uint64_t value, enabled, running;
+};
 
 /* ------------------------------------------------------------------ shared results */
 
@@ -134,6 +250,11 @@ struct actor {
     long minflt, majflt, nvcsw, nivcsw;
     int64_t utime_ns, stime_ns;
     int cpu_start, cpu_end;
+    unsigned char *buf;     /* 2thread: the buffer allocated and filled once per process; 2proc: NULL */
+    int nleaders;           /* perf group leaders this actor switches on and off */
+    int leader[MAX_EVENTS];
+    int perf_fd[MAX_EVENTS];
+    struct ev_result ev[MAX_EVENTS];
 };
 
 struct shared {
@@ -153,7 +274,7 @@ static int ctl_fd = -1, ack_fd = -1;  /* perf control fifos */
  * first one's _exit ends it sooner anyway. */
 static void vdie(int code, int errnum, const char *fmt, va_list ap)
 {
-    char msg[512];
+    char msg[1024];
     if (shared && !__sync_bool_compare_and_swap(&shared->error_claimed, 0, 1)) {
         struct timespec pause_ts = {1, 0};
         nanosleep(&pause_ts, NULL);
@@ -371,6 +492,7 @@ struct buffers {
     int forced;
 };
 
+#if defined(__linux__)
 static long read_long_file(const char *path, long fallback)
 {
     long v = fallback;
@@ -382,6 +504,7 @@ static long read_long_file(const char *path, long fallback)
     }
     return v;
 }
+#endif
 
 static void set_sockbuf(int fd, int which_rcv, int size)
 {
@@ -498,7 +621,401 @@ static void make_ipc(int fds[2], struct buffers *b)
     }
 }
 
+/* ------------------------------------------------------------------ event specs */
+
+#define EVENT_FORMS "instructions, cycles, branches, branch-misses, cache-references, cache-misses, " \
+    "bus-cycles, ref-cycles, stalled-cycles-frontend/-backend; L1-dcache-loads|load-misses|stores|" \
+    "store-misses|prefetches, L1-icache-, LLC-, dTLB-, iTLB-, branch-loads|load-misses; rHEX; " \
+    "PMU/event=0xNN/ or PMU/config=0xNN/; task-clock, cpu-clock, page-faults, minor-faults, " \
+    "major-faults, context-switches, cpu-migrations, alignment-faults, emulation-faults; " \
+    "a tracepoint subsys:name"
+
+#if HAVE_PERF
+struct named { const char *name; uint64_t config; };
+
+static const struct named hw_names[] = {
+    {"instructions", PERF_COUNT_HW_INSTRUCTIONS}, {"cycles", PERF_COUNT_HW_CPU_CYCLES},
+    {"cpu-cycles", PERF_COUNT_HW_CPU_CYCLES}, {"branches", PERF_COUNT_HW_BRANCH_INSTRUCTIONS},
+    {"branch-instructions", PERF_COUNT_HW_BRANCH_INSTRUCTIONS}, {"branch-misses", PERF_COUNT_HW_BRANCH_MISSES},
+    {"cache-references", PERF_COUNT_HW_CACHE_REFERENCES}, {"cache-misses", PERF_COUNT_HW_CACHE_MISSES},
+    {"bus-cycles", PERF_COUNT_HW_BUS_CYCLES}, {"ref-cycles", PERF_COUNT_HW_REF_CPU_CYCLES},
+    {"stalled-cycles-frontend", PERF_COUNT_HW_STALLED_CYCLES_FRONTEND},
+    {"stalled-cycles-backend", PERF_COUNT_HW_STALLED_CYCLES_BACKEND},
+    {NULL, 0},
+};
+
+static const struct named sw_names[] = {
+    {"task-clock", PERF_COUNT_SW_TASK_CLOCK}, {"cpu-clock", PERF_COUNT_SW_CPU_CLOCK},
+    {"page-faults", PERF_COUNT_SW_PAGE_FAULTS}, {"faults", PERF_COUNT_SW_PAGE_FAULTS},
+    {"minor-faults", PERF_COUNT_SW_PAGE_FAULTS_MIN}, {"major-faults", PERF_COUNT_SW_PAGE_FAULTS_MAJ},
+    {"context-switches", PERF_COUNT_SW_CONTEXT_SWITCHES}, {"cs", PERF_COUNT_SW_CONTEXT_SWITCHES},
+    {"cpu-migrations", PERF_COUNT_SW_CPU_MIGRATIONS}, {"migrations", PERF_COUNT_SW_CPU_MIGRATIONS},
+    {"alignment-faults", PERF_COUNT_SW_ALIGNMENT_FAULTS}, {"emulation-faults", PERF_COUNT_SW_EMULATION_FAULTS},
+    {NULL, 0},
+};
+
+/* hw-cache events: CACHE-OP where OP is allowed for that cache (bit i = cache_ops[i]) */
+static const struct { const char *name; uint64_t id; unsigned ops; } caches[] = {
+    {"L1-dcache", PERF_COUNT_HW_CACHE_L1D, 0x1f}, {"L1-icache", PERF_COUNT_HW_CACHE_L1I, 0x3},
+    {"LLC", PERF_COUNT_HW_CACHE_LL, 0xf}, {"dTLB", PERF_COUNT_HW_CACHE_DTLB, 0xf},
+    {"iTLB", PERF_COUNT_HW_CACHE_ITLB, 0x3}, {"branch", PERF_COUNT_HW_CACHE_BPU, 0x3},
+};
+static const struct { const char *name; uint64_t op, result; } cache_ops[] = {
+    {"loads", PERF_COUNT_HW_CACHE_OP_READ, PERF_COUNT_HW_CACHE_RESULT_ACCESS},
+    {"load-misses", PERF_COUNT_HW_CACHE_OP_READ, PERF_COUNT_HW_CACHE_RESULT_MISS},
+    {"stores", PERF_COUNT_HW_CACHE_OP_WRITE, PERF_COUNT_HW_CACHE_RESULT_ACCESS},
+    {"store-misses", PERF_COUNT_HW_CACHE_OP_WRITE, PERF_COUNT_HW_CACHE_RESULT_MISS},
+    {"prefetches", PERF_COUNT_HW_CACHE_OP_PREFETCH, PERF_COUNT_HW_CACHE_RESULT_ACCESS},
+};
+
+static int lookup_named(const struct named *t, const char *s, uint64_t *config)
+{
+    for (; t->name; t++)
+        if (strcmp(t->name, s) == 0) {
+            *config = t->config;
+            return 1;
+        }
+    return 0;
+}
+
+/* s[0..n) consists only of characters in set (and n > 0) */
+static int all_of(const char *s, size_t n, const char *set)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr(set, s[i]))
+            return 0;
+    return 1;
+}
+
+/* Parse perf's spelling of one event into ev; 0 on success, -1 if unparseable. */
+static int parse_event_spec(struct event_def *ev)
+{
+    const char *s = ev->spec, *colon, *slash;
+    uint64_t config;
+    if (lookup_named(hw_names, s, &config)) {
+        ev->kind = EK_HARDWARE, ev->type = PERF_TYPE_HARDWARE, ev->config = config;
+        return 0;
+    }
+    if (lookup_named(sw_names, s, &config)) {
+        ev->kind = EK_SOFTWARE, ev->type = PERF_TYPE_SOFTWARE, ev->config = config;
+        return 0;
+    }
+    for (size_t c = 0; c < sizeof caches / sizeof caches[0]; c++) {
+        size_t n = strlen(caches[c].name);
+        if (strncmp(s, caches[c].name, n) != 0 || s[n] != '-')
+            continue;
+        for (size_t o = 0; o < sizeof cache_ops / sizeof cache_ops[0]; o++)
+            if (((caches[c].ops >> o) & 1) && strcmp(s + n + 1, cache_ops[o].name) == 0) {
+                ev->kind = EK_CACHE, ev->type = PERF_TYPE_HW_CACHE;
+                ev->config = caches[c].id | (cache_ops[o].op << 8) | (cache_ops[o].result << 16);
+                return 0;
+            }
+    }
+    if (s[0] == 'r' && strlen(s) >= 2 && strlen(s) <= 17 && strspn(s + 1, "0123456789abcdefABCDEF") == strlen(s) - 1) {
+        ev->kind = EK_RAW, ev->type = PERF_TYPE_RAW, ev->config = strtoull(s + 1, NULL, 16);
+        return 0;
+    }
+    slash = strchr(s, '/');
+    if (slash) { /* PMU/event=0xNN/ or PMU/config=0xNN/ */
+        const char *key = slash + 1, *val;
+        char *end;
+        size_t n = (size_t)(slash - s);
+        if (!all_of(s, n, "_.-") || n >= sizeof ev->pmu)
+            return -1;
+        if (strncmp(key, "event=", 6) == 0)
+            ev->config_is_event = 1, val = key + 6;
+        else if (strncmp(key, "config=", 7) == 0)
+            ev->config_is_event = 0, val = key + 7;
+        else
+            return -1;
+        if (!isdigit((unsigned char)val[0]))
+            return -1;
+        errno = 0;
+        ev->config = strtoull(val, &end, 0);
+        if (errno || strcmp(end, "/") != 0)
+            return -1;
+        memcpy(ev->pmu, s, n);
+        ev->pmu[n] = '\0';
+        ev->kind = EK_PMU;
+        return 0;
+    }
+    colon = strchr(s, ':');
+    if (colon) { /* subsys:name */
+        size_t n = (size_t)(colon - s), m = strlen(colon + 1);
+        if (!all_of(s, n, "_") || !all_of(colon + 1, m, "_") || n >= sizeof ev->pmu || m >= sizeof ev->name)
+            return -1;
+        memcpy(ev->pmu, s, n);
+        ev->pmu[n] = '\0';
+        memcpy(ev->name, colon + 1, m + 1);
+        ev->kind = EK_TRACEPOINT, ev->type = PERF_TYPE_TRACEPOINT;
+        return 0;
+    }
+    return -1;
+}
+
+/* Read one unsigned number from a sysfs/tracefs file; 0, or the errno of the failure. */
+static int read_u64_file(const char *path, uint64_t *out)
+{
+    unsigned long long v;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno;
+    if (fscanf(f, "%llu", &v) != 1) {
+        fclose(f);
+        return EINVAL;
+    }
+    fclose(f);
+    *out = v;
+    return 0;
+}
+
+/* Resolve what needs the file system (PMU types, tracepoint ids), once per process. An event
+ * that cannot be resolved gets a status for every actor, without being opened. */
+static void resolve_events(void)
+{
+    char path[400];
+    for (int i = 0; i < cfg.nevents; i++) {
+        struct event_def *ev = &events[i];
+        uint64_t v;
+        int rc;
+        ev->pre_status = -1;
+        if (ev->kind == EK_PMU) {
+            snprintf(path, sizeof path, "/sys/bus/event_source/devices/%s/type", ev->pmu);
+            if ((rc = read_u64_file(path, &v)) != 0) {
+                ev->pre_status = rc == EACCES || rc == EPERM ? ST_PERMISSION : ST_NOT_SUPPORTED;
+                snprintf(ev->pre_reason, sizeof ev->pre_reason,
+                         "PMU '%s' is not available here (%.160s: %.60s)", ev->pmu, path, strerror(rc));
+                continue;
+            }
+            ev->type = (uint32_t)v;
+            if (ev->config_is_event) { /* event= is a field: shift it where format/event puts it */
+                char fmt[64];
+                FILE *f;
+                unsigned lo;
+                snprintf(path, sizeof path, "/sys/bus/event_source/devices/%s/format/event", ev->pmu);
+                if ((f = fopen(path, "r")) != NULL) {
+                    if (fscanf(f, "%63s", fmt) == 1 && sscanf(fmt, "config:%u", &lo) == 1 && lo < 64)
+                        ev->config <<= lo;
+                    fclose(f);
+                }
+            }
+        } else if (ev->kind == EK_TRACEPOINT) {
+            static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+            int found = 0, denied = 0, mounted = 0;
+            for (int r = 0; r < 2 && !found; r++) {
+                snprintf(path, sizeof path, "%s/events", roots[r]);
+                if (access(path, F_OK) == 0)
+                    mounted = 1;
+                snprintf(path, sizeof path, "%s/events/%s/%s/id", roots[r], ev->pmu, ev->name);
+                rc = read_u64_file(path, &v);
+                if (rc == 0)
+                    found = 1;
+                else if (rc == EACCES || rc == EPERM)
+                    denied = 1;
+            }
+            if (found) {
+                ev->config = v;
+            } else if (denied) {
+                ev->pre_status = ST_PERMISSION;
+                snprintf(ev->pre_reason, sizeof ev->pre_reason,
+                         "cannot read the id of tracepoint %s:%s in tracefs: permission denied: run as root",
+                         ev->pmu, ev->name);
+            } else {
+                ev->pre_status = ST_NOT_SUPPORTED;
+                if (mounted)
+                    snprintf(ev->pre_reason, sizeof ev->pre_reason,
+                             "tracepoint %s:%s does not exist in this kernel (no events/%s/%s/id in tracefs)",
+                             ev->pmu, ev->name, ev->pmu, ev->name);
+                else
+                    snprintf(ev->pre_reason, sizeof ev->pre_reason,
+                             "tracepoint %s:%s not found: tracefs must be mounted "
+                             "(mount -t tracefs nodev /sys/kernel/tracing)", ev->pmu, ev->name);
+            }
+        }
+    }
+}
+
+/* Keep every tracepoint registered for the life of the process: one disabled, never-enabled
+ * event per tracepoint, opened by the controller on itself. The kernel registers a tracepoint's
+ * perf probe when its first event opens (~10 ms here) and unregisters it, with an RCU grace
+ * period (~60 ms here), when its last one closes; with a keeper open the actors' per-iteration
+ * opens and closes are only reference counts. The keeper counts nothing and is in no actor's
+ * group, so it changes no count. Failures are ignored (the actors then just pay the cost). */
+static void keep_tracepoints_registered(void)
+{
+    for (int i = 0; i < cfg.nevents; i++) {
+        struct perf_event_attr attr;
+        if (events[i].kind != EK_TRACEPOINT || events[i].pre_status >= 0)
+            continue;
+        memset(&attr, 0, sizeof attr);
+        attr.size = sizeof attr;
+        attr.type = events[i].type;
+        attr.config = events[i].config;
+        attr.disabled = 1;
+        attr.exclude_hv = 1;
+        (void)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    }
+}
+#endif /* HAVE_PERF */
+
+#if HAVE_PERF || HAVE_LIBPMC
+static int status_of_errno(int err)
+{
+    switch (err) {
+    case ENOENT: case EOPNOTSUPP: case EINVAL: case ENODEV: case ENOSYS:
+        return ST_NOT_SUPPORTED;
+    case EACCES: case EPERM:
+        return ST_PERMISSION;
+    default:
+        return ST_ERROR;
+    }
+}
+#endif
+
+/* Parse one -e argument into events[cfg.nevents++]; usage error if it is not ID=SPEC. */
+static void add_event(const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    struct event_def *ev;
+    size_t idlen;
+    if (cfg.nevents == MAX_EVENTS)
+        usage_error("too many -e events: at most %d", MAX_EVENTS);
+    ev = &events[cfg.nevents];
+    memset(ev, 0, sizeof *ev);
+    ev->pre_status = -1;
+    idlen = eq ? (size_t)(eq - arg) : 0;
+    if (!eq || idlen == 0 || idlen >= sizeof ev->id || strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != idlen)
+        usage_error("invalid -e '%s': write -e ID=SPEC with ID made of a-z, 0-9 and _ (e.g. -e instr=instructions)", arg);
+    memcpy(ev->id, arg, idlen);
+    ev->id[idlen] = '\0';
+    for (int i = 0; i < cfg.nevents; i++)
+        if (strcmp(events[i].id, ev->id) == 0)
+            usage_error("invalid -e '%s': the id '%s' is given twice: give each event its own id", arg, ev->id);
+    if (strlen(eq + 1) == 0 || strlen(eq + 1) >= sizeof ev->spec || strchr(eq + 1, ',') ||
+        strpbrk(eq + 1, " \t\n\r\"\\"))
+        goto bad;
+    strcpy(ev->spec, eq + 1);
+#if HAVE_PERF
+    if (parse_event_spec(ev) != 0)
+        goto bad;
+#elif HAVE_LIBPMC
+    ev->kind = EK_LIBPMC;
+#else
+    usage_error("-e needs perf_event_open (Linux) or libpmc (FreeBSD, build with -DWITH_LIBPMC -lpmc)");
+#endif
+    cfg.nevents++;
+    return;
+bad:
+#if HAVE_LIBPMC
+    usage_error("invalid event spec in -e '%s': give one libpmc event name as pmcstat spells it "
+                "(e.g. INSTR_EXECUTED), without commas or spaces", arg);
+#else
+    usage_error("invalid event spec in -e '%s': one event, no commas; accepted forms: " EVENT_FORMS, arg);
+#endif
+}
+
 /* ------------------------------------------------------------------ the actors */
+
+/* Each actor counts itself (Linux): open every event in one group before the ready handshake. */
+static void counters_open(struct actor *a)
+{
+    a->nleaders = 0;
+    for (int i = 0; i < cfg.nevents; i++) {
+        struct ev_result *e = &a->ev[i];
+        memset(e, 0, sizeof *e);
+        a->perf_fd[i] = -1;
+#if HAVE_PERF
+        {
+            const struct event_def *ev = &events[i];
+            struct perf_event_attr attr;
+            int leader = a->nleaders ? a->leader[0] : -1, fd;
+            if (ev->pre_status >= 0) {
+                e->status = ev->pre_status;
+                continue;
+            }
+            memset(&attr, 0, sizeof attr);
+            attr.size = sizeof attr;
+            attr.type = ev->type;
+            attr.config = ev->config;
+            attr.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+            attr.inherit = 0;
+            attr.exclude_kernel = 0;
+            attr.exclude_hv = 1;
+            attr.disabled = leader < 0;
+            fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, leader, PERF_FLAG_FD_CLOEXEC);
+            if (fd < 0 && errno == EINVAL && leader >= 0) { /* cannot join: a group of its own */
+                attr.disabled = 1;
+                fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+                if (fd >= 0)
+                    a->leader[a->nleaders++] = fd;
+            } else if (fd >= 0 && leader < 0) {
+                a->leader[a->nleaders++] = fd;
+            }
+            if (fd < 0) {
+                e->err = errno;
+                e->status = status_of_errno(errno);
+                continue;
+            }
+            e->opened = 1;
+            a->perf_fd[i] = fd;
+        }
+#endif
+    }
+}
+
+/* Switch the actor's counters on: every leader reset, then every leader enabled (the loop's
+ * caller reads its CPU clock before and its wall clock after). No system call when no -e. */
+static inline void counters_on(struct actor *a)
+{
+#if HAVE_PERF
+    for (int g = 0; g < a->nleaders; g++)
+        ioctl(a->leader[g], PERF_EVENT_IOC_RESET, PERF_IOC_FLAG_GROUP);
+    for (int g = 0; g < a->nleaders; g++)
+        ioctl(a->leader[g], PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP);
+#else
+    (void)a;
+#endif
+}
+
+static inline void counters_off(struct actor *a)
+{
+#if HAVE_PERF
+    for (int g = 0; g < a->nleaders; g++)
+        ioctl(a->leader[g], PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP);
+#else
+    (void)a;
+#endif
+}
+
+/* After the loop: read every counter (value, time enabled, time running), close it. */
+static void counters_read(struct actor *a)
+{
+    for (int i = 0; i < cfg.nevents; i++) {
+        struct ev_result *e = &a->ev[i];
+        uint64_t v[3];
+        ssize_t n;
+        if (a->perf_fd[i] < 0)
+            continue;
+        n = read(a->perf_fd[i], v, sizeof v);
+        if (n != (ssize_t)sizeof v) {
+            e->opened = 0;
+            e->err = n < 0 ? errno : EIO;
+            e->stage = 1;
+            e->status = ST_ERROR;
+        } else {
+            e->value = v[0];
+            e->enabled = v[1];
+            e->running = v[2];
+            e->status = v[2] == 0 ? ST_NOT_COUNTED : v[2] < v[1] ? ST_MULTIPLEXED : ST_OK;
+        }
+        close(a->perf_fd[i]);
+        a->perf_fd[i] = -1;
+    }
+    a->nleaders = 0;
+}
+
 
 static void writer_loop(struct actor *a, const unsigned char *buf)
 {
@@ -507,6 +1024,7 @@ static void writer_loop(struct actor *a, const unsigned char *buf)
     uint64_t sent = 0, calls = 0;
 
     a->c_start = cpu_ns();
+    counters_on(a);
     a->t_start = now_ns();
     while (sent < total) {
         /* after a partial write, send the rest of the buffer so the stream stays periodic;
@@ -526,6 +1044,7 @@ static void writer_loop(struct actor *a, const unsigned char *buf)
         sent += (uint64_t)n;
     }
     a->t_end = now_ns();
+    counters_off(a);
     a->c_end = cpu_ns();
     a->calls = calls;
     a->bytes = sent;
@@ -545,6 +1064,7 @@ static void reader_loop(struct actor *a, unsigned char *buf)
     uint64_t recvd = 0, calls = 0, bad = 0;
 
     a->c_start = cpu_ns();
+    counters_on(a);
     a->t_start = now_ns();
     while (recvd < total) {
         uint64_t left = total - recvd;
@@ -566,6 +1086,7 @@ static void reader_loop(struct actor *a, unsigned char *buf)
         recvd += (uint64_t)n;
     }
     a->t_end = now_ns();
+    counters_off(a);
     a->c_end = cpu_ns();
     a->calls = calls;
     a->bytes = recvd;
@@ -577,28 +1098,37 @@ static int64_t tv_ns(struct timeval tv)
     return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 }
 
-/* One actor: pin, allocate and pre-fault its buffer, say ready, wait for go, run the loop. */
-static void *actor_main(void *arg)
+/* Allocate an actor's buffer: the writer's filled with the pattern, the reader's pre-faulted. */
+static unsigned char *actor_buffer(enum role role)
 {
-    struct actor *a = arg;
-    struct rusage r0, r1;
-    unsigned char *buf;
     void *mem = NULL;
-    char c = 'r';
+    unsigned char *buf;
     long page = sysconf(_SC_PAGESIZE);
-    int rc;
-
-    if (a->pin >= 0)
-        pin_self(a->pin);
-    rc = posix_memalign(&mem, page > 0 ? (size_t)page : 4096, cfg.buffer);
+    int rc = posix_memalign(&mem, page > 0 ? (size_t)page : 4096, cfg.buffer);
     if (rc != 0)
         runtime_error(rc, "cannot allocate a %llu-byte buffer", (unsigned long long)cfg.buffer);
     buf = mem;
-    if (a->role == WRITER)
+    if (role == WRITER)
         for (size_t i = 0; i < cfg.buffer; i++)
             buf[i] = pattern(i);
     else
         memset(buf, 0, cfg.buffer); /* pre-fault */
+    return buf;
+}
+
+/* One actor: pin, get its buffer, open its counters, say ready, wait for go, run the loop. */
+static void *actor_main(void *arg)
+{
+    struct actor *a = arg;
+    struct rusage r0, r1;
+    unsigned char *buf = a->buf;
+    char c = 'r';
+
+    if (a->pin >= 0)
+        pin_self(a->pin);
+    if (!buf)
+        buf = actor_buffer(a->role);
+    counters_open(a);
 
     write_all(ready_pipe[1], &c, 1, "the ready handshake");
     if (!read_all(go_pipe[0], &c, 1, "the go handshake"))
@@ -612,6 +1142,7 @@ static void *actor_main(void *arg)
         reader_loop(a, buf);
     a->cpu_end = current_cpu();
     getrusage(RUSAGE_ACTOR, &r1);
+    counters_read(a);
 
     a->minflt = r1.ru_minflt - r0.ru_minflt;
     a->majflt = r1.ru_majflt - r0.ru_majflt;
@@ -619,9 +1150,74 @@ static void *actor_main(void *arg)
     a->nivcsw = r1.ru_nivcsw - r0.ru_nivcsw;
     a->utime_ns = tv_ns(r1.ru_utime) - tv_ns(r0.ru_utime);
     a->stime_ns = tv_ns(r1.ru_stime) - tv_ns(r0.ru_stime);
-    free(buf);
+    if (buf != a->buf)
+        free(buf);
     return NULL;
 }
+
+/* ------------------------------------------------------------------ libpmc (FreeBSD) */
+
+#if HAVE_LIBPMC
+/* Process-scope counting with libpmc. NEVER RUN: compile-checked only (tests/test_cross_build.py). */
+static pmc_id_t pmc_ids[MAX_EVENTS];
+static struct ev_result pmc_res[MAX_EVENTS];
+static int pmc_loaded;
+
+static void pmc_setup(void)
+{
+    pmc_loaded = pmc_init() == 0;
+    for (int i = 0; i < cfg.nevents; i++) {
+        struct ev_result *e = &pmc_res[i];
+        memset(e, 0, sizeof *e);
+        if (!pmc_loaded) {
+            e->status = ST_NOT_SUPPORTED;
+            e->err = ENXIO;
+            e->stage = 4;
+            continue;
+        }
+        if (pmc_allocate(events[i].spec, PMC_MODE_TC, cfg.actors == ACT_2PROC ? PMC_F_DESCENDANTS : 0,
+                         PMC_CPU_ANY, &pmc_ids[i], 0) != 0) {
+            e->err = errno;
+            e->status = status_of_errno(errno);
+            continue;
+        }
+        if (pmc_attach(pmc_ids[i], 0) != 0) {
+            e->err = errno;
+            e->stage = 2;
+            e->status = status_of_errno(errno);
+            continue;
+        }
+        e->opened = 1;
+    }
+}
+
+static void pmc_go(void)
+{
+    for (int i = 0; i < cfg.nevents; i++)
+        if (pmc_res[i].opened) {
+            pmc_res[i].status = ST_OK;
+            if (pmc_write(pmc_ids[i], 0) != 0 || pmc_start(pmc_ids[i]) != 0) {
+                pmc_res[i].err = errno;
+                pmc_res[i].stage = 3;
+                pmc_res[i].status = ST_ERROR;
+            }
+        }
+}
+
+static void pmc_done(void)
+{
+    for (int i = 0; i < cfg.nevents; i++)
+        if (pmc_res[i].opened && pmc_res[i].status == ST_OK) {
+            pmc_value_t v = 0;
+            if (pmc_stop(pmc_ids[i]) != 0 || pmc_read(pmc_ids[i], &v) != 0) {
+                pmc_res[i].err = errno;
+                pmc_res[i].stage = 3;
+                pmc_res[i].status = ST_ERROR;
+            }
+            pmc_res[i].value = v;
+        }
+}
+#endif
 
 /* ------------------------------------------------------------------ perf control */
 
@@ -656,7 +1252,8 @@ static void perf_command(const char *cmd)
 static void usage(void)
 {
     printf("usage: ipcbench [-i pipe|pipe-s|local|local-s|tcp|tcp-s] [-a 2thread|2proc] [-b SIZE] [-t TOTAL]\n"
-           "                [-p same|split|any] [-c CPU[,CPU]] [-f] [--ctl-fifo CTL --ack-fifo ACK]\n"
+           "                [-p same|split|any] [-c CPU[,CPU]] [-f] [-n N] [-e ID=SPEC]...\n"
+           "                [--ctl-fifo CTL --ack-fifo ACK]\n"
            "  -i  IPC object (default pipe); pipe-s resizes the pipe to the buffer size (Linux)\n"
            "  -a  two threads or two processes (default 2thread)\n"
            "  -b  bytes per write()/read() (default 128K); sizes: 65536, 64K, 1M, 1G\n"
@@ -664,8 +1261,12 @@ static void usage(void)
            "  -p  same: both actors on one CPU; split: two CPUs; any: scheduler (default)\n"
            "  -c  CPU(s) for -p same (one) or -p split (two)\n"
            "  -f  as root, force socket buffers past wmem_max/rmem_max (and pipe-s past pipe-max-size)\n"
+           "  -n, --iterations  transfers in this process, each with a fresh IPC object and actors (default 1)\n"
+           "  -e, --event ID=SPEC  count SPEC in each actor over its loop (up to 32; Linux: perf's spelling,\n"
+           "      e.g. instructions, L1-dcache-load-misses, r08, cpu/event=0x3c/, page-faults,\n"
+           "      syscalls:sys_enter_write; FreeBSD with libpmc: a pmcstat event name)\n"
            "  --ctl-fifo/--ack-fifo  perf stat --delay=-1 --control fifo:CTL,ACK: count the loop only\n"
-           "Prints one JSON object on stdout.\n");
+           "Prints one JSON object per iteration on stdout, one line each.\n");
 }
 
 static int lookup(const char *value, const char *const *names, int n)
@@ -693,6 +1294,8 @@ static void parse_args(int argc, char **argv)
     static const struct option longopts[] = {
         {"ctl-fifo", required_argument, NULL, 'C'},
         {"ack-fifo", required_argument, NULL, 'A'},
+        {"iterations", required_argument, NULL, 'n'},
+        {"event", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -701,7 +1304,7 @@ static void parse_args(int argc, char **argv)
     uint64_t size;
 
     opterr = 0; /* we print our own one-line errors */
-    while ((opt = getopt_long(argc, argv, ":i:a:b:t:p:c:fh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":i:a:b:t:p:c:fn:e:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'i':
             if ((v = lookup(optarg, ipc_names, IPC_COUNT)) < 0)
@@ -734,6 +1337,19 @@ static void parse_args(int argc, char **argv)
         case 'f':
             cfg.force = 1;
             break;
+        case 'n': {
+            char *end = optarg;
+            long n;
+            errno = 0;
+            n = isdigit((unsigned char)optarg[0]) ? strtol(optarg, &end, 10) : -1;
+            if (n < 1 || n > MAX_ITERATIONS || errno || *end != '\0')
+                usage_error("invalid iteration count '%s': use a number from 1 to %d", optarg, MAX_ITERATIONS);
+            cfg.iterations = n;
+            break;
+        }
+        case 'e':
+            add_event(optarg);
+            break;
         case 'C':
             cfg.ctl_fifo = optarg;
             break;
@@ -761,6 +1377,10 @@ static void parse_args(int argc, char **argv)
                     (unsigned long long)cfg.total, (unsigned long long)cfg.buffer);
     if ((cfg.ctl_fifo == NULL) != (cfg.ack_fifo == NULL))
         usage_error("--ctl-fifo and --ack-fifo go together: give both or neither");
+    if (cfg.ctl_fifo && cfg.nevents)
+        usage_error("-e and --ctl-fifo exclude each other: count with -e (in the actors) or under perf stat, not both");
+    if (cfg.ctl_fifo && cfg.iterations > 1)
+        usage_error("--ctl-fifo needs -n 1: perf stat would sum the counts of all %ld iterations", cfg.iterations);
     if ((cfg.ipc == IPC_LOCAL_S || cfg.ipc == IPC_TCP_S) && cfg.buffer > INT_MAX)
         usage_error("buffer size %llu is too large for SO_SNDBUF: use at most %d", (unsigned long long)cfg.buffer, INT_MAX);
 #if !defined(__linux__)
@@ -823,83 +1443,205 @@ static long long oncpu(const struct actor *a)
     return (long long)(a->c_end - a->c_start);
 }
 
-static void print_json(const struct buffers *b)
+/* A JSON string (the characters we print are plain ASCII; quotes, backslashes and controls escaped). */
+static void print_str(const char *str)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+/* Why one counter of one actor (or of the process) did not count; "" when it did. */
+static void reason_of(const struct event_def *ev, const struct ev_result *e, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (e->status == ST_OK)
+        return;
+    if (!e->opened && ev->pre_status >= 0) {
+        snprintf(out, len, "%s", ev->pre_reason);
+        return;
+    }
+    if (e->status == ST_NOT_COUNTED) {
+        snprintf(out, len, "opened but never counted (time_running 0): the group does not fit this PMU's counters");
+        return;
+    }
+    if (e->status == ST_MULTIPLEXED) {
+        snprintf(out, len, "multiplexed: counted %.1f%% of the time it was enabled (value not scaled)",
+                 e->enabled ? 100.0 * (double)e->running / (double)e->enabled : 0.0);
+        return;
+    }
+#if HAVE_LIBPMC
+    if (e->stage == 4) {
+        snprintf(out, len, "hwpmc(4) is not loaded: kldload hwpmc");
+        return;
+    }
+    {
+        static const char *const what[] = {"pmc_allocate", "pmc_read", "pmc_attach", "pmc_start/pmc_stop"};
+        if (e->status == ST_PERMISSION)
+            snprintf(out, len, "%s(%s) failed: %s: run as root", what[e->stage], ev->spec, strerror(e->err));
+        else if (e->status == ST_NOT_SUPPORTED)
+            snprintf(out, len, "%s(%s) failed: %s: this CPU or hwpmc(4) has no such event", what[e->stage],
+                     ev->spec, strerror(e->err));
+        else
+            snprintf(out, len, "%s(%s) failed: %s", what[e->stage], ev->spec, strerror(e->err));
+    }
+#else
+    {
+        const char *what = e->stage == 1 ? "read of the counter" : "perf_event_open";
+        if (e->status == ST_PERMISSION) {
+#if defined(__linux__)
+            long paranoid = read_long_file("/proc/sys/kernel/perf_event_paranoid", -99);
+#else
+            long paranoid = -99;
+#endif
+            if (paranoid == -99)
+                snprintf(out, len, "%s failed: %s: kernel.perf_event_paranoid (unreadable) forbids it: "
+                         "run as root or lower it", what, strerror(e->err));
+            else
+                snprintf(out, len, "%s failed: %s: kernel.perf_event_paranoid is %ld: run as root or lower it "
+                         "(sysctl kernel.perf_event_paranoid=-1)", what, strerror(e->err), paranoid);
+        } else if (e->status == ST_NOT_SUPPORTED) {
+            snprintf(out, len, "%s failed: %s: this kernel or CPU does not support the event", what,
+                     strerror(e->err));
+        } else {
+            snprintf(out, len, "%s failed: %s", what, strerror(e->err));
+        }
+    }
+#endif
+}
+
+#if !HAVE_LIBPMC
+static void print_actor_counter(const struct ev_result *e)
+{
+    printf("{\"status\": \"%s\", ", status_names[e->status]);
+    if (e->opened)
+        printf("\"value\": %llu, \"enabled\": %llu, \"running\": %llu}", (unsigned long long)e->value,
+               (unsigned long long)e->enabled, (unsigned long long)e->running);
+    else
+        printf("\"value\": null, \"enabled\": null, \"running\": null}");
+}
+#endif
+
+/* "counters": {"ID": {"event", "status", "value", "reason", "writer": {...}, "reader": {...}}} */
+static void print_counters(void)
+{
+    char reason[512];
+    printf("{");
+    for (int i = 0; i < cfg.nevents; i++) {
+        const struct event_def *ev = &events[i];
+        printf("%s\"%s\": {\"event\": ", i ? ", " : "", ev->id);
+        print_str(ev->spec);
+#if HAVE_LIBPMC
+        {
+            const struct ev_result *e = &pmc_res[i];
+            printf(", \"status\": \"%s\", \"value\": ", status_names[e->status]);
+            if (e->status == ST_OK)
+                printf("%llu", (unsigned long long)e->value);
+            else
+                printf("null");
+            reason_of(ev, e, reason, sizeof reason);
+        }
+#else
+        {
+            const struct ev_result *w = &shared->actor[WRITER].ev[i], *r = &shared->actor[READER].ev[i];
+            const struct ev_result *worst = r->status > w->status ? r : w;
+            printf(", \"status\": \"%s\", \"value\": ", status_names[worst->status]);
+            if (worst->status == ST_OK)
+                printf("%llu", (unsigned long long)(w->value + r->value));
+            else
+                printf("null");
+            reason_of(ev, worst, reason, sizeof reason);
+            if (worst->status != ST_OK) {
+                char other[512];
+                reason_of(ev, worst == w ? r : w, other, sizeof other);
+                if (strcmp(other, reason) != 0) { /* say whose it is when the actors differ */
+                    snprintf(other, sizeof other, "%s: %.500s", worst == w ? "writer" : "reader", reason);
+                    memcpy(reason, other, sizeof reason);
+                }
+            }
+        }
+#endif
+        printf(", \"reason\": ");
+        if (reason[0])
+            print_str(reason);
+        else
+            printf("null");
+#if !HAVE_LIBPMC
+        printf(", \"writer\": ");
+        print_actor_counter(&shared->actor[WRITER].ev[i]);
+        printf(", \"reader\": ");
+        print_actor_counter(&shared->actor[READER].ev[i]);
+#endif
+        printf("}");
+    }
+    printf("}");
+}
+
+static const char *counting_name(void)
+{
+    if (cfg.ctl_fifo)
+        return "loop";
+    if (!cfg.nevents)
+        return "none";
+    return HAVE_LIBPMC ? "process" : "actors";
+}
+
+/* One iteration's result: one JSON object on one line, flushed. */
+static void print_json(const struct buffers *b, long iteration)
 {
     const struct actor *w = &shared->actor[WRITER], *r = &shared->actor[READER];
     uint64_t loop_ns = r->t_end - w->t_start;
     double bandwidth = loop_ns ? (double)cfg.total * 1e9 / (double)loop_ns : 0.0;
     int bytes_ok = w->bytes == cfg.total && r->bytes == cfg.total && r->mismatches == 0;
 
-    printf("{\"tool\": \"ipcbench\", \"version\": 1, \"ipc\": \"%s\", \"actors\": \"%s\", \"placement\": \"%s\",\n",
+    printf("{\"tool\": \"ipcbench\", \"version\": 2, \"iteration\": %ld, \"iterations\": %ld, "
+           "\"ipc\": \"%s\", \"actors\": \"%s\", \"placement\": \"%s\", ", iteration, cfg.iterations,
            ipc_names[cfg.ipc], actors_names[cfg.actors], placement_names[cfg.placement]);
-    printf(" \"buffer_size\": %llu, \"total_size\": %llu,\n", (unsigned long long)cfg.buffer,
+    printf("\"buffer_size\": %llu, \"total_size\": %llu, ", (unsigned long long)cfg.buffer,
            (unsigned long long)cfg.total);
-    printf(" \"loop_ns\": %llu, \"bandwidth\": %.1f,\n", (unsigned long long)loop_ns, bandwidth);
-    printf(" \"writes\": %llu, \"reads\": %llu,\n", (unsigned long long)w->calls, (unsigned long long)r->calls);
-    printf(" \"write_sizes\": ");
+    printf("\"loop_ns\": %llu, \"bandwidth\": %.1f, ", (unsigned long long)loop_ns, bandwidth);
+    printf("\"writes\": %llu, \"reads\": %llu, ", (unsigned long long)w->calls, (unsigned long long)r->calls);
+    printf("\"write_sizes\": ");
     print_hist(w->hist);
     printf(", \"read_sizes\": ");
     print_hist(r->hist);
-    printf(",\n \"buffers\": {\"requested\": %llu, \"sndbuf\": ", (unsigned long long)cfg.buffer);
+    printf(", \"buffers\": {\"requested\": %llu, \"sndbuf\": ", (unsigned long long)cfg.buffer);
     print_opt_long(b->sndbuf);
     printf(", \"rcvbuf\": ");
     print_opt_long(b->rcvbuf);
     printf(", \"pipe_size\": ");
     print_opt_long(b->pipe_size);
-    printf(", \"forced\": %s},\n", b->forced ? "true" : "false");
-    printf(" \"rusage\": {\"minflt\": %ld, \"majflt\": %ld, \"nvcsw\": %ld, \"nivcsw\": %ld, "
-           "\"utime_ns\": %lld, \"stime_ns\": %lld},\n",
+    printf(", \"forced\": %s}, ", b->forced ? "true" : "false");
+    printf("\"rusage\": {\"minflt\": %ld, \"majflt\": %ld, \"nvcsw\": %ld, \"nivcsw\": %ld, "
+           "\"utime_ns\": %lld, \"stime_ns\": %lld}, ",
            w->minflt + r->minflt, w->majflt + r->majflt, w->nvcsw + r->nvcsw, w->nivcsw + r->nivcsw,
            (long long)(w->utime_ns + r->utime_ns), (long long)(w->stime_ns + r->stime_ns));
-    printf(" \"cpus\": {\"writer\": [%d, %d], \"reader\": [%d, %d]},\n", w->cpu_start, w->cpu_end,
+    printf("\"cpus\": {\"writer\": [%d, %d], \"reader\": [%d, %d]}, ", w->cpu_start, w->cpu_end,
            r->cpu_start, r->cpu_end);
-    printf(" \"wall_ns\": {\"writer\": %lld, \"reader\": %lld},\n", wall(w), wall(r));
-    printf(" \"oncpu_ns\": {\"writer\": %lld, \"reader\": %lld},\n", oncpu(w), oncpu(r));
-    printf(" \"offcpu_ns\": {\"writer\": %lld, \"reader\": %lld},\n", wall(w) - oncpu(w),
+    printf("\"wall_ns\": {\"writer\": %lld, \"reader\": %lld}, ", wall(w), wall(r));
+    printf("\"oncpu_ns\": {\"writer\": %lld, \"reader\": %lld}, ", oncpu(w), oncpu(r));
+    printf("\"offcpu_ns\": {\"writer\": %lld, \"reader\": %lld}, ", wall(w) - oncpu(w),
            wall(r) - oncpu(r));
-    printf(" \"counting\": \"%s\",\n", cfg.ctl_fifo ? "loop" : "none");
-    printf(" \"bytes_ok\": %s}\n", bytes_ok ? "true" : "false");
+    printf("\"counting\": \"%s\", \"counters\": ", counting_name());
+    print_counters();
+    printf(", \"bytes_ok\": %s}\n", bytes_ok ? "true" : "false");
     if (fflush(stdout) != 0)
         runtime_error(errno, "cannot write the result to stdout");
 }
 
 /* ------------------------------------------------------------------ main */
 
-int main(int argc, char **argv)
+/* Run both actors once through the IPC object fds (threads or forked processes). */
+static void run_actors(int fds[2])
 {
-    struct buffers bufs;
-    int fds[2], pins[2];
     char go[2] = {'g', 'g'}, ready[2];
-
-    parse_args(argc, argv);
-    signal(SIGPIPE, SIG_IGN); /* a vanished peer is an EPIPE error, not a silent death */
-
-    if (cfg.ctl_fifo) { /* perf already has both fifos open, so these opens do not block */
-        ctl_fd = open(cfg.ctl_fifo, O_WRONLY);
-        if (ctl_fd < 0)
-            runtime_error(errno, "cannot open control fifo %s", cfg.ctl_fifo);
-        ack_fd = open(cfg.ack_fifo, O_RDONLY);
-        if (ack_fd < 0)
-            runtime_error(errno, "cannot open ack fifo %s", cfg.ack_fifo);
-    }
-
-    resolve_placement(pins);
-    make_ipc(fds, &bufs);
-    if (pipe(ready_pipe) != 0 || pipe(go_pipe) != 0)
-        runtime_error(errno, "pipe() failed");
-
-    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (shared == MAP_FAILED) {
-        shared = NULL;
-        runtime_error(errno, "mmap of the shared result area failed");
-    }
-    memset(shared, 0, sizeof *shared);
-    for (int i = 0; i < 2; i++) {
-        shared->actor[i].role = (enum role)i;
-        shared->actor[i].fd = fds[i];
-        shared->actor[i].pin = pins[i];
-        shared->actor[i].cpu_start = shared->actor[i].cpu_end = -1;
-    }
 
     if (cfg.actors == ACT_2THREAD) {
         pthread_t tid[2];
@@ -912,12 +1654,23 @@ int main(int argc, char **argv)
             runtime_error(0, "an actor thread went away before the start");
         if (cfg.ctl_fifo)
             perf_command("enable\n");
+#if HAVE_LIBPMC
+        pmc_go();
+#endif
         write_all(go_pipe[1], go, 2, "the go handshake");
         for (int i = 0; i < 2; i++)
             pthread_join(tid[i], NULL);
+#if HAVE_LIBPMC
+        pmc_done();
+#endif
+        close(fds[0]);
+        close(fds[1]);
+        close(ready_pipe[1]);
+        close(go_pipe[0]);
     } else {
         pid_t pid[2];
         int failed = 0;
+        fflush(stdout); /* nothing buffered may be printed twice by a child */
         for (int i = 0; i < 2; i++) {
             pid[i] = fork();
             if (pid[i] < 0)
@@ -944,6 +1697,9 @@ int main(int argc, char **argv)
         else {
             if (cfg.ctl_fifo)
                 perf_command("enable\n");
+#if HAVE_LIBPMC
+            pmc_go();
+#endif
             write_all(go_pipe[1], go, 2, "the go handshake");
         }
         if (failed)
@@ -953,6 +1709,9 @@ int main(int argc, char **argv)
             while (waitpid(pid[i], &status[i], 0) < 0)
                 if (errno != EINTR)
                     runtime_error(errno, "waitpid failed");
+#if HAVE_LIBPMC
+        pmc_done();
+#endif
         for (int i = 0; i < 2; i++) {
             if (WIFSIGNALED(status[i]))
                 runtime_error(0, "the %s process was killed by signal %d", i == WRITER ? "writer" : "reader",
@@ -963,9 +1722,66 @@ int main(int argc, char **argv)
         if (failed) /* the failing child already printed the error line */
             runtime_error(0, "an actor process failed");
     }
+    close(ready_pipe[0]);
+    close(go_pipe[1]);
+}
 
-    if (cfg.ctl_fifo)
-        perf_command("disable\n");
-    print_json(&bufs);
+int main(int argc, char **argv)
+{
+    struct buffers bufs;
+    int fds[2], pins[2];
+    unsigned char *bufs_once[2] = {NULL, NULL};
+
+    parse_args(argc, argv);
+    signal(SIGPIPE, SIG_IGN); /* a vanished peer is an EPIPE error, not a silent death */
+
+    if (cfg.ctl_fifo) { /* perf already has both fifos open, so these opens do not block */
+        ctl_fd = open(cfg.ctl_fifo, O_WRONLY);
+        if (ctl_fd < 0)
+            runtime_error(errno, "cannot open control fifo %s", cfg.ctl_fifo);
+        ack_fd = open(cfg.ack_fifo, O_RDONLY);
+        if (ack_fd < 0)
+            runtime_error(errno, "cannot open ack fifo %s", cfg.ack_fifo);
+    }
+#if HAVE_PERF
+    resolve_events();
+    if (cfg.iterations > 1)
+        keep_tracepoints_registered();
+#endif
+#if HAVE_LIBPMC
+    if (cfg.nevents)
+        pmc_setup();
+#endif
+
+    resolve_placement(pins);
+    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+        shared = NULL;
+        runtime_error(errno, "mmap of the shared result area failed");
+    }
+    memset(shared, 0, sizeof *shared);
+    if (cfg.actors == ACT_2THREAD) { /* once per process: threads share them across iterations */
+        bufs_once[WRITER] = actor_buffer(WRITER);
+        bufs_once[READER] = actor_buffer(READER);
+    }
+
+    for (long it = 0; it < cfg.iterations; it++) {
+        make_ipc(fds, &bufs);
+        if (pipe(ready_pipe) != 0 || pipe(go_pipe) != 0)
+            runtime_error(errno, "pipe() failed");
+        for (int i = 0; i < 2; i++) {
+            struct actor *a = &shared->actor[i];
+            memset(a, 0, sizeof *a);
+            a->role = (enum role)i;
+            a->fd = fds[i];
+            a->pin = pins[i];
+            a->cpu_start = a->cpu_end = -1;
+            a->buf = bufs_once[i];
+        }
+        run_actors(fds);
+        if (cfg.ctl_fifo)
+            perf_command("disable\n");
+        print_json(&bufs, it);
+    }
     return 0;
 }

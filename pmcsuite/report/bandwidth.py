@@ -12,9 +12,9 @@ from ..results import BUSY_LIMIT, measured, summarise
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour
 from .render import md_escape
+from ..schema import BASELINE
 
 MIB = float(1 << 20)
-BASELINE = "baseline"
 _MARKERS = ["s", "^", "D", "v", "P", "X", "<", ">", "*"]
 _MAX_ITEMS = 20            # per warning kind, longer lists are cut with "... and N more"
 

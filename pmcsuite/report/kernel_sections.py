@@ -34,8 +34,8 @@ from ..results import measured
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour
 from .render import md_escape
+from ..schema import BASELINE
 
-BASELINE = "baseline"
 BAR = 40                     # width of a quantize bar, as in DTrace
 #: counters measured with a tracepoint or probe on every call (their probe effect is not nil)
 TRACEPOINT_COUNTERS = ("syscalls_read", "syscalls_write", "syscalls_all", "sched_switch",
@@ -176,20 +176,25 @@ def switch_counts(df: pd.DataFrame) -> pd.DataFrame:
 #: Kernel counters checked against what the benchmark counts itself in the same run:
 #: (counter, the benchmark's own columns summed, what to expect with loop-only counting).
 CROSSCHECKS = (
-    ("page_faults", ("minflt", "majflt"),
-     "equal: both see the faults of the loop (perf the whole process inside the counted window, "
-     "getrusage each actor's own loop; the controller thread only waits)"),
-    ("context_switches", ("nvcsw", "nivcsw"),
-     "perf a few more (+3 to +5 on the development VM): it counts the whole process, so also the "
-     "controller thread's switches while it waits for perf's acknowledgements and for the actors, "
-     "and the actors' switches just outside their getrusage windows"),
-    ("syscalls_write", ("writes",),
-     "writes + 2: the controller's write() of the 'go' bytes and of the 'disable' command to perf "
-     "(the 'enable' write enters the kernel before counting starts)"),
-    ("syscalls_read", ("reads",),
-     "reads + 0 to 3 (usually 2): the controller's read()s of perf's acknowledgements, which race "
-     "with perf switching counting on and off (perf's trailing NUL may take a read of its own; the "
-     "actors' read() of the 'go' byte entered the kernel before counting started)"),
+    ("page_faults", ("minflt", "majflt"), {
+        "actors": "equal: each actor counts its own faults in its loop, getrusage the same actor's loop",
+        "loop": "equal: both see the faults of the loop (perf the whole process inside the counted window, "
+                "getrusage each actor's own loop; the controller thread only waits)"}),
+    ("context_switches", ("nvcsw", "nivcsw"), {
+        "actors": "equal, or 1 fewer now and then: each actor counts its own switches inside its loop, "
+                  "getrusage a window a few calls wider",
+        "loop": "perf a few more (+3 to +5 on a 2-vCPU VM): it counts the whole process, so also the "
+                "controller thread's switches while it waits for perf's acknowledgements and for the actors, "
+                "and the actors' switches just outside their getrusage windows"}),
+    ("syscalls_write", ("writes",), {
+        "actors": "equal: each actor counts only its own calls, between enabling and disabling its counters",
+        "loop": "writes + 2: the controller's write() of the 'go' bytes and of the 'disable' command to perf "
+                "(the 'enable' write enters the kernel before counting starts)"}),
+    ("syscalls_read", ("reads",), {
+        "actors": "equal: each actor counts only its own calls",
+        "loop": "reads + 0 to 3 (usually 2): the controller's read()s of perf's acknowledgements, which race "
+                "with perf switching counting on and off (perf's trailing NUL may take a read of its own; the "
+                "actors' read() of the 'go' byte entered the kernel before counting started)"}),
 )
 
 
@@ -204,7 +209,7 @@ def crosschecks(df: pd.DataFrame) -> pd.DataFrame:
                "max_diff", "below", "expected"]
     runs = measured(df)
     rows = []
-    for counter, own, expected in CROSSCHECKS:
+    for counter, own, expectations in CROSSCHECKS:
         if counter not in runs.columns:
             continue
         mine = sum(_f(runs[c]) for c in own)
@@ -216,7 +221,7 @@ def crosschecks(df: pd.DataFrame) -> pd.DataFrame:
                          "runs": len(d), "equal": int((d == 0).sum()),
                          "median_diff": float(d.median()), "min_diff": float(d.min()),
                          "max_diff": float(d.max()), "below": int((d < 0).sum()),
-                         "expected": expected})
+                         "expected": expectations.get(scope, "")})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -552,7 +557,8 @@ def _crosscheck_text(df: pd.DataFrame) -> list[str]:
         return ["No run counted `page_faults`, `context_switches` or `syscalls_*`, so the "
                 "benchmark's own counts (getrusage, calls) are not cross-checked here."]
     text = ["**Cross-checks**: each kernel counter against what the benchmark counted itself in "
-            "the same run (difference = counter - benchmark; perf counts the loop only, scope "
+            "the same run (difference = counter - benchmark; in-process counting, scope `actors`, "
+            "counts each actor's own loop; perf stat the loop window of the whole process, scope "
             "`loop`; a dtrace/pmcstat `process` scope also includes set-up and output, so expect "
             "more there)."]
     rows = ["| counter | benchmark | IPC | scope | runs | identical | difference: median "
@@ -563,10 +569,10 @@ def _crosscheck_text(df: pd.DataFrame) -> list[str]:
             str(r["equal"]),
             f"{r['median_diff']:+g} ({r['min_diff']:+g} to {r['max_diff']:+g})"]) + " |")
     text.append("\n".join(rows))
-    expected = [f"`{c}` vs {'+'.join(own)}: {exp}." for c, own, exp in CROSSCHECKS
-                if c in set(table["counter"])]
-    text.append("Expected with loop-only counting (verified on the development VM):\n\n"
-                + "\n".join(f"- {e}" for e in expected))
+    shown = set(zip(table["counter"], table["scope"]))
+    expected = [f"`{c}` vs {'+'.join(own)}, scope `{scope}`: {exp}." for c, own, exps in CROSSCHECKS
+                for scope, exp in exps.items() if (c, scope) in shown]
+    text.append("Expected (verified on a 2-vCPU Linux VM):\n\n" + "\n".join(f"- {e}" for e in expected))
     below = table[table["below"] > 0]
     if len(below):
         text.append("**Disagreement:** " + "; ".join(

@@ -1,0 +1,135 @@
+"""``inproc``: the benchmark counts its own loop, each actor itself, iteration by iteration.
+
+ipcbench gets the pass's events as ``-e ID=SPEC`` (perf's spellings on Linux, where each actor
+opens them with perf_event_open on itself; libpmc's on FreeBSD) and ``-n N`` iterations; it prints
+one JSON line per iteration whose ``counters`` object this module turns into ``CounterValue``s.
+Nothing but the loop is counted: each actor enables its counters just before its first write/read
+and disables them just after its last (see the header of native/ipcbench.c for the exact
+accounting), so the counted write() and read() calls are the benchmark's own, and counters and
+bandwidth come from the same iteration. No tool starts per run: a sweep costs little more than its
+loops.
+"""
+from __future__ import annotations
+
+import os
+import platform as _platform
+import re
+
+from ..errors import PmcsuiteError
+from ..schema import STATUSES, CounterValue
+from . import flag_silent_zeros
+
+_ID = re.compile(r"^[a-z0-9_]+$")
+_ACTORS = ("writer", "reader")
+_CLOCKS = ("task-clock", "cpu-clock")
+#: a tiny transfer that exercises both actors' counting, for ``probe``
+_PROBE = ("-i", "pipe", "-b", "4096", "-t", "65536", "-p", "any")
+
+
+def event_args(events: dict[str, str]) -> list[str]:
+    """``{id: spec}`` -> ipcbench's ``-e id=spec`` arguments (validated: one event per spec)."""
+    args = []
+    for cid, spec in events.items():
+        if not _ID.match(cid):
+            raise PmcsuiteError(f"counter id {cid!r} cannot be passed to ipcbench: use [a-z0-9_]+")
+        if not spec or re.search(r"[\s,=]", spec):
+            raise PmcsuiteError(f"event {spec!r} of counter {cid} is not one event: give a single event "
+                                "spelling without commas or spaces in the catalogue")
+        args += ["-e", f"{cid}={spec}"]
+    return args
+
+
+def counter_values(bench_line: dict, events: dict[str, str], cat=None) -> list[CounterValue]:
+    """One ipcbench iteration's ``counters`` -> CounterValues in ``events`` order (pure).
+
+    A value is kept only when both actors counted (status ok); ``multiplexed`` (never expected in a
+    planned pass) and every other status keep no value. With ``cat``, counters the catalogue marks
+    ``never_zero`` that read 0 become ``silent_zero``."""
+    counted = bench_line.get("counters")
+    if not isinstance(counted, dict):
+        raise PmcsuiteError("the benchmark's result has no counters object: rebuild ipcbench")
+    out = []
+    for cid, spec in events.items():
+        entry = counted.get(cid)
+        if not isinstance(entry, dict):
+            out.append(CounterValue(cid, spec, None, "", "error",
+                                    reason=f"ipcbench did not report counter {cid}"))
+            continue
+        status = entry.get("status")
+        if status not in STATUSES:
+            raise PmcsuiteError(f"ipcbench reported counter {cid} with unknown status {status!r}: rebuild it")
+        actors = {a: entry[a] for a in _ACTORS if isinstance(entry.get(a), dict)} or None
+        running = _pcnt_running(actors)
+        value = entry.get("value") if status == "ok" else None
+        unit = ""
+        if value is not None and spec in _CLOCKS:
+            value, unit = value / 1e6, "msec"     # perf_event_open counts ns; perf stat and the catalogue say msec
+        out.append(CounterValue(cid, spec, None if value is None else float(value), unit, status, running,
+                                reason=entry.get("reason") if status != "ok" else None, actors=actors))
+    return flag_silent_zeros(out, cat) if cat is not None else out
+
+
+def _pcnt_running(actors) -> float | None:
+    """The least share of its enabled time an actor's event was running (100 when never multiplexed)."""
+    shares = [100.0 * a["running"] / a["enabled"] for a in (actors or {}).values()
+              if isinstance(a.get("enabled"), (int, float)) and a.get("enabled")
+              and isinstance(a.get("running"), (int, float))]
+    return min(shares) if shares else None
+
+
+class InprocBackend:
+    """Counting inside ipcbench (``--backend inproc``, the default on Linux)."""
+
+    name = "inproc"
+    scope = "actors"
+    iterations = True
+
+    def __init__(self, exe=None, system: str | None = None):
+        self._exe = exe                  # the benchmark to probe with (default: build it)
+        self.system = system or _platform.system()
+
+    def available(self) -> tuple[bool, str]:
+        if self.system == "Linux":
+            if not os.path.exists("/proc/sys/kernel/perf_event_paranoid"):
+                return False, ("this kernel has no perf_event_open (no /proc/sys/kernel/perf_event_paranoid): "
+                               "build it with CONFIG_PERF_EVENTS, or use --backend none")
+            return True, "ipcbench counts its own loop with perf_event_open"
+        return False, (f"in-process counting runs on Linux; on {self.system} the libpmc code in ipcbench "
+                       "has never run: use --backend pmcstat,dtrace")
+
+    def version(self) -> str | None:
+        return None                      # part of ipcbench: its build is recorded instead
+
+    def run_iterations(self, events: dict[str, str], bench_argv: list[str],
+                       timeout: float) -> list[tuple[dict, list[CounterValue]]]:
+        """Run one benchmark process (its argv carries ``-n N``) counting ``events``."""
+        from ..benchmark import run_bench_lines
+        lines = run_bench_lines([*map(str, bench_argv), *event_args(events)], timeout)
+        return [(line, counter_values(line, events)) for line in lines]
+
+    def run(self, events: dict[str, str], bench_argv: list[str], timeout: float) -> tuple[dict, list[CounterValue]]:
+        runs = self.run_iterations(events, bench_argv, timeout)
+        if len(runs) != 1:
+            raise PmcsuiteError(f"expected one iteration, the benchmark ran {len(runs)}")
+        return runs[0]
+
+    def probe(self, events: dict[str, str]) -> list[CounterValue]:
+        """Open every event for real in a tiny transfer: status "ok" with the value read (check()
+        turns it into "available" once silent zeros are flagged), or why not."""
+        if not events:
+            return []
+        ok, why = self.available()
+        if not ok:
+            return [CounterValue(c, e, None, "", "tool_missing", reason=why) for c, e in events.items()]
+        from ..benchmark import build, run_bench_lines
+        exe = self._exe or build()
+        # each event alone: one that cannot join another's group must not hide that one's status
+        out = []
+        for cid, spec in events.items():
+            try:
+                line = run_bench_lines([str(exe), *_PROBE, *event_args({cid: spec})], 60)[0]
+            except PmcsuiteError as exc:
+                out.append(CounterValue(cid, spec, None, "", "error", reason=str(exc)))
+                continue
+            out.extend(counter_values(line, {cid: spec}))
+        return out          # "ok" values stay: check() flags silent zeros with the catalogue
