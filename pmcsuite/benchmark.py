@@ -2,7 +2,8 @@
 
 ``build()`` compiles the C source once per (source, flags, compiler, target) and caches the
 executable (``target`` cross-compiles with the ``ziglang`` wheel); ``bench_argv()`` turns
-validated parameters into its command line; ``run_bench()`` / ``run_bench_lines()`` run it and
+validated parameters into its command line (``bench_points_argv()``: several points, IPC mode x
+buffer size, in one process with ``--points``); ``run_bench()`` / ``run_bench_lines()`` run it and
 turn every failure (crash, hang, error exit, garbage output) into a one-line ``PmcsuiteError``.
 ipcbench prints one JSON object per iteration (``-n``), one line each.
 """
@@ -51,6 +52,9 @@ COUNTINGS = ("none", "loop", "actors", "process")
 COUNTER_STATUSES = ("ok", "not_supported", "permission_denied", "not_counted", "multiplexed", "error")
 MAX_ITERATIONS = 100000
 MAX_EVENTS = 32
+#: at most this many points (``--points`` items) per ipcbench process
+MAX_POINTS = 4096
+_INT_MAX = 2**31 - 1
 _EVENT_ID = re.compile(r"[a-z0-9_]+\Z")
 
 
@@ -238,6 +242,33 @@ def _events_args(events) -> list[str]:
     return args
 
 
+def _check_divides(total_size: int, buffer_size: int, where: str = "") -> None:
+    if total_size % buffer_size:
+        raise PmcsuiteError(
+            f"{where}total size {format_size(total_size)} is not a multiple of the buffer size {format_size(buffer_size)}: "
+            "choose a buffer size that divides the total (powers of two do)")
+
+
+def _check_iterations(iterations, where: str = "") -> None:
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or not 1 <= iterations <= MAX_ITERATIONS:
+        raise PmcsuiteError(f"{where}invalid iteration count {iterations!r}: use a whole number from 1 to {MAX_ITERATIONS}")
+
+
+def _placement_args(placement: str, force, cpus) -> list[str]:
+    """``-f`` and ``-c CPU[,CPU]``, validated against the placement."""
+    args = ["-f"] if force else []
+    if cpus is not None:
+        cpu_list = [cpus] if isinstance(cpus, int) else list(cpus)
+        wanted = {"same": 1, "split": 2}.get(placement)
+        if wanted is None:
+            raise PmcsuiteError("CPUs can only be chosen with placement same (one CPU) or split (two CPUs)")
+        if len(cpu_list) != wanted or not all(isinstance(c, int) and c >= 0 for c in cpu_list) \
+                or len(set(cpu_list)) != wanted:
+            raise PmcsuiteError(f"placement {placement} takes {wanted} different CPU number(s), got {cpus!r}")
+        args += ["-c", ",".join(str(c) for c in cpu_list)]
+    return args
+
+
 def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
                force=False, cpus=None, ctl_fifo=None, ack_fifo=None, iterations=1, events=None) -> list[str]:
     """The validated command line of one benchmark run.
@@ -251,24 +282,10 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread"
     _choice(actors, ACTORS, "actors mode")
     _choice(placement, PLACEMENTS, "placement")
     buffer_size, total_size = parse_size(buffer_size), parse_size(total_size)
-    if total_size % buffer_size:
-        raise PmcsuiteError(
-            f"total size {format_size(total_size)} is not a multiple of the buffer size {format_size(buffer_size)}: "
-            "choose a buffer size that divides the total (powers of two do)")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or not 1 <= iterations <= MAX_ITERATIONS:
-        raise PmcsuiteError(f"invalid iteration count {iterations!r}: use a whole number from 1 to {MAX_ITERATIONS}")
+    _check_divides(total_size, buffer_size)
+    _check_iterations(iterations)
     argv = [str(exe), "-i", ipc, "-a", actors, "-p", placement, "-b", str(buffer_size), "-t", str(total_size)]
-    if force:
-        argv.append("-f")
-    if cpus is not None:
-        cpu_list = [cpus] if isinstance(cpus, int) else list(cpus)
-        wanted = {"same": 1, "split": 2}.get(placement)
-        if wanted is None:
-            raise PmcsuiteError("CPUs can only be chosen with placement same (one CPU) or split (two CPUs)")
-        if len(cpu_list) != wanted or not all(isinstance(c, int) and c >= 0 for c in cpu_list) \
-                or len(set(cpu_list)) != wanted:
-            raise PmcsuiteError(f"placement {placement} takes {wanted} different CPU number(s), got {cpus!r}")
-        argv += ["-c", ",".join(str(c) for c in cpu_list)]
+    argv += _placement_args(placement, force, cpus)
     if (ctl_fifo is None) != (ack_fifo is None):
         raise PmcsuiteError("control and ack fifos go together: give both or neither")
     if ctl_fifo is not None and events:
@@ -281,6 +298,49 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread"
         argv += _events_args(events)
     if ctl_fifo is not None:
         argv += ["--ctl-fifo", str(ctl_fifo), "--ack-fifo", str(ack_fifo)]
+    return argv
+
+
+def bench_points_argv(exe, points, total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
+                      force=False, cpus=None, events=None) -> list[str]:
+    """The validated command line of one benchmark process that runs several points in a row.
+
+    ``points`` is a list of ``(ipc, buffer_size, iterations)`` (sizes in bytes or size strings),
+    run in that order (``--points IPC:SIZE:N,...``; at most ``MAX_POINTS``); every buffer size
+    must divide ``total_size``. The process prints one JSON line per iteration of every point,
+    with ``point`` (the index in ``points``), ``iteration`` (within the point) and ``iterations``
+    (that point's). The other parameters are those of ``bench_argv``.
+    """
+    _choice(actors, ACTORS, "actors mode")
+    _choice(placement, PLACEMENTS, "placement")
+    total_size = parse_size(total_size)
+    if isinstance(points, (str, bytes, dict)) or not hasattr(points, "__iter__"):
+        raise PmcsuiteError(f"points must be a list of (ipc, buffer_size, iterations), not {type(points).__name__}")
+    points = list(points)
+    if not 1 <= len(points) <= MAX_POINTS:
+        raise PmcsuiteError(f"{len(points)} points given: one ipcbench process runs 1 to {MAX_POINTS} points")
+    items = []
+    for number, point in enumerate(points):
+        if isinstance(point, (str, bytes)) or not isinstance(point, (tuple, list)) or len(point) != 3:
+            raise PmcsuiteError(f"point {number} is {point!r}: give (ipc, buffer_size, iterations)")
+        ipc, buffer_size, iterations = point
+        where = f"point {number} ({ipc!r}, {buffer_size!r}): "
+        if ipc not in IPC_MODES:
+            raise PmcsuiteError(f"{where}unknown IPC mode {ipc!r}: use one of {', '.join(IPC_MODES)}")
+        try:
+            buffer_size = parse_size(buffer_size)
+        except PmcsuiteError as exc:
+            raise PmcsuiteError(f"{where}{exc}") from None
+        _check_divides(total_size, buffer_size, where)
+        if ipc in ("local-s", "tcp-s") and buffer_size > _INT_MAX:
+            raise PmcsuiteError(f"{where}buffer size {format_size(buffer_size)} is too large for SO_SNDBUF: "
+                                f"use at most {_INT_MAX} bytes")
+        _check_iterations(iterations, where)
+        items.append(f"{ipc}:{buffer_size}:{iterations}")
+    argv = [str(exe), "-a", actors, "-p", placement, "-t", str(total_size), "--points", ",".join(items)]
+    argv += _placement_args(placement, force, cpus)
+    if events:
+        argv += _events_args(events)
     return argv
 
 
@@ -348,6 +408,8 @@ def _validate(data, line: str) -> dict:
         raise PmcsuiteError(f"ipcbench result has non-numeric {', '.join(bad)}: rebuild the benchmark")
     if data["version"] >= 2:
         problems = []
+        if "point" in data and not _is_count(data["point"]):
+            problems.append(f"point {data['point']!r} is not a count")
         if not _is_count(data["iterations"]) or data["iterations"] < 1:
             problems.append(f"iterations {data['iterations']!r} is not a positive count")
         elif not _is_count(data["iteration"]) or data["iteration"] >= data["iterations"]:
@@ -363,8 +425,10 @@ def _validate(data, line: str) -> dict:
 def parse_bench_lines(text: str) -> list[dict]:
     """Parse and validate every JSON line ipcbench printed, one per iteration (pure).
 
-    Versions 1 and 2 are read; for version 2 ``iteration``, ``iterations`` and the shape of
-    ``counters`` are checked too, and the lines must be iterations 0, 1, ... in order.
+    Versions 1 and 2 are read; for version 2 ``iteration``, ``iterations``, ``point`` (optional,
+    0 when absent) and the shape of ``counters`` are checked too. With several lines, ``point``
+    must not decrease, and the lines of each point must be its iterations 0, 1, ... in order,
+    all of them (``--points``: the sequence restarts at 0 at each new point).
     """
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     if not lines:
@@ -382,12 +446,37 @@ def parse_bench_lines(text: str) -> list[dict]:
             raise PmcsuiteError(f"the benchmark printed garbage instead of one JSON object per line "
                                 f"(line {number + 1}): {line[:60]!r}") from None
         results.append(_validate(data, line))
-    for number, data in enumerate(results):
-        if data["version"] >= 2 and (data["iteration"] != number or data["iterations"] != len(results)) \
-                and len(results) > 1:
-            raise PmcsuiteError(f"ipcbench line {number + 1} is iteration {data['iteration']} of "
-                                f"{data['iterations']}, expected {number} of {len(results)}: output is incomplete or mixed")
+    if len(results) > 1:
+        _check_sequence(results)
     return results
+
+
+def _check_sequence(results: list[dict]) -> None:
+    """Several lines: ``point`` non-decreasing, each point's lines its iterations 0..N-1 in order."""
+    versions = {data["version"] >= 2 for data in results}
+    if versions == {False}:
+        return
+    if len(versions) > 1:
+        raise PmcsuiteError("ipcbench printed lines of different versions: output is mixed")
+    points = [data.get("point", 0) for data in results]
+    for number in range(1, len(points)):
+        if points[number] < points[number - 1]:
+            raise PmcsuiteError(f"ipcbench line {number + 1} is point {points[number]} after point "
+                                f"{points[number - 1]}: points must not decrease (output is mixed)")
+    start = 0
+    while start < len(results):
+        end = start
+        while end < len(results) and points[end] == points[start]:
+            end += 1
+        count = end - start
+        for index in range(start, end):
+            data = results[index]
+            if data["iteration"] != index - start or data["iterations"] != count:
+                where = f" of point {points[start]}" if points[-1] > 0 else ""
+                raise PmcsuiteError(f"ipcbench line {index + 1} is iteration {data['iteration']} of "
+                                    f"{data['iterations']}{where}, expected {index - start} of {count}: "
+                                    "output is incomplete or mixed")
+        start = end
 
 
 def parse_bench_output(text: str) -> dict:

@@ -32,7 +32,7 @@ def _dir(args) -> Path:
 SWEEP_OPTIONS = {"counters": "counters", "ipc": "ipcs", "sizes": "sizes", "runs": "runs", "warmup": "warmup",
                  "total": "total", "actors": "actors", "placement": "placement", "backend": "backend",
                  "platform": "platform", "seed": "seed", "out": "out", "catalogue": "catalogue",
-                 "processes": "processes"}
+                 "processes": "processes", "points_per_process": "points_per_process"}
 
 
 def cmd_collect(args):
@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int,
                    help="benchmark processes per point and variant that share its runs (default 3); in-process "
                         "counting only (perf, pmcstat, dtrace start one process per run)")
+    p.add_argument("--points-per-process", type=int, dest="points_per_process",
+                   help="points (IPC mode x buffer size) one benchmark process runs in a row, each with its own "
+                        "iterations (default 5; 1 = a process per point): what a process costs to start, such "
+                        "as registering tracepoints, is paid once for them")
     bench_options(p, "same", defaults=False)     # collect() fills in the defaults; --resume refuses them
     p.add_argument("--backend",
                    help="auto (Linux: inproc, the benchmark counts its own loop; FreeBSD: pmcstat,dtrace), inproc, "

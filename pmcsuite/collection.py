@@ -13,13 +13,13 @@ from pathlib import Path
 
 from . import __version__
 from .backends import flag_silent_zeros, get_backend, resolve_backends
-from .benchmark import build, build_info, bench_argv, IPC_MODES, ACTORS, PLACEMENTS
+from .benchmark import build, build_info, bench_argv, bench_points_argv, IPC_MODES, ACTORS, PLACEMENTS
 from .catalogue import load_catalogue
 from .availability import check
 from .errors import PmcsuiteError
 from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
                        own_cpu_time, runnable_others)
-from .plan import backend_names, plan_counters, make_jobs, remaining_jobs, run_key
+from .plan import backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key
 from .schema import RunRecord
 from .sizes import parse_size, parse_sizes, format_size
 from .store import ResultStore
@@ -28,9 +28,10 @@ from .results import shared_cpu
 REFERENCE_SIZES = "1K-16M"
 REFERENCE_IPCS = ("pipe", "local", "local-s")
 #: runs per point and variant, warm-ups included, in PROCESSES benchmark processes (in-process
-#: counting; each process starts with WARMUP warm-up iterations): 13 = 3 x 1 warm-up + 10 measured
-DEFAULT = {"sizes": REFERENCE_SIZES, "runs": 13, "warmup": 1, "processes": 3}
-QUICK = {"sizes": "1K-1M", "runs": 9, "warmup": 1, "processes": 3}   # 3 warm-ups + 6 measured
+#: counting; each process runs POINTS points, each starting with WARMUP warm-up iterations):
+#: 13 = 3 x 1 warm-up + 10 measured
+DEFAULT = {"sizes": REFERENCE_SIZES, "runs": 13, "warmup": 1, "processes": 3, "points_per_process": 5}
+QUICK = {"sizes": "1K-1M", "runs": 9, "warmup": 1, "processes": 3, "points_per_process": 5}   # 3 warm-ups + 6 measured
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Settings:
     # benchmark processes per point and variant, each running several iterations (in-process
     # counting); None: one process per run (a tool such as perf stat wraps each run)
     processes: int | None = None
+    points_per_process: int = 1     # cells one benchmark process runs in a row (in-process counting)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -159,7 +161,8 @@ def in_process(backends) -> bool:
 
 def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
                   actors="2thread", placement="same", backend="auto", platform=None, seed=1,
-                  quick=False, catalogue=(), timeout=120.0, force=False, processes=None):
+                  quick=False, catalogue=(), timeout=120.0, force=False, processes=None,
+                  points_per_process=None):
     """Resolve the user's options into Settings (pure apart from the counter check)."""
     defaults = QUICK if quick else DEFAULT
     ipcs = list(ipcs) if ipcs else list(REFERENCE_IPCS)
@@ -170,9 +173,14 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     if in_process(backends):
         # as many processes as the default (3) that still give each one a measured iteration
         processes = processes if processes is not None else max(1, min(defaults["processes"], runs // (warmup + 1)))
-    elif processes is not None:
-        raise PmcsuiteError(f"--processes: backend {','.join(backends)} starts a tool around every run, one "
-                            "process per run; several runs per process need --backend inproc (or none)")
+        points_per_process = points_per_process if points_per_process is not None else defaults["points_per_process"]
+    elif processes is not None or points_per_process not in (None, 1):
+        raise PmcsuiteError(f"--processes/--points-per-process: backend {','.join(backends)} starts a tool around "
+                            "every run, one process per run; several runs per process need --backend inproc (or none)")
+    else:
+        points_per_process = 1
+    if isinstance(points_per_process, bool) or not isinstance(points_per_process, int) or points_per_process < 1:
+        raise PmcsuiteError(f"--points-per-process {points_per_process}: give a whole number >= 1")
     total_size = parse_size(total)
     _validate(ipcs, sizes, runs, warmup, total_size, actors, placement, processes)
     timeout = _check_timeout(timeout)
@@ -187,7 +195,7 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
                          actors=actors, placement=placement, backend=backend, platforms=platforms,
                          groups=groups, skipped=skipped, seed=seed, timeout=timeout,
                          catalogue_files=[str(Path(c).resolve()) for c in catalogue], force=force,
-                         processes=processes)
+                         processes=processes, points_per_process=points_per_process)
 
 
 def _sanity(bench: dict, counters: dict, total: int, size: int, scope) -> list[str]:
@@ -216,38 +224,51 @@ def _scope(bench: dict, pass_) -> str | None:
     return {"actors": "actors", "loop": "loop"}.get(bench.get("counting"), "process")
 
 
-def run_job(job, settings: Settings, exe: Path, cat=None) -> list[dict]:
-    """Run one benchmark process; returns its records to store, one per iteration (or one with
-    ok=False and a one-line error if the process failed: its iterations are kept whole or not at all)."""
+def run_batch(batch, settings: Settings, exe: Path, cat=None) -> list[dict]:
+    """Run one benchmark process: the jobs of ``batch`` (one variant; several cells with in-process
+    counting, each its iterations in a row). Returns the records to store, one per iteration, or one
+    with ok=False and a one-line error when the process failed (its runs are kept whole or not at all)."""
     several = settings.processes is not None
-    argv = bench_argv(exe, job.ipc, job.size, settings.total_size, settings.actors, settings.placement,
-                      force=settings.force, iterations=job.iterations if several else 1)
-    pass_ = job.pass_
+    first, pass_ = batch[0], batch[0].pass_
+    if several:
+        argv = bench_points_argv(exe, [(j.ipc, j.size, j.iterations) for j in batch], settings.total_size,
+                                 settings.actors, settings.placement, force=settings.force)
+    else:
+        argv = bench_argv(exe, first.ipc, first.size, settings.total_size, settings.actors, settings.placement,
+                          force=settings.force)
     backend = get_backend(pass_.backend if pass_ else "none")
     events = pass_.events if pass_ else {}
-    common = dict(ipc=job.ipc, actors=settings.actors, placement=settings.placement, buffer_size=job.size,
-                  total_size=settings.total_size, variant=job.variant, backend=backend.name,
-                  process=job.process, iterations=job.iterations, started=_now())
+    common = dict(actors=settings.actors, placement=settings.placement, total_size=settings.total_size,
+                  variant=first.variant, backend=backend.name, process=first.process, started=_now())
     others_before, before, own_before = runnable_others(), cpu_times(), own_cpu_time()
     try:
         results = (backend.run_iterations(events, argv, settings.timeout) if several
                    else [backend.run(events, argv, settings.timeout)])
-        if len(results) != job.iterations:
-            raise PmcsuiteError(f"the benchmark printed {len(results)} results for {job.iterations} iterations")
+        expected = [(j, i) for j in batch for i in range(j.iterations)]
+        if len(results) != len(expected):
+            raise PmcsuiteError(f"the benchmark printed {len(results)} results for {len(expected)} iterations")
     except PmcsuiteError as exc:
-        return [RunRecord(**common, run=job.first_run, iteration=None, ok=False, error=str(exc)).to_json()]
+        return [RunRecord(**common, ipc=first.ipc, buffer_size=first.size, iterations=first.iterations,
+                          run=first.first_run, iteration=None, ok=False, error=str(exc)).to_json()]
     after, own_after, others_after = cpu_times(), own_cpu_time(), runnable_others()
     busy = {"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before),
             "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)}
     records = []
-    for iteration, (bench, values) in enumerate(results):
+    for (job, iteration), (bench, values) in zip(expected, results):
+        if (bench.get("ipc"), bench.get("buffer_size")) != (job.ipc, job.size):
+            return [RunRecord(**common, ipc=first.ipc, buffer_size=first.size, iterations=first.iterations,
+                              run=first.first_run, iteration=None, ok=False,
+                              error=f"the benchmark's results are out of order: {bench.get('ipc')} "
+                                    f"{bench.get('buffer_size')} where {job.ipc} {job.size} was due").to_json()]
         bench = {k: v for k, v in bench.items() if k != "counters"}     # stored apart, as counters
         counters = {v.counter: v.to_dict() for v in flag_silent_zeros(values, cat)}
         scope = _scope(bench, pass_)
-        # warm-ups: the first iterations of every process, or the first processes when each runs once
-        warmup = (iteration if several else job.process) < settings.warmup
+        # warm-ups: the first iterations of each cell in every process, or the first processes of
+        # a cell when each runs once
+        warmup = (iteration if several else job.first_run) < settings.warmup
         records.append(RunRecord(
-            **common, run=job.first_run + iteration, iteration=iteration, warmup=warmup, scope=scope,
+            **common, ipc=job.ipc, buffer_size=job.size, iterations=job.iterations,
+            run=job.first_run + iteration, iteration=iteration, warmup=warmup, scope=scope,
             ok=True, bench=bench, counters=counters, busy=busy,
             warnings=_sanity(bench, counters, settings.total_size, job.size, scope)).to_json())
     return records
@@ -266,7 +287,8 @@ def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
         "tools": {**tool_versions([*backend_names(settings.backend), "cc"]), "ipcbench": exe_info},
         "catalogue": {"version": cat.version, "sha256": cat.sha256, "sources": [str(s) for s in cat.sources]},
         "plan": {"ipc": settings.ipcs, "sizes": settings.sizes, "runs": settings.runs,
-                 "warmup": settings.warmup, "processes": settings.processes, "total_size": settings.total_size, "actors": settings.actors,
+                 "warmup": settings.warmup, "processes": settings.processes,
+                 "points_per_process": settings.points_per_process, "total_size": settings.total_size, "actors": settings.actors,
                  "placement": settings.placement, "force": settings.force, "groups": settings.groups,
                  "skipped_counters": settings.skipped,
                  "passes": [p.metadata() for p in passes]},
@@ -283,7 +305,7 @@ def _progress(total: int, enabled: bool):
 def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
             actors="2thread", placement="same", backend="auto", platform=None, seed=1, quick=False,
             resume=None, catalogue=(), timeout=None, progress=True, command_line=None, force=False,
-            processes=None) -> Path:
+            processes=None, points_per_process=None) -> Path:
     """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing,
     with the settings stored there (only ``timeout`` may be given again: a hang may need more);
     ``timeout`` defaults to 120 s per run."""
@@ -310,7 +332,8 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
     else:
         cat, settings = plan_settings(counters, ipcs, sizes, runs, warmup, total, actors, placement,
                                       backend, platform, seed, quick, catalogue,
-                                      120.0 if timeout is None else timeout, force, processes)
+                                      120.0 if timeout is None else timeout, force, processes,
+                                      points_per_process)
         store = ResultStore(out or _default_out())
         store.ensure_new()          # before the benchmark is built and anything runs
     passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, backend_names(settings.backend))
@@ -318,7 +341,7 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
         raise PmcsuiteError(f"counters {', '.join(sorted(set(unavailable) - set(settings.skipped)))} have no event "
                             "here any more: restore the catalogue this collection started with")
     jobs = make_jobs(settings.ipcs, settings.sizes, settings.runs, passes, settings.seed,
-                     processes=settings.processes)
+                     processes=settings.processes, points_per_process=settings.points_per_process)
     exe = build()
     if resume:
         jobs = remaining_jobs(jobs, _finished(store.read_runs()))
@@ -352,18 +375,20 @@ def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: 
     bar = _progress(sum(job.iterations for job in jobs), progress)
     seq = len(store.read_runs())   # seq goes on from the runs a resumed directory holds
     try:
-        for job in jobs:
-            bar.set_description(f"{job.ipc} {format_size(job.size)} {job.variant}")
-            records = run_job(job, settings, exe, cat)
+        for batch in batches(jobs):
+            job = batch[0]
+            points = ", ".join(f"{j.ipc} {format_size(j.size)}" for j in batch)
+            bar.set_description(f"{job.variant}: {points}"[:60])
+            records = run_batch(batch, settings, exe, cat)
             for record in records:
                 record["seq"], seq = seq, seq + 1
             store.append_runs(records)
-            bar.update(job.iterations)
+            bar.update(sum(j.iterations for j in batch))
             if not records[0]["ok"]:
                 raise PmcsuiteError(
-                    f"{job.ipc} {format_size(job.size)} {job.variant} process {job.process} failed: "
-                    f"{records[0]['error']} (the {seq - 1} runs stored before it are kept in {store.dir}; fix "
-                    f"the cause, then 'pmcsuite collect --resume {store.dir}')")
+                    f"{job.variant} process {job.process} ({points}) failed: {records[0]['error']} (the "
+                    f"{seq - 1} runs stored before it are kept in {store.dir}; fix the cause, then "
+                    f"'pmcsuite collect --resume {store.dir}')")
     except KeyboardInterrupt:
         raise PmcsuiteError(f"interrupted: the runs so far are kept in {store.dir}; "
                             f"'pmcsuite collect --resume {store.dir}' finishes the rest") from None

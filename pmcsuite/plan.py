@@ -14,12 +14,17 @@ platform's ``fixed`` (on a backend of ``fixed_on``) sits on a dedicated counter 
 slot; a group that alone needs more slots is split into ``name#1``, ``name#2``... Platforms
 with ``slots: null`` (software) get everything in one pass. Nothing is ever multiplexed.
 
-Jobs. A job is one benchmark process. For every (ipc, size) cell and variant (the baseline, with
-no counters, and each pass), ``runs`` runs are spread over ``processes`` processes (as evenly as
-possible, the larger ones first): several iterations in one process with in-process counting, one
-run per process when ``processes`` is None (a tool such as perf stat wraps each run). All jobs are
-shuffled with ``random.Random(seed)``; process and run numbers are then given in execution order
-within each (ipc, size, variant) cell, so process 0 and run 0 of a cell are always executed first.
+Jobs. A job is what one benchmark process runs of one cell. For every (ipc, size) cell and
+variant (the baseline, with no counters, and each pass), ``runs`` runs are spread over
+``processes`` processes (as evenly as possible, the larger shares first): several iterations per
+process with in-process counting, one run per process when ``processes`` is None (a tool such as
+perf stat wraps each run). With in-process counting a benchmark process also runs the shares of
+``points_per_process`` different cells of one variant in a row, so that what a process costs to
+start (tracepoints are registered with the kernel per process: ~40 ms each on a VM) is paid once
+for several points; no process holds two shares of one cell. The processes of every variant are
+shuffled together with ``random.Random(seed)`` (points and variants stay interleaved), and the
+cells within each process too. Processes are numbered in execution order over the whole sweep;
+run numbers follow execution order within each cell, so a cell's first share holds its run 0.
 """
 from __future__ import annotations
 
@@ -47,11 +52,11 @@ class Pass:
 
 @dataclass
 class Job:
-    """One benchmark process: ``iterations`` runs of one (ipc, size, variant) cell."""
+    """The runs one benchmark process makes of one (ipc, size, variant) cell: ``iterations`` of them."""
     ipc: str
     size: int
     variant: str                  # "baseline" or the pass name
-    process: int                  # index within (ipc, size, variant), in execution order
+    process: int                  # the benchmark process, numbered in execution order over the sweep
     iterations: int = 1
     first_run: int = 0            # run number of its first iteration within the cell
     pass_: Pass | None = None
@@ -171,15 +176,21 @@ def make_passes(cat, groups, platforms, backend) -> list[Pass]:
     return passes
 
 
-def make_jobs(ipcs, sizes, runs: int, passes, seed, baseline: bool = True, processes: int | None = None) -> list[Job]:
-    """Every job of the sweep in execution order (see the module docstring)."""
+def make_jobs(ipcs, sizes, runs: int, passes, seed, baseline: bool = True, processes: int | None = None,
+              points_per_process: int = 1) -> list[Job]:
+    """Every job of the sweep in execution order (see the module docstring); consecutive jobs with
+    the same ``process`` number run in one benchmark process."""
     ipcs, sizes, passes = list(ipcs), list(sizes), list(passes)
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise PmcsuiteError(f"runs must be a positive integer, not {runs!r}; use --runs N")
     if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)
                                   or not 1 <= processes <= runs):
         raise PmcsuiteError(f"processes must be a whole number from 1 to runs ({runs}), not {processes!r}")
-    sizes_of = split_runs(runs, processes) if processes else [1] * runs
+    if isinstance(points_per_process, bool) or not isinstance(points_per_process, int) or points_per_process < 1:
+        raise PmcsuiteError(f"points per process must be a positive integer, not {points_per_process!r}")
+    if processes is None and points_per_process != 1:
+        raise PmcsuiteError("several points per process need several runs per process (in-process counting)")
+    shares = split_runs(runs, processes) if processes else [1] * runs
     if not ipcs or not sizes:
         raise PmcsuiteError("the sweep is empty: give at least one IPC mode and one buffer size")
     names = [p.name for p in passes]
@@ -188,17 +199,38 @@ def make_jobs(ipcs, sizes, runs: int, passes, seed, baseline: bool = True, proce
     variants: list[tuple[str, Pass | None]] = ([(BASELINE, None)] if baseline else []) + [(p.name, p) for p in passes]
     if not variants:
         raise PmcsuiteError("nothing to run: no baseline and no counter passes")
-    slots = [(ipc, size, name, pass_) for ipc in ipcs for size in sizes for name, pass_ in variants
-             for _ in sizes_of]
-    random.Random(seed).shuffle(slots)
+    rng = random.Random(seed)
+    cells = [(ipc, size) for ipc in ipcs for size in sizes]
+    # a cell's k-th share goes to a process of "round" k: no process holds a cell twice, so every
+    # cell's runs come from len(shares) different processes
+    batches = []
+    for name, pass_ in variants:
+        for _ in shares:
+            order = cells[:]
+            rng.shuffle(order)
+            batches += [(name, pass_, order[i:i + points_per_process])
+                        for i in range(0, len(order), points_per_process)]
+    rng.shuffle(batches)
     started: dict[tuple, int] = {}
     jobs = []
-    for ipc, size, name, pass_ in slots:
-        cell = (ipc, size, name)
-        process = started.get(cell, 0)
-        started[cell] = process + 1
-        jobs.append(Job(ipc, size, name, process, sizes_of[process], sum(sizes_of[:process]), pass_))
+    for number, (name, pass_, members) in enumerate(batches):
+        for ipc, size in members:
+            cell = (ipc, size, name)
+            k = started.get(cell, 0)
+            started[cell] = k + 1
+            jobs.append(Job(ipc, size, name, number, shares[k], sum(shares[:k]), pass_))
     return jobs
+
+
+def batches(jobs) -> list[list[Job]]:
+    """Consecutive jobs of one benchmark process (the same ``process`` number) grouped, in order."""
+    out: list[list[Job]] = []
+    for job in jobs:
+        if out and out[-1][0].process == job.process:
+            out[-1].append(job)
+        else:
+            out.append([job])
+    return out
 
 
 def remaining_jobs(jobs, done_keys) -> list[Job]:

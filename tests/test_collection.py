@@ -123,7 +123,7 @@ def _crashing_bench(tmp_path, real_exe, size):
     script = tmp_path / "crashy-ipcbench"
     script.write_text(f"""#!{sys.executable}
 import os, signal, sys
-if "{size}" in sys.argv:
+if any(":{size}:" in a or a == "{size}" for a in sys.argv):
     os.kill(os.getpid(), signal.SIGSEGV)
 os.execv({str(real_exe)!r}, [{str(real_exe)!r}] + sys.argv[1:])
 """)
@@ -137,8 +137,8 @@ def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch
     monkeypatch.setattr(collection, "build", lambda: _crashing_bench(tmp_path, real, 1 << 20))
     # a seed whose order runs a 64K job before the first 1M job, so that something is measured first
     seed = next(s for s in range(100) if make_jobs(["pipe"], [65536, 1 << 20], 4, [], s, processes=2)[0].size == 65536)
-    options = dict(SMALL, ipcs=["pipe"], backend="none", seed=seed)
-    with pytest.raises(PmcsuiteError, match=r"pipe 1M baseline process \d failed: .*SIGSEGV.*--resume"):
+    options = dict(SMALL, ipcs=["pipe"], backend="none", seed=seed, points_per_process=1)
+    with pytest.raises(PmcsuiteError, match=r"baseline process \d+ \(pipe 1M\) failed: .*SIGSEGV.*--resume"):
         pmcsuite.collect(out=out, **options)
     stored = ResultStore(out).read_runs()
     assert len(stored) >= 2 and not stored[-1]["ok"] and stored[-1]["buffer_size"] == 1 << 20
@@ -154,19 +154,19 @@ def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch
 
 def test_interrupt_keeps_runs_and_says_how_to_resume(tmp_path, monkeypatch):
     out = tmp_path / "res"
-    real_run_job, calls = collection.run_job, []
+    real_run_batch, calls = collection.run_batch, []
 
-    def interrupted(job, settings, exe, cat=None):
-        calls.append(job)
+    def interrupted(batch, settings, exe, cat=None):
+        calls.append(batch)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_run_job(job, settings, exe, cat)
+        return real_run_batch(batch, settings, exe, cat)
 
-    monkeypatch.setattr(collection, "run_job", interrupted)
+    monkeypatch.setattr(collection, "run_batch", interrupted)
     with pytest.raises(PmcsuiteError, match=r"interrupted.*--resume"):
-        pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], backend="none"))
+        pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], backend="none", points_per_process=1))
     assert len(ResultStore(out).read_runs()) == 2 * 2          # two processes of two iterations
-    monkeypatch.setattr(collection, "run_job", real_run_job)
+    monkeypatch.setattr(collection, "run_batch", real_run_batch)
     pmcsuite.collect(resume=out, progress=False)
     assert len(pmcsuite.load(out)) == 8
 
@@ -187,7 +187,8 @@ def test_existing_directory_is_never_overwritten(tmp_path):
     (dict(ipcs=["carrier-pigeon"]), "unknown IPC mode carrier-pigeon"),
     (dict(runs=3, warmup=1), r"runs must be at least processes x \(warmup \+ 1\) = 4"),
     (dict(runs=1, warmup=1, processes=None, backend="perf"), "need runs >= 1 and 0 <= warmup < runs"),
-    (dict(backend="perf"), "--processes: backend perf starts a tool around every run"),
+    (dict(backend="perf"), "--processes/--points-per-process: backend perf starts a tool around every run"),
+    (dict(points_per_process=0), "--points-per-process 0: give a whole number >= 1"),
     (dict(placement="nowhere"), "unknown placement"),
     (dict(counters="l1", backend="none"), "--backend none counts nothing"),
     (dict(backend="ouija"), "ouija"),
@@ -239,7 +240,7 @@ def test_resume_after_a_run_cut_off_mid_line(tmp_path, keep):
     both (keep=3: the cut process's first iteration is whole, its second half-written) and runs
     that process again whole, appending on a fresh line."""
     out = tmp_path / "res"
-    pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], backend="none"))
+    pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], backend="none", points_per_process=1))
     lines = (out / "runs.jsonl").read_text().splitlines()
     assert [json.loads(line)["iteration"] for line in lines[:4]] == [0, 1, 0, 1]
     (out / "runs.jsonl").write_text("\n".join(lines[:keep]) + "\n" + lines[keep][:40])
@@ -254,7 +255,7 @@ def test_resume_may_raise_the_timeout_and_nothing_else(tmp_path, monkeypatch):
     out = tmp_path / "res"
     real = build()
     hang = tmp_path / "hang"
-    hang.write_text(f"#!{sys.executable}\nimport sys, time\nif '1048576' in sys.argv: time.sleep(60)\n"
+    hang.write_text(f"#!{sys.executable}\nimport sys, time\nif any(':1048576:' in a for a in sys.argv): time.sleep(60)\n"
                     f"import os; os.execv({str(real)!r}, [{str(real)!r}] + sys.argv[1:])\n")
     hang.chmod(0o755)
     monkeypatch.setattr(collection, "build", lambda: hang)

@@ -5,7 +5,7 @@ import pytest
 
 from pmcsuite.catalogue import load_catalogue
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.plan import split_runs, Job, Pass, make_jobs, make_passes, plan_counters, remaining_jobs, run_key
+from pmcsuite.plan import batches, split_runs, Job, Pass, make_jobs, make_passes, plan_counters, remaining_jobs, run_key
 
 
 @pytest.fixture()
@@ -96,9 +96,10 @@ def test_jobs_complete_seeded_and_reproducible(cat):
     assert len(jobs) == 2 * 3 * (1 + len(passes)) * 4
     cells = Counter((j.ipc, j.size, j.variant) for j in jobs)
     assert set(cells.values()) == {4} and len(cells) == 2 * 3 * 3
-    assert {(j.ipc, j.size, j.variant, j.process) for j in jobs} == {
+    assert {(j.ipc, j.size, j.variant, j.first_run) for j in jobs} == {
         (i, s, v, r) for i in ("pipe", "local") for s in (1024, 65536, 1 << 20)
         for v in ("baseline", "l1+axi", "l2+tlb") for r in range(4)}
+    assert [j.process for j in jobs] == list(range(len(jobs)))      # one job per process, in order
     again = make_jobs(["pipe", "local"], [1024, 65536, 1 << 20], 4, passes, seed=7)
     assert [j.key for j in again] == [j.key for j in jobs]
     other = make_jobs(["pipe", "local"], [1024, 65536, 1 << 20], 4, passes, seed=8)
@@ -112,10 +113,10 @@ def test_jobs_complete_seeded_and_reproducible(cat):
 def test_warmup_runs_first_in_each_cell(cat):
     jobs = make_jobs(["pipe", "local", "local-s"], [4096, 65536], 5, _passes(cat), seed=1)
     last = {}
-    for job in jobs:                                   # process and run numbers rise in execution order
+    for job in jobs:                                   # run numbers rise in execution order
         cell = (job.ipc, job.size, job.variant)
-        assert job.process == last.get(cell, -1) + 1 and job.first_run == job.process and job.iterations == 1
-        last[cell] = job.process
+        assert job.first_run == last.get(cell, -1) + 1 and job.iterations == 1
+        last[cell] = job.first_run
     no_baseline = make_jobs(["pipe"], [4096], 2, _passes(cat), seed=1, baseline=False)
     assert {j.variant for j in no_baseline} == {"l1+axi", "l2+tlb"} and len(no_baseline) == 4
 
@@ -134,8 +135,8 @@ def test_make_jobs_rejects_bad_input(cat):
 
 def test_remaining_jobs_for_resume(cat):
     jobs = make_jobs(["pipe", "local"], [4096, 65536], 3, _passes(cat), seed=3)
-    records = [{"ipc": j.ipc, "buffer_size": j.size, "variant": j.variant, "run": j.first_run, "ok": True}
-               for j in jobs[:10]]                 # version 1 records: the run is the process
+    records = [{"ipc": j.ipc, "buffer_size": j.size, "variant": j.variant, "run": j.first_run, "ok": True,
+                "process": j.process, "iteration": 0, "iterations": 1} for j in jobs[:10]]
     left = remaining_jobs(jobs, {run_key(r) for r in records})
     assert left == jobs[10:]
     assert remaining_jobs(jobs, []) == jobs
@@ -143,19 +144,31 @@ def test_remaining_jobs_for_resume(cat):
     assert Job("pipe", 4096, "baseline", 0).key == ("pipe", 4096, "baseline", 0)
 
 
-def test_runs_spread_over_processes(cat):
-    """In-process counting: a cell's runs are iterations of several processes (larger ones first),
-    the processes of all cells interleaved; run numbers follow execution order within each cell."""
-    jobs = make_jobs(["pipe", "local"], [4096, 65536], 13, _passes(cat), seed=5, processes=3)
-    assert len(jobs) == 2 * 2 * 3 * 3
+@pytest.mark.parametrize("points", [1, 3])
+def test_runs_spread_over_processes(cat, points):
+    """In-process counting: a cell's runs are iterations of several processes (larger shares first),
+    each process running up to ``points`` cells of one variant, never one cell twice; the processes
+    of all variants interleaved; run numbers follow execution order within each cell."""
+    jobs = make_jobs(["pipe", "local"], [4096, 65536, 1 << 20], 13, _passes(cat), seed=5, processes=3,
+                     points_per_process=points)
+    assert len(jobs) == 2 * 3 * 3 * 3
     by_cell = {}
     for job in jobs:
         by_cell.setdefault((job.ipc, job.size, job.variant), []).append(job)
     for members in by_cell.values():
-        assert [j.process for j in members] == [0, 1, 2]
+        assert len({j.process for j in members}) == 3
         assert [j.iterations for j in members] == [5, 4, 4]
         assert [j.first_run for j in members] == [0, 5, 9]
-    assert [j.key for j in jobs] != sorted(j.key for j in jobs)          # shuffled across cells
+    groups = batches(jobs)
+    assert sum(len(b) for b in groups) == len(jobs) and max(len(b) for b in groups) == points
+    assert len(groups) == 3 * 3 * -(-6 // points)
+    for b in groups:
+        assert len({j.variant for j in b}) == 1 and len({(j.ipc, j.size) for j in b}) == len(b)
+    assert [b[0].process for b in groups] == list(range(len(groups)))
+    assert [b[0].variant for b in groups] != sorted(b[0].variant for b in groups)   # variants interleaved
+    again = make_jobs(["pipe", "local"], [4096, 65536, 1 << 20], 13, _passes(cat), seed=5, processes=3,
+                      points_per_process=points)
+    assert [j.key for j in again] == [j.key for j in jobs]
     assert split_runs(10, 3) == [4, 3, 3] and split_runs(3, 3) == [1, 1, 1]
     with pytest.raises(PmcsuiteError, match="processes must be a whole number from 1 to runs"):
         make_jobs(["pipe"], [4096], 2, [], 1, processes=3)

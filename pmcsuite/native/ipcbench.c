@@ -19,6 +19,16 @@
  * filled with the pattern (writer) and pre-faulted (reader) once per process and reused; in
  * 2proc mode each child allocates and pre-faults its own.
  *
+ * Several points per process (--points IPC:SIZE:N,...; instead of -i, -b and -n; at most 4096
+ * items, each SIZE dividing -t, each checked as -i/-b would be): the points run in the given
+ * order, each as -i IPC -b SIZE -n N would (fresh IPC object and actors per iteration). The
+ * 2thread buffers are allocated, filled and pre-faulted once per process at the LARGEST size of
+ * the list: the writer's holds pattern(i) at every offset i, so its first B bytes are the
+ * pattern of any smaller point, and the reader checks against the point's own B. Every JSON
+ * line carries "point" (the item's 0-based index; 0 without --points), and "iteration" (0-based
+ * within the point) and "iterations" (the point's N). A sweep thus pays the per-process costs
+ * (start-up, buffer set-up, registering the tracepoints it counts) once, not once per point.
+ *
  * Counting by the actors themselves (Linux, -e ID=SPEC, "counting": "actors"): at the start of
  * every iteration each actor, in its own thread (2thread) or process (2proc), opens every event
  * with perf_event_open(attr, pid 0, cpu -1, group, PERF_FLAG_FD_CLOEXEC): inherit 0, user and
@@ -39,10 +49,12 @@
  * == "reads" (reader; 0 for the writer) EXACTLY, and raw_syscalls:sys_enter == that actor's
  * writes + reads + G (G = 1 when all events fit one group). Verified by
  * tests/test_benchmark.py. Values are raw counts, never scaled: a group that did not fit the PMU
- * is "not_counted", one that was multiplexed is "multiplexed" (both with the raw value). With
- * -n > 1 the controller also holds one disabled, never-enabled event per tracepoint on itself,
- * so that the kernel does not register and unregister the tracepoint (an RCU grace period,
- * tens of ms) at every iteration; it counts nothing and is in no actor's group.
+ * is "not_counted", one that was multiplexed is "multiplexed" (both with the raw value). When
+ * the process runs more than one iteration in all (-n > 1, or --points with more than one
+ * iteration over all its points) the controller also holds one disabled, never-enabled event
+ * per tracepoint on itself for the whole process, so that the kernel registers each tracepoint
+ * once per process rather than registering and unregistering it (an RCU grace period, tens of
+ * ms) at every iteration or point; it counts nothing and is in no actor's group.
  *
  * Counting with libpmc (FreeBSD, built with -DWITH_LIBPMC, "counting": "process"), the way the
  * 2020+ L41 ipc-benchmark does it: pmc_init() once, per event pmc_allocate(spec, PMC_MODE_TC, ...,
@@ -172,6 +184,7 @@ int pmc_write(pmc_id_t pmc, pmc_value_t value);
 #define NBUCKETS 64
 #define MAX_EVENTS 32
 #define MAX_ITERATIONS 100000
+#define MAX_POINTS 4096
 
 /* ------------------------------------------------------------------ configuration */
 
@@ -193,11 +206,24 @@ struct config {
     int force;              /* -f */
     int cpus[2];            /* from -c, -1 = not given */
     const char *ctl_fifo, *ack_fifo;
-    long iterations;        /* -n */
+    long iterations;        /* -n; while running: the current point's */
     int nevents;            /* -e */
 };
 
 static struct config cfg = {IPC_PIPE, ACT_2THREAD, PL_ANY, DEFAULT_BUFFER, DEFAULT_TOTAL, 0, {-1, -1}, NULL, NULL, 1, 0};
+
+/* The points this process runs, in order (--points, or the one point of -i/-b/-n). While a
+ * point runs, cfg.ipc, cfg.buffer and cfg.iterations are that point's. */
+struct point {
+    enum ipc_mode ipc;
+    size_t buffer;
+    long iterations;
+};
+
+static struct point points[MAX_POINTS];
+static int npoints;
+static long total_iterations;   /* over all points */
+static size_t max_buffer;       /* the largest buffer size of all points */
 
 /* ------------------------------------------------------------------ events (-e ID=SPEC) */
 
@@ -1098,21 +1124,24 @@ static int64_t tv_ns(struct timeval tv)
     return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 }
 
-/* Allocate an actor's buffer: the writer's filled with the pattern, the reader's pre-faulted. */
-static unsigned char *actor_buffer(enum role role)
+/* Allocate an actor's size-byte buffer: the writer's filled with the pattern, the reader's
+ * pre-faulted. The writer's buffer holds pattern(i) at every offset i, so its first B bytes are
+ * pattern(0..B-1) for any B <= size: one buffer of the largest point's size serves every point
+ * (the writer sends from its start, the reader checks against the point's own B). */
+static unsigned char *actor_buffer(enum role role, size_t size)
 {
     void *mem = NULL;
     unsigned char *buf;
     long page = sysconf(_SC_PAGESIZE);
-    int rc = posix_memalign(&mem, page > 0 ? (size_t)page : 4096, cfg.buffer);
+    int rc = posix_memalign(&mem, page > 0 ? (size_t)page : 4096, size);
     if (rc != 0)
-        runtime_error(rc, "cannot allocate a %llu-byte buffer", (unsigned long long)cfg.buffer);
+        runtime_error(rc, "cannot allocate a %llu-byte buffer", (unsigned long long)size);
     buf = mem;
     if (role == WRITER)
-        for (size_t i = 0; i < cfg.buffer; i++)
+        for (size_t i = 0; i < size; i++)
             buf[i] = pattern(i);
     else
-        memset(buf, 0, cfg.buffer); /* pre-fault */
+        memset(buf, 0, size); /* pre-fault */
     return buf;
 }
 
@@ -1126,8 +1155,8 @@ static void *actor_main(void *arg)
 
     if (a->pin >= 0)
         pin_self(a->pin);
-    if (!buf)
-        buf = actor_buffer(a->role);
+    if (!buf) /* 2proc: each child its own, of the current point's size */
+        buf = actor_buffer(a->role, cfg.buffer);
     counters_open(a);
 
     write_all(ready_pipe[1], &c, 1, "the ready handshake");
@@ -1254,6 +1283,7 @@ static void usage(void)
     printf("usage: ipcbench [-i pipe|pipe-s|local|local-s|tcp|tcp-s] [-a 2thread|2proc] [-b SIZE] [-t TOTAL]\n"
            "                [-p same|split|any] [-c CPU[,CPU]] [-f] [-n N] [-e ID=SPEC]...\n"
            "                [--ctl-fifo CTL --ack-fifo ACK]\n"
+           "       ipcbench --points IPC:SIZE:N[,IPC:SIZE:N]... [-a ...] [-t TOTAL] [-p ...] [-c ...] [-f] [-e ...]\n"
            "  -i  IPC object (default pipe); pipe-s resizes the pipe to the buffer size (Linux)\n"
            "  -a  two threads or two processes (default 2thread)\n"
            "  -b  bytes per write()/read() (default 128K); sizes: 65536, 64K, 1M, 1G\n"
@@ -1265,6 +1295,8 @@ static void usage(void)
            "  -e, --event ID=SPEC  count SPEC in each actor over its loop (up to 32; Linux: perf's spelling,\n"
            "      e.g. instructions, L1-dcache-load-misses, r08, cpu/event=0x3c/, page-faults,\n"
            "      syscalls:sys_enter_write; FreeBSD with libpmc: a pmcstat event name)\n"
+           "  --points  run several points in a row in this process (instead of -i, -b and -n): IPC mode,\n"
+           "      buffer size (dividing -t) and iterations of each, e.g. --points pipe:4K:4,local:1M:4 (up to 4096)\n"
            "  --ctl-fifo/--ack-fifo  perf stat --delay=-1 --control fifo:CTL,ACK: count the loop only\n"
            "Prints one JSON object per iteration on stdout, one line each.\n");
 }
@@ -1289,9 +1321,80 @@ static int parse_cpu(const char *s)
     return (int)v;
 }
 
+/* Parse a -n / N value: 1..MAX_ITERATIONS, else -1. */
+static long parse_iterations(const char *s)
+{
+    char *end;
+    long n;
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (n < 1 || n > MAX_ITERATIONS || errno || *end != '\0')
+        return -1;
+    return n;
+}
+
+/* Check one point against the total and this system. prefix is "" for -i/-b, or names the
+ * --points item, so that the error says which item is wrong. */
+static void check_point(const struct point *pt, const char *prefix)
+{
+    if (cfg.total % pt->buffer != 0)
+        usage_error("%stotal size %llu is not a multiple of the buffer size %llu: choose sizes that divide evenly",
+                    prefix, (unsigned long long)cfg.total, (unsigned long long)pt->buffer);
+    if ((pt->ipc == IPC_LOCAL_S || pt->ipc == IPC_TCP_S) && pt->buffer > INT_MAX)
+        usage_error("%sbuffer size %llu is too large for SO_SNDBUF: use at most %d", prefix,
+                    (unsigned long long)pt->buffer, INT_MAX);
+#if !defined(__linux__)
+    if (pt->ipc == IPC_PIPE_S)
+        usage_error("%s-i pipe-s needs F_SETPIPE_SZ, which only Linux has: use -i pipe on this system", prefix);
+#endif
+}
+
+/* Parse --points IPC:SIZE:N[,IPC:SIZE:N]... into points[] (each item checked by check_point). */
+static void parse_points(const char *list)
+{
+    const char *item = list;
+    npoints = 0;
+    for (;;) {
+        const char *comma = strchr(item, ',');
+        size_t len = comma ? (size_t)(comma - item) : strlen(item);
+        char copy[256], prefix[400], *c1, *c2;
+        struct point *pt;
+        uint64_t size;
+        int v;
+        if (npoints == MAX_POINTS)
+            usage_error("too many --points items: at most %d", MAX_POINTS);
+        pt = &points[npoints];
+        snprintf(copy, sizeof copy, "%.*s", (int)(len < sizeof copy ? len : sizeof copy - 1), item);
+        snprintf(prefix, sizeof prefix, "--points item %d '%.200s': ", npoints + 1, copy);
+        c1 = strchr(copy, ':');
+        c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (len == 0 || len >= sizeof copy || !c1 || !c2 || strchr(c2 + 1, ':'))
+            usage_error("invalid --points item %d '%.200s': write IPC:SIZE:N items separated by commas, "
+                        "e.g. --points pipe:4K:4,local:1M:4", npoints + 1, copy);
+        *c1 = *c2 = '\0';
+        if ((v = lookup(copy, ipc_names, IPC_COUNT)) < 0)
+            usage_error("%sunknown IPC mode '%s': use pipe, pipe-s, local, local-s, tcp or tcp-s", prefix, copy);
+        pt->ipc = (enum ipc_mode)v;
+        if (parse_size(c1 + 1, &size) != 0 || size > (uint64_t)SSIZE_MAX)
+            usage_error("%sinvalid buffer size '%s': write a positive number of bytes, e.g. 65536, 64K or 1M",
+                        prefix, c1 + 1);
+        pt->buffer = (size_t)size;
+        if ((pt->iterations = parse_iterations(c2 + 1)) < 0)
+            usage_error("%sinvalid iteration count '%s': use a number from 1 to %d", prefix, c2 + 1, MAX_ITERATIONS);
+        check_point(pt, prefix);
+        npoints++;
+        if (!comma)
+            break;
+        item = comma + 1;
+    }
+}
+
 static void parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
+        {"points", required_argument, NULL, 'P'},
         {"ctl-fifo", required_argument, NULL, 'C'},
         {"ack-fifo", required_argument, NULL, 'A'},
         {"iterations", required_argument, NULL, 'n'},
@@ -1299,8 +1402,8 @@ static void parse_args(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *cpus_arg = NULL;
-    int opt, v;
+    const char *cpus_arg = NULL, *points_arg = NULL;
+    int opt, v, single_given = 0; /* -i, -b or -n was given */
     uint64_t size;
 
     opterr = 0; /* we print our own one-line errors */
@@ -1310,6 +1413,7 @@ static void parse_args(int argc, char **argv)
             if ((v = lookup(optarg, ipc_names, IPC_COUNT)) < 0)
                 usage_error("unknown IPC mode '%s': use pipe, pipe-s, local, local-s, tcp or tcp-s", optarg);
             cfg.ipc = (enum ipc_mode)v;
+            single_given = 1;
             break;
         case 'a':
             if ((v = lookup(optarg, actors_names, 2)) < 0)
@@ -1325,6 +1429,7 @@ static void parse_args(int argc, char **argv)
             if (parse_size(optarg, &size) != 0 || size > (uint64_t)SSIZE_MAX)
                 usage_error("invalid buffer size '%s': write a positive number of bytes, e.g. 65536, 64K or 1M", optarg);
             cfg.buffer = (size_t)size;
+            single_given = 1;
             break;
         case 't':
             if (parse_size(optarg, &size) != 0)
@@ -1337,16 +1442,14 @@ static void parse_args(int argc, char **argv)
         case 'f':
             cfg.force = 1;
             break;
-        case 'n': {
-            char *end = optarg;
-            long n;
-            errno = 0;
-            n = isdigit((unsigned char)optarg[0]) ? strtol(optarg, &end, 10) : -1;
-            if (n < 1 || n > MAX_ITERATIONS || errno || *end != '\0')
+        case 'n':
+            if ((cfg.iterations = parse_iterations(optarg)) < 0)
                 usage_error("invalid iteration count '%s': use a number from 1 to %d", optarg, MAX_ITERATIONS);
-            cfg.iterations = n;
+            single_given = 1;
             break;
-        }
+        case 'P':
+            points_arg = optarg;
+            break;
         case 'e':
             add_event(optarg);
             break;
@@ -1360,7 +1463,7 @@ static void parse_args(int argc, char **argv)
             usage();
             exit(0);
         case ':':
-            if (optopt)
+            if (optopt && strncmp(argv[optind - 1], "--", 2) != 0)
                 usage_error("option -%c needs a value: see ipcbench -h", optopt);
             usage_error("option %s needs a value: see ipcbench -h", argv[optind - 1]);
             break;
@@ -1372,20 +1475,31 @@ static void parse_args(int argc, char **argv)
     }
     if (optind < argc)
         usage_error("unexpected argument '%s': see ipcbench -h", argv[optind]);
-    if (cfg.total % cfg.buffer != 0)
-        usage_error("total size %llu is not a multiple of the buffer size %llu: choose sizes that divide evenly",
-                    (unsigned long long)cfg.total, (unsigned long long)cfg.buffer);
+    if (points_arg) {
+        if (single_given)
+            usage_error("--points cannot be combined with -i, -b or -n: give every point as IPC:SIZE:N in --points");
+        parse_points(points_arg);
+    } else {
+        points[0].ipc = cfg.ipc;
+        points[0].buffer = cfg.buffer;
+        points[0].iterations = cfg.iterations;
+        npoints = 1;
+        check_point(&points[0], "");
+    }
+    total_iterations = 0;
+    max_buffer = 0;
+    for (int i = 0; i < npoints; i++) {
+        total_iterations += points[i].iterations;
+        if (points[i].buffer > max_buffer)
+            max_buffer = points[i].buffer;
+    }
     if ((cfg.ctl_fifo == NULL) != (cfg.ack_fifo == NULL))
         usage_error("--ctl-fifo and --ack-fifo go together: give both or neither");
     if (cfg.ctl_fifo && cfg.nevents)
         usage_error("-e and --ctl-fifo exclude each other: count with -e (in the actors) or under perf stat, not both");
-    if (cfg.ctl_fifo && cfg.iterations > 1)
-        usage_error("--ctl-fifo needs -n 1: perf stat would sum the counts of all %ld iterations", cfg.iterations);
-    if ((cfg.ipc == IPC_LOCAL_S || cfg.ipc == IPC_TCP_S) && cfg.buffer > INT_MAX)
-        usage_error("buffer size %llu is too large for SO_SNDBUF: use at most %d", (unsigned long long)cfg.buffer, INT_MAX);
+    if (cfg.ctl_fifo && total_iterations > 1)
+        usage_error("--ctl-fifo needs -n 1: perf stat would sum the counts of all %ld iterations", total_iterations);
 #if !defined(__linux__)
-    if (cfg.ipc == IPC_PIPE_S)
-        usage_error("-i pipe-s needs F_SETPIPE_SZ, which only Linux has: use -i pipe on this system");
     if (cfg.force)
         usage_error("-f needs SO_SNDBUFFORCE, which only Linux has: raise kern.ipc.maxsockbuf instead");
 #endif
@@ -1593,16 +1707,17 @@ static const char *counting_name(void)
     return HAVE_LIBPMC ? "process" : "actors";
 }
 
-/* One iteration's result: one JSON object on one line, flushed. */
-static void print_json(const struct buffers *b, long iteration)
+/* One iteration's result: one JSON object on one line, flushed. iteration counts within the
+ * point (cfg.* are the point's), point is its index in --points (0 without --points). */
+static void print_json(const struct buffers *b, int point, long iteration)
 {
     const struct actor *w = &shared->actor[WRITER], *r = &shared->actor[READER];
     uint64_t loop_ns = r->t_end - w->t_start;
     double bandwidth = loop_ns ? (double)cfg.total * 1e9 / (double)loop_ns : 0.0;
     int bytes_ok = w->bytes == cfg.total && r->bytes == cfg.total && r->mismatches == 0;
 
-    printf("{\"tool\": \"ipcbench\", \"version\": 2, \"iteration\": %ld, \"iterations\": %ld, "
-           "\"ipc\": \"%s\", \"actors\": \"%s\", \"placement\": \"%s\", ", iteration, cfg.iterations,
+    printf("{\"tool\": \"ipcbench\", \"version\": 2, \"point\": %d, \"iteration\": %ld, \"iterations\": %ld, "
+           "\"ipc\": \"%s\", \"actors\": \"%s\", \"placement\": \"%s\", ", point, iteration, cfg.iterations,
            ipc_names[cfg.ipc], actors_names[cfg.actors], placement_names[cfg.placement]);
     printf("\"buffer_size\": %llu, \"total_size\": %llu, ", (unsigned long long)cfg.buffer,
            (unsigned long long)cfg.total);
@@ -1726,10 +1841,33 @@ static void run_actors(int fds[2])
     close(go_pipe[1]);
 }
 
-int main(int argc, char **argv)
+/* One iteration of the current point: a fresh IPC object and fresh actors, then its JSON line. */
+static void run_iteration(const int pins[2], unsigned char *const bufs_once[2], int point, long iteration)
 {
     struct buffers bufs;
-    int fds[2], pins[2];
+    int fds[2];
+
+    make_ipc(fds, &bufs);
+    if (pipe(ready_pipe) != 0 || pipe(go_pipe) != 0)
+        runtime_error(errno, "pipe() failed");
+    for (int i = 0; i < 2; i++) {
+        struct actor *a = &shared->actor[i];
+        memset(a, 0, sizeof *a);
+        a->role = (enum role)i;
+        a->fd = fds[i];
+        a->pin = pins[i];
+        a->cpu_start = a->cpu_end = -1;
+        a->buf = bufs_once[i];
+    }
+    run_actors(fds);
+    if (cfg.ctl_fifo)
+        perf_command("disable\n");
+    print_json(&bufs, point, iteration);
+}
+
+int main(int argc, char **argv)
+{
+    int pins[2];
     unsigned char *bufs_once[2] = {NULL, NULL};
 
     parse_args(argc, argv);
@@ -1745,7 +1883,7 @@ int main(int argc, char **argv)
     }
 #if HAVE_PERF
     resolve_events();
-    if (cfg.iterations > 1)
+    if (total_iterations > 1) /* held for the whole process: across all points */
         keep_tracepoints_registered();
 #endif
 #if HAVE_LIBPMC
@@ -1760,28 +1898,17 @@ int main(int argc, char **argv)
         runtime_error(errno, "mmap of the shared result area failed");
     }
     memset(shared, 0, sizeof *shared);
-    if (cfg.actors == ACT_2THREAD) { /* once per process: threads share them across iterations */
-        bufs_once[WRITER] = actor_buffer(WRITER);
-        bufs_once[READER] = actor_buffer(READER);
+    if (cfg.actors == ACT_2THREAD) { /* once per process, at the largest size: shared by all iterations */
+        bufs_once[WRITER] = actor_buffer(WRITER, max_buffer);
+        bufs_once[READER] = actor_buffer(READER, max_buffer);
     }
 
-    for (long it = 0; it < cfg.iterations; it++) {
-        make_ipc(fds, &bufs);
-        if (pipe(ready_pipe) != 0 || pipe(go_pipe) != 0)
-            runtime_error(errno, "pipe() failed");
-        for (int i = 0; i < 2; i++) {
-            struct actor *a = &shared->actor[i];
-            memset(a, 0, sizeof *a);
-            a->role = (enum role)i;
-            a->fd = fds[i];
-            a->pin = pins[i];
-            a->cpu_start = a->cpu_end = -1;
-            a->buf = bufs_once[i];
-        }
-        run_actors(fds);
-        if (cfg.ctl_fifo)
-            perf_command("disable\n");
-        print_json(&bufs, it);
+    for (int pt = 0; pt < npoints; pt++) { /* the points in order, each with its own iterations */
+        cfg.ipc = points[pt].ipc;
+        cfg.buffer = points[pt].buffer;
+        cfg.iterations = points[pt].iterations;
+        for (long it = 0; it < cfg.iterations; it++)
+            run_iteration(pins, bufs_once, pt, it);
     }
     return 0;
 }
