@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .errors import PmcsuiteError
 from .processes import run_group
+from .schema import BENCH_STATUSES
 from .sizes import format_size, parse_size
 
 IPC_MODES = ("pipe", "pipe-s", "local", "local-s", "tcp", "tcp-s")
@@ -49,7 +50,7 @@ _RUSAGE_KEYS = ("minflt", "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns")
 #: versions of the ipcbench JSON this wrapper reads (2 adds iteration, iterations and counters)
 BENCH_VERSIONS = (1, 2)
 COUNTINGS = ("none", "loop", "actors", "process")
-COUNTER_STATUSES = ("ok", "not_supported", "permission_denied", "not_counted", "multiplexed", "error")
+COUNTER_STATUSES = BENCH_STATUSES
 MAX_ITERATIONS = 100000
 MAX_EVENTS = 32
 #: at most this many points (``--points`` items) per ipcbench process

@@ -32,6 +32,9 @@ BASELINE = "baseline"
 STATUSES = ("ok", "not_supported", "not_counted", "permission_denied", "multiplexed", "silent_zero",
             "tool_missing", "error")
 
+#: the statuses ipcbench itself reports per event (silent_zero and tool_missing are pmcsuite's verdicts)
+BENCH_STATUSES = ("ok", "not_supported", "permission_denied", "not_counted", "multiplexed", "error")
+
 #: who counted: inproc (the benchmark itself), a tool around it, none (baseline), import
 BACKENDS = ("inproc", "perf", "pmcstat", "dtrace", "none", "import")
 

@@ -3,6 +3,7 @@
 ``require(ok, why)``: outside CI a missing need skips the test with the reason; in CI (``CI`` set,
 as ``.ci/run`` is run) it fails it, because CI exists to provide every need and a skip there would
 hide exactly what it is meant to catch."""
+import functools
 import os
 
 import pytest
@@ -17,3 +18,14 @@ def require(ok, why: str) -> None:
     if IN_CI:
         pytest.fail(f"CI must provide this test's need: {why}", pytrace=False)
     pytest.skip(why)
+
+
+def needs(ok, why: str):
+    """Decorator form of :func:`require`, checked when the test runs."""
+    def wrap(test):
+        @functools.wraps(test)
+        def checked(*args, **kwargs):
+            require(ok, why)
+            return test(*args, **kwargs)
+        return checked
+    return wrap

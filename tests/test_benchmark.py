@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from needs import require  # noqa: E402
+from needs import needs, require  # noqa: E402
 
 from pmcsuite import benchmark as bm
 from pmcsuite.errors import PmcsuiteError
@@ -389,7 +389,7 @@ def test_compiler_error_gives_first_error_line(tmp_path):
     assert not list((tmp_path / "cache").iterdir())  # nothing half-built is left in the cache
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc for the dynamic fallback")
+@needs(shutil.which("gcc") is not None, "needs gcc for the dynamic fallback (bin/install adds it)")
 def test_static_link_failure_falls_back_to_dynamic(tmp_path):
     cc = fake_compiler(tmp_path, "if '-static' in sys.argv:\n    sys.stderr.write('ld: cannot find -lc\\n'); sys.exit(1)\n"
                                  "sys.exit(subprocess.call(['gcc', *sys.argv[1:]]))\n")
@@ -416,8 +416,7 @@ def test_perf_control_fifo_counts_only_the_loop(exe, tmp_path):
     "enable" write entered the kernel before counting started). The JSON output comes later and
     must not be counted.
     """
-    if shutil.which("perf") is None:
-        pytest.skip("perf is not installed")
+    require(shutil.which("perf") is not None, "perf is not installed (bin/install adds it)")
     ctl, ack = tmp_path / "ctl", tmp_path / "ack"
     os.mkfifo(ctl)
     os.mkfifo(ack)
@@ -431,8 +430,8 @@ def test_perf_control_fifo_counts_only_the_loop(exe, tmp_path):
         counts = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
         assert counts, f"perf printed no JSON count: {proc.stderr}"
         value = counts[0]["counter-value"]
-        if value == "<not supported>":      # no tracefs or not root: this machine cannot count it
-            pytest.skip(f"syscalls:sys_enter_write is {value} here (needs tracefs and root)")
+        # no tracefs or not root: this machine cannot count it
+        require(value != "<not supported>", f"syscalls:sys_enter_write is {value} here (needs tracefs and root)")
         # "<not counted>" is what perf prints when the "enable" command never arrived: a failure
         assert not value.startswith("<"), f"{actors}: perf counted nothing ({value}): was 'enable' sent?"
         assert MiB // 4096 <= float(value) <= MiB // 4096 + 2, (actors, value)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import pmcsuite
-from needs import require
+from needs import needs, require
 from pmcsuite import collection
 from pmcsuite.benchmark import build
 from pmcsuite.errors import PmcsuiteError
@@ -200,7 +200,7 @@ def test_bad_options_are_one_line_errors(tmp_path, options, message):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="SO_SNDBUFFORCE needs root (CI runs as root)")
+@needs(os.geteuid() == 0, "SO_SNDBUFFORCE needs root (CI runs as root)")
 def test_force_grants_socket_buffers_above_wmem_max(tmp_path):
     wmem_max = int(Path("/proc/sys/net/core/wmem_max").read_text())
     size = 1 << max(20, (2 * wmem_max).bit_length())        # a power of two above what the kernel grants unforced

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from needs import require
+
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.importers import import_l41, parse_l41_json, parse_l41_text
 from pmcsuite.results import load, summarise
@@ -34,8 +36,7 @@ def by_file(runs):
 
 def test_fixture_is_the_verbatim_real_sample():
     shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "l41-bbb-sample"
-    if not shared.is_dir():
-        pytest.skip("shared/ is not beside the clone")
+    require(shared.is_dir(), "shared/ is not beside the clone")
     for original in shared.iterdir():
         assert (FIX / original.name).read_bytes() == original.read_bytes(), original.name
 

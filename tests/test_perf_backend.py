@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from needs import needs
+
 from pmcsuite.backends import (STATUSES, CounterValue, NoneBackend, auto_backend, get_backend)
 from pmcsuite.backends import perf as perfmod
 from pmcsuite.backends.perf import PerfBackend
@@ -24,8 +26,8 @@ EVENTS = {"task_clock": "task-clock", "page_faults": "page-faults",
           "syscalls_write": "syscalls:sys_enter_write", "instructions": "instructions",
           "context_switches": "context-switches"}
 
-needs_perf = pytest.mark.skipif(shutil.which("perf") is None or platform.system() != "Linux",
-                                reason="needs Linux perf")
+needs_perf = needs(shutil.which("perf") is not None and platform.system() == "Linux",
+                   "needs Linux perf (bin/install adds it)")
 
 
 def test_statuses_and_counter_value_dict():
@@ -162,8 +164,8 @@ def test_probe_for_real():
 
 
 @needs_perf
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                    reason="needs root and setpriv to become an unprivileged user")
+@needs(os.geteuid() == 0 and shutil.which("setpriv") is not None,
+       "needs root and setpriv to become an unprivileged user")
 def test_probe_permission_denied_as_unprivileged_user():
     code = ("from pmcsuite.backends.perf import PerfBackend; "
             "v = PerfBackend().probe({'w': 'syscalls:sys_enter_write', 'tc': 'task-clock'}); "

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from needs import needs
+
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.timeline import (build_timeline, chrome_trace, output_paths, parse_perf_script,
                                plot_timeline, provenance, record_argv, trace, _record_error)
@@ -152,7 +154,7 @@ def test_trace_rejects_uneven_sizes(tmp_path):
         trace("pipe", 3000, 1 << 20, out=tmp_path / "t.json")
 
 
-@pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed on this machine")
+@needs(shutil.which("perf") is not None, "perf is not installed on this machine (bin/install adds it)")
 def test_trace_end_to_end(tmp_path):
     """For real: pipe, 256K buffer, 16M: 64 writes, >= 256 reads (Linux pipe capacity 64K)."""
     out = tmp_path / "sub" / "trace.json"
