@@ -32,7 +32,8 @@ def _dir(args) -> Path:
 SWEEP_OPTIONS = {"counters": "counters", "ipc": "ipcs", "sizes": "sizes", "runs": "runs", "warmup": "warmup",
                  "total": "total", "actors": "actors", "placement": "placement", "backend": "backend",
                  "platform": "platform", "seed": "seed", "out": "out", "catalogue": "catalogue",
-                 "processes": "processes", "points_per_process": "points_per_process"}
+                 "processes": "processes", "points_per_process": "points_per_process",
+                 "target_ci": "target_ci", "max_runs": "max_runs"}
 
 
 def cmd_collect(args):
@@ -116,13 +117,31 @@ def _provenance(df) -> dict:
 
 def cmd_summary(args):
     import pandas as pd
-    from .results import summarise
-    table = summarise(_load(args))
+    from .sizes import format_size
+    from .analysis.precision import needs_runs, precision
+    from .results import GROUP_KEYS, summarise
+    df = _load(args)
+    table = summarise(df)
     stats = ["median", "q25", "q75", "min", "max", "mean", "std"]
     table[stats] = table[stats] / (1 << 20)
     table = table.rename(columns={"metric": "unit"}).assign(unit="MiB/s", cv=table["cv"].map("{:.1%}".format))
+    known = precision(df)
+    ci = known.set_index(GROUP_KEYS)["half_width_pct"]
+    table["median_ci95"] = [f"±{v:.1f}%" if v == v else "n/a" for v in
+                            ci.reindex(pd.MultiIndex.from_frame(table[GROUP_KEYS].astype(object))).to_numpy()]
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.float_format", "{:,.1f}".format):
         print(table.drop(columns=["status"]).to_string(index=False))
+    target = ((df.attrs.get("metadata") or {}).get("settings") or {}).get("target_ci")
+    if target:
+        short = needs_runs(known, target)
+        if short.empty:
+            print(f"every point's median is known within ±{target:g} % (95 % interval; --target-ci {target:g})")
+        else:
+            cells = "; ".join(f"{r.ipc} {format_size(r.buffer_size)} {r.variant} (±{r.half_width_pct:.1f}%, n={r.n})"
+                              if r.half_width_pct == r.half_width_pct else
+                              f"{r.ipc} {format_size(r.buffer_size)} {r.variant} (unknown, n={r.n})"
+                              for r in short.itertuples())
+            print(f"{len(short)} point(s) did not reach --target-ci {target:g} % within --max-runs: {cells}")
 
 
 def cmd_export(args):
@@ -212,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="points (IPC mode x buffer size) one benchmark process runs in a row, each with its own "
                         "iterations (default 5; 1 = a process per point): what a process costs to start, such "
                         "as registering tracepoints, is paid once for them")
+    p.add_argument("--target-ci", type=float, dest="target_ci", metavar="PCT",
+                   help="add runs to every point until the 95 %% interval of its median bandwidth is within "
+                        "±PCT %% of it, or --max-runs is reached (pmcsuite summary lists the points that did not get there)")
+    p.add_argument("--max-runs", type=int, dest="max_runs",
+                   help="with --target-ci: at most this many runs per point and variant, warm-ups included "
+                        "(default 3 x --runs)")
     bench_options(p, "same", defaults=False)     # collect() fills in the defaults; --resume refuses them
     p.add_argument("--backend",
                    help="auto (Linux: inproc, the benchmark counts its own loop; FreeBSD: pmcstat,dtrace), inproc, "

@@ -7,6 +7,8 @@ checks -> one line appended to ``runs.jsonl`` as soon as the run ends.
 from __future__ import annotations
 
 import datetime as _dt
+import math
+import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from .availability import check
 from .errors import PmcsuiteError
 from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
                        own_cpu_time, runnable_others)
-from .plan import backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key
+from .plan import Job, backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key, split_runs
 from .schema import RunRecord
 from .sizes import parse_size, parse_sizes, format_size
 from .store import ResultStore
@@ -56,6 +58,10 @@ class Settings:
     # counting); None: one process per run (a tool such as perf stat wraps each run)
     processes: int | None = None
     points_per_process: int = 1     # cells one benchmark process runs in a row (in-process counting)
+    # --target-ci: add runs to a cell until the 95 % interval of its median is within ±target_ci %
+    # of it, up to max_runs runs (warm-ups included)
+    target_ci: float | None = None
+    max_runs: int | None = None
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -69,6 +75,22 @@ def _check_timeout(timeout) -> float:
     if not timeout > 0:
         raise PmcsuiteError(f"--timeout {timeout:g}: give the seconds after which a run counts as hung (> 0)")
     return float(timeout)
+
+
+def _check_target(target_ci, max_runs, runs):
+    """--target-ci PCT (> 0) and --max-runs N (>= runs; default 3 x runs) -> (float | None, int | None)."""
+    if target_ci is None:
+        if max_runs is not None:
+            raise PmcsuiteError("--max-runs goes with --target-ci PCT: without a target no run is added")
+        return None, None
+    if isinstance(target_ci, bool) or not isinstance(target_ci, (int, float)) or not 0 < target_ci < 100 \
+            or not math.isfinite(target_ci):
+        raise PmcsuiteError(f"--target-ci {target_ci}: give the half width of the median's 95 % interval as a "
+                            "percentage of the median, e.g. 2 (for ±2 %)")
+    max_runs = 3 * runs if max_runs is None else max_runs
+    if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < runs:
+        raise PmcsuiteError(f"--max-runs {max_runs}: give at least the runs of the plan ({runs})")
+    return float(target_ci), max_runs
 
 
 def _validate(ipcs, sizes, runs, warmup, total, actors, placement, processes=None):
@@ -162,7 +184,7 @@ def in_process(backends) -> bool:
 def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
                   actors="2thread", placement="same", backend="auto", platform=None, seed=1,
                   quick=False, catalogue=(), timeout=120.0, force=False, processes=None,
-                  points_per_process=None):
+                  points_per_process=None, target_ci=None, max_runs=None):
     """Resolve the user's options into Settings (pure apart from the counter check)."""
     defaults = QUICK if quick else DEFAULT
     ipcs = list(ipcs) if ipcs else list(REFERENCE_IPCS)
@@ -183,6 +205,7 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
         raise PmcsuiteError(f"--points-per-process {points_per_process}: give a whole number >= 1")
     total_size = parse_size(total)
     _validate(ipcs, sizes, runs, warmup, total_size, actors, placement, processes)
+    target_ci, max_runs = _check_target(target_ci, max_runs, runs)
     timeout = _check_timeout(timeout)
     cat = load_catalogue([Path(c) for c in catalogue])
     platforms = resolve_platforms(cat, platform)
@@ -195,7 +218,8 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
                          actors=actors, placement=placement, backend=backend, platforms=platforms,
                          groups=groups, skipped=skipped, seed=seed, timeout=timeout,
                          catalogue_files=[str(Path(c).resolve()) for c in catalogue], force=force,
-                         processes=processes, points_per_process=points_per_process)
+                         processes=processes, points_per_process=points_per_process,
+                         target_ci=target_ci, max_runs=max_runs)
 
 
 def _sanity(bench: dict, counters: dict, total: int, size: int, scope) -> list[str]:
@@ -305,7 +329,7 @@ def _progress(total: int, enabled: bool):
 def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
             actors="2thread", placement="same", backend="auto", platform=None, seed=1, quick=False,
             resume=None, catalogue=(), timeout=None, progress=True, command_line=None, force=False,
-            processes=None, points_per_process=None) -> Path:
+            processes=None, points_per_process=None, target_ci=None, max_runs=None) -> Path:
     """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing,
     with the settings stored there (only ``timeout`` may be given again: a hang may need more);
     ``timeout`` defaults to 120 s per run."""
@@ -333,7 +357,7 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
         cat, settings = plan_settings(counters, ipcs, sizes, runs, warmup, total, actors, placement,
                                       backend, platform, seed, quick, catalogue,
                                       120.0 if timeout is None else timeout, force, processes,
-                                      points_per_process)
+                                      points_per_process, target_ci, max_runs)
         store = ResultStore(out or _default_out())
         store.ensure_new()          # before the benchmark is built and anything runs
     passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, backend_names(settings.backend))
@@ -351,7 +375,10 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
         store.write_metadata({k: v for k, v in meta.items() if k not in ("format", "format_version")})
     else:
         store.create(_metadata(cat, settings, passes, command_line, build_info()))
-    return _execute(store, jobs, settings, exe, progress, cat)
+    _execute(store, jobs, settings, exe, progress, cat)
+    if settings.target_ci is not None:
+        _adapt(store, settings, passes, exe, progress, cat)
+    return store.dir
 
 
 def _finished(records) -> set[tuple]:
@@ -364,6 +391,55 @@ def _finished(records) -> set[tuple]:
             done[key] = done.get(key, 0) + 1
             expected[key] = r.get("iterations") or 1
     return {key for key, n in done.items() if n >= expected[key]}
+
+
+def _more_runs(store: ResultStore, settings: Settings, passes, round_: int) -> list:
+    """``--target-ci``: one more benchmark process for every cell whose median is not yet known
+    within ±target % (95 % interval, ``analysis.precision``) and that has fewer than ``max_runs``
+    runs; [] when every cell is there (or at its maximum). Process numbers go on after the stored
+    ones, run numbers after each cell's; the processes are batched and shuffled like the plan's."""
+    from .analysis.precision import needs_runs, precision
+    from .results import load
+    df = load(store.dir)
+    ok = df[df["ok"]]
+    wide = needs_runs(precision(df), settings.target_ci)
+    runs_in = ok.groupby(["ipc", "buffer_size", "variant"])["run"].agg(["count", "max"])
+    several = settings.processes is not None
+    # one more process of the plan's size (warm-ups included), or one more run per tool-wrapped process
+    share = max(split_runs(settings.runs, settings.processes)) if several else 1
+    by_name = {p.name: p for p in passes}
+    wanted = []
+    for cell in wide.itertuples(index=False):
+        key = (cell.ipc, int(cell.buffer_size), cell.variant)
+        count, last = runs_in.loc[key] if key in runs_in.index else (0, -1)
+        if count < settings.max_runs:
+            wanted.append((key, int(last) + 1, min(share, settings.max_runs - int(count))))
+    if not wanted:
+        return []
+    rng = random.Random(f"{settings.seed}-more-{round_}")
+    rng.shuffle(wanted)
+    per_variant: dict[str, list] = {}
+    for item in wanted:
+        per_variant.setdefault(item[0][2], []).append(item)
+    groups = [members[i:i + settings.points_per_process] for members in per_variant.values()
+              for i in range(0, len(members), settings.points_per_process)]
+    rng.shuffle(groups)
+    process = int(df["process"].max()) + 1 if df["process"].notna().any() else 0
+    jobs = []
+    for members in groups:
+        for (ipc, size, variant), first_run, iterations in members:
+            jobs.append(Job(ipc, size, variant, process, iterations, first_run, by_name.get(variant)))
+        process += 1
+    return jobs
+
+
+def _adapt(store: ResultStore, settings: Settings, passes, exe: Path, progress: bool, cat) -> None:
+    """Add runs round by round until every cell meets ``--target-ci`` or has ``max_runs`` runs."""
+    for round_ in range(10_000):
+        jobs = _more_runs(store, settings, passes, round_)
+        if not jobs:
+            return
+        _execute(store, jobs, settings, exe, progress, cat)
 
 
 def _default_out() -> Path:

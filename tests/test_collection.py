@@ -293,3 +293,38 @@ def test_default_groups_not_counted_are_named(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "pmcsuite: note: not counting" in err and "axi (no event on this platform)" in err
     assert "axi" not in json.loads((out / "metadata.json").read_text())["plan"]["groups"]
+
+
+def test_target_ci_adds_runs_until_met_or_at_most(tmp_path):
+    """--target-ci: points whose median is not known within the target get more processes, up to
+    --max-runs; process and run numbers go on without clashes; summary names the points that did
+    not get there."""
+    common = dict(SMALL, ipcs=["pipe"], sizes="64K,1M", backend="none", runs=8, processes=2)
+    loose = pmcsuite.load(pmcsuite.collect(out=tmp_path / "loose", target_ci=99.0, **common))
+    assert (loose.groupby(["ipc", "buffer_size", "variant"])["run"].count() == 8).all()   # met at once
+    # 2 x (1 warm-up + 2 measured): 4 measured runs cannot give a 95 % interval of the median: more
+    few = pmcsuite.load(pmcsuite.collect(out=tmp_path / "few", target_ci=99.0, **dict(common, runs=6)))
+    assert (few.groupby(["ipc", "buffer_size", "variant"])["run"].count() == 9).all()
+    out = pmcsuite.collect(out=tmp_path / "tight", target_ci=0.001, max_runs=16, **common)
+    df = pmcsuite.load(out)
+    cells = df.groupby(["ipc", "buffer_size", "variant"])
+    assert (cells["run"].count() == 16).all() and (cells["process"].nunique() == 4).all()
+    assert not df.duplicated(["ipc", "buffer_size", "variant", "run"]).any()
+    assert sorted(df.groupby("process")["seq"].min().index) == list(range(df["process"].nunique()))
+    assert (df[df["warmup"]]["iteration"] == 0).all() and df["warmup"].sum() == 2 * 4
+    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "summary", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 point(s) did not reach --target-ci 0.001 % within --max-runs: pipe 64K baseline (±" in proc.stdout
+    assert "median_ci95" in proc.stdout
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(max_runs=20), "--max-runs goes with --target-ci"),
+    (dict(target_ci=0), "--target-ci 0: give the half width"),
+    (dict(target_ci=2, max_runs=3), r"--max-runs 3: give at least the runs of the plan \(4\)"),
+])
+def test_target_ci_options_are_checked(tmp_path, options, message):
+    with pytest.raises(PmcsuiteError, match=message):
+        pmcsuite.collect(out=tmp_path / "x", **{**SMALL, "backend": "none", **options})
+    assert not (tmp_path / "x").exists()
