@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import PmcsuiteError
+from .errors import EnvironmentProblem, PmcsuiteError
 from .processes import run_group
 from .schema import BENCH_STATUSES
 from .sizes import format_size, parse_size
@@ -80,13 +80,13 @@ def find_compiler(cc=None) -> list[str]:
     if chosen:
         words = shlex.split(chosen) if isinstance(chosen, str) else [str(w) for w in chosen]
         if not words or shutil.which(words[0]) is None:
-            raise PmcsuiteError(f"C compiler {chosen!r} not found: install it or set CC to a working compiler")
+            raise EnvironmentProblem(f"C compiler {chosen!r} not found: install it or set CC to a working compiler")
         return [shutil.which(words[0])] + words[1:]
     for name in _COMPILERS:
         path = shutil.which(name)
         if path:
             return [path]
-    raise PmcsuiteError("no C compiler found: install gcc (apt-get install gcc) or set CC")
+    raise EnvironmentProblem("no C compiler found: install gcc (apt-get install gcc) or set CC")
 
 
 @functools.lru_cache(maxsize=8)
@@ -95,7 +95,7 @@ def _compiler_version(compiler: tuple[str, ...]) -> str:
     try:
         proc = subprocess.run([*compiler, "--version"], capture_output=True, text=True, timeout=30)
     except OSError as exc:
-        raise PmcsuiteError(f"cannot run C compiler {compiler[0]}: {exc.strerror}; set CC to a working compiler") from None
+        raise EnvironmentProblem(f"cannot run C compiler {compiler[0]}: {exc.strerror}; set CC to a working compiler") from None
     lines = (proc.stdout or proc.stderr).strip().splitlines()
     return lines[0].strip() if lines else "unknown"
 
@@ -114,7 +114,7 @@ def _compile(compiler: list[str], flags: list[str], source: Path, out: Path) -> 
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=300)
     except OSError as exc:
-        raise PmcsuiteError(f"cannot run C compiler {compiler[0]}: {exc.strerror}; set CC to a working compiler") from None
+        raise EnvironmentProblem(f"cannot run C compiler {compiler[0]}: {exc.strerror}; set CC to a working compiler") from None
 
 
 def _cache_key(compiler: list[str], version: str, source_bytes: bytes, target=None) -> str:

@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PmcsuiteError
+from .errors import EnvironmentProblem, PmcsuiteError
 
 KERNEL_META = "linux-image-arm64:arm64"
 BUSYBOX_PKG = "busybox-static:arm64"
@@ -106,7 +106,7 @@ def fetch(board_dir=None, update: bool = True) -> tuple[Path, Path]:
         pass
     for tool in ("apt-get", "apt-cache", "dpkg"):
         if shutil.which(tool) is None:
-            raise PmcsuiteError(f"cannot fetch the board images: {tool} not found (Debian/Ubuntu only)")
+            raise EnvironmentProblem(f"cannot fetch the board images: {tool} not found (Debian/Ubuntu only)")
     updated = False
     if "arm64" not in _run(["dpkg", "--print-foreign-architectures"]).split():
         _run(["dpkg", "--add-architecture", "arm64"])
@@ -248,7 +248,7 @@ def run_on_board(commands, files=None, timeout=120, smp=2, memory_mb=512, board_
     commands = [[str(a) for a in argv] for argv in commands]
     kernel, busybox = images(board_dir)
     if missing_tools():
-        raise PmcsuiteError(f"{', '.join(missing_tools())} not found: {INSTALL_HINT}")
+        raise EnvironmentProblem(f"{', '.join(missing_tools())} not found: {INSTALL_HINT}")
     marker = "PMCSUITE-" + uuid.uuid4().hex[:12]
     with tempfile.TemporaryDirectory(prefix="pmcsuite-board-") as tmp:
         initrd = Path(tmp) / "initrd.gz"

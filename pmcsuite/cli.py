@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .errors import PmcsuiteError
+from .errors import INTERNAL, EnvironmentProblem, PmcsuiteError, Signalled
 
 
 def _latest_results() -> Path:
@@ -82,6 +82,9 @@ def cmd_check(args):
     results = check(cat, _split(args.counters), platforms, backends)
     print(f"platform: {', '.join(platforms)}; backend: {', '.join(backends) or 'none'}")
     print(format_check(results))
+    if not any(r.status == "available" for r in results):
+        raise EnvironmentProblem("none of these counters can be counted here (see the table above): measure "
+                                 "bandwidth only with --backend none, or fix what the reasons say")
 
 
 def cmd_counters(args):
@@ -314,21 +317,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminated(signum, frame):
-    """SIGTERM is handled like Ctrl-C: measured processes killed, temporary files removed, runs kept."""
-    raise KeyboardInterrupt
+    """SIGTERM and SIGHUP are handled like Ctrl-C: measured processes killed, temporary files removed,
+    runs kept; the exit status says which signal (128 + N)."""
+    raise Signalled(signum)
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminated)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminated)
     try:
         args.func(args)
     except PmcsuiteError as exc:
         print(f"pmcsuite: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("pmcsuite: interrupted", file=sys.stderr)
-        return 130
+        return exc.exit_code
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"pmcsuite: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: one line, the traceback on request
@@ -336,7 +342,7 @@ def main(argv=None) -> int:
             raise
         print(f"pmcsuite: internal error: {type(exc).__name__}: {exc} "
               "(set PMCSUITE_DEBUG=1 for the traceback and please report it)", file=sys.stderr)
-        return 70
+        return INTERNAL
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import random
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from .backends import flag_silent_zeros, get_backend, resolve_backends
 from .benchmark import build, build_info, bench_argv, bench_points_argv, IPC_MODES, ACTORS, PLACEMENTS
 from .catalogue import load_catalogue
 from .availability import check
-from .errors import PmcsuiteError
+from .errors import EnvironmentProblem, Interrupted, PmcsuiteError
 from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
                        own_cpu_time, runnable_others)
 from .plan import Job, backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key, split_runs
@@ -72,8 +73,10 @@ def _now() -> str:
 
 
 def _check_timeout(timeout) -> float:
-    if not timeout > 0:
-        raise PmcsuiteError(f"--timeout {timeout:g}: give the seconds after which a run counts as hung (> 0)")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
+            or not timeout > 0:
+        raise PmcsuiteError(f"--timeout {timeout}: give the seconds after which a benchmark process counts as hung "
+                            "(a finite number > 0)")
     return float(timeout)
 
 
@@ -150,7 +153,7 @@ def choose_groups(cat, requested, platforms, backend) -> tuple[list[str], dict[s
             others = [g for g in cat.groups if g not in candidates] or list(cat.groups)
             _, all_by_design, all_failing = _classify(cat, others, platforms, backend)
             available = [g for g in others if _usable(cat, g, all_by_design, all_failing)]
-            raise PmcsuiteError(
+            raise EnvironmentProblem(
                 f"counters not available here: {', '.join(bad)} ({'; '.join(reasons)}); "
                 f"groups available on this host: {', '.join(available) or 'none'} (see 'pmcsuite check')")
         chosen = candidates
@@ -333,9 +336,27 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
     """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing,
     with the settings stored there (only ``timeout`` may be given again: a hang may need more);
     ``timeout`` defaults to 120 s per run."""
+    stores: list[ResultStore] = []      # the store _collect opened, so that its lock is released
+    try:
+        return _collect(stores, out, counters, ipcs, sizes, runs, warmup, total, actors, placement, backend,
+                        platform, seed, quick, resume, catalogue, timeout, progress, command_line, force,
+                        processes, points_per_process, target_ci, max_runs)
+    finally:
+        for store in stores:
+            store.unlock()
+
+
+def _collect(stores, out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
+            actors="2thread", placement="same", backend="auto", platform=None, seed=1, quick=False,
+            resume=None, catalogue=(), timeout=None, progress=True, command_line=None, force=False,
+            processes=None, points_per_process=None, target_ci=None, max_runs=None) -> Path:
+    """The body of :func:`collect`; ``stores`` receives the result store it opens."""
     if resume:
         store = ResultStore(resume)
+        stores.append(store)
         meta = store.read_metadata()
+        store.read_runs()           # refuses a directory whose runs.jsonl is missing, before anything else
+        store.lock()
         if meta.get("source") != "collect" or not isinstance(meta.get("settings"), dict):
             raise PmcsuiteError(f"{resume} was not made by 'pmcsuite collect' (no stored settings): nothing to resume")
         try:
@@ -359,6 +380,7 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
                                       120.0 if timeout is None else timeout, force, processes,
                                       points_per_process, target_ci, max_runs)
         store = ResultStore(out or _default_out())
+        stores.append(store)
         store.ensure_new()          # before the benchmark is built and anything runs
     passes, unavailable = plan_counters(cat, settings.groups, settings.platforms, backend_names(settings.backend))
     if set(unavailable) - set(settings.skipped):   # the catalogue changed under a resumed collection
@@ -371,9 +393,11 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
         jobs = remaining_jobs(jobs, _finished(store.read_runs()))
         meta = store.read_metadata()
         meta.setdefault("resumes", []).append({"time": _now(), "command_line": list(command_line or sys.argv),
-                                               "remaining": len(jobs)})
+                                               "remaining": len(jobs), "timeout": settings.timeout})
+        meta["settings"]["timeout"] = settings.timeout      # a raised timeout holds for later resumes too
         store.write_metadata({k: v for k, v in meta.items() if k not in ("format", "format_version")})
     else:
+        store.lock()
         store.create(_metadata(cat, settings, passes, command_line, build_info()))
     _execute(store, jobs, settings, exe, progress, cat)
     if settings.target_ci is not None:
@@ -465,9 +489,10 @@ def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: 
                     f"{job.variant} process {job.process} ({points}) failed: {records[0]['error']} (the "
                     f"{seq - 1} runs stored before it are kept in {store.dir}; fix the cause, then "
                     f"'pmcsuite collect --resume {store.dir}')")
-    except KeyboardInterrupt:
-        raise PmcsuiteError(f"interrupted: the runs so far are kept in {store.dir}; "
-                            f"'pmcsuite collect --resume {store.dir}' finishes the rest") from None
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        raise Interrupted(f"interrupted ({signal.Signals(signum).name}): the runs so far are kept in {store.dir}; "
+                          f"'pmcsuite collect --resume {store.dir}' finishes the rest", signum) from None
     finally:
         bar.close()
     return store.dir

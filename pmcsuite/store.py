@@ -1,13 +1,28 @@
 """The result directory: ``metadata.json`` plus append-only ``runs.jsonl`` (see docs/DESIGN.md)."""
+import errno
+import fcntl
 import json
 import os
 from pathlib import Path
 
-from .errors import PmcsuiteError
+from .errors import EnvironmentProblem, PmcsuiteError
 from .schema import FORMAT, FORMAT_VERSION, READABLE_VERSIONS
 
 METADATA = "metadata.json"
 RUNS = "runs.jsonl"
+LOCK = ".lock"        # flock()ed for the life of a collect or resume; holds the writer's pid
+
+
+def _storage_error(action: str, path, exc: OSError) -> PmcsuiteError:
+    """An OSError while writing results -> one line saying what to do (environment, exit 3)."""
+    why = {errno.ENOSPC: "the disk is full: free some space",
+           errno.EDQUOT: "the disk quota is exhausted: free some space",
+           errno.EROFS: "the file system is read-only: choose a writable --out",
+           errno.EACCES: "permission denied: choose a directory you may write, or fix its permissions",
+           errno.EPERM: "the file is not writable (immutable? chattr -i): fix it or choose another --out",
+           errno.EISDIR: "a directory stands where the file should be: remove or rename it",
+           errno.ENOTDIR: "a file stands where a directory should be: choose another --out"}
+    return EnvironmentProblem(f"cannot {action} {path}: {why.get(exc.errno, exc.strerror or str(exc))}")
 
 
 class ResultStore:
@@ -28,25 +43,69 @@ class ResultStore:
         return self.metadata_path.exists()
 
     def ensure_new(self, resumable: bool = True) -> None:
-        """Refuse to write over a result directory (``resumable``: say how to finish it instead)."""
-        if self.exists():
+        """Refuse to write over a result directory (``resumable``: say how to finish it instead),
+        and never append to half of one: a runs.jsonl without its metadata.json, or the other way."""
+        has_meta, has_runs = self.exists(), self.runs_path.exists()
+        if has_meta and has_runs:
             hint = f"use --resume {self.dir} to finish it, or choose another --out" if resumable else "choose another --out"
             raise PmcsuiteError(f"{self.dir} already holds results: {hint}")
+        if has_runs:
+            raise PmcsuiteError(f"{self.dir} holds a {RUNS} without its {METADATA} (lost?): its runs cannot be "
+                                f"resumed or appended to; restore {METADATA}, or move the directory away and collect again")
+        if has_meta:
+            raise PmcsuiteError(f"{self.dir} holds a {METADATA} without its {RUNS} (lost?): restore {RUNS} to "
+                                "resume, or choose another --out")
 
     def create(self, metadata: dict, overwrite: bool = False, resumable: bool = True) -> None:
-        if not overwrite:
-            self.ensure_new(resumable)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise PmcsuiteError(f"cannot create result directory {self.dir}: {exc.strerror}") from None
+            raise _storage_error("create result directory", self.dir, exc) from None
+        if not overwrite:
+            self.ensure_new(resumable)
         self.write_metadata(metadata)
-        self.runs_path.touch()
+        try:
+            self.runs_path.touch()
+        except OSError as exc:
+            raise _storage_error("write", self.runs_path, exc) from None
+
+    def lock(self) -> None:
+        """Hold the directory's lock until this process ends (one collect or resume at a time);
+        a second one is refused in one line naming the holder's pid."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _storage_error("create result directory", self.dir, exc) from None
+        try:
+            fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise _storage_error("lock", self.dir, exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise EnvironmentProblem(f"{self.dir} is being written by another pmcsuite (pid {holder}): wait for it "
+                                     "to finish, or stop it first; two writers would duplicate runs") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        """Release the lock taken by :meth:`lock` (also released when the process ends)."""
+        fd = getattr(self, "_lock_fd", None)
+        if fd is not None:
+            os.close(fd)
+            self._lock_fd = None
 
     def write_metadata(self, metadata: dict) -> None:
         tmp = self.metadata_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **metadata}, indent=2, default=str) + "\n")
-        os.replace(tmp, self.metadata_path)
+        try:
+            tmp.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **metadata}, indent=2,
+                                      default=str, allow_nan=False) + "\n")
+            os.replace(tmp, self.metadata_path)
+        except OSError as exc:
+            raise _storage_error("write", self.metadata_path, exc) from None
 
     def drop_incomplete_tail(self) -> int:
         """Cut off what a crash left unfinished at the end of runs.jsonl: a last line without its
@@ -56,7 +115,10 @@ class ResultStore:
         number of lines cut (a partial line counts as one)."""
         if not self.runs_path.exists():
             return 0
-        data = self.runs_path.read_bytes()
+        try:
+            data = self.runs_path.read_bytes()
+        except OSError as exc:
+            raise _storage_error("read", self.runs_path, exc) from None
         keep, cut = len(data), 0
         if data and not data.endswith(b"\n"):
             keep, cut = data.rfind(b"\n") + 1, 1
@@ -66,8 +128,11 @@ class ResultStore:
             keep -= sum(len(line) for line in lines[-batch:])
             cut += batch
         if cut:
-            with open(self.runs_path, "r+b") as handle:
-                handle.truncate(keep)
+            try:
+                with open(self.runs_path, "r+b") as handle:
+                    handle.truncate(keep)
+            except OSError as exc:
+                raise _storage_error("repair", self.runs_path, exc) from None
         return cut
 
     def append_run(self, record: dict) -> None:
@@ -76,18 +141,27 @@ class ResultStore:
     def append_runs(self, records) -> None:
         """Append the runs of one benchmark process in one write, then flush and fsync."""
         text = "".join(json.dumps(r, default=str, allow_nan=False) + "\n" for r in records)
-        with open(self.runs_path, "a", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(self.runs_path, "a", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise EnvironmentProblem(f"{_storage_error('append to', self.runs_path, exc)} (the runs stored before "
+                                     "are kept; 'pmcsuite collect --resume' finishes the rest)") from None
 
     def read_metadata(self) -> dict:
         if not self.dir.is_dir():
             raise PmcsuiteError(f"{self.dir} is not a directory: give a result directory made by 'pmcsuite collect' or 'pmcsuite import'")
         if not self.metadata_path.exists():
+            if self.runs_path.exists():
+                raise PmcsuiteError(f"{self.dir} has a {RUNS} but no {METADATA} (lost?): without it the runs cannot "
+                                    f"be read or resumed; restore {METADATA} from a backup")
             raise PmcsuiteError(f"{self.dir} has no {METADATA}: it is not a pmcsuite result directory")
         try:
             meta = json.loads(self.metadata_path.read_text())
+        except OSError as exc:
+            raise _storage_error("read", self.metadata_path, exc) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise PmcsuiteError(f"{self.metadata_path} is corrupt ({exc}); restore it or collect again") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -104,9 +178,15 @@ class ResultStore:
         and counted in ``self.skipped``."""
         self.skipped = []
         if not self.runs_path.exists():
-            raise PmcsuiteError(f"{self.dir} has no {RUNS}: it is not a pmcsuite result directory")
+            raise PmcsuiteError(f"{self.dir} has a {METADATA} but no {RUNS} (lost?): restore {RUNS}, or collect "
+                                "again into a new directory")
+        if not self.runs_path.is_file():
+            raise PmcsuiteError(f"{self.runs_path} is not a file: remove or rename what stands there")
         runs = []
-        lines = self.runs_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        try:
+            lines = self.runs_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            raise _storage_error("read", self.runs_path, exc) from None
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue

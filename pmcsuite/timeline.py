@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .benchmark import parse_bench_output
-from .errors import PmcsuiteError
+from .errors import EnvironmentProblem, PmcsuiteError
 from .sizes import format_size
 
 #: Tracepoints recorded (all exist on any Linux with ftrace syscall tracing).
@@ -438,7 +438,7 @@ def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
     json_path, png_path = output_paths(out, ipc, buffer_size)
     perf = shutil.which("perf")
     if perf is None:
-        raise PmcsuiteError("perf not found on PATH: 'pmcsuite trace' records with perf "
+        raise EnvironmentProblem("perf not found on PATH: 'pmcsuite trace' records with perf "
                             "(install linux-perf / linux-tools)")
     from .benchmark import bench_argv, build
 

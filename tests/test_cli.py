@@ -18,8 +18,9 @@ def run(*argv, env=None, cwd=None):
                           timeout=300, env=env, cwd=cwd)
 
 
-def one_line_error(proc, *fragments):
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+def one_line_error(proc, *fragments, code=2):
+    """One line on stderr, and the documented exit status: 2 bad input, 3 the environment (errors.py)."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("pmcsuite: error: "), proc.stderr
     assert "Traceback" not in proc.stderr
@@ -52,18 +53,20 @@ def test_invalid_sizes():
 def test_missing_tool(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))        # no perf (and nothing else) on PATH
     one_line_error(run("collect", "--backend", "perf", "--counters", "syscalls", "--out", tmp_path / "r", env=env),
-                   "perf not found")
+                   "perf not found", code=3)
     assert not (tmp_path / "r").exists()
     proc = run("check", "--backend", "perf", "--counters", "syscalls", env=env)
-    assert proc.returncode == 0 and "tool_missing" in proc.stdout
+    assert proc.returncode == 3 and "tool_missing" in proc.stdout            # nothing can count: environment
+    assert "none of these counters can be counted here" in proc.stderr
     # in-process counting needs no tool, only the compiler that builds the benchmark
-    one_line_error(run("collect", "--counters", "syscalls", "--out", tmp_path / "r", env=env), "no C compiler found")
+    one_line_error(run("collect", "--counters", "syscalls", "--out", tmp_path / "r", env=env), "no C compiler found",
+                   code=3)
     assert not (tmp_path / "r").exists()
 
 
 def test_unwritable_output(tmp_path):
     one_line_error(run("collect", "--backend", "none", "--sizes", "1M", "--runs", "2", "--out", "/proc/no/such/dir"),
-                   "cannot create result directory")
+                   "cannot create result directory", code=3)
 
 
 def test_not_a_result_directory(tmp_path):

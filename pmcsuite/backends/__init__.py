@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from ..errors import PmcsuiteError
+from ..errors import EnvironmentProblem, PmcsuiteError
 from ..processes import run_group
 from ..schema import STATUSES, CounterValue  # noqa: F401  (re-exported)
 
@@ -183,7 +183,7 @@ def run_under_tool(argv: list[str], timeout: float, bench_argv: list[str], env=N
     try:
         proc = run_group(argv, timeout, env=env)
     except OSError:
-        raise PmcsuiteError(f"{argv[0]} not found: install it, or use --backend none") from None
+        raise EnvironmentProblem(f"{argv[0]} not found: install it, or use --backend none") from None
     except subprocess.TimeoutExpired:
         raise PmcsuiteError(f"benchmark hung: no result after {timeout:g} s under {Path(argv[0]).name} "
                             f"({' '.join(map(str, bench_argv[:4]))}...): raise the timeout or check the "

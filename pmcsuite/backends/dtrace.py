@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..benchmark import parse_bench_output
-from ..errors import PmcsuiteError
+from ..errors import EnvironmentProblem, PmcsuiteError
 from . import CounterValue, ToolBackend, run_under_tool
 
 #: Predicate selecting the benchmark process and its children.
@@ -307,7 +307,7 @@ class DtraceBackend(ToolBackend):
     version_flag = "-V"
 
     def _missing(self) -> PmcsuiteError:
-        return PmcsuiteError("dtrace not found on PATH: the dtrace backend needs FreeBSD (or "
+        return EnvironmentProblem("dtrace not found on PATH: the dtrace backend needs FreeBSD (or "
                              "illumos) DTrace; use --backend perf on Linux or --backend none")
 
     def available(self) -> tuple[bool, str]:
