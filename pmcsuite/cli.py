@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .errors import INTERNAL, EnvironmentProblem, PmcsuiteError, Signalled
+from .options import name_list
 
 
 def _latest_results() -> Path:
@@ -47,8 +48,6 @@ def cmd_collect(args):
         raise PmcsuiteError(f"--resume takes the sweep from {args.resume}: drop "
                             f"{', '.join('--' + o for o in SWEEP_OPTIONS if getattr(args, o) is not None) or '--quick/--force'}"
                             " (only --timeout and --no-progress go with it)")
-    if "ipcs" in sweep:
-        sweep["ipcs"] = _split(sweep["ipcs"])
     out = collect(resume=args.resume, timeout=args.timeout, progress=not args.no_progress,
                   command_line=["pmcsuite", *sys.argv[1:]], **sweep)
     for line in summary_lines(out):
@@ -79,7 +78,7 @@ def cmd_check(args):
     cat = load_catalogue([Path(c) for c in args.catalogue or ()])
     platforms = resolve_platforms(cat, args.platform)
     backends = resolve_backends(args.backend)
-    results = check(cat, _split(args.counters), platforms, backends)
+    results = check(cat, name_list(args.counters, "--counters", "syscalls,faults"), platforms, backends)
     print(f"platform: {', '.join(platforms)}; backend: {', '.join(backends) or 'none'}")
     print(format_check(results))
     if not any(r.status == "available" for r in results):
@@ -193,10 +192,6 @@ def cmd_trace(args):
                   placement=args.placement, actors=args.actors, command_line=["pmcsuite", *sys.argv[1:]])
     for path in paths:
         print(path)
-
-
-def _split(text):
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

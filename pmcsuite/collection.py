@@ -23,6 +23,7 @@ from .errors import EnvironmentProblem, Interrupted, PmcsuiteError
 from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
                        own_cpu_time, runnable_others)
 from .plan import Job, backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key, split_runs
+from .options import name_list
 from .schema import RunRecord
 from .sizes import parse_size, parse_sizes, format_size
 from .store import ResultStore
@@ -190,8 +191,9 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
                   points_per_process=None, target_ci=None, max_runs=None):
     """Resolve the user's options into Settings (pure apart from the counter check)."""
     defaults = QUICK if quick else DEFAULT
-    ipcs = list(ipcs) if ipcs else list(REFERENCE_IPCS)
-    sizes = parse_sizes(sizes if sizes else defaults["sizes"])
+    explicit_backend = backend not in (None, "auto")
+    ipcs = name_list(ipcs, "--ipc", "pipe,local") or list(REFERENCE_IPCS)
+    sizes = parse_sizes(sizes if sizes is not None else defaults["sizes"])
     runs = runs if runs is not None else defaults["runs"]
     warmup = warmup if warmup is not None else defaults["warmup"]
     backends = resolve_backends(backend)        # Linux ["inproc"]; FreeBSD ["pmcstat", "dtrace"]; none: []
@@ -213,10 +215,13 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     cat = load_catalogue([Path(c) for c in catalogue])
     platforms = resolve_platforms(cat, platform)
     backend = ",".join(backends) or "none"
-    requested = [g.strip() for g in counters.split(",") if g.strip()] if isinstance(counters, str) else counters
+    requested = name_list(counters, "--counters", "syscalls,faults")
     if requested and not backends:
         raise PmcsuiteError("--backend none counts nothing: drop --counters or choose a counter backend")
     groups, skipped = choose_groups(cat, requested, platforms, backends) if backends else ([], {})
+    if backends and not groups and explicit_backend:
+        raise EnvironmentProblem(f"--backend {backend}: none of its counters can be counted here (see 'pmcsuite check "
+                                 f"--backend {backend}'); choose another backend, or --backend none for bandwidth only")
     return cat, Settings(ipcs=ipcs, sizes=sizes, runs=runs, warmup=warmup, total_size=total_size,
                          actors=actors, placement=placement, backend=backend, platforms=platforms,
                          groups=groups, skipped=skipped, seed=seed, timeout=timeout,
@@ -312,7 +317,7 @@ def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
         "platform": settings.platforms,
         "backend": settings.backend,
         "tools": {**tool_versions([*backend_names(settings.backend), "cc"]), "ipcbench": exe_info},
-        "catalogue": {"version": cat.version, "sha256": cat.sha256, "sources": [str(s) for s in cat.sources]},
+        "catalogue": cat.metadata(),     # version, sha256, sources + the snapshot analysis reads
         "plan": {"ipc": settings.ipcs, "sizes": settings.sizes, "runs": settings.runs,
                  "warmup": settings.warmup, "processes": settings.processes,
                  "points_per_process": settings.points_per_process, "total_size": settings.total_size, "actors": settings.actors,

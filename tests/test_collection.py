@@ -331,3 +331,75 @@ def test_target_ci_options_are_checked(tmp_path, options, message):
     with pytest.raises(PmcsuiteError, match=message):
         pmcsuite.collect(out=tmp_path / "x", **{**SMALL, "backend": "none", **options})
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(sizes=""), "no buffer sizes given"),
+    (dict(ipcs=""), "--ipc is empty"),
+    (dict(ipcs="pipe,pipe"), "--ipc lists pipe more than once"),
+    (dict(ipcs=["pipe", "pipe"]), "--ipc lists pipe more than once"),
+    (dict(ipcs="pipe,,local"), "has an empty item"),
+    (dict(counters=","), "--counters is empty"),
+    (dict(counters="syscalls,syscalls"), "--counters lists syscalls more than once"),
+    (dict(backend=""), "--backend is empty"),
+    (dict(backend="pmcstat", processes=None, runs=2), "--backend pmcstat: none of its counters can be counted here"),
+])
+def test_empty_or_repeated_values_are_refused_not_defaulted(tmp_path, options, message):
+    """Before: '' became the default sweep, pipe,pipe doubled a cell, --backend pmcstat on Linux ran a
+    sweep with no counters and exited 0."""
+    with pytest.raises(PmcsuiteError, match=message):
+        pmcsuite.collect(out=tmp_path / "x", **{**SMALL, **options})
+    assert not (tmp_path / "x").exists()
+
+
+def test_python_api_takes_comma_strings_or_lists(tmp_path):
+    a = pmcsuite.load(pmcsuite.collect(out=tmp_path / "a", **dict(SMALL, ipcs="pipe,local", sizes="64K", backend="none")))
+    assert sorted(set(a["ipc"])) == ["local", "pipe"]
+
+
+def test_second_writer_is_refused_naming_the_holder(tmp_path):
+    """Before: a resume while another collect wrote the directory duplicated most of its runs."""
+    out = pmcsuite.collect(out=tmp_path / "r", **dict(SMALL, ipcs=["pipe"], sizes="64K", backend="none"))
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pmcsuite.store import ResultStore\n"
+                               f"ResultStore({str(out)!r}).lock(); print('locked', flush=True); time.sleep(30)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = (out / "runs.jsonl").read_bytes()
+        with pytest.raises(PmcsuiteError, match=rf"being written by another pmcsuite \(pid {holder.pid}\)") as info:
+            pmcsuite.collect(resume=out, progress=False)
+        assert info.value.exit_code == 3 and (out / "runs.jsonl").read_bytes() == before
+    finally:
+        holder.kill()
+        holder.wait()
+    pmcsuite.collect(resume=out, progress=False)          # free again once the holder is gone
+
+
+def test_half_a_result_directory_is_refused(tmp_path):
+    """Before: a lost metadata.json made a new collect append to the old runs.jsonl."""
+    out = pmcsuite.collect(out=tmp_path / "r", **dict(SMALL, ipcs=["pipe"], sizes="64K", backend="none"))
+    runs = (out / "runs.jsonl").read_bytes()
+    (out / "metadata.json").rename(tmp_path / "lost.json")
+    with pytest.raises(PmcsuiteError, match="holds a runs.jsonl without its metadata.json"):
+        pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], sizes="64K", backend="none"))
+    with pytest.raises(PmcsuiteError, match="has a runs.jsonl but no metadata.json"):
+        pmcsuite.collect(resume=out, progress=False)
+    assert (out / "runs.jsonl").read_bytes() == runs
+    (tmp_path / "lost.json").rename(out / "metadata.json")
+    (out / "runs.jsonl").unlink()
+    with pytest.raises(PmcsuiteError, match="has a metadata.json but no runs.jsonl"):
+        pmcsuite.collect(resume=out, progress=False)
+    with pytest.raises(PmcsuiteError, match="holds a metadata.json without its runs.jsonl"):
+        pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], sizes="64K", backend="none"))
+
+
+def test_storage_faults_are_one_line_environment_errors(tmp_path):
+    out = pmcsuite.collect(out=tmp_path / "r", **dict(SMALL, ipcs=["pipe"], sizes="64K", backend="none"))
+    (out / "runs.jsonl").unlink()
+    (out / "runs.jsonl").mkdir()                      # a directory where the journal should be
+    with pytest.raises(PmcsuiteError, match="is not a file") as info:
+        pmcsuite.collect(resume=out, progress=False)
+    assert "\n" not in str(info.value)
+    with pytest.raises(PmcsuiteError) as info:
+        ResultStore(out).append_runs([{"ipc": "pipe"}])
+    assert info.value.exit_code == 3 and "a directory stands where the file should be" in str(info.value)

@@ -141,8 +141,9 @@ def auto_backend(system: str | None = None) -> str:
 def resolve_backends(choice) -> list[str]:
     """``--backend`` -> the backends to count with: "auto" (this OS's), "none" (no counters: []),
     one name or a comma-separated list ("pmcstat,dtrace"), each checked by :func:`get_backend`."""
-    names = [n.strip() for n in (choice.split(",") if isinstance(choice, str) else choice) if n.strip()]
-    if names in (["auto"], []):
+    from ..options import name_list
+    names = name_list(choice, "--backend", "auto, inproc, perf or pmcstat,dtrace") or ["auto"]
+    if names == ["auto"]:
         return auto_backends()
     if names == ["none"]:
         return []
