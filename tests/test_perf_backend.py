@@ -116,6 +116,9 @@ def test_run_benchmark_failure_and_garbage():
         PerfBackend().run(EVENTS, [FAKEBENCH, "--no-json"], 30)
     with pytest.raises(PmcsuiteError, match="could not start"):
         PerfBackend().run(EVENTS, ["/nonexistent/ipcbench"], 30)
+    # perf stat exits 0 when its workload dies of a signal (after printing a valid result, here)
+    with pytest.raises(PmcsuiteError, match="crashed under perf: killed by SIGSEGV"):
+        PerfBackend().run(EVENTS, [FAKEBENCH, "--crash-after"], 30)
 
 
 def _procs_with(token):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -57,6 +58,22 @@ class PerfRecord:
     interval: float | None = None  # -I: seconds since start
     aggr: str | None = None        # -A / --per-*: "CPU0", "S0", ... (JSON: "cpu 0", ...)
     cpus: int | None = None        # number of CPUs aggregated (--per-socket etc.)
+
+
+def workload_signal(stderr: str, program) -> str | None:
+    """The signal that killed perf stat's workload, from the line perf prints for it
+    (``psignal(sig, argv[0])``: ``"<program>: Segmentation fault"``), e.g. ``"SIGSEGV"``; None if none."""
+    names = {}
+    for sig in signal.Signals:
+        text = signal.strsignal(sig)
+        if text:
+            names.setdefault(text, sig.name)
+    prefix = f"{program}: "
+    for line in stderr.splitlines():
+        line = line.strip()
+        if line.startswith(prefix) and line[len(prefix):] in names:
+            return names[line[len(prefix):]]
+    return None
 
 
 def _value(text: str) -> tuple[float | None, str | None]:
@@ -340,6 +357,9 @@ class PerfBackend(ToolBackend):
             raise PmcsuiteError(failure[1])
         if rc != 0:
             raise PmcsuiteError(f"the benchmark failed (exit {rc}): {_bench_error(stderr)}")
+        crash = workload_signal(stderr, bench_argv[0])
+        if crash:        # perf stat exits 0 when its workload dies of a signal: only its stderr says so
+            raise PmcsuiteError(f"the benchmark crashed under perf: killed by {crash} ({' '.join(map(str, bench_argv[:4]))}...)")
         records = parse_perf_json(text) if use_json else parse_perf_csv(text)
         return parse_bench_output(stdout), to_counter_values(records, events)
 
