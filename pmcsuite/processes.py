@@ -1,23 +1,115 @@
-"""Running a measured program: in its own process group, so that a hang is ended whole."""
+"""Running a measured program so that everything it starts ends with it.
+
+Three mechanisms, all Linux-specific where they need the kernel (elsewhere the process group alone):
+
+- the program runs in a new session and process group, killed whole on a timeout or Ctrl-C;
+- **escaped descendants** (a child that called ``setsid()`` or was orphaned) are found too: pmcsuite
+  makes itself a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so orphans of the run are
+  re-parented to it instead of init; on a timeout every process of the run's tree (walked through
+  ``/proc``) and every orphan that appeared during the run is killed, so no escaped process can
+  hold the output pipes and stretch the timeout;
+- **a killed pmcsuite takes the run with it**: the program gets ``PR_SET_PDEATHSIG = SIGKILL`` (the
+  kernel kills it when pmcsuite dies, even by ``kill -9``), and ipcbench sets the same on itself and
+  on its actor processes, so a benchmark under perf ends when perf does.
+"""
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
+
+_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
+_LINUX = sys.platform.startswith("linux")
+_libc = ctypes.CDLL(None, use_errno=True) if _LINUX else None
+_subreaper = False
+
+
+def _die_with_parent() -> None:           # runs in the child between fork and exec: async-signal-safe
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _become_subreaper() -> None:
+    global _subreaper
+    if _LINUX and not _subreaper:
+        _subreaper = _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process (from /proc; empty where there is none)."""
+    found = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                        stat = handle.read()
+                except OSError:
+                    continue
+                fields = stat[stat.rfind(b")") + 2:].split()
+                found[int(entry.name)] = int(fields[1])
+    return found
+
+
+def _tree(roots) -> set[int]:
+    """``roots`` and all their descendants."""
+    parents = _parents()
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, []))
+    return found
+
+
+def _own_children() -> set[int]:
+    me = os.getpid()
+    return {pid for pid, ppid in _parents().items() if ppid == me}
+
+
+def _kill_all(proc: subprocess.Popen, before: set[int]) -> None:
+    """Kill the run's process group, its whole tree (escaped sessions included) and the orphans of
+    the run that were re-parented to us."""
+    victims = _tree([proc.pid, *(_own_children() - before)]) if _LINUX else {proc.pid}
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    for pid in victims - {os.getpid()}:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    if _LINUX:                                    # orphans re-parented during the kill
+        for pid in _tree(_own_children() - before - {proc.pid}) - {os.getpid()}:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in _own_children() - before - {proc.pid}:   # reap them: no zombies left behind
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 def run_group(argv, timeout: float, env=None) -> subprocess.CompletedProcess:
     """Run ``argv`` (a list, no shell) in a new session with stdin closed, capturing text output.
 
-    On timeout the whole process group (the tool, the benchmark and its threads or children) is
-    killed and ``subprocess.TimeoutExpired`` re-raised; so it is on Ctrl-C (KeyboardInterrupt),
-    which the group, in a session of its own, does not receive. A missing program raises ``OSError``."""
+    On timeout everything the run started is killed (see the module docstring) and
+    ``subprocess.TimeoutExpired`` re-raised; so it is on Ctrl-C (KeyboardInterrupt), which the
+    group, in a session of its own, does not receive. A missing program raises ``OSError``."""
+    _become_subreaper()
+    before = _own_children() if _LINUX else set()
     proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                            preexec_fn=_die_with_parent if _LINUX else None)
     try:
         out, err = proc.communicate(timeout=timeout)
     except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        _kill_all(proc, before)
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:         # something unkillable still holds the pipes
+            for stream in (proc.stdout, proc.stderr):
+                with contextlib.suppress(OSError):
+                    stream.close()
+            proc.wait()
         raise
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -62,3 +62,43 @@ def test_ctrl_c_kills_the_whole_group(tmp_path):
 def test_output_and_status():
     proc = run_group([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"], 30)
     assert (proc.stdout, proc.stderr, proc.returncode) == ("out\n", "err\n", 3)
+
+
+# a grandchild leaves the group (a session of its own) holding the output pipes, and its parent
+# hangs (ESCAPE) or exits at once, orphaning it (ORPHAN: re-parented to the subreaper); before: the
+# sweep waited 270 s on --timeout 3, on pipes the escapee held
+_ESCAPEE = ("import subprocess, sys; "
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'], start_new_session=True); "
+            "open(sys.argv[1], 'w').write(str(child.pid)); ")
+ESCAPE = _ESCAPEE + "import time; time.sleep(300)"
+ORPHAN = _ESCAPEE + "sys.exit(0)"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="subreaper and /proc are Linux")
+@pytest.mark.parametrize("script", [ESCAPE, ORPHAN], ids=["escaped", "orphaned"])
+def test_timeout_holds_against_descendants_that_leave_the_group(tmp_path, script):
+    pid_file = tmp_path / "pid"
+    start = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_group([sys.executable, "-c", script, str(pid_file)], timeout=1.5)
+    assert time.monotonic() - start < 15
+    assert not _alive(_grandchild(pid_file))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_a_killed_harness_takes_the_benchmark_with_it(tmp_path):
+    """Before: after kill -9 of pmcsuite, the benchmark (in its own session) ran on unowned."""
+    pid_file = tmp_path / "pid"
+    harness = subprocess.Popen([sys.executable, "-c",
+                                "import sys; from pmcsuite.processes import run_group; "
+                                "run_group([sys.executable, '-c', 'import os, sys, time; "
+                                "open(sys.argv[1], \"w\").write(str(os.getpid())); time.sleep(300)', sys.argv[1]], 300)",
+                                str(pid_file)])
+    victim = _grandchild(pid_file)
+    assert _alive(victim)
+    harness.kill()
+    harness.wait()
+    end = time.monotonic() + 5
+    while _alive(victim) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not _alive(victim)

@@ -125,6 +125,10 @@
 #ifdef __FreeBSD__
 #include <sys/param.h>
 #include <sys/cpuset.h>
+#include <sys/procctl.h>
+#endif
+#if defined(__linux__)
+#include <sys/prctl.h>
 #endif
 
 #if defined(__linux__)
@@ -509,6 +513,26 @@ static void resolve_placement(int pins[2])
     }
     pins[0] = cfg.cpus[0];
     pins[1] = cfg.cpus[1];
+}
+
+/* Die with the parent: the kernel sends SIGKILL to this process when the one that started it ends
+ * (pmcsuite, or perf stat around it, killed even by kill -9), so no benchmark outlives its harness.
+ * If the parent is already gone, stop now. Called at start and in every 2proc actor. */
+static void die_with_parent(void)
+{
+    pid_t parent = getppid();
+#if defined(__linux__)
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        return;
+#elif defined(__FreeBSD__) && defined(PROC_PDEATHSIG_CTL)
+    int sig = SIGKILL;
+    if (procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig) != 0)
+        return;
+#else
+    return;
+#endif
+    if (getppid() != parent)
+        _exit(1);
 }
 
 /* ------------------------------------------------------------------ IPC objects */
@@ -1791,6 +1815,7 @@ static void run_actors(int fds[2])
             if (pid[i] < 0)
                 runtime_error(errno, "fork failed");
             if (pid[i] == 0) {
+                die_with_parent();
                 /* child: keep only its own end, so a dying peer gives EOF/EPIPE, not a hang */
                 close(fds[1 - i]);
                 close(ready_pipe[0]);
@@ -1870,6 +1895,7 @@ int main(int argc, char **argv)
     int pins[2];
     unsigned char *bufs_once[2] = {NULL, NULL};
 
+    die_with_parent();
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN); /* a vanished peer is an EPIPE error, not a silent death */
 
