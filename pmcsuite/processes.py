@@ -15,9 +15,13 @@ Three mechanisms, all Linux-specific where they need the kernel (elsewhere the p
 import contextlib
 import ctypes
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 _PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
 _LINUX = sys.platform.startswith("linux")
@@ -113,3 +117,34 @@ def run_group(argv, timeout: float, env=None) -> subprocess.CompletedProcess:
             proc.wait()
         raise
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+_SCRATCH = re.compile(r"^pmcsuite-[a-z]+-(\d+)-")
+
+
+@contextlib.contextmanager
+def scratch_dir(kind: str):
+    """A temporary directory for one run's fifos and tool output (``pmcsuite-<kind>-<pid>-*``),
+    removed when the run ends; the ones a killed pmcsuite could not remove (their pid is gone) are
+    removed first, so kill -9 leaves no litter for long."""
+    base = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in base.iterdir():
+            match = _SCRATCH.match(entry.name)
+            if match and entry.is_dir() and entry.stat().st_uid == os.getuid() and not _pid_alive(int(match.group(1))):
+                shutil.rmtree(entry, ignore_errors=True)
+    path = tempfile.mkdtemp(prefix=f"pmcsuite-{kind}-{os.getpid()}-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

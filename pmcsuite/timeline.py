@@ -35,6 +35,7 @@ from pathlib import Path
 
 from .benchmark import parse_bench_output
 from .errors import EnvironmentProblem, PmcsuiteError
+from .processes import scratch_dir
 from .sizes import format_size
 
 #: Tracepoints recorded (all exist on any Linux with ftrace syscall tracing).
@@ -444,7 +445,7 @@ def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
 
     argv = bench_argv(build(), ipc, buffer_size, total_size, actors, placement)
     prov = provenance(command_line)                 # before the run: "created" is its start
-    with tempfile.TemporaryDirectory(prefix="pmcsuite-trace-") as tmp:
+    with scratch_dir("trace") as tmp:
         data = Path(tmp, "perf.data")
         for mmap in ("16M", None):     # a big ring buffer, unless mlock limits forbid it
             try:

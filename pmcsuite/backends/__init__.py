@@ -15,7 +15,6 @@ from __future__ import annotations
 import platform as _platform
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 

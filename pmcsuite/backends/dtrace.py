@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..benchmark import parse_bench_output
 from ..errors import EnvironmentProblem, PmcsuiteError
+from ..processes import scratch_dir
 from . import CounterValue, ToolBackend, run_under_tool
 
 #: Predicate selecting the benchmark process and its children.
@@ -320,7 +320,7 @@ class DtraceBackend(ToolBackend):
 
     def _once(self, counters: list[str], bench_argv: list[str], timeout: float):
         """One dtrace run: (stdout, stderr, returncode, aggregation text)."""
-        with tempfile.TemporaryDirectory(prefix="pmcsuite-dtrace-") as tmp:
+        with scratch_dir("dtrace") as tmp:
             script, out = Path(tmp, "count.d"), Path(tmp, "agg.out")
             script.write_text(dtrace_script(counters))
             argv = dtrace_argv(script, out, bench_argv, self._exe() or self.tool)

@@ -18,13 +18,13 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ..benchmark import parse_bench_output
 from ..errors import PmcsuiteError
+from ..processes import scratch_dir
 from . import CounterValue, ToolBackend, run_under_tool
 
 NOT_SUPPORTED = "<not supported>"
@@ -345,7 +345,7 @@ class PerfBackend(ToolBackend):
         if self._exe() is None:
             raise self._missing()
         use_json = self._use_json()
-        with tempfile.TemporaryDirectory(prefix="pmcsuite-perf-") as tmp:
+        with scratch_dir("perf") as tmp:
             ctl, ack, out = Path(tmp, "ctl"), Path(tmp, "ack"), Path(tmp, "perf.out")
             os.mkfifo(ctl)
             os.mkfifo(ack)
@@ -384,7 +384,7 @@ class PerfBackend(ToolBackend):
         """One perf run over ``events``; None when perf failed and several events were given."""
         use_json = self._use_json()
         fmt = ["-j"] if use_json else ["-x", ";"]
-        with tempfile.TemporaryDirectory(prefix="pmcsuite-probe-") as tmp:
+        with scratch_dir("probe") as tmp:
             out = Path(tmp, "perf.out")
             argv = [self._exe(), "stat", *fmt, "-o", str(out), "-e", ",".join(events.values()),
                     "--", "true"]

@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from ..benchmark import parse_bench_output
 from ..errors import PmcsuiteError
+from ..processes import scratch_dir
 from . import CounterValue, ToolBackend, run_under_tool
 from .perf import _bench_error
 
@@ -159,7 +159,7 @@ class PmcstatBackend(ToolBackend):
                                 "use --backend none for a baseline")
         if self._exe() is None:
             raise PmcsuiteError(self._missing())
-        with tempfile.TemporaryDirectory(prefix="pmcsuite-pmcstat-") as tmp:
+        with scratch_dir("pmcstat") as tmp:
             out = Path(tmp, "pmcstat.out")
             argv = build_argv(list(events.values()), out, bench_argv, self._exe() or self.tool)
             stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
@@ -184,7 +184,7 @@ class PmcstatBackend(ToolBackend):
         true = shutil.which("true") or "/usr/bin/true"
         out = []
         for cid, spec in events.items():
-            with tempfile.TemporaryDirectory(prefix="pmcsuite-probe-") as tmp:
+            with scratch_dir("probe") as tmp:
                 argv = [exe, "-o", str(Path(tmp, "out")), "-p", spec, "--", true]
                 try:
                     r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
