@@ -143,6 +143,47 @@ def _is_linux_target(target: str) -> bool:
     return "-linux" in target
 
 
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _private(path: Path) -> bool:
+    """Owned by this user and writable by no one else (so no one else can plant a file in or as it)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022 and not path.is_symlink()
+
+
+def _trusted_cache(directory: Path) -> Path:
+    """The cache directory if it is this user's own (created 0700 when missing); otherwise a fresh
+    private directory for this process, with a warning: a cache another user could write is never
+    run from (a planted ipcbench would run as us, possibly root)."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot create cache directory {directory}: {exc.strerror}; set PMCSUITE_CACHE") from None
+    if _private(directory):
+        return directory
+    fallback = Path(tempfile.mkdtemp(prefix="pmcsuite-cache-"))
+    print(f"pmcsuite: warning: not using the benchmark cache {directory}: it is not yours alone (owner or write "
+          f"permission); building in {fallback} (set PMCSUITE_CACHE to a directory of your own)", file=sys.stderr)
+    return fallback
+
+
+def _cached_build_ok(exe: Path, info_path: Path) -> bool:
+    """A cached executable is run only if it and its build record are ours alone and the executable's
+    hash matches the one recorded when it was built; anything else is rebuilt."""
+    if not (exe.is_file() and os.access(exe, os.X_OK) and _private(exe) and _private(info_path)):
+        return False
+    try:
+        recorded = json.loads(info_path.read_text()).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(recorded, str) and recorded == _file_sha256(exe)
+
+
 def build(cc=None, cache_dir=None, target=None) -> Path:
     """Compile ipcbench (static if the platform allows) and return the cached executable's path.
 
@@ -162,16 +203,11 @@ def build(cc=None, cache_dir=None, target=None) -> Path:
     source = source_path()
     source_bytes = source.read_bytes()
     key = _cache_key(compiler, version, source_bytes, target)
-    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    directory = _trusted_cache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
     exe = directory / (f"ipcbench-{target}-{key[:16]}" if target else f"ipcbench-{key[:16]}")
     info_path = exe.with_name(exe.name + ".json")
-    if exe.is_file() and os.access(exe, os.X_OK) and info_path.is_file():
+    if _cached_build_ok(exe, info_path):
         return exe
-
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PmcsuiteError(f"cannot create cache directory {directory}: {exc.strerror}; set PMCSUITE_CACHE") from None
     fd, tmp_name = tempfile.mkstemp(prefix=".ipcbench-", dir=directory)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -191,7 +227,7 @@ def build(cc=None, cache_dir=None, target=None) -> Path:
         info = {"compiler": shlex.join(compiler), "compiler_version": version,
                 "flags": [*CFLAGS, *(["-static"] if static else [])], "static": static,
                 "source_sha256": hashlib.sha256(source_bytes).hexdigest(), "path": str(exe),
-                "target": target}
+                "target": target, "sha256": _file_sha256(tmp)}
         info_tmp = tmp.with_name(tmp.name + ".json")
         info_tmp.write_text(json.dumps(info, indent=1) + "\n")
         os.replace(tmp, exe)
@@ -226,7 +262,7 @@ def _choice(value, valid, what: str) -> str:
     return value
 
 
-def _events_args(events) -> list[str]:
+def event_args(events) -> list[str]:
     """``{id: spec}`` -> ``["-e", "id=spec", ...]``, validated like ipcbench validates them."""
     if not isinstance(events, dict):
         raise PmcsuiteError(f"events must be a dict {{id: perf event spec}}, not {type(events).__name__}")
@@ -296,7 +332,7 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread"
     if iterations != 1:
         argv += ["-n", str(iterations)]
     if events:
-        argv += _events_args(events)
+        argv += event_args(events)
     if ctl_fifo is not None:
         argv += ["--ctl-fifo", str(ctl_fifo), "--ack-fifo", str(ack_fifo)]
     return argv
@@ -341,7 +377,7 @@ def bench_points_argv(exe, points, total_size=DEFAULT_TOTAL, actors="2thread", p
     argv = [str(exe), "-a", actors, "-p", placement, "-t", str(total_size), "--points", ",".join(items)]
     argv += _placement_args(placement, force, cpus)
     if events:
-        argv += _events_args(events)
+        argv += event_args(events)
     return argv
 
 

@@ -811,3 +811,29 @@ def test_parse_bench_lines_several_points():
         with pytest.raises(PmcsuiteError, match=message) as info:
             bm.parse_bench_lines("\n".join(json.dumps(d) for d in lines))
         assert "\n" not in str(info.value)
+
+
+def test_cached_executable_is_trusted_only_when_private_and_unchanged(tmp_path):
+    """Before: build() ran whatever file sat at $PMCSUITE_CACHE/ipcbench-<key> beside a .json: a
+    planted script ran as root."""
+    cache = tmp_path / "cache"
+    exe = bm.build(cache_dir=cache)
+    assert (cache.stat().st_mode & 0o777) == 0o700
+    original = exe.read_bytes()
+    exe.write_text("#!/bin/sh\necho planted\n")             # same name, same record, other contents
+    exe.chmod(0o755)
+    rebuilt = bm.build(cache_dir=cache)
+    assert rebuilt == exe and exe.read_bytes() == original  # the hash did not match: rebuilt
+    exe.chmod(0o777)                                        # writable by others: not trusted either
+    bm.build(cache_dir=cache)
+    assert exe.stat().st_mode & 0o022 == 0
+
+
+def test_cache_directory_others_may_write_is_not_used(tmp_path, capsys):
+    shared = tmp_path / "shared-cache"
+    shared.mkdir()
+    shared.chmod(0o777)                                     # e.g. an XDG_CACHE_HOME on /tmp made by anyone
+    exe = bm.build(cache_dir=shared)
+    assert shared not in exe.parents and exe.is_file()
+    assert "not using the benchmark cache" in capsys.readouterr().err
+    assert not list(shared.iterdir())

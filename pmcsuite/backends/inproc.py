@@ -13,30 +13,15 @@ from __future__ import annotations
 
 import os
 import platform as _platform
-import re
 
 from ..errors import PmcsuiteError
 from ..schema import STATUSES, CounterValue
 from . import flag_silent_zeros
 
-_ID = re.compile(r"^[a-z0-9_]+$")
 _ACTORS = ("writer", "reader")
 _CLOCKS = ("task-clock", "cpu-clock")
 #: a tiny transfer that exercises both actors' counting, for ``probe``
 _PROBE = ("-i", "pipe", "-b", "4096", "-t", "65536", "-p", "any")
-
-
-def event_args(events: dict[str, str]) -> list[str]:
-    """``{id: spec}`` -> ipcbench's ``-e id=spec`` arguments (validated: one event per spec)."""
-    args = []
-    for cid, spec in events.items():
-        if not _ID.match(cid):
-            raise PmcsuiteError(f"counter id {cid!r} cannot be passed to ipcbench: use [a-z0-9_]+")
-        if not spec or re.search(r"[\s,=]", spec):
-            raise PmcsuiteError(f"event {spec!r} of counter {cid} is not one event: give a single event "
-                                "spelling without commas or spaces in the catalogue")
-        args += ["-e", f"{cid}={spec}"]
-    return args
 
 
 def counter_values(bench_line: dict, events: dict[str, str], cat=None) -> list[CounterValue]:
@@ -103,7 +88,7 @@ class InprocBackend:
     def run_iterations(self, events: dict[str, str], bench_argv: list[str],
                        timeout: float) -> list[tuple[dict, list[CounterValue]]]:
         """Run one benchmark process (its argv carries ``-n N``) counting ``events``."""
-        from ..benchmark import run_bench_lines
+        from ..benchmark import event_args, run_bench_lines
         lines = run_bench_lines([*map(str, bench_argv), *event_args(events)], timeout)
         return [(line, counter_values(line, events)) for line in lines]
 
@@ -121,7 +106,7 @@ class InprocBackend:
         ok, why = self.available()
         if not ok:
             return [CounterValue(c, e, None, "", "tool_missing", reason=why) for c, e in events.items()]
-        from ..benchmark import build, run_bench_lines
+        from ..benchmark import build, event_args, run_bench_lines
         exe = self._exe or build()
         # each event alone: one that cannot join another's group must not hide that one's status
         out = []
