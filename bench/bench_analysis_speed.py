@@ -106,7 +106,7 @@ def main(argv=None) -> None:
     print(f"table: {len(df)} runs, {df['ipc'].nunique()} modes x {df['buffer_size'].nunique()} sizes x "
           f"{df['variant'].nunique()} variants, 8 counters; bootstrap B={args.n_boot}")
     print(f"pmcsuite.load + summarise: {t_load:.2f} s")
-    print(f"explain (breakpoints + counters + regression + overhead): {t_explain:.2f} s")
+    print(f"explain (breakpoints + attribution + overhead): {t_explain:.2f} s")
     print(f"findings_dict + sentences: {t_find:.3f} s")
     print(f"analysis / load ratio: {(t_explain + t_find) / max(t_load, 1e-9):.1f}x; "
           f"target < 10 s: {'OK' if t_explain + t_find < 10 else 'TOO SLOW'}")

@@ -42,6 +42,7 @@ Decisions (documented here once, relied upon elsewhere):
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
@@ -242,6 +243,12 @@ class _Selector:
         return np.einsum("bkn,bn->bk", self.delta[picks], Y) if self.delta.shape[1] else np.zeros((len(Y), 0))
 
 
+@functools.lru_cache(maxsize=64)
+def _selector(x: tuple, kmax: int, min_seg: int) -> "_Selector":
+    """One ``_Selector`` per size grid (the matrices depend on the grid only: built once, reused by every curve)."""
+    return _Selector(np.array(x, dtype=float), kmax, min_seg)
+
+
 def _tss(Y: np.ndarray) -> np.ndarray:
     """Total sum of squares, plus 1e-12 of the raw sum of squares so that a constant curve has a scale."""
     centred = Y - Y.mean(axis=-1, keepdims=True)
@@ -271,13 +278,50 @@ def _runs_matrix(sizes: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return usizes, mat, np.array([len(g) for g in groups])
 
 
+def bootstrap_indices(counts: np.ndarray, n_boot: int, rng) -> np.ndarray:
+    """(n_boot, n_sizes, max_runs) run indices drawn with replacement within each size (columns beyond a
+    size's own count are -1: not drawn). The same indices applied to two matrices of the same runs give a
+    paired bootstrap."""
+    counts = np.asarray(counts)
+    m = int(counts.max()) if len(counts) else 0
+    idx = np.floor(rng.random((n_boot, len(counts), m)) * counts[None, :, None]).astype(np.int64)
+    idx[:, np.arange(m)[None, :] >= counts[:, None]] = -1
+    return idx
+
+
+def medians_of(mat: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(n_boot, n_sizes) medians of ``mat`` (n_sizes, max_runs) resampled with ``bootstrap_indices``."""
+    n = mat.shape[0]
+    if idx.shape[2] == 0:
+        return np.full(idx.shape[:2], np.nan)
+    sample = mat[np.arange(n)[None, :, None], np.maximum(idx, 0)]
+    sample[idx < 0] = np.nan
+    # sort-based median (NaN last): much faster than np.nanmedian on many small rows
+    sample.sort(axis=2)
+    k = (idx >= 0).sum(axis=2)
+    lo = np.take_along_axis(sample, np.maximum((k - 1) // 2, 0)[..., None], axis=2)[..., 0]
+    hi = np.take_along_axis(sample, np.maximum(k // 2, 0)[..., None], axis=2)[..., 0]
+    out = (lo + hi) / 2
+    out[k == 0] = np.nan
+    return out
+
+
 def _bootstrap_medians(mat: np.ndarray, counts: np.ndarray, n_boot: int, rng) -> np.ndarray:
     """(n_boot, n_sizes) medians of runs resampled with replacement within each size."""
-    n, m = mat.shape
-    idx = np.floor(rng.random((n_boot, n, m)) * counts[None, :, None]).astype(np.int64)
-    sample = mat[np.arange(n)[None, :, None], idx]
-    sample[:, np.arange(m)[None, :] >= counts[:, None]] = np.nan  # only n_i draws per size
-    return np.nanmedian(sample, axis=2)
+    return medians_of(mat, bootstrap_indices(counts, n_boot, rng))
+
+
+def median_intervals(sizes, values, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0):
+    """Measured medians per size with a percentile bootstrap interval (runs resampled within each size).
+
+    Returns (unique sizes, medians, low, high, counts, boot) where ``boot`` is the (n_boot, n_sizes) array
+    of resampled medians (reused for the support of findings built on these cells)."""
+    usizes, mat, counts = _runs_matrix(np.asarray(sizes), np.asarray(values, dtype=float))
+    med = np.nanmedian(mat, axis=1) if mat.size else np.zeros(0)
+    boot = _bootstrap_medians(mat, counts, n_boot, np.random.default_rng(seed))
+    alpha = (1 - ci) / 2
+    lo, hi = np.quantile(boot, alpha, axis=0), np.quantile(boot, 1 - alpha, axis=0)
+    return usizes, med, np.minimum(lo, med), np.maximum(hi, med), counts, boot
 
 
 def _classify(before: float, after: float, flat: float) -> str:
@@ -329,7 +373,7 @@ def fit_breakpoints(sizes, values, *, label: str = "", unit: str = "", scale: st
         min_slope_change = 0.25 if scale == "log" else 0.10 * level
     threshold = float(min_slope_change)
 
-    selector = _Selector(x, max_breakpoints, min_sizes_per_segment)
+    selector = _selector(tuple(float(v) for v in x), max_breakpoints, min_sizes_per_segment)
     bic0 = selector.bic(med[None, :])[0]
     best = int(np.argmin(bic0))
     chosen = selector.combos[best]

@@ -49,3 +49,30 @@ def counter_labels(counters, metadata: dict | None = None) -> dict[str, str]:
         counter = cat.counters.get(c) if cat else None
         out[c] = short_description(counter.description) if counter is not None and counter.description else c
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Counters that measure time: context for a finding, never its explanation (the one place this rule lives)
+
+#: catalogue units that are durations
+TIME_UNITS = {"ns", "nsec", "us", "usec", "ms", "msec", "s", "sec", "seconds", "cycles"}
+#: ids that measure time whatever their catalogue entry says (cycles are time at a fixed clock)
+TIME_IDS = {"cycles", "cpu_cycles", "clock_cycles", "bus_cycles", "ref_cycles", "task_clock", "cpu_clock",
+            "loop_ns", "utime_ns", "stime_ns", "offcpu_ns", "fault_ns", "offcpu_writer_ns", "offcpu_reader_ns"}
+
+
+def is_time_counter(counter: str, catalogue=None) -> bool:
+    """True when ``counter`` measures time (cycles, CPU time, loop time, off-CPU time...): by id
+    (``TIME_IDS``, or an id ending in ``_ns``/``_cycles``/``_clock``), else by the catalogue unit
+    (``TIME_UNITS``: msec, ns, ...). ``catalogue``: a loaded Catalogue (default: none, ids only)."""
+    c = str(counter)
+    if c in TIME_IDS or c.endswith(("_ns", "_cycles", "_clock", "_time")):
+        return True
+    entry = catalogue.counters.get(c) if catalogue is not None and hasattr(catalogue, "counters") else None
+    return bool(entry is not None and str(entry.unit).strip().lower() in TIME_UNITS)
+
+
+def time_counters(counters, metadata: dict | None = None) -> set[str]:
+    """The counters of ``counters`` that measure time (``is_time_counter``, with the result's catalogue)."""
+    cat = result_catalogue(metadata)
+    return {c for c in counters if is_time_counter(c, cat)}

@@ -1,11 +1,12 @@
-"""Report sections for the analysis (issue 3): per IPC mode, the inflexion points and the counters
-that explain them; then the probe overhead of every pass.
+"""Report sections for the analysis (issues 3 and 8): per IPC mode, the findings (measured values with
+their intervals, the counters named behind them, reliability); the findings across IPC modes; then the
+probe overhead of every pass.
 
 ``analysis_sections(df, meta, outdir) -> list[Section]`` computes the explanation once and returns one
 Section per IPC mode plus one for the overhead. Per-mode section: bandwidth curve with breakpoints and
 their intervals, one panel per counter per KiB with its own breakpoints, the overhead figure of that
-mode, the "explained by" table, the regression and correlation tables, and sentences generated from
-the numbers. Figures are drawn with matplotlib's Agg canvas (no display) under ``outdir/figures``.
+mode, the findings table, the counters tried at each breakpoint (named or why not), the correlation table
+(context), and sentences generated from the numbers. Figures are drawn with matplotlib's Agg canvas (no display) under ``outdir/figures``.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis import ALIGN_NOTE, Explanation, explain, mode_sentences
-from ..analysis.breakpoints import BreakpointFit
+from ..analysis.findings import crossovers, mode_findings
+from ..analysis.breakpoints import MIB, BreakpointFit
 from ..analysis.overhead import OverheadResult, describe_mode
 from ..results import measured
 from ..sizes import format_size
@@ -118,14 +120,20 @@ def _draw_fit(ax, fit: BreakpointFit, colour: str, other_breakpoints=()) -> None
         _log_y(ax)
 
 
-def plot_bandwidth_breakpoints(fit: BreakpointFit, title: str, path: Path) -> Path:
-    """Bandwidth medians, the segmented fit, breakpoints and their intervals."""
+def plot_bandwidth_breakpoints(fit: BreakpointFit, title: str, path: Path, cells: pd.DataFrame | None = None) -> Path:
+    """Bandwidth medians (with their 95 % intervals when ``cells`` is given), the segmented fit,
+    breakpoints and their intervals."""
     fig = MplFigure(figsize=(8.5, 4.6), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     _draw_fit(ax, fit, ipc_colour(fit.label))
+    if cells is not None and not cells.empty:
+        med = cells["median"].to_numpy(float) / MIB
+        err = np.vstack([med - cells["ci_low"].to_numpy(float) / MIB, cells["ci_high"].to_numpy(float) / MIB - med])
+        ax.errorbar(cells["buffer_size"], med, yerr=np.maximum(err, 0), fmt="none", ecolor=ipc_colour(fit.label),
+                    elinewidth=1, capsize=2)
     for bp in fit.breakpoints:
-        ax.annotate(f"{bp.kind} {format_size(bp.size)}", (bp.size, bp.value), textcoords="offset points",
+        ax.annotate(f"{bp.kind} {format_size(bp.size)} (fit)", (bp.size, bp.value), textcoords="offset points",
                     xytext=(5, 6), fontsize=8, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
                                                     "alpha": 0.8})
     top = max([*fit.medians, *fit.fitted, 0.0])
@@ -182,8 +190,8 @@ def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Prob
     for ax, variant in zip(axes, passes):
         sel = cells[cells["variant"] == variant].sort_values("buffer_size")
         for ipc, g in sel.groupby("ipc", sort=False):
-            ax.plot(g["buffer_size"], g["base_mib_s"], "--o", color=colours[ipc], markersize=3, linewidth=1.2)
-            ax.plot(g["buffer_size"], g["inst_mib_s"], "-s", color=colours[ipc], markersize=3, linewidth=1.5)
+            ax.plot(g["buffer_size"], g["baseline_mib_s"], "--o", color=colours[ipc], markersize=3, linewidth=1.2)
+            ax.plot(g["buffer_size"], g["variant_mib_s"], "-s", color=colours[ipc], markersize=3, linewidth=1.5)
         _size_axis(ax, sorted(sel["buffer_size"].unique()))
         ax.set_ylim(bottom=0)
         ax.set_title(f"pass: {variant}", fontsize=10)
@@ -197,6 +205,42 @@ def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Prob
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
+
+
+NOISE_NOTE = ("Measured: per-size median of the runs with its 95 % bootstrap interval; *fit*: the segmented "
+              "fit's value, never quoted as a measurement. A finding is *unreliable* when a cell it is built on "
+              "has a spread (CV) above {cv:.0f} %, runs that shared the CPU, or fewer than 3 runs. Flat: every "
+              "median within ±{tol:.0f} % of the range's median over ≥ 3 consecutive sizes.")
+ATTRIBUTION_NOTE = ("A counter is *named* only when its own fit claims a breakpoint within one size step (bootstrap "
+                    "support ≥ 80 %), its local change of slope opposes the bandwidth's (a cost) and is material, and "
+                    "a one-sided bootstrap test of that change stays below 0.05 after Holm correction over the "
+                    "counters tried. Counters that measure time (cycles, CPU time, loop or off-CPU time) are "
+                    "context, never the explanation. Fold change: counter per KiB at *to* / at the breakpoint.")
+
+
+def _interval(lo, hi, scale=1.0) -> str:
+    if lo is None or hi is None:
+        return "—"
+    return f"{lo / scale:,.4g}–{hi / scale:,.4g}"
+
+
+def _findings_table(found: list, labels: dict) -> str:
+    rows = []
+    for f in found:
+        meas = f.get("measured") or {}
+        scale = MIB if meas.get("unit") == "bytes/s" else 1.0
+        unit = "MiB/s" if scale == MIB else meas.get("unit", "")
+        where = (format_size(f["size"]) if "size" in f and "from_size" not in f
+                 else f"{format_size(f['from_size'])}–{format_size(f['to_size'])}")
+        fit = f.get("fit") or {}
+        rows.append({"kind": f["kind"], "of": labels.get(f["of"], f["of"]), "size": where,
+                     "measured": f"{(meas.get('value') or float('nan')) / scale:,.4g} {unit}",
+                     "95 % interval": _interval(*(meas.get("ci") or [None, None]), scale=scale),
+                     "fit": f"{fit['value'] / scale:,.4g}" if fit.get("value") is not None else "—",
+                     "counters named": ", ".join(f"{c['label']} ×{c['fold_change']:.3g}" if c.get("fold_change")
+                                                 else c["label"] for c in f.get("counters", [])) or "none",
+                     "reliability": f["reliability"]})
+    return md_table(pd.DataFrame(rows))
 
 
 def _explained_markdown(m) -> str:
@@ -223,8 +267,9 @@ def mode_section(expl: Explanation, ipc: str, outdir: Path) -> Section:
     m = expl.modes[ipc]
     slug = _slug(ipc)
     figures = [Figure(plot_bandwidth_breakpoints(m.bandwidth, f"{ipc}: bandwidth and inflexion points",
-                                                 figure_path(outdir, f"breakpoints-{slug}.png")),
-                      f"{ipc}: median bandwidth ({m.bandwidth_source}) per buffer size, segmented fit (line) and "
+                                                 figure_path(outdir, f"breakpoints-{slug}.png"), m.cells),
+                      f"{ipc}: median bandwidth ({m.bandwidth_source}) per buffer size with its 95 % interval "
+                      f"(error bars), segmented fit (line) and "
                       f"claimed breakpoints (dashed). {CI_NOTE}" if m.bandwidth.can_break else
                       f"{ipc}: median bandwidth ({m.bandwidth_source}) per buffer size, joined by a thin line: "
                       f"{len(m.bandwidth.sizes)} sizes are too few to fit inflexion points (at least 5 are needed).")]
@@ -241,39 +286,17 @@ def mode_section(expl: Explanation, ipc: str, outdir: Path) -> Section:
             figures.append(Figure(path, f"{ipc}: median bandwidth without counters (dashed) and with each pass's "
                                         f"counters (solid), same colour."))
     text = ["### Findings", ""]
-    text += [f"- {md_escape(s)}" for s in mode_sentences(m, expl.labels)]
+    text += [f"- {md_escape(s)}" for s in mode_sentences(m, expl.labels, expl.settings)]
     if panel is None and (m.constant or m.unmeasured):
         text.append(f"- {md_escape(_not_shown(m, expl.labels).strip())}")
     if expl.overhead is not None:
         text += [f"- {md_escape(describe_mode(r, expl.overhead.min_runs))}"
                  for r in expl.overhead.for_mode(ipc).to_dict("records")]
-    text += ["", "### Breakpoints", "", md_table(pd.DataFrame([{
-        "size": format_size(b.size), "interval": f"{format_size(b.ci_low)}..{format_size(b.ci_high)}",
-        "kind": b.kind, "MiB/s": b.value, "slope before": b.slope_before, "slope after": b.slope_after,
-        "support": b.support} for b in m.bandwidth.breakpoints]))
-             if m.bandwidth.breakpoints else "None claimed.", ""]
-    text += ["### Explained by", "", _explained_markdown(m), "",
-             "Counters whose own breakpoint interval overlaps the bandwidth breakpoint. slope change: *up* when the "
-             "counter's slope per doubling increases there (a counter that falls then levels off is *up*), *down* "
-             "when it decreases. *consistent*: the counter's slope changes the opposite way to the bandwidth's "
-             "(e.g. a rising miss rate where bandwidth falls). "
-             "delta slope: counter's change of slope per doubling (log2-fold for counters fitted on a log scale); "
-             "fold change: counter per KiB at *to* / at the breakpoint.", ""]
-    text += ["### Loop time per KiB vs counters per KiB", ""]
-    reg = m.regression
-    if reg.note:
-        text.append(f"Not fitted: {md_escape(reg.note)}.")
-    else:
-        text.append(f"OLS across {reg.n} sizes, standardised coefficients, R² = {reg.r_squared:.3f} "
-                    f"(adjusted {reg.r_squared_adj:.3f}). VIF above 1000 is shown as >1000.")
-        text += ["", md_table(reg.table())]
-        if reg.warning:
-            text += ["", f"**Warning:** {md_escape(reg.warning)}."]
-    if reg.dropped:
-        text += ["", "Set aside before fitting (so that the regression is identifiable): constant counters, "
-                     "duplicates (first in catalogue order kept), at most sizes − 2 counters by |Spearman ρ| "
-                     "with loop time per KiB, and counters that are linear combinations of those kept.",
-                 "", md_table(reg.dropped_table())]
+    found = mode_findings(m, expl.labels, expl.settings.get("cv_limit", 0.10), expl.settings.get("flat_tolerance", 0.05))
+    text += ["", "### Findings table", "", _findings_table(found, expl.labels) if found else "None.", "",
+             NOISE_NOTE.format(cv=100 * expl.settings.get("cv_limit", 0.10),
+                               tol=100 * expl.settings.get("flat_tolerance", 0.05)), ""]
+    text += ["### Counters tried at each breakpoint", "", _explained_markdown(m), "", ATTRIBUTION_NOTE, ""]
     text += ["", "### Spearman correlation of bandwidth with counters per KiB (across sizes)", "",
              md_table(m.correlations) if not m.correlations.empty else "No counter measured.", ""]
     text += [f"*{md_escape(n)}*" for n in m.notes]
@@ -299,19 +322,19 @@ def overhead_section(expl: Explanation, outdir: Path) -> Section:
     modes = ovh.modes.copy()
     for col in ("baseline_breakpoints", "variant_breakpoints"):
         modes[col] = modes[col].map(lambda v: ", ".join(map(format_size, v)) or "none")
-    modes = modes[["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio", "n_negligible", "n_too_few",
+    modes = modes[["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio", "n_slowdown", "n_speedup",
+                   "n_negligible", "n_inconclusive", "n_too_few", "n_unreliable",
                    "baseline_breakpoints", "variant_breakpoints", "moved_verdict", "moved_note"]]
-    text = [f"Ratio of instrumented to baseline median bandwidth per IPC mode, size and pass, with a "
-            f"{ovh.ci:.0%} bootstrap interval (runs resampled on each side independently) and a Mann-Whitney U "
-            f"p-value where both sides have >= 9 runs. Negligible: the interval lies within "
-            f"±{ovh.tolerance:.0%}. An interval and a verdict need at least {ovh.min_runs} runs on each side: "
-            f"with fewer the verdict is *too few runs* and the ratio is only indicative.", "",
+    cells["reasons"] = cells["reasons"].map(lambda r: "; ".join(r) if isinstance(r, (list, tuple)) else "")
+    method = ovh.method()
+    text = [method[0].upper() + method[1:] + ".", "",
             "Inflexion points *moved* only when both fits are confident about a difference: one claims a "
             "breakpoint (found in ≥ 80 % of its bootstrap resamples) that the other finds in at most 20 % of "
             "its own; otherwise a difference is *unclear*.", "",
             md_table(modes.rename(columns={"moved_verdict": "inflexions", "moved_note": "why"})), "",
-            md_table(cells[["ipc", "variant", "buffer_size", "n_base", "n_inst", "base_mib_s", "inst_mib_s", "ratio",
-                            "ci", "p_value", "verdict"]]), ""]
+            md_table(cells[["ipc", "variant", "buffer_size", "n_baseline", "n_variant", "baseline_mib_s",
+                            "variant_mib_s", "ratio", "ci", "p_corrected", "equivalence_p_corrected", "verdict",
+                            "reliability", "reasons"]]), ""]
     return Section("Probe effect (overhead of the counters)", "\n".join(text), figures)
 
 
@@ -322,6 +345,13 @@ def analysis_sections(df: pd.DataFrame, meta: dict, outdir: Path, **explain_kwar
                         "No successful non-warm-up runs: nothing to analyse.")]
     expl = explain(df, **explain_kwargs)
     sections = [mode_section(expl, ipc, Path(outdir)) for ipc in _ordered(expl, meta)]
+    cross = crossovers(expl, expl.settings.get("cv_limit", 0.10))
+    if cross:
+        sections.append(Section("Findings across IPC modes",
+                                "\n".join([f"- {md_escape(f['sentence'])}" for f in cross]
+                                          + ["", "A crossover: from that size on, the first mode's 95 % interval lies "
+                                                 "below the other's at every common size, after being at or above "
+                                                 "it (by median) at some smaller size.", ""])))
     sections.append(overhead_section(expl, Path(outdir)))
     return sections
 
