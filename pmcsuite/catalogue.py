@@ -121,6 +121,15 @@ class Catalogue:
     platforms: dict[str, Platform]
     derived: dict[str, Derived]
     default_groups: list[str] = field(default_factory=list)
+    #: the YAML text of each source file, in merge order (what :func:`catalogue_snapshot` stores)
+    texts: list[str] = field(default_factory=list, repr=False)
+    #: where the catalogue of a result directory came from when that is not its own snapshot
+    #: (:func:`result_catalogue`): a one-line warning for the reader, else None
+    note: str | None = None
+
+    def metadata(self) -> dict:
+        """The ``catalogue`` object of metadata.json, snapshot included (:func:`catalogue_metadata`)."""
+        return catalogue_metadata(self)
 
     def expand(self, groups) -> list[str]:
         """Group names and/or bare counter ids (a list, or one comma-separated string) ->
@@ -320,11 +329,13 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_yaml(path: Path) -> tuple[dict, bytes]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PmcsuiteError(f"cannot read catalogue {path}: {exc.strerror or exc}; check the --catalogue path") from None
+def _read_yaml(path: Path, raw: bytes | None = None) -> tuple[dict, bytes]:
+    """Parse one catalogue file (its bytes ``raw`` when given, e.g. from a snapshot)."""
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise PmcsuiteError(f"cannot read catalogue {path}: {exc.strerror or exc}; check the --catalogue path") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -630,17 +641,25 @@ def load_catalogue(extra=()) -> Catalogue:
     if isinstance(extra, (str, Path)):
         extra = [extra]
     paths = [BUILTIN, *(Path(p) for p in extra)]
+    return _load([(path, str(path.resolve()), None) for path in paths])
+
+
+def _load(files_in: list) -> Catalogue:
+    """Merge ``[(path for messages, source name, raw bytes or None to read the file)]`` in order."""
     merged: dict = {}
     origins: dict = {}
     digest = hashlib.sha256()
-    files, sources = [], []
-    for index, path in enumerate(paths):
-        data, raw = _read_yaml(path)
+    files, sources, texts = [], [], []
+    for index, (path, source, raw_in) in enumerate(files_in):
+        data, raw = _read_yaml(Path(path), raw_in)
         digest.update(raw)
         files.append(str(path))
-        sources.append(str(path.resolve()))
+        sources.append(source)
+        texts.append(raw.decode("utf-8"))
         _merge(merged, _Checker(files[-1]).file(data, builtin=index == 0), files[-1], origins)
-    return _build(merged, origins, files, sources, digest.hexdigest())
+    cat = _build(merged, origins, files, sources, digest.hexdigest())
+    cat.texts = texts
+    return cat
 
 
 # --------------------------------------------------------------------------------------
@@ -654,19 +673,92 @@ def _suggest(name: str, known) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+# --------------------------------------------------------------------------------------
+# the catalogue a result directory was collected with
+
+#: format of the ``catalogue.snapshot`` object of metadata.json
+SNAPSHOT_FORMAT = 1
+
+
+def catalogue_snapshot(cat: Catalogue) -> dict:
+    """What a result directory stores to rebuild ``cat`` later, whatever happens to the YAML files:
+    ``{"format": 1, "files": [{"source": resolved path, "text": YAML text}, ...]}``, the source files
+    in merge order (built-in first). The texts, not the merged structure, are kept so that a rebuild
+    goes through the same checks and merge as :func:`load_catalogue` and reproduces ``cat.sha256``."""
+    if len(cat.texts) != len(cat.sources):
+        raise PmcsuiteError("this catalogue object holds no source texts: build it with load_catalogue()")
+    return {"format": SNAPSHOT_FORMAT,
+            "files": [{"source": str(src), "text": text} for src, text in zip(cat.sources, cat.texts)]}
+
+
+def catalogue_metadata(cat: Catalogue) -> dict:
+    """The ``catalogue`` object of metadata.json: version, sha256, sources and the snapshot."""
+    return {"version": cat.version, "sha256": cat.sha256, "sources": [str(s) for s in cat.sources],
+            "snapshot": catalogue_snapshot(cat)}
+
+
+def catalogue_from_snapshot(snapshot: dict, sha256: str | None = None) -> Catalogue:
+    """Rebuild the catalogue stored by :func:`catalogue_snapshot`. ``sha256``: the digest recorded
+    beside it; a snapshot that does not hash to it is refused (it was edited or truncated)."""
+    files = (snapshot or {}).get("files") if isinstance(snapshot, dict) else None
+    if (not isinstance(snapshot, dict) or snapshot.get("format") != SNAPSHOT_FORMAT or not isinstance(files, list)
+            or not files or not all(isinstance(f, dict) and isinstance(f.get("text"), str) for f in files)):
+        raise PmcsuiteError("the catalogue snapshot in metadata.json is not a format-1 snapshot "
+                            "({'format': 1, 'files': [{'source', 'text'}]})")
+    cat = _load([(f"{f.get('source') or 'catalogue'} (snapshot)", str(f.get("source") or "snapshot"),
+                  f["text"].encode("utf-8")) for f in files])
+    if sha256 is not None and cat.sha256 != sha256:
+        raise PmcsuiteError(f"the catalogue snapshot in metadata.json hashes to {cat.sha256[:16]}…, not the "
+                            f"recorded {str(sha256)[:16]}…: it was edited")
+    return cat
+
+
+_SNAPSHOT_CACHE: dict[str, Catalogue] = {}
+
+
 def result_catalogue(metadata: dict | None) -> Catalogue | None:
-    """The catalogue a result directory was collected with: the built-in one plus the user files its
-    metadata lists (``catalogue.sources``) that still exist; the built-in one alone when those do not
-    load; None when neither loads."""
-    sources = ((metadata or {}).get("catalogue") or {}).get("sources") or []
+    """The catalogue a result directory was collected (or imported) with.
+
+    From the snapshot its metadata.json holds (``catalogue.snapshot``, see :func:`catalogue_snapshot`):
+    today's YAML files do not matter, so a counter or derived metric that was in the catalogue then
+    keeps its description, unit and formula even if it has since been removed or changed. Result
+    directories made before snapshots existed (or whose snapshot does not rebuild) fall back to
+    today's files: the built-in one plus the user files ``catalogue.sources`` lists that still exist,
+    else the built-in one alone; then ``Catalogue.note`` says so (None otherwise). Returns None when
+    nothing loads. Rebuilt snapshots are cached by digest: treat the object as read-only.
+    """
+    info = (metadata or {}).get("catalogue") or {}
+    snapshot = info.get("snapshot")
+    problem = None
+    if snapshot is not None:
+        key = str(info.get("sha256")) + ":" + str(len((snapshot or {}).get("files") or []))
+        if key in _SNAPSHOT_CACHE:
+            return _SNAPSHOT_CACHE[key]
+        try:
+            cat = catalogue_from_snapshot(snapshot, info.get("sha256"))
+        except PmcsuiteError as exc:
+            problem = f"its catalogue snapshot does not load ({exc})"
+        else:
+            _SNAPSHOT_CACHE[key] = cat
+            return cat
+    sources = info.get("sources") or []
     extra = [Path(s) for s in sources[1:] if Path(s).is_file()]   # sources[0] is the built-in file
+    missing = [str(s) for s in sources[1:] if not Path(s).is_file()]
+    why = problem or "this result directory predates catalogue snapshots"
     try:
-        return load_catalogue(extra)
+        cat = load_catalogue(extra)
+        today = "today's catalogue files" + (f" (missing now: {', '.join(missing)})" if missing else "")
     except PmcsuiteError:
         try:
-            return load_catalogue()
+            cat = load_catalogue()
         except PmcsuiteError:
             return None
+        today = "today's built-in catalogue only (its user catalogue files no longer load)"
+    changed = info.get("sha256") and cat.sha256 != info.get("sha256")
+    cat.note = (f"{why}: counters are described with {today}"
+                + ("; they differ from the catalogue the results were collected with (sha256 "
+                   f"{str(info.get('sha256'))[:16]}…)" if changed else ""))
+    return cat
 
 
 # --------------------------------------------------------------------------------------

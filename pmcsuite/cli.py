@@ -111,8 +111,10 @@ def _provenance(df) -> dict:
     from . import __version__
     meta = df.attrs.get("metadata") or {}
     return {"results": str(df.attrs.get("directory")),
-            "collected": {k: meta.get(k) for k in ("created", "command_line", "source", "host", "platform",
-                                                   "backend", "tools", "catalogue", "seed")},
+            "collected": {**{k: meta.get(k) for k in ("created", "command_line", "source", "host", "platform",
+                                                      "backend", "tools", "seed")},
+                          # the catalogue's identity; its snapshot (the YAML texts) stays in metadata.json
+                          "catalogue": {k: v for k, v in (meta.get("catalogue") or {}).items() if k != "snapshot"}},
             "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "generated_by": ["pmcsuite", *sys.argv[1:]], "pmcsuite_version": __version__}
 

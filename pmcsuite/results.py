@@ -13,6 +13,15 @@ table"). Everything the table cannot hold as a column is kept in ``df.attrs``:
   were scaled because the counter was multiplexed.
 
 Counter values are NaN unless the counter's status is ``ok``: an unsupported counter is never 0.
+
+Provenance is kept out of the way of every DataFrame operation: pandas deep-copies ``df.attrs``
+into the result of (almost) every operation (``df[mask]``, ``df[col]``, ``groupby``...), and an
+import of 3,600 L41 files carries ~700 kB of metadata (one path and sha256 per file), so copying it
+was ~95 % of an ``explain``. Each value stored in ``df.attrs`` is therefore a :class:`SharedDict`
+or :class:`SharedList`: an ordinary dict/list (``df.attrs["metadata"]["host"]`` works as before,
+``json.dumps`` takes it) whose deep copy is itself, so every frame derived from the table shares
+the one object instead of copying it. Treat them as read-only: a change is seen by every frame
+derived from the same load (copy with ``dict(...)``/``list(...)`` first).
 """
 import json
 from pathlib import Path
@@ -31,8 +40,56 @@ MEASURES = ["bandwidth", "loop_ns", "writes", "reads", "minflt", "majflt", "nvcs
             "utime_ns", "stime_ns", "other_cpu_frac", "runnable_others"]
 #: the cell a summary row describes.
 GROUP_KEYS = ["ipc", "actors", "placement", "buffer_size", "variant"]
+#: stands for a missing group key (e.g. placement None) while ``summarise`` groups
+_NO_KEY = "\x00none"
 #: a run "shared the CPU" when others used more than this share of the machine during it ...
 BUSY_LIMIT = 0.10
+
+
+class SharedDict(dict):
+    """A dict that ``copy.deepcopy`` (hence pandas' attrs propagation) shares instead of copying."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+    def __reduce__(self):      # pickles as a plain dict
+        return (dict, (dict(self),))
+
+
+class SharedList(list):
+    """A list that ``copy.deepcopy`` (hence pandas' attrs propagation) shares instead of copying."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+    def __reduce__(self):
+        return (list, (list(self),))
+
+
+def shared(value):
+    """``value`` wrapped for ``df.attrs``: dicts and lists become :class:`SharedDict`/:class:`SharedList`
+    (their contents are not copied), anything else is returned as is."""
+    if isinstance(value, (SharedDict, SharedList)):
+        return value
+    if isinstance(value, dict):
+        return SharedDict(value)
+    if isinstance(value, list):
+        return SharedList(value)
+    return value
+
+
+def share_attrs(df: pd.DataFrame) -> pd.DataFrame:
+    """Wrap every value of ``df.attrs`` with :func:`shared` (in place; returns ``df``). Use it on a
+    table whose attrs were set by hand, before running many operations on it."""
+    for key, value in list(df.attrs.items()):
+        df.attrs[key] = shared(value)
+    return df
 
 
 def shared_cpu(busy: dict) -> bool:
@@ -167,8 +224,9 @@ def load(directory, strict: bool = False) -> pd.DataFrame:
         except (ValueError, TypeError) as exc:
             raise PmcsuiteError(f"{store.runs_path} holds a value of the wrong type ({exc}); "
                                 "check the records against docs/DESIGN.md") from None
-    df.attrs.update(metadata=metadata, counters=counter_ids, skipped_lines=list(store.skipped),
-                    warnings=warnings, multiplexed=multiplexed, directory=str(store.dir))
+    df.attrs.update(metadata=SharedDict(metadata), counters=SharedList(counter_ids),
+                    skipped_lines=SharedList(store.skipped), warnings=SharedList(warnings),
+                    multiplexed=SharedList(multiplexed), directory=str(store.dir))
     return df
 
 
@@ -238,13 +296,24 @@ def summarise(df: pd.DataFrame, value="bandwidth") -> pd.DataFrame:
         parts.append(part[part["value"].notna() | part["status"].notna()])
     long = pd.concat(parts, ignore_index=True)
     keys = GROUP_KEYS + ["metric"]
-    groups = long.groupby(keys, dropna=False, sort=False)
+    # A missing key (placement None in imported data) must stay a cell of its own *and* keep its
+    # quartiles: pandas' groupby(dropna=False).quantile() gives NaN group keys that do not align
+    # with the other statistics, which blanked q25/q75 (and the figures' error bars) of imports.
+    text_keys = [k for k in keys if k != "buffer_size"]
+    missing = {k: long[k].isna() for k in text_keys}
+    for k in text_keys:
+        if missing[k].any():
+            long[k] = long[k].astype(object).where(~missing[k], _NO_KEY)
+    groups = long.groupby(keys, sort=False)
     stats = groups["value"].agg(n="count", median="median", min="min", max="max", mean="mean", std="std")
     quartiles = groups["value"].quantile([0.25, 0.75]).unstack()
     stats["q25"], stats["q75"] = quartiles[0.25], quartiles[0.75]
     stats["cv"] = stats["std"] / stats["mean"]
     stats["status"] = groups["status"].agg(lambda s: ",".join(sorted(set(s.dropna()))) or None).astype(object)
     out = stats.reset_index()
+    for k in text_keys:
+        if missing[k].any():
+            out[k] = out[k].astype(object).where(out[k] != _NO_KEY, None)
     out["metric"] = pd.Categorical(out["metric"], categories=metrics, ordered=True)
     out = out.sort_values(["metric"] + GROUP_KEYS, kind="stable").reset_index(drop=True)
     out["metric"] = out["metric"].astype(object)

@@ -302,3 +302,72 @@ def test_errors_name_the_file_that_set_the_field(tmp_path):
     a = write(tmp_path, "counters:\n  foo: {description: d, kind: software}\n", "a.yaml")
     b = write(tmp_path, "counters:\n  foo: {description: e}\n", "b.yaml")
     assert error_of(a, b).startswith(f"{a}: counters.foo: missing required field 'unit'")
+
+
+# ---- the catalogue a result directory was collected with (snapshot in metadata.json) ----------
+
+def test_snapshot_round_trip(cat):
+    from pmcsuite.catalogue import catalogue_from_snapshot, catalogue_metadata, result_catalogue
+    info = catalogue_metadata(cat)
+    assert info["sha256"] == cat.sha256 and info["snapshot"]["format"] == 1
+    assert [f["source"] for f in info["snapshot"]["files"]] == cat.sources
+    assert info["snapshot"]["files"][0]["text"] == BUILTIN.read_text()
+    rebuilt = catalogue_from_snapshot(info["snapshot"], info["sha256"])
+    assert rebuilt.sha256 == cat.sha256 and rebuilt.counters == cat.counters and rebuilt.derived == cat.derived
+    got = result_catalogue({"catalogue": info})
+    assert got.note is None and got.counters == cat.counters
+    edited = {**info["snapshot"], "files": [{**info["snapshot"]["files"][0],
+                                             "text": info["snapshot"]["files"][0]["text"] + "\n# edited\n"}]}
+    with pytest.raises(PmcsuiteError, match="edited"):
+        catalogue_from_snapshot(edited, info["sha256"])
+
+
+USER_CATALOGUE = """
+counters:
+  widget_events: {description: "Widget thingies handed over (my board; counted by my driver)", unit: count, kind: hardware}
+platforms:
+  x86-64:
+    events:
+      widget_events: {perf: "widget:thingies"}
+derived:
+  widgets_per_write: {formula: widget_events / syscalls_write, unit: widgets/call, description: Widgets per write() call}
+"""
+
+
+def test_result_directory_keeps_a_counter_todays_catalogue_does_not_know(tmp_path):
+    """Imported with a user catalogue that is gone now: the directory still loads, and its derived
+    metric and counter label come from the snapshot stored in metadata.json."""
+    from pmcsuite.analysis.labels import counter_labels
+    from pmcsuite.catalogue import result_catalogue
+    from pmcsuite.importers import import_csv
+    from pmcsuite.results import derived_metrics, load
+
+    user = write(tmp_path, USER_CATALOGUE)
+    rows = ["ipc,actors,placement,buffer_size,total_size,run,variant,bandwidth,warmup,counter,value,status"]
+    for run in range(3):
+        rows += [f"pipe,2thread,same,64K,16M,{run},w,{6.5e9 + run},false,widget_events,{512 + run},ok",
+                 f"pipe,2thread,same,64K,16M,{run},w,{6.5e9 + run},false,syscalls_write,256,ok"]
+    data = tmp_path / "data.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "res"
+    import_csv(data, out, catalogue=[user])
+    user.unlink()                                        # today's catalogue no longer knows widget_events
+    assert "widget_events" not in load_catalogue().counters
+    df = load(out)
+    assert df["widget_events"].notna().sum() == 3
+    cat = result_catalogue(df.attrs["metadata"])
+    assert cat.note is None and "widget_events" in cat.counters
+    derived = derived_metrics(df)
+    row = derived[derived["metric"] == "widgets_per_write"].iloc[0]
+    assert row["value"] == pytest.approx(513 / 256) and row["unit"] == "widgets/call"
+    assert counter_labels(["widget_events"], df.attrs["metadata"]) == {"widget_events": "widget thingies handed over"}
+
+
+def test_result_directory_without_snapshot_falls_back_with_a_note(tmp_path):
+    from pmcsuite.catalogue import result_catalogue
+    user = write(tmp_path, USER_CATALOGUE)
+    old = {"catalogue": {"version": 1, "sha256": "0" * 64, "sources": [str(BUILTIN), str(user), str(tmp_path / "gone.yaml")]}}
+    cat = result_catalogue(old)
+    assert "widget_events" in cat.counters                      # the user file that still exists
+    assert "predates catalogue snapshots" in cat.note and "gone.yaml" in cat.note and "differ" in cat.note
+    assert result_catalogue(None).note                           # no metadata at all: today's built-in, said so

@@ -84,9 +84,14 @@ def test_variants_scopes_and_no_ratios(real):
     variants = {}
     for r in runs:
         variants.setdefault(r["variant"], []).append(r)
-    assert {k: len(v) for k, v in variants.items()} == {"baseline": 8, "mem": 16, "l1d": 8, "axi": 8}
+    assert {k: len(v) for k, v in variants.items()} == {"baseline": 8, "timed+mem": 8, "mem": 8, "l1d": 8, "axi": 8}
     assert all(r["scope"] is None and r["counters"] == {} for r in variants["baseline"])
+    # -v -P mem (configuration block, loop time) and -P mem (neither) are two data sets
+    assert {Path(r["source"]["file"]).name for r in variants["timed+mem"]} == {f"run000{n:02d}.txt" for n in range(8, 16)}
+    assert all(r["source"]["loop_ns_from"] == "time" for r in variants["timed+mem"])
+    assert all(r["source"]["loop_ns_from"] == "bandwidth" for r in variants["mem"])
     expected = {"mem": {"instructions", "cycles", "mem_read", "mem_write"},
+                "timed+mem": {"instructions", "cycles", "mem_read", "mem_write"},
                 "l1d": {"instructions", "cycles", "l1d_access", "l1d_refill"},
                 "axi": {"instructions", "cycles", "axi_read", "axi_write"}}
     for name, ids in expected.items():
@@ -100,14 +105,31 @@ def test_run_numbering(real):
     for r in real[2]:
         cells.setdefault((r["buffer_size"], r["variant"]), []).append(r["run"])
     for (size, variant), numbers in cells.items():
-        assert sorted(numbers) == ([0, 1, 2, 3] if variant == "mem" else [0, 1]), (size, variant)
+        assert sorted(numbers) == [0, 1], (size, variant)
     runs = by_file(real[2])
-    # baseline keeps the manifest's numbers; the mem cells (two launches numbered 0,1 each) are renumbered
+    # every cell keeps the manifest's numbers: timed+mem and mem are separate cells now
     assert runs["run00001.txt"]["run"] == 1
-    assert [runs[f"run000{n}.txt"]["run"] for n in (10, 11, 26, 27)] == [0, 1, 2, 3]
+    assert [runs[f"run000{n}.txt"]["run"] for n in (10, 11, 26, 27)] == [0, 1, 0, 1]
     assert runs["run00026.txt"]["source"]["manifest_run"] == 0
-    assert any("mem" in note for note in real[1]["imported"]["notes"])
+    assert not any("renumbered" in note for note in real[1]["imported"]["notes"])
     assert not any(r["warmup"] for r in real[2])
+
+
+def test_two_launches_of_one_variant_are_renumbered(tmp_path):
+    """Two launches of the same variant numbered 0,1 each by the manifest become runs 0-3."""
+    import shutil
+    for name in ("run00024.txt", "run00025.txt"):
+        shutil.copy(FIX / name, tmp_path / name)
+        shutil.copy(FIX / name, tmp_path / name.replace("run000", "again"))
+    rows = ["file,ipctype,mode,buffersize,totalsize,run,flags"] + [
+        f"{prefix}{n}.txt,pipe,2thread,1024,16777216,{n - 24},-i pipe -P mem"
+        for prefix in ("run000", "again") for n in (24, 25)]
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    import_l41([tmp_path], tmp_path / "out")
+    store = ResultStore(tmp_path / "out")
+    runs = by_file(store.read_runs())
+    assert [runs[n]["run"] for n in ("run00024.txt", "run00025.txt", "again24.txt", "again25.txt")] == [0, 1, 2, 3]
+    assert any("renumbered" in note for note in store.read_metadata()["imported"]["notes"])
 
 
 def test_load_and_summarise_accept_the_import(real):
@@ -230,7 +252,7 @@ def test_warmup_option_and_host_note(tmp_path):
     store = ResultStore(tmp_path / "out")
     runs = store.read_runs()
     assert all(r["warmup"] == (r["run"] < 1) for r in runs)
-    assert sum(r["warmup"] for r in runs) == 16           # one per (size, variant) cell
+    assert sum(r["warmup"] for r in runs) == 20           # one per (size, variant) cell: 4 x 5
     meta = store.read_metadata()
     assert meta["host"]["note"] == "BeagleBone Black, FreeBSD 11" and meta["plan"]["warmup"] == 1
 
@@ -314,3 +336,33 @@ def test_cli_import_exit_codes(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "pmcsuite", "import", "l41", str(FIX / "run00032.txt"),
                           "--out", str(tmp_path / "p")], cwd=root, capture_output=True, text=True)
     assert bad.returncode == 2 and "--manifest" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_imported_data_has_quartiles_and_error_bars(real, tmp_path):
+    """Placement is unknown (None) in L41 data: summaries keep q25/q75, the figure draws error bars."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from pmcsuite.report import bandwidth
+    df = load(real[0])
+    summary = bandwidth.bandwidth_summary(df, real[1])
+    assert summary["placement"].isna().all()
+    assert summary["q25"].notna().all() and summary["q75"].notna().all()
+    assert ((summary["q25"] <= summary["median"]) & (summary["median"] <= summary["q75"])).all()
+    assert (summary["q75"] > summary["q25"]).any()
+    drawn = []
+    original = bandwidth.MplFigure
+
+    class Spy(original):
+        def add_subplot(self, *a, **k):
+            ax = super().add_subplot(*a, **k)
+            drawn.append(ax)
+            return ax
+    bandwidth.MplFigure = Spy
+    try:
+        bandwidth.plot_bandwidth(summary, "t", tmp_path / "bw.png")
+    finally:
+        bandwidth.MplFigure = original
+    bars = [c for ax in drawn for c in ax.containers]
+    assert bars and all(c.has_yerr for c in bars)
+    segments = [seg for c in bars for seg in c.lines[2][0].get_segments()]
+    assert any(abs(seg[1][1] - seg[0][1]) > 0 for seg in segments)        # the bars have a length

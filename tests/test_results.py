@@ -200,3 +200,38 @@ def test_export_writes_results_and_summary(results, tmp_path):
     assert other.exists() and (tmp_path / "out" / "mine-summary.csv").exists()
     with pytest.raises(PmcsuiteError, match="only csv"):
         export(results, fmt="xlsx")
+
+
+def test_attrs_are_shared_not_deep_copied(df):
+    """Provenance is kept out of the way of DataFrame operations: every frame derived from the
+    table shares the one metadata object (pandas deep-copies attrs on every operation)."""
+    import copy
+    import pickle
+    from pmcsuite.results import SharedDict, SharedList, share_attrs
+    meta = df.attrs["metadata"]
+    assert isinstance(meta, SharedDict) and isinstance(df.attrs["counters"], SharedList)
+    for derived in (df[df["ok"]], df["bandwidth"], df.groupby("ipc").head(1), df.copy(), df.iloc[:3]):
+        assert derived.attrs["metadata"] is meta
+    assert copy.deepcopy(meta) is meta
+    assert json.loads(json.dumps(meta)) == dict(meta)                    # still an ordinary dict to callers
+    back = pickle.loads(pickle.dumps(df))
+    assert back.attrs["metadata"] == dict(meta) and back.attrs["counters"] == COUNTERS
+    frame = pd.DataFrame({"a": [1, 2]})
+    frame.attrs["metadata"] = {"big": list(range(10))}
+    assert share_attrs(frame)[frame["a"] > 1].attrs["metadata"] is frame.attrs["metadata"]
+
+
+def test_summarise_keeps_quartiles_when_placement_is_unknown(df):
+    """Imported data has placement None: its cells keep q25/q75 (the figures' error bars)."""
+    known = summarise(df)
+    unknown = df.copy()
+    unknown["placement"] = None
+    got = summarise(unknown)
+    assert got["placement"].isna().all() and len(got) == len(known)
+    assert got["q25"].notna().all() and got["q75"].notna().all()
+    np.testing.assert_allclose(got["q25"], known["q25"])
+    np.testing.assert_allclose(got["q75"], known["q75"])
+    mixed = pd.concat([df, unknown], ignore_index=True)
+    mixed.attrs = df.attrs
+    both = summarise(mixed)
+    assert len(both) == 2 * len(known) and both["q25"].notna().all()

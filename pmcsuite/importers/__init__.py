@@ -33,11 +33,13 @@ def load_catalogue_or_none(extra=()):
 
 
 def catalogue_info(cat) -> dict | None:
-    """The ``catalogue`` object of metadata.json (None when no catalogue was available)."""
+    """The ``catalogue`` object of metadata.json (None when no catalogue was available), with the
+    snapshot of the merged catalogue's source files (``catalogue.catalogue_metadata``): analysis of
+    the imported directory reads that, not the YAML files of the day."""
     if cat is None:
         return None
-    return {"version": getattr(cat, "version", None), "sha256": getattr(cat, "sha256", None),
-            "sources": [str(s) for s in getattr(cat, "sources", [])]}
+    from ..catalogue import catalogue_metadata
+    return catalogue_metadata(cat)
 
 
 def file_sha256(path) -> str:

@@ -17,6 +17,13 @@ Rules (what the importer decides, see also ``import_l41``):
   flags) is ``local-s``; ``tcp`` stays ``tcp``;
 - runs without ``-P`` are the ``baseline`` variant, a ``-P SET`` run belongs to the pass ``SET``
   and its counters have scope ``loop`` (the benchmark counts around the transfer loop only);
+- an ``ipc-static`` run launched with ``-v -P SET`` (a *timed run with counters*: its output has
+  the configuration block with the loop time, or the manifest flags hold ``-v``) is the variant
+  ``timed+SET``, never pooled with the ``-P SET`` runs (variant ``SET``, no configuration block):
+  the two are different data sets (the 2020 study's ``-v -P mem`` and ``-P mem`` runs differ in 31
+  of 45 cells), and ``timed+SET`` against ``baseline`` (the ``-v`` runs) is the probe effect of the
+  timed runs. In 2020-2023 ``ipc-benchmark -j`` output every sample is timed and ``-v`` only adds
+  the configuration objects, so its ``-v`` and non-``-v`` runs of one set stay one variant ``SET``;
 - printed ratios (``A/B`` lines, ``CYCLES_PER_INSTRUCTION``, ``*_RATE``) are not stored: they are
   derived metrics;
 - event names map to catalogue counter ids through the catalogue's ``pmcstat`` event specs, with
@@ -65,6 +72,9 @@ DERIVED_NAMES = {"CYCLES_PER_INSTRUCTION", "L1D_CACHE_HIT_RATE", "L2D_CACHE_HIT_
 #: lower-case JSON sample keys that are getrusage fields: name -> (bench.rusage key, factor to ns)
 _RUSAGE_KEYS = {"utime": ("utime_ns", 1e9), "stime": ("stime_ns", 1e9), "minflt": ("minflt", 1),
                 "majflt": ("majflt", 1), "nvcsw": ("nvcsw", 1), "nivcsw": ("nivcsw", 1)}
+
+#: variant of the ``ipc-static`` runs launched with both ``-v`` and ``-P SET``: ``timed+SET``.
+TIMED_PREFIX = "timed+"
 
 MODES = ("1thread", "2thread", "2proc")
 IPC_NAMES = {"pipe": "pipe", "local": "local", "socket": "local", "tcp": "tcp"}
@@ -490,7 +500,11 @@ def _settle(label, parsed, row):
         pmctype = flag_set
     if pmctype is None and parsed["events"]:
         _fail(label, None, "the output holds counters but not which -P set: add the flags (-P SET) to the manifest")
-    fields["variant"] = pmctype or BASELINE
+    timed = parsed["config"] is not None or _has_switch(argv, "v")
+    if pmctype and timed and parsed["format"] == "l41-text":
+        fields["variant"] = TIMED_PREFIX + pmctype
+    else:
+        fields["variant"] = pmctype or BASELINE
     return fields
 
 

@@ -109,4 +109,6 @@ def derived_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
         text += ["", "Hardware counters are counted only where the CPU has a performance monitoring unit that the "
                      "counting tool can open, and only for the groups collected (`pmcsuite check` lists what a host "
                      "can count; `pmcsuite collect --counters GROUPS` chooses them)."]
+    if cat.note:
+        text += ["", f"*Catalogue: {md_escape(cat.note)}.*"]
     return Section(TITLE, "\n".join(text) + "\n")

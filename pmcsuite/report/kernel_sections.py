@@ -17,6 +17,10 @@ calls that returned r bytes with 2^k <= r < 2^(k+1)); every number shown is the 
 measured (ok, non-warm-up) runs of the cell, baseline runs preferred (no instrumentation).
 Nothing is invented: a quantity with no measurement is reported as not measured, with the
 counter that would give it.
+
+The computations live in :mod:`pmcsuite.analysis.kernel` (tables and a :class:`KernelView`);
+this module renders them. Its former table functions (``return_sizes``, ``crosschecks``,
+:data:`CROSSCHECKS`...) are re-exported here for existing callers.
 """
 from __future__ import annotations
 
@@ -29,17 +33,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter, NullLocator
 
-from ..errors import PmcsuiteError
-from ..results import measured
+from ..analysis.kernel import (CROSSCHECKS, TRACEPOINT_COUNTERS, KernelView, counter_medians,  # noqa: F401
+                               crosschecks, faults_table, kernel_view, median_histogram, offcpu_per_actor,
+                               pipe_reads, return_sizes, switch_counts, syscall_checks, tracepoint_passes,
+                               probe_effect, sleep_table)
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour
 from .render import md_escape
-from ..schema import BASELINE
 
 BAR = 40                     # width of a quantize bar, as in DTrace
-#: counters measured with a tracepoint or probe on every call (their probe effect is not nil)
-TRACEPOINT_COUNTERS = ("syscalls_read", "syscalls_write", "syscalls_all", "sched_switch",
-                       "offcpu_ns", "fault_ns")
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -68,161 +70,6 @@ def quantize_text(buckets: dict, width: int = BAR) -> str:
         depth = int(count * width / total + 0.5)
         lines.append("%16d |%s%s %-9d" % (value, "@" * depth, " " * (width - depth), count))
     return "\n".join(line.rstrip() for line in lines)
-
-
-def median_histogram(histograms) -> dict:
-    """Bucket-wise median of several {bucket: count} dicts (a missing bucket counts 0)."""
-    hists = [h for h in histograms if isinstance(h, dict)]
-    if not hists:
-        return {}
-    keys = sorted({int(k) for h in hists for k in h})
-    out = {}
-    for k in keys:
-        m = float(np.median([h.get(k, h.get(str(k), 0)) for h in hists]))
-        if m > 0:
-            out[k] = int(round(m))
-    return out
-
-
-def _f(series) -> pd.Series:
-    """A column as float64 (nullable integers' NA -> NaN)."""
-    return pd.to_numeric(series, errors="coerce").astype("float64")
-
-
-def _runs(df: pd.DataFrame) -> pd.DataFrame:
-    """Measured runs, baseline only when the data has baseline runs."""
-    runs = measured(df)
-    if (runs["variant"] == BASELINE).any():
-        runs = runs[runs["variant"] == BASELINE]
-    return runs
-
-
-def return_sizes(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (ipc, buffer_size): median calls and the median return-size histograms.
-
-    Columns: ipc, buffer_size, n, writes, reads, reads_per_write, write_hist, read_hist,
-    max_write_bucket, max_read_bucket, pipe_size (median of the runs; NaN when n/a).
-    """
-    rows = []
-    for (ipc, size), cell in _runs(df).groupby(["ipc", "buffer_size"], sort=True):
-        wh = median_histogram(cell["write_sizes"])
-        rh = median_histogram(cell["read_sizes"])
-        writes, reads = float(_f(cell["writes"]).median()), float(_f(cell["reads"]).median())
-        rows.append({"ipc": ipc, "buffer_size": int(size), "n": len(cell), "writes": writes,
-                     "reads": reads, "reads_per_write": reads / writes if writes else math.nan,
-                     "write_hist": wh, "read_hist": rh,
-                     "max_write_bucket": max(wh) if wh else None,
-                     "max_read_bucket": max(rh) if rh else None,
-                     "pipe_size": float(_f(cell["pipe_size"]).median())})
-    return pd.DataFrame(rows, columns=["ipc", "buffer_size", "n", "writes", "reads",
-                                       "reads_per_write", "write_hist", "read_hist",
-                                       "max_write_bucket", "max_read_bucket", "pipe_size"])
-
-
-def _medians(runs: pd.DataFrame, columns: dict) -> pd.DataFrame:
-    """Per (ipc, buffer_size): median of each ``{name: Series}`` over ``runs``, and ``n``."""
-    frame = runs[["ipc", "buffer_size"]].assign(**columns)
-    g = frame.groupby(["ipc", "buffer_size"], sort=True)
-    out = g[list(columns)].median()
-    out["n"] = g.size()
-    return out.reset_index()
-
-
-def _counter_medians(df: pd.DataFrame, counter: str) -> pd.DataFrame:
-    """Per (ipc, buffer_size): median of a counter over the measured runs that counted it;
-    columns ipc, buffer_size, <counter>, <counter>_n."""
-    if counter not in df.columns:
-        return pd.DataFrame(columns=["ipc", "buffer_size", counter, f"{counter}_n"])
-    runs = measured(df)
-    runs = runs[runs[counter].notna()]
-    if runs.empty:
-        return pd.DataFrame(columns=["ipc", "buffer_size", counter, f"{counter}_n"])
-    out = _medians(runs, {counter: _f(runs[counter])})
-    return out.rename(columns={"n": f"{counter}_n"})
-
-
-def offcpu_per_actor(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (ipc, buffer_size): each actor's off-CPU time as the benchmark measured it.
-
-    Off-CPU time of an actor = its own wall-clock window around the loop - the CPU time its
-    thread clock says it used there: time asleep in read()/write() or runnable but waiting for
-    a CPU. Medians per run over the measured runs (baseline preferred: no instrumentation), in
-    ms, with the loop time and the getrusage voluntary (``nvcsw``) and involuntary (``nivcsw``)
-    switches of the two actors. Empty when the data has no per-actor times (older benchmark
-    builds, imported data).
-    """
-    columns = ["ipc", "buffer_size", "loop_ms", "writer_ms", "reader_ms", "nvcsw", "nivcsw", "n"]
-    if not {"offcpu_writer_ns", "offcpu_reader_ns"} <= set(df.columns):
-        return pd.DataFrame(columns=columns)
-    runs = _runs(df)
-    runs = runs[runs["offcpu_writer_ns"].notna() & runs["offcpu_reader_ns"].notna()]
-    if runs.empty:
-        return pd.DataFrame(columns=columns)
-    return _medians(runs, {"loop_ms": _f(runs["loop_ns"]) / 1e6,
-                           "writer_ms": _f(runs["offcpu_writer_ns"]) / 1e6,
-                           "reader_ms": _f(runs["offcpu_reader_ns"]) / 1e6,
-                           "nvcsw": _f(runs["nvcsw"]), "nivcsw": _f(runs["nivcsw"])})[columns]
-
-
-def switch_counts(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (ipc, buffer_size): median getrusage ``nvcsw``/``nivcsw`` of the two actors per run
-    (baseline runs preferred)."""
-    runs = _runs(df)
-    if runs.empty:
-        return pd.DataFrame(columns=["ipc", "buffer_size", "nvcsw", "nivcsw", "n"])
-    return _medians(runs, {"nvcsw": _f(runs["nvcsw"]), "nivcsw": _f(runs["nivcsw"])})
-
-
-#: Kernel counters checked against what the benchmark counts itself in the same run:
-#: (counter, the benchmark's own columns summed, what to expect with loop-only counting).
-CROSSCHECKS = (
-    ("page_faults", ("minflt", "majflt"), {
-        "actors": "equal: each actor counts its own faults in its loop, getrusage the same actor's loop",
-        "loop": "equal: both see the faults of the loop (perf the whole process inside the counted window, "
-                "getrusage each actor's own loop; the controller thread only waits)"}),
-    ("context_switches", ("nvcsw", "nivcsw"), {
-        "actors": "equal, or 1 fewer now and then: each actor counts its own switches inside its loop, "
-                  "getrusage a window a few calls wider",
-        "loop": "perf a few more (+3 to +5 on a 2-vCPU VM): it counts the whole process, so also the "
-                "controller thread's switches while it waits for perf's acknowledgements and for the actors, "
-                "and the actors' switches just outside their getrusage windows"}),
-    ("syscalls_write", ("writes",), {
-        "actors": "equal: each actor counts only its own calls, between enabling and disabling its counters",
-        "loop": "writes + 2: the controller's write() of the 'go' bytes and of the 'disable' command to perf "
-                "(the 'enable' write enters the kernel before counting starts)"}),
-    ("syscalls_read", ("reads",), {
-        "actors": "equal: each actor counts only its own calls",
-        "loop": "reads + 0 to 3 (usually 2): the controller's read()s of perf's acknowledgements, which race "
-                "with perf switching counting on and off (perf's trailing NUL may take a read of its own; the "
-                "actors' read() of the 'go' byte entered the kernel before counting started)"}),
-)
-
-
-def crosschecks(df: pd.DataFrame) -> pd.DataFrame:
-    """Kernel counters vs the benchmark's own counts, same runs, per counter, IPC mode and scope.
-
-    Columns: counter, own (e.g. ``minflt+majflt``), ipc, scope, runs, equal (runs where the two
-    are identical), median_diff, min_diff, max_diff (counter - own), below (runs where the
-    counter saw fewer events than the benchmark: a real disagreement), expected (text).
-    """
-    columns = ["counter", "own", "ipc", "scope", "runs", "equal", "median_diff", "min_diff",
-               "max_diff", "below", "expected"]
-    runs = measured(df)
-    rows = []
-    for counter, own, expectations in CROSSCHECKS:
-        if counter not in runs.columns:
-            continue
-        mine = sum(_f(runs[c]) for c in own)
-        diff = (_f(runs[counter]) - mine).rename("diff")
-        both = runs.assign(diff=diff, scope=runs["scope"].fillna("?"))[diff.notna()]
-        for (ipc, scope), cell in both.groupby(["ipc", "scope"], sort=True):
-            d = cell["diff"]
-            rows.append({"counter": counter, "own": "+".join(own), "ipc": ipc, "scope": scope,
-                         "runs": len(d), "equal": int((d == 0).sum()),
-                         "median_diff": float(d.median()), "min_diff": float(d.min()),
-                         "max_diff": float(d.max()), "below": int((d < 0).sum()),
-                         "expected": expectations.get(scope, "")})
-    return pd.DataFrame(rows, columns=columns)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -370,61 +217,52 @@ def _side_by_side(left: str, right: str, gap: int = 4) -> str:
     return "\n".join((x.ljust(width + gap) + y).rstrip() for x, y in zip(a, b))
 
 
-def _pipe_finding(table: pd.DataFrame) -> str | None:
-    """A sentence on pipe reads: the largest read bucket vs the largest buffer."""
-    pipe = table[(table["ipc"] == "pipe") & table["max_read_bucket"].notna()]
-    if pipe.empty:
+def _pipe_finding(found: dict | None) -> str | None:
+    """A sentence on pipe reads (:func:`pmcsuite.analysis.kernel.pipe_reads`)."""
+    if not found:
         return None
-    big = int(pipe["max_read_bucket"].max())
-    top = int(pipe["buffer_size"].max())
-    cap = pipe["pipe_size"].dropna()
+    big, top = found["max_read_bucket"], found["max_buffer"]
     text = (f"pipe: across buffers up to {format_size(top)}, no read() returned {format_size(2 * big)} or "
             f"more (largest bucket [{format_size(big)}, {format_size(2 * big)}))")
-    if len(cap):
-        text += f"; the pipe's capacity read back from the kernel was {format_size(int(cap.max()))}"
-    mib = pipe[pipe["buffer_size"] == 1 << 20]
-    if len(mib):
-        row = mib.iloc[0]
-        text += (f". With a 1M buffer: {_num(row['writes'])} writes and {_num(row['reads'])} reads "
+    if found["pipe_size"] is not None:
+        text += f"; the pipe's capacity read back from the kernel was {format_size(found['pipe_size'])}"
+    if found["writes_1m"] is not None:
+        text += (f". With a 1M buffer: {_num(found['writes_1m'])} writes and {_num(found['reads_1m'])} reads "
                  "per run")
     return text + "."
 
 
-def _syscall_check(df: pd.DataFrame) -> list[str]:
+def _syscall_check(table: pd.DataFrame) -> list[str]:
     """Syscall counters (perf/dtrace) against the benchmark's own call counts, same runs."""
     out = []
-    runs = measured(df)
-    for counter, own in (("syscalls_write", "writes"), ("syscalls_read", "reads")):
-        if counter not in runs.columns:
-            continue
-        both = runs[runs[counter].notna()]
-        if both.empty:
-            continue
-        extra = both[counter].astype(float) - _f(both[own])
-        below = int((extra < 0).sum())
-        out.append(f"`{counter}` counted {own} + {_num(extra.median())} (median; range "
-                   f"{_num(extra.min())} to {_num(extra.max())}) over {len(both)} runs"
-                   + (f"; **{below} runs counted fewer calls than the benchmark made**" if below
+    for r in table.to_dict("records"):
+        out.append(f"`{r['counter']}` counted {r['own']} + {_num(r['median_extra'])} (median; range "
+                   f"{_num(r['min_extra'])} to {_num(r['max_extra'])}) over {r['runs']} runs"
+                   + (f"; **{r['below']} runs counted fewer calls than the benchmark made**" if r["below"]
                       else "") + ".")
     return out
 
 
-def distributions_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
+def _view(df: pd.DataFrame, view: KernelView | None, probe: bool = False) -> KernelView:
+    return view if view is not None else kernel_view(df, probe=probe)
+
+
+def distributions_section(df: pd.DataFrame, meta: dict, outdir: Path, view: KernelView | None = None) -> Section:
     """Return-size distributions (DTrace quantize style) per IPC mode and buffer size + heat map."""
-    table = return_sizes(df)
+    view = _view(df, view)
+    table = view.return_sizes
     title = "Kernel view: read()/write() return sizes"
     if table.empty:
         return Section(title, "_No measured runs: no return-size distributions to show._")
-    source = ("baseline runs" if (measured(df)["variant"] == BASELINE).any()
-              else "all measured runs")
+    source = "baseline runs" if view.source == "baseline" else "all measured runs"
     text = [f"Return sizes recorded by the benchmark itself in every run (no tracing needed), "
             f"bucketed by powers of two like DTrace's `quantize` (bucket 2^k: 2^k <= returned "
             f"bytes < 2^(k+1)); each count is the bucket-wise median over the {source} of the "
             "cell."]
-    finding = _pipe_finding(table)
+    finding = _pipe_finding(view.pipe_reads)
     if finding:
         text.append(finding)
-    text += _syscall_check(df)
+    text += _syscall_check(view.syscall_checks)
     head = ["IPC", "buffer", "runs", "writes", "reads", "reads/write", "largest write bucket",
             "largest read bucket"]
     rows = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -448,19 +286,19 @@ def distributions_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section
 
 
 def _totals(df: pd.DataFrame) -> str:
+    from ..results import measured
     sizes = sorted({int(s) for s in measured(df)["total_size"].dropna()})
     return ", ".join(format_size(s) for s in sizes) or "?"
 
 
-def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
+def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path, view: KernelView | None = None) -> Section:
     """Time off-CPU and context switches vs buffer size (study's figure 5)."""
     title = "Kernel view: time asleep / off-CPU"
-    switches = switch_counts(df)
+    view = _view(df, view)
+    switches = view.switches
     if switches.empty:
         return Section(title, "_No measured runs._")
-    actors = offcpu_per_actor(df)
-    counted = _counter_medians(df, "offcpu_ns")
-    perf_switches = _counter_medians(df, "context_switches")
+    actors, counted, perf_switches = view.offcpu, view.offcpu_counter, view.context_switches
     text = []
     if not actors.empty:
         text.append(f"Time each actor spent **off-CPU** during the loop (bytes moved per run: "
@@ -469,8 +307,7 @@ def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
                     "time its thread clock (`CLOCK_THREAD_CPUTIME_ID`) counted there, i.e. time "
                     "asleep in read()/write() or runnable but waiting for the CPU (result "
                     "columns `offcpu_writer_ns`, `offcpu_reader_ns`; medians of the "
-                    + ("baseline" if (measured(df)["variant"] == BASELINE).any() else "measured")
-                    + " runs). With both actors on one CPU each is off-CPU while the other runs. "
+                    + view.source + " runs). With both actors on one CPU each is off-CPU while the other runs. "
                     "`pmcsuite trace` splits this time into asleep and preempted for one run.")
     elif not counted.empty:
         text.append(f"`offcpu_ns` (dtrace, {int(counted['offcpu_ns_n'].sum())} runs): time the "
@@ -489,11 +326,6 @@ def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
                 "sleep) and involuntary (`nivcsw`: preempted) switches of the two actors over "
                 "their loops; perf's `context_switches` (the whole process, counted runs only) "
                 "where a pass counted it. perf stat counts switches but cannot time them.")
-    merged = switches[["ipc", "buffer_size"]]
-    for part in (actors.drop(columns=["n", "nvcsw", "nivcsw"], errors="ignore"),
-                 switches.drop(columns=["n"]), counted, perf_switches):
-        if not part.empty:
-            merged = merged.merge(part, on=["ipc", "buffer_size"], how="left")
     head = ["IPC", "buffer"]
     if not actors.empty:
         head += ["loop (ms)", "writer off-CPU (ms)", "reader off-CPU (ms)"]
@@ -503,7 +335,7 @@ def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
     if not counted.empty:
         head.append("offcpu_ns (dtrace, ms)")
     rows = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
-    for _, r in merged.iterrows():
+    for _, r in view.sleep.iterrows():
         cells = [md_escape(r["ipc"]), format_size(r["buffer_size"])]
         if not actors.empty:
             cells += [_num(r.get("loop_ms")), _num(r.get("writer_ms")), _num(r.get("reader_ms"))]
@@ -523,36 +355,24 @@ def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
     return Section(title, "\n\n".join(text), [Figure(path, caption)])
 
 
-def _probe_effect(df: pd.DataFrame) -> str:
-    """Hook for the probe-effect statement: the overhead of passes that count with tracepoints."""
-    passes = []
-    for c in TRACEPOINT_COUNTERS:
-        if c in df.columns:
-            passes += list(measured(df).loc[df[c].notna(), "variant"].unique())
-    passes = sorted(set(passes) - {BASELINE})
+def _probe_effect(passes: list[str], probe: pd.DataFrame | None) -> str:
+    """The probe-effect statement: the overhead of passes that count with tracepoints."""
     text = ("Probe effect: kernel counts that come from a tracepoint or probe on every system call "
             "(`syscalls_*`, `sched_switch`, dtrace's probes) are not free; software counters "
             "such as `page_faults` cost little.")
     if not passes:
         return text + " No tracepoint pass was run here, so its cost was not measured."
-    try:
-        from ..analysis.overhead import overhead
-        result = overhead(df[df["variant"].isin(passes + [BASELINE])], breakpoints=False)
-        modes = result.modes[result.modes["variant"].isin(passes)]
-        if modes.empty:
-            raise ValueError("no comparable cells")
-        return text + " Measured here (median bandwidth with the pass / without, over sizes): " + \
-            "; ".join(f"{r['ipc']} with {r['variant']}: {r['median_ratio']:.2f}x (range "
-                      f"{r['min_ratio']:.2f}-{r['max_ratio']:.2f}, {r['n_sizes']} sizes)"
-                      for _, r in modes.iterrows()) + "."
-    except (PmcsuiteError, ValueError):  # too little data here: the overhead section has the details
+    if probe is None or probe.empty:   # too little data here: the overhead section has the details
         return text + (f" Passes with tracepoints: {', '.join(passes)}; see the probe-effect "
                        "(overhead) section for their cost.")
+    return text + " Measured here (median bandwidth with the pass / without, over sizes): " + \
+        "; ".join(f"{r['ipc']} with {r['variant']}: {r['median_ratio']:.2f}x (range "
+                  f"{r['min_ratio']:.2f}-{r['max_ratio']:.2f}, {r['n_sizes']} sizes)"
+                  for _, r in probe.iterrows()) + "."
 
 
-def _crosscheck_text(df: pd.DataFrame) -> list[str]:
+def _crosscheck_text(table: pd.DataFrame) -> list[str]:
     """The cross-check table: kernel counters vs the benchmark's own counts of the same runs."""
-    table = crosschecks(df)
     if table.empty:
         return ["No run counted `page_faults`, `context_switches` or `syscalls_*`, so the "
                 "benchmark's own counts (getrusage, calls) are not cross-checked here."]
@@ -581,19 +401,16 @@ def _crosscheck_text(df: pd.DataFrame) -> list[str]:
     return text
 
 
-def faults_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
+def faults_section(df: pd.DataFrame, meta: dict, outdir: Path, view: KernelView | None = None) -> Section:
     """Page faults vs buffer size (figure 6), cross-checks of the kernel counters against the
     benchmark's own counts, and time in faults where it was measured."""
     title = "Kernel view: page faults"
-    runs = _runs(df)
-    if runs.empty:
+    view = _view(df, view, probe=True)
+    rusage, perf, fault_ns = view.faults_rusage, view.page_faults, view.fault_ns
+    if rusage.empty:
         return Section(title, "_No measured runs._")
-    rusage = _medians(runs, {"faults": _f(runs["minflt"]) + _f(runs["majflt"])})
-    perf = _counter_medians(df, "page_faults")
-    fault_ns = _counter_medians(df, "fault_ns")
     text = ["Page faults per run during the loop: getrusage `minflt + majflt` of the two actors "
-            "(every run; medians of the "
-            + ("baseline" if (measured(df)["variant"] == BASELINE).any() else "measured")
+            "(every run; medians of the " + view.source
             + " runs) and perf's `page_faults` software counter where a pass counted it. The "
             "actors touch their buffers before the loop starts, so few faults are expected "
             "inside it."]
@@ -607,20 +424,18 @@ def faults_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
     else:
         text.append(f"`fault_ns` (dtrace: time in vm_fault, all threads, "
                     f"{int(fault_ns['fault_ns_n'].sum())} runs) is in the last column.")
-    merged = rusage.drop(columns=["n"]).merge(perf, on=["ipc", "buffer_size"], how="left") \
-        .merge(fault_ns, on=["ipc", "buffer_size"], how="left")
     head = "| IPC | buffer | minflt+majflt | page_faults (perf) |" + \
         (" time in faults (ms) |" if not fault_ns.empty else "")
     rows = [head, "|---|---|---:|---:|" + ("---:|" if not fault_ns.empty else "")]
-    for _, r in merged.iterrows():
+    for _, r in view.faults.iterrows():
         cells = [md_escape(r["ipc"]), format_size(r["buffer_size"]), _num(r["faults"]),
                  _num(r.get("page_faults"))]
         if not fault_ns.empty:
             cells.append(_num(r.get("fault_ns") / 1e6))
         rows.append("| " + " | ".join(cells) + " |")
     text.append("\n".join(rows))
-    text += _crosscheck_text(df)
-    text.append(_probe_effect(df))
+    text += _crosscheck_text(view.crosschecks)
+    text.append(_probe_effect(view.tracepoint_passes, view.probe))
     path = plot_faults(rusage, perf if not perf.empty else None,
                        figure_path(outdir, "kernel-page-faults.png"))
     caption = "Page faults per run vs buffer size: getrusage (solid) and perf page_faults (dotted)."
@@ -628,8 +443,9 @@ def faults_section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
 
 
 def kernel_sections(df: pd.DataFrame, meta: dict, outdir: Path) -> list[Section]:
-    """All kernel-view sections, in report order."""
-    return [make(df, meta, outdir) for make in SECTION_FUNCTIONS]
+    """All kernel-view sections, in report order (the kernel view is computed once)."""
+    view = kernel_view(df)
+    return [make(df, meta, outdir, view=view) for make in SECTION_FUNCTIONS]
 
 
 #: The section functions, for ``pmcsuite.report.SECTIONS``.

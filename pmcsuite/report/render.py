@@ -74,7 +74,10 @@ def provenance(meta: dict, df) -> list[tuple[str, str]]:
         ("Backend", meta.get("backend")),
         *((f"Tool: {name}", version) for name, version in tools.items()),
         ("Catalogue", (f"version {catalogue.get('version', '?')}, sha256 {str(catalogue.get('sha256', '?'))[:16]}…, "
-                       f"{', '.join(map(str, catalogue.get('sources') or [])) or 'no sources listed'}") if catalogue else None),
+                       f"{', '.join(map(str, catalogue.get('sources') or [])) or 'no sources listed'}"
+                       + ("; analysed with the snapshot stored in metadata.json" if catalogue.get("snapshot")
+                          else "; no snapshot stored (made before snapshots): analysed with today's catalogue files"))
+         if catalogue else None),
         ("Plan: IPC modes", ", ".join(plan.get("ipc") or [])),
         ("Plan: buffer sizes", ", ".join(format_size(s) for s in sizes)),
         ("Plan: runs", None if runs is None else f"{runs} per point" + (f" + {warmup} warm-up" if warmup else "")),
