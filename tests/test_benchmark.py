@@ -837,3 +837,16 @@ def test_cache_directory_others_may_write_is_not_used(tmp_path, capsys):
     assert shared not in exe.parents and exe.is_file()
     assert "not using the benchmark cache" in capsys.readouterr().err
     assert not list(shared.iterdir())
+
+
+def test_guard_reports_how_the_benchmark_ended(exe):
+    """The guard stands between a counting tool that hides its workload's fate (pmcstat, dtrace) and
+    the benchmark: the exit status passes through, and a death by signal becomes one line."""
+    crash = subprocess.run([str(exe), "--guard", "--", sys.executable, "-c", "import os; os.kill(os.getpid(), 11)"],
+                           capture_output=True, text=True, timeout=60)
+    assert crash.returncode == 128 + 11
+    assert crash.stderr.strip() == "ipcbench: guard: the benchmark was killed by signal 11 (Segmentation fault)"
+    assert subprocess.run([str(exe), "--guard", "--", "false"], timeout=60).returncode == 1
+    ok = subprocess.run([str(exe), "--guard", "--", *bm.bench_argv(exe, "pipe", 65536, MiB)],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and bm.parse_bench_output(ok.stdout)["bytes_ok"]

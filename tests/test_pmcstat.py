@@ -141,6 +141,9 @@ def test_run_errors_through_standin(standin_path, monkeypatch):
         be.run({"x": "L3_MAGIC", **EVENTS}, [FAKEBENCH], 30)
     with pytest.raises(PmcsuiteError, match="Too many open files"):
         be.run(EVENTS, [FAKEBENCH, "--fail"], 30)     # pmcstat exits 0 anyway
+    # a benchmark that printed its result and then crashed: pmcstat exits 0, the guard tells
+    with pytest.raises(PmcsuiteError, match=r"crashed under pmcstat: killed by signal 11"):
+        be.run(EVENTS, [FAKEBENCH, "--crash-after"], 30)
     with pytest.raises(PmcsuiteError, match="benchmark hung: no result after 1 s"):
         be.run(EVENTS, [FAKEBENCH, "--hang"], 1)
     monkeypatch.setenv("PMCSTAT_STANDIN_NO_HWPMC", "1")

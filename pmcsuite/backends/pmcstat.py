@@ -88,6 +88,9 @@ def parse_pmcstat(text: str, cumulative: bool = True) -> dict[str, int]:
     return out
 
 
+_GUARD = re.compile(r"ipcbench: guard: the benchmark was (killed by signal [^\n]+)")
+
+
 def build_argv(events: list[str], out, bench_argv: list[str], pmcstat: str = "pmcstat") -> list[str]:
     """pmcstat argv counting ``events`` (process mode, cumulative ``-C``, children too ``-d``)
     over the whole benchmark process, writing the counts to ``out``."""
@@ -159,14 +162,20 @@ class PmcstatBackend(ToolBackend):
                                 "use --backend none for a baseline")
         if self._exe() is None:
             raise PmcsuiteError(self._missing())
+        from ..benchmark import build
+        # pmcstat exits 0 whatever its workload did: ipcbench's guard reports how the benchmark ended
+        guarded = [str(build()), "--guard", "--", *map(str, bench_argv)]
         with scratch_dir("pmcstat") as tmp:
             out = Path(tmp, "pmcstat.out")
-            argv = build_argv(list(events.values()), out, bench_argv, self._exe() or self.tool)
+            argv = build_argv(list(events.values()), out, guarded, self._exe() or self.tool)
             stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
             text = out.read_text(errors="replace") if out.exists() else ""
         failure = classify_failure(rc, stderr)
         if failure is not None:
             raise PmcsuiteError(failure[1])
+        crash = _GUARD.search(stderr)
+        if crash:
+            raise PmcsuiteError(f"the benchmark crashed under pmcstat: {crash.group(1)}")
         if rc != 0:
             raise PmcsuiteError(f"the benchmark failed under pmcstat (exit {rc}): "
                                 f"{_bench_error(stderr)}")

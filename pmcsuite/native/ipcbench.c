@@ -1322,7 +1322,8 @@ static void usage(void)
            "  --points  run several points in a row in this process (instead of -i, -b and -n): IPC mode,\n"
            "      buffer size (dividing -t) and iterations of each, e.g. --points pipe:4K:4,local:1M:4 (up to 4096)\n"
            "  --ctl-fifo/--ack-fifo  perf stat --delay=-1 --control fifo:CTL,ACK: count the loop only\n"
-           "Prints one JSON object per iteration on stdout, one line each.\n");
+           "Prints one JSON object per iteration on stdout, one line each.\n"
+           "ipcbench --guard -- CMD [ARGS]: run CMD, exit with its status; killed by signal N: one line, exit 128+N\n");
 }
 
 static int lookup(const char *value, const char *const *names, int n)
@@ -1890,12 +1891,41 @@ static void run_iteration(const int pins[2], unsigned char *const bufs_once[2], 
     print_json(&bufs, point, iteration);
 }
 
+/* ipcbench --guard -- CMD [ARGS]: run CMD and report how it ended, for the counting tools that hide
+ * it (pmcstat and dtrace exit 0 whatever their workload did; perf stat too when it dies of a
+ * signal). Exits with CMD's status; when CMD is killed by a signal it prints one line
+ * "ipcbench: guard: the benchmark was killed by signal N (NAME)" on stderr and exits 128 + N. */
+static int guard(char **cmd)
+{
+    pid_t pid = fork();
+    int status;
+    if (pid < 0)
+        runtime_error(errno, "fork failed");
+    if (pid == 0) {
+        die_with_parent();
+        execvp(cmd[0], cmd);
+        fprintf(stderr, "ipcbench: guard: cannot run %s: %s\n", cmd[0], strerror(errno));
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            runtime_error(errno, "waitpid failed");
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "ipcbench: guard: the benchmark was killed by signal %d (%s)\n", WTERMSIG(status),
+                strsignal(WTERMSIG(status)));
+        return 128 + WTERMSIG(status);
+    }
+    return WEXITSTATUS(status);
+}
+
 int main(int argc, char **argv)
 {
     int pins[2];
     unsigned char *bufs_once[2] = {NULL, NULL};
 
     die_with_parent();
+    if (argc >= 4 && strcmp(argv[1], "--guard") == 0 && strcmp(argv[2], "--") == 0)
+        return guard(argv + 3);
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN); /* a vanished peer is an EPIPE error, not a silent death */
 
