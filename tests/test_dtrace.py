@@ -147,6 +147,10 @@ def test_backend_errors(standin_path, bench_cmd, monkeypatch, tmp_path):
     monkeypatch.delenv("PMCSUITE_DTRACE_FAIL")
     with pytest.raises(PmcsuiteError, match="failed under dtrace.*ipcbench"):
         DtraceBackend().run({"syscalls_write": ""}, [bench_cmd[0], "-i", "bogus"], 60)
+    # dtrace exits 0 when the traced command dies: ipcbench's guard says so
+    fakebench = str(STANDINS / "fakebench")
+    with pytest.raises(PmcsuiteError, match="crashed under dtrace: killed by signal 11"):
+        DtraceBackend().run({"syscalls_write": ""}, [fakebench, "--crash-after"], 60)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert not DtraceBackend().available()[0]
     with pytest.raises(PmcsuiteError, match="dtrace not found"):

@@ -34,6 +34,8 @@ from ..errors import EnvironmentProblem, PmcsuiteError
 from ..processes import scratch_dir
 from . import CounterValue, ToolBackend, run_under_tool
 
+_GUARD = re.compile(r"ipcbench: guard: the benchmark was (killed by signal [^\n]+)")
+
 #: Predicate selecting the benchmark process and its children.
 TARGET = "progenyof($target)"
 
@@ -339,12 +341,14 @@ class DtraceBackend(ToolBackend):
             raise self._missing()
         counters = [c for c in events if c in D_COUNTERS]
         unsupported: dict[str, str] = {}
+        from ..benchmark import build
+        guarded = [str(build()), "--guard", "--", *map(str, bench_argv)]   # progenyof($target) still counts it
         while True:
             if not counters:
                 raise PmcsuiteError("none of the requested counters can be counted with dtrace "
                                     f"here ({', '.join(events)}): the dtrace backend counts "
                                     + ", ".join(D_COUNTERS))
-            stdout, stderr, rc, text = self._once(counters, bench_argv, timeout)
+            stdout, stderr, rc, text = self._once(counters, guarded, timeout)
             if rc == 0:
                 break
             status, msg = classify_error(stderr)
@@ -359,7 +363,11 @@ class DtraceBackend(ToolBackend):
                 raise PmcsuiteError(msg)
             tail = (stderr.strip().splitlines() or ["no error message"])[-1]
             raise PmcsuiteError(f"the benchmark failed under dtrace (exit {rc}): {tail}")
-        # dtrace exits 0 even when the traced command fails: its stderr tells what happened
+        # dtrace exits 0 even when the traced command fails: its stderr tells what happened, and
+        # ipcbench's guard (the traced command, around the benchmark) tells how it ended
+        crash = _GUARD.search(stderr)
+        if crash:
+            raise PmcsuiteError(f"the benchmark crashed under dtrace: {crash.group(1)}")
         try:
             bench = parse_bench_output(stdout)
         except PmcsuiteError:
