@@ -1,6 +1,8 @@
 """The ``pmcsuite`` command: a thin argparse layer over the Python API.
 
-Every failure the user can fix is a PmcsuiteError: printed as one line, exit status 2.
+Every failure the user can fix is a PmcsuiteError: printed as one line, with the exit status of its
+class (errors.py). Every command that prints results takes ``--json`` and prints one JSON document
+with a ``provenance`` object (the result directory's own and this run's).
 """
 from __future__ import annotations
 
@@ -26,7 +28,18 @@ def _latest_results() -> Path:
 
 
 def _dir(args) -> Path:
-    return Path(args.dir) if args.dir else _latest_results()
+    if args.dir:
+        return Path(args.dir)
+    chosen = _latest_results()
+    print(f"pmcsuite: using the newest result directory, {chosen} (give DIR to choose another)", file=sys.stderr)
+    args.dir = str(chosen)          # said once per command
+    return chosen
+
+
+def _print_json(document: dict, df=None) -> None:
+    """One JSON document on stdout with its provenance (NaN as null)."""
+    from .analysis.breakpoints import _jsonable
+    print(json.dumps({"provenance": _provenance(df), **document}, indent=2, default=_jsonable))
 
 
 #: collect options that define a sweep (None when not given): --resume takes them from the directory
@@ -50,6 +63,14 @@ def cmd_collect(args):
                             " (only --timeout and --no-progress go with it)")
     out = collect(resume=args.resume, timeout=args.timeout, progress=not args.no_progress,
                   command_line=["pmcsuite", *sys.argv[1:]], **sweep)
+    if args.json:
+        from .results import load
+        df = load(out)
+        ok = df[df["ok"]]
+        _print_json({"directory": str(out), "runs": int(len(ok)), "failed": int((~df["ok"]).sum()),
+                     "shared_cpu": int(ok["shared_cpu"].sum()), "warnings": len(df.attrs.get("warnings") or []),
+                     "summary": summary_lines(out)}, df)
+        return
     for line in summary_lines(out):
         print(line)
     print(f"next: pmcsuite report {out}")
@@ -58,16 +79,21 @@ def cmd_collect(args):
 def cmd_bench(args):
     from .benchmark import bench
     from .sizes import parse_size
+    from .sizes import format_size
     result = bench(args.ipc, parse_size(args.buffer), total_size=parse_size(args.total), actors=args.actors,
                    placement=args.placement, force=args.force)
     if args.json:
         print(json.dumps(result, indent=2))
         return
     mib = result["bandwidth"] / (1 << 20)
-    buffers = {k: v for k, v in (result.get("buffers") or {}).items() if v not in (None, False)}
-    print(f"{result['ipc']} {result['actors']} buffer {args.buffer}: {mib:,.1f} MiB/s "
-          f"({result['loop_ns'] / 1e6:.2f} ms for {result['total_size']} bytes; "
-          f"{result['writes']} writes, {result['reads']} reads; CPUs {result.get('cpus')}; buffers {buffers})")
+    granted = ", ".join(f"{k} {format_size(v)}" for k, v in (result.get("buffers") or {}).items()
+                        if k in ("sndbuf", "rcvbuf", "pipe_size") and v is not None) or "defaults"
+    cpus = result.get("cpus") or {}
+    where = ", ".join(f"{role} on CPU {c[0]}" for role, c in cpus.items() if isinstance(c, list) and c) or "n/a"
+    print(f"{result['ipc']} {result['actors']} placement {result['placement']}, buffer {format_size(result['buffer_size'])}: "
+          f"{mib:,.0f} MiB/s ({result['loop_ns'] / 1e6:,.2f} ms for {format_size(result['total_size'])})\n"
+          f"  {result['writes']:,} writes, {result['reads']:,} reads; {where}; buffers granted: {granted}; "
+          f"data {'intact' if result.get('bytes_ok') else 'CORRUPT'}")
 
 
 def cmd_check(args):
@@ -79,8 +105,11 @@ def cmd_check(args):
     platforms = resolve_platforms(cat, args.platform)
     backends = resolve_backends(args.backend)
     results = check(cat, name_list(args.counters, "--counters", "syscalls,faults"), platforms, backends)
-    print(f"platform: {', '.join(platforms)}; backend: {', '.join(backends) or 'none'}")
-    print(format_check(results))
+    if args.json:
+        _print_json({"platform": platforms, "backend": backends, "counters": [r.to_dict() for r in results]})
+    else:
+        print(f"platform: {', '.join(platforms)}; backend: {', '.join(backends) or 'none'}")
+        print(format_check(results))
     if not any(r.status == "available" for r in results):
         raise EnvironmentProblem("none of these counters can be counted here (see the table above): measure "
                                  "bandwidth only with --backend none, or fix what the reasons say")
@@ -91,7 +120,20 @@ def cmd_counters(args):
     from .catalogue import format_catalogue, load_catalogue
     from .hostinfo import resolve_platforms
     cat = load_catalogue([Path(c) for c in args.catalogue or ()])
-    print(format_catalogue(cat, resolve_platforms(cat, args.platform), resolve_backends(args.backend)))
+    platforms, backends = resolve_platforms(cat, args.platform), resolve_backends(args.backend)
+    if args.json:
+        _print_json({"platform": platforms, "backend": backends, "catalogue": cat.metadata(),
+                     "groups": {g.name: {"description": g.description, "counters": g.counters} for g in cat.groups.values()},
+                     "counters": {c.id: {"description": c.description, "unit": c.unit, "kind": c.kind,
+                                         "caveats": c.caveats, "never_zero": c.never_zero,
+                                         "event": (lambda found: {"platform": found[0], "spec": found[1], "backend": found[2]}
+                                                   if found else None)(cat.locate(c.id, platforms, backends)),
+                                         "unavailable": cat.why_missing(c.id, platforms, backends) or None}
+                                  for c in cat.counters.values()},
+                     "derived": {d.name: {"formula": d.formula, "unit": d.unit, "description": d.description}
+                                 for d in cat.derived.values()}})
+        return
+    print(format_catalogue(cat, platforms, backends))
 
 
 def _load(args):
@@ -105,10 +147,14 @@ def _load(args):
     return df
 
 
-def _provenance(df) -> dict:
-    """Where a JSON output comes from: the result directory's own provenance and this run's."""
+def _provenance(df=None) -> dict:
+    """Where a JSON output comes from: the result directory's own provenance (if any) and this run's."""
     import datetime as dt
     from . import __version__
+    if df is None:
+        from .hostinfo import host_metadata
+        return {"host": host_metadata(), "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "generated_by": ["pmcsuite", *sys.argv[1:]], "pmcsuite_version": __version__}
     meta = df.attrs.get("metadata") or {}
     return {"results": str(df.attrs.get("directory")),
             "collected": {**{k: meta.get(k) for k in ("created", "command_line", "source", "host", "platform",
@@ -127,15 +173,23 @@ def cmd_summary(args):
     df = _load(args)
     table = summarise(df)
     stats = ["median", "q25", "q75", "min", "max", "mean", "std"]
-    table[stats] = table[stats] / (1 << 20)
-    table = table.rename(columns={"metric": "unit"}).assign(unit="MiB/s", cv=table["cv"].map("{:.1%}".format))
     known = precision(df)
     ci = known.set_index(GROUP_KEYS)["half_width_pct"]
-    table["median_ci95"] = [f"±{v:.1f}%" if v == v else "n/a" for v in
-                            ci.reindex(pd.MultiIndex.from_frame(table[GROUP_KEYS].astype(object))).to_numpy()]
-    with pd.option_context("display.max_rows", None, "display.width", 200, "display.float_format", "{:,.1f}".format):
-        print(table.drop(columns=["status"]).to_string(index=False))
+    table["median_ci95_pct"] = ci.reindex(pd.MultiIndex.from_frame(table[GROUP_KEYS].astype(object))).to_numpy()
     target = ((df.attrs.get("metadata") or {}).get("settings") or {}).get("target_ci")
+    if args.json:
+        rows = table.drop(columns=["status"]).rename(columns={"metric": "value"}).to_dict("records")
+        _print_json({"unit": "bytes/s", "cells": rows,
+                     "target_ci": target, "short_of_target": (needs_runs(known, target).to_dict("records")
+                                                              if target else [])}, df)
+        return
+    table[stats] = table[stats] / (1 << 20)
+    table = table.rename(columns={"metric": "unit"}).assign(
+        unit="MiB/s", buffer_size=table["buffer_size"].map(format_size),
+        cv=table["cv"].map(lambda v: f"{v:.1%}" if v == v else "n/a"),
+        median_ci95=table["median_ci95_pct"].map(lambda v: f"±{v:.1f}%" if v == v else "n/a"))
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.float_format", "{:,.1f}".format):
+        print(table.drop(columns=["status", "median_ci95_pct"]).to_string(index=False, na_rep="n/a"))
     if target:
         short = needs_runs(known, target)
         if short.empty:
@@ -184,6 +238,12 @@ def cmd_import(args):
         if len(args.paths) != 1:
             raise PmcsuiteError("'pmcsuite import csv' takes exactly one CSV file")
         out = import_csv(args.paths[0], args.out, host_note=args.host_note, command_line=["pmcsuite", *sys.argv[1:]])
+    if args.json:
+        from .results import load
+        df = load(out)
+        _print_json({"directory": str(out), "runs": int(len(df)),
+                     "variants": sorted(set(df["variant"])), "counters": list(df.attrs.get("counters") or [])}, df)
+        return
     print(out)
 
 
@@ -203,11 +263,50 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"pmcsuite: error: {message} (see '{self.prog} --help')\n")
 
 
+#: examples shown at the end of each command's --help
+EXAMPLES = {
+    "collect": ["pmcsuite collect --quick --out results/q",
+                "pmcsuite collect --counters syscalls,faults --ipc pipe,local --sizes 4K,64K,1M",
+                "pmcsuite collect --target-ci 2 --max-runs 40 --out results/precise",
+                "pmcsuite collect --backend perf --quick          # perf stat around every run",
+                "pmcsuite collect --resume results/q --timeout 300"],
+    "bench": ["pmcsuite bench --ipc local-s --buffer 256K", "pmcsuite bench --ipc pipe --buffer 1M --json"],
+    "check": ["pmcsuite check", "pmcsuite check --counters l1,axi --platform cortex-a8 --json"],
+    "counters": ["pmcsuite counters", "pmcsuite counters --platform armv8 --json"],
+    "summary": ["pmcsuite summary results/q", "pmcsuite summary --json"],
+    "report": ["pmcsuite report results/q", "pmcsuite report results/q --out reports/q"],
+    "export": ["pmcsuite export results/q", "pmcsuite export results/q --out /tmp/q.csv"],
+    "overhead": ["pmcsuite overhead results/q", "pmcsuite overhead results/q --json"],
+    "explain": ["pmcsuite explain results/q", "pmcsuite explain results/q --json"],
+    "import": ["pmcsuite import l41 shared/data/l41-bbb-sample --out results/l41",
+               "pmcsuite import csv mine.csv --out results/mine --json"],
+    "trace": ["pmcsuite trace --ipc pipe --buffer 256K --out reports/"],
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     parser = OneLineErrorParser(
         prog="pmcsuite",
-        description="Explain IPC bandwidth with hardware performance counters and kernel counters.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        description="Explain IPC bandwidth with hardware performance counters and kernel counters.",
+        epilog="examples:\n  pmcsuite check\n  pmcsuite collect --quick --out results/q\n  pmcsuite report results/q\n"
+               "  pmcsuite explain results/q\n\nexit status: 0 ok, 2 bad input, 3 environment (tool, permission, "
+               "storage), 70 bug, 128+N interrupted by signal N",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pmcsuite {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    class _Sub:
+        """add_parser with the command's examples as its epilog."""
+        def add_parser(self, name, **kwargs):
+            examples = "\n".join(f"  {e}" for e in EXAMPLES.get(name, []))
+            return commands.add_parser(name, epilog=f"examples:\n{examples}" if examples else None,
+                                       formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    sub = _Sub()
+
+    def json_option(p):
+        p.add_argument("--json", action="store_true", help="print one JSON document (with its provenance)")
 
     def bench_options(p, default_placement, defaults=True):
         p.add_argument("--actors", default="2thread" if defaults else None, help="2thread (default) or 2proc")
@@ -253,13 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="as root, grant socket buffers above net.core.wmem_max (SO_*BUFFORCE) and pipe-s sizes above "
                         "fs.pipe-max-size, so that every size is granted as in the reference study")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    json_option(p)
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("bench", help="run the benchmark once and print its result")
     p.add_argument("--ipc", default="pipe", help="pipe, pipe-s, local, local-s, tcp, tcp-s")
     p.add_argument("--buffer", default="64K", help="bytes per write (default 64K)")
-    bench_options(p, "any")
+    bench_options(p, "same")               # as collect: both actors on one CPU
     p.add_argument("--force", action="store_true", help="as root, force socket buffers above wmem_max")
     p.add_argument("--json", action="store_true", help="print the benchmark's JSON")
     p.set_defaults(func=cmd_bench)
@@ -269,12 +369,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto")
     p.add_argument("--platform")
     p.add_argument("--catalogue", action="append", metavar="FILE")
+    json_option(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("counters", help="list the catalogue: groups, counters, this platform's events, derived metrics")
     p.add_argument("--backend", default="auto")
     p.add_argument("--platform", help="show another platform's events, e.g. cortex-a8")
     p.add_argument("--catalogue", action="append", metavar="FILE")
+    json_option(p)
     p.set_defaults(func=cmd_counters)
 
     for name, func, text in (("summary", cmd_summary, "print medians and spread per point"),
@@ -286,13 +388,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out", help="output directory (report) or file (export)")
         if name == "export":
             p.add_argument("--csv", action="store_true", help="CSV output (the default and only format)")
+        if name == "summary":
+            json_option(p)
         p.set_defaults(func=func)
 
     for name, func, text in (("overhead", cmd_overhead, "instrumented vs baseline bandwidth per point"),
                              ("explain", cmd_explain, "inflexion points and the counters behind them")):
         p = sub.add_parser(name, help=text)
         p.add_argument("dir", nargs="?", help="result directory (default: newest under ./results)")
-        p.add_argument("--json", action="store_true", help="machine-readable output")
+        json_option(p)
         p.set_defaults(func=func)
 
     p = sub.add_parser("import", help="import existing benchmark output as a result directory")
@@ -302,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=0, help="leading runs per point to mark as warm-up (default 0)")
     p.add_argument("--host-note", help="what the data says about its machine, e.g. 'BeagleBone Black, FreeBSD 11'")
     p.add_argument("--out", required=True, help="result directory to create")
+    json_option(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("trace", help="timeline of one run as a Perfetto/Chrome trace and a PNG")

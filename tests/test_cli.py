@@ -110,7 +110,7 @@ def test_real_l41_sample_through_every_command(tmp_path):
 def test_bench_prints_one_point():
     proc = run("bench", "--ipc", "pipe", "--buffer", "64K", "--total", "4M")
     assert proc.returncode == 0, proc.stderr
-    assert "pipe 2thread buffer 64K:" in proc.stdout and "64 writes" in proc.stdout
+    assert "pipe 2thread placement same, buffer 64K:" in proc.stdout and "64 writes" in proc.stdout
 
 
 def test_usage_errors_are_one_line_too():
@@ -155,3 +155,55 @@ def test_corrupt_lines_are_announced(small_results, tmp_path):
     proc = run("summary", copy)
     assert proc.returncode == 0
     assert "runs.jsonl lines 2 are corrupt or truncated and were left out" in proc.stderr
+
+
+def test_version_and_examples_in_every_help():
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout.strip().startswith("pmcsuite ")
+    from pmcsuite.cli import EXAMPLES, build_parser
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name in commands:
+        text = run(name, "--help").stdout
+        assert "examples:" in text and f"pmcsuite {name}" in text, name
+    assert set(EXAMPLES) == set(commands)
+
+
+def test_json_on_every_command_that_prints_results(tmp_path):
+    out = tmp_path / "r"
+    proc = run("collect", "--backend", "none", "--ipc", "pipe", "--sizes", "64K", "--runs", "4", "--total", "1M",
+               "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    collected = json.loads(proc.stdout)
+    assert collected["runs"] == 4 and collected["provenance"]["results"] == str(out)
+    # not a terminal: progress comes as one-line updates, the last at the end
+    assert "pmcsuite: 4/4 runs (100%)" in proc.stderr
+    for argv in (("summary", out), ("check", "--counters", "page_faults"), ("counters",), ("overhead", out),
+                 ("explain", out)):
+        proc = run(*argv, "--json")
+        assert proc.returncode == 0, (argv, proc.stderr)
+        assert "provenance" in json.loads(proc.stdout), argv
+    summary = json.loads(run("summary", out, "--json").stdout)
+    assert summary["unit"] == "bytes/s" and summary["cells"][0]["buffer_size"] == 65536
+    imported = json.loads(run("import", "l41", L41, "--out", tmp_path / "l41", "--json").stdout)
+    assert imported["runs"] > 0 and imported["directory"] == str(tmp_path / "l41")
+
+
+def test_summary_reads_like_a_table_for_people(tmp_path):
+    out = tmp_path / "r"
+    assert run("collect", "--backend", "none", "--ipc", "pipe", "--sizes", "64K", "--runs", "4", "--total", "1M",
+               "--out", out).returncode == 0
+    text = run("summary", out).stdout
+    assert " 64K " in text and "65536" not in text and "nan" not in text
+
+
+def test_the_directory_picked_is_named(tmp_path):
+    results = tmp_path / "results"
+    assert run("collect", "--backend", "none", "--ipc", "pipe", "--sizes", "64K", "--runs", "2", "--total", "1M",
+               "--out", results / "a").returncode == 0
+    proc = run("summary", cwd=tmp_path)
+    assert proc.returncode == 0 and "using the newest result directory, results/a" in proc.stderr
+
+
+def test_bench_defaults_to_collects_placement_and_prints_no_dicts():
+    proc = run("bench", "--ipc", "pipe", "--buffer", "64K", "--total", "1M")
+    assert proc.returncode == 0 and "placement same" in proc.stdout and "{" not in proc.stdout
