@@ -70,14 +70,28 @@ def _backend_objects(backend) -> list:
     return [backend]
 
 
-def check(cat, groups=None, platforms=None, backend=None) -> list[CheckResult]:
+def check(cat=None, groups=None, platforms=None, backend=None) -> list[CheckResult]:
     """Open the counters of ``groups`` (all counters of ``platforms`` if None) for real.
 
-    ``backend``: a backend name ("perf", "pmcstat", ...), several ("pmcstat,dtrace", or a list,
-    in order of preference: each counter goes to the first that has an event for it), a Backend
-    object, or None for this OS's tools. Returns one CheckResult per counter, in catalogue order.
+    Every argument has a default, so ``pmcsuite.check()`` answers "what can this host count?":
+    ``cat`` the built-in catalogue, ``platforms`` this host's (detected), ``backend`` this OS's tools.
+    ``groups``: group names or counter ids (a list or a comma-separated string). ``backend``: a
+    backend name ("inproc", "perf", ...), several ("pmcstat,dtrace", or a list, in order of
+    preference: each counter goes to the first that has an event for it), or a Backend object.
+    Returns one CheckResult per counter, in catalogue order.
     """
-    platforms = list(platforms or [])
+    if cat is None:
+        from .catalogue import load_catalogue
+        cat = load_catalogue()
+    if platforms is None:
+        from .hostinfo import resolve_platforms
+        platforms = resolve_platforms(cat, None)
+    elif isinstance(platforms, str):
+        platforms = [p.strip() for p in platforms.split(",") if p.strip()]
+    if isinstance(groups, str):
+        from .options import name_list
+        groups = name_list(groups, "groups", "syscalls,faults")
+    platforms = list(platforms)
     backends = _backend_objects(backend)
     names = [be.name for be in backends]
     counters = cat.expand(list(groups)) if groups is not None else _platform_counters(cat, platforms)

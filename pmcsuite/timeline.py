@@ -36,7 +36,7 @@ from pathlib import Path
 from .benchmark import parse_bench_output
 from .errors import EnvironmentProblem, PmcsuiteError
 from .processes import scratch_dir
-from .sizes import format_size
+from .sizes import format_size, parse_size
 
 #: Tracepoints recorded (all exist on any Linux with ftrace syscall tracing).
 TRACEPOINTS = ("syscalls:sys_enter_read", "syscalls:sys_exit_read",
@@ -80,10 +80,14 @@ def _signed64(v: int) -> int:
 
 
 def _fields(event: str, trace: str) -> dict:
-    if event.startswith("sys_enter_"):
-        return {k: _signed64(int(v, 0)) for k, v in _ARG.findall(trace)}
-    if event.startswith("sys_exit_"):
-        return {"ret": _signed64(int(trace.strip().split()[0], 0))}
+    try:
+        if event.startswith("sys_enter_"):
+            return {k: _signed64(int(v, 0)) for k, v in _ARG.findall(trace)}
+        if event.startswith("sys_exit_"):
+            return {"ret": _signed64(int(trace.strip().split()[0], 0))}
+    except (ValueError, IndexError):           # an argument or return value that is not a number
+        raise PmcsuiteError(f"unreadable {event} record {trace[:60]!r}: is this perf script "
+                            "output of the syscall tracepoints?") from None
     m = (_SWITCH if event == "sched_switch" else _WAKEUP if event.startswith("sched_wak")
          else None)
     if m is None:
@@ -361,13 +365,15 @@ def _record_error(stderr: str) -> str:
 def output_paths(out, ipc: str = "pipe", buffer_size: int = 0) -> tuple[Path, Path]:
     """The trace's (JSON, PNG) paths, checked and with their directory created.
 
-    ``out`` is the JSON path (None: ``reports/trace-<ipc>-<size>.json``); the PNG goes beside it
-    with the same stem. Raises PmcsuiteError (one line, with a fix) when ``out`` is a directory,
-    ends in ``.png`` (the PNG would overwrite it), or its directory cannot be created or written
+    ``out`` is the JSON path (None: ``reports/trace-<ipc>-<size>.json``; a directory, or a path
+    ending in ``/``: that name inside it); the PNG goes beside it with the same stem. Raises
+    PmcsuiteError (one line, with a fix) when ``out`` ends in ``.png`` (the PNG would overwrite it), or its directory cannot be created or written
     (a parent that is a file, a read-only file system, /proc...): checked before anything runs.
     """
     name = f"trace-{ipc}-{format_size(buffer_size)}.json"
     json_path = Path(out) if out is not None else Path("reports") / name
+    if out is not None and (json_path.is_dir() or str(out).endswith(("/", "\\"))):
+        json_path = json_path / name                 # a directory: the default name inside it
     png_path = json_path.with_suffix(".png")
     if json_path.is_dir():
         raise PmcsuiteError(f"--out {json_path} is a directory, not a file: give a file path "
@@ -432,6 +438,7 @@ def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
     first milliseconds. The JSON's ``otherData`` holds the run's provenance
     (:func:`provenance`; ``command_line`` defaults to ``sys.argv``).
     """
+    buffer_size, total_size = parse_size(buffer_size), parse_size(total_size)   # "256K" or bytes
     if buffer_size <= 0 or total_size <= 0 or total_size % buffer_size:
         raise PmcsuiteError(f"total size {format_size(total_size)} is not a positive multiple of "
                             f"the buffer size {format_size(buffer_size)}: choose sizes that "

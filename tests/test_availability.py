@@ -137,3 +137,10 @@ def test_real_catalogue_pmcstat_standin_cortex_a8(cat, monkeypatch):
     res = check(cat, ["axi"], ["cortex-a8"], "pmcstat")
     assert {r.status for r in res} == {"permission_denied"}
     assert "kldload hwpmc" in res[0].reason
+
+
+def test_check_needs_no_arguments():
+    """Before: check() needed a catalogue and returned [] with one (no platforms)."""
+    results = check()
+    assert len(results) > 10 and {r.counter for r in results} >= {"page_faults", "instructions"}
+    assert [r.counter for r in check(groups="syscalls")] == ["syscalls_read", "syscalls_write", "syscalls_all"]

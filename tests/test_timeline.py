@@ -108,16 +108,24 @@ def test_trace_needs_perf(monkeypatch, tmp_path):
         trace("pipe", B, 1 << 20, out=tmp_path / "t.json")
 
 
-def test_out_is_a_directory(monkeypatch, tmp_path, capsys):
-    """--out DIR: a one-line error naming a file path to use, before perf is even looked for."""
-    monkeypatch.setenv("PATH", str(tmp_path))            # no perf: the --out check comes first
-    with pytest.raises(PmcsuiteError, match=r"is a directory, not a file: give a file path") as info:
-        trace("pipe", B, 1 << 20, out=tmp_path)
-    assert str(tmp_path / "trace-pipe-256K.json") in str(info.value)
-    from pmcsuite.cli import main
-    assert main(["trace", "--ipc", "pipe", "--buffer", "256K", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("pmcsuite: error: --out") and err.count("\n") == 1 and "internal" not in err
+def test_out_is_a_directory(tmp_path):
+    """--out DIR (or a path ending in /): the trace goes inside it under its default name; before,
+    'trace --out dir/' wrote a file named 'dir'."""
+    assert output_paths(tmp_path, "pipe", B) == (tmp_path / "trace-pipe-256K.json", tmp_path / "trace-pipe-256K.png")
+    fresh = str(tmp_path / "fresh") + "/"
+    assert output_paths(fresh, "local", 4096)[0] == tmp_path / "fresh" / "trace-local-4K.json"
+    assert (tmp_path / "fresh").is_dir()
+    (tmp_path / "trace-pipe-256K.json").mkdir()           # a directory where the file would go
+    with pytest.raises(PmcsuiteError, match=r"is a directory, not a file: give a file path"):
+        output_paths(tmp_path, "pipe", B)
+
+
+def test_trace_takes_sizes_as_people_write_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))            # no perf: stops after the sizes are checked
+    with pytest.raises(PmcsuiteError, match="perf not found"):
+        trace("pipe", "256K", "16M", out=tmp_path / "t.json")
+    with pytest.raises(PmcsuiteError, match="invalid size"):
+        trace("pipe", "lots", out=tmp_path / "t.json")
 
 
 def test_out_where_nothing_can_be_written(monkeypatch, tmp_path):
