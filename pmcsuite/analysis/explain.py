@@ -63,6 +63,7 @@ from ..sizes import format_size
 from .breakpoints import (MIB, Breakpoint, BreakpointFit, _jsonable, _runs_matrix, bootstrap_indices,
                           counter_columns, fit_breakpoints, measured_runs, median_intervals, medians_of)
 from .labels import counter_labels, time_counters
+from .display import Displayable, Text, size_axis
 from .overhead import OverheadResult, overhead
 
 ALIGN_NOTE = ("Counters from different passes were measured in different runs: they are aligned with each "
@@ -201,9 +202,10 @@ class ModeExplanation:
                 "unmeasured": dict(self.unmeasured), "same_as": dict(self.same_as), "notes": list(self.notes)}
 
 
-@dataclass
-class Explanation:
-    """Per IPC mode explanations, plus the overhead of every pass."""
+@dataclass(repr=False)
+class Explanation(Displayable):
+    """Per IPC mode explanations, plus the overhead of every pass. In a notebook: ``.to_frame()``
+    (one row per finding), ``.summary()`` (text), ``.plot()`` (a Figure of every mode's bandwidth)."""
     modes: dict                                   # ipc -> ModeExplanation
     overhead: OverheadResult | None = None
     notes: list = field(default_factory=lambda: [ALIGN_NOTE])
@@ -214,7 +216,45 @@ class Explanation:
         parts = [m.summary() for m in self.modes.values()]
         if self.overhead is not None:
             parts.append(self.overhead.summary())
-        return "\n\n".join(parts + self.notes)
+        return Text("\n\n".join(parts + self.notes))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per finding (kind, ipc, sizes, measured value and interval, counters named,
+        reliability, sentence): the ``explain --json`` findings as a table."""
+        from .findings import findings
+        rows = []
+        for f in findings(self):
+            measured = f.get("measured") or {}
+            rows.append({"kind": f["kind"], "ipc": f.get("ipc") or "/".join(f.get("ipcs", [])),
+                         "size": f.get("size", f.get("from_size")), "to_size": f.get("to_size"),
+                         "measured": measured.get("value"), "ci_low": (measured.get("ci") or [None, None])[0],
+                         "ci_high": (measured.get("ci") or [None, None])[1],
+                         "counters": ", ".join(c["id"] for c in f.get("counters", [])),
+                         "reliability": f.get("reliability"), "sentence": f.get("sentence")})
+        return pd.DataFrame(rows, columns=["kind", "ipc", "size", "to_size", "measured", "ci_low", "ci_high",
+                                           "counters", "reliability", "sentence"])
+
+    def plot(self):
+        """Every IPC mode's measured median bandwidth (MiB/s) with its 95 % interval, per buffer size,
+        and the detected breakpoints, as a matplotlib Figure."""
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(8, 4.5), layout="constrained")
+        ax = fig.add_subplot()
+        for ipc, m in sorted(self.modes.items()):
+            c = m.cells
+            if c.empty:
+                continue
+            mib = 1 << 20
+            bars = ax.errorbar(c["buffer_size"], c["median"] / mib,
+                               yerr=[(c["median"] - c["ci_low"]) / mib, (c["ci_high"] - c["median"]) / mib],
+                               marker="o", markersize=3, capsize=2, label=ipc)
+            for b in m.breakpoints:
+                ax.axvline(b.size, color=bars[0].get_color(), linestyle=":", linewidth=1)
+        size_axis(ax)
+        ax.set_ylabel("bandwidth (MiB/s, median and 95 % interval)")
+        if self.modes:
+            ax.legend(fontsize=8)
+        return fig
 
     def to_dict(self) -> dict:
         return {"modes": {k: m.to_dict() for k, m in self.modes.items()},

@@ -93,6 +93,7 @@ from statsmodels.stats.multitest import multipletests
 from ..errors import PmcsuiteError
 from ..sizes import format_size
 from ..schema import BASELINE
+from .display import Displayable, Text, size_axis
 from .breakpoints import (MIB, BreakpointFit, bandwidth_fit, measured_runs, presence, same_breakpoints, same_sizes,
                           _jsonable)
 
@@ -119,9 +120,10 @@ MODE_FIELDS = ["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ra
                "moved_verdict", "moved_note"]
 
 
-@dataclass
-class OverheadResult:
-    """``cells``: one row per ipc/buffer_size/variant; ``modes``: one row per ipc/variant (module docstring)."""
+@dataclass(repr=False)
+class OverheadResult(Displayable):
+    """``cells``: one row per ipc/buffer_size/variant; ``modes``: one row per ipc/variant (module docstring).
+    In a notebook: ``.to_frame()`` (the cells), ``.summary()`` (text), ``.plot()`` (a Figure)."""
     cells: pd.DataFrame
     modes: pd.DataFrame
     fits: dict = field(default_factory=dict)   # (ipc, variant) -> BreakpointFit (baseline included)
@@ -150,7 +152,31 @@ class OverheadResult:
     def n_tested(self) -> int:
         return int(self.cells["p_value"].notna().sum()) if not self.cells.empty else 0
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per IPC mode, buffer size and pass: ratio, interval, p-values, verdict, reliability."""
+        return self.cells.copy()
+
+    def plot(self):
+        """The probe effect as a matplotlib Figure: ratio vs buffer size per pass and IPC mode, with
+        the 95 % interval as a band and a line at 1.0."""
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(8, 4.5), layout="constrained")
+        ax = fig.add_subplot()
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        for (ipc, variant), g in self.cells.groupby(["ipc", "variant"], sort=True):
+            g = g.sort_values("buffer_size")
+            line, = ax.plot(g["buffer_size"], g["ratio"], marker="o", markersize=3, label=f"{ipc}, {variant}")
+            ax.fill_between(g["buffer_size"], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2)
+        size_axis(ax)
+        ax.set_ylabel("bandwidth with counters / without")
+        if not self.cells.empty:
+            ax.legend(fontsize=7)
+        return fig
+
     def summary(self) -> str:
+        return Text(self._summary())
+
+    def _summary(self) -> str:
         if self.cells.empty:
             return "overhead: no instrumented pass to compare with the baseline"
         cells = self.cells.copy()
