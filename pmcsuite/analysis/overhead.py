@@ -82,6 +82,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import textwrap
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -180,18 +181,25 @@ class OverheadResult(Displayable):
         if self.cells.empty:
             return "overhead: no instrumented pass to compare with the baseline"
         cells = self.cells.copy()
-        cells["buffer_size"] = cells["buffer_size"].map(format_size)
-        cells["interval"] = [format_interval(lo, hi) for lo, hi in zip(cells["ci_low"], cells["ci_high"])]
-        cells["reasons"] = cells["reasons"].map(lambda r: "; ".join(r))
-        cols = ["ipc", "variant", "buffer_size", "n_baseline", "n_variant", "baseline_mib_s", "variant_mib_s",
-                "ratio", "interval", "p_corrected", "equivalence_p_corrected", "verdict", "reliability", "reasons"]
-        text = [f"Overhead ({self.method()})",
-                cells[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"), "",
+        num = lambda v, f: "n/a" if v != v else format(v, f)          # noqa: E731 - NaN -> n/a
+        shown = pd.DataFrame({
+            "ipc": cells["ipc"], "pass": cells["variant"], "size": cells["buffer_size"].map(format_size),
+            "runs": [f"{a}/{b}" for a, b in zip(cells["n_baseline"], cells["n_variant"])],
+            "MiB/s base": cells["baseline_mib_s"].map(lambda v: num(v, ",.0f")),
+            "MiB/s pass": cells["variant_mib_s"].map(lambda v: num(v, ",.0f")),
+            "ratio": cells["ratio"].map(lambda v: num(v, ".3f")),
+            "95% interval": [format_interval(lo, hi) for lo, hi in zip(cells["ci_low"], cells["ci_high"])],
+            "p (Holm)": cells["p_corrected"].map(lambda v: num(v, ".2g")),
+            "verdict": cells["verdict"],
+            "": ["unreliable" if r == "unreliable" else "" for r in cells["reliability"]]})
+        text = [textwrap.fill(f"Overhead: {self.method()}.", 100), "", shown.to_string(index=False), "",
                 "Per IPC mode and pass:"]
-        text += [f"- {describe_mode(r, self.min_runs)}" for r in self.modes.to_dict("records")]
+        text += [textwrap.fill(f"- {describe_mode(r, self.min_runs)}", 100, subsequent_indent="  ")
+                 for r in self.modes.to_dict("records")]
         bad = self.cells[self.cells["reliability"] == "unreliable"]
         if not bad.empty:
-            text += ["", "Unreliable cells:"] + [f"- {describe_cell(r)}" for r in bad.to_dict("records")]
+            text += ["", "Unreliable cells:"] + [textwrap.fill(f"- {describe_cell(r)}", 100, subsequent_indent="  ")
+                                                  for r in bad.to_dict("records")]
         return "\n".join(text)
 
     def to_dict(self) -> dict:
