@@ -21,7 +21,7 @@ _API = {
     "bench": "benchmark",
     "build_report": "report",
     "import_l41": "importers.l41", "import_csv": "importers.tidy_csv",
-    "overhead": "analysis.overhead", "explain": "analysis.explain",
+    "overhead": "analysis.overhead", "explain": "analysis.explain", "compare": "analysis.compare",
     "find_breakpoints": "analysis.breakpoints",
     "trace": "timeline",
     "PmcsuiteError": "errors",

@@ -13,8 +13,9 @@ import signal
 import sys
 from pathlib import Path
 
-from .errors import INTERNAL, EnvironmentProblem, PmcsuiteError, Signalled
+from .errors import INTERNAL, REGRESSION, EnvironmentProblem, PmcsuiteError, Signalled
 from .options import name_list
+from .sizes import format_size
 
 
 def _latest_results() -> Path:
@@ -228,6 +229,26 @@ def cmd_explain(args):
           else findings_text(df))
 
 
+def cmd_compare(args):
+    from .analysis.compare import compare
+    from .results import load
+    tables = [load(d) for d in args.dirs]
+    result = compare(*tables, names=[str(d) for d in args.dirs])
+    if args.json:
+        _print_json(result.to_dict(), tables[0])
+    else:
+        print(result.summary())
+    if args.fail_if_slower is not None:
+        slower = result.slower(args.fail_if_slower)
+        if len(slower):
+            points = "; ".join(f"{r.ipc} {format_size(r.buffer_size)} {r.variant} {r.verdict} ({r.against})"
+                               for r in slower.itertuples())
+            print(f"pmcsuite: {len(slower)} point(s) significantly slower than {args.dirs[0]} by more than "
+                  f"{args.fail_if_slower:g} %: {points}", file=sys.stderr)
+            return REGRESSION
+    return 0
+
+
 def cmd_import(args):
     if args.format == "l41":
         from .importers.l41 import import_l41
@@ -281,6 +302,8 @@ EXAMPLES = {
     "import": ["pmcsuite import l41 shared/data/l41-bbb-sample --out results/l41",
                "pmcsuite import csv mine.csv --out results/mine --json"],
     "trace": ["pmcsuite trace --ipc pipe --buffer 256K --out reports/"],
+    "compare": ["pmcsuite compare results/old-kernel results/new-kernel",
+                "pmcsuite compare results/main results/branch --fail-if-slower 5 --json"],
 }
 
 
@@ -399,6 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
         json_option(p)
         p.set_defaults(func=func)
 
+    p = sub.add_parser("compare", help="compare result sets with the first: per point ratio, interval, verdict")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="result directories: the reference first, then the others")
+    p.add_argument("--fail-if-slower", type=float, metavar="PCT",
+                   help=f"exit {1} when any point is significantly slower than the reference by more than PCT %%, "
+                        "naming them (for regression tracking in CI)")
+    json_option(p)
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("import", help="import existing benchmark output as a result directory")
     p.add_argument("format", choices=["l41", "csv"], help="l41 (ipc-static text or ipc-benchmark JSON) or csv")
     p.add_argument("paths", nargs="+", help="files or directories")
@@ -429,7 +460,7 @@ def main(argv=None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _terminated)
     try:
-        args.func(args)
+        status = args.func(args) or 0          # a command may return a status of its own (compare: 1)
     except PmcsuiteError as exc:
         print(f"pmcsuite: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -445,7 +476,7 @@ def main(argv=None) -> int:
         print(f"pmcsuite: internal error: {type(exc).__name__}: {exc} "
               "(set PMCSUITE_DEBUG=1 for the traceback and please report it)", file=sys.stderr)
         return INTERNAL
-    return 0
+    return status
 
 
 if __name__ == "__main__":

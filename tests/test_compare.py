@@ -1,0 +1,91 @@
+"""pmcsuite compare: per point ratio with interval, Holm-corrected verdicts in pyperf's words, what
+moved, what was left out; --fail-if-slower for CI."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pmcsuite
+from pmcsuite.analysis.compare import compare
+from pmcsuite.errors import PmcsuiteError
+from synthetic import peak_at, runs_table
+
+L41 = Path(__file__).resolve().parent / "fixtures" / "l41"
+
+
+def sweep(seed, scale=1.0, ipcs=("pipe", "local"), **kw):
+    df = runs_table({"baseline": lambda x: scale * peak_at(16)(x)}, runs=10, noise=0.03, seed=seed, ipcs=ipcs, **kw)
+    df["actors"], df["placement"], df["shared_cpu"] = "2thread", "same", False
+    df.attrs["counters"] = []
+    return df
+
+
+def test_same_configuration_is_rarely_called_different():
+    """Two sweeps of one configuration: at most 5 % of points significant (Holm across points)."""
+    called = total = 0
+    for draw in range(20):
+        points = compare(sweep(2 * draw), sweep(2 * draw + 1), with_findings=False).points
+        called += int(points["verdict"].str.endswith(("faster", "slower")).sum())
+        total += len(points)
+    assert total == 20 * 30 and called / total <= 0.05, called
+
+
+def test_a_planted_slowdown_is_found_and_fails_the_gate():
+    result = compare(sweep(1), sweep(2, scale=0.9), names=["main", "branch"], with_findings=False)
+    slower = result.points["verdict"].str.endswith("slower")
+    assert slower.mean() >= 0.9
+    assert result.points.loc[slower, "verdict"].str.match(r"^1\.\d\dx slower$").all()
+    assert (result.points["against"] == "branch").all() and len(result.slower(5)) >= 27
+    assert result.slower(20).empty                       # a 10 % slowdown is not slower by 20 %
+
+
+def test_only_what_the_sets_share_is_compared():
+    a, b = sweep(1), sweep(2, sizes=[1 << k for k in range(10, 20)])
+    b["total_size"] = a["total_size"].iloc[0]
+    result = compare(a, b, names=["a", "b"], with_findings=False)
+    assert len(result.points) == 2 * 10
+    assert any("only in a left out" in n for n in result.notes)
+    c = sweep(3)
+    c["placement"] = "any"
+    with pytest.raises(PmcsuiteError, match="share no point to compare.*placement differs"):
+        compare(a, c, names=["a", "c"], with_findings=False)
+
+
+def test_compare_collected_and_imported_sets_from_the_command_line(tmp_path):
+    ref = pmcsuite.import_l41([L41], tmp_path / "ref")
+    again = pmcsuite.import_l41([L41], tmp_path / "again")
+    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "compare", str(ref), str(again), "--json",
+                           "--fail-if-slower", "5"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["reference"] == str(ref) and doc["correction"] == "holm" and doc["points"]
+    assert all(p["ratio"] == pytest.approx(1.0) for p in doc["points"])
+    assert not [f for f in doc["findings"] if f["change"] != "moved"]      # the same data: nothing (dis)appears
+    # a collected sweep against itself with a slowed-down copy: the gate says which points
+    out = pmcsuite.collect(out=tmp_path / "c", backend="none", ipcs=["pipe"], sizes="64K,1M", runs=8, processes=2,
+                           total="4M", progress=False)
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "metadata.json").write_text((out / "metadata.json").read_text())
+    lines = []
+    for line in (out / "runs.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        rec["bench"]["bandwidth"] *= 0.7
+        rec["bench"]["loop_ns"] = int(rec["bench"]["loop_ns"] / 0.7)
+        lines.append(json.dumps(rec))
+    (slow / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "compare", str(out), str(slow), "--fail-if-slower", "10"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "significantly slower than" in proc.stderr and "pipe 64K baseline 1.43x slower" in proc.stderr
+    assert "1.43x slower" in proc.stdout
+
+
+def test_comparison_shows_itself():
+    result = compare(sweep(1), sweep(2, scale=0.9), names=["a", "b"], with_findings=False)
+    assert "b: 30 points" in str(result.summary()) and result.to_frame().shape[0] == 30
+    assert result.plot().axes and "<table" in result._repr_html_()
+    assert np.isfinite(result.points["ci_low"]).all()
