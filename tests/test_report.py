@@ -27,8 +27,7 @@ def results(tmp_path):
 
 def test_files_written(report):
     assert (report / "report.md").is_file() and (report / "report.html").is_file()
-    assert sorted(p.name for p in (report / "figures").iterdir()) == [
-        "bandwidth-local.png", "bandwidth-pipe.png", "bandwidth.png"]
+    assert sorted(p.name for p in (report / "figures").iterdir()) == ["bandwidth.png"]   # baseline, one line a mode
 
 
 def test_png_is_a_real_image(report):
@@ -41,22 +40,25 @@ def test_png_is_a_real_image(report):
 def test_html_is_self_contained(report):
     html = (report / "report.html").read_text()
     sources = re.findall(r'<img src="([^"]+)"', html)
-    assert len(sources) == 3 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) == 1 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert len(sources[0]) > 10000
     assert "<table>" in html and "<style>" in html
     assert "figures/" not in html
 
 
-def test_markdown_opens_with_provenance(report):
+def test_markdown_ends_with_provenance(report):
     text = (report / "report.md").read_text()
-    head = text.split("## Bandwidth")[0]
+    head = text.split("## Provenance")[1]
+    assert "## Bandwidth" in text.split("## Provenance")[0]
     for expected in ("synthetic-host", "6.0.0-synthetic", "SYNTHETIC CPU (fixture) (2 CPUs)", "| Seed | 1 |",
-                     "pmcsuite collect --out results\\_small", "4K, 64K, 1M", "3 per point + 1 warm-up",
-                     "| Backend | perf |", "perf version 6.1.0", "version 1, sha256 ffffffffffffffff",
+                     "pmcsuite collect --out results\\_small", "4K, 64K, 1M",
+                     "4 runs per point in 4 benchmark process(es) of 1 iteration(s), 1 of them warm-up(s): 2-3 measured",
+                     "| Platform / backend | x86-64, software / perf |", "perf version 6.1.0", "version 1, sha256 ffffffffffffffff",
                      "2026-01-01T00:00:00+00:00", "72 runs stored (1 failed, 18 warm-ups)", "SYNTHETIC test fixture"):
         assert expected in head, expected
     assert "![" in text and "](figures/bandwidth.png)" in text
     assert "interquartile range (q25 to q75)" in text
+    assert "<details" in text.split("## Provenance")[1]          # folded
 
 
 def test_bandwidth_table_and_warnings(report):
@@ -66,7 +68,11 @@ def test_bandwidth_table_and_warnings(report):
     assert "| local | 4K | 815 [813–818] (2) |" in text          # failed run and warm-up excluded
     warnings = text.split("### Warnings")[1]
     assert "local 4K baseline: 1 of 4 runs failed" in warnings
-    assert "1 of 53 measured runs shared the CPU" in warnings and "Per point: pipe 4K baseline 1/3." in warnings
+    assert "1 of 71 successful runs shared the CPU with other work (1 of the 53 measured runs, 0 warm-ups" in warnings
+    assert "Measured runs per point: pipe 4K baseline 1/3." in warnings
+    assert "**5 warning(s).** Cells with the most failed or CPU-sharing runs: local 4K baseline (1 of 4 runs); " \
+        "pipe 4K baseline (1 of 4 runs)." in warnings
+    assert "<details" in warnings and "All 5 warning(s) in full" in warnings
     assert "sanity: syscalls\\_write 257" in warnings
     assert "context\\_switches was multiplexed" in warnings
     assert "cycles was never counted (not\\_supported ×24)" in warnings
@@ -90,7 +96,7 @@ def test_sections_are_pluggable(results, tmp_path):
     out = build_report(results, out=tmp_path / "s", sections=[bandwidth.section, extra])
     html = (out / "report.html").read_text()
     assert "Extra | part" in html and "72 runs from synthetic-host" in html
-    assert html.count("data:image/png;base64,") == 4 and "<figcaption>a tile</figcaption>" in html
+    assert html.count("data:image/png;base64,") == 2 and "<figcaption>a tile</figcaption>" in html
     assert html.index("Bandwidth vs buffer size") < html.index("Extra | part")
     assert "](figures/extra.png)" in (out / "report.md").read_text()
 
@@ -132,3 +138,49 @@ def test_default_report_has_analysis_and_kernel_sections(tmp_path):
                   "## Kernel view: read()/write() return sizes", "## Kernel view: time asleep / off-CPU",
                   "## Kernel view: page faults"):
         assert title in text, title
+
+
+# ------------------------------------------------------------------ issue 10: the page a person reads
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    return build_report(FIXTURE, out=tmp_path_factory.mktemp("full"))
+
+
+def test_findings_first_then_contents_then_details(full_report):
+    html = (full_report / "report.html").read_text()
+    findings, probe, toc = html.index('id="findings"'), html.index('id="probe-effect-at-a-glance"'), \
+        html.index('id="contents"')
+    assert findings < probe < toc < html.index("<table") and html.index('id="provenance"') > html.index("Kernel view")
+    assert '<span class="tag' in html[findings:probe]                      # reliability of each finding
+    md = (full_report / "report.md").read_text()
+    assert md.index("## Findings") < md.index("## Contents") < md.index("## Bandwidth vs buffer size")
+    assert "figures/findings-pipe.png" in md and "figures/probe-effect.png" in md
+
+
+def test_html_is_correct(full_report):
+    html = (full_report / "report.html").read_text()
+    assert html.count("<pre><code>") >= 6 and "<p><code>write() returns" not in html     # histograms are <pre>
+    assert html.count('<div class="scroll"><table>') == html.count("<table>")            # wide tables scroll
+    assert "td { white-space: nowrap" in html and "<details" in html
+    for raw in ("std_coef", "partial_r2", "counter_ci", "delta_slope", "baseline_mib_s", "p_corrected",
+                "n_slowdown", "development VM"):
+        assert raw not in html, raw
+
+
+def test_shared_cpu_count_agrees_with_collect(tmp_path):
+    from pmcsuite.collection import summary_lines
+    from pmcsuite.report.context import ReportContext
+    from pmcsuite.results import load
+    df = load(FIXTURE)
+    said = " ".join(summary_lines(FIXTURE))
+    shared = ReportContext(df).shared_cpu["shared"]
+    assert f"{shared} runs shared the CPU" in said or (shared == 0 and "shared the CPU" not in said)
+
+
+def test_l41_import_kernel_view_is_one_honest_line(tmp_path):
+    import pmcsuite
+    result = pmcsuite.import_l41([Path(__file__).resolve().parent / "fixtures" / "l41"], tmp_path / "l41")
+    md = (build_report(result, out=tmp_path / "r") / "report.md").read_text()
+    assert "re-collect" not in md.lower() and "## Kernel view\n" in md
+    assert "## Kernel view: read()/write() return sizes" not in md and "(no calls)" not in md

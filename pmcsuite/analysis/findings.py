@@ -62,11 +62,11 @@ MAX_NAMED = 3
 
 
 def _num(v: float) -> str:
-    """Compact number: 540, 12.5, 0.031."""
+    """Compact number for people: 4,887, 540, 12.5, 0.031."""
     if v is None or not math.isfinite(v):
         return "n/a"
     a = abs(v)
-    return f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2g}" if a >= 0.01 else f"{v:.2e}"
+    return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2g}" if a >= 0.01 else f"{v:.2e}"
 
 
 def _verb(label: str, verb: str) -> str:

@@ -2,7 +2,9 @@
 ``report.md`` and a self-contained ``report.html`` (figures under ``OUT/figures/``).
 
 To add a section (analysis, kernel view, ...), write a function with that signature in its own
-module and append it to :data:`SECTIONS`. A section writes its PNGs into ``outdir / "figures"``
+module and append it to :data:`SECTIONS`. A section that also accepts a keyword ``ctx`` receives the
+report's :class:`~pmcsuite.report.context.ReportContext`: the results every section shares (one
+``explain``, one overhead, one kernel view per report), computed on first use. A section writes its PNGs into ``outdir / "figures"``
 (use :func:`figure_path`) and returns their paths in ``Section.figures``.
 """
 from dataclasses import dataclass, field
@@ -24,10 +26,15 @@ class Figure:
 
 @dataclass
 class Section:
-    """One part of the report: a title, Markdown text, and figures shown before the text."""
+    """One part of the report: a title, Markdown text, and figures shown before the text.
+    ``lead``: shown before the table of contents (the findings); ``anchor``: the HTML id (default:
+    from the title)."""
     title: str
     markdown: str
     figures: list[Figure] = field(default_factory=list)
+    lead: bool = False
+    anchor: str = ""
+    figures_first: bool = True
 
 
 SectionFunction = Callable[[pd.DataFrame, dict, Path], "Section | list[Section]"]
@@ -46,6 +53,18 @@ def ipc_colour(label: str) -> str:
     return f"C{(len(IPC_COLOUR_ORDER) + sum(map(ord, ipc))) % 10}"
 
 
+#: One marker per IPC mode, in the same order as the colours.
+IPC_MARKER_ORDER = ("o", "s", "^", "D", "v", "P")
+
+
+def ipc_marker(label: str) -> str:
+    """The marker of an IPC mode (same rule as :func:`ipc_colour`)."""
+    ipc = str(label).split(" ")[0]
+    if ipc in IPC_COLOUR_ORDER:
+        return IPC_MARKER_ORDER[IPC_COLOUR_ORDER.index(ipc)]
+    return "X*<>"[sum(map(ord, ipc)) % 4]
+
+
 def figure_path(outdir: Path, name: str) -> Path:
     """Where a section stores figure ``name`` (a file name such as ``bandwidth-pipe.png``)."""
     return Path(outdir) / "figures" / name
@@ -57,9 +76,9 @@ def default_outdir(directory) -> Path:
 
 
 def _sections() -> list[SectionFunction]:
-    from . import analysis_sections, bandwidth, derived_section, kernel_sections
-    return [bandwidth.section, analysis_sections.analysis_sections, derived_section.derived_section,
-            kernel_sections.kernel_sections]
+    from . import analysis_sections, bandwidth, derived_section, findings_section, kernel_sections
+    return [findings_section.findings_section, bandwidth.section, analysis_sections.analysis_sections,
+            derived_section.derived_section, kernel_sections.kernel_sections]
 
 
 #: The report's sections, in order. Later modules append theirs, e.g.
@@ -79,9 +98,12 @@ def build_report(directory, out=None, sections=None) -> Path:
         (outdir / "figures").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PmcsuiteError(f"cannot create the report directory {outdir}: {exc.strerror}; choose another --out") from None
+    from .context import ReportContext, call_section
+
+    ctx = ReportContext(df, meta)       # every result (explain, overhead, kernel view) computed once, shared
     parts = []
     for make in SECTIONS if sections is None else sections:
-        made = make(df, meta, outdir)   # one Section, or a list (e.g. one per IPC mode)
+        made = call_section(make, df, meta, outdir, ctx)   # one Section, or a list (e.g. one per IPC mode)
         parts.extend(made if isinstance(made, list) else [made])
-    render(df, meta, parts, outdir, title=f"pmcsuite report: {Path(directory).resolve().name}")
+    render(df, meta, parts, outdir, ctx=ctx, title=f"pmcsuite report: {Path(directory).resolve().name}")
     return outdir

@@ -27,8 +27,8 @@ from ..analysis.breakpoints import MIB, BreakpointFit
 from ..analysis.overhead import OverheadResult, describe_mode
 from ..results import measured
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour
-from .render import md_escape
+from . import Figure, Section, figure_path, ipc_colour, ipc_marker
+from .render import fold, header, md_escape
 
 CI_NOTE = ("Shaded bands: 95 % bootstrap interval of each breakpoint's location, widened by half a size step "
            "on each side (locations are resolved to the grid of measured sizes).")
@@ -60,7 +60,7 @@ def md_table(frame: pd.DataFrame) -> str:
     """A DataFrame as a Markdown pipe table (numbers compact, text escaped)."""
     if frame.empty:
         return "_(empty)_"
-    lines = ["| " + " | ".join(md_escape(c) for c in frame.columns) + " |",
+    lines = ["| " + " | ".join(md_escape(header(c)) for c in frame.columns) + " |",
              "|" + "---|" * len(frame.columns)]
     for row in frame.itertuples(index=False):
         lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
@@ -148,8 +148,19 @@ def plot_bandwidth_breakpoints(fit: BreakpointFit, title: str, path: Path, cells
     return path
 
 
-def plot_counter_panels(fits: dict, bandwidth: BreakpointFit, title: str, path: Path, labels=None) -> Path | None:
-    """One panel per counter per KiB, with its own breakpoints; the bandwidth's breakpoints dotted grey."""
+_UNITS = {"count": "events", "msec": "ms", "": "events", None: "events"}
+
+
+def counter_unit(counter: str, units: dict | None) -> str:
+    """'events per KiB', 'ms per KiB' (the catalogue's unit of the counter)."""
+    unit = (units or {}).get(counter)
+    return f"{_UNITS.get(unit, unit)} per KiB"
+
+
+def plot_counter_panels(fits: dict, bandwidth: BreakpointFit, title: str, path: Path, labels=None,
+                        colour: str | None = None, units: dict | None = None) -> Path | None:
+    """One panel per counter per KiB (y axis in the counter's unit per KiB), with its own breakpoints; the
+    bandwidth's breakpoints dotted grey; drawn in the IPC mode's colour when ``colour`` is given."""
     if not fits:
         return None
     labels = labels or {}
@@ -160,13 +171,14 @@ def plot_counter_panels(fits: dict, bandwidth: BreakpointFit, title: str, path: 
     height = 2.9 * nrows + 0.4
     fig = MplFigure(figsize=(4.0 * ncols, height), dpi=100)
     FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=0.22 / ncols, right=1 - 0.05 / ncols, bottom=0.35 / height, top=1 - 0.65 / height,
+    fig.subplots_adjust(left=0.3 / ncols, right=1 - 0.05 / ncols, bottom=0.35 / height, top=1 - 0.65 / height,
                         wspace=0.32, hspace=0.42)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for k, (name, fit) in enumerate(fits.items()):
         ax = axes[k // ncols][k % ncols]
-        _draw_fit(ax, fit, f"C{(k + 1) % 10}", bandwidth.breakpoint_sizes)
-        ax.set_title(f"{labels.get(name, name)} per KiB", fontsize=9)
+        _draw_fit(ax, fit, colour or f"C{(k + 1) % 10}", bandwidth.breakpoint_sizes)
+        ax.set_title(f"{labels.get(name, name)}", fontsize=9)
+        ax.set_ylabel(counter_unit(name, units), fontsize=8)
         ax.tick_params(labelsize=7)
     for k in range(n, nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
@@ -262,30 +274,29 @@ def _not_shown(m, labels: dict) -> str:
     return (" Not shown — " + "; ".join(parts) + ".") if parts else ""
 
 
-def mode_section(expl: Explanation, ipc: str, outdir: Path) -> Section:
-    """The section of one IPC mode (see the module docstring)."""
+def _units(meta: dict | None) -> dict:
+    from ..catalogue import result_catalogue
+    try:
+        cat = result_catalogue(meta or {})
+    except Exception:          # a broken snapshot must not stop the report: panels then say "events"
+        cat = None
+    return {c: k.unit for c, k in cat.counters.items()} if cat is not None else {}
+
+
+def mode_section(expl: Explanation, ipc: str, outdir: Path, meta: dict | None = None, units: dict | None = None) -> Section:
+    """The section of one IPC mode (see the module docstring); its bandwidth figure is in the findings."""
     m = expl.modes[ipc]
     slug = _slug(ipc)
-    figures = [Figure(plot_bandwidth_breakpoints(m.bandwidth, f"{ipc}: bandwidth and inflexion points",
-                                                 figure_path(outdir, f"breakpoints-{slug}.png"), m.cells),
-                      f"{ipc}: median bandwidth ({m.bandwidth_source}) per buffer size with its 95 % interval "
-                      f"(error bars), segmented fit (line) and "
-                      f"claimed breakpoints (dashed). {CI_NOTE}" if m.bandwidth.can_break else
-                      f"{ipc}: median bandwidth ({m.bandwidth_source}) per buffer size, joined by a thin line: "
-                      f"{len(m.bandwidth.sizes)} sizes are too few to fit inflexion points (at least 5 are needed).")]
+    figures = []
     panel = plot_counter_panels(m.counters, m.bandwidth, f"{ipc}: counters per KiB transferred",
-                                figure_path(outdir, f"counters-{slug}.png"), expl.labels)
+                                figure_path(outdir, f"counters-{slug}.png"), expl.labels, colour=ipc_colour(ipc),
+                                units=units if units is not None else _units(meta))
     if panel is not None:
-        figures.append(Figure(panel, f"{ipc}: per-size median of each counter per KiB, its segmented fit and its own "
-                                     f"breakpoints (dashed, shaded); dotted grey: the bandwidth's breakpoints."
-                                     + _not_shown(m, expl.labels)))
-    if expl.overhead is not None:
-        path = plot_overhead(expl.overhead, figure_path(outdir, f"overhead-{slug}.png"), [ipc],
-                             title=f"{ipc}: probe effect")
-        if path is not None:
-            figures.append(Figure(path, f"{ipc}: median bandwidth without counters (dashed) and with each pass's "
-                                        f"counters (solid), same colour."))
-    text = ["### Findings", ""]
+        figures.append(Figure(panel, f"{ipc}: per-size median of each counter per KiB transferred (log scale where "
+                                     f"positive), its segmented fit and its own breakpoints (dashed, shaded); dotted "
+                                     f"grey: the bandwidth's breakpoints." + _not_shown(m, expl.labels)))
+    text = ["The bandwidth figure of this mode, with its inflexion points, is in the findings at the top.", "",
+            "### Findings", ""]
     text += [f"- {md_escape(s)}" for s in mode_sentences(m, expl.labels, expl.settings)]
     if panel is None and (m.constant or m.unmeasured):
         text.append(f"- {md_escape(_not_shown(m, expl.labels).strip())}")
@@ -296,11 +307,16 @@ def mode_section(expl: Explanation, ipc: str, outdir: Path) -> Section:
     text += ["", "### Findings table", "", _findings_table(found, expl.labels) if found else "None.", "",
              NOISE_NOTE.format(cv=100 * expl.settings.get("cv_limit", 0.10),
                                tol=100 * expl.settings.get("flat_tolerance", 0.05)), ""]
-    text += ["### Counters tried at each breakpoint", "", _explained_markdown(m), "", ATTRIBUTION_NOTE, ""]
-    text += ["", "### Spearman correlation of bandwidth with counters per KiB (across sizes)", "",
-             md_table(m.correlations) if not m.correlations.empty else "No counter measured.", ""]
+    tried = _explained_markdown(m)
+    n_tried = tried.count("\n") - 1
+    text += ["### Counters tried at each breakpoint", "",
+             tried if n_tried <= 8 else fold(f"Counters tried at each breakpoint ({n_tried} rows)", tried), "",
+             ATTRIBUTION_NOTE, ""]
+    corr = md_table(m.correlations.rename(columns={"n_sizes": "sizes"})) if not m.correlations.empty \
+        else "No counter measured."
+    text += ["", fold("Spearman correlation of bandwidth with counters per KiB (across sizes)", corr), ""]
     text += [f"*{md_escape(n)}*" for n in m.notes]
-    text += ["", f"*{ALIGN_NOTE}*", "", f"*{METHOD}*", ""]
+    text += ["", fold("Method", f"*{ALIGN_NOTE}*\n\n*{METHOD}*"), ""]
     return Section(f"Inflexion points and counters — {ipc}", "\n".join(text), figures)
 
 
@@ -310,14 +326,10 @@ def overhead_section(expl: Explanation, outdir: Path) -> Section:
     if ovh is None or ovh.cells.empty:
         return Section("Probe effect (overhead of the counters)",
                        "No instrumented pass with a baseline to compare: overhead not measured.\n", [])
-    figures = []
-    path = plot_overhead(ovh, figure_path(outdir, "overhead.png"))
-    if path is not None:
-        figures.append(Figure(path, "Median bandwidth without counters (dashed) and with each pass (solid); one "
-                                    "colour per IPC mode, one panel per pass."))
+    figures = []     # the ratio figure is in the lead section "Probe effect at a glance"
     cells = ovh.cells.copy()
     cells["buffer_size"] = cells["buffer_size"].map(format_size)
-    cells["ci"] = [f"{lo:.3f}..{hi:.3f}" if math.isfinite(lo) and math.isfinite(hi) else "—"
+    cells["ci"] = [f"{lo:.3f}–{hi:.3f}" if math.isfinite(lo) and math.isfinite(hi) else "—"
                    for lo, hi in zip(cells["ci_low"], cells["ci_high"])]
     modes = ovh.modes.copy()
     for col in ("baseline_breakpoints", "variant_breakpoints"):
@@ -327,24 +339,34 @@ def overhead_section(expl: Explanation, outdir: Path) -> Section:
                    "baseline_breakpoints", "variant_breakpoints", "moved_verdict", "moved_note"]]
     cells["reasons"] = cells["reasons"].map(lambda r: "; ".join(r) if isinstance(r, (list, tuple)) else "")
     method = ovh.method()
-    text = [method[0].upper() + method[1:] + ".", "",
+    modes = modes.rename(columns={"moved_verdict": "inflexions", "moved_note": "why"})
+    per_mode = md_table(modes[["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio", "n_slowdown",
+                               "n_speedup", "n_negligible", "n_inconclusive", "n_too_few", "n_unreliable",
+                               "inflexions"]])
+    moved = md_table(modes[["ipc", "variant", "baseline_breakpoints", "variant_breakpoints", "inflexions", "why"]])
+    table = md_table(cells[["ipc", "variant", "buffer_size", "n_baseline", "n_variant", "baseline_mib_s",
+                            "variant_mib_s", "ratio", "ci", "p_corrected", "equivalence_p_corrected", "verdict",
+                            "reliability", "reasons"]])
+    text = ["The ratio per buffer size, with its interval, is drawn in *Probe effect at a glance* at the top.", "",
+            per_mode, "",
             "Inflexion points *moved* only when both fits are confident about a difference: one claims a "
             "breakpoint (found in ≥ 80 % of its bootstrap resamples) that the other finds in at most 20 % of "
-            "its own; otherwise a difference is *unclear*.", "",
-            md_table(modes.rename(columns={"moved_verdict": "inflexions", "moved_note": "why"})), "",
-            md_table(cells[["ipc", "variant", "buffer_size", "n_baseline", "n_variant", "baseline_mib_s",
-                            "variant_mib_s", "ratio", "ci", "p_corrected", "equivalence_p_corrected", "verdict",
-                            "reliability", "reasons"]]), ""]
+            "its own; otherwise a difference is *unclear*.", "", fold("Inflexion points with and without counters",
+                                                                       moved), "",
+            fold(f"Every cell: ratio, interval, tests ({len(cells)} rows)", table), "",
+            fold("Method", method[0].upper() + method[1:] + "."), ""]
     return Section("Probe effect (overhead of the counters)", "\n".join(text), figures)
 
 
-def analysis_sections(df: pd.DataFrame, meta: dict, outdir: Path, **explain_kwargs) -> list[Section]:
-    """One Section per IPC mode, then the overhead section (explanation computed once)."""
+def analysis_sections(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None, **explain_kwargs) -> list[Section]:
+    """One Section per IPC mode, then the overhead section (explanation computed once per report: the
+    context's, or here when called alone)."""
     if measured(df).empty:
         return [Section("Inflexion points and counters",
                         "No successful non-warm-up runs: nothing to analyse.")]
-    expl = explain(df, **explain_kwargs)
-    sections = [mode_section(expl, ipc, Path(outdir)) for ipc in _ordered(expl, meta)]
+    expl = ctx.expl if ctx is not None and not explain_kwargs else explain(df, **explain_kwargs)
+    units = _units(meta)
+    sections = [mode_section(expl, ipc, Path(outdir), units=units) for ipc in _ordered(expl, meta)]
     cross = crossovers(expl, expl.settings.get("cv_limit", 0.10))
     if cross:
         sections.append(Section("Findings across IPC modes",

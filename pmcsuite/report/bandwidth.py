@@ -10,8 +10,8 @@ from matplotlib.lines import Line2D
 
 from ..results import BUSY_LIMIT, measured, summarise
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour
-from .render import md_escape
+from . import Figure, Section, figure_path, ipc_colour, ipc_marker
+from .render import fold, md_escape
 from ..schema import BASELINE
 
 MIB = float(1 << 20)
@@ -51,17 +51,20 @@ def _variants(summary: pd.DataFrame) -> list[str]:
     return sorted(names, key=lambda v: v != BASELINE)
 
 
-def _style(variant: str, variants: list[str]) -> dict:
-    """Baseline dashed with circles; each instrumented variant solid with its own marker."""
+def _style(variant: str, variants: list[str], label: str = "") -> dict:
+    """Baseline solid, with the IPC mode's marker; each instrumented variant dashed with its own marker."""
     if variant == BASELINE:
-        return {"linestyle": "--", "marker": "o"}
+        return {"linestyle": "-", "marker": ipc_marker(label) if label else "o"}
     others = [v for v in variants if v != BASELINE]
-    return {"linestyle": "-", "marker": _MARKERS[others.index(variant) % len(_MARKERS)]}
+    return {"linestyle": "--", "marker": _MARKERS[others.index(variant) % len(_MARKERS)]}
 
 
-def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None) -> Path:
-    """Median MiB/s vs buffer size (log2 axis), one colour per series, q25..q75 error bars."""
+def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None, variants=None) -> Path:
+    """Median MiB/s vs buffer size (log2 axis), one colour per series, q25..q75 error bars; only
+    ``variants`` when given (the report draws the baseline alone: one line per mode)."""
     data = summary if series is None else summary[summary["series"].isin(series)]
+    if variants is not None:
+        data = data[data["variant"].isin(variants)]
     data = data[data["n"] > 0].sort_values("buffer_size")
     labels = list(dict.fromkeys(summary["series"]))
     if summary["series"].nunique() == summary["ipc"].nunique():
@@ -69,20 +72,21 @@ def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None) -
     else:                                                               # several actors/placements per mode
         colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
     variants = _variants(summary)
-    fig = MplFigure(figsize=(9.5, 5.2), dpi=110, layout="constrained")
+    fig = MplFigure(figsize=(9.0, 4.4), dpi=100)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.105, right=0.82, bottom=0.13, top=0.91)
     ax = fig.add_subplot()
     for (label, variant), cell in data.groupby(["series", "variant"], sort=False):
         x = cell["buffer_size"].astype(float).to_numpy()
         y = cell["median"].to_numpy()
         err = [y - cell["q25"].to_numpy(), cell["q75"].to_numpy() - y]
         ax.errorbar(x, y, yerr=err, color=colours[label], capsize=3, linewidth=1.6, markersize=5,
-                    **_style(variant, variants))
+                    **_style(variant, variants, label))
     sizes = sorted(data["buffer_size"].astype(int).unique())
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, [format_size(s) for s in sizes])
     ax.minorticks_off()
-    ax.set_xlabel("buffer size (bytes per write())")
+    ax.set_xlabel("buffer size (bytes per write(), log scale)")
     ax.set_ylabel("bandwidth (MiB/s)")
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
@@ -91,12 +95,13 @@ def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None) -
     one_series = data["series"].nunique() == 1
     if not one_series:
         present = [label for label in labels if label in set(data["series"])]
-        fig.legend([Line2D([], [], color=colours[label], linewidth=3) for label in present], present,
-                   title="IPC mode", loc="outside right upper", fontsize=8, title_fontsize=8)
-    colour = colours[data["series"].iloc[0]] if one_series else "0.2"
-    fig.legend([Line2D([], [], color=colour, **_style(v, variants)) for v in shown], shown,
-               title="variant", loc="outside right lower" if not one_series else "outside right upper",
-               fontsize=8, title_fontsize=8)
+        fig.legend([Line2D([], [], color=colours[label], marker=ipc_marker(label)) for label in present], present,
+                   title="IPC mode", loc="upper right", fontsize=8, title_fontsize=8)
+    if len(shown) > 1 or one_series:
+        colour = colours[data["series"].iloc[0]] if one_series else "0.2"
+        fig.legend([Line2D([], [], color=colour, **_style(v, variants)) for v in shown], shown,
+                   title="variant", loc="lower right" if not one_series else "upper right",
+                   fontsize=8, title_fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
@@ -169,12 +174,19 @@ def warning_list(df: pd.DataFrame) -> list[str]:
         .agg(["sum", "size"])
     for key, row in shared_cells[shared_cells["sum"] > 0].iterrows():
         busy.append((_point(dict(zip(keys, key))), int(row["sum"]), int(row["size"])))
-    if busy:
-        total = sum(b[1] for b in busy)
-        items.append(f"{total} of {len(runs)} measured runs shared the CPU with other work (others used more than "
+    ok_runs = df[ok]
+    shared_ok = ok_runs["shared_cpu"].fillna(False).astype(bool)
+    if shared_ok.any():
+        # counted as 'pmcsuite collect' prints it (collection.summary_lines: every successful run, warm-ups
+        # included), then split: only the measured ones enter the medians
+        total = int(shared_ok.sum())
+        in_measured = sum(b[1] for b in busy)
+        items.append(f"{total} of {len(ok_runs)} successful runs shared the CPU with other work ({in_measured} of the "
+                     f"{len(runs)} measured runs, {total - in_measured} warm-ups; others used more than "
                      f"{BUSY_LIMIT:.0%} of the machine's CPU time, or, for runs too short to tell from /proc/stat, "
-                     "another task was runnable before and after the run); their timings are suspect. Per point: "
-                     + "; ".join(f"{point} {n}/{of}" for point, n, of in busy) + ".")
+                     "another task was runnable before and after the run); their timings are suspect."
+                     + (" Measured runs per point: " + "; ".join(f"{point} {n}/{of}" for point, n, of in busy) + "."
+                        if busy else ""))
     sanity = [f"{_point(df.loc[w['row']])} run {df.loc[w['row'], 'run']}: {w['warning']}"
               for w in df.attrs.get("warnings") or []]
     items += _cut(sanity)
@@ -194,33 +206,63 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "series"
 
 
-def section(df: pd.DataFrame, meta: dict, outdir: Path) -> Section:
-    """Median bandwidth vs buffer size: one figure for all IPC modes, one per mode, the table, warnings."""
-    summary = bandwidth_summary(df, meta)
+def worst_cells(df: pd.DataFrame, n: int = 5) -> list[str]:
+    """The cells with the largest share of failed or CPU-sharing runs: 'pipe 4K baseline (4 of 6 runs)'."""
+    keys = ["ipc", "buffer_size", "variant"]
+    bad = ~df["ok"].fillna(False).astype(bool)
+    if "shared_cpu" in df:
+        bad |= df["shared_cpu"].fillna(False).astype(bool)
+    cells = df[keys].assign(_bad=bad).groupby(keys, sort=True)["_bad"].agg(["sum", "size"])
+    cells = cells[cells["sum"] > 0].assign(share=lambda c: c["sum"] / c["size"])
+    cells = cells.sort_values(["share", "sum"], ascending=False, kind="stable").head(n)
+    return [f"{_point(dict(zip(keys, key)))} ({int(r['sum'])} of {int(r['size'])} runs)" for key, r in cells.iterrows()]
+
+
+def warnings_markdown(df: pd.DataFrame, warnings: list[str] | None = None) -> str:
+    """The warnings, summarised (a count, the worst cells) with the full list folded."""
+    warnings = warning_list(df) if warnings is None else warnings
+    if not warnings:
+        return "None: no failed, busy, multiplexed or suspicious runs.\n"
+    lines = [f"**{len(warnings)} warning(s).**"]
+    worst = worst_cells(df)
+    if worst:
+        lines[0] += " Cells with the most failed or CPU-sharing runs: " + md_escape("; ".join(worst)) + "."
+    lines.append("")
+    short = [w if len(w) <= 300 else w[:297] + "…" for w in warnings[:3]]
+    lines += [f"- {md_escape(w)}" for w in short]
+    lines.append("")
+    lines.append(fold(f"All {len(warnings)} warning(s) in full", "\n".join(f"- {md_escape(w)}" for w in warnings)))
+    return "\n".join(lines) + "\n"
+
+
+def section(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> Section:
+    """Median bandwidth vs buffer size: one figure for all IPC modes (baseline), the table (folded when
+    long), warnings (summarised, the full list folded)."""
+    summary = ctx.summary if ctx is not None else bandwidth_summary(df, meta)
     host = (meta.get("host") or {}).get("hostname") or "unknown host"
     platform = ", ".join(meta.get("platform") or []) or "unknown platform"
-    title = f"Median bandwidth vs buffer size — {host} ({platform})"
     total = meta.get("plan", {}).get("total_size")
     text = []
     figures = []
     if (summary["n"] > 0).any():
-        caption = ("Median bandwidth (MiB/s) of the successful, non-warm-up runs at each buffer size; error bars span "
-                   "the interquartile range (q25 to q75). Dashed: baseline (no counters); solid: instrumented variants "
-                   "(one marker each)." + (f" {format_size(total)} moved per run." if total else ""))
-        figures.append(Figure(plot_bandwidth(summary, title, figure_path(outdir, "bandwidth.png")), caption))
-        labels = list(dict.fromkeys(summary["series"]))
-        if len(labels) > 1:
-            for label in labels:
-                path = figure_path(outdir, f"bandwidth-{_slug(label)}.png")
-                figures.append(Figure(plot_bandwidth(summary, f"{label}: {title}", path, series=[label]),
-                                      f"{label} only (same conventions as above)."))
-        text.append("Median MiB/s per cell (n = runs with a value). Instrumented variants show their "
-                    "median and its ratio to the baseline median (the probe effect).\n")
-        text.append(bandwidth_table(summary))
+        has_base = (summary["variant"] == BASELINE).any()
+        drawn = [BASELINE] if has_base else None
+        what = "baseline runs (no counters)" if has_base else "runs"
+        title = f"Median bandwidth of the {what} — {host} ({platform})"
+        caption = (f"Median bandwidth (MiB/s) of the successful, non-warm-up {what} at each buffer size, one colour "
+                   "and marker per IPC mode; error bars span the interquartile range (q25 to q75)."
+                   + (" The instrumented passes are compared with it in the probe-effect figure." if has_base else "")
+                   + (f" {format_size(total)} moved per run." if total else ""))
+        figures.append(Figure(plot_bandwidth(summary, title, figure_path(outdir, "bandwidth.png"), variants=drawn),
+                              caption))
+        table = bandwidth_table(summary)
+        intro = ("Median MiB/s per cell (n = runs with a value). Instrumented variants show their "
+                 "median and its ratio to the baseline median (the probe effect).\n")
+        rows = table.count("\n") - 1
+        text.append(intro)
+        text.append(table if rows <= 12 else fold(f"Table: median bandwidth per cell ({rows} rows)", table))
     else:
         text.append("No successful, non-warm-up run measured a bandwidth: there is nothing to plot.")
-    warnings = warning_list(df)
     text.append("\n### Warnings\n")
-    text.append("\n".join(f"- {md_escape(w)}" for w in warnings) if warnings else "None: no failed, busy, multiplexed or "
-                "suspicious runs.")
+    text.append(warnings_markdown(df))
     return Section("Bandwidth vs buffer size", "\n".join(text) + "\n", figures)

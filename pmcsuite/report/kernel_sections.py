@@ -38,8 +38,8 @@ from ..analysis.kernel import (CROSSCHECKS, TRACEPOINT_COUNTERS, KernelView, cou
                                pipe_reads, return_sizes, switch_counts, syscall_checks, tracepoint_passes,
                                probe_effect, sleep_table)
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour
-from .render import md_escape
+from . import Figure, Section, figure_path, ipc_colour, ipc_marker
+from .render import fold, md_escape
 
 BAR = 40                     # width of a quantize bar, as in DTrace
 
@@ -75,24 +75,35 @@ def quantize_text(buckets: dict, width: int = BAR) -> str:
 # ----------------------------------------------------------------------------- figures
 
 def _count_axis(ax, values) -> None:
-    """Log y axis for counts spanning decades (symlog when zeros occur), with plain labels."""
+    """Counts: a linear axis (integer ticks) when they span less than a decade or include 0 with a small
+    maximum; else a log axis labelled at decades only (no crowded minor labels)."""
+    from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if vals and min(vals) > 0:
+    positive = [v for v in vals if v > 0]
+    label = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:g}")
+    if not positive or max(vals) <= 20 or max(positive) / min(positive) < 10 or min(vals) <= 0 and max(vals) < 1000:
+        ax.set_yscale("linear")
+        ax.set_ylim(bottom=0, top=max(1.0, max(vals) * 1.15) if vals else 1.0)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        ax.yaxis.set_major_formatter(label)
+        return
+    if min(vals) > 0:
         ax.set_yscale("log")
     else:
         ax.set_yscale("symlog", linthresh=10)
-    label = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+    span = max(positive) / min(positive)
+    if min(vals) > 0:
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if span < 100 else (1.0,), numticks=12))
     ax.yaxis.set_major_formatter(label)
-    if vals and max(vals) / max(min(v for v in vals if v > 0) if any(v > 0 for v in vals) else 1,
-                                1e-9) < 100:
-        ax.yaxis.set_minor_formatter(label)
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _size_axis(ax, sizes):
     ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes, [format_size(s) for s in sizes], rotation=45, fontsize=8)
+    ticks = sizes if len(sizes) <= 8 else sizes[::2]
+    ax.set_xticks(ticks, [format_size(s) for s in ticks], fontsize=8)
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel("buffer size (bytes per write())")
+    ax.set_xlabel("buffer size (bytes per write(), log scale)")
     ax.grid(True, alpha=0.3)
 
 
@@ -104,8 +115,11 @@ def plot_distributions(table: pd.DataFrame, path: Path) -> Path:
     present = {b for col in ("write_hist", "read_hist") for h in table[col] for b in h}
     buckets = [1 << k for k in range(int(min(present)).bit_length() - 1,
                                      int(max(present)).bit_length())] if present else [1]
-    fig = MplFigure(figsize=(10, 2.8 * len(modes) + 0.6), dpi=100, layout="constrained")
+    height = 2.6 * len(modes) + 0.8
+    fig = MplFigure(figsize=(10, height), dpi=90)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.1, right=0.86, bottom=0.7 / height, top=1 - 0.35 / height, wspace=0.2,
+                        hspace=0.45)
     axes = fig.subplots(len(modes), 2, squeeze=False)
     image = None
     for r, ipc in enumerate(modes):
@@ -131,9 +145,10 @@ def plot_distributions(table: pd.DataFrame, path: Path) -> Path:
             if c == 0:
                 ax.set_ylabel("returned bytes (bucket)")
             if r == len(modes) - 1:
-                ax.set_xlabel("buffer size")
+                ax.set_xlabel("buffer size (bytes per write())")
     if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.6, label="share of calls")
+        cax = fig.add_axes([0.89, 0.7 / height + 0.05, 0.02, 0.5])
+        fig.colorbar(image, cax=cax, label="share of calls")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
@@ -142,8 +157,9 @@ def plot_distributions(table: pd.DataFrame, path: Path) -> Path:
 def _lines(ax, frame: pd.DataFrame, column: str, scale: float = 1.0, style="-o", label_suffix=""):
     for ipc, cell in frame.groupby("ipc", sort=False):
         cell = cell.sort_values("buffer_size")
-        ax.plot(cell["buffer_size"].astype(float), cell[column].astype(float) * scale, style,
-                color=ipc_colour(ipc), label=f"{ipc}{label_suffix}", markersize=4)
+        linestyle = style.rstrip("o^sDv") or "-"
+        ax.plot(cell["buffer_size"].astype(float), cell[column].astype(float) * scale, linestyle=linestyle,
+                marker=ipc_marker(ipc), color=ipc_colour(ipc), label=f"{ipc}{label_suffix}", markersize=4)
 
 
 def plot_sleep(actors: pd.DataFrame | None, counted: pd.DataFrame | None, switches: pd.DataFrame,
@@ -151,8 +167,9 @@ def plot_sleep(actors: pd.DataFrame | None, counted: pd.DataFrame | None, switch
     """Left: off-CPU time per run, per actor (benchmark's clocks: writer solid, reader dashed) or,
     without them, the dtrace ``offcpu_ns`` counter (dotted); right: context switches per run
     (getrusage voluntary solid, involuntary dashed; perf context_switches dotted where counted)."""
-    fig = MplFigure(figsize=(11, 4.2), dpi=100, layout="constrained")
+    fig = MplFigure(figsize=(11, 4.0), dpi=90)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.91, wspace=0.22)
     left, right = fig.subplots(1, 2)
     if actors is not None and not actors.empty:
         _lines(left, actors, "writer_ms", 1.0, "-o", " writer")
@@ -183,8 +200,9 @@ def plot_sleep(actors: pd.DataFrame | None, counted: pd.DataFrame | None, switch
 
 def plot_faults(rusage: pd.DataFrame, perf: pd.DataFrame | None, path: Path) -> Path:
     """Page faults per run vs buffer size: rusage minflt+majflt (solid), perf page_faults (dotted)."""
-    fig = MplFigure(figsize=(8, 4.4), dpi=100, layout="constrained")
+    fig = MplFigure(figsize=(8, 3.8), dpi=90)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.15, top=0.9)
     ax = fig.add_subplot()
     _lines(ax, rusage, "faults", 1.0, "-o", " minflt+majflt (getrusage)")
     if perf is not None and not perf.empty:
@@ -193,6 +211,11 @@ def plot_faults(rusage: pd.DataFrame, perf: pd.DataFrame | None, path: Path) -> 
                                               else []))
     ax.set_ylabel("page faults per run")
     ax.set_title("Page faults vs buffer size", fontsize=10)
+    shown = [float(v) for v in list(rusage["faults"]) + (list(perf["page_faults"]) if perf is not None else [])
+             if v is not None and math.isfinite(float(v))]
+    if shown and max(shown) == 0:
+        ax.text(0.5, 0.55, "no page fault in any measured loop (every median is 0)", transform=ax.transAxes,
+                ha="center", fontsize=9, color="0.3")
     _size_axis(ax, sorted(rusage["buffer_size"].unique()))
     ax.legend(fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -272,13 +295,20 @@ def distributions_section(df: pd.DataFrame, meta: dict, outdir: Path, view: Kern
             _num(r["reads"]), _num(r["reads_per_write"]),
             format_size(r["max_write_bucket"]) if r["max_write_bucket"] else "—",
             format_size(r["max_read_bucket"]) if r["max_read_bucket"] else "—"]) + " |")
-    text.append("\n".join(rows))
+    text.append("\n".join(rows) if len(rows) <= 14 else fold(f"Calls per run, per cell ({len(rows) - 2} rows)",
+                                                               "\n".join(rows)))
     for ipc, cell in table.groupby("ipc", sort=False):
-        text.append(f"#### {md_escape(ipc)}: return-size distributions (write | read)")
+        blocks = []
         for _, r in cell.iterrows():
+            if not r["write_hist"] and not r["read_hist"]:
+                continue
             block = _side_by_side("write() returns\n" + quantize_text(r["write_hist"]),
                                   "read() returns\n" + quantize_text(r["read_hist"]))
-            text.append(f"buffer {format_size(r['buffer_size'])}:\n\n```\n{block}\n```")
+            blocks.append(f"buffer {format_size(r['buffer_size'])}:\n\n```\n{block}\n```")
+        if blocks:
+            text.append(f"#### {md_escape(ipc)}: return-size distributions (write | read)")
+            text.append(fold(f"{ipc}: return-size distributions, DTrace quantize layout (write | read), "
+                             f"{len(blocks)} buffer sizes", "\n\n".join(blocks), open_=ipc == table["ipc"].iloc[0]))
     path = plot_distributions(table, figure_path(outdir, "kernel-return-sizes.png"))
     caption = ("Share of write()/read() calls per return-size bucket (y) for each buffer size (x), "
                "per IPC mode; the dotted line marks return = buffer size.")
@@ -392,7 +422,7 @@ def _crosscheck_text(table: pd.DataFrame) -> list[str]:
     shown = set(zip(table["counter"], table["scope"]))
     expected = [f"`{c}` vs {'+'.join(own)}, scope `{scope}`: {exp}." for c, own, exps in CROSSCHECKS
                 for scope, exp in exps.items() if (c, scope) in shown]
-    text.append("Expected (verified on a 2-vCPU Linux VM):\n\n" + "\n".join(f"- {e}" for e in expected))
+    text.append("Expected:\n\n" + "\n".join(f"- {e}" for e in expected))
     below = table[table["below"] > 0]
     if len(below):
         text.append("**Disagreement:** " + "; ".join(
@@ -436,16 +466,42 @@ def faults_section(df: pd.DataFrame, meta: dict, outdir: Path, view: KernelView 
     text.append("\n".join(rows))
     text += _crosscheck_text(view.crosschecks)
     text.append(_probe_effect(view.tracepoint_passes, view.probe))
+    values = [v for v in list(rusage["faults"]) + (list(perf["page_faults"]) if not perf.empty else [])
+              if v is not None and math.isfinite(float(v))]
+    if values and max(values) == 0:
+        text.insert(1, "**No page fault** in any measured loop (every median is 0).")
     path = plot_faults(rusage, perf if not perf.empty else None,
                        figure_path(outdir, "kernel-page-faults.png"))
     caption = "Page faults per run vs buffer size: getrusage (solid) and perf page_faults (dotted)."
     return Section(title, "\n\n".join(text), [Figure(path, caption)])
 
 
-def kernel_sections(df: pd.DataFrame, meta: dict, outdir: Path) -> list[Section]:
-    """All kernel-view sections, in report order (the kernel view is computed once)."""
-    view = kernel_view(df)
-    return [make(df, meta, outdir, view=view) for make in SECTION_FUNCTIONS]
+def _has(frame: pd.DataFrame, columns) -> bool:
+    return frame is not None and not frame.empty and any(c in frame and frame[c].notna().any() for c in columns)
+
+
+def kernel_sections(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> list[Section]:
+    """The kernel-view sections that have something to show, in report order (the kernel view computed
+    once: the report context's). A section whose data holds none of its quantities (e.g. imported L41
+    output, which has only the bandwidth and the PMCs) is left out; if none is left, one section says so
+    in one line."""
+    view = ctx.kernel if ctx is not None else kernel_view(df)
+    out = []
+    if view.return_sizes.empty or _has(view.return_sizes, ["writes", "reads"]) or \
+            any(bool(h) for h in view.return_sizes["write_hist"]):
+        out.append(distributions_section(df, meta, outdir, view=view))
+    if view.switches.empty or _has(view.switches, ["nvcsw", "nivcsw"]) or not view.offcpu.empty \
+            or not view.offcpu_counter.empty:
+        out.append(sleep_section(df, meta, outdir, view=view))
+    if view.faults_rusage.empty or _has(view.faults_rusage, ["faults"]) or not view.page_faults.empty:
+        out.append(faults_section(df, meta, outdir, view=view))
+    if not out:
+        source = (meta or {}).get("source", "this data")
+        out.append(Section("Kernel view", f"Not shown: the runs ({md_escape(source)}) record none of what the kernel "
+                                          "view is made of (read()/write() return sizes, call counts, getrusage "
+                                          "faults and context switches, off-CPU time); only the bandwidth and the "
+                                          "counters above.\n"))
+    return out
 
 
 #: The section functions, for ``pmcsuite.report.SECTIONS``.
