@@ -18,12 +18,14 @@ import difflib
 import hashlib
 import math
 import operator
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from .errors import PmcsuiteError
+from .schema import reserved_id
 
 BUILTIN = Path(__file__).with_name("counters.yaml")
 KINDS = ("hardware", "software", "tracepoint")
@@ -349,6 +351,11 @@ def _read_yaml(path: Path, raw: bytes | None = None) -> tuple[dict, bytes]:
         raise PmcsuiteError(f"{where}: {exc.problem or exc.context}; {fix}") from None
     except yaml.YAMLError as exc:
         raise PmcsuiteError(f"{path}: invalid YAML ({exc}); fix the YAML syntax") from None
+    except RecursionError:
+        raise PmcsuiteError(f"{path}: the YAML nests too deeply to read; a catalogue is a few levels of "
+                            "mappings and lists") from None
+    except ValueError as exc:                         # e.g. an integer of more than 4300 digits
+        raise PmcsuiteError(f"{path}: a value cannot be read ({str(exc).split(';')[0]}); fix it") from None
     if data is None:
         raise PmcsuiteError(f"{path} is empty; a catalogue holds 'counters', 'groups', 'platforms' and/or 'derived'")
     if not isinstance(data, dict):
@@ -492,11 +499,40 @@ class _Checker:
                 entry[key] = self.strings(f"{where}.{key}", entry[key], allow_single=True)
         return entry
 
+    def counter_id(self, where: str, cid: str) -> None:
+        """A counter id names a column of the result table (and ``<id>_status``): refuse one that
+        would clash with a fixed column or a status column (``schema.reserved_id``)."""
+        if reserved_id(cid):
+            why = ("ends in '_status', the suffix of the status columns" if cid.endswith("_status")
+                   else "is a fixed column of the result table (docs/DESIGN.md)")
+            self.fail(where, f"counter id '{cid}' {why}, so its values would clash with it in every "
+                             "analysis: rename the counter")
+
+    def one_event(self, where: str, backend: str, spec: str) -> str:
+        """An event spelling must be one event for its tool: white space is refused for every key;
+        a comma too for perf and pmcstat (perf -e and ipcbench -e read it as a list of events, and
+        the pmcstat key is what in-process counting passes to libpmc on FreeBSD). A dtrace spelling
+        names the probes of the backend's one D clause for the counter (an entry,return pair times
+        one thing), so there a comma separates probe descriptions, each provider:module:function:name."""
+        if any(c.isspace() for c in spec):
+            self.fail(where, f"'{spec}' contains white space: a {backend} spelling is one event "
+                             "(give each event its own counter)")
+        if backend == "dtrace":
+            bad = [p for p in spec.split(",") if p.count(":") != 3]
+            if bad:
+                self.fail(where, f"'{spec}' is not a list of dtrace probe descriptions ('{bad[0]}' is not "
+                                 "provider:module:function:name): a spelling is the probes of one counter")
+        elif "," in spec:
+            how = ("perf -e and ipcbench -e read a comma as a list of events" if backend == "perf" else
+                   "pmcstat -p, and ipcbench -e when counting in process on FreeBSD, take one event without commas")
+            self.fail(where, f"'{spec}' is more than one event ({how}): give each event its own counter")
+        return spec
+
     def event(self, where, entry) -> dict:
         entry = dict(self.keys(where, entry, EVENT_KEYS))
         for key in BACKEND_KEYS:
             if key in entry:
-                entry[key] = self.string(f"{where}.{key}", entry[key])
+                entry[key] = self.one_event(f"{where}.{key}", key, self.string(f"{where}.{key}", entry[key]))
         if "code" in entry:
             entry["code"] = f"0x{self.hexint(f'{where}.code', entry['code']):02x}"
         return entry
@@ -517,6 +553,9 @@ class _Checker:
         for section, check in sections.items():
             if section in data:
                 entries = self.mapping(section, data[section] or {})
+                if section == "counters":
+                    for key in entries:
+                        self.counter_id(f"counters.{key}", key)
                 out[section] = {key: check(f"{section}.{key}", value) for key, value in entries.items()}
         if "default_groups" in data:
             out["default_groups"] = self.strings("default_groups", data["default_groups"], allow_single=True)
@@ -665,7 +704,7 @@ def _load(files_in: list) -> Catalogue:
 # --------------------------------------------------------------------------------------
 
 def _tname(value) -> str:
-    return "nothing" if value is None else f"a {type(value).__name__} ({value!r})"[:80]
+    return "nothing" if value is None else f"a {type(value).__name__} ({reprlib.repr(value)})"[:80]
 
 
 def _suggest(name: str, known) -> str:

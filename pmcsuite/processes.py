@@ -33,6 +33,15 @@ def _die_with_parent() -> None:           # runs in the child between fork and e
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+_HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def _child_setup(mask) -> None:            # in the child between fork and exec
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if _LINUX:
+        _die_with_parent()
+
+
 def _become_subreaper() -> None:
     global _subreaper
     if _LINUX and not _subreaper:
@@ -101,10 +110,18 @@ def run_group(argv, timeout: float, env=None) -> subprocess.CompletedProcess:
     group, in a session of its own, does not receive. A missing program raises ``OSError``."""
     _become_subreaper()
     before = _own_children() if _LINUX else set()
-    proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
-                            preexec_fn=_die_with_parent if _LINUX else None)
+    # A signal handled while fork() runs is handled inside the at-fork hooks (logging's), which
+    # swallow its exception: hold SIGINT/SIGTERM/SIGHUP until the child exists, then take them here.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
+        proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                                preexec_fn=lambda: _child_setup(held))
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         out, err = proc.communicate(timeout=timeout)
     except BaseException:
         _kill_all(proc, before)

@@ -216,6 +216,71 @@ def test_missing_fields_and_wrong_types(tmp_path):
         write(tmp_path, "platforms:\n  x86-64:\n    events:\n      task_clock: {perf: task-clock}\n"))
 
 
+@pytest.mark.parametrize("cid", ["bandwidth", "loop_ns", "ipc", "variant", "ok", "write_sizes", "foo_status",
+                                 "cycles_status"])
+def test_counter_id_that_is_a_result_column_is_refused(tmp_path, cid):
+    """A counter named like a column of the result table (or a status column) would be collected and
+    then break every analysis: the catalogue refuses it when it loads, naming the file and the entry."""
+    path = write(tmp_path, f"counters:\n  {cid}: {{description: d, unit: count, kind: software}}\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}: counters.{cid}: counter id '{cid}' "), message
+    assert ("_status" in message) if cid.endswith("_status") else ("column of the result table" in message)
+    assert "rename" in message
+
+
+def test_result_column_id_refused_even_when_only_overridden(tmp_path):
+    # no new entry, only a field of a (hypothetical) existing one: still refused before the merge
+    path = write(tmp_path, "counters:\n  bandwidth: {caveats: [x]}\n")
+    assert error_of(path).startswith(f"{path}: counters.bandwidth: counter id 'bandwidth'")
+
+
+@pytest.mark.parametrize("backend,spec,why", [
+    ("perf", "context-switches,cpu-migrations", "more than one event"),
+    ("perf", "context-switches cpu-migrations", "white space"),
+    ("perf", "context-switches\tcpu-migrations", "white space"),
+    ("perf", "context-switches,", "more than one event"),
+    ("pmcstat", "INSTR_EXECUTED,CLOCK_CYCLES", "more than one event"),
+    ("pmcstat", "INSTR_EXECUTED CLOCK_CYCLES", "white space"),
+    ("dtrace", "sched:::off-cpu sched:::on-cpu", "white space"),
+    ("dtrace", "context-switches,cpu-migrations", "not a list of dtrace probe descriptions"),
+    ("dtrace", "sched:::off-cpu,", "not a list of dtrace probe descriptions"),
+])
+def test_event_spelling_that_is_more_than_one_event_is_refused(tmp_path, backend, spec, why):
+    """'context-switches,cpu-migrations' went to perf -e as two events and one value was dropped."""
+    platform = "freebsd-kernel" if backend == "dtrace" else "software"
+    path = write(tmp_path, f"platforms:\n  {platform}:\n    events:\n"
+                           f"      context_switches: {{{backend}: {spec!r}}}\n".replace("'", '"'))
+    message = error_of(path)
+    assert message.startswith(f"{path}: platforms.{platform}.events.context_switches.{backend}: "), message
+    assert why in message, message
+
+
+def test_one_event_spellings_still_load(tmp_path, cat):
+    """What the check must not refuse: the built-in spellings (dtrace's probe lists for the timed
+    counters among them), raw events, tracepoints and a user's single events."""
+    assert cat.platforms["freebsd-kernel"].events["fault_ns"]["dtrace"] == "fbt::vm_fault:entry,fbt::vm_fault:return"
+    path = write(tmp_path, "platforms:\n  software:\n    events:\n"
+                           "      context_switches: {perf: cs}\n      cpu_migrations: {perf: 'sched:sched_migrate_task'}\n"
+                           "  x86-64:\n    events:\n      cycles: {perf: r003c, pmcstat: unhalted-cycles}\n"
+                           "  freebsd-kernel:\n    events:\n      offcpu_ns: {dtrace: 'sched:::off-cpu,sched:::on-cpu'}\n")
+    mine = load_catalogue([path])
+    assert mine.platforms["software"].events["context_switches"]["perf"] == "cs"
+    assert mine.platforms["x86-64"].events["cycles"] == {"perf": "r003c", "pmcstat": "unhalted-cycles"}
+
+
+@pytest.mark.parametrize("text, why", [
+    ("version: " + "[" * 3000, "nests too deeply"),
+    ("counters:\n  foo: {description: " + "[" * 900 + "]" * 900 + ", unit: u, kind: software}\n", "nests too deeply"),
+    ("version: " + "9" * 5000, "a value cannot be read (Exceeds the limit (4300 digits)"),
+])
+def test_yaml_the_loader_cannot_build_is_a_one_line_error(tmp_path, text, why):
+    """PyYAML's RecursionError (deep nesting) and ValueError (an integer of 4300+ digits) were
+    internal errors (found by bench/fuzz_parsers.py)."""
+    path = write(tmp_path, text)
+    message = error_of(path)
+    assert message.startswith(f"{path}: ") and why in message, message
+
+
 def test_user_override_merges(tmp_path, cat):
     text = """
 counters:

@@ -158,6 +158,39 @@ def test_missing_metadata_is_an_error(results):
         load(results)
 
 
+def _future_version(results, version=99) -> bytes:
+    meta = json.loads((results / "metadata.json").read_text())
+    meta["format_version"] = version
+    (results / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return (results / "metadata.json").read_bytes()
+
+
+@pytest.mark.parametrize("version", [99, 0, "2", None])
+def test_unknown_format_version_is_refused_by_load(results, version):
+    """A result directory of a format this pmcsuite does not know is not read as if it were its own."""
+    _future_version(results, version)
+    with pytest.raises(PmcsuiteError, match=rf"has format_version {version!r}, which this pmcsuite cannot read"
+                                            r" \(it reads 1, 2\)") as info:
+        load(results)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("command", ["summary", "export", "report", "explain", "overhead"])
+def test_unknown_format_version_is_refused_by_every_command(results, tmp_path, command):
+    import subprocess
+    import sys
+    written = _future_version(results)
+    runs = (results / "runs.jsonl").read_bytes()
+    extra = ["--out", str(tmp_path / "out")] if command in ("report", "export") else []
+    proc = subprocess.run([sys.executable, "-m", "pmcsuite", command, str(results), *extra], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pmcsuite: error: ") and "format_version 99" in lines[0], proc.stderr
+    assert (results / "metadata.json").read_bytes() == written and (results / "runs.jsonl").read_bytes() == runs
+    assert not (tmp_path / "out").exists()
+
+
 def test_malformed_record_is_one_line_error(results):
     record = raw_records()[0]
     record["bench"]["writes"] = "many"
