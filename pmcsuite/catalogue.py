@@ -234,14 +234,21 @@ _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
+#: longer formulas are refused: a derived metric is a short expression (and a deep one overflows ast.parse)
+MAX_FORMULA = 500
+
+
 def parse_formula(formula: str, where: str = "formula") -> list[str]:
     """Check ``formula`` (names, numbers, + - * /, parentheses) and return the names it uses."""
     if not isinstance(formula, str) or not formula.strip():
         raise PmcsuiteError(f"{where}: formula must be a non-empty string such as 'cycles / instructions'")
+    if len(formula) > MAX_FORMULA:
+        raise PmcsuiteError(f"{where}: the formula is {len(formula)} characters long; keep it under {MAX_FORMULA}")
     try:
         tree = ast.parse(formula.strip(), mode="eval")
-    except SyntaxError:
-        raise PmcsuiteError(f"{where}: '{formula}' is not a valid formula; use counter ids, numbers, + - * / and parentheses") from None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise PmcsuiteError(f"{where}: '{formula[:80]}' is not a valid formula; use counter ids, numbers, + - * / and "
+                            "parentheses") from None
     found: list[ast.Name] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):

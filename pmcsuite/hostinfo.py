@@ -266,7 +266,10 @@ def parse_proc_stat(text: str, hz: float) -> tuple[float, float] | None:
     for line in (text or "").splitlines():
         fields = line.split()
         if fields and fields[0] == "cpu":
-            values = [int(v) for v in fields[1:9]]
+            try:
+                values = [int(v) for v in fields[1:9]]
+            except ValueError:                 # not /proc/stat's tick counts: load unknown
+                return None
             values += [0] * (8 - len(values))
             return sum(values) / hz, (values[3] + values[4]) / hz
     return None

@@ -221,7 +221,7 @@ def load(directory, strict: bool = False) -> pd.DataFrame:
         extra = pd.DataFrame(statuses, columns=columns, index=fixed.index)
         try:
             df = _typed(pd.concat([fixed, extra], axis=1), counter_ids)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:     # OverflowError: an integer beyond 64 bits
             raise PmcsuiteError(f"{store.runs_path} holds a value of the wrong type ({exc}); "
                                 "check the records against docs/DESIGN.md") from None
     df.attrs.update(metadata=SharedDict(metadata), counters=SharedList(counter_ids),

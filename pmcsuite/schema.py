@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from .errors import PmcsuiteError
+
 FORMAT = "pmcsuite-results"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -102,6 +104,11 @@ class CounterValue:
         return d
 
 
+class MalformedRecord(PmcsuiteError, ValueError):
+    """A run record that does not validate (what is wrong, in one line): a PmcsuiteError for the
+    user, and a ValueError for the callers that catch that."""
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -175,18 +182,19 @@ class RunRecord:
         if not isinstance(self.warnings, list):
             problems.append("'warnings' is not a list")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise MalformedRecord("; ".join(problems))
 
     @classmethod
     def from_json(cls, data) -> "RunRecord":
-        """A runs.jsonl object -> RunRecord; ValueError naming what is wrong. Version 1 records
-        (one process per run) get ``process = run`` and one iteration."""
+        """A runs.jsonl object -> RunRecord; MalformedRecord (a PmcsuiteError and a ValueError)
+        naming what is wrong. Version 1 records (one process per run) get ``process = run`` and one
+        iteration."""
         if not isinstance(data, dict):
-            raise ValueError("not an object")
+            raise MalformedRecord("not an object")
         known = {f.name for f in fields(cls)}
         missing = [k for k in ("ipc", "buffer_size", "variant") if data.get(k) is None]
         if missing:
-            raise ValueError(f"no {', '.join(missing)}")
+            raise MalformedRecord(f"no {', '.join(missing)}")
         values = {k: v for k, v in data.items() if k in known}
         if "error" in data and "ok" not in data:
             values["ok"] = data["error"] is None

@@ -15,6 +15,8 @@ def parse_size(text) -> int:
         match = _SIZE.match(str(text))
         if not match:
             raise PmcsuiteError(f"invalid size {text!r}: write a positive number of bytes, e.g. 65536, 64K or 1M")
+        if len(match.group(1)) > 30:            # int() refuses 4300+ digits; no buffer is 10^30 bytes
+            raise PmcsuiteError(f"invalid size {str(text)[:40]!r}...: {len(match.group(1))} digits, far beyond any buffer size")
         value = int(match.group(1)) * _UNITS[match.group(2).upper()]
     if value <= 0:
         raise PmcsuiteError(f"invalid size {text!r}: sizes must be positive")

@@ -162,7 +162,7 @@ class ResultStore:
             meta = json.loads(self.metadata_path.read_text())
         except OSError as exc:
             raise _storage_error("read", self.metadata_path, exc) from None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise PmcsuiteError(f"{self.metadata_path} is corrupt ({exc}); restore it or collect again") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise PmcsuiteError(f"{self.metadata_path} is not a pmcsuite metadata file")
@@ -194,7 +194,7 @@ class ResultStore:
                 record = json.loads(line)
                 if not isinstance(record, dict):
                     raise ValueError("not an object")
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:     # RecursionError: nesting too deep
                 if number == len(lines):
                     self.skipped.append(number)
                     continue
@@ -212,10 +212,11 @@ def _incomplete_batch(lines: list[bytes]) -> int:
         return 0
     try:
         last = json.loads(lines[-1])
-    except ValueError:
+    except (ValueError, RecursionError):
         return 0
-    if not isinstance(last, dict) or last.get("iteration") is None or not isinstance(last.get("iterations"), int):
-        return 0
+    if not isinstance(last, dict) or not all(isinstance(last.get(k), int) and not isinstance(last.get(k), bool)
+                                             for k in ("iteration", "iterations")) or last["iteration"] < 0:
+        return 0          # not a run record read_runs would use: no batch to cut
     if last["iteration"] + 1 >= last["iterations"]:
         return 0
     return min(last["iteration"] + 1, len(lines))

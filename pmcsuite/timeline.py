@@ -96,7 +96,7 @@ def _fields(event: str, trace: str) -> dict:
     if m is None:
         raise PmcsuiteError(f"unreadable {event} record {trace[:60]!r}: is this perf script "
                             "output of the sched tracepoints?")
-    return {k: (int(v) if v is not None and re.fullmatch(r"-?\d+", v) and not k.endswith("comm")
+    return {k: (int(v) if v is not None and re.fullmatch(r"-?\d+", v) and not k.endswith(("comm", "state"))
                 else v) for k, v in m.groupdict().items()}
 
 
@@ -115,8 +115,12 @@ def parse_perf_script(text: str) -> list[TraceEvent]:
             raise PmcsuiteError(f"unreadable perf script line {line.strip()[:80]!r}: expected "
                                 f"'comm pid/tid [cpu] time: event: fields' (-F {SCRIPT_FIELDS})")
         event = m["event"].split(":", 1)[1]
-        out.append(TraceEvent(m["comm"], int(m["pid"]), int(m["tid"]), int(m["cpu"]),
-                              _ns(m["time"]), event, _fields(event, m["trace"])))
+        try:
+            out.append(TraceEvent(m["comm"], int(m["pid"]), int(m["tid"]), int(m["cpu"]),
+                                  _ns(m["time"]), event, _fields(event, m["trace"])))
+        except ValueError:                     # int() refuses numbers of 4300+ digits
+            raise PmcsuiteError(f"unreadable perf script line {line.strip()[:80]!r}: a number of "
+                                "thousands of digits") from None
     out.sort(key=lambda e: e.ts)
     return out
 

@@ -150,8 +150,8 @@ class AggEntry:
 
 
 _HEADER = re.compile(r"^\s+value\s+-+ Distribution -+\s+count\s*$")
-_QROW = re.compile(r"^\s*(-?\d+|<\s*-?\d+|>=\s*-?\d+)\s[\s@]*\|[\s@|]*?(-?\d+)\s*$")
-_INT = re.compile(r"^-?\d+$")
+_QROW = re.compile(r"^\s*(-?\d{1,20}|<\s*-?\d{1,20}|>=\s*-?\d{1,20})\s[\s@]*\|[\s@|]*?(-?\d{1,20})\s*$")
+_INT = re.compile(r"^-?\d{1,20}$")     # dtrace prints 64-bit integers: at most 20 digits
 
 
 def _keys(text: str) -> tuple:

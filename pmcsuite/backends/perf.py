@@ -14,6 +14,7 @@ command (exit 255), so events are passed as a plain comma list.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -36,6 +37,7 @@ REASON_NOT_COUNTED = ("perf reports <not counted>: the event was opened but neve
 PERMISSION_FIX = "run as root or lower /proc/sys/kernel/perf_event_paranoid"
 
 _INTERVAL = re.compile(r"^\s*\d+\.\d{9}$")       # perf prints "%6lu.%09lu" for -I
+_CPUS = re.compile(r"^\s*[0-9]{1,6}\s*$")           # #cpus aggregated (--per-socket ...)
 _VARIANCE = re.compile(r"^\s*\d+(?:\.\d+)?%$")   # "0.68%" (-r N)
 _MODIFIERS = re.compile(r":[ukhHGpPSDIWe]+$")    # event modifiers perf may append, e.g. ":u"
 _PERMISSION = re.compile(r"perf_event_paranoid|No permissions? to|not have permission|"
@@ -82,17 +84,32 @@ def _value(text: str) -> tuple[float | None, str | None]:
     if text.startswith("<"):
         return None, text
     try:
-        return float(text), None
+        number = float(text)
     except ValueError:
+        number = math.nan
+    if not math.isfinite(number):                       # nan/inf cannot be stored (runs.jsonl is JSON)
         raise PmcsuiteError(f"perf printed an unreadable counter value {text!r}: "
-                            "is this perf's stat output?") from None
+                            "is this perf's stat output?")
+    return number, None
 
 
 def _float_or_none(text) -> float | None:
     try:
-        return float(str(text).strip().rstrip("%"))
+        number = float(str(text).strip().rstrip("%"))
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
+
+
+def _json_int(obj: dict, key: str, line: str) -> int | None:
+    """A whole-number field of a perf JSON line (number or numeric string), None when absent."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    number = _float_or_none(value) if not isinstance(value, bool) else None
+    if number is None or not math.isfinite(number):
+        raise PmcsuiteError(f"perf printed an unreadable {key} {value!r}: {line[:80]!r}")
+    return int(number)
 
 
 def parse_perf_json(text: str) -> list[PerfRecord]:
@@ -108,21 +125,22 @@ def parse_perf_json(text: str) -> list[PerfRecord]:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):      # JSONDecodeError, a 5000-digit number, deep nesting
             raise PmcsuiteError(f"perf printed a malformed JSON line: {line[:80]!r}") from None
         if "counter-value" not in obj or "event" not in obj:
             continue
+        if not isinstance(obj["event"], str):
+            raise PmcsuiteError(f"perf printed an event name that is not a string: {line[:80]!r}")
         value, special = _value(str(obj["counter-value"]))
         aggr = next((f"{k} {obj[k]}" for k in ("cpu", "core", "die", "socket", "node", "thread")
                      if k in obj), None)
-        runtime = obj.get("event-runtime")
         records.append(PerfRecord(
-            event=obj["event"], value=value, special=special, unit=obj.get("unit", "") or "",
+            event=obj["event"], value=value, special=special, unit=str(obj.get("unit", "") or ""),
             variance=_float_or_none(obj.get("variance")),
-            runtime=int(runtime) if runtime is not None else None,
+            runtime=_json_int(obj, "event-runtime", line),
             pcnt_running=_float_or_none(obj.get("pcnt-running")),
             interval=_float_or_none(obj.get("interval")), aggr=aggr,
-            cpus=int(obj["aggregate-number"]) if "aggregate-number" in obj else None))
+            cpus=_json_int(obj, "aggregate-number", line)))
     return records
 
 
@@ -150,7 +168,7 @@ def parse_perf_csv(text: str, sep: str = ";", repeat: bool = False) -> list[Perf
             interval, i = float(f[0]), 1
         if i < len(f) and not _is_value(f[i]):
             aggr, i = f[i].strip(), i + 1
-            if i + 1 < len(f) and f[i].strip().isdigit() and _is_value(f[i + 1]):
+            if i + 1 < len(f) and _CPUS.match(f[i]) and _is_value(f[i + 1]):
                 cpus, i = int(f[i]), i + 1
         if i + 2 >= len(f) or not _is_value(f[i]):
             if not f[i:i + 1] or not f[i].strip():
@@ -164,7 +182,8 @@ def parse_perf_csv(text: str, sep: str = ";", repeat: bool = False) -> list[Perf
         elif repeat:
             raise PmcsuiteError(f"perf -r output without a variance field after the event: "
                                 f"{line[:80]!r}")
-        runtime = int(float(rest[0])) if rest and _float_or_none(rest[0]) is not None else None
+        ran = _float_or_none(rest[0]) if rest else None
+        runtime = int(ran) if ran is not None and math.isfinite(ran) else None
         pcnt = _float_or_none(rest[1]) if len(rest) > 1 else None
         records.append(PerfRecord(event=event, value=value, special=special, unit=unit,
                                   variance=variance, runtime=runtime, pcnt_running=pcnt,

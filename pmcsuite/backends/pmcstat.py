@@ -29,6 +29,7 @@ from .perf import _bench_error
 
 _ALLOC = re.compile(r'Cannot allocate (\w+)-mode pmc with specification "([^"]*)"')
 _NO_HWPMC = re.compile(r"Initialization of the pmc\(3\) library failed")
+_COUNT = re.compile(r"^[0-9]{1,20}$")     # an unsigned 64-bit count (str.isdigit() also takes "²")
 _EPERM = re.compile(r"Operation not permitted|Permission denied")
 KLDLOAD_FIX = "load the driver with 'kldload hwpmc' (as root) and retry"
 
@@ -72,7 +73,7 @@ def parse_pmcstat(text: str, cumulative: bool = True) -> dict[str, int]:
             raise PmcsuiteError(f"pmcstat output has counts before its '# p/EVENT' header: "
                                 f"{line.strip()[:60]!r}")
         fields = line.split()
-        if len(fields) != len(columns) or not all(f.isdigit() for f in fields):
+        if len(fields) != len(columns) or not all(_COUNT.match(f) for f in fields):
             raise PmcsuiteError(f"pmcstat row {line.strip()[:60]!r} does not match its header "
                                 f"({len(columns)} counts expected)")
         rows.append([int(f) for f in fields])

@@ -86,6 +86,10 @@ _KEY_VALUE = re.compile(r"^\s+([A-Za-z0-9_.]+):\s*(\S(?:.*\S)?)\s*$")
 _EVENT = re.compile(r"^\s+([A-Za-z0-9_]+(?:/[A-Za-z0-9_]+)?):\s*(\S+)\s*$")
 
 
+def _not_json(constant):
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def _fail(name, line, message):
     where = f"{name}:{line}" if line else str(name)
     raise PmcsuiteError(f"{where}: {message}")
@@ -97,16 +101,16 @@ def _fail(name, line, message):
 def _config_value(name, line, key, value):
     """One configuration value -> (pmcsuite key, typed value); unknown keys are kept verbatim."""
     if key in ("buffersize", "totalsize", "blockcount", "msgcount", "iterations"):
-        if isinstance(value, bool) or not re.fullmatch(r"\s*[0-9]+\s*", str(value)):
+        if isinstance(value, bool) or not re.fullmatch(r"\s*[0-9]{1,20}\s*", str(value)):
             _fail(name, line, f"{key} is {value!r}, not a whole number of bytes/blocks; the file is corrupt")
         number = int(value)
         return {"buffersize": "buffer_size", "totalsize": "total_size"}.get(key, key), number
     if key == "mode":
-        if value not in MODES:
+        if not isinstance(value, str) or value not in MODES:
             _fail(name, line, f"unknown mode {value!r}: expected one of {', '.join(MODES)}")
         return "actors", value
     if key == "ipctype":
-        if value not in IPC_NAMES:
+        if not isinstance(value, str) or value not in IPC_NAMES:
             _fail(name, line, f"unknown ipctype {value!r}: expected pipe, local (or socket) or tcp")
         return "ipc", IPC_NAMES[value]
     if key == "time":
@@ -133,9 +137,9 @@ def _count(name, line, event, value) -> int:
         value = None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and 0 <= value < 1 << 64:       # a 64-bit counter
         return value
-    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value.strip()):
         return int(value)
     _fail(name, line, f"counter {event} has value {value!r}, not a non-negative integer; the file is corrupt")
 
@@ -189,7 +193,7 @@ def parse_l41_text(text: str, name: str = "<file>") -> dict:
         if state in ("start", "after_config", "after_pmc"):
             match = _BW_LINE.match(line)
             if match:
-                kbytes, state = float(match.group(1)), "done"
+                kbytes, state = _float(name, number, "bandwidth", match.group(1)), "done"
                 where["bandwidth"] = number
                 continue
         if state in ("start", "after_config"):
@@ -254,9 +258,11 @@ def parse_l41_json(text: str, name: str = "<file>") -> list[dict]:
     lower-case keys other than bandwidth/time/getrusage fields are ignored (listed in ``ignored``).
     """
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_not_json)     # NaN/Infinity: Python's, not JSON
     except json.JSONDecodeError as exc:
         _fail(name, exc.lineno, f"not valid JSON ({exc.msg}, column {exc.colno}); the file is truncated or corrupt")
+    except (ValueError, RecursionError) as exc:   # a number of thousands of digits, nesting too deep
+        _fail(name, None, f"not readable JSON ({exc}); the file is corrupt")
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmark_samples"), list):
         _fail(name, 1, "no 'benchmark_samples' list: not L41 ipc-benchmark -j output")
     raw_config = doc.get("benchmark_configuration")
@@ -295,7 +301,10 @@ def parse_l41_json(text: str, name: str = "<file>") -> list[dict]:
                 continue
             if key in _RUSAGE_KEYS:
                 target, factor = _RUSAGE_KEYS[key]
-                rusage[target] = round(_float(label, 0, key, value) * factor)
+                scaled = _float(label, 0, key, value) * factor
+                if not math.isfinite(scaled):
+                    _fail(label, 0, f"{key} is {value!r}, beyond any range; the file is corrupt")
+                rusage[target] = round(scaled)
             elif _is_derived(key):
                 ratios += 1
             elif key.upper() == key and re.fullmatch(r"[A-Z0-9_]+", key):
@@ -322,12 +331,18 @@ def read_manifest(path) -> dict[str, dict]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise PmcsuiteError(f"cannot read manifest {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        _fail(path, None, "is not UTF-8 text: not a manifest CSV")
     reader = csv.DictReader(text.splitlines())
-    columns = [c.strip() for c in (reader.fieldnames or [])]
+    try:
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        raws = list(reader)
+    except csv.Error as exc:
+        _fail(path, reader.line_num, f"not readable CSV ({exc})")
     if "file" not in columns:
         _fail(path, 1, f"no 'file' column: a manifest has the columns {','.join(MANIFEST_COLUMNS)}")
     rows = {}
-    for number, raw in enumerate(reader, 2):
+    for number, raw in enumerate(raws, 2):
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         if not row.get("file"):
             _fail(path, number, "empty 'file' value")
@@ -344,13 +359,15 @@ def read_manifest(path) -> dict[str, dict]:
         if row.get("mode"):
             entry["actors"] = _config_value(path, number, "mode", row["mode"])[1]
         if row.get("run"):
-            if not row["run"].isdigit():
+            if not re.fullmatch(r"[0-9]{1,18}", row["run"]):          # not "²", which isdigit() takes
                 _fail(path, number, f"run is {row['run']!r}, not a whole number >= 0")
             entry["run"] = int(row["run"])
         try:
             entry["argv"] = shlex.split(entry["flags"])
         except ValueError as exc:
             _fail(path, number, f"cannot split flags {entry['flags']!r} ({exc})")
+        if "\x00" in row["file"]:
+            _fail(path, number, f"file name {row['file']!r} holds a NUL byte; the manifest is corrupt")
         key = str((path.parent / row["file"]).resolve())
         if key in rows:
             _fail(path, number, f"{row['file']} is listed twice (first on line {rows[key]['line']})")
@@ -429,9 +446,15 @@ def _input_files(paths, manifest):
             auto = path / "manifest.csv"
             if auto.is_file():
                 rows = read_manifest(auto)
+                if not rows:
+                    _fail(auto, 1, "lists no files: add a row per L41 output file, or remove it to import the directory's .txt and .json files")
                 listed = sorted(rows, key=lambda k: rows[k]["line"])
                 for key in listed:
-                    if not Path(key).is_file():
+                    try:
+                        listed_file = Path(key).is_file()
+                    except OSError as exc:              # e.g. a file name too long
+                        _fail(auto, rows[key]["line"], f"lists {rows[key]['file'][:60]!r}, which cannot be read ({exc.strerror})")
+                    if not listed_file:
                         _fail(auto, rows[key]["line"], f"lists {rows[key]['file']}, which does not exist")
                     files.append((Path(key), explicit or rows, str(auto)))
             else:
@@ -530,15 +553,18 @@ def _record(label, parsed, fields, counters, source):
     time_s = (parsed["config"] or {}).get("time_s", parsed.get("time_s"))
     warnings = []
     if time_s is not None and time_s > 0:
-        loop_ns, source["loop_ns_from"] = round(time_s * 1e9), "time"
+        loop, source["loop_ns_from"] = time_s * 1e9, "time"
         implied = total / time_s
         if bandwidth > 0 and abs(implied / bandwidth - 1) > BANDWIDTH_TOLERANCE:
             warnings.append(f"printed bandwidth {parsed['kbytes_per_sec']} KBytes/sec disagrees with "
                             f"totalsize/time = {implied / 1024:.2f} KBytes/sec")
     elif bandwidth > 0:
-        loop_ns, source["loop_ns_from"] = round(total / bandwidth * 1e9), "bandwidth"
+        loop, source["loop_ns_from"] = total / bandwidth * 1e9, "bandwidth"
     else:
         _fail(label, parsed["lines"].get("bandwidth"), "bandwidth is 0 and no loop time is printed; the run is unusable")
+    if not (math.isfinite(loop) and math.isfinite(bandwidth)):
+        _fail(label, parsed["lines"].get("bandwidth"), "the bandwidth or loop time is beyond any range; the file is corrupt")
+    loop_ns = round(loop)
     bench = {"tool": "l41-" + ("ipc-static" if parsed["format"] == "l41-text" else "ipc-benchmark"),
              "ipc": fields["ipc"], "actors": fields["actors"], "buffer_size": fields["buffer_size"],
              "total_size": total, "loop_ns": loop_ns, "bandwidth": bandwidth}

@@ -86,6 +86,13 @@ def _read(path: Path):
         raise PmcsuiteError(f"{path} is not UTF-8 text: not a tidy CSV (see docs/import-csv.md)") from None
     lines = text.splitlines()
     reader = csv.DictReader(lines)
+    try:
+        return _rows(path, reader)
+    except csv.Error as exc:               # e.g. a field larger than the csv module's limit
+        raise PmcsuiteError(f"{path}:{reader.line_num}: not readable CSV ({exc}) (see docs/import-csv.md)") from None
+
+
+def _rows(path: Path, reader: csv.DictReader) -> list:
     header = [c.strip() for c in (reader.fieldnames or [])]
     if not header:
         raise PmcsuiteError(f"{path} is empty: expected a header line (see docs/import-csv.md)")
@@ -129,7 +136,7 @@ def parse_tidy_rows(rows, known_counters=None) -> list[dict]:
             "buffer_size": row.size("buffer_size"), "total_size": row.size("total_size"),
             "variant": row.text("variant", pattern=_NAME), "run": row.text("run"),
         }
-        if not key_values["run"].isdigit():
+        if not re.fullmatch(r"[0-9]{1,18}", key_values["run"]):      # not "²", which isdigit() takes
             row.fail(f"run is {key_values['run']!r}: expected a whole number >= 0")
         key_values["run"] = int(key_values["run"])
         if key_values["total_size"] % key_values["buffer_size"]:
@@ -144,6 +151,8 @@ def parse_tidy_rows(rows, known_counters=None) -> list[dict]:
             loop_ns = total / bandwidth * 1e9
         if bandwidth is None:
             bandwidth = total / loop_ns * 1e9
+        if not (math.isfinite(loop_ns) and math.isfinite(bandwidth)):
+            row.fail("the bandwidth or loop_ns makes the other beyond any range: expected bytes/s and ns")
         run_fields = {"bandwidth": bandwidth, "loop_ns": round(loop_ns), "warmup": row.flag("warmup"),
                       "scope": row.text("scope", allowed=SCOPES, required=False)}
         key = tuple(key_values[k] for k in RUN_KEY)
