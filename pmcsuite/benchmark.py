@@ -431,6 +431,9 @@ def _validate(data, line: str) -> dict:
                             f"(expected {' or '.join(map(str, BENCH_VERSIONS))}): rebuild it")
     keys = BENCH_KEYS + (("iteration", "iterations", "counters") if data["version"] >= 2 else ())
     missing = [k for k in keys if k not in data]
+    for key in ("buffers", "rusage"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise PmcsuiteError(f"ipcbench result has a {key} that is not an object: rebuild the benchmark")
     missing += [f"buffers.{k}" for k in _BUFFER_KEYS if k not in (data.get("buffers") or {})]
     missing += [f"rusage.{k}" for k in _RUSAGE_KEYS if k not in (data.get("rusage") or {})]
     if missing:
@@ -459,6 +462,10 @@ def _validate(data, line: str) -> dict:
     return data
 
 
+def _not_json(constant):
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def parse_bench_lines(text: str) -> list[dict]:
     """Parse and validate every JSON line ipcbench printed, one per iteration (pure).
 
@@ -473,12 +480,12 @@ def parse_bench_lines(text: str) -> list[dict]:
     results = []
     for number, line in enumerate(lines):
         try:
-            data = json.loads(line)
-        except ValueError:
+            data = json.loads(line, parse_constant=_not_json)     # NaN/Infinity: not JSON, not storable
+        except (ValueError, RecursionError):    # not JSON, a 5000-digit number, nesting too deep
             if number == 0 and len(lines) > 1:  # perhaps one object printed over several lines (old builds)
                 try:
-                    return [_validate(json.loads("\n".join(lines)), lines[0])]
-                except ValueError:
+                    return [_validate(json.loads("\n".join(lines), parse_constant=_not_json), lines[0])]
+                except (ValueError, RecursionError):
                     pass
             raise PmcsuiteError(f"the benchmark printed garbage instead of one JSON object per line "
                                 f"(line {number + 1}): {line[:60]!r}") from None
@@ -524,11 +531,12 @@ def parse_bench_output(text: str) -> dict:
     return results[0]
 
 
-def _run(argv, timeout) -> str:
-    """Run a benchmark command line; its stdout, or ``PmcsuiteError`` on any failure."""
+def _run(argv, timeout, runner=None) -> str:
+    """Run a benchmark command line; its stdout, or ``PmcsuiteError`` on any failure. ``runner``
+    (default ``processes.run_group``) runs it elsewhere, e.g. on an SSH target (``remote.SshTarget.run``)."""
     argv = [str(a) for a in argv]
     try:
-        proc = run_group(argv, timeout)
+        proc = (runner or run_group)(argv, timeout)
     except OSError as exc:
         raise PmcsuiteError(f"cannot run the benchmark {argv[0]}: {exc.strerror}; rebuild it with pmcsuite bench") from None
     except subprocess.TimeoutExpired:
@@ -547,19 +555,19 @@ def _run(argv, timeout) -> str:
     return out
 
 
-def run_bench(argv, timeout=120.0) -> dict:
+def run_bench(argv, timeout=120.0, runner=None) -> dict:
     """Run one benchmark command line (one iteration) and return its parsed JSON.
 
     A missing program, a crash (signal), an error exit (its last stderr line is quoted), a hang
     (the whole process group is killed after ``timeout`` seconds) or garbage output raise
     ``PmcsuiteError``. ``bytes_ok`` is returned as measured; callers flag a false value.
     """
-    return parse_bench_output(_run(argv, timeout))
+    return parse_bench_output(_run(argv, timeout, runner))
 
 
-def run_bench_lines(argv, timeout=120.0) -> list[dict]:
+def run_bench_lines(argv, timeout=120.0, runner=None) -> list[dict]:
     """Run one benchmark command line (``-n N``) and return its N parsed JSON objects, in order."""
-    return parse_bench_lines(_run(argv, timeout))
+    return parse_bench_lines(_run(argv, timeout, runner))
 
 
 def bench(ipc="pipe", buffer_size="64K", total_size=DEFAULT_TOTAL, actors="2thread", placement="same",

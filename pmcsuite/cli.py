@@ -48,12 +48,17 @@ SWEEP_OPTIONS = {"counters": "counters", "ipc": "ipcs", "sizes": "sizes", "runs"
                  "total": "total", "actors": "actors", "placement": "placement", "backend": "backend",
                  "platform": "platform", "seed": "seed", "out": "out", "catalogue": "catalogue",
                  "processes": "processes", "points_per_process": "points_per_process",
-                 "target_ci": "target_ci", "max_runs": "max_runs"}
+                 "target_ci": "target_ci", "max_runs": "max_runs", "host": "host", "hosts": "host",
+                 "tag": "tag", "target_cc": "target_cc"}
 
 
 def cmd_collect(args):
     from .collection import collect, summary_lines
-    sweep = {name: getattr(args, option) for option, name in SWEEP_OPTIONS.items() if getattr(args, option) is not None}
+    sweep = {name: getattr(args, option) for option, name in SWEEP_OPTIONS.items()
+             if getattr(args, option) is not None and option != "hosts"}
+    if args.hosts is not None:
+        from .collection import read_hosts_file
+        sweep["host"] = [*(args.host or []), *read_hosts_file(args.hosts)]
     if args.quick:
         sweep["quick"] = True
     if args.force:
@@ -61,9 +66,15 @@ def cmd_collect(args):
     if args.resume and sweep:
         raise PmcsuiteError(f"--resume takes the sweep from {args.resume}: drop "
                             f"{', '.join('--' + o for o in SWEEP_OPTIONS if getattr(args, o) is not None) or '--quick/--force'}"
-                            " (only --timeout and --no-progress go with it)")
+                            " (only --timeout, --ssh-command and --no-progress go with it)")
     out = collect(resume=args.resume, timeout=args.timeout, progress=not args.no_progress,
-                  command_line=["pmcsuite", *sys.argv[1:]], **sweep)
+                  command_line=["pmcsuite", *sys.argv[1:]], ssh_command=args.ssh_command, **sweep)
+    if not (out / "metadata.json").exists():        # several hosts: one result directory each
+        for sub in sorted(p.parent for p in out.glob("*/metadata.json")):
+            for line in summary_lines(sub):
+                print(line)
+        print(f"next: pmcsuite compare {' '.join(str(p.parent) for p in sorted(out.glob('*/metadata.json')))}")
+        return
     if args.json:
         from .results import load
         df = load(out)
@@ -290,7 +301,9 @@ EXAMPLES = {
                 "pmcsuite collect --counters syscalls,faults --ipc pipe,local --sizes 4K,64K,1M",
                 "pmcsuite collect --target-ci 2 --max-runs 40 --out results/precise",
                 "pmcsuite collect --backend perf --quick          # perf stat around every run",
-                "pmcsuite collect --resume results/q --timeout 300"],
+                "pmcsuite collect --resume results/q --timeout 300",
+                "pmcsuite collect --quick --host root@192.168.7.2 --out results/bbb",
+                "pmcsuite collect --quick --host pi@a --host pi@b:2222 --ssh-command \"ssh -i ~/.ssh/lab\" --out results/fleet"],
     "bench": ["pmcsuite bench --ipc local-s --buffer 256K", "pmcsuite bench --ipc pipe --buffer 1M --json"],
     "check": ["pmcsuite check", "pmcsuite check --counters l1,axi --platform cortex-a8 --json"],
     "counters": ["pmcsuite counters", "pmcsuite counters --platform armv8 --json"],
@@ -376,6 +389,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="as root, grant socket buffers above net.core.wmem_max (SO_*BUFFORCE) and pipe-s sizes above "
                         "fs.pipe-max-size, so that every size is granted as in the reference study")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    p.add_argument("--host", action="append", metavar="[USER@]HOST[:PORT]",
+                   help="run the sweep on this machine over SSH (it needs a POSIX shell, nothing else: the benchmark "
+                        "is cross-compiled here and copied there); repeat for several hosts, one sweep each in "
+                        "parallel into OUT/<host>")
+    p.add_argument("--hosts", metavar="FILE", help="hosts to collect on, one [user@]host[:port] a line")
+    p.add_argument("--ssh-command", dest="ssh_command", metavar="CMD",
+                   help="the ssh command line to reach the host(s), e.g. \"ssh -i KEY -o ProxyJump=gw\" (default "
+                        "ssh: your ~/.ssh/config, keys and agent apply; never prompts); may be given again on --resume")
+    p.add_argument("--target-cc", dest="target_cc", metavar="CC",
+                   help="with --host: build the benchmark on the target with its own C compiler instead of "
+                        "cross-compiling it here with zig")
+    p.add_argument("--tag", help="a label stored in metadata.json (e.g. kernel-6.1, governor=performance)")
     json_option(p)
     p.set_defaults(func=cmd_collect)
 

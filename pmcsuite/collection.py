@@ -7,6 +7,7 @@ checks -> one line appended to ``runs.jsonl`` as soon as the run ends.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import random
 import signal
@@ -65,6 +66,12 @@ class Settings:
     # of it, up to max_runs runs (warm-ups included)
     target_ci: float | None = None
     max_runs: int | None = None
+    # --host [user@]host[:port]: the sweep runs there over SSH (--ssh-command: how to reach it;
+    # --target-cc: build with the target's compiler instead of cross-compiling); --tag: a label
+    host: str | None = None
+    ssh_command: str | None = None
+    tag: str | None = None
+    target_cc: str | None = None
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -189,15 +196,18 @@ def in_process(backends) -> bool:
 def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
                   actors="2thread", placement="same", backend="auto", platform=None, seed=1,
                   quick=False, catalogue=(), timeout=120.0, force=False, processes=None,
-                  points_per_process=None, target_ci=None, max_runs=None):
-    """Resolve the user's options into Settings (pure apart from the counter check)."""
+                  points_per_process=None, target_ci=None, max_runs=None, target=None):
+    """Resolve the user's options into Settings (pure apart from the counter check). With a remote
+    ``target`` (remote.SshTarget, prepared: its benchmark copied there) the platform, the backends
+    and the counter check are the target's."""
     defaults = QUICK if quick else DEFAULT
     explicit_backend = backend not in (None, "auto")
     ipcs = name_list(ipcs, "--ipc", "pipe,local") or list(REFERENCE_IPCS)
     sizes = parse_sizes(sizes if sizes is not None else defaults["sizes"])
     runs = runs if runs is not None else defaults["runs"]
     warmup = warmup if warmup is not None else defaults["warmup"]
-    backends = resolve_backends(backend)        # Linux ["inproc"]; FreeBSD ["pmcstat", "dtrace"]; none: []
+    backends = (_remote_backends(backend, target) if target is not None
+                else resolve_backends(backend))   # Linux ["inproc"]; FreeBSD ["pmcstat", "dtrace"]; none: []
     if in_process(backends):
         # as many processes as the default (3) that still give each one a measured iteration
         processes = processes if processes is not None else max(1, min(defaults["processes"], runs // (warmup + 1)))
@@ -214,12 +224,14 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     target_ci, max_runs = _check_target(target_ci, max_runs, runs)
     timeout = _check_timeout(timeout)
     cat = load_catalogue([Path(c) for c in catalogue])
-    platforms = resolve_platforms(cat, platform)
+    platforms = _target_platforms(cat, target) if target is not None and platform is None \
+        else resolve_platforms(cat, platform)
     backend = ",".join(backends) or "none"
     requested = name_list(counters, "--counters", "syscalls,faults")
     if requested and not backends:
         raise PmcsuiteError("--backend none counts nothing: drop --counters or choose a counter backend")
-    groups, skipped = choose_groups(cat, requested, platforms, backends) if backends else ([], {})
+    probing = [_target_backend(name, target) for name in backends] if target is not None else backends
+    groups, skipped = choose_groups(cat, requested, platforms, probing) if backends else ([], {})
     if backends and not groups and explicit_backend:
         raise EnvironmentProblem(f"--backend {backend}: none of its counters can be counted here (see 'pmcsuite check "
                                  f"--backend {backend}'); choose another backend, or --backend none for bandwidth only")
@@ -229,6 +241,57 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
                          catalogue_files=[str(Path(c).resolve()) for c in catalogue], force=force,
                          processes=processes, points_per_process=points_per_process,
                          target_ci=target_ci, max_runs=max_runs)
+
+
+def _remote_backends(backend, target) -> list[str]:
+    """--backend for a remote target: only in-process counting (or none) runs there, because the
+    target needs nothing but a shell and its kernel's counting interface."""
+    from .backends import OS_BACKENDS
+    from .options import name_list
+    names = name_list(backend, "--backend", "auto, inproc or none") or ["auto"]
+    system, _ = target.uname()
+    if names == ["none"]:
+        return []
+    if names == ["auto"]:
+        names = list(OS_BACKENDS.get(system, ("none",)))
+    if names != ["inproc"]:
+        if system == "FreeBSD":
+            raise EnvironmentProblem(f"{target.name} runs FreeBSD: in-process counting with libpmc has never run, and "
+                                     "pmcstat/dtrace are not driven over SSH: use --backend none for bandwidth only")
+        raise PmcsuiteError(f"--backend {','.join(names)} with --host: on a remote target the benchmark counts itself "
+                            "(--backend inproc, the default on Linux) or nothing (--backend none); tools such as perf "
+                            "are not run there")
+    return names
+
+
+def _target_platforms(cat, target) -> list[str]:
+    """The target's platforms, from its own /proc/cpuinfo and uname (hostinfo.match_platforms)."""
+    from .hostinfo import Uname, match_platforms
+    system, machine = target.uname()
+    sysctl = {"hw.model": (target.read_command(["sysctl", "-n", "hw.model"]) or "").strip()} \
+        if system == "FreeBSD" else {}
+    platforms, _ = match_platforms(cat, target.read("/proc/cpuinfo") or "", Uname(system, machine), sysctl)
+    return platforms
+
+
+def _target_backend(name: str, target):
+    """The backend object ``name`` running ipcbench through ``target`` (None: this machine)."""
+    if target is None:
+        return get_backend(name)
+    if name in target.backends:
+        return target.backends[name]
+    if name == "inproc":
+        from .backends.inproc import InprocBackend
+        system, _ = target.uname()
+        found = InprocBackend(exe=target.exe, system=system, runner=target.run,
+                              perf_events=target.read("/proc/sys/kernel/perf_event_paranoid") is not None)
+    elif name == "none":
+        from .backends import NoneBackend
+        found = NoneBackend(runner=target.run)
+    else:
+        raise PmcsuiteError(f"backend {name} does not run on a remote target")
+    target.backends[name] = found
+    return found
 
 
 def _sanity(bench: dict, counters: dict, total: int, size: int, scope) -> list[str]:
@@ -257,7 +320,7 @@ def _scope(bench: dict, pass_) -> str | None:
     return {"actors": "actors", "loop": "loop"}.get(bench.get("counting"), "process")
 
 
-def run_batch(batch, settings: Settings, exe: Path, cat=None) -> list[dict]:
+def run_batch(batch, settings: Settings, exe: Path, cat=None, target=None) -> list[dict]:
     """Run one benchmark process: the jobs of ``batch`` (one variant; several cells with in-process
     counting, each its iterations in a row). Returns the records to store, one per iteration, or one
     with ok=False and a one-line error when the process failed (its runs are kept whole or not at all)."""
@@ -269,11 +332,13 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None) -> list[dict]:
     else:
         argv = bench_argv(exe, first.ipc, first.size, settings.total_size, settings.actors, settings.placement,
                           force=settings.force)
-    backend = get_backend(pass_.backend if pass_ else "none")
+    backend = _target_backend(pass_.backend if pass_ else "none", target)
     events = pass_.events if pass_ else {}
+    remote = target is not None
     common = dict(actors=settings.actors, placement=settings.placement, total_size=settings.total_size,
                   variant=first.variant, backend=backend.name, process=first.process, started=_now())
-    others_before, before, own_before = runnable_others(), cpu_times(), own_cpu_time()
+    # the load of this machine says nothing about a remote target's: not measured there (yet)
+    others_before, before, own_before = (None, None, 0.0) if remote else (runnable_others(), cpu_times(), own_cpu_time())
     try:
         results = (backend.run_iterations(events, argv, settings.timeout) if several
                    else [backend.run(events, argv, settings.timeout)])
@@ -281,9 +346,12 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None) -> list[dict]:
         if len(results) != len(expected):
             raise PmcsuiteError(f"the benchmark printed {len(results)} results for {len(expected)} iterations")
     except PmcsuiteError as exc:
+        from .remote import LinkLost
+        if isinstance(exc, LinkLost):      # not the benchmark's failure: nothing is stored, resume runs it
+            raise
         return [RunRecord(**common, ipc=first.ipc, buffer_size=first.size, iterations=first.iterations,
                           run=first.first_run, iteration=None, ok=False, error=str(exc)).to_json()]
-    after, own_after, others_after = cpu_times(), own_cpu_time(), runnable_others()
+    after, own_after, others_after = (None, 0.0, None) if remote else (cpu_times(), own_cpu_time(), runnable_others())
     busy = {"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before),
             "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)}
     records = []
@@ -307,17 +375,24 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None) -> list[dict]:
     return records
 
 
-def _metadata(cat, settings: Settings, passes, command_line, exe_info) -> dict:
+def _metadata(cat, settings: Settings, passes, command_line, exe_info, target=None) -> dict:
+    if target is not None:       # provenance read on the target; the workstation's tools did not run there
+        host = target.metadata()
+        tools = {"ipcbench": exe_info}
+    else:
+        host = host_metadata()
+        tools = {**tool_versions([*backend_names(settings.backend), "cc"]), "ipcbench": exe_info}
     return {
         "pmcsuite_version": __version__,
         "created": _now(),
         "command_line": list(command_line or sys.argv),
         "seed": settings.seed,
         "source": "collect",
-        "host": host_metadata(),
+        "host": host,
+        "tag": settings.tag,
         "platform": settings.platforms,
         "backend": settings.backend,
-        "tools": {**tool_versions([*backend_names(settings.backend), "cc"]), "ipcbench": exe_info},
+        "tools": tools,
         "catalogue": cat.metadata(),     # version, sha256, sources + the snapshot analysis reads
         "plan": {"ipc": settings.ipcs, "sizes": settings.sizes, "runs": settings.runs,
                  "warmup": settings.warmup, "processes": settings.processes,
@@ -374,25 +449,140 @@ def _progress(total: int, enabled: bool):
 def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
             actors="2thread", placement="same", backend="auto", platform=None, seed=1, quick=False,
             resume=None, catalogue=(), timeout=None, progress=True, command_line=None, force=False,
-            processes=None, points_per_process=None, target_ci=None, max_runs=None) -> Path:
+            processes=None, points_per_process=None, target_ci=None, max_runs=None, host=None,
+            ssh_command=None, tag=None, target_cc=None, _targets=None) -> Path:
     """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing,
-    with the settings stored there (only ``timeout`` may be given again: a hang may need more);
-    ``timeout`` defaults to 120 s per run."""
+    with the settings stored there (only ``timeout`` and ``ssh_command`` may be given again: a hang
+    may need more time, a target a new way in); ``timeout`` defaults to 120 s per run.
+
+    ``host="[user@]host[:port]"`` runs the sweep on that machine over SSH (``ssh_command``: the ssh
+    command line to use, default ``ssh``; ``target_cc``: build the benchmark there with its own
+    compiler instead of cross-compiling it here). Several hosts (a list) run one sweep each, in
+    parallel, into ``out/<host>``, and ``out`` is returned. ``tag``: a label stored in metadata.json."""
+    hosts = _host_list(host)
+    if len(hosts) > 1 or (resume and _is_fleet(resume)):
+        return _collect_hosts(hosts, out, resume, dict(
+            counters=counters, ipcs=ipcs, sizes=sizes, runs=runs, warmup=warmup, total=total, actors=actors,
+            placement=placement, backend=backend, platform=platform, seed=seed, quick=quick, catalogue=catalogue,
+            timeout=timeout, command_line=command_line, force=force, processes=processes,
+            points_per_process=points_per_process, target_ci=target_ci, max_runs=max_runs,
+            ssh_command=ssh_command, tag=tag, target_cc=target_cc))
     stores: list[ResultStore] = []      # the store _collect opened, so that its lock is released
+    targets = _targets if _targets is not None else []   # the SSH target, closed at the end
     try:
         return _collect(stores, out, counters, ipcs, sizes, runs, warmup, total, actors, placement, backend,
                         platform, seed, quick, resume, catalogue, timeout, progress, command_line, force,
-                        processes, points_per_process, target_ci, max_runs)
+                        processes, points_per_process, target_ci, max_runs,
+                        remote=dict(host=hosts[0] if hosts else None, ssh_command=ssh_command, tag=tag,
+                                    target_cc=target_cc, targets=targets))
     finally:
+        for target in targets:
+            target.close()
         for store in stores:
             store.unlock()
+
+
+def _host_list(host) -> list[str]:
+    """``host``: None, one spelling, or a list; duplicates (the same spelling twice) dropped."""
+    if host is None:
+        return []
+    items = [host] if isinstance(host, str) else list(host)
+    out = []
+    for item in items:
+        item = str(item).strip()
+        if not item:
+            raise PmcsuiteError("--host is empty: give [user@]host[:port]")
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def read_hosts_file(path) -> list[str]:
+    """``--hosts FILE``: one [user@]host[:port] a line; blank lines and ``#`` comments skipped."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise PmcsuiteError(f"--hosts {path}: {exc.strerror}") from None
+    hosts = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    hosts = [h for h in hosts if h]
+    if not hosts:
+        raise PmcsuiteError(f"--hosts {path} names no host: one [user@]host[:port] per line")
+    return hosts
+
+
+def _is_fleet(directory) -> bool:
+    """A directory of per-host result directories (what several --host write), not one itself."""
+    d = Path(directory)
+    return not (d / "metadata.json").exists() and any(d.glob("*/metadata.json"))
+
+
+def _collect_hosts(hosts, out, resume, options) -> Path:
+    """One sweep per host, in parallel threads, each into OUT/<host>; the result directories of the
+    hosts that finished are kept whatever the others do. Resuming OUT resumes each unfinished one."""
+    import threading
+    from .remote import host_dirname, parse_host
+    if resume:
+        root = Path(resume)
+        jobs = [(json.loads((d / "metadata.json").read_text()).get("settings", {}).get("host") or d.name,
+                 dict(resume=d)) for d in sorted(p.parent for p in root.glob("*/metadata.json"))]
+        keep = {"timeout", "ssh_command", "command_line"}
+        options = {k: v for k, v in options.items() if k in keep}
+    else:
+        for h in hosts:
+            parse_host(h)
+        root = Path(out) if out else _default_out()
+        names = [host_dirname(h) for h in hosts]
+        if len(set(names)) != len(names):
+            raise PmcsuiteError(f"hosts {', '.join(hosts)} map to the same result directory name: spell them apart")
+        ResultStore(root).ensure_new()
+        jobs = [(h, dict(host=h, out=root / n)) for h, n in zip(hosts, names)]
+    results: dict[str, object] = {}
+    targets: dict[str, list] = {h: [] for h, _ in jobs}
+
+    def one(name, extra):
+        try:
+            results[name] = collect(progress=False, _targets=targets[name], **options, **extra)
+            print(f"pmcsuite: {name}: done, {results[name]}", file=sys.stderr, flush=True)
+        except PmcsuiteError as exc:
+            results[name] = exc
+            print(f"pmcsuite: {name}: error: {exc}", file=sys.stderr, flush=True)
+        except Exception as exc:                      # a bug in one sweep must not hide the others
+            results[name] = PmcsuiteError(f"internal error: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=one, args=job, name=f"pmcsuite-{job[0]}") for job in jobs]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except KeyboardInterrupt as exc:
+        for held in targets.values():      # ends every remote benchmark (its session) and the sweeps with it
+            for target in list(held):
+                target.close()
+        for t in threads:
+            t.join(30)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        raise Interrupted(f"interrupted ({signal.Signals(signum).name}): the runs so far are kept under {root}; "
+                          f"'pmcsuite collect --resume {root}' finishes the rest", signum) from None
+    failed = {h: r for h, r in results.items() if isinstance(r, PmcsuiteError)}
+    if failed:
+        kind = EnvironmentProblem if all(isinstance(e, EnvironmentProblem) for e in failed.values()) else PmcsuiteError
+        done = len(results) - len(failed)
+        raise kind(f"{len(failed)} of {len(results)} hosts failed ({'; '.join(f'{h}: {e}' for h, e in failed.items())}); "
+                   f"{done} finished; 'pmcsuite collect --resume {root}' finishes the rest")
+    return root
 
 
 def _collect(stores, out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=None, total="16M",
             actors="2thread", placement="same", backend="auto", platform=None, seed=1, quick=False,
             resume=None, catalogue=(), timeout=None, progress=True, command_line=None, force=False,
-            processes=None, points_per_process=None, target_ci=None, max_runs=None) -> Path:
-    """The body of :func:`collect`; ``stores`` receives the result store it opens."""
+            processes=None, points_per_process=None, target_ci=None, max_runs=None, remote=None) -> Path:
+    """The body of :func:`collect`; ``stores`` receives the result store it opens, ``remote["targets"]``
+    the SSH target."""
+    from .remote import make_target
+    remote = remote or {}
+    target = exe = exe_info = None
     if resume:
         store = ResultStore(resume)
         stores.append(store)
@@ -416,11 +606,32 @@ def _collect(stores, out=None, counters=None, ipcs=None, sizes=None, runs=None, 
         if cut:
             print(f"pmcsuite: warning: dropped the unfinished end of {store.runs_path} ({cut} line(s) of a "
                   "benchmark process cut off by the crash; it is run again)", file=sys.stderr)
+        if remote.get("ssh_command"):           # a new way in (another key, port, jump host)
+            if not settings.host:
+                raise PmcsuiteError(f"--ssh-command: {resume} was collected on this machine, not over SSH")
+            settings.ssh_command = remote["ssh_command"]
+        if settings.host:                       # reconnect: same machine, same benchmark
+            target = make_target(settings.host, settings.ssh_command)
+            remote["targets"].append(target)
+            exe, exe_info = _open_target(target, settings.target_cc)
+            _same_machine(target, meta.get("host") or {}, resume)
     else:
+        out = out or _default_out()
+        if remote.get("host"):
+            store = ResultStore(out)
+            store.ensure_new()      # before connecting, building and copying
+            target = make_target(remote["host"], remote.get("ssh_command"))
+            remote["targets"].append(target)
+            exe, exe_info = _open_target(target, remote.get("target_cc"))
+        elif remote.get("ssh_command") or remote.get("target_cc"):
+            raise PmcsuiteError("--ssh-command and --target-cc go with --host: they say how to reach and build "
+                                "for a remote target")
         cat, settings = plan_settings(counters, ipcs, sizes, runs, warmup, total, actors, placement,
                                       backend, platform, seed, quick, catalogue,
                                       120.0 if timeout is None else timeout, force, processes,
-                                      points_per_process, target_ci, max_runs)
+                                      points_per_process, target_ci, max_runs, target=target)
+        settings.host, settings.ssh_command = remote.get("host"), remote.get("ssh_command")
+        settings.tag, settings.target_cc = remote.get("tag"), remote.get("target_cc")
         store = ResultStore(out or _default_out())
         stores.append(store)
         store.ensure_new()          # before the benchmark is built and anything runs
@@ -430,21 +641,41 @@ def _collect(stores, out=None, counters=None, ipcs=None, sizes=None, runs=None, 
                             "here any more: restore the catalogue this collection started with")
     jobs = make_jobs(settings.ipcs, settings.sizes, settings.runs, passes, settings.seed,
                      processes=settings.processes, points_per_process=settings.points_per_process)
-    exe = build()
+    if target is None:
+        exe = build()
     if resume:
         jobs = remaining_jobs(jobs, _finished(store.read_runs()))
         meta = store.read_metadata()
         meta.setdefault("resumes", []).append({"time": _now(), "command_line": list(command_line or sys.argv),
                                                "remaining": len(jobs), "timeout": settings.timeout})
         meta["settings"]["timeout"] = settings.timeout      # a raised timeout holds for later resumes too
+        meta["settings"]["ssh_command"] = settings.ssh_command
         store.write_metadata({k: v for k, v in meta.items() if k not in ("format", "format_version")})
     else:
         store.lock()
-        store.create(_metadata(cat, settings, passes, command_line, build_info()))
-    _execute(store, jobs, settings, exe, progress, cat)
+        store.create(_metadata(cat, settings, passes, command_line, exe_info or build_info(), target))
+    _execute(store, jobs, settings, exe, progress, cat, target)
     if settings.target_ci is not None:
-        _adapt(store, settings, passes, exe, progress, cat)
+        _adapt(store, settings, passes, exe, progress, cat, target)
     return store.dir
+
+
+def _open_target(target, target_cc):
+    """Connect to a remote target, take its sweep lock, put the benchmark there: (its path there,
+    its build info)."""
+    target.connect()
+    target.lock()
+    return target.prepare(target_cc)
+
+
+def _same_machine(target, stored: dict, directory) -> None:
+    """A resume must run on the machine the collection started on (its own uname says so)."""
+    now = target.metadata()
+    differ = [k for k in ("hostname", "os", "machine", "kernel") if stored.get(k) != now.get(k)]
+    if differ:
+        what = ", ".join(f"{k} {stored.get(k)!r} -> {now.get(k)!r}" for k in differ)
+        raise PmcsuiteError(f"{target.name} is not the machine {directory} was collected on ({what}): collect "
+                            "into a new directory instead")
 
 
 def _finished(records) -> set[tuple]:
@@ -499,13 +730,13 @@ def _more_runs(store: ResultStore, settings: Settings, passes, round_: int) -> l
     return jobs
 
 
-def _adapt(store: ResultStore, settings: Settings, passes, exe: Path, progress: bool, cat) -> None:
+def _adapt(store: ResultStore, settings: Settings, passes, exe: Path, progress: bool, cat, target=None) -> None:
     """Add runs round by round until every cell meets ``--target-ci`` or has ``max_runs`` runs."""
     for round_ in range(10_000):
         jobs = _more_runs(store, settings, passes, round_)
         if not jobs:
             return
-        _execute(store, jobs, settings, exe, progress, cat)
+        _execute(store, jobs, settings, exe, progress, cat, target)
 
 
 def _default_out() -> Path:
@@ -513,7 +744,7 @@ def _default_out() -> Path:
     return Path("results") / f"collect-{stamp}"
 
 
-def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: bool, cat=None) -> Path:
+def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: bool, cat=None, target=None) -> Path:
     bar = _progress(sum(job.iterations for job in jobs), progress)
     seq = len(store.read_runs())   # seq goes on from the runs a resumed directory holds
     try:
@@ -521,7 +752,16 @@ def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: 
             job = batch[0]
             points = ", ".join(f"{j.ipc} {format_size(j.size)}" for j in batch)
             bar.set_description(f"{job.variant}: {points}"[:60])
-            records = run_batch(batch, settings, exe, cat)
+            try:
+                records = (run_batch(batch, settings, exe, cat) if target is None    # (tests replace run_batch)
+                           else run_batch(batch, settings, exe, cat, target))
+            except PmcsuiteError as exc:
+                from .remote import LinkLost
+                if not isinstance(exc, LinkLost):
+                    raise
+                raise LinkLost(f"{exc.what} during {job.variant} process {job.process} ({points}): check the "
+                               f"network and the target; the {seq} runs stored before it are kept in {store.dir}; "
+                               f"'pmcsuite collect --resume {store.dir}' reconnects and finishes") from None
             for record in records:
                 record["seq"], seq = seq, seq + 1
             store.append_runs(records)

@@ -36,9 +36,9 @@ def _die_with_parent() -> None:           # runs in the child between fork and e
 _HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
-def _child_setup(mask) -> None:            # in the child between fork and exec
+def _child_setup(mask, die_with_parent: bool = True) -> None:      # in the child between fork and exec
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    if _LINUX:
+    if _LINUX and die_with_parent:
         _die_with_parent()
 
 
@@ -102,6 +102,23 @@ def _kill_all(proc: subprocess.Popen, before: set[int]) -> None:
                 os.waitpid(pid, 0)
 
 
+def spawn(argv, env=None, die_with_parent: bool = True):
+    """Start ``argv`` (a list, no shell) in a new session, stdin closed, text stdout/stderr piped;
+    returns ``(proc, release)``. A signal handled while fork() runs is handled inside the at-fork
+    hooks (logging's), which swallow its exception: SIGINT/SIGTERM/SIGHUP are held until the child
+    exists. Call ``release()`` first thing inside the ``try`` that cleans up ``proc``, so that a
+    signal that arrived meanwhile is taken there."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace", env=env,
+                                start_new_session=True, preexec_fn=lambda: _child_setup(held, die_with_parent))
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
+    return proc, lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def run_group(argv, timeout: float, env=None) -> subprocess.CompletedProcess:
     """Run ``argv`` (a list, no shell) in a new session with stdin closed, capturing text output.
 
@@ -110,18 +127,9 @@ def run_group(argv, timeout: float, env=None) -> subprocess.CompletedProcess:
     group, in a session of its own, does not receive. A missing program raises ``OSError``."""
     _become_subreaper()
     before = _own_children() if _LINUX else set()
-    # A signal handled while fork() runs is handled inside the at-fork hooks (logging's), which
-    # swallow its exception: hold SIGINT/SIGTERM/SIGHUP until the child exists, then take them here.
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    proc, release = spawn(argv, env=env)
     try:
-        proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
-                                preexec_fn=lambda: _child_setup(held))
-    except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        raise
-    try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        release()
         out, err = proc.communicate(timeout=timeout)
     except BaseException:
         _kill_all(proc, before)
@@ -148,7 +156,7 @@ def scratch_dir(kind: str):
     with contextlib.suppress(OSError):
         for entry in base.iterdir():
             match = _SCRATCH.match(entry.name)
-            if match and entry.is_dir() and entry.stat().st_uid == os.getuid() and not _pid_alive(int(match.group(1))):
+            if match and entry.is_dir() and entry.stat().st_uid == os.getuid() and not pid_alive(int(match.group(1))):
                 shutil.rmtree(entry, ignore_errors=True)
     path = tempfile.mkdtemp(prefix=f"pmcsuite-{kind}-{os.getpid()}-")
     try:
@@ -157,7 +165,8 @@ def scratch_dir(kind: str):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when a process ``pid`` exists (a zombie included)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -67,6 +67,9 @@ class NoneBackend:
     scope = None
     iterations = True
 
+    def __init__(self, runner=None):
+        self.runner = runner             # runner(argv, timeout): run ipcbench elsewhere (default here)
+
     def available(self) -> tuple[bool, str]:
         return True, "no counting tool needed"
 
@@ -79,7 +82,7 @@ class NoneBackend:
             raise PmcsuiteError("the 'none' backend counts nothing: choose --backend perf or pmcstat "
                                 "to measure counters")
         from ..benchmark import run_bench  # lazy: benchmark.py compiles and runs things
-        return run_bench(list(bench_argv), timeout), []
+        return run_bench(list(bench_argv), timeout, self.runner), []
 
     def run_iterations(self, events: dict[str, str], bench_argv: list[str],
                        timeout: float) -> list[tuple[dict, list[CounterValue]]]:
@@ -87,7 +90,7 @@ class NoneBackend:
             raise PmcsuiteError("the 'none' backend counts nothing: choose --backend inproc or perf "
                                 "to measure counters")
         from ..benchmark import run_bench_lines
-        return [(line, []) for line in run_bench_lines(list(bench_argv), timeout)]
+        return [(line, []) for line in run_bench_lines(list(bench_argv), timeout, self.runner)]
 
     def probe(self, events: dict[str, str]) -> list[CounterValue]:
         return [CounterValue(c, e, None, "", "tool_missing",

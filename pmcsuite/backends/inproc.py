@@ -11,6 +11,7 @@ loops.
 """
 from __future__ import annotations
 
+import math
 import os
 import platform as _platform
 
@@ -46,6 +47,8 @@ def counter_values(bench_line: dict, events: dict[str, str], cat=None) -> list[C
         actors = {a: entry[a] for a in _ACTORS if isinstance(entry.get(a), dict)} or None
         running = _pcnt_running(actors)
         value = entry.get("value") if status == "ok" else None
+        if value is not None and not _count(value):
+            raise PmcsuiteError(f"ipcbench reported counter {cid} as ok with value {value!r}, not a count: rebuild it")
         unit = ""
         if value is not None and spec in _CLOCKS:
             value, unit = value / 1e6, "msec"     # perf_event_open counts ns; perf stat and the catalogue say msec
@@ -54,11 +57,21 @@ def counter_values(bench_line: dict, events: dict[str, str], cat=None) -> list[C
     return flag_silent_zeros(out, cat) if cat is not None else out
 
 
+def _count(value) -> bool:
+    """A number a float holds (JSON integers may have hundreds of digits)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _pcnt_running(actors) -> float | None:
     """The least share of its enabled time an actor's event was running (100 when never multiplexed)."""
-    shares = [100.0 * a["running"] / a["enabled"] for a in (actors or {}).values()
-              if isinstance(a.get("enabled"), (int, float)) and a.get("enabled")
-              and isinstance(a.get("running"), (int, float))]
+    shares = [100.0 * float(a["running"]) / float(a["enabled"]) for a in (actors or {}).values()
+              if _count(a.get("enabled")) and a.get("enabled") and _count(a.get("running"))]
+    shares = [s for s in shares if math.isfinite(s)]
     return min(shares) if shares else None
 
 
@@ -69,13 +82,18 @@ class InprocBackend:
     scope = "actors"
     iterations = True
 
-    def __init__(self, exe=None, system: str | None = None):
+    def __init__(self, exe=None, system: str | None = None, runner=None, perf_events: bool | None = None):
         self._exe = exe                  # the benchmark to probe with (default: build it)
         self.system = system or _platform.system()
+        # runner(argv, timeout) runs ipcbench elsewhere (remote.SshTarget.run; default here), and
+        # perf_events says whether that machine has /proc/sys/kernel/perf_event_paranoid
+        self.runner = runner
+        self.perf_events = perf_events
 
     def available(self) -> tuple[bool, str]:
         if self.system == "Linux":
-            if not os.path.exists("/proc/sys/kernel/perf_event_paranoid"):
+            has = os.path.exists("/proc/sys/kernel/perf_event_paranoid") if self.perf_events is None else self.perf_events
+            if not has:
                 return False, ("this kernel has no perf_event_open (no /proc/sys/kernel/perf_event_paranoid): "
                                "build it with CONFIG_PERF_EVENTS, or use --backend none")
             return True, "ipcbench counts its own loop with perf_event_open"
@@ -89,7 +107,7 @@ class InprocBackend:
                        timeout: float) -> list[tuple[dict, list[CounterValue]]]:
         """Run one benchmark process (its argv carries ``-n N``) counting ``events``."""
         from ..benchmark import event_args, run_bench_lines
-        lines = run_bench_lines([*map(str, bench_argv), *event_args(events)], timeout)
+        lines = run_bench_lines([*map(str, bench_argv), *event_args(events)], timeout, self.runner)
         return [(line, counter_values(line, events)) for line in lines]
 
     def run(self, events: dict[str, str], bench_argv: list[str], timeout: float) -> tuple[dict, list[CounterValue]]:
@@ -112,7 +130,7 @@ class InprocBackend:
         out = []
         for cid, spec in events.items():
             try:
-                line = run_bench_lines([str(exe), *_PROBE, *event_args({cid: spec})], 60)[0]
+                line = run_bench_lines([str(exe), *_PROBE, *event_args({cid: spec})], 60, self.runner)[0]
             except PmcsuiteError as exc:
                 out.append(CounterValue(cid, spec, None, "", "error", reason=str(exc)))
                 continue
