@@ -536,7 +536,7 @@ def _run(argv, timeout, runner=None) -> str:
     (default ``processes.run_group``) runs it elsewhere, e.g. on an SSH target (``remote.SshTarget.run``)."""
     argv = [str(a) for a in argv]
     try:
-        proc = (runner or run_group)(argv, timeout)
+        proc = runner(argv, timeout) if runner else run_group(argv, timeout, self_managed=True)
     except OSError as exc:
         raise PmcsuiteError(f"cannot run the benchmark {argv[0]}: {exc.strerror}; rebuild it with pmcsuite bench") from None
     except subprocess.TimeoutExpired:

@@ -179,7 +179,7 @@ class LocalTarget:
     remote = False
 
     def run(self, argv, timeout: float) -> subprocess.CompletedProcess:
-        return run_group([str(a) for a in argv], timeout)
+        return run_group([str(a) for a in argv], timeout, self_managed=True)     # ipcbench
 
     def uname(self) -> tuple[str, str]:
         u = _platform.uname()

@@ -515,12 +515,17 @@ static void resolve_placement(int pins[2])
     pins[1] = cfg.cpus[1];
 }
 
-/* Die with the parent: the kernel sends SIGKILL to this process when the one that started it ends
+/* Take every signal, and die with the parent: the kernel sends SIGKILL to this process when the one that started it ends
  * (pmcsuite, or perf stat around it, killed even by kill -9), so no benchmark outlives its harness.
  * If the parent is already gone, stop now. Called at start and in every 2proc actor. */
 static void die_with_parent(void)
 {
     pid_t parent = getppid();
+    sigset_t none;
+    /* pmcsuite starts it with SIGINT/SIGTERM/SIGHUP held (so that none is lost while it forks):
+     * the benchmark takes every signal again */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
 #if defined(__linux__)
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         return;
