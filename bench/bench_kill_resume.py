@@ -47,15 +47,16 @@ TAG = "PMCSUITE_KILL_RESUME_TAG"
 GRACE = 1.0          # seconds a killed run's processes get to die before they count as left over
 
 
-def tagged_processes(tag: str) -> dict[int, str]:
-    """pid -> command line of every live (not zombie) process carrying ``tag`` in its environment."""
+def tagged_processes(tag: str, var: str = TAG) -> dict[int, str]:
+    """pid -> command line of every live (not zombie) process whose environment has ``var=tag``
+    (tests/test_kill_resume.py uses it too)."""
     found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             with open(f"/proc/{entry.name}/environ", "rb") as handle:
-                if f"{TAG}={tag}".encode() not in handle.read().split(b"\0"):
+                if f"{var}={tag}".encode() not in handle.read().split(b"\0"):
                     continue
             with open(f"/proc/{entry.name}/stat", "rb") as handle:
                 stat = handle.read()

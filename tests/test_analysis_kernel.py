@@ -2,31 +2,19 @@
 rendered by pmcsuite.report.kernel_sections (which re-exports the old names)."""
 import json
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from pmcsuite.analysis import kernel
 from pmcsuite.analysis.kernel import (KernelView, crosschecks, faults_table, kernel_view, pipe_reads,
                                       return_sizes, syscall_checks, tracepoint_passes)
 
-from test_kernel_sections import K, M, _row
+from test_kernel_sections import M, kernel_table
 
 
 @pytest.fixture
 def df():
-    rows = []
-    for ipc in ("pipe", "local"):
-        for size in (4 * K, 64 * K, M):
-            for run in range(4):
-                rows.append(_row(ipc, size, run))
-                base = rows[-1]
-                rows.append(_row(ipc, size, run, "syscalls+faults",
-                                 syscalls_write=base["writes"] + 2.0, syscalls_read=base["reads"] + 1.0,
-                                 page_faults=float(base["minflt"]), context_switches=float(base["nvcsw"] + 3)))
-    frame = pd.DataFrame(rows)
-    for c in ("syscalls_write", "syscalls_read", "page_faults", "context_switches"):
-        frame[f"{c}_status"] = np.where(frame[c].notna(), "ok", None)
+    frame = kernel_table(extra_reads=1.0)
+    del frame.attrs["metadata"]
     return frame
 
 

@@ -21,6 +21,8 @@ from pmcsuite.errors import PmcsuiteError
 from pmcsuite.schema import RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_kill_resume import tagged_processes  # noqa: E402  (one /proc walker for the bench and the tests)
 # a sweep of about two seconds: 2 modes x 4 sizes x 3 variants x 4 runs in 2 processes of 2 iterations
 SWEEP = ["--ipc", "pipe,local", "--sizes", "4K-32K", "--runs", "4", "--processes", "2", "--total", "4M",
          "--counters", "faults", "--backend", "inproc", "--no-progress"]
@@ -59,23 +61,7 @@ def wait_for_runs(proc, directory: Path, at_least: int, timeout: float = 60) -> 
 
 def alive_with_tag(tag: str) -> list[str]:
     """Command lines of the live (not zombie) processes whose environment carries ``tag``."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as handle:
-                if f"{TAG}={tag}".encode() not in handle.read().split(b"\0"):
-                    continue
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-            if stat[stat.rfind(b")") + 2:].split()[0] in (b"Z", b"X"):
-                continue
-            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                found.append(handle.read().replace(b"\0", b" ").decode(errors="replace"))
-        except OSError:
-            continue
-    return found
+    return list(tagged_processes(tag, TAG).values())
 
 
 def no_survivors(tag: str, grace: float = 1.0) -> list[str]:
