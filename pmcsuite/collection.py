@@ -76,6 +76,34 @@ class Settings:
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
+    def check(self) -> None:
+        """Refuse settings a resume cannot run (a metadata.json edited or corrupted): ValueError."""
+        def each(name, kind, optional=False):
+            value = getattr(self, name)
+            ok = (value is None and optional) or (isinstance(value, kind) and not isinstance(value, bool)) \
+                or (kind is bool and isinstance(value, bool))
+            if not ok:
+                raise ValueError(f"'{name}' is {value!r}")
+        for name in ("runs", "warmup", "total_size", "seed", "points_per_process"):
+            each(name, int)
+        for name in ("actors", "placement", "backend"):
+            each(name, str)
+        for name in ("processes", "max_runs"):
+            each(name, int, optional=True)
+        for name in ("host", "ssh_command", "tag", "target_cc"):
+            each(name, str, optional=True)
+        each("force", bool)
+        each("target_ci", (int, float), optional=True)
+        each("timeout", (int, float))
+        each("skipped", dict)
+        for name, kind in (("ipcs", str), ("sizes", int), ("platforms", str), ("groups", str),
+                           ("catalogue_files", str)):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+                raise ValueError(f"'{name}' is {value!r}")
+        if not self.ipcs or not self.sizes:
+            raise ValueError("the sweep has no IPC mode or no size")
+
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
@@ -593,9 +621,13 @@ def _collect(stores, out=None, counters=None, ipcs=None, sizes=None, runs=None, 
             raise PmcsuiteError(f"{resume} was not made by 'pmcsuite collect' (no stored settings): nothing to resume")
         try:
             settings = Settings(**meta["settings"])
-        except TypeError as exc:
-            raise PmcsuiteError(f"{store.metadata_path} has settings this pmcsuite cannot read ({exc}); "
-                                "collect again into a new directory") from None
+            settings.check()
+            _validate(settings.ipcs, settings.sizes, settings.runs, settings.warmup, settings.total_size,
+                      settings.actors, settings.placement, settings.processes)
+            _check_timeout(settings.timeout)
+        except (TypeError, ValueError, PmcsuiteError) as exc:
+            raise PmcsuiteError(f"{store.metadata_path} has settings this pmcsuite cannot run ({exc}); restore "
+                                "metadata.json, or collect again into a new directory") from None
         if timeout is not None:                 # the one thing a resume may change: a hang needs more time
             settings.timeout = _check_timeout(timeout)
         cat = load_catalogue([Path(c) for c in settings.catalogue_files])

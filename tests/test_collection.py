@@ -403,3 +403,16 @@ def test_storage_faults_are_one_line_environment_errors(tmp_path):
     with pytest.raises(PmcsuiteError) as info:
         ResultStore(out).append_runs([{"ipc": "pipe"}])
     assert info.value.exit_code == 3 and "a directory stands where the file should be" in str(info.value)
+
+
+@pytest.mark.parametrize("key, bad", [("runs", "x"), ("sizes", None), ("ipcs", 5), ("timeout", "inf"),
+                                      ("processes", -1), ("force", "yes"), ("unknown_key", 1)])
+def test_corrupt_settings_are_refused_on_resume(tmp_path, key, bad):
+    """Before: corrupt stored settings ended in 'internal error' (exit 70) or ran on."""
+    out = pmcsuite.collect(out=tmp_path / "r", **dict(SMALL, ipcs=["pipe"], sizes="64K", backend="none"))
+    meta = json.loads((out / "metadata.json").read_text())
+    meta["settings"][key] = bad
+    (out / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(PmcsuiteError, match="has settings this pmcsuite cannot run") as info:
+        pmcsuite.collect(resume=out, progress=False)
+    assert info.value.exit_code == 2 and "\n" not in str(info.value)
