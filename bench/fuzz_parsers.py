@@ -58,14 +58,7 @@ def _glob(pattern) -> list[bytes]:
 
 
 #: an ipcbench version-2 line (as tests/test_benchmark.py SAMPLE2) and a version-1 one
-BENCH_V1 = {
-    "tool": "ipcbench", "version": 1, "ipc": "pipe", "actors": "2thread", "placement": "same",
-    "buffer_size": 65536, "total_size": 16777216, "loop_ns": 2345678, "bandwidth": 7152557824.0,
-    "writes": 256, "reads": 256, "write_sizes": {"65536": 256}, "read_sizes": {"4096": 1, "65536": 255},
-    "buffers": {"requested": 65536, "sndbuf": None, "rcvbuf": None, "pipe_size": 65536, "forced": False},
-    "rusage": {"minflt": 0, "majflt": 0, "nvcsw": 10, "nivcsw": 1, "utime_ns": 1000, "stime_ns": 2000000},
-    "cpus": {"writer": [0, 0], "reader": [0, 0]}, "counting": "loop", "bytes_ok": True,
-}
+BENCH_V1 = json.loads((FIXTURES / "ipcbench_v1.json").read_text())
 BENCH_V2 = {**BENCH_V1, "version": 2, "iteration": 0, "iterations": 1, "counting": "actors",
             "offcpu_ns": {"writer": 10, "reader": 20}, "counters": {
                 "w": {"event": "syscalls:sys_enter_write", "status": "ok", "value": 256, "reason": None,

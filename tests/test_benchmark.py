@@ -304,14 +304,8 @@ def test_run_bench_garbage_and_error_exit():
         bm.run_bench(["/nonexistent/ipcbench"])
 
 
-SAMPLE = {
-    "tool": "ipcbench", "version": 1, "ipc": "pipe", "actors": "2thread", "placement": "same",
-    "buffer_size": 65536, "total_size": 16777216, "loop_ns": 2345678, "bandwidth": 7152557824.0,
-    "writes": 256, "reads": 256, "write_sizes": {"65536": 256}, "read_sizes": {"4096": 1, "65536": 255},
-    "buffers": {"requested": 65536, "sndbuf": None, "rcvbuf": None, "pipe_size": 65536, "forced": False},
-    "rusage": {"minflt": 0, "majflt": 0, "nvcsw": 10, "nivcsw": 1, "utime_ns": 1000, "stime_ns": 2000000},
-    "cpus": {"writer": [0, 0], "reader": [0, 0]}, "counting": "loop", "bytes_ok": True,
-}
+#: one version-1 ipcbench result (also the fuzzer's seed: bench/fuzz_parsers.py)
+SAMPLE = json.loads((Path(__file__).resolve().parent / "fixtures" / "ipcbench_v1.json").read_text())
 
 
 def test_parse_bench_output():
