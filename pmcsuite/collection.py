@@ -373,6 +373,10 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None, target=None) -> li
         expected = [(j, i) for j in batch for i in range(j.iterations)]
         if len(results) != len(expected):
             raise PmcsuiteError(f"the benchmark printed {len(results)} results for {len(expected)} iterations")
+        for (job, _), (bench, _) in zip(expected, results):
+            if (bench.get("ipc"), bench.get("buffer_size")) != (job.ipc, job.size):
+                raise PmcsuiteError(f"the benchmark's results are out of order: {bench.get('ipc')} "
+                                    f"{bench.get('buffer_size')} where {job.ipc} {job.size} was due")
     except PmcsuiteError as exc:
         from .remote import LinkLost
         if isinstance(exc, LinkLost):      # not the benchmark's failure: nothing is stored, resume runs it
@@ -384,11 +388,6 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None, target=None) -> li
             "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)}
     records = []
     for (job, iteration), (bench, values) in zip(expected, results):
-        if (bench.get("ipc"), bench.get("buffer_size")) != (job.ipc, job.size):
-            return [RunRecord(**common, ipc=first.ipc, buffer_size=first.size, iterations=first.iterations,
-                              run=first.first_run, iteration=None, ok=False,
-                              error=f"the benchmark's results are out of order: {bench.get('ipc')} "
-                                    f"{bench.get('buffer_size')} where {job.ipc} {job.size} was due").to_json()]
         bench = {k: v for k, v in bench.items() if k != "counters"}     # stored apart, as counters
         counters = {v.counter: v.to_dict() for v in flag_silent_zeros(values, cat)}
         scope = _scope(bench, pass_)
