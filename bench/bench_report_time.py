@@ -125,8 +125,9 @@ def metadata() -> dict:
             "platform": ["x86-64", "software"], "backend": "inproc", "tools": {"cc": "cc 12.2.0"}, "plan": plan}
 
 
-def write_results(out: Path, seed: int = 1) -> int:
-    """The synthetic default-sweep result directory (module docstring) in ``out``; returns the run count."""
+def write_results(out: Path, seed: int = 1, runs: int = RUNS, processes: int = PROCESSES) -> int:
+    """The synthetic default-sweep result directory (module docstring) in ``out``; returns the run count.
+    ``runs`` and ``processes`` per cell scale it (bench/bench_load_speed.py writes 100,000 runs)."""
     from pmcsuite.plan import split_runs
     from pmcsuite.store import ResultStore
     rng = np.random.default_rng(seed)
@@ -138,12 +139,13 @@ def write_results(out: Path, seed: int = 1) -> int:
             for variant in ["baseline", *PASSES]:
                 slow = 1.0 if variant == "baseline" else PASSES[variant]["slow"] ** (1 if size < 65536 else 0.3)
                 run = 0
-                for process, iterations in enumerate(split_runs(RUNS, PROCESSES)):
+                for process, iterations in enumerate(split_runs(runs, processes)):
+                    batch = []
                     for iteration in range(iterations):
                         mib = _shape(ipc, size) * slow * (1 + 0.04 * rng.standard_normal())
                         bench = _bench(ipc, size, mib, rng, process, iteration, iterations)
                         shared = rng.random() < 0.03
-                        store.append_run({
+                        batch.append({
                             "ipc": ipc, "buffer_size": size, "variant": variant, "actors": "2thread",
                             "placement": "same", "total_size": TOTAL, "run": run, "warmup": iteration < WARMUP,
                             "backend": "none" if variant == "baseline" else "inproc",
@@ -155,6 +157,7 @@ def write_results(out: Path, seed: int = 1) -> int:
                             "warnings": []})
                         run += 1
                         seq += 1
+                    store.append_runs(batch)
                     process_id += 1
     return seq
 

@@ -14,7 +14,8 @@ __version__ = "0.1.0"
 
 # name -> module; imported on first use so that the command line starts fast
 _API = {
-    "load": "results", "summarise": "results", "export": "results", "derived_metrics": "results",
+    "load": "results", "summarise": "results", "derived_metrics": "results",
+    "export": "export", "tidy_table": "export",
     "collect": "collection",
     "load_catalogue": "catalogue",
     "check": "availability",

@@ -215,9 +215,19 @@ def cmd_summary(args):
 
 
 def cmd_export(args):
-    from .results import export
-    _load(args)   # warns about skipped lines
-    print(export(_dir(args), args.out))
+    from .export import export, tidy_table
+    df = _load(args)   # warns about skipped lines
+    written = export(_dir(args), args.out, args.format)
+    left_out = tidy_table(df)[1] if any(p.name == "tidy.csv" for p in written) else 0
+    if args.json:
+        _print_json({"files": [{"path": str(p), "bytes": p.stat().st_size} for p in written],
+                     "failed_runs_not_in_tidy_csv": left_out}, df)
+        return
+    for path in written:
+        print(path)
+    if left_out:
+        print(f"pmcsuite: {left_out} failed run(s) are in results.* but not in tidy.csv, whose form has no "
+              "failed runs", file=sys.stderr)
 
 
 def cmd_report(args):
@@ -309,7 +319,8 @@ EXAMPLES = {
     "counters": ["pmcsuite counters", "pmcsuite counters --platform armv8 --json"],
     "summary": ["pmcsuite summary results/q", "pmcsuite summary --json"],
     "report": ["pmcsuite report results/q", "pmcsuite report results/q --out reports/q"],
-    "export": ["pmcsuite export results/q", "pmcsuite export results/q --out /tmp/q.csv"],
+    "export": ["pmcsuite export results/q                 # into results/q/export/",
+               "pmcsuite export results/q --out /tmp/q --format csv,parquet --json"],
     "overhead": ["pmcsuite overhead results/q", "pmcsuite overhead results/q --json"],
     "explain": ["pmcsuite explain results/q", "pmcsuite explain results/q --json"],
     "import": ["pmcsuite import l41 shared/data/l41-bbb-sample --out results/l41",
@@ -429,14 +440,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, text in (("summary", cmd_summary, "print medians and spread per point"),
                              ("report", cmd_report, "write the Markdown/HTML report with figures"),
-                             ("export", cmd_export, "write the result table as CSV")):
+                             ("export", cmd_export, "write the result table as CSV, JSON and Parquet, and the "
+                                                    "tidy CSV 'import csv' reads")):
         p = sub.add_parser(name, help=text)
         p.add_argument("dir", nargs="?", help="result directory (default: newest under ./results)")
         if name in ("report", "export"):
-            p.add_argument("--out", help="output directory (report) or file (export)")
+            p.add_argument("--out", help="output directory (default: reports/NAME for report, DIR/export for export)")
         if name == "export":
-            p.add_argument("--csv", action="store_true", help="CSV output (the default and only format)")
-        if name == "summary":
+            p.add_argument("--format", default="csv,json,parquet",
+                           help="csv, json, parquet or several, comma-separated (default: all three)")
+        if name in ("summary", "export"):
             json_option(p)
         p.set_defaults(func=func)
 

@@ -1,4 +1,5 @@
-"""Result directory -> tidy pandas tables: ``load``, ``summarise``, ``counter_table``, ``export``.
+"""Result directory -> tidy pandas tables: ``load``, ``summarise``, ``counter_table``, ``derived_metrics``
+(files for other tools: :mod:`pmcsuite.export`).
 
 ``load(DIR)`` gives one row per stored run with the columns of docs/DESIGN.md ("The result
 table"). Everything the table cannot hold as a column is kept in ``df.attrs``:
@@ -23,7 +24,10 @@ or :class:`SharedList`: an ordinary dict/list (``df.attrs["metadata"]["host"]`` 
 the one object instead of copying it. Treat them as read-only: a change is seen by every frame
 derived from the same load (copy with ``dict(...)``/``list(...)`` first).
 """
+import gc
+import itertools
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,7 @@ import pandas as pd
 from .errors import PmcsuiteError
 from .schema import TABLE_COLUMNS, RunRecord, reserved_id
 from .store import ResultStore
+from . import table_cache
 
 #: fixed columns of the result table, in order, with their dtypes (counter columns follow).
 FIXED_COLUMNS = TABLE_COLUMNS
@@ -115,17 +120,25 @@ def _first_cpu(cpus):
     return cpus if isinstance(cpus, int) else None
 
 
-def _buckets(sizes):
-    """``{"65536": 255}`` -> ``{65536: 255}`` (None stays None)."""
+def _buckets(sizes, seen: dict):
+    """``{"65536": 255}`` -> ``{65536: 255}`` (None stays None). Equal histograms come back as the one
+    dict in ``seen`` (most runs of a point have the same): treat them as read-only."""
     if sizes is None:
         return None
     if not isinstance(sizes, dict):
         raise ValueError(f"size histogram {sizes!r} is not an object")
-    return {int(key): int(count) for key, count in sizes.items()}
+    buckets = {int(key): int(count) for key, count in sizes.items()}
+    return seen.setdefault(tuple(buckets.items()), buckets)
 
 
-def _flatten(record: dict) -> dict:
-    """One runs.jsonl record -> the fixed columns of its row (counters are handled apart)."""
+def _name(value):
+    """A text value of a column as one shared string (a result table holds 100,000s of copies)."""
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+def _flatten(record: dict, seen: dict) -> dict:
+    """One runs.jsonl record -> the fixed columns of its row (counters are handled apart);
+    ``seen``: the histograms seen so far (:func:`_buckets`)."""
     bench = record.get("bench") or {}
     rusage = bench.get("rusage") or {}
     buffers = bench.get("buffers") or {}
@@ -134,10 +147,12 @@ def _flatten(record: dict) -> dict:
     busy = record.get("busy") or {}
     error = record.get("error")
     row = {
-        "ipc": record["ipc"], "actors": record.get("actors"), "placement": record.get("placement"),
+        "ipc": _name(record["ipc"]), "actors": _name(record.get("actors")),
+        "placement": _name(record.get("placement")),
         "buffer_size": _number(record["buffer_size"]), "total_size": _number(record.get("total_size")),
         "run": _number(record.get("run")), "warmup": record.get("warmup", False),
-        "variant": record["variant"], "backend": record.get("backend"), "scope": record.get("scope"),
+        "variant": _name(record["variant"]), "backend": _name(record.get("backend")),
+        "scope": _name(record.get("scope")),
         "process": _number(record.get("process")), "iteration": _number(record.get("iteration")),
         "seq": _number(record.get("seq")), "started": record.get("started"),
         "ok": record.get("ok", error is None), "error": error,
@@ -150,7 +165,7 @@ def _flatten(record: dict) -> dict:
         "cpu_writer": _number(_first_cpu(cpus.get("writer"))), "cpu_reader": _number(_first_cpu(cpus.get("reader"))),
         "other_cpu_frac": _number(busy.get("other_cpu_frac")),
         "runnable_others": _number(busy.get("runnable_others")), "shared_cpu": shared_cpu(busy),
-        "write_sizes": _buckets(bench.get("write_sizes")), "read_sizes": _buckets(bench.get("read_sizes")),
+        "write_sizes": _buckets(bench.get("write_sizes"), seen), "read_sizes": _buckets(bench.get("read_sizes"), seen),
     }
     for flag in ("warmup", "ok"):
         if not isinstance(row[flag], bool):
@@ -166,7 +181,7 @@ def _typed(df: pd.DataFrame, counters: list[str]) -> pd.DataFrame:
     """Apply the result-table dtypes (ints that may be missing are Int64)."""
     for name, dtype in FIXED_COLUMNS.items():
         if name == "started":
-            df[name] = pd.to_datetime(df[name], utc=True, format="ISO8601")
+            df[name] = pd.to_datetime(df[name], utc=True, format="ISO8601").dt.as_unit("ns")   # whatever the text's precision
         elif dtype == "Int64":
             df[name] = pd.to_numeric(df[name]).astype("Int64")
         elif dtype is float:
@@ -175,6 +190,11 @@ def _typed(df: pd.DataFrame, counters: list[str]) -> pd.DataFrame:
             df[name] = df[name].astype(bool)
         else:
             df[name] = df[name].astype(object).where(df[name].notna(), None)
+    return _typed_counters(df, counters)
+
+
+def _typed_counters(df: pd.DataFrame, counters: list[str]) -> pd.DataFrame:
+    """Counter values as floats, their statuses as objects with None where a run did not count them."""
     for counter in counters:
         df[counter] = df[counter].astype(float)
         status = df[f"{counter}_status"].astype(object)
@@ -182,52 +202,86 @@ def _typed(df: pd.DataFrame, counters: list[str]) -> pd.DataFrame:
     return df
 
 
-def load(directory, strict: bool = False) -> pd.DataFrame:
+def load(directory, strict: bool = False, cache: bool = True) -> pd.DataFrame:
     """Read a result directory into the result table (one row per stored run, failed runs included).
 
     Corrupt runs.jsonl lines are skipped and listed in ``df.attrs["skipped_lines"]`` (``strict=True``
     makes a corrupt middle line an error instead). An empty runs.jsonl gives an empty table with
     all the fixed columns; use :func:`require_runs` where data is needed.
+
+    ``cache``: use and refresh the columnar cache beside runs.jsonl (:mod:`pmcsuite.table_cache`), so
+    that only the lines appended since the last load are parsed; ``False`` parses the whole journal
+    and leaves the cache alone. Either way the table is the same.
     """
     store = ResultStore(directory)
     metadata = store.read_metadata()
-    records = store.read_runs(strict=strict)
-    rows, counters, statuses = [], {}, []
-    warnings, multiplexed = [], []
-    for index, raw in enumerate(records):
-        try:
-            record = RunRecord.from_json(raw).to_json()
-            row = _flatten(record)
-            values, status = _counters(record.get("counters") or {}, index, warnings, multiplexed)
-            values.update({f"{cid}_status": s for cid, s in status.items()})
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise PmcsuiteError(f"{store.runs_path}: run record {index + 1} is malformed ({exc}); "
-                                "fix or remove that line") from None
-        for cid in status:
-            counters.setdefault(cid, None)
-        for text in record.get("warnings") or []:
-            warnings.append({"row": index, "warning": str(text)})
-        rows.append(row)
-        statuses.append(values)
+    cached = table_cache.read(store.dir, store.runs_path) if cache else None
+    if cached is not None:
+        cached.table = _typed(cached.table, cached.counters)      # Parquet's strings -> objects, as parsed
+    else:
+        cached = table_cache.CachedTable(_empty_table(), covered=0, lines=0)
+    parts, counters = [cached.table], dict.fromkeys(cached.counters)
+    warnings, multiplexed = list(cached.warnings), list(cached.multiplexed)
+    runs = store.iter_runs(start=cached.covered, first_line=cached.lines + 1, strict=strict)
+    index, collecting, seen = len(cached.table), gc.isenabled(), {}
+    gc.disable()       # the parse makes millions of small objects that live on: the collector only slows it
+    try:
+        while chunk := list(itertools.islice(runs, _CHUNK)):
+            parts.append(_chunk_table(store, chunk, index, counters, warnings, multiplexed, seen))
+            index += len(chunk)
+    finally:
+        if collecting:
+            gc.enable()
     counter_ids = list(counters)
     clash = [cid for cid in counter_ids if reserved_id(cid)]
     if clash:
         raise PmcsuiteError(f"counter id {clash[0]!r} clashes with a result-table column; rename it in the catalogue")
-    if not rows:
-        df = _empty_table()
-    else:
-        fixed = pd.DataFrame(rows, columns=list(FIXED_COLUMNS))
-        columns = counter_ids + [f"{cid}_status" for cid in counter_ids]
-        extra = pd.DataFrame(statuses, columns=columns, index=fixed.index)
-        try:
-            df = _typed(pd.concat([fixed, extra], axis=1), counter_ids)
-        except (ValueError, TypeError, OverflowError) as exc:     # OverflowError: an integer beyond 64 bits
-            raise PmcsuiteError(f"{store.runs_path} holds a value of the wrong type ({exc}); "
-                                "check the records against docs/DESIGN.md") from None
+    df = parts[0] if len(parts) == 1 else _typed_counters(
+        pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True), counter_ids)
+    columns = list(FIXED_COLUMNS) + counter_ids + [f"{cid}_status" for cid in counter_ids]
+    df = df[columns] if list(df.columns) != columns else df
+    new_rows = len(df) - len(cached.table)
+    if cache and new_rows and not store.skipped and new_rows >= min(_REWRITE, len(cached.table) // 20 + 1):
+        table_cache.write(store.dir, store.runs_path, table_cache.CachedTable(
+            df, store.covered, store.covered_lines, counter_ids, warnings, multiplexed))
     df.attrs.update(metadata=SharedDict(metadata), counters=SharedList(counter_ids),
                     skipped_lines=SharedList(store.skipped), warnings=SharedList(warnings),
                     multiplexed=SharedList(multiplexed), directory=str(store.dir))
     return df
+
+
+#: the cache is written again once this many runs (or 5 % of those it holds, if fewer) were appended
+#: since: a collection that appends while someone reports does not rewrite it on every load
+_REWRITE = 2_000
+#: runs parsed into one DataFrame at a time, so that a long journal never lives as dicts all at once
+_CHUNK = 10_000
+
+
+def _chunk_table(store, chunk, index, counters, warnings, multiplexed, seen) -> pd.DataFrame:
+    """``[(line number, record)]`` -> their rows of the result table (``index``: the first row's);
+    new counter ids are added to ``counters``, warnings and multiplexed values to their lists."""
+    rows, values = [], []
+    for row_index, (number, raw) in enumerate(chunk, index):
+        try:
+            record = RunRecord.from_json(raw).to_json()
+            row = _flatten(record, seen)
+            value, status = _counters(record.get("counters") or {}, row_index, warnings, multiplexed)
+            value.update({f"{cid}_status": s for cid, s in status.items()})
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise PmcsuiteError(f"{store.runs_path}:{number}: run record {row_index + 1} is malformed ({exc}); "
+                                "fix or remove that line") from None
+        counters.update(dict.fromkeys(status))
+        warnings.extend({"row": row_index, "warning": str(text)} for text in record.get("warnings") or [])
+        rows.append(row)
+        values.append(value)
+    counter_ids = list(counters)
+    fixed = pd.DataFrame(rows, columns=list(FIXED_COLUMNS), index=range(index, index + len(rows)))
+    extra = pd.DataFrame(values, columns=counter_ids + [f"{cid}_status" for cid in counter_ids], index=fixed.index)
+    try:
+        return _typed(pd.concat([fixed, extra], axis=1), counter_ids)
+    except (ValueError, TypeError, OverflowError) as exc:     # OverflowError: an integer beyond 64 bits
+        raise PmcsuiteError(f"{store.runs_path} holds a value of the wrong type ({exc}); "
+                            "check the records against docs/DESIGN.md") from None
 
 
 def _counters(entries: dict, index: int, warnings: list, multiplexed: list) -> tuple[dict, dict]:
@@ -241,7 +295,7 @@ def _counters(entries: dict, index: int, warnings: list, multiplexed: list) -> t
         if state == "ok" and value is None:
             warnings.append({"row": index, "warning": f"counter {cid} has status ok but no value"})
         values[cid] = float(value) if state == "ok" and value is not None else np.nan
-        status[cid] = state
+        status[cid] = _name(state)
         running = entry.get("pcnt_running")
         if state == "ok" and (entry.get("multiplexed") or (running is not None and running < 100)):
             multiplexed.append({"row": index, "counter": cid, "pcnt_running": running})
@@ -345,43 +399,6 @@ def counter_table(df: pd.DataFrame) -> pd.DataFrame:
     order = {c: i for i, c in enumerate(counters)}
     out = out.sort_values(["row", "counter"], key=lambda s: s.map(order) if s.name == "counter" else s)
     return out[columns].reset_index(drop=True)
-
-
-def _serialisable(df: pd.DataFrame) -> pd.DataFrame:
-    """Dict columns as JSON strings, so the table round-trips through CSV."""
-    out = df.copy()
-    for name in ("write_sizes", "read_sizes"):
-        out[name] = [None if d is None else json.dumps({str(k): v for k, v in d.items()}) for d in out[name]]
-    return out
-
-
-def export(directory, path=None, fmt: str = "csv") -> Path:
-    """Write the result table (``DIR/results.csv`` by default, or ``path``), the summary of every
-    metric and the derived metrics (``summary.csv``/``derived.csv`` beside the default,
-    ``<path stem>-summary.csv``/``-derived.csv`` and ``<path stem>.metadata.json`` beside a given path).
-    Returns the path of the result table."""
-    if fmt != "csv":
-        raise PmcsuiteError(f"unknown export format {fmt!r}: only csv is supported")
-    df = require_runs(load(directory))
-    if path is None:
-        target = Path(directory) / "results.csv"
-        summary_path, derived_path = target.with_name("summary.csv"), target.with_name("derived.csv")
-    else:
-        target = Path(path)
-        summary_path = target.with_name(f"{target.stem}-summary.csv")
-        derived_path = target.with_name(f"{target.stem}-derived.csv")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _serialisable(df).to_csv(target, index=False)
-        summarise(df, "all").to_csv(summary_path, index=False)
-        derived_metrics(df).to_csv(derived_path, index=False)
-        if path is not None:   # away from metadata.json: the provenance goes with the CSVs
-            target.with_name(f"{target.stem}.metadata.json").write_text(json.dumps(
-                {**df.attrs["metadata"], "exported_from": str(Path(directory).resolve())}, indent=2, default=str))
-    except OSError as exc:
-        raise PmcsuiteError(f"cannot write {target}: {exc.strerror}; choose another path") from None
-    return target
-
 
 
 def derived_metrics(df: pd.DataFrame, cat=None) -> pd.DataFrame:

@@ -16,6 +16,7 @@ Format history (``format_version`` in metadata.json; runs.jsonl lines follow it)
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields
 
 from .errors import PmcsuiteError
@@ -102,6 +103,11 @@ class CounterValue:
         if self.actors:
             d["actors"] = self.actors
         return d
+
+
+@functools.cache
+def _field_names(cls) -> tuple:
+    return tuple(f.name for f in fields(cls))
 
 
 class MalformedRecord(PmcsuiteError, ValueError):
@@ -191,7 +197,7 @@ class RunRecord:
         iteration."""
         if not isinstance(data, dict):
             raise MalformedRecord("not an object")
-        known = {f.name for f in fields(cls)}
+        known = _field_names(cls)
         missing = [k for k in ("ipc", "buffer_size", "variant") if data.get(k) is None]
         if missing:
             raise MalformedRecord(f"no {', '.join(missing)}")
@@ -207,7 +213,7 @@ class RunRecord:
 
     def to_json(self) -> dict:
         """The runs.jsonl object (``source`` only for imports)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {name: getattr(self, name) for name in _field_names(type(self))}
         if out["source"] is None:
             del out["source"]
         return out

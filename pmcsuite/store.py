@@ -176,34 +176,53 @@ class ResultStore:
         """All stored runs. A truncated last line (a run cut off by a crash) is dropped; other
         corrupt lines raise, naming the line, unless ``strict`` is False, in which case they are skipped
         and counted in ``self.skipped``."""
-        self.skipped = []
+        return [record for _, record in self.iter_runs(strict=strict)]
+
+    def iter_runs(self, start: int = 0, first_line: int = 1, strict: bool = False):
+        """Yield ``(line number, record)`` for the runs stored from byte ``start`` on (the start of a
+        line, numbered ``first_line``), reading the journal a piece at a time. Corrupt lines are
+        handled as in :meth:`read_runs`; afterwards ``self.skipped`` lists them and ``self.covered`` is
+        the byte offset just after the last newline-terminated line that was a record (what a
+        cache of these runs covers) and ``self.covered_lines`` the number of that line."""
+        self.skipped, self.covered, self.covered_lines = [], start, first_line - 1
         if not self.runs_path.exists():
             raise PmcsuiteError(f"{self.dir} has a {METADATA} but no {RUNS} (lost?): restore {RUNS}, or collect "
                                 "again into a new directory")
         if not self.runs_path.is_file():
             raise PmcsuiteError(f"{self.runs_path} is not a file: remove or rename what stands there")
-        runs = []
         try:
-            lines = self.runs_path.read_text(encoding="utf-8", errors="replace").splitlines()
+            with open(self.runs_path, "rb") as handle:
+                handle.seek(start)
+                offset, number, line = start, first_line - 1, handle.readline()
+                while line:
+                    number += 1
+                    following = handle.readline()
+                    offset += len(line)
+                    record = _record(line) if line.strip() else None
+                    if isinstance(record, str):
+                        if not following:            # the last line: a run cut off by a crash
+                            self.skipped.append(number)
+                        elif strict:
+                            raise PmcsuiteError(f"{self.runs_path}:{number} is corrupt ({record}); remove that "
+                                                "line to keep the rest")
+                        else:
+                            self.skipped.append(number)
+                    elif record is not None:
+                        if line.endswith(b"\n") and not self.skipped:
+                            self.covered, self.covered_lines = offset, number
+                        yield number, record
+                    line = following
         except OSError as exc:
             raise _storage_error("read", self.runs_path, exc) from None
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("not an object")
-            except (ValueError, RecursionError) as exc:     # RecursionError: nesting too deep
-                if number == len(lines):
-                    self.skipped.append(number)
-                    continue
-                if strict:
-                    raise PmcsuiteError(f"{self.runs_path}:{number} is corrupt ({exc}); remove that line to keep the rest") from None
-                self.skipped.append(number)
-                continue
-            runs.append(record)
-        return runs
+
+
+def _record(line: bytes):
+    """A journal line -> its record (a dict), or a string saying why it is not one."""
+    try:
+        record = json.loads(line.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError) as exc:     # RecursionError: nesting too deep
+        return str(exc)
+    return record if isinstance(record, dict) else "not an object"
 
 
 def _incomplete_batch(lines: list[bytes]) -> int:

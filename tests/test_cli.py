@@ -140,12 +140,25 @@ def test_json_outputs_carry_provenance(small_results):
         assert prov["collected"]["command_line"][:2] == ["pmcsuite", "collect"] and prov["generated"]
 
 
-def test_export_elsewhere_takes_the_metadata_along(small_results, tmp_path):
-    proc = run("export", small_results, "--out", tmp_path / "x.csv")
+def test_export_lists_every_file_it_writes(small_results, tmp_path):
+    proc = run("export", small_results, "--out", tmp_path / "x")
     assert proc.returncode == 0, proc.stderr
-    meta = json.loads((tmp_path / "x.metadata.json").read_text())
+    listed = proc.stdout.split()
+    assert sorted(listed) == sorted(str(p) for p in (tmp_path / "x").iterdir())
+    assert [Path(p).name for p in listed] == ["results.csv", "tidy.csv", "summary.csv", "derived.csv", "results.json",
+                                              "results.parquet", "metadata.json"]
+    meta = json.loads((tmp_path / "x" / "metadata.json").read_text())
     assert meta["host"]["kernel"] and meta["exported_from"] == str(small_results)
-    assert (tmp_path / "x-summary.csv").is_file() and (tmp_path / "x-derived.csv").is_file()
+    proc = run("export", small_results, "--out", tmp_path / "y", "--format", "parquet", "--json")
+    assert proc.returncode == 0, proc.stderr
+    files = json.loads(proc.stdout)["files"]
+    assert [Path(f["path"]).name for f in files] == ["results.parquet", "metadata.json"]
+    assert all(f["bytes"] == Path(f["path"]).stat().st_size > 0 for f in files)
+    proc = run("export", small_results, "--out", tmp_path / "z", "--format", "xlsx")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "unknown export format 'xlsx'" in proc.stderr
+    (tmp_path / "file").write_text("")
+    proc = run("export", small_results, "--out", tmp_path / "file")
+    assert proc.returncode == 2 and "is a file" in proc.stderr
 
 
 def test_corrupt_lines_are_announced(small_results, tmp_path):

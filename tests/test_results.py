@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.results import counter_table, export, load, require_runs, summarise
+from pmcsuite.results import counter_table, load, require_runs, summarise
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 FIXED = ["ipc", "actors", "placement", "buffer_size", "total_size", "run", "warmup", "variant", "backend", "scope",
@@ -217,22 +217,9 @@ def test_empty_runs_gives_empty_table(results):
     assert summarise(df).empty
     with pytest.raises(PmcsuiteError, match="holds no runs yet"):
         require_runs(df)
+    from pmcsuite.export import export
     with pytest.raises(PmcsuiteError, match="holds no runs yet"):
         export(results)
-
-
-def test_export_writes_results_and_summary(results, tmp_path):
-    path = export(results)
-    assert path == results / "results.csv"
-    table = pd.read_csv(path)
-    assert len(table) == 72 and list(table.columns) == FIXED + COUNTERS + [f"{c}_status" for c in COUNTERS]
-    assert json.loads(table.loc[table["ok"], "write_sizes"].iloc[0])
-    summary = pd.read_csv(results / "summary.csv")
-    assert {"bandwidth", "syscalls_write", "cycles"} <= set(summary["metric"])
-    other = export(results, tmp_path / "out" / "mine.csv")
-    assert other.exists() and (tmp_path / "out" / "mine-summary.csv").exists()
-    with pytest.raises(PmcsuiteError, match="only csv"):
-        export(results, fmt="xlsx")
 
 
 def test_attrs_are_shared_not_deep_copied(df):

@@ -1,0 +1,115 @@
+"""Result directory -> files for other tools: ``export`` and the tidy long form ``tidy_table``.
+
+``export(DIR)`` writes, into ``DIR/export/`` (or ``out``):
+
+- ``results.csv``, ``results.json``, ``results.parquet``: the result table of ``load`` (one row per
+  run), as CSV, as JSON Table Schema (``pandas.read_json(path, orient="table")`` reads it back with
+  its dtypes) and as Parquet; the size histograms are JSON text in CSV and Parquet;
+- ``tidy.csv``: the long form of docs/import-csv.md (one row per run x counter), which
+  ``pmcsuite import csv`` reads back into a result directory;
+- ``summary.csv``, ``derived.csv``: ``summarise(df, "all")`` and ``derived_metrics(df)``;
+- ``metadata.json``: the provenance of the result directory, plus where it was exported from.
+
+``formats`` picks among csv, json and parquet (tidy, summary and derived are CSV files and come with
+csv). Returns the paths written, in that order.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import PmcsuiteError
+from .options import name_list
+from .results import derived_metrics, load, require_runs, summarise
+
+FORMATS = ("csv", "json", "parquet")
+#: the columns of the tidy CSV (docs/import-csv.md), in order
+TIDY_COLUMNS = ["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run", "warmup", "scope",
+                "bandwidth", "loop_ns", "counter", "value", "status", "event", "unit"]
+_DICT_COLUMNS = ("write_sizes", "read_sizes")
+
+
+def _histograms_as_text(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy(deep=False)
+    for name in _DICT_COLUMNS:
+        out[name] = [None if d is None else json.dumps({str(k): v for k, v in d.items()}) for d in out[name]]
+    return out
+
+
+def _events(metadata: dict) -> dict:
+    """counter id -> the event spelling the result set counted it with (from its plan's passes)."""
+    events = {}
+    for spec in ((metadata.get("plan") or {}).get("passes") or []):
+        events.update({cid: event for cid, event in (spec.get("events") or {}).items() if event})
+    return events
+
+
+def _units(metadata: dict) -> dict:
+    from .catalogue import result_catalogue
+    try:
+        cat = result_catalogue(metadata)
+    except PmcsuiteError:
+        cat = None
+    return {cid: counter.unit for cid, counter in cat.counters.items() if counter.unit} if cat is not None else {}
+
+
+def tidy_table(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The result table in the tidy long form of docs/import-csv.md: one row per run x counter it
+    measured, and one row with an empty ``counter`` for a run that measured none. Failed runs have no
+    bandwidth, which that form cannot hold: they are left out, and their number is returned too."""
+    ok = df[df["ok"].astype(bool) & df["bandwidth"].notna()]
+    runs = ok[["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run", "warmup", "scope",
+               "bandwidth", "loop_ns"]].rename_axis("row").reset_index()
+    metadata = df.attrs.get("metadata") or {}
+    events, units = _events(metadata), _units(metadata)
+    parts = []
+    for cid in df.attrs.get("counters", []):
+        status = ok[f"{cid}_status"]
+        measured = status.notna()
+        if measured.any():
+            parts.append(pd.DataFrame({"row": ok.index[measured], "counter": cid,
+                                       "value": ok.loc[measured, cid].to_numpy(), "status": status[measured].to_numpy(),
+                                       "event": events.get(cid), "unit": units.get(cid, "")}))
+    counted = pd.concat(parts, ignore_index=True) if parts else \
+        pd.DataFrame(columns=["row", "counter", "value", "status", "event", "unit"]).astype({"row": int})
+    out = runs.merge(counted, on="row", how="left").sort_values(["row"], kind="stable")
+    out["warmup"] = out["warmup"].map({True: "true", False: "false"})
+    return out[TIDY_COLUMNS].reset_index(drop=True), int(len(df) - len(ok))
+
+
+def export(directory, out=None, formats=FORMATS) -> list[Path]:
+    """Write the files of the module docstring into ``out`` (default ``DIR/export``); returns their paths."""
+    formats = name_list(formats, "export format", "csv,parquet")
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise PmcsuiteError(f"unknown export format {unknown[0]!r}: choose from {', '.join(FORMATS)}")
+    df = require_runs(load(directory))
+    target = Path(directory) / "export" if out is None else Path(out)
+    if target.exists() and not target.is_dir():
+        raise PmcsuiteError(f"{target} is a file: 'export --out' takes a directory to write the files into")
+    written = []
+
+    def write(name, save):
+        path = target / name
+        save(path)
+        written.append(path)
+
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        text = _histograms_as_text(df)
+        if "csv" in formats:
+            write("results.csv", lambda p: text.to_csv(p, index=False))
+            write("tidy.csv", lambda p: tidy_table(df)[0].to_csv(p, index=False))
+            write("summary.csv", lambda p: summarise(df, "all").to_csv(p, index=False))
+            write("derived.csv", lambda p: derived_metrics(df).to_csv(p, index=False))
+        if "json" in formats:
+            write("results.json", lambda p: df.to_json(p, orient="table", index=False, date_format="iso", indent=None))
+        if "parquet" in formats:
+            write("results.parquet", lambda p: text.to_parquet(p, index=False))
+        write("metadata.json", lambda p: p.write_text(json.dumps(
+            {**df.attrs["metadata"], "exported_from": str(Path(directory).resolve())}, indent=2, default=str) + "\n"))
+    except OSError as exc:
+        raise PmcsuiteError(f"cannot write into {target}: {exc.strerror}; choose another --out") from None
+    return written

@@ -1,0 +1,112 @@
+"""The columnar cache of a result table: ``runs.cache.parquet`` beside ``runs.jsonl``.
+
+``runs.jsonl`` stays the source of truth; the cache only saves parsing it again. It holds the table
+``results.load`` built from the first ``covered`` bytes of the journal (whole lines, none of them
+corrupt) and, in its Parquet metadata, what the table cannot hold as columns (counters, warnings,
+multiplexed values) with the SHA-256 of those bytes. It is used only when that digest matches the
+journal's first ``covered`` bytes, when it was written by the same cache layout and result-table
+columns, and it then covers a prefix: ``load`` parses only the lines appended since (a collection in
+progress, a resume) and writes the cache again. A journal that was cut, edited or replaced no
+longer matches, and the table is built from the journal alone.
+
+A cache that cannot be written (a read-only result directory, a full disk) is simply not written;
+one that cannot be read is ignored. Delete it at will.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .schema import TABLE_COLUMNS
+
+CACHE = "runs.cache.parquet"
+#: bump when what ``results.load`` puts in the table changes in a way the columns do not show
+LAYOUT = 1
+_KEY = b"pmcsuite_cache"
+#: the dict-valued columns, stored as JSON text (Parquet has no {int: int} column)
+DICT_COLUMNS = ("write_sizes", "read_sizes")
+#: rows converted to Arrow at a time when the cache is written
+ROW_GROUP = 20_000
+
+
+def cache_path(directory) -> Path:
+    return Path(directory) / CACHE
+
+
+@dataclass
+class CachedTable:
+    table: pd.DataFrame
+    covered: int                 # bytes of runs.jsonl the table holds
+    lines: int                   # lines of runs.jsonl in those bytes
+    counters: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    multiplexed: list = field(default_factory=list)
+
+
+def _layout() -> list:
+    return [LAYOUT, [[name, str(dtype)] for name, dtype in TABLE_COLUMNS.items()]]
+
+
+def _digest(path: Path, size: int) -> str | None:
+    """SHA-256 of the first ``size`` bytes of ``path`` (None when the file is shorter)."""
+    digest, left = hashlib.sha256(), size
+    with open(path, "rb") as handle:
+        while left:
+            chunk = handle.read(min(left, 1 << 20))
+            if not chunk:
+                return None
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
+def read(directory, journal: Path) -> CachedTable | None:
+    """The cached table of ``directory`` when it still matches ``journal`` (else None)."""
+    path = cache_path(directory)
+    try:
+        import pyarrow.parquet as pq
+        meta = json.loads(pq.read_schema(path).metadata[_KEY])
+        if meta.get("layout") != _layout() or journal.stat().st_size < meta["covered"] \
+                or _digest(journal, meta["covered"]) != meta["sha256"]:
+            return None
+        table = pd.read_parquet(path)
+    except Exception:             # noqa: BLE001 - no cache, or a cache we cannot use: build from the journal
+        return None
+    for name in DICT_COLUMNS:
+        table[name] = [{int(k): v for k, v in json.loads(text).items()} if isinstance(text, str) else None
+                       for text in table[name]]
+    return CachedTable(table, meta["covered"], meta["lines"], meta["counters"], meta["warnings"], meta["multiplexed"])
+
+
+def write(directory, journal: Path, cached: CachedTable) -> bool:
+    """Write ``cached`` as the cache of ``directory`` (atomically); False when it cannot be written."""
+    path = cache_path(directory)
+    tmp = path.with_name(f".{CACHE}.{os.getpid()}.tmp")
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        meta = {"layout": _layout(), "covered": cached.covered, "lines": cached.lines,
+                "sha256": _digest(journal, cached.covered), "counters": list(cached.counters),
+                "warnings": list(cached.warnings), "multiplexed": list(cached.multiplexed)}
+        frame = cached.table.copy(deep=False)
+        for name in DICT_COLUMNS:
+            frame[name] = [None if d is None else json.dumps(d) for d in frame[name]]
+        schema = pa.Schema.from_pandas(frame, preserve_index=False)       # types from every row, not a slice's
+        schema = schema.with_metadata({**(schema.metadata or {}), _KEY: json.dumps(meta, default=str)})
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for start in range(0, len(frame), ROW_GROUP):      # a slice at a time: never a second copy
+                writer.write_table(pa.Table.from_pandas(frame.iloc[start:start + ROW_GROUP], schema=schema,
+                                                        preserve_index=False))
+        os.replace(tmp, path)
+        return True
+    except Exception:             # noqa: BLE001 - a cache is optional: never fail a load for it
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return False

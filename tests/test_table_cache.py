@@ -1,0 +1,118 @@
+"""The columnar cache beside runs.jsonl (pmcsuite.table_cache): a load through it is the journal's load,
+and anything that changes the journal is seen."""
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pmcsuite import table_cache
+from pmcsuite.errors import PmcsuiteError
+from pmcsuite.results import load
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
+
+
+@pytest.fixture
+def results(tmp_path):
+    return Path(shutil.copytree(FIXTURE, tmp_path / "results_small", ignore=shutil.ignore_patterns("*.parquet")))
+
+
+def same_table(a: pd.DataFrame, b: pd.DataFrame):
+    """Equal frames, dtypes, Python types of every value, and attrs."""
+    pd.testing.assert_frame_equal(a, b)
+    for column in a.columns:
+        assert [type(v) for v in a[column]] == [type(v) for v in b[column]], column
+    assert dict(a.attrs) == dict(b.attrs)
+
+
+def append_copies(results: Path, count: int) -> None:
+    """Append ``count`` copies of the last run (new seq numbers), as a collection appends."""
+    last = json.loads((results / "runs.jsonl").read_text().splitlines()[-1])
+    with open(results / "runs.jsonl", "a") as handle:
+        for k in range(count):
+            handle.write(json.dumps({**last, "seq": last["seq"] + 1 + k, "warnings": [f"copy {k}"]}) + "\n")
+
+
+def test_cached_load_is_the_journal_load(results):
+    journal = load(results, cache=False)
+    assert not table_cache.cache_path(results).exists()     # cache=False leaves it alone
+    first = load(results)
+    assert table_cache.cache_path(results).exists()
+    cached = table_cache.read(results, results / "runs.jsonl")
+    assert cached is not None and len(cached.table) == len(journal) == 72
+    same_table(journal, first)
+    same_table(journal, load(results))
+
+
+def test_appended_runs_are_read_and_the_cache_refreshed(results, monkeypatch):
+    load(results)
+    append_copies(results, 3)
+    monkeypatch.setattr("pmcsuite.results._REWRITE", 10_000)      # 3 runs are 4 % of 72: not rewritten yet
+    grown = load(results)
+    assert len(grown) == 75 and grown.attrs["warnings"][-1] == {"row": 74, "warning": "copy 2"}
+    same_table(load(results, cache=False), grown)
+    assert len(table_cache.read(results, results / "runs.jsonl").table) == 72
+    append_copies(results, 2)                                           # now 5 beyond 72: rewritten
+    same_table(load(results, cache=False), load(results))
+    assert len(table_cache.read(results, results / "runs.jsonl").table) == 77
+
+
+@pytest.mark.parametrize("change", ["edit", "truncate", "replace"])
+def test_a_changed_journal_is_never_answered_from_the_cache(results, change):
+    load(results)
+    path = results / "runs.jsonl"
+    text = path.read_text()
+    if change == "edit":               # same length, one digit of a bandwidth changed
+        record = json.loads(text.splitlines()[5])
+        old = json.dumps(record["bench"]["bandwidth"])
+        new = old[:-1] + ("1" if old[-1] != "1" else "2")
+        assert text.count(old) == 1
+        path.write_text(text.replace(old, new))
+    elif change == "truncate":         # a resume cut a batch: shorter than the cache covers
+        path.write_text("".join(text.splitlines(keepends=True)[:60]))
+    else:                               # another result set moved in
+        lines = text.splitlines(keepends=True)
+        path.write_text("".join(lines[:30] + [lines[40]] + lines[31:]))
+    assert table_cache.read(results, path) is None
+    same_table(load(results, cache=False), load(results))
+
+
+def test_unusable_caches_are_ignored(results, monkeypatch):
+    journal = load(results, cache=False)
+    table_cache.cache_path(results).write_bytes(b"PAR1 not parquet at all")
+    same_table(journal, load(results))                                   # and rewritten
+    assert table_cache.read(results, results / "runs.jsonl") is not None
+    monkeypatch.setattr(table_cache, "LAYOUT", table_cache.LAYOUT + 1)   # written by another layout
+    assert table_cache.read(results, results / "runs.jsonl") is None
+    same_table(journal, load(results))
+
+
+def test_a_cache_that_cannot_be_written_is_not_an_error(results):
+    table_cache.cache_path(results).mkdir()                              # something else stands there
+    same_table(load(results, cache=False), load(results))
+    assert not list(results.glob(".*.tmp"))
+
+
+def test_the_cache_covers_whole_good_lines_only(results):
+    path = results / "runs.jsonl"
+    whole = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(whole[:-1]) + whole[-1][:40])              # the last run is cut off
+    assert len(load(results)) == 71 and load(results).attrs["skipped_lines"] == [72]
+    path.write_text("".join(whole))                                      # ... and completed
+    df = load(results)
+    assert len(df) == 72 and df.attrs["skipped_lines"] == []
+    same_table(load(results, cache=False), df)
+
+
+def test_corrupt_lines_are_reported_every_time_and_strict_still_refuses(results):
+    path = results / "runs.jsonl"
+    lines = path.read_text().splitlines()
+    lines[9] = "this is not json"
+    path.write_text("\n".join(lines) + "\n")
+    for _ in range(2):
+        df = load(results)
+        assert len(df) == 71 and df.attrs["skipped_lines"] == [10]
+    with pytest.raises(PmcsuiteError, match=r"runs.jsonl:10 is corrupt"):
+        load(results, strict=True)
