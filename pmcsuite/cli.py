@@ -232,7 +232,7 @@ def cmd_export(args):
 
 def cmd_report(args):
     from .report import build_report
-    print(build_report(_dir(args), args.out))
+    print(build_report(_dir(args), args.out, compare_with=args.compare or ()))
 
 
 def cmd_overhead(args):
@@ -318,7 +318,8 @@ EXAMPLES = {
     "check": ["pmcsuite check", "pmcsuite check --counters l1,axi --platform cortex-a8 --json"],
     "counters": ["pmcsuite counters", "pmcsuite counters --platform armv8 --json"],
     "summary": ["pmcsuite summary results/q", "pmcsuite summary --json"],
-    "report": ["pmcsuite report results/q", "pmcsuite report results/q --out reports/q"],
+    "report": ["pmcsuite report results/q", "pmcsuite report results/q --out reports/q",
+               "pmcsuite report results/new-kernel --compare results/old-kernel"],
     "export": ["pmcsuite export results/q                 # into results/q/export/",
                "pmcsuite export results/q --out /tmp/q --format csv,parquet --json"],
     "overhead": ["pmcsuite overhead results/q", "pmcsuite overhead results/q --json"],
@@ -451,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="csv, json, parquet or several, comma-separated (default: all three)")
         if name in ("summary", "export"):
             json_option(p)
+        if name == "report":
+            p.add_argument("--compare", action="append", metavar="REF",
+                           help="add a section comparing DIR with the result directory REF (repeatable)")
         p.set_defaults(func=func)
 
     for name, func, text in (("overhead", cmd_overhead, "instrumented vs baseline bandwidth per point"),

@@ -69,3 +69,23 @@ def add_counter(df, name, per_kib, variant=None, noise=0.0, seed=0, status="ok")
     counters = list(df.attrs.get("counters", []))
     df.attrs["counters"] = counters + [name]
     return df
+
+
+def scaled_copy(source, target, factor: float):
+    """A copy of the result directory ``source`` at ``target`` whose runs are ``factor`` times as fast
+    (bandwidth x factor, loop time / factor): a planted change for compare."""
+    import json
+    from pathlib import Path
+    source, target = Path(source), Path(target)
+    target.mkdir(parents=True)
+    (target / "metadata.json").write_text((source / "metadata.json").read_text())
+    lines = []
+    for line in (source / "runs.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        bench = record.get("bench") or {}
+        if bench.get("bandwidth"):
+            bench["bandwidth"] *= factor
+            bench["loop_ns"] = round(bench["loop_ns"] / factor)
+        lines.append(json.dumps(record))
+    (target / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    return target

@@ -25,6 +25,7 @@ from needs import require
 
 import pmcsuite
 from pmcsuite.report import build_report
+from synthetic import scaled_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 L41 = Path(__file__).resolve().parent / "fixtures" / "l41"
@@ -137,9 +138,17 @@ def browser():
 @pytest.fixture(scope="module")
 def sweep_report(tmp_path_factory, browser):
     work = tmp_path_factory.mktemp("browser-sweep")
-    out = pmcsuite.collect(out=work / "quick", ipcs=["pipe", "local"], sizes="4K,64K,1M", runs=6, processes=2,
+    out = pmcsuite.collect(out=work / "quick", ipcs=["pipe", "local"], sizes="4K,64K,1M", runs=11, processes=2,
                            total="4M", progress=False, counters="syscalls,faults")
     return build_report(out, out=work / "report"), work
+
+
+@pytest.fixture(scope="module")
+def compare_report(sweep_report):
+    """The collected sweep's report with a section comparing it with a copy of itself 20 % slower."""
+    _, work = sweep_report
+    slower = scaled_copy(work / "quick", work / "slower", 1 / 1.2)
+    return build_report(work / "quick", out=work / "report-compare", compare_with=[slower]), work
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +179,15 @@ def test_collected_sweep_in_chromium(sweep_report):
     from matplotlib.image import imread
     image = imread(png)
     assert image.shape[1] == WIDTH and image.std() > 0.05      # a real page, not a blank canvas
+
+
+def test_comparison_section_in_chromium(compare_report):
+    report, work = compare_report
+    check = check_page(report / "report.html", work)
+    _assert_page(check)
+    text = (report / "report.html").read_text()
+    assert "Compared with" in text and "1.20x faster" in text and "The 10 largest changes" in text
+    screenshot(report / "report.html", work / "compare-report.png")
 
 
 def test_imported_l41_in_chromium(l41_report):

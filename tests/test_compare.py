@@ -11,7 +11,7 @@ import pytest
 import pmcsuite
 from pmcsuite.analysis.compare import compare
 from pmcsuite.errors import PmcsuiteError
-from synthetic import peak_at, runs_table
+from synthetic import peak_at, runs_table, scaled_copy
 
 L41 = Path(__file__).resolve().parent / "fixtures" / "l41"
 
@@ -89,3 +89,37 @@ def test_comparison_shows_itself():
     assert "b: 30 points" in str(result.summary()) and result.to_frame().shape[0] == 30
     assert result.plot().axes and "<table" in result._repr_html_()
     assert np.isfinite(result.points["ci_low"]).all()
+
+
+def test_the_report_has_a_comparison_section(tmp_path):
+    from pmcsuite.report.compare_section import compare_section
+    ref, slow = sweep(1), sweep(2, scale=0.8)
+    slow.attrs["directory"] = "results/branch"
+    section = compare_section(slow, {}, tmp_path, ref, name="results/main")
+    text = section.markdown
+    assert section.title == "Compared with results/main"
+    assert "30 point(s) compared with `results/main` (the reference): 30 slower" in text
+    assert "The 10 largest changes:" in text and text.count("1.25x slower") >= 10
+    assert "Every point compared (30)" in text and "<details" in text
+    assert section.figures and section.figures[0].path.is_file() and section.figures[0].path.stat().st_size > 5000
+    same = compare_section(sweep(3), {}, tmp_path, sweep(4), name="again").markdown
+    assert "No point is significantly faster or slower." in same
+
+
+def test_report_compare_from_the_command_line(tmp_path):
+    """pmcsuite report DIR --compare REF on a collected set and a copy of it 20 % faster."""
+    ref = tmp_path / "ref"
+    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "collect", "--backend", "none", "--ipc", "pipe",
+                           "--sizes", "64K,1M", "--runs", "10", "--processes", "2", "--total", "4M", "--out", ref],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    faster = scaled_copy(ref, tmp_path / "faster", 1.2)
+    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "report", faster, "--compare", ref, "--out",
+                           tmp_path / "report"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    md = (tmp_path / "report" / "report.md").read_text()
+    from pmcsuite.report.render import md_escape
+    assert f"## Compared with {md_escape(str(ref))}" in md and "2 point(s) compared" in md and "2 faster" in md
+    assert md.index("## Compared with") < md.index("## Bandwidth vs buffer size")
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "Compared with" in html and "1.20x faster" in html

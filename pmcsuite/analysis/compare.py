@@ -90,8 +90,10 @@ class Comparison(Displayable):
                              for r in self.counters.to_dict("records")],
                 "notes": list(self.notes)}
 
-    def plot(self):
-        """Each set's baseline median bandwidth per IPC mode with its 95 % interval, overlaid."""
+    def plot(self, colour_of=None):
+        """Each set's baseline median bandwidth per IPC mode with its 95 % interval, overlaid: the
+        reference solid and grey, the others dashed, dotted... in ``colour_of(ipc)`` (e.g. the
+        report's colour of each IPC mode; default matplotlib's colour cycle)."""
         from matplotlib.figure import Figure
         ipcs = sorted({ipc for curve in self.curves.values() for ipc in curve["ipc"]})
         fig = Figure(figsize=(8, 3.2 * max(1, len(ipcs))), layout="constrained")
@@ -100,9 +102,11 @@ class Comparison(Displayable):
         for ax, ipc in zip(axes, ipcs):
             for k, (name, curve) in enumerate(self.curves.items()):
                 c = curve[curve["ipc"] == ipc].sort_values("buffer_size")
+                colour = "0.4" if k == 0 else colour_of(ipc) if colour_of else f"C{k - 1}"
                 ax.errorbar(c["buffer_size"], c["median"] / MIB,
                             yerr=[(c["median"] - c["ci_low"]) / MIB, (c["ci_high"] - c["median"]) / MIB],
-                            linestyle=styles[k % len(styles)], marker="o", markersize=3, capsize=2, label=name)
+                            linestyle=styles[k % len(styles)], marker="o", markersize=3, capsize=2, color=colour,
+                            label=f"{name} (reference)" if k == 0 else name)
             ax.set_title(ipc, fontsize=9)
             ax.set_ylabel("MiB/s (median, 95 %)")
             size_axis(ax)

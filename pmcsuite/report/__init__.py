@@ -86,9 +86,11 @@ def _sections() -> list[SectionFunction]:
 SECTIONS: list[SectionFunction] = _sections()
 
 
-def build_report(directory, out=None, sections=None) -> Path:
+def build_report(directory, out=None, sections=None, compare_with=()) -> Path:
     """Load ``directory``, run every section, write ``report.md``, ``report.html`` and
-    ``figures/*.png`` into ``out`` (default :func:`default_outdir`). Returns the output directory."""
+    ``figures/*.png`` into ``out`` (default :func:`default_outdir`). Returns the output directory.
+    ``compare_with``: result directories to compare this one with, a section each after the findings
+    (:mod:`pmcsuite.report.compare_section`)."""
     from .render import render
 
     df = require_runs(load(directory))
@@ -105,5 +107,9 @@ def build_report(directory, out=None, sections=None) -> Path:
     for make in SECTIONS if sections is None else sections:
         made = call_section(make, df, meta, outdir, ctx)   # one Section, or a list (e.g. one per IPC mode)
         parts.extend(made if isinstance(made, list) else [made])
+    if compare_with:
+        from .compare_section import compare_section
+        lead = sum(part.lead for part in parts)
+        parts[lead:lead] = [compare_section(df, meta, outdir, ref) for ref in compare_with]
     render(df, meta, parts, outdir, ctx=ctx, title=f"pmcsuite report: {Path(directory).resolve().name}")
     return outdir
