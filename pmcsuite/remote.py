@@ -396,9 +396,12 @@ class SshTarget:
             raise EnvironmentProblem(f"cannot copy {Path(local).name} to {self.name}:{remote}: "
                                      f"{_last_line(proc.stderr) or 'exit ' + str(proc.returncode)}")
 
-    def remote_cksum(self, path: str) -> tuple[int, int] | None:
-        proc = self.shell(["cksum", path])
+    def remote_cksum(self, path: str) -> tuple[int, int] | str | None:
+        """POSIX ``cksum`` there (CRC, size), or the sha256 hex where there is none (Debian's busybox)."""
+        proc = self.shell(["sh", "-c", 'if command -v cksum >/dev/null; then cksum "$0"; else sha256sum "$0"; fi', path])
         words = proc.stdout.split()
+        if proc.returncode == 0 and words and len(words[0]) == 64:
+            return words[0]
         if proc.returncode != 0 or len(words) < 2:
             return None
         with contextlib.suppress(ValueError):
@@ -407,12 +410,14 @@ class SshTarget:
 
     def install(self, local: Path, name: str) -> tuple[str, bool]:
         """Put ``local`` at CACHE/name unless the copy there has the same cksum: (path, copied?)."""
+        import hashlib
         remote = f"{self.ensure_cache()}/{name}"
-        want = cksum(Path(local).read_bytes())
-        if self.remote_cksum(remote) == want:
+        data = Path(local).read_bytes()
+        want = (cksum(data), hashlib.sha256(data).hexdigest())
+        if self.remote_cksum(remote) in want:
             return remote, False
         self.put(local, remote)
-        if self.remote_cksum(remote) != want:
+        if self.remote_cksum(remote) not in want:
             raise EnvironmentProblem(f"the copy of {name} on {self.name} does not match its cksum: the disk "
                                      f"there is full or failing ({self.cache_dir})")
         return remote, True
