@@ -236,9 +236,9 @@ def load(directory, strict: bool = False, cache: bool = True) -> pd.DataFrame:
     clash = [cid for cid in counter_ids if reserved_id(cid)]
     if clash:
         raise PmcsuiteError(f"counter id {clash[0]!r} clashes with a result-table column; rename it in the catalogue")
-    df = parts[0] if len(parts) == 1 else _typed_counters(
-        pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True), counter_ids)
     columns = list(FIXED_COLUMNS) + counter_ids + [f"{cid}_status" for cid in counter_ids]
+    df = parts[0] if len(parts) == 1 else _typed_counters(_concat([p for p in parts if len(p)] or parts[:1], columns),
+                                                          counter_ids)
     df = df[columns] if list(df.columns) != columns else df
     new_rows = len(df) - len(cached.table)
     if cache and new_rows and not store.skipped and new_rows >= min(_REWRITE, len(cached.table) // 20 + 1):
@@ -248,6 +248,17 @@ def load(directory, strict: bool = False, cache: bool = True) -> pd.DataFrame:
                     skipped_lines=SharedList(store.skipped), warnings=SharedList(warnings),
                     multiplexed=SharedList(multiplexed), directory=str(store.dir))
     return df
+
+
+def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """``pd.concat(parts)`` one column at a time, each part's column dropped once copied, so that a
+    long table is never held twice (a counter that a part lacks is missing there: NaN/None)."""
+    out = {}
+    for column in columns:
+        pieces = [p.pop(column) if column in p.columns else pd.Series(None, index=p.index, dtype=object)
+                  for p in parts]
+        out[column] = pd.concat(pieces, ignore_index=True)
+    return pd.DataFrame(out, copy=False)
 
 
 #: the cache is written again once this many runs (or 5 % of those it holds, if fewer) were appended

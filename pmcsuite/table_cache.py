@@ -74,13 +74,25 @@ def read(directory, journal: Path) -> CachedTable | None:
         if meta.get("layout") != _layout() or journal.stat().st_size < meta["covered"] \
                 or _digest(journal, meta["covered"]) != meta["sha256"]:
             return None
-        table = pd.read_parquet(path)
+        arrow = pq.read_table(path, memory_map=True)
+        # text as categoricals, so that the object columns made from them share one string per value;
+        # self_destruct frees each Arrow column once converted
+        table = arrow.to_pandas(split_blocks=True, self_destruct=True, strings_to_categorical=True)
+        del arrow
     except Exception:             # noqa: BLE001 - no cache, or a cache we cannot use: build from the journal
         return None
+    seen = {}          # equal histograms are one dict, as results.load makes them (read-only)
     for name in DICT_COLUMNS:
-        table[name] = [{int(k): v for k, v in json.loads(text).items()} if isinstance(text, str) else None
-                       for text in table[name]]
+        table[name] = [_histogram(text, seen) for text in table[name].astype(object)]
     return CachedTable(table, meta["covered"], meta["lines"], meta["counters"], meta["warnings"], meta["multiplexed"])
+
+
+def _histogram(text, seen: dict):
+    if not isinstance(text, str):
+        return None
+    if text not in seen:
+        seen[text] = {int(k): v for k, v in json.loads(text).items()}
+    return seen[text]
 
 
 def write(directory, journal: Path, cached: CachedTable) -> bool:
