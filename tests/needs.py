@@ -4,11 +4,14 @@
 as ``.ci/run`` is run) it fails it, because CI exists to provide every need and a skip there would
 hide exactly what it is meant to catch."""
 import functools
+import importlib.util
 import os
 
 import pytest
 
 IN_CI = bool(os.environ.get("CI"))
+#: zig cc (the ``cross`` extra's ziglang wheel): cross-compiling ipcbench for a board or a target
+HAVE_ZIG = importlib.util.find_spec("ziglang") is not None
 
 
 def require(ok, why: str) -> None:

@@ -1,7 +1,6 @@
 """ipcbench.c cross-compiles cleanly (zig cc, from the ziglang wheel) for the boards' targets:
 FreeBSD (with and without libpmc, compile only: no FreeBSD libc to link against here) and
 static Linux/musl executables for ARM, built through benchmark.build(target=...)."""
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -9,12 +8,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from needs import require  # noqa: E402
+from needs import HAVE_ZIG, require  # noqa: E402
 
 from pmcsuite import benchmark as bm
 from pmcsuite.errors import PmcsuiteError
 
-HAVE_ZIG = importlib.util.find_spec("ziglang") is not None
 EM_ARM, EM_X86_64, EM_AARCH64 = 40, 62, 183
 
 

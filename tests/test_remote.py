@@ -18,21 +18,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from needs import require  # noqa: E402
+from needs import HAVE_ZIG, require  # noqa: E402
+from runcli import cli as _cli, free_port as _free_port  # noqa: E402
 
 import pmcsuite  # noqa: E402
 from pmcsuite import remote  # noqa: E402
 from pmcsuite.errors import EnvironmentProblem, PmcsuiteError  # noqa: E402
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-HAVE_ZIG = __import__("importlib.util").util.find_spec("ziglang") is not None
 SMALL = dict(ipcs=["pipe"], sizes="64K,1M", runs=4, warmup=1, processes=2, total="4M", progress=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Sshd:
@@ -94,11 +88,6 @@ def servers(tmp_path_factory):
     yield started
     for server in started:
         server.stop()
-
-
-def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "pmcsuite", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def _benchmarks_under(directory: Path) -> list[int]:
@@ -269,9 +258,13 @@ def test_two_hosts_in_parallel_one_directory_each(servers, tmp_path):
                "--total", "16M", "--counters", "syscalls", "--tag", "fleet", "--no-progress"]
     a, b = servers          # two machines to pmcsuite: two servers, two target cache directories
     proc = _cli("collect", "--host", a.host, "--hosts", hosts, "--host", a.host, "--ssh-command", a.ssh_command,
-                "--out", out, *options)
+                "--out", out, "--json", *options)
     assert proc.returncode == 0, proc.stderr
     dirs = sorted(p.parent for p in out.glob("*/metadata.json"))
+    said = json.loads(proc.stdout)                                  # one document for all the hosts
+    assert said["directory"] == str(out) and [h["directory"] for h in said["hosts"]] == [str(d) for d in dirs]
+    assert sorted(h["ssh"] for h in said["hosts"]) == sorted([a.host, b.host])
+    assert all(h["runs"] == 32 and h["failed"] == 0 and h["tag"] == "fleet" and h["summary"] for h in said["hosts"])
     assert [d.name for d in dirs] == sorted(remote.host_dirname(h) for h in (a.host, b.host))   # deduplicated
     spans = []
     for server in servers:
