@@ -69,23 +69,32 @@ def cmd_collect(args):
                             " (only --timeout, --ssh-command and --no-progress go with it)")
     out = collect(resume=args.resume, timeout=args.timeout, progress=not args.no_progress,
                   command_line=["pmcsuite", *sys.argv[1:]], ssh_command=args.ssh_command, **sweep)
-    if not (out / "metadata.json").exists():        # several hosts: one result directory each
-        for sub in sorted(p.parent for p in out.glob("*/metadata.json")):
-            for line in summary_lines(sub):
-                print(line)
-        print(f"next: pmcsuite compare {' '.join(str(p.parent) for p in sorted(out.glob('*/metadata.json')))}")
-        return
+    several = not (out / "metadata.json").exists()       # several hosts: one result directory each
+    directories = sorted(p.parent for p in out.glob("*/metadata.json")) if several else [out]
     if args.json:
-        from .results import load
-        df = load(out)
-        ok = df[df["ok"]]
-        _print_json({"directory": str(out), "runs": int(len(ok)), "failed": int((~df["ok"]).sum()),
-                     "shared_cpu": int(ok["shared_cpu"].sum()), "warnings": len(df.attrs.get("warnings") or []),
-                     "summary": summary_lines(out)}, df)
+        documents = [_collected(d) for d in directories]
+        tables = [document.pop("_df") for document in documents]
+        _print_json({"directory": str(out), "hosts": documents} if several else documents[0],
+                    None if several else tables[0])
         return
-    for line in summary_lines(out):
-        print(line)
-    print(f"next: pmcsuite report {out}")
+    for directory in directories:
+        for line in summary_lines(directory):
+            print(line)
+    print(f"next: pmcsuite compare {' '.join(map(str, directories))}" if several else f"next: pmcsuite report {out}")
+
+
+def _collected(directory: Path) -> dict:
+    """What ``collect --json`` says of one result directory (``_df``: its table, for the provenance)."""
+    from .collection import summary_lines
+    from .results import load
+    df = load(directory)
+    ok = df[df["ok"]]
+    meta = df.attrs["metadata"]
+    host = meta.get("host") or {}
+    return {"directory": str(directory), "hostname": host.get("hostname"), "ssh": (host.get("via") or {}).get("ssh"),
+            "tag": meta.get("tag"), "runs": int(len(ok)), "failed": int((~df["ok"]).sum()),
+            "shared_cpu": int(ok["shared_cpu"].sum()), "warnings": len(df.attrs.get("warnings") or []),
+            "summary": summary_lines(directory), "_df": df}
 
 
 def cmd_bench(args):
