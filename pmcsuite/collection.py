@@ -365,8 +365,13 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None, target=None) -> li
     remote = target is not None
     common = dict(actors=settings.actors, placement=settings.placement, total_size=settings.total_size,
                   variant=first.variant, backend=backend.name, process=first.process, started=_now())
-    # the load of this machine says nothing about a remote target's: not measured there (yet)
-    others_before, before, own_before = (None, None, 0.0) if remote else (runnable_others(), cpu_times(), own_cpu_time())
+    # the machine's load around the process: read on the target (the benchmark's own CPU time is
+    # what is ours there), here with this process's and its children's CPU time
+    target_cpus = getattr(target, "cpus", None) if remote else None
+    if remote:
+        (before, others_before), own_before = target.load_sample(), 0.0
+    else:
+        others_before, before, own_before = runnable_others(), cpu_times(), own_cpu_time()
     try:
         results = (backend.run_iterations(events, argv, settings.timeout) if several
                    else [backend.run(events, argv, settings.timeout)])
@@ -383,8 +388,11 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None, target=None) -> li
             raise
         return [RunRecord(**common, ipc=first.ipc, buffer_size=first.size, iterations=first.iterations,
                           run=first.first_run, iteration=None, ok=False, error=str(exc)).to_json()]
-    after, own_after, others_after = (None, 0.0, None) if remote else (cpu_times(), own_cpu_time(), runnable_others())
-    busy = {"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before),
+    if remote:
+        (after, others_after), own_after = target.load_sample(), _benchmark_cpu_seconds(results)
+    else:
+        after, own_after, others_after = cpu_times(), own_cpu_time(), runnable_others()
+    busy = {"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before, cpus=target_cpus),
             "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)}
     records = []
     for (job, iteration), (bench, values) in zip(expected, results):
@@ -773,6 +781,15 @@ def _adapt(store: ResultStore, settings: Settings, passes, exe: Path, progress: 
 def _default_out() -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("results") / f"collect-{stamp}"
+
+
+def _benchmark_cpu_seconds(results) -> float:
+    """User + system CPU time the benchmark reported for its iterations (its actors' getrusage)."""
+    total = 0
+    for bench, _ in results:
+        rusage = bench.get("rusage") or {}
+        total += (rusage.get("utime_ns") or 0) + (rusage.get("stime_ns") or 0)
+    return total / 1e9
 
 
 def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: bool, cat=None, target=None) -> Path:

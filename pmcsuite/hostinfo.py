@@ -309,6 +309,25 @@ def runnable_others() -> int | None:
     return max(0, int(match.group(1)) - 1) if match else None
 
 
+#: what a remote target prints for :func:`parse_load_sample` (POSIX sh; Linux, else FreeBSD)
+LOAD_SCRIPT = ("if [ -r /proc/stat ]; then head -n 1 /proc/stat; cat /proc/loadavg; "
+               "else sysctl -n kern.clockrate kern.cp_time; fi")
+#: USER_HZ, the unit of /proc/stat on every Linux architecture (a fixed ABI value)
+LINUX_USER_HZ = 100
+
+
+def parse_load_sample(text: str) -> tuple[tuple[float, float] | None, int | None]:
+    """What :data:`LOAD_SCRIPT` printed -> (``cpu_times()``, ``runnable_others()``) of that machine;
+    None for what it did not say. The process that read /proc/loadavg is not counted as another."""
+    text = text or ""
+    if text.startswith("cpu "):
+        match = re.search(r"\s(\d+)/\d+\s", text)
+        return parse_proc_stat(text, LINUX_USER_HZ), (max(0, int(match.group(1)) - 1) if match else None)
+    rate = re.search(r"stathz\s*=\s*(\d+)", text)
+    lines = [line for line in text.splitlines() if line.strip() and "stathz" not in line]
+    return (parse_cp_time(lines[0], float(rate.group(1))) if rate and lines else None), None
+
+
 def own_cpu_time() -> float:
     """User + system CPU seconds of this process and its waited-for children."""
     total = 0.0
@@ -322,14 +341,15 @@ def own_cpu_time() -> float:
 MIN_BUSY_WINDOW_S = 0.2
 
 
-def other_cpu_fraction(before, after, own_cpu_seconds: float) -> float | None:
+def other_cpu_fraction(before, after, own_cpu_seconds: float, cpus: int | None = None) -> float | None:
     """Share of the machine's CPU time in the window [before, after] (``cpu_times()`` values)
     that was busy but not ours: (busy - own) / total, clamped to [0, 1]. None if unknown, or if
-    the window is too short for the 10 ms tick resolution (< MIN_BUSY_WINDOW_S per CPU)."""
+    the window is too short for the 10 ms tick resolution (< MIN_BUSY_WINDOW_S per CPU).
+    ``cpus``: that machine's CPU count (default: this one's)."""
     if before is None or after is None or own_cpu_seconds is None:
         return None
     total = after[0] - before[0]
-    if total <= 0 or total < MIN_BUSY_WINDOW_S * (os.cpu_count() or 1):
+    if total <= 0 or total < MIN_BUSY_WINDOW_S * (cpus or os.cpu_count() or 1):
         return None
     busy = total - (after[1] - before[1])
     return min(1.0, max(0.0, (busy - own_cpu_seconds) / total))

@@ -219,6 +219,7 @@ class SshTarget:
         self._dir = None              # private 0700 directory holding the control socket
         self._connected = False
         self.cache_dir = None         # the target's cache directory (set by prepare/connect)
+        self.cpus = None              # the target's CPU count (set by metadata)
         self._lock_path = None
         self._unames = None
         self.exe = None               # the benchmark's path there (set by prepare)
@@ -364,12 +365,20 @@ class SshTarget:
         proc = self.shell(["cat", path])
         return proc.stdout if proc.returncode == 0 else None
 
+    def load_sample(self) -> tuple:
+        """The target's ``(cpu_times, runnable_others)`` now, read there (``hostinfo.LOAD_SCRIPT``);
+        None for what it cannot say. LinkLost when the link is gone."""
+        from .hostinfo import LOAD_SCRIPT, parse_load_sample
+        proc = self.shell(["sh", "-c", LOAD_SCRIPT], timeout=30)
+        return parse_load_sample(proc.stdout) if proc.returncode == 0 else (None, None)
+
     def metadata(self) -> dict:
         """The target's ``host`` object, read there (uname, /proc/cpuinfo, /etc/os-release,
         perf_event_paranoid, nproc), with how it was reached."""
         host = host_from_sections(parse_sections(self.sh("LC_ALL=C; export LC_ALL; " + _METADATA_SCRIPT)))
         host["via"] = {"ssh": self.name, "ssh_command": self.ssh_command, "cache_dir": self.cache_dir,
                        "workstation": socket.gethostname()}
+        self.cpus = host.get("cpus")          # for the machine-load share (load_sample)
         return host
 
     def ensure_cache(self) -> str:

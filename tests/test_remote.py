@@ -242,6 +242,7 @@ def test_dropped_link_stops_with_one_line_and_resume_finishes(servers, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     df = pmcsuite.load(out)
     assert len(df) == 2 * 7 * 2 * 4 and df["ok"].all()    # 0 lost
+    assert df["runnable_others"].notna().all()             # the target's load, read there
     assert not df.duplicated(["ipc", "buffer_size", "variant", "run"]).any()   # 0 duplicated
     counted = df[df["variant"] == "syscalls"]
     assert (counted["syscalls_write"] == counted["writes"]).all()
