@@ -24,7 +24,8 @@ from .availability import check
 from .errors import EnvironmentProblem, Interrupted, PmcsuiteError
 from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
                        own_cpu_time, runnable_others)
-from .plan import Job, backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key, split_runs
+from .plan import (Job, backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key, shuffled_processes,
+                   split_runs)
 from .options import name_list
 from .schema import RunRecord
 from .sizes import parse_size, parse_sizes, format_size
@@ -752,14 +753,11 @@ def _more_runs(store: ResultStore, settings: Settings, passes, round_: int) -> l
             wanted.append((key, int(last) + 1, min(share, settings.max_runs - int(count))))
     if not wanted:
         return []
-    rng = random.Random(f"{settings.seed}-more-{round_}")
-    rng.shuffle(wanted)
     per_variant: dict[str, list] = {}
     for item in wanted:
         per_variant.setdefault(item[0][2], []).append(item)
-    groups = [members[i:i + settings.points_per_process] for members in per_variant.values()
-              for i in range(0, len(members), settings.points_per_process)]
-    rng.shuffle(groups)
+    groups = shuffled_processes(per_variant.values(), settings.points_per_process,
+                                random.Random(f"{settings.seed}-more-{round_}"))
     process = int(df["process"].max()) + 1 if df["process"].notna().any() else 0
     jobs = []
     for members in groups:

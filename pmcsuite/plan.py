@@ -199,27 +199,32 @@ def make_jobs(ipcs, sizes, runs: int, passes, seed, baseline: bool = True, proce
     variants: list[tuple[str, Pass | None]] = ([(BASELINE, None)] if baseline else []) + [(p.name, p) for p in passes]
     if not variants:
         raise PmcsuiteError("nothing to run: no baseline and no counter passes")
-    rng = random.Random(seed)
     cells = [(ipc, size) for ipc in ipcs for size in sizes]
     # a cell's k-th share goes to a process of "round" k: no process holds a cell twice, so every
     # cell's runs come from len(shares) different processes
-    batches = []
-    for name, pass_ in variants:
-        for _ in shares:
-            order = cells[:]
-            rng.shuffle(order)
-            batches += [(name, pass_, order[i:i + points_per_process])
-                        for i in range(0, len(order), points_per_process)]
-    rng.shuffle(batches)
+    rounds = [[(name, pass_, ipc, size) for ipc, size in cells] for name, pass_ in variants for _ in shares]
     started: dict[tuple, int] = {}
     jobs = []
-    for number, (name, pass_, members) in enumerate(batches):
-        for ipc, size in members:
+    for number, members in enumerate(shuffled_processes(rounds, points_per_process, random.Random(seed))):
+        for name, pass_, ipc, size in members:
             cell = (ipc, size, name)
             k = started.get(cell, 0)
             started[cell] = k + 1
             jobs.append(Job(ipc, size, name, number, shares[k], sum(shares[:k]), pass_))
     return jobs
+
+
+def shuffled_processes(groups, points_per_process: int, rng: random.Random) -> list[list]:
+    """The members of each group (points that may share a benchmark process: one variant's) in a
+    random order, cut into processes of ``points_per_process``; then all the processes in a random
+    order. The plan and ``collect --target-ci``'s further rounds batch their points with it."""
+    processes = []
+    for group in groups:
+        order = list(group)
+        rng.shuffle(order)
+        processes += [order[i:i + points_per_process] for i in range(0, len(order), points_per_process)]
+    rng.shuffle(processes)
+    return processes
 
 
 def batches(jobs) -> list[list[Job]]:

@@ -70,6 +70,14 @@ def figure_path(outdir: Path, name: str) -> Path:
     return Path(outdir) / "figures" / name
 
 
+def save_figure(fig, path: Path) -> Path:
+    """Write ``fig`` as the PNG ``path`` (its directory made if need be); returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
 def default_outdir(directory) -> Path:
     """``reports/<result dir name>/`` under the current directory."""
     return Path.cwd() / "reports" / Path(directory).resolve().name

@@ -27,7 +27,7 @@ from ..analysis.breakpoints import MIB, BreakpointFit
 from ..analysis.overhead import OverheadResult, describe_mode
 from ..results import measured
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour, ipc_marker
+from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
 from .render import fold, header, md_escape
 
 CI_NOTE = ("Shaded bands: 95 % bootstrap interval of each breakpoint's location, widened by half a size step "
@@ -143,9 +143,7 @@ def plot_bandwidth_breakpoints(fit: BreakpointFit, title: str, path: Path, cells
     if not fit.can_break:
         title += f" ({len(fit.sizes)} sizes: too few to fit inflexion points)"
     ax.set_title(title, fontsize=11)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 _UNITS = {"count": "events", "msec": "ms", "": "events", None: "events"}
@@ -183,9 +181,7 @@ def plot_counter_panels(fits: dict, bandwidth: BreakpointFit, title: str, path: 
     for k in range(n, nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
     fig.suptitle(title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Probe effect") -> Path | None:
@@ -214,9 +210,7 @@ def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Prob
     handles += [Line2D([], [], color="0.3", linestyle="--"), Line2D([], [], color="0.3", linestyle="-")]
     fig.legend(handles, shown + ["baseline", "instrumented"], loc="outside right upper", fontsize=8)
     fig.suptitle(title, fontsize=11)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 NOISE_NOTE = ("Measured: per-size median of the runs with its 95 % bootstrap interval; *fit*: the segmented "

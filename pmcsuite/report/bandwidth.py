@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 
 from ..results import BUSY_LIMIT, measured, summarise
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour, ipc_marker
+from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
 from .render import fold, md_escape
 from ..schema import BASELINE
 
@@ -102,9 +102,7 @@ def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None, v
         fig.legend([Line2D([], [], color=colour, **_style(v, variants)) for v in shown], shown,
                    title="variant", loc="lower right" if not one_series else "upper right",
                    fontsize=8, title_fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 def _mibs(value) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour
+from . import Figure, Section, figure_path, ipc_colour, save_figure
 from .analysis_sections import md_table
 from .render import fold, md_escape
 
@@ -82,8 +82,7 @@ def compare_section(df: pd.DataFrame, meta: dict, outdir: Path, reference, name:
             f"*Medians per KiB of the runs of each point that changed by more than {COUNTER_CHANGE:.0%}; a change of a "
             "counter is a lead to follow, not a tested finding.*"]
     path = figure_path(outdir, f"compare-{_slug(Path(ref_name).name)}.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    result.plot(colour_of=ipc_colour).savefig(path)
+    save_figure(result.plot(colour_of=ipc_colour), path)
     figure = Figure(path, f"Baseline median bandwidth per buffer size with its 95 % interval: {ref_name} (the "
                           f"reference, grey, solid) and {this} (dashed, in the colour of its IPC mode).")
     return Section(f"Compared with {ref_name}", "\n".join(lines) + "\n", [figure], anchor=f"compare-{_slug(ref_name)}")

@@ -29,7 +29,7 @@ from matplotlib.lines import Line2D
 from ..analysis.breakpoints import MIB
 from ..analysis.findings import mode_sentences
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour, ipc_marker
+from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
 from .render import md_escape
 
 TITLE = "Findings"
@@ -99,9 +99,7 @@ def plot_mode(m, ipc: str, found: list[dict], path: Path) -> Path:
     if not fit.can_break:
         title += f", {len(fit.sizes)} sizes: too few for inflexions"
     ax.set_title(title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_probe_ratio(cells: pd.DataFrame, path: Path, ipcs=None) -> Path | None:
@@ -152,9 +150,7 @@ def plot_probe_ratio(cells: pd.DataFrame, path: Path, ipcs=None) -> Path | None:
     handles += [Line2D([], [], color="black", linewidth=1.2)]
     fig.legend(handles, list(ipcs) + ["1.0: no effect"], loc="upper right", fontsize=8, title="IPC mode",
                title_fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 def short_overhead(r: dict) -> str:

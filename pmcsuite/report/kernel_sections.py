@@ -38,7 +38,7 @@ from ..analysis.kernel import (CROSSCHECKS, TRACEPOINT_COUNTERS, KernelView, cou
                                pipe_reads, return_sizes, switch_counts, syscall_checks, tracepoint_passes,
                                probe_effect, sleep_table)
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour, ipc_marker
+from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
 from .render import fold, md_escape
 
 BAR = 40                     # width of a quantize bar, as in DTrace
@@ -149,9 +149,7 @@ def plot_distributions(table: pd.DataFrame, path: Path) -> Path:
     if image is not None:
         cax = fig.add_axes([0.89, 0.7 / height + 0.05, 0.02, 0.5])
         fig.colorbar(image, cax=cax, label="share of calls")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 def _lines(ax, frame: pd.DataFrame, column: str, scale: float = 1.0, style="-o", label_suffix=""):
@@ -193,9 +191,7 @@ def plot_sleep(actors: pd.DataFrame | None, counted: pd.DataFrame | None, switch
         _size_axis(ax, sizes)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_faults(rusage: pd.DataFrame, perf: pd.DataFrame | None, path: Path) -> Path:
@@ -218,9 +214,7 @@ def plot_faults(rusage: pd.DataFrame, perf: pd.DataFrame | None, path: Path) -> 
                 ha="center", fontsize=9, color="0.3")
     _size_axis(ax, sorted(rusage["buffer_size"].unique()))
     ax.legend(fontsize=7)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- sections
