@@ -623,7 +623,7 @@ def _collect(stores, out=None, counters=None, ipcs=None, sizes=None, runs=None, 
         store = ResultStore(resume)
         stores.append(store)
         meta = store.read_metadata()
-        store.read_runs()           # refuses a directory whose runs.jsonl is missing, before anything else
+        next(store.iter_runs(), None)   # refuses a directory whose runs.jsonl is missing, before anything else
         store.lock()
         if meta.get("source") != "collect" or not isinstance(meta.get("settings"), dict):
             raise PmcsuiteError(f"{resume} was not made by 'pmcsuite collect' (no stored settings): nothing to resume")
@@ -684,7 +684,7 @@ def _collect(stores, out=None, counters=None, ipcs=None, sizes=None, runs=None, 
     if target is None:
         exe = build()
     if resume:
-        jobs = remaining_jobs(jobs, _finished(store.read_runs()))
+        jobs = remaining_jobs(jobs, _finished(record for _, record in store.iter_runs()))
         meta = store.read_metadata()
         meta.setdefault("resumes", []).append({"time": _now(), "command_line": list(command_line or sys.argv),
                                                "remaining": len(jobs), "timeout": settings.timeout})
@@ -792,7 +792,7 @@ def _benchmark_cpu_seconds(results) -> float:
 
 def _execute(store: ResultStore, jobs, settings: Settings, exe: Path, progress: bool, cat=None, target=None) -> Path:
     bar = _progress(sum(job.iterations for job in jobs), progress)
-    seq = len(store.read_runs())   # seq goes on from the runs a resumed directory holds
+    seq = sum(1 for _ in store.iter_runs())   # seq goes on from the runs a resumed directory holds
     try:
         for batch in batches(jobs):
             job = batch[0]
