@@ -546,6 +546,8 @@ def serve(authorized_key=None, port=None, timeout=90, smp=2, memory_mb=512, file
             proc.wait()
             for out in outputs:
                 out.thread.join(5)
+            for stream in (proc.stdout, proc.stderr):
+                stream.close()
 
 
 def main(argv=None) -> int:
