@@ -307,13 +307,16 @@ def _placement_args(placement: str, force, cpus) -> list[str]:
 
 
 def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
-               force=False, cpus=None, ctl_fifo=None, ack_fifo=None, iterations=1, events=None) -> list[str]:
+               force=False, cpus=None, ctl_fifo=None, ack_fifo=None, iterations=1, events=None,
+               load=False) -> list[str]:
     """The validated command line of one benchmark run.
 
     ``buffer_size``/``total_size`` take bytes or size strings (``64K``); ``cpus`` is one CPU (``same``)
     or two (``split``); ``ctl_fifo``/``ack_fifo`` enable loop-only counting under ``perf stat --control``;
     ``iterations`` transfers run in one process (one JSON line each); ``events`` ``{id: spec}`` are
-    counted by the actors themselves (``-e id=spec``; perf's spelling on Linux, libpmc's on FreeBSD).
+    counted by the actors themselves (``-e id=spec``; perf's spelling on Linux, libpmc's on FreeBSD);
+    ``load``: ipcbench samples the machine's load around each iteration itself (``--load``: its
+    JSON's ``machine``), for a target the harness cannot watch.
     """
     _choice(ipc, IPC_MODES, "IPC mode")
     _choice(actors, ACTORS, "actors mode")
@@ -335,11 +338,11 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread"
         argv += event_args(events)
     if ctl_fifo is not None:
         argv += ["--ctl-fifo", str(ctl_fifo), "--ack-fifo", str(ack_fifo)]
-    return argv
+    return argv + (["--load"] if load else [])
 
 
 def bench_points_argv(exe, points, total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
-                      force=False, cpus=None, events=None) -> list[str]:
+                      force=False, cpus=None, events=None, load=False) -> list[str]:
     """The validated command line of one benchmark process that runs several points in a row.
 
     ``points`` is a list of ``(ipc, buffer_size, iterations)`` (sizes in bytes or size strings),
@@ -378,7 +381,7 @@ def bench_points_argv(exe, points, total_size=DEFAULT_TOTAL, actors="2thread", p
     argv += _placement_args(placement, force, cpus)
     if events:
         argv += event_args(events)
-    return argv
+    return argv + (["--load"] if load else [])
 
 
 def _is_number(value) -> bool:

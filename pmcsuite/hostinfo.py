@@ -328,6 +328,25 @@ def parse_load_sample(text: str) -> tuple[tuple[float, float] | None, int | None
     return (parse_cp_time(lines[0], float(rate.group(1))) if rate and lines else None), None
 
 
+def benchmark_load(benches: list[dict]) -> tuple:
+    """The machine's load that ``ipcbench --load`` sampled around a process's iterations (``benches``:
+    their JSON objects, in order) -> (``cpu_times()`` at the first iteration's start, at the last
+    one's end, tasks runnable besides the benchmark then, the fewer of the two); None where unknown."""
+    first = (benches[0].get("machine") or {}) if benches else {}
+    last = (benches[-1].get("machine") or {}) if benches else {}
+
+    def seconds(machine, when):
+        sample, hz = machine.get(when) or {}, machine.get("hz")
+        total, idle = sample.get("total"), sample.get("idle")
+        numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (total, idle, hz))
+        return (total / hz, idle / hz) if numbers and hz > 0 else None
+
+    runnable = [m.get(when, {}).get("runnable") if isinstance(m.get(when), dict) else None
+                for m, when in ((first, "before"), (last, "after"))]
+    both = all(isinstance(v, int) and not isinstance(v, bool) for v in runnable)
+    return seconds(first, "before"), seconds(last, "after"), min(runnable) if both else None
+
+
 def own_cpu_time() -> float:
     """User + system CPU seconds of this process and its waited-for children."""
     total = 0.0

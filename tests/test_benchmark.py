@@ -844,3 +844,22 @@ def test_guard_reports_how_the_benchmark_ended(exe):
     ok = subprocess.run([str(exe), "--guard", "--", *bm.bench_argv(exe, "pipe", 65536, MiB)],
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and bm.parse_bench_output(ok.stdout)["bytes_ok"]
+
+
+def test_load_samples_the_machine_around_each_iteration(exe):
+    """--load (what a remote target runs with): /proc/stat's CPU ticks and /proc/loadavg's runnable
+    tasks just before and after each iteration, the ticks never going backwards."""
+    argv = bm.bench_points_argv(exe, [("pipe", "64K", 2), ("local", "4K", 1)], MiB, load=True)
+    assert argv[-1] == "--load" and "--load" not in bm.bench_argv(exe, "pipe", "64K", MiB)
+    results = bm.run_bench_lines(argv, timeout=60)
+    assert len(results) == 3
+    previous = 0
+    for r in results:
+        machine = r["machine"]
+        assert machine["hz"] == os.sysconf("SC_CLK_TCK")
+        for when in ("before", "after"):
+            sample = machine[when]
+            assert 0 <= sample["idle"] <= sample["total"] and sample["runnable"] >= 0
+        assert previous <= machine["before"]["total"] <= machine["after"]["total"]
+        previous = machine["after"]["total"]
+    assert "machine" not in bm.run_bench(bm.bench_argv(exe, "pipe", "64K", MiB), timeout=60)

@@ -160,3 +160,17 @@ def test_load_samples_read_on_a_target():
     assert cpu == pytest.approx(((1805 + 3371 + 53 + 2299413) / 127, 2299413 / 127)) and runnable is None
     assert parse_load_sample("") == (None, None)
     assert parse_load_sample("sh: sysctl: not found\n") == (None, None)
+
+
+def test_load_the_benchmark_sampled_itself():
+    from pmcsuite.hostinfo import benchmark_load
+    first = {"machine": {"hz": 100, "before": {"total": 1000, "idle": 800, "runnable": 1},
+                         "after": {"total": 1010, "idle": 805, "runnable": 0}}}
+    last = {"machine": {"hz": 100, "before": {"total": 1020, "idle": 810, "runnable": 0},
+                        "after": {"total": 1050, "idle": 830, "runnable": 2}}}
+    assert benchmark_load([first, last]) == ((10.0, 8.0), (10.5, 8.3), 1)      # first's before, last's after
+    freebsd = {"machine": {"hz": 127, "before": {"total": 254, "idle": 127, "runnable": None},
+                           "after": {"total": 508, "idle": 254, "runnable": None}}}
+    assert benchmark_load([freebsd]) == ((2.0, 1.0), (4.0, 2.0), None)
+    assert benchmark_load([{}]) == (None, None, None) and benchmark_load([]) == (None, None, None)
+    assert benchmark_load([{"machine": {"hz": None, "before": {"total": 1, "idle": 1}}}]) == (None, None, None)

@@ -126,6 +126,8 @@
 #include <sys/param.h>
 #include <sys/cpuset.h>
 #include <sys/procctl.h>
+#include <sys/resource.h>
+#include <sys/sysctl.h>
 #endif
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -212,9 +214,10 @@ struct config {
     const char *ctl_fifo, *ack_fifo;
     long iterations;        /* -n; while running: the current point's */
     int nevents;            /* -e */
+    int load;               /* --load: sample the machine's load around each iteration */
 };
 
-static struct config cfg = {IPC_PIPE, ACT_2THREAD, PL_ANY, DEFAULT_BUFFER, DEFAULT_TOTAL, 0, {-1, -1}, NULL, NULL, 1, 0};
+static struct config cfg = {IPC_PIPE, ACT_2THREAD, PL_ANY, DEFAULT_BUFFER, DEFAULT_TOTAL, 0, {-1, -1}, NULL, NULL, 1, 0, 0};
 
 /* The points this process runs, in order (--points, or the one point of -i/-b/-n). While a
  * point runs, cfg.ipc, cfg.buffer and cfg.iterations are that point's. */
@@ -1327,6 +1330,8 @@ static void usage(void)
            "  --points  run several points in a row in this process (instead of -i, -b and -n): IPC mode,\n"
            "      buffer size (dividing -t) and iterations of each, e.g. --points pipe:4K:4,local:1M:4 (up to 4096)\n"
            "  --ctl-fifo/--ack-fifo  perf stat --delay=-1 --control fifo:CTL,ACK: count the loop only\n"
+           "  --load  sample the machine's CPU time (busy/idle) and runnable tasks just before and after each\n"
+           "      iteration's actors, in \"machine\" (for a harness that cannot watch the machine itself)\n"
            "Prints one JSON object per iteration on stdout, one line each.\n"
            "ipcbench --guard -- CMD [ARGS]: run CMD, exit with its status; killed by signal N: one line, exit 128+N\n");
 }
@@ -1429,6 +1434,7 @@ static void parse_args(int argc, char **argv)
         {"ack-fifo", required_argument, NULL, 'A'},
         {"iterations", required_argument, NULL, 'n'},
         {"event", required_argument, NULL, 'e'},
+        {"load", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1485,6 +1491,9 @@ static void parse_args(int argc, char **argv)
             break;
         case 'C':
             cfg.ctl_fifo = optarg;
+            break;
+        case 'L':
+            cfg.load = 1;
             break;
         case 'A':
             cfg.ack_fifo = optarg;
@@ -1737,6 +1746,86 @@ static const char *counting_name(void)
     return HAVE_LIBPMC ? "process" : "actors";
 }
 
+/* --load: the machine's CPU time since boot, summed over CPUs, in ticks of hz (Linux: /proc/stat's
+ * USER_HZ; FreeBSD: kern.cp_time in stathz ticks), and the tasks runnable besides the sampling
+ * thread (Linux: /proc/loadavg's running count less this thread; unknown on FreeBSD: -1). */
+struct machine_sample {
+    long long total, idle; /* -1: unknown */
+    long runnable;         /* -1: unknown */
+};
+static struct machine_sample load_before, load_after;
+
+static long load_hz(void)
+{
+#if defined(__FreeBSD__)
+    struct clockinfo ci;
+    size_t len = sizeof ci;
+    if (sysctlbyname("kern.clockrate", &ci, &len, NULL, 0) == 0 && ci.stathz > 0)
+        return ci.stathz;
+    return -1;
+#else
+    return sysconf(_SC_CLK_TCK);
+#endif
+}
+
+static void sample_load(struct machine_sample *m)
+{
+    m->total = m->idle = -1;
+    m->runnable = -1;
+#if defined(__linux__)
+    {
+        unsigned long long v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        long running;
+        FILE *f = fopen("/proc/stat", "r");
+        if (f) {
+            if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+                       &v[5], &v[6], &v[7]) >= 4) {
+                m->total = (long long)(v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]);
+                m->idle = (long long)(v[3] + v[4]);
+            }
+            fclose(f);
+        }
+        f = fopen("/proc/loadavg", "r");
+        if (f) {
+            if (fscanf(f, "%*f %*f %*f %ld/", &running) == 1)
+                m->runnable = running > 0 ? running - 1 : 0;
+            fclose(f);
+        }
+    }
+#elif defined(__FreeBSD__)
+    {
+        long cp[CPUSTATES];
+        size_t len = sizeof cp;
+        if (sysctlbyname("kern.cp_time", cp, &len, NULL, 0) == 0 && len == sizeof cp) {
+            long long total = 0;
+            for (int i = 0; i < CPUSTATES; i++)
+                total += cp[i];
+            m->total = total;
+            m->idle = cp[CP_IDLE];
+        }
+    }
+#endif
+}
+
+static void print_opt_ll(long long v)
+{
+    if (v < 0)
+        printf("null");
+    else
+        printf("%lld", v);
+}
+
+static void print_sample(const struct machine_sample *m)
+{
+    printf("{\"total\": ");
+    print_opt_ll(m->total);
+    printf(", \"idle\": ");
+    print_opt_ll(m->idle);
+    printf(", \"runnable\": ");
+    print_opt_ll(m->runnable);
+    printf("}");
+}
+
 /* One iteration's result: one JSON object on one line, flushed. iteration counts within the
  * point (cfg.* are the point's), point is its index in --points (0 without --points). */
 static void print_json(const struct buffers *b, int point, long iteration)
@@ -1774,6 +1863,16 @@ static void print_json(const struct buffers *b, int point, long iteration)
     printf("\"oncpu_ns\": {\"writer\": %lld, \"reader\": %lld}, ", oncpu(w), oncpu(r));
     printf("\"offcpu_ns\": {\"writer\": %lld, \"reader\": %lld}, ", wall(w) - oncpu(w),
            wall(r) - oncpu(r));
+    if (cfg.load) {
+        long hz = load_hz();
+        printf("\"machine\": {\"hz\": ");
+        print_opt_ll(hz);
+        printf(", \"before\": ");
+        print_sample(&load_before);
+        printf(", \"after\": ");
+        print_sample(&load_after);
+        printf("}, ");
+    }
     printf("\"counting\": \"%s\", \"counters\": ", counting_name());
     print_counters();
     printf(", \"bytes_ok\": %s}\n", bytes_ok ? "true" : "false");
@@ -1890,7 +1989,11 @@ static void run_iteration(const int pins[2], unsigned char *const bufs_once[2], 
         a->cpu_start = a->cpu_end = -1;
         a->buf = bufs_once[i];
     }
+    if (cfg.load)
+        sample_load(&load_before);
     run_actors(fds);
+    if (cfg.load)
+        sample_load(&load_after);
     if (cfg.ctl_fifo)
         perf_command("disable\n");
     print_json(&bufs, point, iteration);
