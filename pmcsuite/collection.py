@@ -259,6 +259,8 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     requested = name_list(counters, "--counters", "syscalls,faults")
     if requested and not backends:
         raise PmcsuiteError("--backend none counts nothing: drop --counters or choose a counter backend")
+    if target is not None:
+        _check_target_tools(target, backends)
     probing = [_target_backend(name, target) for name in backends] if target is not None else backends
     groups, skipped = choose_groups(cat, requested, platforms, probing) if backends else ([], {})
     if backends and not groups and explicit_backend:
@@ -272,25 +274,42 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
                          target_ci=target_ci, max_runs=max_runs)
 
 
+#: the backends that run on a remote target: the benchmark counting itself, or a tool there wrapping it
+REMOTE_BACKENDS = ("inproc", "pmcstat", "dtrace")
+
+
 def _remote_backends(backend, target) -> list[str]:
-    """--backend for a remote target: only in-process counting (or none) runs there, because the
-    target needs nothing but a shell and its kernel's counting interface."""
+    """--backend for a remote target: "auto" means the target OS's (OS_BACKENDS: inproc on Linux,
+    pmcstat and dtrace on FreeBSD); perf is not run there (in-process counting counts on a Linux
+    target everything perf stat would)."""
     from .backends import OS_BACKENDS
     from .options import name_list
-    names = name_list(backend, "--backend", "auto, inproc or none") or ["auto"]
-    system, _ = target.uname()
-    if names == ["none"]:
-        return []
+    names = name_list(backend, "--backend", "auto, inproc, pmcstat,dtrace or none") or ["auto"]
     if names == ["auto"]:
-        names = list(OS_BACKENDS.get(system, ("none",)))
-    if names != ["inproc"]:
-        if system == "FreeBSD":
-            raise EnvironmentProblem(f"{target.name} runs FreeBSD: in-process counting with libpmc has never run, and "
-                                     "pmcstat/dtrace are not driven over SSH: use --backend none for bandwidth only")
-        raise PmcsuiteError(f"--backend {','.join(names)} with --host: on a remote target the benchmark counts itself "
-                            "(--backend inproc, the default on Linux) or nothing (--backend none); tools such as perf "
-                            "are not run there")
+        system, _ = target.uname()
+        if system not in OS_BACKENDS:
+            raise EnvironmentProblem(f"{target.name} runs {system}: pmcsuite counts on Linux and FreeBSD targets; use "
+                                     "--backend none for bandwidth only")
+        return list(OS_BACKENDS[system])
+    names = resolve_backends(names)          # none: []; each name checked
+    for name in names:
+        if name not in REMOTE_BACKENDS:
+            raise PmcsuiteError(f"--backend {name} with --host: on a remote target the benchmark counts itself "
+                                "(--backend inproc, the default on Linux, counts everything perf stat would) or "
+                                "pmcstat/dtrace run there (FreeBSD); perf stays a local cross-check")
     return names
+
+
+def _check_target_tools(target, names) -> None:
+    """Every counting tool of ``names`` is on the target, else one line naming the host and what to
+    install there (exit 3), before the sweep starts."""
+    from .backends import ToolBackend
+    for name in names:
+        backend = _target_backend(name, target)
+        if isinstance(backend, ToolBackend):
+            ok, why = backend.available()
+            if not ok:
+                raise EnvironmentProblem(why)
 
 
 def _target_platforms(cat, target) -> list[str]:
@@ -317,6 +336,8 @@ def _target_backend(name: str, target):
     elif name == "none":
         from .backends import NoneBackend
         found = NoneBackend(runner=target.run)
+    elif name in REMOTE_BACKENDS:            # the tool runs there, wrapping the benchmark there
+        found = get_backend(name, target=target)
     else:
         raise PmcsuiteError(f"backend {name} does not run on a remote target")
     target.backends[name] = found
@@ -414,7 +435,9 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None, target=None) -> li
 def _metadata(cat, settings: Settings, passes, command_line, exe_info, target=None) -> dict:
     if target is not None:       # provenance read on the target; the workstation's tools did not run there
         host = target.metadata()
-        tools = {"ipcbench": exe_info}
+        tools = {name: _target_backend(name, target).version() for name in backend_names(settings.backend)
+                 if name not in ("inproc", "none")}          # pmcstat, dtrace there
+        tools["ipcbench"] = exe_info
     else:
         host = host_metadata()
         tools = {**tool_versions([*backend_names(settings.backend), "cc"]), "ipcbench": exe_info}
@@ -655,6 +678,7 @@ def _collect(stores, out=None, counters=None, ipcs=None, sizes=None, runs=None, 
             remote["targets"].append(target)
             exe, exe_info = _open_target(target, settings.target_cc)
             _same_machine(target, meta.get("host") or {}, resume)
+            _check_target_tools(target, backend_names(settings.backend))
     else:
         out = out or _default_out()
         if remote.get("host"):

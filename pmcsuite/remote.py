@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 
 from .errors import EnvironmentProblem, PmcsuiteError
-from .processes import pid_alive, run_group, spawn
+from .processes import pid_alive, run_group, scratch_dir, spawn
 
 #: OpenSSH options pmcsuite adds after the user's own (the first value given wins in ssh)
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "ServerAliveInterval=5",
@@ -173,13 +173,40 @@ def host_from_sections(sections: dict[str, str]) -> dict:
 # ------------------------------------------------------------------------------------ targets
 
 class LocalTarget:
-    """This machine: what ``pmcsuite collect`` without ``--host`` does."""
+    """This machine: what ``pmcsuite collect`` without ``--host`` does.
+
+    A target is where the benchmark and the counting tool wrapping it run (the tool backends'
+    ``target``): ``run``, ``which``, ``scratch`` (a private temporary directory there), ``write``
+    and ``read`` a file there, and ``exe``, the benchmark's path there."""
 
     name = None
     remote = False
+    where = "on PATH"             # where a tool was looked for, for "TOOL not found WHERE"
 
-    def run(self, argv, timeout: float) -> subprocess.CompletedProcess:
-        return run_group([str(a) for a in argv], timeout, self_managed=True)     # ipcbench
+    def run(self, argv, timeout: float, tool: bool = False) -> subprocess.CompletedProcess:
+        """``processes.run_group``; ``tool``: a counting tool (not ipcbench, which unblocks its
+        signals and dies with its parent by itself)."""
+        return run_group([str(a) for a in argv], timeout, self_managed=not tool)
+
+    def which(self, tool: str) -> str | None:
+        return shutil.which(tool)
+
+    def scratch(self, kind: str):
+        return scratch_dir(kind)
+
+    def write(self, path: str, text: str) -> None:
+        Path(path).write_text(text)
+
+    def read(self, path: str) -> str | None:
+        try:
+            return Path(path).read_text(errors="replace")
+        except OSError:
+            return None
+
+    @property
+    def exe(self) -> str:
+        from .benchmark import build
+        return str(build())
 
     def uname(self) -> tuple[str, str]:
         u = _platform.uname()
@@ -224,6 +251,7 @@ class SshTarget:
         self._unames = None
         self.exe = None               # the benchmark's path there (set by prepare)
         self.backends = {}            # backend objects running ipcbench here (collection._target_backend)
+        self._which = {}              # tool -> its path there (or None), looked up once a sweep
 
     # -- the connection
     @property
@@ -306,10 +334,13 @@ class SshTarget:
                                 f"{_last_line(proc.stderr) or 'no message'}")
         return proc.stdout
 
-    def run(self, argv, timeout: float) -> subprocess.CompletedProcess:
+    def run(self, argv, timeout: float, tool: bool = False) -> subprocess.CompletedProcess:
         """Run a benchmark command line on the target, with the contract of ``processes.run_group``
         (``subprocess.TimeoutExpired`` on a timeout, after the remote process is killed); LinkLost
-        when the link drops (the benchmark, whose parent is the session, dies with it)."""
+        when the link drops (the benchmark, whose parent is the session, dies with it). ``tool``:
+        a counting tool wrapping the benchmark (pmcstat, dtrace) runs the same way; the benchmark
+        under it dies with the tool (PDEATHSIG), the tool itself outlives a dropped link until the
+        benchmark ends."""
         self.connect()
         pidfile = self._pidfile()
         command = "exec " + shlex.join(["sh", "-c", 'echo $$ > "$0"; exec "$@"', pidfile, *map(str, argv)])
@@ -365,6 +396,33 @@ class SshTarget:
         proc = self.shell(["cat", path])
         return proc.stdout if proc.returncode == 0 else None
 
+    @property
+    def where(self) -> str:
+        return f"on {self.name}"
+
+    def which(self, tool: str) -> str | None:
+        """The path of ``tool`` on the target's PATH (``command -v``), or None; asked once a sweep."""
+        if tool not in self._which:
+            found = (self.read_command(["sh", "-c", 'command -v "$0"', tool]) or "").strip()
+            self._which[tool] = found if found.startswith("/") else None
+        return self._which[tool]
+
+    @contextlib.contextmanager
+    def scratch(self, kind: str):
+        """A private temporary directory on the target (``mktemp -d`` in its 0700 cache directory),
+        removed when the block ends, however; one a dropped link left is removed by the next sweep
+        there (``lock``)."""
+        path = self.sh('mktemp -d "$1/scratch-$2.XXXXXX"', self.ensure_cache(), kind).strip()
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(PmcsuiteError):          # the link is gone: the next lock removes it
+                self.shell(["rm", "-rf", path], timeout=30)
+
+    def write(self, path: str, text: str) -> None:
+        """Write ``text`` to ``path`` on the target through the connection."""
+        self._send(text.encode(), Path(path).name, path, 'cat > "$0"', path)
+
     def load_sample(self) -> tuple:
         """The target's ``(cpu_times, runnable_others)`` now, read there (``hostinfo.LOAD_SCRIPT``);
         None for what it cannot say. LinkLost when the link is gone."""
@@ -397,12 +455,15 @@ class SshTarget:
     def put(self, local, remote: str) -> None:
         """Copy a local file to ``remote`` (executable) through the connection: ``cat > tmp``, chmod,
         mv into place (no scp/sftp needed on the target)."""
-        data = Path(local).read_bytes()
         tmp = f"{remote}.part-{os.getpid()}"
-        proc = self.shell(["sh", "-c", 'cat > "$0" && chmod 755 "$0" && mv -f "$0" "$1"', tmp, remote],
-                          timeout=max(60, len(data) / 100e3), input_bytes=data)
+        self._send(Path(local).read_bytes(), Path(local).name, remote,
+                   'cat > "$0" && chmod 755 "$0" && mv -f "$0" "$1"', tmp, remote)
+
+    def _send(self, data: bytes, name: str, remote: str, script: str, *args) -> None:
+        """``sh -c SCRIPT ARGS`` on the target with ``data`` on its stdin."""
+        proc = self.shell(["sh", "-c", script, *args], timeout=max(60, len(data) / 100e3), input_bytes=data)
         if proc.returncode != 0:
-            raise EnvironmentProblem(f"cannot copy {Path(local).name} to {self.name}:{remote}: "
+            raise EnvironmentProblem(f"cannot copy {name} to {self.name}:{remote}: "
                                      f"{_last_line(proc.stderr) or 'exit ' + str(proc.returncode)}")
 
     def remote_cksum(self, path: str) -> tuple[int, int] | str | None:
@@ -479,6 +540,8 @@ class SshTarget:
                 self._lock_path = path
                 with _HELD_GUARD:
                     _HELD.add((self.name, path))
+                # one sweep at a time here: a scratch directory left there is a dropped sweep's
+                self.shell(["sh", "-c", 'rm -rf "$0"/scratch-*', cache])
                 return
             holder = (self.read(f"{path}/owner") or "").strip()
             host, _, pid = holder.rpartition(":")

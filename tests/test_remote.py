@@ -6,6 +6,7 @@ and the one-line failures; plus the pure helpers of pmcsuite.remote.
 Each sshd sets PMCSUITE_CACHE for its sessions (sshd_config SetEnv): the target's cache directory,
 recorded in metadata.json's host.via.cache_dir, is the marker that a value was read through SSH."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,8 @@ from pmcsuite import remote  # noqa: E402
 from pmcsuite.errors import EnvironmentProblem, PmcsuiteError  # noqa: E402
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+#: sshd's own default PATH, after the server's bin directory
+STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SMALL = dict(ipcs=["pipe"], sizes="64K,1M", runs=4, warmup=1, processes=2, total="4M", progress=False)
 
 
@@ -37,6 +41,8 @@ class Sshd:
         self.userkey = userkey
         self.root.mkdir()
         self.cache = self.root / "cache"          # the target's PMCSUITE_CACHE (the SSH-path marker)
+        self.bin = self.root / "bin"              # first on its sessions' PATH: tools "installed there"
+        self.bin.mkdir()
         self.port = _free_port()
         self.user = os.environ.get("USER") or __import__("getpass").getuser()
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.root / "hostkey")], check=True)
@@ -46,7 +52,8 @@ class Sshd:
             f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.root / 'hostkey'}",
             f"AuthorizedKeysFile {self.root / 'authorized_keys'}", "UsePAM no", f"PidFile {self.root / 'sshd.pid'}",
             "StrictModes no", "PermitRootLogin prohibit-password", "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no", f"SetEnv PMCSUITE_CACHE={self.cache}", ""]))
+            "KbdInteractiveAuthentication no",
+            f"SetEnv PMCSUITE_CACHE={self.cache} PATH={self.bin}:{STANDARD_PATH}", ""]))
         Path("/run/sshd").mkdir(exist_ok=True)
         self.log = open(self.root / "sshd.log", "w")
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=self.log, stderr=subprocess.STDOUT)
@@ -330,3 +337,131 @@ def test_target_cc_builds_on_the_target(servers, tmp_path):
     df = pmcsuite.load(out)
     counted = df[df["variant"] == "syscalls"]
     assert df["ok"].all() and (counted["syscalls_write"] == counted["writes"]).all()
+
+
+# ------------------------------------------------------------------------------------------ tools there
+
+STANDINS = Path(__file__).resolve().parent / "standins"
+
+
+@pytest.fixture
+def install(servers):
+    """``install(server, tool)``: tests/standins/TOOL "installed" on a server (a script first
+    on its sessions' PATH that logs its argv to bin/TOOL.log and runs the stand-in); removed after."""
+    placed = []
+
+    def put(server, tool):
+        script = server.bin / tool
+        log = server.bin / f"{tool}.log"
+        script.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {STANDINS / tool} "$@"\n')
+        script.chmod(0o755)
+        placed.extend([script, log])
+        return log
+    yield put
+    for path in placed:
+        path.unlink(missing_ok=True)
+
+
+def _one_run(**extra):
+    """One baseline run and one counted run (a tool starts around each run: one process per run)."""
+    return dict(SMALL, sizes="64K", runs=1, warmup=0, processes=None, total="1M", **extra)
+
+
+def test_backend_auto_on_a_freebsd_target_means_pmcstat_and_dtrace():
+    from pmcsuite.collection import _remote_backends
+
+    class Target:
+        name = "bsd"
+
+        def __init__(self, system):
+            self.system = system
+
+        def uname(self):
+            return self.system, "armv7"
+    assert _remote_backends("auto", Target("FreeBSD")) == ["pmcstat", "dtrace"]
+    assert _remote_backends("auto", Target("Linux")) == ["inproc"]
+    assert _remote_backends("pmcstat", Target("Linux")) == ["pmcstat"]        # explicit: any target
+    assert _remote_backends("none", Target("FreeBSD")) == []
+    with pytest.raises(PmcsuiteError, match="perf stays a local cross-check"):
+        _remote_backends("perf", Target("Linux"))
+
+
+def _tool_sweep(server, out, backend, platform, counters):
+    """``collect --backend BACKEND`` on ``server`` (one baseline and one counted run): (the counted
+    run, metadata.json), its temporary directories there removed."""
+    pmcsuite.collect(out=out, host=server.host, ssh_command=server.ssh_command, backend=backend, platform=platform,
+                     counters=counters, **_one_run())
+    df = pmcsuite.load(out)
+    counted = df[df["variant"] == counters]
+    assert df["ok"].all() and len(counted) == 1 and set(counted["backend"]) == {backend}
+    assert set(counted["scope"]) == {"process"}
+    assert not list(server.cache.glob("scratch-*"))
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["backend"] == backend and meta["host"]["via"]["cache_dir"] == str(server.cache)   # read there
+    return counted, meta
+
+
+def test_pmcstat_runs_on_the_target_around_its_benchmark(servers, install, tmp_path):
+    server = servers[0]
+    log = install(server, "pmcstat")
+    counted, meta = _tool_sweep(server, tmp_path / "pmcstat", "pmcstat", "cortex-a8", "instr")
+    # the stand-in's counts: zlib.crc32 of the event's name
+    assert (counted["instructions"] == zlib.crc32(b"INSTR_EXECUTED")).all()
+    assert (counted["cycles"] == zlib.crc32(b"CLOCK_CYCLES")).all()
+    assert meta["tools"]["pmcstat"] == f"pmcstat ({server.bin / 'pmcstat'})"          # found there
+    exe = meta["tools"]["ipcbench"]["path"]
+    runs = [line for line in log.read_text().splitlines() if "--guard" in line]
+    assert len(runs) == 1 and all(
+        re.fullmatch(rf"-C -d -o {server.cache}/scratch-pmcstat\.\w+/pmcstat\.out -p INSTR_EXECUTED "
+                     rf"-p CLOCK_CYCLES -- {exe} --guard -- {exe} .*", line) for line in runs), runs
+    assert any(f"{server.cache}/scratch-probe." in line for line in log.read_text().splitlines())   # probed there
+
+
+def test_dtrace_runs_on_the_target_with_its_script_there(servers, install, tmp_path):
+    server = servers[0]
+    log = install(server, "dtrace")
+    counted, meta = _tool_sweep(server, tmp_path / "dtrace", "dtrace", "freebsd-kernel", "syscalls")
+    # the stand-in's counts from the script's @counts keys and the benchmark's JSON
+    assert (counted["syscalls_write"] == counted["writes"] + 1).all()
+    assert (counted["syscalls_read"] == counted["reads"] + 7).all()
+    assert meta["tools"]["dtrace"] == "dtrace: Sun D 1.13" and meta["host"]["via"]["ssh"] == server.host
+    exe = meta["tools"]["ipcbench"]["path"]
+    scratch = rf"{server.cache}/scratch-dtrace\.\w+"
+    runs = [line for line in log.read_text().splitlines() if "--guard" in line]
+    assert len(runs) == 1 and re.fullmatch(rf"-q -o {scratch}/agg\.out -s {scratch}/count\.d -c {exe} --guard -- "
+                                           rf"{exe} .*", runs[0]), runs
+
+
+def test_a_tool_missing_on_the_target_is_one_line_exit_3(servers, tmp_path):
+    server = servers[1]
+    proc = _cli("collect", "--host", server.host, "--ssh-command", server.ssh_command, "--backend", "pmcstat",
+                "--platform", "cortex-a8", "--counters", "instr", "--out", tmp_path / "p", "--no-progress")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 3 and len(lines) == 1, proc.stderr
+    assert f"pmcstat not found on {server.host}" in lines[0] and "usr.sbin/pmcstat" in lines[0]
+    assert "kldload hwpmc" in lines[0]
+    with pytest.raises(EnvironmentProblem, match=rf"dtrace not found on {server.host}: .*cddl/usr.sbin/dtrace.*"
+                                                 "kldload dtraceall"):
+        pmcsuite.collect(out=tmp_path / "d", host=server.host, ssh_command=server.ssh_command, backend="dtrace",
+                         platform="freebsd-kernel", counters="syscalls",
+                         **_one_run())
+
+
+def test_the_targets_files_and_tools_through_ssh(servers, install):
+    """What the tool backends use on a target: which, a scratch directory (removed on failure too),
+    write and read there."""
+    server = servers[1]
+    install(server, "pmcstat")
+    target = remote.SshTarget(server.host, server.ssh_command)
+    try:
+        assert target.which("pmcstat") == str(server.bin / "pmcstat") and target.which("dtrace") is None
+        with pytest.raises(PmcsuiteError, match="boom"):
+            with target.scratch("test") as tmp:
+                assert Path(tmp).parent == server.cache and Path(tmp).name.startswith("scratch-test.")
+                target.write(f"{tmp}/script.d", "BEGIN\n{\n}\n")
+                assert Path(tmp, "script.d").read_text() == "BEGIN\n{\n}\n"
+                assert target.read(f"{tmp}/script.d") == "BEGIN\n{\n}\n" and target.read(f"{tmp}/none") is None
+                raise PmcsuiteError("boom")
+        assert not Path(tmp).exists()
+    finally:
+        target.close()

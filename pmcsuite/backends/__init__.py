@@ -13,7 +13,6 @@ running ``-n N`` iterations, one ``(ipcbench JSON, values)`` per iteration.
 from __future__ import annotations
 
 import platform as _platform
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -97,8 +96,9 @@ class NoneBackend:
                              reason="the 'none' backend counts nothing") for c, e in events.items()]
 
 
-def get_backend(name: str) -> Backend:
-    """The backend object for ``name`` ("perf", "pmcstat", "dtrace" or "none")."""
+def get_backend(name: str, target=None) -> Backend:
+    """The backend object for ``name`` ("perf", "pmcstat", "dtrace" or "none"); ``target``: where
+    pmcstat or dtrace run (``remote.SshTarget``; default this machine)."""
     if name == "none":
         return NoneBackend()
     if name == "inproc":
@@ -109,14 +109,14 @@ def get_backend(name: str) -> Backend:
         return PerfBackend()
     if name == "pmcstat":
         from .pmcstat import PmcstatBackend
-        return PmcstatBackend()
+        return PmcstatBackend(target=target)
     if name == "dtrace":
         try:
             from .dtrace import DtraceBackend
         except ImportError as exc:
             raise PmcsuiteError(f"the dtrace backend is not available in this build ({exc}): "
                                 "use --backend perf, pmcstat or none") from None
-        return DtraceBackend()
+        return DtraceBackend(target=target)
     raise PmcsuiteError(f"unknown backend {name!r}: choose from {', '.join(BACKENDS)}")
 
 
@@ -157,16 +157,26 @@ def resolve_backends(choice) -> list[str]:
 
 
 class ToolBackend:
-    """What the counting-tool backends share: the tool (a name on PATH, or a path) and its version."""
+    """What the counting-tool backends share: the tool (a name on PATH, or a path), its version,
+    and the target it runs on (``remote.LocalTarget``, this machine, by default; a
+    ``remote.SshTarget`` runs it there, wrapping the benchmark there)."""
 
     name = ""
     version_flag = "--version"
+    #: what to install when the tool is missing (after "TOOL not found WHERE: ")
+    package = ""
 
-    def __init__(self, tool: str | None = None):
+    def __init__(self, tool: str | None = None, target=None):
+        from ..remote import LocalTarget
         self.tool = tool or self.name
+        self.target = target if target is not None else LocalTarget()
 
     def _exe(self) -> str | None:
-        return shutil.which(self.tool)
+        return self.target.which(self.tool)
+
+    def missing(self) -> str:
+        """One line: the tool is not there, and what to install."""
+        return f"{self.tool} not found {self.target.where}: {self.package}"
 
     def version(self) -> str | None:
         """The tool's version output (``TOOL --version`` or its own flag); None when missing or failing."""
@@ -174,17 +184,19 @@ class ToolBackend:
         if exe is None:
             return None
         try:
-            r = subprocess.run([exe, self.version_flag], capture_output=True, text=True, timeout=30)
+            r = self.target.run([exe, self.version_flag], 30, tool=True)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return (r.stdout.strip() or None) if r.returncode == 0 else None
 
 
-def run_under_tool(argv: list[str], timeout: float, bench_argv: list[str], env=None) -> tuple[str, str, int]:
-    """Run a counting tool wrapping the benchmark: (stdout, stderr, exit status). A missing tool
-    or a hang (the whole process group is killed) is a one-line PmcsuiteError."""
+def run_under_tool(argv: list[str], timeout: float, bench_argv: list[str], env=None,
+                   target=None) -> tuple[str, str, int]:
+    """Run a counting tool wrapping the benchmark, here or on ``target`` (``remote.SshTarget.run``):
+    (stdout, stderr, exit status). A missing tool or a hang (the whole process group is killed) is
+    a one-line PmcsuiteError."""
     try:
-        proc = run_group(argv, timeout, env=env)
+        proc = run_group(argv, timeout, env=env) if target is None else target.run(argv, timeout, tool=True)
     except OSError:
         raise EnvironmentProblem(f"{argv[0]} not found: install it, or use --backend none") from None
     except subprocess.TimeoutExpired:

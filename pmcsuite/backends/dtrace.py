@@ -25,13 +25,11 @@ fresh temporary file. The benchmark's stdout (its JSON) is dtrace's stdout, unmi
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..benchmark import parse_bench_output
 from ..errors import EnvironmentProblem, PmcsuiteError
-from ..processes import scratch_dir
 from . import CounterValue, ToolBackend, run_under_tool
 
 _GUARD = re.compile(r"ipcbench: guard: the benchmark was (killed by signal [^\n]+)")
@@ -307,14 +305,12 @@ class DtraceBackend(ToolBackend):
     name = "dtrace"
     scope = "process"
     version_flag = "-V"
-
-    def _missing(self) -> PmcsuiteError:
-        return EnvironmentProblem("dtrace not found on PATH: the dtrace backend needs FreeBSD (or "
-                             "illumos) DTrace; use --backend perf on Linux or --backend none")
+    package = ("it is part of FreeBSD's base system (cddl/usr.sbin/dtrace) and needs the dtraceall kernel "
+               "module (kldload dtraceall); or --backend none for bandwidth only")
 
     def available(self) -> tuple[bool, str]:
         if self._exe() is None:
-            return False, str(self._missing())
+            return False, self.missing()
         v = self.version()
         if v is None:
             return False, "dtrace is on PATH but 'dtrace -V' fails: is the dtrace(4) device loaded?"
@@ -322,12 +318,12 @@ class DtraceBackend(ToolBackend):
 
     def _once(self, counters: list[str], bench_argv: list[str], timeout: float):
         """One dtrace run: (stdout, stderr, returncode, aggregation text)."""
-        with scratch_dir("dtrace") as tmp:
-            script, out = Path(tmp, "count.d"), Path(tmp, "agg.out")
-            script.write_text(dtrace_script(counters))
+        with self.target.scratch("dtrace") as tmp:
+            script, out = f"{tmp}/count.d", f"{tmp}/agg.out"
+            self.target.write(script, dtrace_script(counters))
             argv = dtrace_argv(script, out, bench_argv, self._exe() or self.tool)
-            stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
-            text = out.read_text(errors="replace") if out.exists() else ""
+            stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv, target=self.target)
+            text = self.target.read(out) or ""
         return stdout, stderr, rc, text
 
     def run(self, events: dict[str, str], bench_argv: list[str],
@@ -338,11 +334,11 @@ class DtraceBackend(ToolBackend):
         reported ``not_supported``; the run is repeated once without it.
         """
         if self._exe() is None:
-            raise self._missing()
+            raise EnvironmentProblem(self.missing())
         counters = [c for c in events if c in D_COUNTERS]
         unsupported: dict[str, str] = {}
-        from ..benchmark import build
-        guarded = [str(build()), "--guard", "--", *map(str, bench_argv)]   # progenyof($target) still counts it
+        # the target's ipcbench guards the benchmark; progenyof($target) still counts it
+        guarded = [str(self.target.exe), "--guard", "--", *map(str, bench_argv)]
         while True:
             if not counters:
                 raise PmcsuiteError("none of the requested counters can be counted with dtrace "
@@ -379,9 +375,8 @@ class DtraceBackend(ToolBackend):
 
     def probe(self, events: dict[str, str]) -> list[CounterValue]:
         """Compile and enable the script for real around ``true``; status "available" or why not."""
-        true = shutil.which("true") or "/usr/bin/true"
         if self._exe() is None:
-            return [CounterValue(c, e, None, "", "tool_missing", reason=str(self._missing()))
+            return [CounterValue(c, e, None, "", "tool_missing", reason=self.missing())
                     for c, e in events.items()]
         out = []
         for cid, spec in events.items():
@@ -389,7 +384,7 @@ class DtraceBackend(ToolBackend):
                 out.extend(counter_values([], {cid: spec}))
                 continue
             try:
-                _o, stderr, rc, _t = self._once([cid], [true], 60)
+                _o, stderr, rc, _t = self._once([cid], [self.target.which("true") or "/usr/bin/true"], 60)
             except PmcsuiteError as exc:
                 out.append(CounterValue(cid, DEFAULT_EVENTS[cid], None, "", "error", reason=str(exc)))
                 continue

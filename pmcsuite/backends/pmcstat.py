@@ -17,13 +17,10 @@ pmcstat exits 0 whatever the command's exit status: a failed benchmark shows as 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 from ..benchmark import parse_bench_output
-from ..errors import PmcsuiteError
-from ..processes import scratch_dir
+from ..errors import EnvironmentProblem, PmcsuiteError
 from . import CounterValue, ToolBackend, run_under_tool
 from .perf import _bench_error
 
@@ -140,9 +137,8 @@ class PmcstatBackend(ToolBackend):
 
     name = "pmcstat"
     scope = "process"
-
-    def _missing(self) -> str:
-        return "pmcstat not found on PATH: it ships with FreeBSD (usr.sbin/pmcstat); use --backend none"
+    package = ("it is part of FreeBSD's base system (usr.sbin/pmcstat) and needs the hwpmc kernel module "
+               "(kldload hwpmc); or --backend none for bandwidth only")
 
     def version(self) -> str | None:
         """pmcstat has no --version: report the path of the tool (or None if missing)."""
@@ -152,7 +148,7 @@ class PmcstatBackend(ToolBackend):
     def available(self) -> tuple[bool, str]:
         exe = self._exe()
         if exe is None:
-            return False, self._missing()
+            return False, self.missing()
         return True, f"pmcstat at {exe}"
 
     def run(self, events: dict[str, str], bench_argv: list[str],
@@ -161,16 +157,17 @@ class PmcstatBackend(ToolBackend):
         if not events:
             raise PmcsuiteError("the pmcstat backend needs at least one event: pass counters, or "
                                 "use --backend none for a baseline")
-        if self._exe() is None:
-            raise PmcsuiteError(self._missing())
-        from ..benchmark import build
-        # pmcstat exits 0 whatever its workload did: ipcbench's guard reports how the benchmark ended
-        guarded = [str(build()), "--guard", "--", *map(str, bench_argv)]
-        with scratch_dir("pmcstat") as tmp:
-            out = Path(tmp, "pmcstat.out")
-            argv = build_argv(list(events.values()), out, guarded, self._exe() or self.tool)
-            stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv)
-            text = out.read_text(errors="replace") if out.exists() else ""
+        exe = self._exe()
+        if exe is None:
+            raise EnvironmentProblem(self.missing())
+        # pmcstat exits 0 whatever its workload did: ipcbench's guard (the target's) reports how the
+        # benchmark ended
+        guarded = [str(self.target.exe), "--guard", "--", *map(str, bench_argv)]
+        with self.target.scratch("pmcstat") as tmp:
+            out = f"{tmp}/pmcstat.out"
+            argv = build_argv(list(events.values()), out, guarded, exe)
+            stdout, stderr, rc = run_under_tool(argv, timeout, bench_argv, target=self.target)
+            text = self.target.read(out) or ""
         failure = classify_failure(rc, stderr)
         if failure is not None:
             raise PmcsuiteError(failure[1])
@@ -189,15 +186,15 @@ class PmcstatBackend(ToolBackend):
         """Allocate each event for real (``pmcstat -p EV -- true``, one event at a time)."""
         exe = self._exe()
         if exe is None:
-            return [CounterValue(c, e, None, "", "tool_missing", reason=self._missing())
+            return [CounterValue(c, e, None, "", "tool_missing", reason=self.missing())
                     for c, e in events.items()]
-        true = shutil.which("true") or "/usr/bin/true"
+        true = self.target.which("true") or "/usr/bin/true"
         out = []
         for cid, spec in events.items():
-            with scratch_dir("probe") as tmp:
-                argv = [exe, "-o", str(Path(tmp, "out")), "-p", spec, "--", true]
+            with self.target.scratch("probe") as tmp:
+                argv = [exe, "-o", f"{tmp}/out", "-p", spec, "--", true]
                 try:
-                    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+                    r = self.target.run(argv, 60, tool=True)
                 except subprocess.TimeoutExpired:
                     out.append(CounterValue(cid, spec, None, "", "error",
                                             reason="pmcstat hung while probing"))
