@@ -22,8 +22,8 @@ from .benchmark import build, build_info, bench_argv, bench_points_argv, IPC_MOD
 from .catalogue import load_catalogue
 from .availability import check
 from .errors import EnvironmentProblem, Interrupted, PmcsuiteError
-from .hostinfo import (host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction,
-                       own_cpu_time, runnable_others)
+from .hostinfo import (benchmark_load, host_metadata, resolve_platforms, tool_versions, cpu_times,
+                       other_cpu_fraction, own_cpu_time, runnable_others)
 from .plan import (Job, backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key, shuffled_processes,
                    split_runs)
 from .options import name_list
@@ -376,23 +376,21 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None, target=None) -> li
     with ok=False and a one-line error when the process failed (its runs are kept whole or not at all)."""
     several = settings.processes is not None
     first, pass_ = batch[0], batch[0].pass_
-    if several:
+    remote = target is not None
+    if several:       # on a target the benchmark samples the machine's load itself (--load)
         argv = bench_points_argv(exe, [(j.ipc, j.size, j.iterations) for j in batch], settings.total_size,
-                                 settings.actors, settings.placement, force=settings.force)
+                                 settings.actors, settings.placement, force=settings.force, load=remote)
     else:
         argv = bench_argv(exe, first.ipc, first.size, settings.total_size, settings.actors, settings.placement,
-                          force=settings.force)
+                          force=settings.force, load=remote)
     backend = _target_backend(pass_.backend if pass_ else "none", target)
     events = pass_.events if pass_ else {}
-    remote = target is not None
     common = dict(actors=settings.actors, placement=settings.placement, total_size=settings.total_size,
                   variant=first.variant, backend=backend.name, process=first.process, started=_now())
-    # the machine's load around the process: read on the target (the benchmark's own CPU time is
-    # what is ours there), here with this process's and its children's CPU time
-    target_cpus = getattr(target, "cpus", None) if remote else None
-    if remote:
-        (before, others_before), own_before = target.load_sample(), 0.0
-    else:
+    # the machine's load around the process: here, read before and after it with this process's and
+    # its children's CPU time as ours; on a target, sampled by the benchmark itself (ipcbench
+    # --load) around its iterations, with the CPU time it reports as ours
+    if not remote:
         others_before, before, own_before = runnable_others(), cpu_times(), own_cpu_time()
     try:
         results = (backend.run_iterations(events, argv, settings.timeout) if several
@@ -411,11 +409,13 @@ def run_batch(batch, settings: Settings, exe: Path, cat=None, target=None) -> li
         return [RunRecord(**common, ipc=first.ipc, buffer_size=first.size, iterations=first.iterations,
                           run=first.first_run, iteration=None, ok=False, error=str(exc)).to_json()]
     if remote:
-        (after, others_after), own_after = target.load_sample(), _benchmark_cpu_seconds(results)
+        before, after, others = benchmark_load([bench for bench, _ in results])
+        busy = {"other_cpu_frac": other_cpu_fraction(before, after, _benchmark_cpu_seconds(results), cpus=target.cpus),
+                "runnable_others": others}
     else:
         after, own_after, others_after = cpu_times(), own_cpu_time(), runnable_others()
-    busy = {"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before, cpus=target_cpus),
-            "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)}
+        busy = {"other_cpu_frac": other_cpu_fraction(before, after, own_after - own_before),
+                "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)}
     records = []
     for (job, iteration), (bench, values) in zip(expected, results):
         bench = {k: v for k, v in bench.items() if k != "counters"}     # stored apart, as counters

@@ -309,25 +309,6 @@ def runnable_others() -> int | None:
     return max(0, int(match.group(1)) - 1) if match else None
 
 
-#: what a remote target prints for :func:`parse_load_sample` (POSIX sh; Linux, else FreeBSD)
-LOAD_SCRIPT = ("if [ -r /proc/stat ]; then head -n 1 /proc/stat; cat /proc/loadavg; "
-               "else sysctl -n kern.clockrate kern.cp_time; fi")
-#: USER_HZ, the unit of /proc/stat on every Linux architecture (a fixed ABI value)
-LINUX_USER_HZ = 100
-
-
-def parse_load_sample(text: str) -> tuple[tuple[float, float] | None, int | None]:
-    """What :data:`LOAD_SCRIPT` printed -> (``cpu_times()``, ``runnable_others()``) of that machine;
-    None for what it did not say. The process that read /proc/loadavg is not counted as another."""
-    text = text or ""
-    if text.startswith("cpu "):
-        match = re.search(r"\s(\d+)/\d+\s", text)
-        return parse_proc_stat(text, LINUX_USER_HZ), (max(0, int(match.group(1)) - 1) if match else None)
-    rate = re.search(r"stathz\s*=\s*(\d+)", text)
-    lines = [line for line in text.splitlines() if line.strip() and "stathz" not in line]
-    return (parse_cp_time(lines[0], float(rate.group(1))) if rate and lines else None), None
-
-
 def benchmark_load(benches: list[dict]) -> tuple:
     """The machine's load that ``ipcbench --load`` sampled around a process's iterations (``benches``:
     their JSON objects, in order) -> (``cpu_times()`` at the first iteration's start, at the last

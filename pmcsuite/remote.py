@@ -423,20 +423,13 @@ class SshTarget:
         """Write ``text`` to ``path`` on the target through the connection."""
         self._send(text.encode(), Path(path).name, path, 'cat > "$0"', path)
 
-    def load_sample(self) -> tuple:
-        """The target's ``(cpu_times, runnable_others)`` now, read there (``hostinfo.LOAD_SCRIPT``);
-        None for what it cannot say. LinkLost when the link is gone."""
-        from .hostinfo import LOAD_SCRIPT, parse_load_sample
-        proc = self.shell(["sh", "-c", LOAD_SCRIPT], timeout=30)
-        return parse_load_sample(proc.stdout) if proc.returncode == 0 else (None, None)
-
     def metadata(self) -> dict:
         """The target's ``host`` object, read there (uname, /proc/cpuinfo, /etc/os-release,
         perf_event_paranoid, nproc), with how it was reached."""
         host = host_from_sections(parse_sections(self.sh("LC_ALL=C; export LC_ALL; " + _METADATA_SCRIPT)))
         host["via"] = {"ssh": self.name, "ssh_command": self.ssh_command, "cache_dir": self.cache_dir,
                        "workstation": socket.gethostname()}
-        self.cpus = host.get("cpus")          # for the machine-load share (load_sample)
+        self.cpus = host.get("cpus")          # for the machine-load share (collection.run_batch)
         return host
 
     def ensure_cache(self) -> str:

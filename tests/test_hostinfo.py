@@ -148,20 +148,6 @@ def test_tool_versions(monkeypatch):
     assert hostinfo.tool_version("pmcstat") == "pmcstat (FreeBSD 14.1-RELEASE)"
 
 
-def test_load_samples_read_on_a_target():
-    from pmcsuite.hostinfo import parse_load_sample
-    linux = ("cpu  3419 12 1581 893331 181 0 73 9 0 0\n"
-             "0.08 0.03 0.01 3/151 7424\n")
-    cpu, runnable = parse_load_sample(linux)
-    assert cpu == pytest.approx(((3419 + 12 + 1581 + 893331 + 181 + 0 + 73 + 9) / 100, (893331 + 181) / 100))
-    assert runnable == 2                                  # the reading process is not another
-    freebsd = "{ hz = 1000, tick = 1000, profhz = 8128, stathz = 127 }\n1805 0 3371 53 2299413\n"
-    cpu, runnable = parse_load_sample(freebsd)
-    assert cpu == pytest.approx(((1805 + 3371 + 53 + 2299413) / 127, 2299413 / 127)) and runnable is None
-    assert parse_load_sample("") == (None, None)
-    assert parse_load_sample("sh: sysctl: not found\n") == (None, None)
-
-
 def test_load_the_benchmark_sampled_itself():
     from pmcsuite.hostinfo import benchmark_load
     first = {"machine": {"hz": 100, "before": {"total": 1000, "idle": 800, "runnable": 1},
