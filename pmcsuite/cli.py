@@ -122,14 +122,24 @@ def cmd_check(args):
     from .catalogue import load_catalogue
     from .availability import check, format_check
     from .hostinfo import resolve_platforms
-    cat = load_catalogue([Path(c) for c in args.catalogue or ()])
-    platforms = resolve_platforms(cat, args.platform)
-    backends = resolve_backends(args.backend)
-    results = check(cat, name_list(args.counters, "--counters", "syscalls,faults"), platforms, backends)
-    if args.json:
-        _print_json({"platform": platforms, "backend": backends, "counters": [r.to_dict() for r in results]})
+    if args.host:
+        from .collection import check_target
+        platforms, backends, results = check_target(args.host, args.ssh_command, args.counters, args.backend,
+                                                    args.platform, args.catalogue or (), args.target_cc)
     else:
-        print(f"platform: {', '.join(platforms)}; backend: {', '.join(backends) or 'none'}")
+        if args.ssh_command or args.target_cc:
+            raise PmcsuiteError("--ssh-command and --target-cc go with --host: they say how to reach the target "
+                                "and build its benchmark")
+        cat = load_catalogue([Path(c) for c in args.catalogue or ()])
+        platforms = resolve_platforms(cat, args.platform)
+        backends = resolve_backends(args.backend)
+        results = check(cat, name_list(args.counters, "--counters", "syscalls,faults"), platforms, backends)
+    where = {"host": args.host} if args.host else {}
+    if args.json:
+        _print_json({**where, "platform": platforms, "backend": backends, "counters": [r.to_dict() for r in results]})
+    else:
+        print(f"{'host: ' + args.host + '; ' if args.host else ''}platform: {', '.join(platforms)}; "
+              f"backend: {', '.join(backends) or 'none'}")
         print(format_check(results))
     if not any(r.status == "available" for r in results):
         raise EnvironmentProblem("none of these counters can be counted here (see the table above): measure "
@@ -324,7 +334,8 @@ EXAMPLES = {
                 "pmcsuite collect --quick --host root@192.168.7.2 --out results/bbb",
                 "pmcsuite collect --quick --host pi@a --host pi@b:2222 --ssh-command \"ssh -i ~/.ssh/lab\" --out results/fleet"],
     "bench": ["pmcsuite bench --ipc local-s --buffer 256K", "pmcsuite bench --ipc pipe --buffer 1M --json"],
-    "check": ["pmcsuite check", "pmcsuite check --counters l1,axi --platform cortex-a8 --json"],
+    "check": ["pmcsuite check", "pmcsuite check --counters l1,axi --platform cortex-a8 --json",
+              "pmcsuite check --host root@192.168.7.2"],
     "counters": ["pmcsuite counters", "pmcsuite counters --platform armv8 --json"],
     "summary": ["pmcsuite summary results/q", "pmcsuite summary --json"],
     "report": ["pmcsuite report results/q", "pmcsuite report results/q --out reports/q",
@@ -433,11 +444,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the benchmark's JSON")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("check", help="open every catalogue counter on this host and report its status")
+    p = sub.add_parser("check", help="open every catalogue counter on this host (or --host) and report its status")
     p.add_argument("--counters", help="only these groups or counter ids")
     p.add_argument("--backend", default="auto")
     p.add_argument("--platform")
     p.add_argument("--catalogue", action="append", metavar="FILE")
+    p.add_argument("--host", metavar="[USER@]HOST[:PORT]", help="ask a remote target over SSH, as collect --host would")
+    p.add_argument("--ssh-command", help="the ssh command line for --host (default: ssh)")
+    p.add_argument("--target-cc", metavar="CC", help="build the benchmark with the target's compiler (--host)")
     json_option(p)
     p.set_defaults(func=cmd_check)
 

@@ -312,6 +312,28 @@ def _check_target_tools(target, names) -> None:
                 raise EnvironmentProblem(why)
 
 
+def check_target(host: str, ssh_command: str | None = None, counters=None, backend="auto", platform=None,
+                 catalogue=(), target_cc: str | None = None) -> tuple[list[str], list[str], list]:
+    """``pmcsuite check --host``: what a remote target can count, asked there as ``collect --host``
+    would (its benchmark copied over, its platform from its own /proc/cpuinfo, its tools): (platforms,
+    backend names, ``availability.CheckResult`` per counter). Takes no sweep lock."""
+    from .availability import check
+    from .remote import make_target
+    cat = load_catalogue([Path(c) for c in catalogue])
+    target = make_target(host, ssh_command)
+    try:
+        target.connect()
+        target.prepare(target_cc)
+        platforms = _target_platforms(cat, target) if platform is None else resolve_platforms(cat, platform)
+        names = _remote_backends(backend, target)
+        _check_target_tools(target, names)
+        results = check(cat, name_list(counters, "--counters", "syscalls,faults"), platforms,
+                        [_target_backend(name, target) for name in names])
+        return platforms, names, results
+    finally:
+        target.close()
+
+
 def _target_platforms(cat, target) -> list[str]:
     """The target's platforms, from its own /proc/cpuinfo and uname (hostinfo.match_platforms)."""
     from .hostinfo import Uname, match_platforms

@@ -150,6 +150,20 @@ def test_the_benchmark_is_copied_once_without_cksum_on_the_board(sweep, server, 
     assert len(pmcsuite.load(tmp_path / "again")) == 2
 
 
+def test_check_on_the_board_asks_its_pmu(server):
+    """pmcsuite check --host: the board's platform from its own cpuinfo, and its PMU's answers."""
+    proc = cli("check", "--host", server.host, "--ssh-command", server.ssh_command, "--counters", "instr", "--json",
+               timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads(proc.stdout)
+    assert said["host"] == server.host and said["platform"][0] == "armv8" and said["backend"] == ["inproc"]
+    status = {c["counter"]: c["status"] for c in said["counters"]}
+    assert status["instructions"] == status["cycles"] == "available", said["counters"]
+    text = cli("check", "--host", server.host, "--ssh-command", server.ssh_command, "--counters", "instr",
+               timeout=300)
+    assert text.returncode == 0 and text.stdout.startswith(f"host: {server.host}; platform: armv8"), text.stdout
+
+
 # ------------------------------------------------------------------ QEMU never outlives a boot
 
 def test_serve_kills_qemu_when_the_block_fails():

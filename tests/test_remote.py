@@ -465,3 +465,17 @@ def test_the_targets_files_and_tools_through_ssh(servers, install):
         assert not Path(tmp).exists()
     finally:
         target.close()
+
+
+def test_check_on_a_remote_target(servers, tmp_path):
+    server = servers[0]
+    proc = _cli("check", "--host", server.host, "--ssh-command", server.ssh_command, "--counters", "syscalls", "--json")
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads(proc.stdout)
+    assert said["host"] == server.host and said["backend"] == ["inproc"] and "software" in said["platform"]
+    assert {c["counter"]: c["status"] for c in said["counters"]}["syscalls_write"] == "available"
+    assert not (server.cache / "sweep.lock").exists()                 # a check takes no sweep lock
+    wrong = _cli("check", "--host", f"root@127.0.0.1:{_free_port()}", "--ssh-command", server.ssh_command)
+    assert wrong.returncode == 3 and wrong.stderr.count("\n") == 1 and "cannot reach" in wrong.stderr, wrong.stderr
+    alone = _cli("check", "--ssh-command", "ssh -p 22")
+    assert alone.returncode == 2 and "go with --host" in alone.stderr
