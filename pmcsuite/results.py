@@ -217,8 +217,11 @@ def load(directory, strict: bool = False, cache: bool = True) -> pd.DataFrame:
     metadata = store.read_metadata()
     cached = table_cache.read(store.dir, store.runs_path) if cache else None
     if cached is not None:
-        cached.table = _typed(cached.table, cached.counters)      # Parquet's strings -> objects, as parsed
-    else:
+        try:
+            cached.table = _typed(cached.table, cached.counters)      # Parquet's strings -> objects, as parsed
+        except (ValueError, TypeError, OverflowError):                # a damaged cache: the journal decides
+            cached = None
+    if cached is None:
         cached = table_cache.CachedTable(_empty_table(), covered=0, lines=0)
     parts, counters = [cached.table], dict.fromkeys(cached.counters)
     warnings, multiplexed = list(cached.warnings), list(cached.multiplexed)

@@ -67,24 +67,31 @@ def _digest(path: Path, size: int) -> str | None:
 
 def read(directory, journal: Path) -> CachedTable | None:
     """The cached table of ``directory`` when it still matches ``journal`` (else None)."""
-    path = cache_path(directory)
     try:
-        import pyarrow.parquet as pq
-        meta = json.loads(pq.read_schema(path).metadata[_KEY])
-        if meta.get("layout") != _layout() or journal.stat().st_size < meta["covered"] \
-                or _digest(journal, meta["covered"]) != meta["sha256"]:
-            return None
-        arrow = pq.read_table(path, memory_map=True)
-        # text as categoricals, so that the object columns made from them share one string per value;
-        # self_destruct frees each Arrow column once converted
-        table = arrow.to_pandas(split_blocks=True, self_destruct=True, strings_to_categorical=True)
-        del arrow
-    except Exception:             # noqa: BLE001 - no cache, or a cache we cannot use: build from the journal
+        return _read(cache_path(directory), journal)
+    except Exception:             # noqa: BLE001 - no cache, or one we cannot use (any damage): use the journal
         return None
+
+
+def _read(path: Path, journal: Path) -> CachedTable | None:
+    import pyarrow.parquet as pq
+    meta = json.loads(pq.read_schema(path).metadata[_KEY])
+    if meta.get("layout") != _layout() or journal.stat().st_size < meta["covered"] \
+            or _digest(journal, meta["covered"]) != meta["sha256"]:
+        return None
+    arrow = pq.read_table(path, memory_map=True)
+    # text as categoricals, so that the object columns made from them share one string per value;
+    # self_destruct frees each Arrow column once converted
+    table = arrow.to_pandas(split_blocks=True, self_destruct=True, strings_to_categorical=True)
+    del arrow
+    counters = [str(c) for c in meta["counters"]]
+    if list(table.columns) != [*TABLE_COLUMNS, *counters, *(f"{c}_status" for c in counters)]:
+        return None               # not the table results.load makes (written by hand, or damaged)
     seen = {}          # equal histograms are one dict, as results.load makes them (read-only)
     for name in DICT_COLUMNS:
         table[name] = [_histogram(text, seen) for text in table[name].astype(object)]
-    return CachedTable(table, meta["covered"], meta["lines"], meta["counters"], meta["warnings"], meta["multiplexed"])
+    return CachedTable(table, int(meta["covered"]), int(meta["lines"]), counters, list(meta["warnings"]),
+                       list(meta["multiplexed"]))
 
 
 def _histogram(text, seen: dict):

@@ -116,3 +116,14 @@ def test_corrupt_lines_are_reported_every_time_and_strict_still_refuses(results)
         assert len(df) == 71 and df.attrs["skipped_lines"] == [10]
     with pytest.raises(PmcsuiteError, match=r"runs.jsonl:10 is corrupt"):
         load(results, strict=True)
+
+
+def test_a_cache_with_other_columns_is_not_used(results):
+    journal = load(results, cache=False)
+    load(results)
+    path = table_cache.cache_path(results)
+    import pyarrow.parquet as pq
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["cycles_status"]), path)     # metadata kept, a column gone
+    assert table_cache.read(results, results / "runs.jsonl") is None
+    same_table(journal, load(results))
