@@ -234,10 +234,10 @@ def cmd_summary(args):
 
 
 def cmd_export(args):
-    from .export import export, tidy_table
+    from .export import export, tidy_runs
     df = _load(args)   # warns about skipped lines
-    written = export(_dir(args), args.out, args.format)
-    left_out = tidy_table(df)[1] if any(p.name == "tidy.csv" for p in written) else 0
+    written = export(df, args.out, args.format)
+    left_out = len(df) - len(tidy_runs(df)) if any(p.name == "tidy.csv" for p in written) else 0
     if args.json:
         _print_json({"files": [{"path": str(p), "bytes": p.stat().st_size} for p in written],
                      "failed_runs_not_in_tidy_csv": left_out}, df)

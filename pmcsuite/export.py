@@ -22,22 +22,13 @@ import pandas as pd
 
 from .errors import PmcsuiteError
 from .options import name_list
-from .results import derived_metrics, load, require_runs, summarise
+from .results import counter_table, derived_metrics, load, require_runs, summarise
+from .table_cache import histograms_as_text
 
 FORMATS = ("csv", "json", "parquet")
 #: the columns of the tidy CSV (docs/import-csv.md), in order
 TIDY_COLUMNS = ["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run", "warmup", "scope",
                 "bandwidth", "loop_ns", "counter", "value", "status", "event", "unit"]
-_DICT_COLUMNS = ("write_sizes", "read_sizes")
-
-
-def _histograms_as_text(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy(deep=False)
-    for name in _DICT_COLUMNS:
-        out[name] = [None if d is None else json.dumps({str(k): v for k, v in d.items()}) for d in out[name]]
-    return out
-
-
 def _events(metadata: dict) -> dict:
     """counter id -> the event spelling the result set counted it with (from its plan's passes)."""
     events = {}
@@ -55,37 +46,37 @@ def _units(metadata: dict) -> dict:
     return {cid: counter.unit for cid, counter in cat.counters.items() if counter.unit} if cat is not None else {}
 
 
+def tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The runs the tidy form can hold: successful ones, with a bandwidth (failed runs have none)."""
+    return df[df["ok"].astype(bool) & df["bandwidth"].notna()]
+
+
 def tidy_table(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The result table in the tidy long form of docs/import-csv.md: one row per run x counter it
-    measured, and one row with an empty ``counter`` for a run that measured none. Failed runs have no
-    bandwidth, which that form cannot hold: they are left out, and their number is returned too."""
-    ok = df[df["ok"].astype(bool) & df["bandwidth"].notna()]
+    measured (:func:`pmcsuite.results.counter_table`), and one row with an empty ``counter`` for a run
+    that measured none. Failed runs have no bandwidth, which that form cannot hold: they are left
+    out (:func:`tidy_runs`), and their number is returned too."""
+    ok = tidy_runs(df)
     runs = ok[["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run", "warmup", "scope",
                "bandwidth", "loop_ns"]].rename_axis("row").reset_index()
     metadata = df.attrs.get("metadata") or {}
     events, units = _events(metadata), _units(metadata)
-    parts = []
-    for cid in df.attrs.get("counters", []):
-        status = ok[f"{cid}_status"]
-        measured = status.notna()
-        if measured.any():
-            parts.append(pd.DataFrame({"row": ok.index[measured], "counter": cid,
-                                       "value": ok.loc[measured, cid].to_numpy(), "status": status[measured].to_numpy(),
-                                       "event": events.get(cid), "unit": units.get(cid, "")}))
-    counted = pd.concat(parts, ignore_index=True) if parts else \
-        pd.DataFrame(columns=["row", "counter", "value", "status", "event", "unit"]).astype({"row": int})
-    out = runs.merge(counted, on="row", how="left").sort_values(["row"], kind="stable")
+    counted = counter_table(ok)[["row", "counter", "value", "status"]]
+    counted = counted.assign(event=counted["counter"].map(events), unit=counted["counter"].map(units).fillna(""))
+    out = runs.merge(counted.astype({"row": "int64"}), on="row", how="left").sort_values(["row"], kind="stable")
     out["warmup"] = out["warmup"].map({True: "true", False: "false"})
     return out[TIDY_COLUMNS].reset_index(drop=True), int(len(df) - len(ok))
 
 
-def export(directory, out=None, formats=FORMATS) -> list[Path]:
-    """Write the files of the module docstring into ``out`` (default ``DIR/export``); returns their paths."""
+def export(source, out=None, formats=FORMATS) -> list[Path]:
+    """Write the files of the module docstring into ``out`` (default ``DIR/export``); returns their
+    paths. ``source``: a result directory, or the table ``load`` gave of one."""
     formats = name_list(formats, "export format", "csv,parquet")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise PmcsuiteError(f"unknown export format {unknown[0]!r}: choose from {', '.join(FORMATS)}")
-    df = require_runs(load(directory))
+    df = require_runs(source if isinstance(source, pd.DataFrame) else load(source))
+    directory = Path(df.attrs["directory"])
     target = Path(directory) / "export" if out is None else Path(out)
     if target.exists() and not target.is_dir():
         raise PmcsuiteError(f"{target} is a file: 'export --out' takes a directory to write the files into")
@@ -98,7 +89,7 @@ def export(directory, out=None, formats=FORMATS) -> list[Path]:
 
     try:
         target.mkdir(parents=True, exist_ok=True)
-        text = _histograms_as_text(df)
+        text = histograms_as_text(df)
         if "csv" in formats:
             write("results.csv", lambda p: text.to_csv(p, index=False))
             write("tidy.csv", lambda p: tidy_table(df)[0].to_csv(p, index=False))

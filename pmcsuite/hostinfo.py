@@ -313,19 +313,21 @@ def benchmark_load(benches: list[dict]) -> tuple:
     """The machine's load that ``ipcbench --load`` sampled around a process's iterations (``benches``:
     their JSON objects, in order) -> (``cpu_times()`` at the first iteration's start, at the last
     one's end, tasks runnable besides the benchmark then, the fewer of the two); None where unknown."""
-    first = (benches[0].get("machine") or {}) if benches else {}
-    last = (benches[-1].get("machine") or {}) if benches else {}
+    def sample(bench, when) -> tuple[dict, object]:
+        machine = bench.get("machine") if isinstance(bench.get("machine"), dict) else {}
+        found = machine.get(when)
+        return (found if isinstance(found, dict) else {}), machine.get("hz")
 
-    def seconds(machine, when):
-        sample, hz = machine.get(when) or {}, machine.get("hz")
-        total, idle = sample.get("total"), sample.get("idle")
-        numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (total, idle, hz))
-        return (total / hz, idle / hz) if numbers and hz > 0 else None
+    def whole(*values) -> bool:
+        return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
-    runnable = [m.get(when, {}).get("runnable") if isinstance(m.get(when), dict) else None
-                for m, when in ((first, "before"), (last, "after"))]
-    both = all(isinstance(v, int) and not isinstance(v, bool) for v in runnable)
-    return seconds(first, "before"), seconds(last, "after"), min(runnable) if both else None
+    if not benches:
+        return None, None, None
+    (start, hz), (end, hz_end) = sample(benches[0], "before"), sample(benches[-1], "after")
+    times = [(s["total"] / h, s["idle"] / h) if whole(s.get("total"), s.get("idle"), h) and h > 0 else None
+             for s, h in ((start, hz), (end, hz_end))]
+    runnable = start.get("runnable"), end.get("runnable")
+    return times[0], times[1], min(runnable) if whole(*runnable) else None
 
 
 def own_cpu_time() -> float:

@@ -240,11 +240,12 @@ def load(directory, strict: bool = False, cache: bool = True) -> pd.DataFrame:
     if clash:
         raise PmcsuiteError(f"counter id {clash[0]!r} clashes with a result-table column; rename it in the catalogue")
     columns = list(FIXED_COLUMNS) + counter_ids + [f"{cid}_status" for cid in counter_ids]
+    cached_rows = len(cached.table)          # counted before _concat empties the parts
+    new_rows = index - cached_rows
+    # one part: the cache (its columns checked to be these) or the empty table (no counters)
     df = parts[0] if len(parts) == 1 else _typed_counters(_concat([p for p in parts if len(p)] or parts[:1], columns),
                                                           counter_ids)
-    df = df[columns] if list(df.columns) != columns else df
-    new_rows = len(df) - len(cached.table)
-    if cache and new_rows and not store.skipped and new_rows >= min(_REWRITE, len(cached.table) // 20 + 1):
+    if cache and new_rows and not store.skipped and new_rows >= min(_REWRITE, cached_rows // 20 + 1):
         table_cache.write(store.dir, store.runs_path, table_cache.CachedTable(
             df, store.covered, store.covered_lines, counter_ids, warnings, multiplexed))
     df.attrs.update(metadata=SharedDict(metadata), counters=SharedList(counter_ids),

@@ -102,6 +102,15 @@ def _histogram(text, seen: dict):
     return seen[text]
 
 
+def histograms_as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (shallow copy) with its size histograms as JSON text (``{"65536": 255}``), the form
+    Parquet and CSV can hold; ``_histogram`` reads it back."""
+    out = df.copy(deep=False)
+    for name in DICT_COLUMNS:
+        out[name] = [None if d is None else json.dumps(d) for d in out[name]]
+    return out
+
+
 def write(directory, journal: Path, cached: CachedTable) -> bool:
     """Write ``cached`` as the cache of ``directory`` (atomically); False when it cannot be written."""
     path = cache_path(directory)
@@ -112,9 +121,7 @@ def write(directory, journal: Path, cached: CachedTable) -> bool:
         meta = {"layout": _layout(), "covered": cached.covered, "lines": cached.lines,
                 "sha256": _digest(journal, cached.covered), "counters": list(cached.counters),
                 "warnings": list(cached.warnings), "multiplexed": list(cached.multiplexed)}
-        frame = cached.table.copy(deep=False)
-        for name in DICT_COLUMNS:
-            frame[name] = [None if d is None else json.dumps(d) for d in frame[name]]
+        frame = histograms_as_text(cached.table)
         schema = pa.Schema.from_pandas(frame, preserve_index=False)       # types from every row, not a slice's
         schema = schema.with_metadata({**(schema.metadata or {}), _KEY: json.dumps(meta, default=str)})
         with pq.ParquetWriter(tmp, schema) as writer:
