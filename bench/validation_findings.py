@@ -1,148 +1,132 @@
-"""Validation of the findings on synthetic sweeps (issue 8): are planted breakpoints recovered, are
-breakpoints invented, is the planted counter named and are unrelated ones left out?
+"""Validation of the findings' inflexion points (issue 15 item 4): located inflexion points only where a
+curve leaves the model abruptly, none on smooth curves, flat tops called flat, planted level-offs found.
 
-Each draw is one result table of 15 sizes (1K..16M) x 10 runs per cell, multiplicative Gaussian noise
-of coefficient of variation 3, 10 or 20 % on bandwidth *and* counters, three IPC modes:
+Each draw is one result table made as ``collect`` makes it (``tests/sweeps.py``: 15 sizes 1K..16M, 13
+runs a point in 3 benchmark processes of 5 points each, a warm-up per process and point; a process
+level of CV ``pcv``, iteration CV ``icv``, a share ``slow`` of runs at 0.6x), three IPC modes a table.
+Every measure goes through ``findings(explain(df))`` (``INFLEXION_KINDS``), except the model's
+parameter coverage (``explain``'s ``model``). Curves (``tests/sweeps.py``):
 
-- ``planted``: bandwidth rises 70 MiB/s per doubling up to 2**k (k drawn in 13..18 per draw), then
-  falls by 60 % of its peak by 16M: one breakpoint (a peak) at 2**k;
-- ``flat``: 300 MiB/s at every size (no breakpoint);
-- ``line``: 100 + 20 per doubling, a straight line in log2(size) (no breakpoint).
+- smooth, no breakpoint: ``hockney`` (t0 4 us, r_inf 6e9: the per-call model itself), ``log_saturating``
+  and ``logistic`` (``bench/validation_noise.py``'s), ``log_growing`` (ln(1 + n / 16K): grows as log n,
+  never saturates: the hardest for the model);
+- planted: ``sharp_fall`` (steep rise, n_1/2 80K, then -30 % a doubling from 64K), ``fall`` (n_1/2 20K,
+  -15 % a doubling from 64K), ``level_off`` (n_1/2 20K, flat from 64K), ``flat_top`` (per-call model to
+  16K, flat within 1 % to 64K, then -15 % a doubling), ``two_breaks`` (the same from 32K to 128K).
 
-A pass ``bus`` (other runs, as with perf passes) measures three counters per KiB:
-``related`` (flat 0.5, then 4x per doubling from 2**k for two doublings, then flat), ``unrelated_noise``
-(a constant, noise only) and ``unrelated_far`` (the same shape as ``related`` but starting 2 size steps
-away from 2**k). Rates per noise level over ``draws`` draws:
+Rates per noise condition:
 
-- ``recovery``: the planted mode claims a breakpoint within one size step of 2**k;
-- ``extra``: the planted mode claims a breakpoint further away;
-- ``false_flat`` / ``false_line``: any breakpoint claimed on the flat curve / the straight line;
-- ``related_named``: among recovered breakpoints, the related counter is named behind it;
-- ``unrelated_named``: share of findings with counters tried (any mode) naming an unrelated counter.
+- ``smooth located``: a smooth curve with a located inflexion point (a finding of ``INFLEXION_KINDS``;
+  goal <= 5 %), per family and pooled; ``hockney departs``: any departure on the per-call model (<= 5 %);
+- ``flat called flat``: flat_top and two_breaks with a flat peak region spanning the planted flat range
+  (goal >= 90 %);
+- ``planted recovered``: sharp_fall located at [64K, 128K] (goal >= 90 %); for fall and level_off, the
+  first departure's location interval contains 64K (located or gradual), and how often it is located;
+- ``coverage``: the model's 95 % intervals of t0, r_inf, n_half holding the truth on hockney.
 
-Goals: recovery >= 90 % at CV 10 %, false breakpoints <= 2 %, unrelated counter named in <= 5 % of
-findings, related counter named >= 90 %. ``run(draws, seed) -> list[dict]`` (one dict per noise level);
-``main()`` prints the table. Run: ``python3 bench/validation_findings.py [--draws N]``.
+Run: ``python3 bench/validation_findings.py [--draws N] [--seed S]`` (about 2 s a draw and condition).
+``run(draws, seed) -> list[dict]`` (one dict per condition).
 """
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import sweeps  # noqa: E402
 
 from pmcsuite.analysis import explain  # noqa: E402
+from pmcsuite.analysis.findings import INFLEXION_KINDS, findings  # noqa: E402
 
-SIZES = [1 << k for k in range(10, 25)]
-TOTAL = 1 << 24
-MIB = float(1 << 20)
-RUNS = 10
-NOISES = (0.03, 0.10, 0.20)
-GOALS = {"recovery": (">=", 0.90), "extra": ("<=", 0.02), "false_flat": ("<=", 0.02), "false_line": ("<=", 0.02),
-         "related_named": (">=", 0.90), "unrelated_named": ("<=", 0.05)}
-
-
-def planted(k):
-    peak = 100 + 70 * (k - 10)
-    fall = 0.6 * peak / (24 - k)
-    return lambda x: np.where(x <= k, 100 + 70 * (x - 10), peak - fall * (x - k))
-
-
-def ramp(start):
-    return lambda x: 0.5 * 4.0 ** (np.clip(x, start, start + 2) - start)
+K = 1024
+CONDITIONS = {"low (process CV 3 %, iteration 1 %, 1 % slow)": dict(pcv=0.03, icv=0.01, slow=0.01),
+              "mid (6 %, 2 %, 3 % slow)": dict(pcv=0.06, icv=0.02, slow=0.03),
+              "high (10 %, 3 %, 5 % slow)": dict(pcv=0.10, icv=0.03, slow=0.05)}
+HOCKNEY = (4e-6, 6e9)
+SMOOTH = {"hockney": sweeps.hockney(*HOCKNEY), "log_saturating": sweeps.log_saturating(),
+          "logistic": sweeps.logistic(), "log_growing": sweeps.log_growing()}
+PLANTED = {"sharp_fall": sweeps.level_off(20e-6, at=64 * K, fall=0.3),
+           "fall": sweeps.level_off(5e-6, at=64 * K, fall=0.15), "level_off": sweeps.level_off(5e-6, at=64 * K)}
+FLAT = {"flat_top": (sweeps.flat_top(start=16 * K, stop=64 * K), (16 * K, 64 * K)),
+        "two_breaks": (sweeps.flat_top(start=32 * K, stop=128 * K), (32 * K, 128 * K))}
+GOALS = {"smooth located (pooled)": ("<=", 0.05), "hockney departs": ("<=", 0.05),
+         "flat called flat (pooled)": (">=", 0.90), "sharp_fall located at 64K-128K": (">=", 0.90)}
 
 
-def table(k: int, noise: float, rng) -> pd.DataFrame:
-    """One synthetic result table (vectorised; the columns ``explain`` uses)."""
-    far = k + 2 if k + 2 <= 21 else k - 2
-    curves = {"planted": planted(k), "flat": lambda x: 300.0 + 0 * x, "line": lambda x: 100 + 20 * (x - 10)}
-    counters = {"related": ramp(k), "unrelated_noise": lambda x: 3.0 + 0 * x, "unrelated_far": ramp(far)}
-    frames = []
-    sizes = np.repeat(np.array(SIZES, dtype=np.int64), RUNS)
-    x = np.log2(sizes.astype(float))
-    run = np.tile(np.arange(RUNS), len(SIZES))
-    for ipc, curve in curves.items():
-        for variant in ("baseline", "bus"):
-            bw = curve(x) * (1 + noise * rng.standard_normal(len(x))) * MIB
-            f = pd.DataFrame({"ipc": ipc, "buffer_size": sizes, "total_size": TOTAL, "run": run, "warmup": False,
-                              "variant": variant, "ok": True, "bandwidth": bw, "loop_ns": TOTAL / bw * 1e9,
-                              "writes": TOTAL // sizes, "shared_cpu": False})
-            for c, per_kib in counters.items():
-                values = per_kib(x) * (1 + noise * rng.standard_normal(len(x))) * TOTAL / 1024
-                f[c] = np.maximum(values, 1e-9) if variant == "bus" else np.nan
-                f[f"{c}_status"] = "ok" if variant == "bus" else None
-            frames.append(f)
-    df = pd.concat(frames, ignore_index=True)
-    df.attrs["counters"] = list(counters)
-    return df
+def _draw(curves: dict, seed: int, noise: dict) -> tuple[dict, list]:
+    df = sweeps.process_sweep(curves, seed=seed, **noise)
+    ex = explain(df, with_overhead=False, labels={})
+    return ex.modes, findings(ex)
 
 
-def _steps(a: int, b: int) -> float:
-    return abs(math.log2(a) - math.log2(b))
-
-
-def run(draws: int = 100, seed: int = 0, noises=NOISES, n_boot: int = 200) -> list[dict]:
-    """Rates per noise level (see the module docstring)."""
+def run(draws: int = 50, seed: int = 0) -> list[dict]:
+    """Rates per condition (module docstring)."""
     out = []
-    for noise in noises:
-        rng = np.random.default_rng([seed, int(round(noise * 1000))])
-        counts = dict.fromkeys(("recovered", "extra", "false_flat", "false_line", "related", "with_counters",
-                                "unrelated"), 0)
+    for name, noise in CONDITIONS.items():
+        hits: dict = {}
+
+        def add(measure, hit):
+            k, n = hits.get(measure, (0, 0))
+            hits[measure] = (k + bool(hit), n + 1)
         t0 = time.perf_counter()
         for d in range(draws):
-            k = int(rng.integers(13, 19))
-            ex = explain(table(k, noise, rng), n_boot=n_boot, seed=d, with_overhead=False, labels={})
-            target = 1 << k
-            p = ex.modes["planted"]
-            near = [j for j, b in enumerate(p.breakpoints) if _steps(b.size, target) <= 1]
-            counts["recovered"] += bool(near)
-            counts["extra"] += any(_steps(b.size, target) > 1 for b in p.breakpoints)
-            counts["false_flat"] += bool(ex.modes["flat"].breakpoints)
-            counts["false_line"] += bool(ex.modes["line"].breakpoints)
-            if near:
-                counts["related"] += any("related" in [a.counter for a in p.explained_by[j]] for j in near)
-            for m in ex.modes.values():
-                for atts in m.tried:
-                    if atts:
-                        counts["with_counters"] += 1
-                        counts["unrelated"] += any(a.named and a.counter.startswith("unrelated") for a in atts)
-        elapsed = time.perf_counter() - t0
-        out.append({"noise_cv": noise, "draws": draws, "recovery": counts["recovered"] / draws,
-                    "extra": counts["extra"] / draws, "false_flat": counts["false_flat"] / draws,
-                    "false_line": counts["false_line"] / draws,
-                    "related_named": counts["related"] / max(counts["recovered"], 1),
-                    "unrelated_named": counts["unrelated"] / max(counts["with_counters"], 1),
-                    "findings_with_counters": counts["with_counters"], "seconds": elapsed})
+            s = seed * 100003 + d
+            modes, found = _draw({k: SMOOTH[k] for k in ("hockney", "log_saturating", "logistic")}, s, noise)
+            extra, found2 = _draw({"log_growing": SMOOTH["log_growing"], **{k: v[0] for k, v in FLAT.items()}},
+                                  s + 1, noise)
+            planted, found3 = _draw(PLANTED, s + 2, noise)
+            for ipc in SMOOTH:
+                fs = found2 if ipc == "log_growing" else found
+                located = any(f.get("ipc") == ipc and f["kind"] in INFLEXION_KINDS for f in fs)
+                add(f"smooth located: {ipc}", located)
+                add("smooth located (pooled)", located)
+            hm = modes["hockney"].model
+            add("hockney departs", bool(hm.departures))
+            for key, truth in (("t0_ns", HOCKNEY[0] * 1e9), ("r_inf", HOCKNEY[1]), ("n_half", HOCKNEY[0] * HOCKNEY[1])):
+                est, lo, hi = getattr(hm, key)
+                add(f"coverage: {key}", lo <= truth <= hi)
+            for ipc, (_, (a, b)) in FLAT.items():
+                flat = any(f.get("ipc") == ipc and f["kind"] == "peak" and f["flat"] and f["from_size"] <= a
+                           and f["to_size"] >= b for f in found2)
+                add(f"flat called flat: {ipc}", flat)
+                add("flat called flat (pooled)", flat)
+            sharp = [f for f in found3 if f.get("ipc") == "sharp_fall" and f["kind"] in INFLEXION_KINDS[:3]]
+            add("sharp_fall located at 64K-128K", any(f["size_interval"] == [64 * K, 128 * K] for f in sharp))
+            add("sharp_fall: a located point elsewhere", any(f["size_interval"] != [64 * K, 128 * K] for f in sharp))
+            for ipc in ("fall", "level_off"):
+                deps = planted[ipc].model.departures
+                add(f"{ipc}: first departure's interval holds 64K",
+                    bool(deps) and deps[0].size_interval[0] <= 64 * K <= deps[0].size_interval[1])
+                add(f"{ipc}: located", bool(deps) and deps[0].located)
+        out.append({"condition": name, "draws": draws, "seconds": time.perf_counter() - t0,
+                    "rates": {k: k_ / n for k, (k_, n) in hits.items()}})
     return out
 
 
-def _verdict(name: str, value: float, noise: float) -> str:
-    op, goal = GOALS[name]
-    if name == "recovery" and abs(noise - 0.10) > 1e-9:
-        return ""          # the recovery goal is stated at CV 10 %
-    ok = value >= goal if op == ">=" else value <= goal
+def _verdict(measure: str, value: float) -> str:
+    if measure not in GOALS:
+        return ""
+    op, goal = GOALS[measure]
+    ok = value <= goal if op == "<=" else value >= goal
     return "ok" if ok else f"MISSES {op} {goal:.0%}"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=100)
+    parser.add_argument("--draws", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    rows = run(args.draws, args.seed)
-    print(f"validation of findings: 15 sizes x {RUNS} runs, {args.draws} draws per noise level")
-    for r in rows:
-        print(f"\nnoise CV {r['noise_cv']:.0%} ({r['seconds']:.0f} s, {r['findings_with_counters']} findings with "
-              f"counters tried)")
-        for name in GOALS:
-            print(f"  {name:16s} {r[name]:6.1%}  {_verdict(name, r[name], r['noise_cv'])}")
+    print(f"validation of inflexion points: 15 sizes x 13 runs in 3 processes, {args.draws} draws per condition")
+    for r in run(args.draws, args.seed):
+        print(f"\n{r['condition']} ({r['seconds']:.0f} s)")
+        for measure, value in r["rates"].items():
+            goal = GOALS.get(measure)
+            print(f"  {measure:44s} {value:6.1%}  {'goal ' + goal[0] + ' ' + format(goal[1], '.0%') if goal else '':12s}"
+                  f" {_verdict(measure, value)}")
     return 0
 
 

@@ -23,7 +23,7 @@ _API = {
     "build_report": "report",
     "import_l41": "importers.l41", "import_csv": "importers.tidy_csv",
     "overhead": "analysis.overhead", "explain": "analysis.explain", "compare": "analysis.compare",
-    "find_breakpoints": "analysis.breakpoints",
+    "fit_model": "analysis.model",
     "trace": "timeline",
     "PmcsuiteError": "errors",
 }

@@ -36,7 +36,10 @@ BORROWED_SPELLING = {"inproc": {"FreeBSD": "pmcstat", None: "perf"}}
 EVENT_KEYS = BACKEND_KEYS + ("code",)
 
 TOP_KEYS = ("version", "counters", "groups", "default_groups", "platforms", "derived")
-COUNTER_KEYS = ("description", "unit", "kind", "caveats", "never_zero")
+COUNTER_KEYS = ("description", "unit", "kind", "caveats", "never_zero", "cost")
+#: keys of a counter's ``cost`` (what one event costs: ``cycles`` and/or ``ns``, each a number or a
+#: [low, high] range, and the ``source`` of the estimate), read by ``analysis.attribution``
+COST_KEYS = ("cycles", "ns", "source")
 GROUP_KEYS = ("description", "counters")
 PLATFORM_KEYS = ("description", "kinds", "detect", "slots", "fixed", "fixed_on", "events", "unavailable")
 DETECT_KEYS = ("cpu_implementer", "cpu_part", "machine", "hw_model", "os")
@@ -69,6 +72,17 @@ class Counter:
     kind: str
     caveats: list[str] = field(default_factory=list)
     never_zero: bool = False    # counts in any loop that moves data: a 0 means the event is not implemented
+    cost: "Cost | None" = None  # what one event costs (order of magnitude), None when not documented
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one event of a counter costs, as a documented order-of-magnitude range: in CPU ``cycles``
+    (converted to time with the ns per cycle measured in the same runs) and/or in ``ns`` (used when no
+    cycles were counted); each (low, high) or None; ``source``: where the estimate comes from."""
+    cycles: tuple[float, float] | None
+    ns: tuple[float, float] | None
+    source: str
 
 
 @dataclass
@@ -441,7 +455,31 @@ class _Checker:
             entry["caveats"] = self.strings(f"{where}.caveats", entry["caveats"], allow_single=True)
         if "never_zero" in entry and not isinstance(entry["never_zero"], bool):
             self.fail(f"{where}.never_zero", f"must be true or false, not {entry['never_zero']!r}")
+        if "cost" in entry:
+            entry["cost"] = self.cost(f"{where}.cost", entry["cost"])
         return entry
+
+    def cost(self, where: str, entry) -> dict:
+        """``cycles`` and/or ``ns`` (a positive number or a [low, high] range) and a ``source``."""
+        entry = dict(self.keys(where, entry, COST_KEYS))
+        if "cycles" not in entry and "ns" not in entry:
+            self.fail(where, "gives neither 'cycles' nor 'ns' (what one event costs)")
+        if "source" not in entry:
+            self.fail(where, "missing required field 'source' (where the estimate comes from)")
+        entry["source"] = self.string(f"{where}.source", entry["source"])
+        for key in ("cycles", "ns"):
+            if key in entry:
+                entry[key] = self.cost_range(f"{where}.{key}", entry[key])
+        return entry
+
+    def cost_range(self, where: str, value) -> list[float]:
+        values = value if isinstance(value, list) else [value]
+        if not 1 <= len(values) <= 2 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in values):
+            self.fail(where, f"must be a positive number or a [low, high] range of them, not {value!r}")
+        if values[-1] < values[0]:
+            self.fail(where, f"range {value!r} is not [low, high]")
+        return [float(values[0]), float(values[-1])]
 
     def group(self, where, entry) -> dict:
         entry = dict(self.keys(where, entry, GROUP_KEYS))
@@ -602,6 +640,13 @@ def _merge(base: dict, new: dict, src: str, origins: dict) -> None:
     base.setdefault("version", new.get("version"))
 
 
+def _cost(entry: dict | None) -> Cost | None:
+    if not entry:
+        return None
+    cycles, ns = entry.get("cycles"), entry.get("ns")
+    return Cost(tuple(cycles) if cycles else None, tuple(ns) if ns else None, entry["source"])
+
+
 def _build(merged: dict, origins: dict, files: list[str], sources: list[str], digest: str) -> Catalogue:
     """Cross-reference checks on the merged catalogue, then the objects.
 
@@ -624,7 +669,7 @@ def _build(merged: dict, origins: dict, files: list[str], sources: list[str], di
                     fail(section, key, f"missing required field '{field_name}'")
 
     counters = {cid: Counter(cid, e["description"], e["unit"], e["kind"], list(e.get("caveats", [])),
-                             bool(e.get("never_zero", False)))
+                             bool(e.get("never_zero", False)), _cost(e.get("cost")))
                 for cid, e in merged.get("counters", {}).items()}
 
     def known_counter(section, key, where, cid, *field):

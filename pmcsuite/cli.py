@@ -15,7 +15,6 @@ from pathlib import Path
 
 from .errors import INTERNAL, REGRESSION, EnvironmentProblem, PmcsuiteError, Signalled
 from .options import name_list
-from .sizes import format_size
 
 
 def _latest_results() -> Path:
@@ -39,8 +38,8 @@ def _dir(args) -> Path:
 
 def _print_json(document: dict, df=None) -> None:
     """One JSON document on stdout with its provenance (NaN as null)."""
-    from .analysis.breakpoints import _jsonable
-    print(json.dumps({"provenance": _provenance(df), **document}, indent=2, default=_jsonable))
+    from .analysis.runs import jsonable
+    print(json.dumps({"provenance": _provenance(df), **document}, indent=2, default=jsonable))
 
 
 #: collect options that define a sweep (None when not given): --resume takes them from the directory
@@ -224,11 +223,13 @@ def cmd_summary(args):
     if target:
         short = needs_runs(known, target)
         if short.empty:
-            print(f"every point's median is known within ±{target:g} % (95 % interval; --target-ci {target:g})")
+            print(f"every point's level is known within ±{target:g} % (95 % interval over its processes; "
+                  f"--target-ci {target:g})")
         else:
-            cells = "; ".join(f"{r.ipc} {format_size(r.buffer_size)} {r.variant} (±{r.half_width_pct:.1f}%, n={r.n})"
-                              if r.half_width_pct == r.half_width_pct else
-                              f"{r.ipc} {format_size(r.buffer_size)} {r.variant} (unknown, n={r.n})"
+            cells = "; ".join(f"{r.ipc} {format_size(r.buffer_size)} {r.variant} (±{r.half_width_pct:.1f}%, "
+                              f"{r.n_processes} processes, n={r.n})" if r.half_width_pct == r.half_width_pct else
+                              f"{r.ipc} {format_size(r.buffer_size)} {r.variant} (unknown, {r.n_processes} "
+                              f"process{'es' if r.n_processes != 1 else ''}, n={r.n})"
                               for r in short.itertuples())
             print(f"{len(short)} point(s) did not reach --target-ci {target:g} % within --max-runs: {cells}")
 
@@ -271,6 +272,7 @@ def cmd_explain(args):
 
 def cmd_compare(args):
     from .analysis.compare import compare
+    from .analysis.overhead import format_interval, level_text
     from .results import load
     tables = [load(d) for d in args.dirs]
     result = compare(*tables, names=[str(d) for d in args.dirs])
@@ -281,12 +283,23 @@ def cmd_compare(args):
     if args.fail_if_slower is not None:
         slower = result.slower(args.fail_if_slower)
         if len(slower):
-            points = "; ".join(f"{r.ipc} {format_size(r.buffer_size)} {r.variant} {r.verdict} ({r.against})"
-                               for r in slower.itertuples())
-            print(f"pmcsuite: {len(slower)} point(s) significantly slower than {args.dirs[0]} by more than "
-                  f"{args.fail_if_slower:g} %: {points}", file=sys.stderr)
+            shown = [f"{r.point} of {r.name} {r.ratio:.3f}x ({level_text(r.level)} interval "
+                     f"{format_interval(r.ci_low, r.ci_high)})" for r in slower.itertuples()]
+            print(f"pmcsuite: slower than {args.dirs[0]} by more than {args.fail_if_slower:g} % (the whole "
+                  f"interval below {1 - args.fail_if_slower / 100:.3g}x): {'; '.join(shown)}", file=sys.stderr)
             return REGRESSION
     return 0
+
+
+def _percent(text: str) -> float:
+    """--fail-if-slower PCT: a finite percentage from 0 to 100 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value == value and 0 <= value < 100):
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage from 0 to 100 (e.g. 5)")
+    return value
 
 
 def cmd_import(args):
@@ -386,21 +399,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counters", help="counter groups, e.g. l1,axi (default: every group this host can count)")
     p.add_argument("--ipc", help="IPC modes (default pipe,local,local-s)")
     p.add_argument("--sizes", help="buffer sizes: a power-of-two range 1K-16M (default) or a list 4K,64K,1M")
-    p.add_argument("--runs", type=int, help="runs per point and variant, warm-ups included (default 13: 3 processes "
-                                            "x (1 warm-up + 3 or 4 measured); --quick 9)")
+    p.add_argument("--runs", type=int, help="runs per point and variant, warm-ups included (default 14: 7 processes "
+                                            "x (1 warm-up + 1 measured); --quick 12: 6 processes)")
     p.add_argument("--warmup", type=int,
                    help="warm-up iterations at the start of each benchmark process (default 1); with a tool "
                         "backend (one process per run), the leading runs of each point")
     p.add_argument("--processes", type=int,
-                   help="benchmark processes per point and variant that share its runs (default 3); in-process "
-                        "counting only (perf, pmcstat, dtrace start one process per run)")
+                   help="benchmark processes per point and variant that share its runs (default 7, quick 6); "
+                        "in-process counting only (perf, pmcstat, dtrace start one process per run)")
     p.add_argument("--points-per-process", type=int, dest="points_per_process",
                    help="points (IPC mode x buffer size) one benchmark process runs in a row, each with its own "
                         "iterations (default 5; 1 = a process per point): what a process costs to start, such "
                         "as registering tracepoints, is paid once for them")
     p.add_argument("--target-ci", type=float, dest="target_ci", metavar="PCT",
-                   help="add runs to every point until the 95 %% interval of its median bandwidth is within "
-                        "±PCT %% of it, or --max-runs is reached (pmcsuite summary lists the points that did not get there)")
+                   help="add benchmark processes to every point until the 95 %% interval of its bandwidth (over "
+                        "its processes) is within ±PCT %% of it, as many at a time as its spread needs, or "
+                        "--max-runs is reached (pmcsuite summary lists the points that did not get there)")
     p.add_argument("--max-runs", type=int, dest="max_runs",
                    help="with --target-ci: at most this many runs per point and variant, warm-ups included "
                         "(default 3 x --runs)")
@@ -412,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--platform", help="override platform detection, e.g. cortex-a8 or x86-64,software")
     p.add_argument("--seed", type=int, help="seed of the interleaved run order (default 1)")
     p.add_argument("--out", help="result directory (default results/collect-<time>)")
-    p.add_argument("--quick", action="store_true", help="a short sweep (1K-1M, 9 runs per point: 3 processes of 1 warm-up + 2 measured) "
+    p.add_argument("--quick", action="store_true", help="a short sweep (1K-1M, 12 runs per point: 6 processes of "
+                                                      "1 warm-up + 1 measured) "
                                                       "for a first look")
     p.add_argument("--resume", metavar="DIR", help="finish the runs missing from DIR")
     p.add_argument("--catalogue", action="append", metavar="FILE", help="extra counters.yaml to merge")
@@ -489,9 +504,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="compare result sets with the first: per point ratio, interval, verdict")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="result directories: the reference first, then the others")
-    p.add_argument("--fail-if-slower", type=float, metavar="PCT",
-                   help=f"exit {1} when any point is significantly slower than the reference by more than PCT %%, "
-                        "naming them (for regression tracking in CI)")
+    p.add_argument("--fail-if-slower", type=_percent, metavar="PCT",
+                   help=f"exit {REGRESSION} when a set's overall ratio, or any point's, is shown slower than the "
+                        "reference by more than PCT %% (its whole interval below 1 - PCT/100), naming them (for "
+                        "regression tracking in CI)")
     json_option(p)
     p.set_defaults(func=cmd_compare)
 

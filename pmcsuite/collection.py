@@ -35,10 +35,24 @@ from .results import shared_cpu
 REFERENCE_SIZES = "1K-16M"
 REFERENCE_IPCS = ("pipe", "local", "local-s")
 #: runs per point and variant, warm-ups included, in PROCESSES benchmark processes (in-process
-#: counting; each process runs POINTS points, each starting with WARMUP warm-up iterations):
-#: 13 = 3 x 1 warm-up + 10 measured
-DEFAULT = {"sizes": REFERENCE_SIZES, "runs": 13, "warmup": 1, "processes": 3, "points_per_process": 5}
-QUICK = {"sizes": "1K-1M", "runs": 9, "warmup": 1, "processes": 3, "points_per_process": 5}   # 3 warm-ups + 6 measured
+#: counting; each process runs POINTS points, each starting with WARMUP warm-up iterations).
+#: The process is the unit of the analysis (a process keeps its regime), so processes, not
+#: iterations, buy precision: bench/validation_plan.py (200 synthetic sweeps per plan laid out by
+#: plan.make_jobs: 3 IPC modes, 2 passes, process CV 10 %, iteration CV 3 %, 2 % slow iterations;
+#: cost = time / the summed loop time of the sweep's old plan, a process's start-up 18 ms against
+#: a 9.8 ms iteration, both measured here) gave, as no-effect sweeps with any verdict / overall
+#: 0.85x called slower / a one-size 0.5x called slower / cost:
+#:   default 13 in 3 (old)  1.5 % / 96.7 % /  9.0 % / 1.08      quick 9 in 3 (old)  2.5 % / 81.5 % /  8.5 % / 1.12
+#:   default 14 in 7        3.0 % / 100  % / 92.5 % / 1.27      quick 8 in 4        1.5 % / 91.1 % / 54.5 % / 1.05
+#:   default 16 in 8        6.5 % / 100  % / 99.5 % / 1.46      quick 10 in 5       6.0 % / 97.3 % / 20.5 % / 1.32
+#:                                                              quick 12 in 6       4.0 % / 98.8 % / 65.5 % / 1.58
+#: Default: 14 = 7 x (1 warm-up + 1 measured), within 1.5x of the old loop time. Quick: 12 = 6 x (1 + 1).
+#: With one measured iteration a process, a slow iteration is its process's median: five or more
+#: processes a point are needed for the trimmed level to drop it (quick 8 in 4 was cheaper and past
+#: 90 %, but one run at 0.6x moved its point by 12 %: a quarter of its log); five trim one of five and leave
+#: 2 degrees of freedom (weak one-size verdicts); six is the fewest that does both.
+DEFAULT = {"sizes": REFERENCE_SIZES, "runs": 14, "warmup": 1, "processes": 7, "points_per_process": 5}
+QUICK = {"sizes": "1K-1M", "runs": 12, "warmup": 1, "processes": 6, "points_per_process": 5}
 
 
 @dataclass
@@ -63,8 +77,8 @@ class Settings:
     # counting); None: one process per run (a tool such as perf stat wraps each run)
     processes: int | None = None
     points_per_process: int = 1     # cells one benchmark process runs in a row (in-process counting)
-    # --target-ci: add runs to a cell until the 95 % interval of its median is within ±target_ci %
-    # of it, up to max_runs runs (warm-ups included)
+    # --target-ci: add processes to a cell until the 95 % interval of its level (over its processes)
+    # is within ±target_ci % of it, up to max_runs runs (warm-ups included)
     target_ci: float | None = None
     max_runs: int | None = None
     # --host [user@]host[:port]: the sweep runs there over SSH (--ssh-command: how to reach it;
@@ -126,8 +140,8 @@ def _check_target(target_ci, max_runs, runs):
         return None, None
     if isinstance(target_ci, bool) or not isinstance(target_ci, (int, float)) or not 0 < target_ci < 100 \
             or not math.isfinite(target_ci):
-        raise PmcsuiteError(f"--target-ci {target_ci}: give the half width of the median's 95 % interval as a "
-                            "percentage of the median, e.g. 2 (for ±2 %)")
+        raise PmcsuiteError(f"--target-ci {target_ci}: give the half width of each point's 95 % interval (over its "
+                            "processes) as a percentage of its level, e.g. 2 (for ±2 %)")
     max_runs = 3 * runs if max_runs is None else max_runs
     if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < runs:
         raise PmcsuiteError(f"--max-runs {max_runs}: give at least the runs of the plan ({runs})")
@@ -238,7 +252,7 @@ def plan_settings(counters=None, ipcs=None, sizes=None, runs=None, warmup=None, 
     backends = (_remote_backends(backend, target) if target is not None
                 else resolve_backends(backend))   # Linux ["inproc"]; FreeBSD ["pmcstat", "dtrace"]; none: []
     if in_process(backends):
-        # as many processes as the default (3) that still give each one a measured iteration
+        # as many processes as the default that still give each one a measured iteration
         processes = processes if processes is not None else max(1, min(defaults["processes"], runs // (warmup + 1)))
         points_per_process = points_per_process if points_per_process is not None else defaults["points_per_process"]
     elif processes is not None or points_per_process not in (None, 1):
@@ -777,32 +791,39 @@ def _finished(records) -> set[tuple]:
 
 
 def _more_runs(store: ResultStore, settings: Settings, passes, round_: int) -> list:
-    """``--target-ci``: one more benchmark process for every cell whose median is not yet known
-    within ±target % (95 % interval, ``analysis.precision``) and that has fewer than ``max_runs``
-    runs; [] when every cell is there (or at its maximum). Process numbers go on after the stored
-    ones, run numbers after each cell's; the processes are batched and shuffled like the plan's."""
-    from .analysis.precision import needs_runs, precision
+    """``--target-ci``: more benchmark processes for every cell whose level is not yet known within
+    ±target % (95 % interval over its processes, ``analysis.precision``) and that has fewer than
+    ``max_runs`` runs: as many whole processes (of the plan's size, warm-ups included; the last one
+    smaller if ``max_runs`` says so) as its between-process spread needs (``precision.processes_wanted``),
+    not one at a time; [] when every cell is there (or at its maximum). Process numbers go on after the
+    stored ones, run numbers after each cell's; no process holds a cell twice; the processes are batched
+    and shuffled like the plan's."""
+    from .analysis.precision import needs_runs, precision, processes_wanted
     from .results import load
     df = load(store.dir)
     ok = df[df["ok"]]
     wide = needs_runs(precision(df), settings.target_ci)
     runs_in = ok.groupby(["ipc", "buffer_size", "variant"])["run"].agg(["count", "max"])
     several = settings.processes is not None
-    # one more process of the plan's size (warm-ups included), or one more run per tool-wrapped process
+    # a process of the plan's size (warm-ups included), or one run per tool-wrapped process
     share = max(split_runs(settings.runs, settings.processes)) if several else 1
+    smallest = settings.warmup + 1 if several else 1
     by_name = {p.name: p for p in passes}
-    wanted = []
+    rounds: dict[tuple, list] = {}        # (variant, k): the cells' k-th added process
     for cell in wide.itertuples(index=False):
         key = (cell.ipc, int(cell.buffer_size), cell.variant)
         count, last = runs_in.loc[key] if key in runs_in.index else (0, -1)
-        if count < settings.max_runs:
-            wanted.append((key, int(last) + 1, min(share, settings.max_runs - int(count))))
-    if not wanted:
+        more = processes_wanted(cell.n_processes, cell.half_width_pct, settings.target_ci) - int(cell.n_processes)
+        room, first = settings.max_runs - int(count), int(last) + 1
+        for k in range(max(more, 1)):
+            iterations = min(share, room)
+            if iterations < smallest:
+                break
+            rounds.setdefault((key[2], k), []).append((key, first, iterations))
+            room, first = room - iterations, first + iterations
+    if not rounds:
         return []
-    per_variant: dict[str, list] = {}
-    for item in wanted:
-        per_variant.setdefault(item[0][2], []).append(item)
-    groups = shuffled_processes(per_variant.values(), settings.points_per_process,
+    groups = shuffled_processes([rounds[k] for k in sorted(rounds)], settings.points_per_process,
                                 random.Random(f"{settings.seed}-more-{round_}"))
     process = int(df["process"].max()) + 1 if df["process"].notna().any() else 0
     jobs = []

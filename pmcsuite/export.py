@@ -27,8 +27,12 @@ from .table_cache import histograms_as_text
 
 FORMATS = ("csv", "json", "parquet")
 #: the columns of the tidy CSV (docs/import-csv.md), in order
-TIDY_COLUMNS = ["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run", "warmup", "scope",
-                "bandwidth", "loop_ns", "counter", "value", "status", "event", "unit"]
+TIDY_COLUMNS = ["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run", "process", "iteration",
+                "warmup", "scope", "bandwidth", "loop_ns", "counter", "value", "status", "event", "unit"]
+#: run columns the tidy form carries only when the table has them (``load`` always gives them)
+_OPTIONAL_RUN_COLUMNS = ("process", "iteration")
+
+
 def _events(metadata: dict) -> dict:
     """counter id -> the event spelling the result set counted it with (from its plan's passes)."""
     events = {}
@@ -54,18 +58,24 @@ def tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
 def tidy_table(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The result table in the tidy long form of docs/import-csv.md: one row per run x counter it
     measured (:func:`pmcsuite.results.counter_table`), and one row with an empty ``counter`` for a run
-    that measured none. Failed runs have no bandwidth, which that form cannot hold: they are left
-    out (:func:`tidy_runs`), and their number is returned too."""
+    that measured none. Each run keeps its benchmark ``process`` and its ``iteration`` in it (empty
+    where unknown), so that the analysis of the re-imported set groups runs as the original did.
+    Failed runs have no bandwidth, which that form cannot hold: they are left out (:func:`tidy_runs`),
+    and their number is returned too."""
     ok = tidy_runs(df)
-    runs = ok[["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run", "warmup", "scope",
-               "bandwidth", "loop_ns"]].rename_axis("row").reset_index()
+    columns = [c for c in TIDY_COLUMNS if c in df.columns or c not in _OPTIONAL_RUN_COLUMNS]
+    run_columns = columns[:columns.index("counter")]
+    runs = ok[run_columns].rename_axis("row").reset_index()
     metadata = df.attrs.get("metadata") or {}
     events, units = _events(metadata), _units(metadata)
     counted = counter_table(ok)[["row", "counter", "value", "status"]]
     counted = counted.assign(event=counted["counter"].map(events), unit=counted["counter"].map(units).fillna(""))
     out = runs.merge(counted.astype({"row": "int64"}), on="row", how="left").sort_values(["row"], kind="stable")
     out["warmup"] = out["warmup"].map({True: "true", False: "false"})
-    return out[TIDY_COLUMNS].reset_index(drop=True), int(len(df) - len(ok))
+    for column in _OPTIONAL_RUN_COLUMNS:
+        if column in out:
+            out[column] = out[column].astype("Int64")        # whole numbers, empty where unknown
+    return out[columns].reset_index(drop=True), int(len(df) - len(ok))
 
 
 def export(source, out=None, formats=FORMATS) -> list[Path]:

@@ -305,9 +305,11 @@ def test_target_ci_adds_runs_until_met_or_at_most(tmp_path):
     common = dict(SMALL, ipcs=["pipe"], sizes="64K,1M", backend="none", runs=8, processes=2)
     loose = pmcsuite.load(pmcsuite.collect(out=tmp_path / "loose", target_ci=99.0, **common))
     assert (loose.groupby(["ipc", "buffer_size", "variant"])["run"].count() == 8).all()   # met at once
-    # 2 x (1 warm-up + 2 measured): 4 measured runs cannot give a 95 % interval of the median: more
+    # 2 processes of (1 warm-up + 2 measured): whether that meets ±99 % depends on the noise; what is
+    # added is whole processes of the plan's size (3 runs), within --max-runs (3 x runs)
     few = pmcsuite.load(pmcsuite.collect(out=tmp_path / "few", target_ci=99.0, **dict(common, runs=6)))
-    assert (few.groupby(["ipc", "buffer_size", "variant"])["run"].count() == 9).all()
+    counts = few.groupby(["ipc", "buffer_size", "variant"])["run"].count()
+    assert ((counts % 3 == 0) & (counts >= 6) & (counts <= 18)).all(), counts
     out = pmcsuite.collect(out=tmp_path / "tight", target_ci=0.001, max_runs=16, **common)
     df = pmcsuite.load(out)
     cells = df.groupby(["ipc", "buffer_size", "variant"])

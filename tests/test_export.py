@@ -30,11 +30,14 @@ def by_run(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def assert_same_runs(original: pd.DataFrame, imported: pd.DataFrame):
-    """Every successful run of ``original`` is in ``imported`` with its warm-up flag, bandwidth, loop
-    time, scope and each counter's value and status."""
+    """Every successful run of ``original`` is in ``imported`` with its warm-up flag, benchmark process
+    and iteration, bandwidth, loop time, scope and each counter's value and status."""
     a, b = by_run(original), by_run(imported)
     assert list(a.index) == list(b.index)
     assert (a["warmup"] == b["warmup"]).all()
+    assert a["process"].notna().all()
+    for column in ("process", "iteration"):
+        assert b[column].dtype == a[column].dtype and b[column].tolist() == a[column].tolist(), column
     np.testing.assert_allclose(b["bandwidth"].to_numpy(float), a["bandwidth"].to_numpy(float), rtol=1e-12)
     assert (a["loop_ns"].to_numpy() == b["loop_ns"].to_numpy()).all()
     assert a["scope"].fillna("-").tolist() == b["scope"].fillna("-").tolist()
@@ -62,6 +65,28 @@ def test_imported_l41_data_round_trips_too(tmp_path):
     source = import_l41([L41], tmp_path / "l41")
     export(source, tmp_path / "out", "csv")
     assert_same_runs(load(source), load(import_csv(tmp_path / "out" / "tidy.csv", tmp_path / "back")))
+
+
+def test_processes_of_several_iterations_round_trip(results, tmp_path):
+    """A set whose processes ran several iterations of several points (as collect's are) keeps every
+    run's process and iteration through tidy.csv, and a run without a process stays without one."""
+    df = load(results)
+    measured = df[df["ok"]].sort_values(["variant", "seq"]).copy()
+    # processes of two iterations of one variant, numbered over the set; one run left without a process
+    order = measured.groupby("variant", sort=True).cumcount()
+    first = {v: 100 * k for k, v in enumerate(sorted(set(measured["variant"])))}
+    measured["process"] = order // 2 + measured["variant"].map(first)
+    measured["iteration"] = order % 2
+    measured = measured.astype({"process": "Int64", "iteration": "Int64"})
+    measured.loc[measured.index[0], ["process", "iteration"]] = pd.NA
+    measured.attrs = df.attrs
+    tidy, _ = tidy_table(measured)
+    assert list(tidy.columns[6:9]) == ["run", "process", "iteration"]
+    tidy.to_csv(tmp_path / "tidy.csv", index=False)
+    back = load(import_csv(tmp_path / "tidy.csv", tmp_path / "back"))
+    a, b = by_run(measured), by_run(back)
+    assert a["process"].tolist() == b["process"].tolist() and a["iteration"].tolist() == b["iteration"].tolist()
+    assert b["process"].isna().sum() == 1 and b["process"].nunique() < len(b) / 1.5
 
 
 def test_every_format_holds_the_table(results, tmp_path):

@@ -73,6 +73,50 @@ def test_roundtrip_through_the_l41_import(tmp_path):
         pd.testing.assert_series_equal(a[cid], b[cid], check_names=False)
 
 
+PROCESSES = ("ipc,actors,buffer_size,total_size,run,process,iteration,variant,bandwidth,counter,value\n"
+             "pipe,2thread,4K,16M,0,7,0,baseline,1e9,,\n"
+             "pipe,2thread,4K,16M,1,7,1,baseline,1.1e9,,\n"
+             "pipe,2thread,64K,16M,0,7,2,baseline,2e9,,\n"
+             "pipe,2thread,4K,16M,2,3,0,baseline,1.2e9,,\n"
+             "pipe,2thread,4K,16M,0,12,0,pmc,1e9,instructions,5\n"
+             "pipe,2thread,4K,16M,0,12,0,pmc,1e9,cycles,9\n"
+             "pipe,2thread,4K,16M,1,,,pmc,1e9,,\n")
+
+
+def test_process_and_iteration_are_stored_and_loaded(tmp_path):
+    out = import_csv(write(tmp_path, PROCESSES), tmp_path / "out")
+    runs = ResultStore(out).read_runs(strict=True)
+    assert [(r["run"], r["process"], r["iteration"]) for r in runs] == [
+        (0, 7, 0), (1, 7, 1), (0, 7, 2), (2, 3, 0), (0, 12, 0), (1, None, None)]
+    df = load(out).sort_values("seq")
+    assert df["process"].tolist()[:5] == [7, 7, 7, 3, 12] and pd.isna(df["process"].iloc[5])
+    assert df["iteration"].tolist()[:5] == [0, 1, 2, 0, 0]
+
+
+def test_without_a_process_column_each_run_is_its_own_process(tmp_path):
+    """Not the v1 reading (process = run number, which would join run 0 of every cell)."""
+    runs = ResultStore(import_csv(write(tmp_path, GOOD), tmp_path / "out")).read_runs(strict=True)
+    assert all(r["process"] is None and r["iteration"] is None for r in runs)
+    assert load(tmp_path / "out")["process"].isna().all()
+
+
+@pytest.mark.parametrize("old, new, message", [
+    (",7,1,baseline", ",-7,1,baseline", r"in\.csv:3: process is '-7': expected a whole number >= 0"),
+    (",7,1,baseline", ",7.5,1,baseline", r"in\.csv:3: process is '7\.5'"),
+    (",7,1,baseline", ",x,1,baseline", r"in\.csv:3: process is 'x'"),
+    (",7,1,baseline", ",7,one,baseline", r"in\.csv:3: iteration is 'one'"),
+    (",7,1,baseline", ",,1,baseline", r"in\.csv:3: an iteration without a process"),
+    (",7,1,baseline", ",7,0,baseline", r"in\.csv:3: process 7 iteration 0 is also the run of line 2"),
+    ("0,12,0,pmc,1e9,cycles", "0,13,0,pmc,1e9,cycles", r"in\.csv:7: process differs from line 6 of the same run"),
+])
+def test_bad_process_is_a_one_line_error(tmp_path, old, new, message):
+    assert old in PROCESSES
+    with pytest.raises(PmcsuiteError, match=message) as info:
+        import_csv(write(tmp_path, PROCESSES.replace(old, new, 1)), tmp_path / "out")
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("text, message", [
     (HEADER.replace("bandwidth", "bandwith") + "pipe,2thread,,1K,16M,0,baseline,1,,,,\n", r"in\.csv:1: unknown column 'bandwith'"),
     (HEADER.replace("variant,", "") + "pipe,2thread,,1K,16M,0,1,,,,\n", r"in\.csv:1: missing column 'variant'"),

@@ -115,6 +115,14 @@ def test_run_numbering(real):
     assert not any(r["warmup"] for r in real[2])
 
 
+def test_each_ipc_static_run_is_a_process_of_its_own(real):
+    """ipc-static runs once per invocation: 40 files, 40 processes (numbered in input order), one iteration each."""
+    runs = real[2]
+    assert [r["process"] for r in runs] == list(range(40))
+    assert all(r["iteration"] == 0 and r["iterations"] == 1 for r in runs)
+    assert load(real[0])["process"].nunique() == 40
+
+
 def test_two_launches_of_one_variant_are_renumbered(tmp_path):
     """Two launches of the same variant numbered 0,1 each by the manifest become runs 0-3."""
     import shutil
@@ -295,6 +303,10 @@ def test_json_import(tmp_path):
     assert meta["host"]["cpu_model"] == "ARM Cortex-A72 r0p3" and meta["host"]["cpus"] == 4
     df = load(tmp_path / "out")
     assert df["stime_ns"].iloc[3] == 144531000 and df["l1d_access"].notna().sum() == 3
+    # one ipc-benchmark invocation (-n iterations) per file: its samples are the iterations of one process
+    assert [(r["process"], r["iteration"], r["iterations"]) for r in runs] == [
+        (0, 0, 3), (0, 1, 3), (0, 2, 3), (1, 0, 2), (1, 1, 2)]
+    assert df["process"].tolist() == [0, 0, 0, 1, 1]
 
 
 def test_json_directory_with_manifest(tmp_path):

@@ -1,189 +1,136 @@
-"""Probe-effect analysis: ratios, exact bootstrap intervals, verdicts (only with >= 3 runs a side) corrected
-across the result set (Holm for slowdown/speedup, TOST + Benjamini-Hochberg for negligible), Mann-Whitney
-with enough runs and a permutation test below, reliability, the JSON contract, moved breakpoints (claimed
-only when both fits are confident about the difference)."""
+"""Probe-effect analysis on the benchmark process as the unit: the overall verdict per IPC mode and pass
+first, cells with simultaneous intervals, verdicts read off the interval beside them, what would reach a
+verdict, reliability from the processes' spread, the JSON contract, moved breakpoints (claimed only when
+both fits are confident about the difference)."""
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import sweeps
+from collected import sweep
 from synthetic import SIZES, peak_at, runs_table
 
+from pmcsuite.analysis import inference as inf
 from pmcsuite.analysis import overhead
-from pmcsuite.analysis.breakpoints import BreakpointFit, Breakpoint
-from pmcsuite.analysis.overhead import (MIN_RUNS, TOO_FEW, _mwu_p, cell_verdict, describe_cell, describe_mode,
-                                        format_interval, median_table, moved, permutation_p, ratio_ci, verdict)
+from pmcsuite.analysis.overhead import (TOO_FEW, VERDICTS, describe_cell, describe_mode, format_interval, level_text,
+                                        moved)
+from pmcsuite.collection import DEFAULT, QUICK
 from pmcsuite.errors import PmcsuiteError
 
 pytestmark = pytest.mark.filterwarnings("error")
+SMALL = [1 << k for k in range(10, 17)]          # 1K..64K: 7 sizes keep the sweeps quick
+PLAN = dict(runs=DEFAULT["runs"], processes=DEFAULT["processes"], points_per_process=DEFAULT["points_per_process"])
 
 
-def table(variants, runs=11, **kwargs):
-    """variants: name -> function(log2 size) giving MiB/s."""
-    return runs_table(variants, runs=runs, **kwargs)
+def _called(res) -> bool:
+    """Any verdict of a change, overall or at a size."""
+    return bool(res.cells["verdict"].isin(["slower", "faster"]).any()
+                or res.modes["overall_verdict"].isin(["slower", "faster"]).any())
 
 
-def test_half_speed_pass_is_a_slowdown_with_ci_excluding_one():
-    base = peak_at(16)
-    df = table({"baseline": base, "pmc": lambda x: 0.5 * base(x)}, sizes=SIZES[:6], ipcs=("pipe", "local"))
+def test_a_planted_overall_slowdown_is_found_first():
+    df = sweep(3, ratio=0.85, process_cv=0.10, iteration_cv=0.03, slow=0.02, **PLAN)
     res = overhead(df, breakpoints=False)
-    assert len(res.cells) == 12
-    assert res.cells["ratio"].between(0.45, 0.55).all()
-    assert (res.cells["ci_high"] < 1).all()
-    assert (res.cells["verdict"] == "slowdown").all()
-    assert (res.cells["p_value"] < 0.01).all()
-    row = res.for_mode("pipe").iloc[0]
-    assert row["median_ratio"] == pytest.approx(0.5, abs=0.03)
-    assert f"{row['median_ratio']:.2f}x the baseline" in describe_mode(row)
-    assert "unknown" in describe_mode(row)  # breakpoints were not fitted
+    assert len(res.modes) == 3 and len(res.cells) == 45
+    assert (res.modes["overall_verdict"] == "slower").all()
+    assert ((res.modes["overall_ci_low"] < 0.85) & (res.modes["overall_ci_high"] > 0.85)).sum() >= 2
+    row = res.modes.iloc[0]
+    text = describe_mode(row)
+    assert text.startswith(f"{row['ipc']}, pass pmc: costs ") and "of the bandwidth [" in text
+    assert format_interval(row["overall_ci_low"], row["overall_ci_high"]) in text
+    assert level_text(res.overall_level) in text and res.overall_level == inf.family_level(0.025, 3)
+    summary = str(res.summary())
+    assert summary.index("Overhead per IPC mode and pass") < summary.index("Per size:")
 
 
-def test_identical_distributions_are_negligible_in_most_draws():
-    same = lambda x: 1000 + 0 * x  # noqa: E731
-    verdicts = []
-    for seed in range(10):
-        res = overhead(table({"baseline": same, "pmc": same}, noise=0.01, seed=seed, sizes=SIZES[:4]),
-                       breakpoints=False, seed=seed)
-        verdicts += list(res.cells["verdict"])
-    assert sum(v == "negligible" for v in verdicts) >= 0.8 * len(verdicts)
-    assert verdicts.count("slowdown") + verdicts.count("speedup") <= 0.1 * len(verdicts)
+def test_no_effect_sweeps_rarely_give_a_verdict():
+    """20 no-effect sweeps of the default plan (process CV 6 %, iteration CV 2 %, 2 % slow iterations):
+    at most one has any verdict of a change, overall or at a size (the two families spend 2.5 % each)."""
+    called = [_called(overhead(sweep(seed, ipcs=("pipe", "local"), sizes=SMALL, slow=0.02, **PLAN),
+                               breakpoints=False)) for seed in range(20)]
+    assert sum(called) <= 1, called
 
 
-def test_mann_whitney_from_nine_runs_per_side_permutation_below():
-    same = lambda x: 1000 + 0 * x  # noqa: E731
-    eight = overhead(table({"baseline": same, "pmc": same}, runs=8, sizes=SIZES[:3]), breakpoints=False)
-    assert eight.cells["p_value"].notna().all() and (eight.cells["test"] == "permutation").all()
-    nine = overhead(table({"baseline": same, "pmc": same}, runs=9, sizes=SIZES[:3]), breakpoints=False)
-    assert nine.cells["p_value"].notna().all() and (nine.cells["test"] == "mann-whitney").all()
-    # exact permutation p-values on the difference of medians: 3 v 3 completely separated, 4 of the 20
-    # splits are as extreme two-sided (the observed one, the swap of the outer values, their mirrors)
-    assert permutation_p([1.0, 1.1, 1.2], [2.0, 2.1, 2.2]) == pytest.approx(0.2)
-    assert permutation_p([1.0, 1.1, 1.2], [2.0, 2.1, 2.2], "greater") == pytest.approx(0.1)
-    assert permutation_p([1.0, 1.1, 1.2], [2.0, 2.1, 2.2], "less") == pytest.approx(1.0)
-    # the exact Mann-Whitney distribution agrees with scipy's
-    from scipy.stats import mannwhitneyu
-    rng = np.random.default_rng(3)
-    for _ in range(50):
-        x, y = rng.normal(size=10), rng.normal(size=12) + rng.normal()
-        for alt in ("two-sided", "greater", "less"):
-            assert _mwu_p(x, y, alt) == pytest.approx(mannwhitneyu(y, x, alternative=alt, method="exact").pvalue)
+def test_verdicts_and_intervals_never_disagree():
+    seen = set()
+    for seed, ratio in ((1, 1.0), (2, 0.9), (3, 0.5), (4, 1.1)):
+        res = overhead(sweep(seed, ratio=ratio, ipcs=("pipe",), sizes=SMALL, process_cv=0.05, **PLAN),
+                       breakpoints=False)
+        for r in res.cells.to_dict("records"):
+            assert r["verdict"] == inf.verdict(r["ci_low"], r["ci_high"])
+            assert r["ci_low"] <= r["ratio"] <= r["ci_high"]
+            if r["ci_high"] < 1 or r["ci_low"] > 1:
+                assert r["verdict"] in ("slower", "faster")
+            seen.add(r["verdict"])
+        for r in res.modes.to_dict("records"):
+            assert r["overall_verdict"] == inf.verdict(r["overall_ci_low"], r["overall_ci_high"])
+            head = describe_mode(r).split(" over ")[0]
+            assert "not established" not in head or r["overall_ci_low"] <= 1 <= r["overall_ci_high"]
+            seen.add(r["overall_verdict"])
+    assert {"slower", "faster", "not established"} <= seen       # the checks above were exercised
 
 
-def test_verdict_rules():
-    assert verdict(0.985, 1.01) == "negligible"
-    assert verdict(0.85, 0.95) == "slowdown"
-    assert verdict(1.05, 1.15) == "speedup"
-    assert verdict(0.9, 1.1) == "inconclusive"
-    r, lo, hi = ratio_ci(np.full(10, 2.0), np.full(10, 1.0))
-    assert (r, lo, hi) == (0.5, 0.5, 0.5)
+@pytest.mark.parametrize("plan", [DEFAULT, QUICK], ids=["default", "quick"])
+def test_one_slow_run_does_not_flip_a_verdict(plan):
+    """A run at 0.3x moves its point's level by far less than a mean of the runs would (-12 % with 10
+    runs): a slowdown stays a slowdown with a slow baseline run, no effect stays without a verdict with
+    a slow pass run; with either plan of collect."""
+    plan = dict(runs=plan["runs"], processes=plan["processes"], points_per_process=plan["points_per_process"])
+    for ratio, side in ((0.75, "baseline"), (1.0, "pmc")):
+        df = sweep(7, ratio=ratio, ipcs=("pipe",), sizes=SMALL, process_cv=0.03, **plan)
+        before = overhead(df, breakpoints=False)
+        for size in SMALL[::2]:
+            slowed = df.copy()
+            at = slowed.index[(slowed["buffer_size"] == size) & (slowed["variant"] == side) & ~slowed["warmup"]][0]
+            slowed.loc[at, "bandwidth"] *= 0.3
+            after = overhead(slowed, breakpoints=False)
+            assert list(after.cells["verdict"]) == list(before.cells["verdict"]), (ratio, size)
+            assert list(after.modes["overall_verdict"]) == list(before.modes["overall_verdict"])
+            change = after.cells["ratio"] / before.cells["ratio"]
+            assert change.between(0.97, 1.03).all(), (ratio, size)
+        called = before.cells["verdict"].isin(["slower", "faster"])
+        assert called.all() if ratio < 1 else not called.any()
 
 
-def test_breakpoints_moved_or_not():
-    base = peak_at(16)
-    df = table({"baseline": base, "same_shape": lambda x: 0.6 * base(x), "shifted": peak_at(14)})
-    res = overhead(df)
-    modes = res.modes.set_index("variant")
-    assert modes.loc["same_shape", "breakpoints_moved"] is not None
-    assert not modes.loc["same_shape", "breakpoints_moved"]
-    assert modes.loc["shifted", "breakpoints_moved"]
-    assert 65536 in modes.loc["shifted", "baseline_breakpoints"]
+def test_a_verdict_not_reached_says_what_would_reach_one():
+    df = sweep(2, ratio=0.97, ipcs=("pipe",), sizes=SMALL, runs=9, processes=3, process_cv=0.08)
+    row = overhead(df, breakpoints=False).modes.iloc[0]
+    assert row["overall_verdict"] == "not established"
+    need = row["processes_needed"]
+    assert need > row["processes"] == 3
+    assert f"{need} processes per point (now 3) would detect a 5 % change" in describe_mode(row)
+    # what it says is what processes_needed computes from the overall's standard error
+    assert 0 < row["overall_mde"] < 1
+
+
+def test_negligible_is_reachable():
+    df = sweep(5, ipcs=("pipe",), process_cv=0.01, iteration_cv=0.01, **PLAN)
+    row = overhead(df, breakpoints=False).modes.iloc[0]
+    assert row["overall_verdict"] == "negligible"
+    assert 0.95 <= row["overall_ci_low"] and row["overall_ci_high"] <= 1.05
+    assert "costs nothing material" in describe_mode(row)
+
+
+def test_one_process_a_side_gives_a_ratio_but_no_interval():
+    df = sweep(1, ratio=0.5, ipcs=("pipe",), sizes=SMALL[:3], runs=4, processes=1, points_per_process=1)
+    res = overhead(df, breakpoints=False)
+    assert (res.cells["verdict"] == TOO_FEW).all() and res.cells[["ci_low", "ci_high"]].isna().all().all()
+    assert res.cells["ratio"].between(0.4, 0.6).all()
+    row = res.modes.iloc[0]
+    assert row["overall_verdict"] == TOO_FEW and row["n_too_few"] == 3
+    assert "too few processes for an interval or a verdict" in describe_mode(row)
     d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
-    assert {m["variant"]: m["breakpoints_moved"] for m in d["modes"]} == {"same_shape": False, "shifted": True}
-    assert {m["variant"]: m["moved_verdict"] for m in d["modes"]} == {"same_shape": "not moved", "shifted": "moved"}
-    assert "Per IPC mode" in res.summary()
-    assert "moved (4K, 64K, 256K -> 16K, 64K)" in describe_mode(modes.reset_index().iloc[1])
+    assert d["cells"][0]["ci_low"] is None and d["modes"][0]["overall_ci_low"] is None
 
 
-def test_no_baseline_is_an_error():
-    df = table({"pmc": lambda x: 1 + 0 * x}, sizes=SIZES[:3])
-    with pytest.raises(PmcsuiteError, match="baseline"):
-        overhead(df)
-
-
-def test_moved_is_unknown_when_the_grid_cannot_hold_a_breakpoint():
-    base = peak_at(16)
-    res = overhead(table({"baseline": base, "pmc": lambda x: 0.5 * base(x)}, sizes=[1024, 65536, 131072, 1 << 20]))
-    row = res.modes.iloc[0]
-    assert row["breakpoints_moved"] is None
-    assert "unknown" in describe_mode(row)
-
-
-def _fit(claimed, boot_sets, sizes=SIZES[:11]):
-    """A BreakpointFit with the given claimed sizes and bootstrap sets (only what ``moved`` reads)."""
-    bps = [Breakpoint(size=c, ci_low=c, ci_high=c, slope_before=1.0, slope_after=-1.0, kind="peak", support=0.9)
-           for c in claimed]
-    same = np.mean([tuple(b) == tuple(claimed) for b in boot_sets])
-    return BreakpointFit(label="bw", unit="MiB/s", scale="linear", sizes=list(sizes), medians=[1.0] * len(sizes),
-                         n_runs=[4] * len(sizes), fitted=[1.0] * len(sizes), breakpoints=bps,
-                         n_boot=len(boot_sets), max_possible=3, agreement=float(same), boot_sets=list(boot_sets))
-
-
-def test_a_breakpoint_the_other_fit_nearly_found_is_unclear_not_moved():
-    # the real local-mode case: baseline claims none but finds 256K in 62 % of its resamples
-    base = _fit([], [(262144,)] * 62 + [()] * 38)
-    inst = _fit([262144], [(262144,)] * 87 + [()] * 13)
-    result, note = moved(base, inst)
-    assert result is None and "62%" in note
-    row = {"ipc": "local", "variant": "pmc", "n_sizes": 11, "median_ratio": 0.8, "min_ratio": 0.7,
-           "max_ratio": 1.1, "baseline_breakpoints": [], "variant_breakpoints": [262144],
-           "breakpoints_moved": result, "moved_note": note, "moved_verdict": "unclear"}
-    text = describe_mode(row)
-    assert "unclear (none -> 256K" in text and "moved (" not in text
-    # the same difference is a move when the baseline rarely finds 256K
-    assert moved(_fit([], [(262144,)] * 10 + [()] * 90), inst)[0] is True
-    # within one size step is no move at all
-    assert moved(_fit([131072], [(131072,)] * 100), inst)[0] is False
-
-
-@pytest.mark.parametrize("seed", [2, 9, 11])
-def test_same_shape_with_a_weak_extra_breakpoint_is_unclear(seed):
-    # same curve shape, 4 runs, 15 % noise (like a busy VM): these draws give the two fits different
-    # claimed sets, because one fit narrowly claims (or narrowly misses) an extra breakpoint
-    curves = {"baseline": peak_at(16), "pmc": lambda x: 0.8 * peak_at(16)(x)}
-    res = overhead(table(curves, runs=4, noise=0.15, sizes=SIZES[:11], seed=seed))
-    row = res.modes.iloc[0]
-    assert row["baseline_breakpoints"] != row["variant_breakpoints"]
-    assert row["breakpoints_moved"] is None and row["moved_verdict"] == "unclear"
-    assert "unclear" in describe_mode(row) and "bootstrap resamples" in describe_mode(row)
-
-
-def test_two_runs_a_side_give_a_ratio_but_no_interval_and_no_verdict():
-    half = lambda x: 500 + 0 * x  # noqa: E731
-    curves = {"baseline": lambda x: 1000 + 0 * x, "pmc": half}
-    assert MIN_RUNS == 3
-    two = overhead(table(curves, runs=2, noise=0.01, sizes=SIZES[:3]), breakpoints=False)
-    assert (two.cells["verdict"] == TOO_FEW).all()
-    assert two.cells["ci_low"].isna().all() and two.cells["ci_high"].isna().all()
-    assert two.cells["ratio"].between(0.48, 0.52).all()           # the ratio is still reported
-    row = two.modes.iloc[0]
-    assert row["n_too_few"] == 3 and row["n_negligible"] == 0
-    text = describe_mode(row)
-    assert "0.50x the baseline" in text and "fewer than 3 runs on a side at every size" in text
-    assert "at least 3 runs on each side" in " ".join(two.summary().split())    # wrapped at 100 columns
-    d = json.loads(json.dumps(two.to_dict(), allow_nan=False))
-    assert d["min_runs"] == 3 and d["cells"][0]["ci_low"] is None and d["cells"][0]["verdict"] == TOO_FEW
-    assert d["cells"][0]["p_value"] is None and d["cells"][0]["p_corrected"] is None
-    # three a side: an interval and a verdict, but a 3 v 3 permutation test cannot go below p = 0.1,
-    # so even a halving is not a *significant* slowdown (a deliberate change: it was called one before)
-    three = overhead(table(curves, runs=3, noise=0.01, sizes=SIZES[:3]), breakpoints=False)
-    assert (three.cells["verdict"] == "inconclusive").all() and three.cells["ci_high"].lt(1).all()
-    assert three.modes.iloc[0]["n_too_few"] == 0 and "fewer than" not in describe_mode(three.modes.iloc[0])
-    six = overhead(table(curves, runs=6, noise=0.01, sizes=SIZES[:3]), breakpoints=False)
-    assert (six.cells["verdict"] == "slowdown").all()
-    # one side short is enough to withhold the verdict
-    uneven = table(curves, runs=5, noise=0.01, sizes=SIZES[:2])
-    uneven = uneven[~((uneven["variant"] == "pmc") & (uneven["run"] > 2))]     # warm-up + 2 measured runs
-    res = overhead(uneven, breakpoints=False)
-    assert list(res.cells["n_variant"]) == [2, 2] and (res.cells["verdict"] == TOO_FEW).all()
-    with pytest.raises(PmcsuiteError, match="min_runs"):
-        overhead(uneven, min_runs=1)
-
-
-def test_the_real_l41_sample_has_too_few_runs_for_verdicts(tmp_path):
+def test_an_l41_import_without_processes_still_works(tmp_path):
+    """Runs without a process number (the L41 import) are each their own process."""
     import pmcsuite
-
     fixtures = Path(__file__).parent / "fixtures" / "l41"
     src = tmp_path / "l41"
     src.mkdir()
@@ -192,168 +139,118 @@ def test_the_real_l41_sample_has_too_few_runs_for_verdicts(tmp_path):
     shutil.copy(fixtures / "manifest.csv", src)
     df = pmcsuite.load(pmcsuite.import_l41(src, tmp_path / "res"))
     res = overhead(df, breakpoints=False)
-    cells = res.cells.set_index(["variant", "buffer_size"])
-    assert (res.cells["n_baseline"] == 2).all() and (res.cells["verdict"] == TOO_FEW).all()
-    assert res.cells[["ci_low", "ci_high"]].isna().all().all()
-    # l1d at 64K: medians of the two runs each side, from the files (KBytes/sec)
-    base = (557770.59 + 554593.18) / 2    # run00002/3
-    inst = (229171.03 + 246475.71) / 2    # run00018/19
-    ratio = cells.loc[("l1d", 65536), "ratio"]
-    assert ratio == pytest.approx(inst / base, rel=1e-9) and math.isfinite(ratio)
-    assert all("fewer than 3 runs on a side" in describe_mode(r) for r in res.modes.to_dict("records"))
+    assert (res.cells["n_baseline"] == 2).all() and (res.cells["p_baseline"] == 2).all()
+    assert set(res.cells["verdict"]) <= set(VERDICTS)
+    # l1d at 64K: two processes a side, so the level is the geometric mean of the two runs (KBytes/sec)
+    base = math.sqrt(557770.59 * 554593.18)    # run00002/3
+    inst = math.sqrt(229171.03 * 246475.71)    # run00018/19
+    cell = res.cells.set_index(["variant", "buffer_size"]).loc[("l1d", 65536)]
+    assert cell["ratio"] == pytest.approx(inst / base, rel=1e-9)
+    assert cell["ci_low"] <= cell["ratio"] <= cell["ci_high"]
+    assert all(describe_mode(r) for r in res.modes.to_dict("records"))
 
 
-# ----------------------------------------------------------------------------------------------
-# Verdicts under control (issue 8, item 1)
-
-def _sweep(seed, noise=0.03, ratio=1.0, runs=10, ipcs=("pipe", "local", "local-s")):
-    base = peak_at(16)
-    return table({"baseline": base, "pmc": lambda x: ratio * base(x)}, runs=runs, noise=noise, seed=seed,
-                 ipcs=ipcs)
+def test_no_baseline_is_an_error():
+    df = sweep(1, ipcs=("pipe",), sizes=SMALL[:2], baseline=False)
+    with pytest.raises(PmcsuiteError, match="baseline"):
+        overhead(df)
 
 
-def test_holm_correction_is_applied_across_every_cell():
-    from statsmodels.stats.multitest import multipletests
-    # find no-effect sweeps with a cell whose raw p < 0.05 and whose interval excludes 1: uncorrected,
-    # it would be called a slowdown or a speedup
-    tempted = 0
-    for seed in range(12):
-        res = overhead(_sweep(seed), breakpoints=False)
-        c = res.cells
-        assert len(c) == 45
-        assert np.allclose(c["p_corrected"], multipletests(c["p_value"], method="holm")[1])
-        assert np.allclose(c["equivalence_p_corrected"], multipletests(c["equivalence_p"], method="fdr_bh")[1])
-        raw = c[(c["p_value"] < 0.05) & ((c["ci_high"] < 1) | (c["ci_low"] > 1))]
-        tempted += len(raw)
-        assert not raw["verdict"].isin(["slowdown", "speedup"]).any()
-        assert ((c["verdict"] == "slowdown") <= ((c["p_corrected"] < 0.05) & (c["ci_high"] < 1))).all()
-    assert tempted >= 3          # the check above was exercised
-
-
-def test_too_few_runs_cells_are_not_in_the_family():
-    df = _sweep(0, ipcs=("pipe",))
-    few = df[~((df["variant"] == "pmc") & (df["buffer_size"] == 1024) & (df["run"] > 2))]
-    res = overhead(few, breakpoints=False)
-    c = res.cells.set_index("buffer_size")
-    assert c.loc[1024, "verdict"] == TOO_FEW and math.isnan(c.loc[1024, "p_corrected"])
-    assert res.n_tested == 14
-
-
-def test_negligible_is_reachable_and_a_real_slowdown_is_not_negligible():
-    res = overhead(_sweep(1), breakpoints=False)          # no effect, 10 runs a side, CV 3 %
-    share = (res.cells["verdict"] == "negligible").mean()
-    assert share >= 0.7, share
-    assert (res.cells["equivalence_p_corrected"][res.cells["verdict"] == "negligible"] < 0.05).all()
-    slow = overhead(_sweep(1, ratio=0.92), breakpoints=False)    # 8 % slower: beyond the 5 % margin
-    assert not (slow.cells["verdict"] == "negligible").any()
-    assert (slow.cells["verdict"] == "slowdown").mean() >= 0.9
-    # a 3 % slowdown measured at CV 1 %: within a 10 % margin (equivalence shown), but a significant
-    # change wins: it is a slowdown with its size, not "negligible"
-    small = overhead(_sweep(2, noise=0.01, ratio=0.97, ipcs=("pipe",)), breakpoints=False, margin=0.1)
-    assert (small.cells["equivalence_p_corrected"] < 0.05).all()
-    assert (small.cells["verdict"] == "slowdown").all()
-    assert small.to_dict()["margin"] == 0.1
-
-
-def test_cell_verdict_rules():
-    assert cell_verdict(0.9, 0.95, 0.01, 0.9) == "slowdown"
-    assert cell_verdict(1.05, 1.1, 0.01, 0.9) == "speedup"
-    assert cell_verdict(0.9, 0.95, 0.06, 0.9) == "inconclusive"      # interval excludes 1, not significant
-    assert cell_verdict(0.98, 1.01, 0.01, 0.9) == "inconclusive"     # significant, interval includes 1
-    assert cell_verdict(0.98, 1.01, 0.5, 0.01) == "negligible"
-    assert cell_verdict(0.97, 0.99, 0.01, 0.01) == "slowdown"        # a real change inside the margin
-    assert cell_verdict(float("nan"), float("nan"), 0.0, 0.0) == TOO_FEW
-
-
-def test_noisy_or_shared_cells_are_unreliable_and_say_so():
-    df = _sweep(4, ipcs=("pipe",))
-    noisy_size, shared_size = 4096, 65536
-    rng = np.random.default_rng(0)
-    rows = (df["buffer_size"] == noisy_size) & (df["variant"] == "baseline")
-    df.loc[rows, "bandwidth"] *= 1 + 0.25 * rng.standard_normal(rows.sum())
-    df["shared_cpu"] = False
-    shared = (df["buffer_size"] == shared_size) & (df["variant"] == "pmc") & df["run"].isin([1, 2, 3])
-    df.loc[shared, "shared_cpu"] = True
+def test_processes_that_differ_or_shared_the_cpu_are_unreliable_and_say_so():
+    df = sweep(4, ipcs=("pipe",), sizes=SMALL, process_cv=0.01, **PLAN)
+    noisy, shared = 4096, 65536
+    rows = (df["buffer_size"] == noisy) & (df["variant"] == "baseline")
+    other = sorted(df.loc[rows, "process"].unique())[::2]
+    df.loc[rows & df["process"].isin(other), "bandwidth"] *= 1.3         # every other process in another regime
+    measured = df.index[(df["buffer_size"] == shared) & (df["variant"] == "pmc") & ~df["warmup"]]
+    df.loc[measured[:3], "shared_cpu"] = True
     res = overhead(df, breakpoints=False)
     c = res.cells.set_index("buffer_size")
-    assert c.loc[noisy_size, "reliability"] == "unreliable"
-    assert any(r.startswith("baseline cv ") and r.endswith("> 10%") for r in c.loc[noisy_size, "reasons"])
-    assert c.loc[shared_size, "reliability"] == "unreliable"
-    assert c.loc[shared_size, "reasons"] == ["3 of 10 pmc runs shared the CPU"]
-    others = c.drop([noisy_size, shared_size])
-    assert (others["reliability"] == "reliable").all() and all(r == [] for r in others["reasons"])
-    assert "unreliable" in describe_cell(c.loc[shared_size].to_dict() | {"buffer_size": shared_size})
-    mode = res.modes.iloc[0]
-    assert mode["n_unreliable"] == 2
-    text = describe_mode(mode)
-    assert "unreliable at 2 of 15 sizes" in text and "64K: 3 of 10 pmc runs shared the CPU" in text
-    text = " ".join(res.summary().split())
-    assert "Unreliable cells:" in text and "shared the CPU" in text
-    # a stricter threshold marks more cells; NA in shared_cpu counts as not shared
-    df["shared_cpu"] = df["shared_cpu"].astype(object)
-    df.loc[df.index[:3], "shared_cpu"] = None
-    strict = overhead(df, breakpoints=False, cv_threshold=0.01)
-    assert (strict.cells["reliability"] == "unreliable").sum() > 2
+    assert c.loc[noisy, "reliability"] == "unreliable"
+    reason = c.loc[noisy, "reasons"][0]
+    printed, limit = map(float, re.match(r"baseline processes differ by ([\d.]+)% \(> (\d+)%\)", reason).groups())
+    assert printed > limit                          # never "10% > 10%"
+    assert c.loc[shared, "reasons"] == [f"3 of {c.loc[shared, 'n_variant']} pmc runs shared the CPU"]
+    others = c.drop([noisy, shared])
+    assert (others["reliability"] == "reliable").all()
+    assert "unreliable" in describe_cell(c.loc[shared].to_dict() | {"buffer_size": shared})
+    text = describe_mode(res.modes.iloc[0])
+    assert "unreliable at 2 of 7 sizes (4K, 64K)" in text
 
 
-CONTRACT = ["ipc", "variant", "buffer_size", "ratio", "ci_low", "ci_high", "p_value", "p_corrected",
-            "equivalence_p_corrected", "verdict", "change_pct", "n_baseline", "n_variant", "reliability", "reasons"]
+CELLS = ["ipc", "variant", "buffer_size", "ratio", "ci_low", "ci_high", "level", "verdict", "mde", "n_baseline",
+         "n_variant", "p_baseline", "p_variant", "baseline_mib_s", "variant_mib_s", "reliability", "reasons"]
+MODES = ["ipc", "variant", "n_sizes", "overall_ratio", "overall_ci_low", "overall_ci_high", "overall_verdict",
+         "overall_mde", "level", "processes", "processes_needed", "median_ratio", "n_slower", "n_faster",
+         "n_negligible", "n_not_established", "n_too_few", "n_unreliable", "breakpoints_moved", "moved_verdict"]
 
 
 def test_json_contract():
-    res = overhead(_sweep(5, ipcs=("pipe", "local")), breakpoints=False)
+    res = overhead(sweep(5, ratio=0.9, ipcs=("pipe", "local"), sizes=SMALL, passes=("a", "b"), **PLAN),
+                   breakpoints=False)
     d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
-    assert d["correction"] == "holm" and d["equivalence_correction"] == "fdr_bh"
-    assert d["margin"] == 0.05 and d["alpha"] == 0.05 and d["ci"] == 0.95 and d["resamples"] == "exact"
-    assert d["cv_threshold"] == 0.10 and d["min_runs"] == 3
-    assert isinstance(d["cells"], list) and len(d["cells"]) == 30
+    assert d["alpha"] == 0.05 and d["family_alpha"] == 0.025 and d["margin"] == 0.05 and d["min_processes"] == 2
+    assert d["cell_level"] == pytest.approx(inf.family_level(0.025, 28))
+    assert d["overall_level"] == pytest.approx(inf.family_level(0.025, 4))
+    assert len(d["cells"]) == 28 and len(d["modes"]) == 4
     for cell in d["cells"]:
-        assert set(CONTRACT) <= set(cell)
-        assert cell["verdict"] in ("slowdown", "speedup", "negligible", "inconclusive", TOO_FEW)
-        assert isinstance(cell["buffer_size"], int) and isinstance(cell["n_baseline"], int)
+        assert set(CELLS) <= set(cell) and cell["verdict"] in VERDICTS
         assert cell["ci_low"] <= cell["ratio"] <= cell["ci_high"]
-        assert cell["p_corrected"] >= cell["p_value"]
-        assert cell["reliability"] in ("reliable", "unreliable") and isinstance(cell["reasons"], list)
-        assert cell["change_pct"] == pytest.approx((cell["ratio"] - 1) * 100)
-        assert "n_base" not in cell           # legacy DataFrame aliases stay out of the contract
+        assert cell["ratio"] == pytest.approx(cell["variant_mib_s"] / cell["baseline_mib_s"])
+        assert isinstance(cell["buffer_size"], int) and isinstance(cell["p_baseline"], int)
     for mode in d["modes"]:
-        assert {"n_slowdown", "n_speedup", "n_negligible", "n_inconclusive", "n_too_few", "n_unreliable",
-                "unreliable", "moved_verdict"} <= set(mode)
+        assert set(MODES) <= set(mode)
+        assert mode["n_sizes"] == sum(mode[f"n_{v}"] for v in ("slower", "faster", "negligible", "not_established",
+                                                                "too_few"))
 
 
-def test_exact_bootstrap_table_matches_resampling():
-    for n in (3, 4, 9, 10):
-        a, b, p = median_table(n)
-        assert p.sum() == pytest.approx(1) and (p > 0).all()
-        rng = np.random.default_rng(n)
-        idx = np.sort(rng.integers(0, n, (200_000, n)), axis=1)
-        k = n // 2
-        i1, i2 = (idx[:, k - 1], idx[:, k]) if n % 2 == 0 else (idx[:, k], idx[:, k])
-        freq = np.bincount(i1 * n + i2, minlength=n * n) / len(i1)
-        exact = np.zeros(n * n)
-        exact[a * n + b] = p
-        assert np.abs(freq - exact).max() < 0.005
+def test_kernel_view_words_follow_the_verdict():
+    from pmcsuite.report.kernel_sections import _probe_effect
+    probe = pd.DataFrame([{"ipc": "pipe", "variant": "syscalls", "overall_ratio": 0.69, "overall_ci_low": 0.6,
+                           "overall_ci_high": 0.8, "overall_verdict": "slower", "level": 0.99, "median_ratio": 0.7,
+                           "min_ratio": 0.6, "max_ratio": 0.8, "n_sizes": 5},
+                          {"ipc": "local", "variant": "syscalls", "overall_ratio": 0.99, "overall_ci_low": 0.97,
+                           "overall_ci_high": 1.01, "overall_verdict": "negligible", "level": 0.99,
+                           "median_ratio": 0.99, "min_ratio": 0.97, "max_ratio": 1.0, "n_sizes": 5}])
+    text = _probe_effect(["syscalls"], probe)
+    assert "cost little" not in text
+    assert "pipe with syscalls: costs 31 % of the bandwidth" in text and "local with syscalls: costs nothing" in text
 
 
-def test_printed_intervals_are_stable_across_seeds_and_agree_with_resampling():
-    df = _sweep(6, noise=0.05)
-    printed = [[format_interval(lo, hi) for lo, hi in zip(r.cells["ci_low"], r.cells["ci_high"])]
-               for r in (overhead(df, breakpoints=False, seed=s) for s in (0, 1, 2))]
-    same = np.mean([a == b == c for a, b, c in zip(*printed)])
-    assert same >= 0.95, same
-    # the exact interval is what a large Monte Carlo bootstrap converges to
-    rng = np.random.default_rng(0)
-    for _ in range(5):
-        base, inst = 1000 * (1 + 0.05 * rng.standard_normal(10)), 950 * (1 + 0.05 * rng.standard_normal(10))
-        _, lo, hi = ratio_ci(base, inst)
-        _, mlo, mhi = ratio_ci(base, inst, n_boot=200_000, rng=rng)
-        assert lo == pytest.approx(mlo, abs=0.003) and hi == pytest.approx(mhi, abs=0.003)
+# ----------------------------------------------------------------------------------------------
+# Inflexion points moved (``moved``: isolated; these use runs without processes)
+
+def table(variants, runs=11, **kwargs):
+    return runs_table(variants, runs=runs, **kwargs)
 
 
-def test_a_full_sweep_is_analysed():
-    """All 90 cells of a full sweep (the time is bench/bench_analysis_speed.py's to measure)."""
+def _two_curves(base_curve, pass_curve, seed=5, **kwargs):
+    """A baseline with one curve and a pass with another, laid out like collect's processes."""
+    base = sweeps.process_sweep({"pipe": base_curve}, seed=seed, pcv=0.02, icv=0.01, slow=0.0, **kwargs)
+    inst = sweeps.process_sweep({"pipe": pass_curve}, seed=seed + 1, pcv=0.02, icv=0.01, slow=0.0,
+                                variants=("pmc",), **kwargs)
+    inst["process"] += int(base["process"].max()) + 1
+    return pd.concat([base, inst], ignore_index=True)
+
+
+def test_inflexion_points_moved_or_not():
+    """The per-call model's located inflexion points of the baseline and the pass: a pass that only
+    scales the curve moves nothing; one whose fall starts at 16K instead of 64K moved it."""
+    same = overhead(_two_curves(sweeps.level_off(fall=0.3), lambda n: 0.7 * sweeps.level_off(fall=0.3)(n)))
+    row = same.modes.iloc[0]
+    assert row["breakpoints_moved"] is not None and not row["breakpoints_moved"]
+    assert row["moved_verdict"] == "not moved"
+    assert row["baseline_breakpoints"] and row["variant_breakpoints"] == row["baseline_breakpoints"]
+    shifted = overhead(_two_curves(sweeps.level_off(fall=0.3), sweeps.level_off(at=1 << 14, fall=0.3)))
+    row = shifted.modes.iloc[0]
+    assert row["breakpoints_moved"] and row["moved_verdict"] == "moved", row["moved_note"]
+    assert "moved (" in describe_mode(row)
+    d = json.loads(json.dumps(shifted.to_dict(), allow_nan=False))
+    assert d["modes"][0]["moved_verdict"] == "moved"
+
+
+def test_moved_is_unknown_without_a_model():
     base = peak_at(16)
-    df = table({"baseline": base, "pmc": lambda x: 0.9 * base(x), "l1d": base}, runs=10,
-               ipcs=("pipe", "local", "local-s"))
-    res = overhead(df, breakpoints=False)
-    assert len(res.cells) == 90
+    res = overhead(table({"baseline": base, "pmc": lambda x: 0.5 * base(x)}, sizes=[1024, 65536, 131072, 1 << 20]))
+    row = res.modes.iloc[0]
+    assert row["breakpoints_moved"] is None and "unknown" in describe_mode(row)

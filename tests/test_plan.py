@@ -175,3 +175,19 @@ def test_runs_spread_over_processes(cat, points):
     records = [{"ipc": "pipe", "buffer_size": 4096, "variant": "baseline", "run": 5, "process": 1,
                 "iteration": 0, "iterations": 4}]
     assert run_key(records[0]) == ("pipe", 4096, "baseline", 1)
+
+
+@pytest.mark.parametrize("name", ["DEFAULT", "QUICK"])
+def test_the_default_and_quick_plans_are_whole_processes(name):
+    """collect's plans (issue 15: more processes, fewer iterations): every process of a point gets the
+    same iterations, its warm-up and at least one measured one; each point's runs come from that many
+    different processes."""
+    from pmcsuite.collection import DEFAULT, QUICK
+    plan = {"DEFAULT": DEFAULT, "QUICK": QUICK}[name]
+    shares = split_runs(plan["runs"], plan["processes"])
+    assert len(set(shares)) == 1 and shares[0] >= plan["warmup"] + 1
+    assert plan["processes"] >= 4          # fewer cannot give a one-point verdict (bench/validation_plan.py)
+    jobs = make_jobs(["pipe", "local"], [4096, 65536], plan["runs"], [], seed=1, processes=plan["processes"],
+                     points_per_process=plan["points_per_process"])
+    per_cell = Counter((j.ipc, j.size) for j in jobs)
+    assert set(per_cell.values()) == {plan["processes"]}

@@ -184,3 +184,42 @@ def test_l41_import_kernel_view_is_one_honest_line(tmp_path):
     md = (build_report(result, out=tmp_path / "r") / "report.md").read_text()
     assert "re-collect" not in md.lower() and "## Kernel view\n" in md
     assert "## Kernel view: read()/write() return sizes" not in md and "(no calls)" not in md
+
+
+# ------------------------------------------------------------------ issue 15: findings a student reads
+
+def test_findings_open_with_one_short_sentence_and_fold_the_numbers(full_report):
+    md = (full_report / "report.md").read_text()
+    lead = md.split("## Findings")[1].split("## Probe effect at a glance")[0]
+    bullets = [line for line in lead.splitlines() if re.match(r'\d+\. <span class="tag', line)]
+    assert bullets and all(len(line) < 250 for line in bullets)
+    said = " ".join(bullets).lower()
+    for word in ("support", "materiality", "context", "[unreliable", "cv "):
+        assert word not in said, word
+    assert lead.count("The numbers behind them") == 1 and "95 % interval" in lead.split("The numbers behind them")[1]
+    assert lead.count("Words used here") == 1
+    for term in ("interval", "process", "not established", "per-call model", "departure"):
+        assert f"*{term}*:" in lead, term
+
+
+def test_no_threshold_or_interval_rule_contradicts_itself(full_report):
+    md = (full_report / "report.md").read_text()
+    assert not re.search(r"(\d+(?:\.\d+)?) ?% ?> ?\1 ?%", md)               # never "10 % > 10 %"
+    assert "an interval needs >= 3" not in md and "fewer than 3 runs" not in md
+
+
+def test_findings_captions_promise_only_what_is_drawn(full_report):
+    from pmcsuite.analysis import explain, findings
+    from pmcsuite.results import load
+    md = (full_report / "report.md").read_text()
+    by_mode = {name[len("findings-"):]: caption
+               for caption, name in re.findall(r"!\[([^\]]*)\]\(figures/(findings-[a-z-]+)\.png\)", md)}
+    expl = explain(load(FIXTURE))
+    found = findings(expl)
+    assert set(by_mode) == set(expl.modes)
+    for ipc, m in expl.modes.items():
+        caption, model = by_mode[ipc], m.model
+        assert ("per-call model" in caption) == (model is not None)
+        assert ("departs" in caption) == bool(model is not None and model.departures)
+        assert ("(star)" in caption) == any(f["kind"] == "peak" and f.get("ipc") == ipc for f in found)
+        assert "segmented" not in caption and "bootstrap" not in caption

@@ -1,31 +1,32 @@
-"""Analysis of a result table (issue 3): probe overhead, inflexion points, which counters explain them.
+"""Analysis of a result table (issue 15): verdicts on the benchmark process, inflexion points as
+departures from the per-call model, counters named by the time they can account for.
 
 Pure functions of the table returned by ``pmcsuite.load(DIR)``; every result object has ``.summary()``
 (text) and ``.to_dict()`` (JSON-able)::
 
-    overhead(df)          -> OverheadResult   ratio instrumented/baseline per ipc, size and pass
-    fit_breakpoints(...)  -> BreakpointFit    segmented regression of one curve on log2(size)
-    bandwidth_fit(df, ipc, variant="baseline") -> BreakpointFit
-    explain(df)           -> Explanation      per IPC mode: measured cells, breakpoints, the counters
-                                              tried and named for each, correlations, and the overhead
-    findings(expl)        -> list[dict]       peaks, knees, falls, rises, flat ranges, plateaus, crossovers
+    inference             the two-stage (process, then point) model every interval and verdict uses
+    overhead(df)          -> OverheadResult   per pass and IPC mode an overall verdict, then its cells
+    compare(*sets)        -> Comparison       per set an overall verdict, then its points
+    fit_model(runs)       -> PerCallModel     t0 + n / r_inf fitted to one curve, and its departures
+    explain(df)           -> Explanation      per IPC mode: levels, the model, departures, peaks, flat
+                                              ranges, the counters named for each change, the overhead
+    attribute_changes(runs, changes, counters) -> the counters that can account for each change
+    findings(expl)        -> list[dict]       the findings, each with a plain sentence and its details
     findings_dict(df_or_expl) -> dict         the ``explain --json`` document (contract: findings.py)
     sentences(expl)       -> list[str]        findings as sentences
     counter_labels(ids, metadata=None) -> dict  readable counter names ("read() calls") for sentences
-
-No function here lets a numerical warning reach the user: exact fits, constant and collinear counters
-are handled explicitly (see breakpoints.py "Exact fits").
 """
-from .breakpoints import (Breakpoint, BreakpointFit, bandwidth_fit, counter_columns, find_breakpoints,
-                          fit_breakpoints, measured_runs, same_breakpoints)
+from .attribution import Change, attribute_changes
 from .explain import ALIGN_NOTE, Attribution, Explanation, ModeExplanation, explain, per_call, per_kib
 from .findings import findings, findings_dict, findings_text, mode_sentences, sentences
 from .labels import counter_labels, is_time_counter
+from .model import PerCallModel, fit_model
 from .overhead import OverheadResult, overhead
+from .runs import counter_columns, measured_runs
 
 __all__ = [
-    "Breakpoint", "BreakpointFit", "bandwidth_fit", "counter_columns", "find_breakpoints", "fit_breakpoints",
-    "measured_runs", "same_breakpoints", "ALIGN_NOTE", "Attribution", "Explanation", "ModeExplanation", "explain",
-    "per_call", "per_kib", "findings", "findings_dict", "findings_text", "mode_sentences", "sentences", "OverheadResult",
-    "overhead", "counter_labels", "is_time_counter",
+    "Change", "attribute_changes", "counter_columns", "measured_runs", "ALIGN_NOTE", "Attribution", "Explanation",
+    "ModeExplanation", "explain", "per_call", "per_kib", "findings", "findings_dict", "findings_text",
+    "mode_sentences", "sentences", "OverheadResult", "overhead", "PerCallModel", "fit_model", "counter_labels",
+    "is_time_counter",
 ]

@@ -1,49 +1,70 @@
 """Findings, from the numbers only: sentences for the report and the ``pmcsuite explain --json`` document.
 
-Example sentence: ``pipe: bandwidth falls from 64 KiB to 1 MiB, measured 542 MiB/s (95 % interval
-540-545) -> 125 MiB/s (96-154); behind it: AXI bus writes per KiB rise 32x, AXI bus reads per KiB
-rise 21x.`` Every number in a sentence is a measured median with its interval unless it says "fit".
+Each finding is a claim about the bandwidth curve of one IPC mode (or two, for a crossover) with the
+measurements it rests on; its words (``sentence``, ``why``, ``details``) come from ``describe``
+(``why.py``). Every number quoted is a point's level (``inference.point_table``: the trimmed mean
+over benchmark processes of each process's median) with its interval unless it says "model".
 
 The JSON contract (``findings_dict(df)``; ``explain --json`` adds ``provenance``)
 -------------------------------------------------------------------------------
-Top level: ``format`` ("pmcsuite-findings"), ``format_version`` (2), ``settings`` (``cv_limit`` 0.10,
-``flat_tolerance`` 0.05, ``alpha`` 0.05, ``correction`` "holm", ``min_support`` 0.8, ``min_runs`` 3,
-``n_boot``, ``cell_boot``), ``findings`` (list, below), ``sentences`` (one per finding, same order,
-then the overhead's), ``modes`` (per IPC mode: ``bandwidth_source``, ``breakpoint_source``, ``sizes``,
-``cells``, ``counter_breakpoints``, ``correlations``, ``constant``, ``unmeasured``, ``notes``),
-``overhead``, ``labels``, ``notes``.
+Top level: ``format`` ("pmcsuite-findings"), ``format_version`` (3), ``settings`` (``cv_limit`` 0.10,
+``flat_tolerance`` 0.05, ``alpha`` 0.05: the family-wise error of one curve's departures, ``min_runs``
+3), ``findings`` (list, below), ``sentences`` (what a mode's grid cannot show, then one per finding,
+same order, then the overhead's), ``modes`` (per IPC mode, below), ``overhead``, ``labels``, ``notes``.
+
+Per mode: ``bandwidth_source`` ("baseline" or "all runs pooled"), ``sizes``, ``cells`` (per size:
+``buffer_size``, ``n`` runs, ``n_processes``, ``centre`` = ``median`` (the level, bytes/s), ``ci_low``,
+``ci_high`` (95 %), ``between_cv``, ``within_cv``, ``cv``, ``n_shared``), ``model``, ``departures``,
+``counter_cells`` (counter -> per size ``buffer_size``, ``median``, ``ci_low``, ``ci_high`` per KiB),
+``time_counters``, ``correlations``, ``constant``, ``unmeasured``, ``same_as``, ``notes``.
+
+``model`` (``model.py``; null with 4 sizes or fewer): bandwidth(n) = r_inf / (1 + (n_half / n)^h),
+each parameter [estimate, low, high] at 95 %: ``r_inf`` (bytes/s, the limit), ``n_half`` (bytes, where
+half of it is reached), ``h`` (1: a fixed cost per call plus a cost per byte, the per-call model),
+``t0_ns`` (n_half / r_inf: the fixed time per call when h = 1); ``per_call`` (h's interval holds 1: the
+fit then fixes h = 1), ``describes`` (false: the model does not describe the smallest sizes, its
+parameters are null and nothing is compared with it), ``fit_sizes`` (the prefix of sizes it is fitted on), ``level`` (the family level
+of the departure intervals), ``pooled_cv``/``pooled_df`` (the pooled process spread), ``note`` (why no
+departure can be tested, or ""), ``sizes`` (per size: ``measured``, ``model``, ``ratio`` = measured /
+model with ``ratio_low``/``ratio_high`` at ``level``, ``status``: "fit" | "on model" | "below" |
+"above" | "unknown"), ``departures``.
+
+Each departure (also ``modes[ipc].departures``): ``from_size``/``to_size`` (first and last size clearly
+off the model), ``size_interval`` [last size still consistent, first clearly not], ``by`` (measured /
+model - 1 at the largest departure, at ``at_size``) and ``by_interval`` (its interval at ``level``),
+``direction`` ("below" | "above"), ``located`` (an abrupt start), ``kind``, ``sizes`` (those clearly off).
 
 Each finding (sizes in bytes, bandwidth in bytes/s):
 
-- ``kind``: ``peak`` | ``knee`` | ``fall`` | ``rise`` | ``flat`` | ``plateau`` | ``crossover``.
+- ``kind``: a located inflexion point (``INFLEXION_KINDS``): ``level-off`` | ``fall`` (the curve leaves
+  the model below it abruptly; a fall when its level then drops clearly below the last size on the
+  model) | ``rise`` (abruptly above it) | ``peak`` (the top, lower on both sides); or ``departure`` (the
+  curve leaves the model gradually: no single size to name) | ``flat`` | ``crossover``.
 - ``ipc`` (str); a ``crossover`` has ``ipcs`` instead: [the mode that falls below, the other].
-- ``of``: ``"bandwidth"`` or the counter id (a counter's ``plateau``: its per-KiB value stops rising or
-  falling); ``variant``: the runs the curve comes from ("baseline" or "all runs pooled").
-- ``size`` (point findings: peak, knee, plateau) or ``from_size`` and ``to_size`` (fall, rise, flat,
-  crossover; a plateau also has ``to_size``, where it ends); ``size_interval``: [low, high] bytes, the
-  interval of ``size`` (or of ``from_size``): the bootstrap interval of a fitted breakpoint's location;
-  [size, size] for a measured peak and a flat range; [last size not below, first size below] for a
-  crossover.
-- ``measured``: {``size``, ``value``, ``ci``: [low, high], ``n``, ``unit``} the measured median at
-  ``size``/``from_size`` with its 95 % bootstrap interval (``unit`` "bytes/s"; "per KiB" for a counter's
-  plateau; for a flat range the median of its cells' medians); range findings add ``measured_to`` (at
-  ``to_size``), a crossover ``measured_other`` (the other mode at ``from_size``).
-- ``fit``: null, or {``value`` (bytes/s, the segmented fit at ``size``), ``slope_before``,
-  ``slope_after`` (bytes/s per doubling), ``support``} for findings located by the fit: the fit's
-  numbers are never quoted as measurements.
-- ``support``: share of bootstrap resamples that find it (breakpoint: within one size step; measured
-  peak: the size beats both neighbours; flat: every cell within tolerance; crossover: below at every
-  size from ``from_size``).
-- ``counters``: the counters *named* (see explain.py step 3), largest effect first, each {``id``,
-  ``label``, ``fold_change`` (per-KiB median at to / from), ``from_size``, ``to_size``, ``support``,
-  ``p_value``, ``p_adjusted`` (Holm over ``counters_tried``), ``delta_slope``, ``scale``,
-  ``counter_breakpoint`` (bytes or null), ``paired``, ``per_kib_from``/``per_kib_to`` [median, low,
-  high], ``variants``, ``same_as``}; empty when no measured counter changes there.
-  ``counters_tried`` (int), ``not_named`` ([{``id``, ``reason``}]), ``context`` (time counters:
-  [{``id``, ``label``, ``fold_change``}]).
-- ``reliability``: ``"reliable"`` | ``"unreliable"``; ``reliability_reasons``: why (a cell it is built
-  on has CV > ``cv_limit``, runs that shared the CPU, or fewer than ``min_runs`` runs).
-- ``sentence``: the finding in words (the unreliable ones say so).
+- ``of``: ``"bandwidth"``; ``variant``: the runs the curve comes from ("baseline" or "all runs pooled").
+- Departures (level-off, fall, rise, departure): ``from_size``, ``to_size``, ``size_interval``,
+  ``located``, ``direction``, ``by``, ``by_interval``, ``at_size``, ``departing`` (the sizes clearly off),
+  ``level``, ``measured`` (at ``from_size``), ``measured_to`` (at ``to_size``), ``measured_at`` (at
+  ``at_size``), ``model`` ({``at``: {size: model bandwidth}, ``t0_ns``, ``r_inf``, ``n_half``, ``h``,
+  ``per_call``}: never quoted as a measurement).
+- ``peak``: ``size`` (the highest level), ``flat`` (True: a peak region of several sizes none clearly
+  below the top, or within 3 % of it; then ``from_size``/``to_size`` and ``measured_from``/``measured_to``
+  too), ``size_interval`` [first, last size of the region], ``below`` [the sizes either side, both clearly
+  lower at the curve's family level], ``measured`` (at ``size``).
+- ``flat``: ``from_size``/``to_size`` (>= 3 sizes within +-``tolerance`` of their median level, none
+  clearly different from another), ``size_interval`` [from_size, from_size], ``measured`` (the geometric
+  mean level and its 95 % interval), ``measured_to``.
+- ``crossover``: ``from_size``/``to_size``, ``size_interval`` [last size not below, first size below],
+  ``measured``, ``measured_other`` (the other mode at ``from_size``), ``measured_to``.
+- ``measured`` and its kin: {``size``, ``value``, ``ci``: [low, high] (95 %), ``n`` (runs),
+  ``n_processes``, ``unit``: "bytes/s"}.
+- ``counters``: the counters *named* for the finding's range (``attribution.attribute_changes``; a
+  departure: ``size_interval[0]`` to ``to_size``; a peak: the end of its region to the largest size),
+  each the attribution's fields (``id``, ``label``, ``per_kib_from``/``per_kib_to``, ``fold_change``,
+  ``direction``, ``share``, ``p_adjusted``...); ``counters_tried`` (int), ``not_named`` ([{``id``,
+  ``reason``}]), ``context`` (time counters: [{``id``, ``label``, ``fold_change``}]).
+- ``reliability``: ``"reliable"`` | ``"unreliable"``; ``reliability_reasons``: why.
+- ``sentence`` (one plain sentence), ``why`` (its cause or ""), ``details`` (the numbers).
 """
 from __future__ import annotations
 
@@ -51,13 +72,19 @@ import math
 
 import numpy as np
 
-from .breakpoints import MIB, _jsonable, size_step_label
-from .explain import ALIGN_NOTE, CV_LIMIT, Attribution, Explanation, ModeExplanation, explain, noise_reasons
-from .overhead import describe_mode
+from .runs import MIB, jsonable, measured_runs, size_step_label
+from .model import INFLEXION_KINDS as MODEL_KINDS
+from .model import MIN_FIT
+from .explain import ALIGN_NOTE, CV_LIMIT, Explanation, ModeExplanation, explain, noise_reasons
+from .overhead import describe_mode, level_text
+from . import why
 
 FORMAT = "pmcsuite-findings"
-FORMAT_VERSION = 2
-KINDS = ("peak", "knee", "fall", "rise", "flat", "plateau", "crossover")
+FORMAT_VERSION = 3
+#: the kinds that are claimed inflexion points of a bandwidth curve: located departures from the model
+#: (``model.INFLEXION_KINDS``) and the peak
+INFLEXION_KINDS = MODEL_KINDS + ("peak",)
+KINDS = INFLEXION_KINDS + ("departure", "flat", "crossover")
 MAX_NAMED = 3
 
 
@@ -69,22 +96,22 @@ def _num(v: float) -> str:
     return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2g}" if a >= 0.01 else f"{v:.2e}"
 
 
-def _verb(label: str, verb: str) -> str:
-    """'rise' -> 'rises' for a singular label ("CPU time"), unchanged for a plural one ("read() calls")."""
-    plural = label.endswith("s") and not label.endswith("ss")
-    return verb if plural else (verb[:-1] + "ies" if verb.endswith("y") else verb + "s")
-
-
 # ----------------------------------------------------------------------------------------------
 # Measurements
 
 def _measurement(cells, size, unit="bytes/s") -> dict | None:
+    """The point at ``size``: its level (``value``), 95 % interval (``ci``), runs (``n``) and processes."""
     rows = cells[cells["buffer_size"] == size]
     if rows.empty:
         return None
     r = rows.iloc[0]
-    return {"size": int(size), "value": _jsonable(float(r["median"])),
-            "ci": [_jsonable(float(r["ci_low"])), _jsonable(float(r["ci_high"]))], "n": int(r["n"]), "unit": unit}
+    out = {"size": int(size), "value": jsonable(float(r["median"])),
+           "ci": [jsonable(float(r["ci_low"])), jsonable(float(r["ci_high"]))], "unit": unit}
+    if "n" in r:
+        out["n"] = int(r["n"])
+    if "n_processes" in r and r["n_processes"] == r["n_processes"]:
+        out["n_processes"] = int(r["n_processes"])
+    return out
 
 
 def _mib(meas: dict | None, with_ci: bool = True) -> str:
@@ -96,13 +123,6 @@ def _mib(meas: dict | None, with_ci: bool = True) -> str:
     if with_ci and lo is not None and hi is not None:
         text += f" (95 % interval {_num(lo / MIB)}-{_num(hi / MIB)})"
     return text
-
-
-def _per_kib(meas: dict | None) -> str:
-    if meas is None or meas["value"] is None:
-        return "n/a"
-    lo, hi = meas["ci"]
-    return f"{_num(meas['value'])} per KiB (95 % interval {_num(lo)}-{_num(hi)})"
 
 
 def _sizes_between(cells, lo, hi) -> list[int]:
@@ -118,232 +138,203 @@ def _neighbours(cells, size) -> list[int]:
 
 
 def _reliability(reasons: list[str]) -> dict:
+    """{"reliability", "reliability_reasons"} from a list of reasons (empty: reliable). ``describe``
+    replaces them with the interval-based rule of ``why.reliability`` where the points carry intervals."""
     return {"reliability": "unreliable" if reasons else "reliable", "reliability_reasons": list(reasons)}
 
 
 def _caveat(f: dict) -> str:
-    if f["reliability"] == "reliable":
+    """' Unreliable: pipe 64 KiB: interval ±14 % (reliable: within ±10 %).' for the folded numbers of an
+    unreliable finding (its first sentence carries no reason list); "" when reliable."""
+    if f.get("reliability", "reliable") == "reliable":
         return ""
-    reasons = f["reliability_reasons"]
+    reasons = f.get("reliability_reasons") or []
     shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
-    return f" [unreliable: {shown}]"
+    return f" Unreliable: {shown}." if shown else " Unreliable."
 
 
 # ----------------------------------------------------------------------------------------------
 # Counters of a finding
 
-def _counter_json(a: Attribution, labels: dict) -> dict:
+def _counter_json(a, labels: dict) -> dict:
+    """A named counter as the finding's JSON carries it (the attribution's fields, its readable label)."""
     d = a.to_dict()
     d.pop("named", None)
     d.pop("reason", None)
-    d["label"] = labels.get(a.counter, a.counter)
+    cid = d.get("id") or getattr(a, "counter", None)
+    d["id"] = cid
+    d["label"] = labels.get(cid) or d.get("label") or cid
     return d
 
 
-def _counter_part(atts: list, context: list, labels: dict, tried: int) -> str:
-    named = [a for a in atts if a.named][:MAX_NAMED]
-    if named:
-        parts = []
-        for a in named:
-            label = labels.get(a.counter, a.counter)
-            what = f"{label} per KiB"
-            cb = a.counter_breakpoint
-            if cb is not None and cb.kind == "plateau" and cb.slope_before != 0:
-                parts.append(f"{what} {_verb(label, 'stop')} {'falling' if cb.slope_before < 0 else 'rising'} "
-                             f"({_num(a.from_value[0])} -> {_num(a.to_value[0])})")
-            elif math.isfinite(a.fold_change) and a.fold_change > 0:
-                if 0.9 <= a.fold_change <= 1.1:
-                    parts.append(f"{what} {_verb(label, 'stop')} {'rising' if a.delta_slope < 0 else 'falling'} "
-                                 f"({_num(a.from_value[0])} -> {_num(a.to_value[0])})")
-                else:
-                    moves = (f"{_verb(label, 'rise')} {a.fold_change:.1f}x" if a.fold_change > 1
-                             else f"{_verb(label, 'fall')} {1 / a.fold_change:.1f}x")
-                    parts.append(f"{what} {moves} ({_num(a.from_value[0])} -> {_num(a.to_value[0])} "
-                                 f"by {size_step_label(a.to_size)})")
-            else:
-                parts.append(f"the slope of {what} changes by {abs(a.delta_slope):.2g} per doubling")
-        text = "behind it: " + ", ".join(parts)
-    elif tried:
-        text = f"no measured counter changes there ({tried} tried)"
-    elif context:
-        text = "no measured counter changes there (only counters of time were measured)"
-    else:
+def _details(f: dict, labels: dict) -> str:
+    """The numbers of a finding, folded below its first sentence: measured levels with their 95 %
+    intervals, for a departure the model's value and the gap with its interval, its counters, and why
+    it is unreliable when it is. Every number is a measurement unless it says "model"."""
+    meas, to = f.get("measured"), f.get("measured_to")
+    start, end = f.get("size", f.get("from_size")), f.get("to_size")
+    kind, parts = f.get("kind"), []
+    if kind == "crossover":
+        a, b = (f.get("ipcs") or ["?", "?"])[:2]
+        parts.append(f"at {size_step_label(start)} {a} {_mib(meas)} vs {b} {_mib(f.get('measured_other'))}")
+    elif kind == "flat" and end is not None:
+        parts.append(f"level over {size_step_label(start)} to {size_step_label(end)}: {_mib(meas)}")
+    elif kind == "peak":
+        parts.append(f"{_mib(meas)} at {size_step_label(f['size'])}")
+        if f.get("below"):
+            lo, hi = f["below"][:2]
+            parts.append(f"clearly lower at {size_step_label(lo)} and at {size_step_label(hi)}")
+    elif meas is not None and to is not None and end is not None and end != start:
+        parts.append(f"{_mib(meas)} at {size_step_label(start)} -> {_mib(to)} at {size_step_label(end)}")
+    elif meas is not None:
+        parts.append(f"{_mib(meas)} at {size_step_label(start)}")
+    if f.get("direction") in ("below", "above"):
+        parts.append(_departure_numbers(f))
+    counters = _counter_text(f, labels)
+    if counters:
+        parts.append(counters)
+    return "; ".join(p for p in parts if p) + "." + _caveat(f)
+
+
+def _departure_numbers(f: dict) -> str:
+    """'28 % below the model at 1 MiB (99.4 % interval 20 % to 35 %; model 7,000 MiB/s); last on the
+    model at 64 KiB, first clearly off at 128 KiB'."""
+    by, (lo, hi) = f.get("by"), (f.get("by_interval") or [None, None])[:2]
+    at = f.get("at_size")
+    if by is None or at is None:
         return ""
-    ctx = [a for a in context if math.isfinite(a.fold_change) and a.fold_change > 0]
-    if ctx:
-        text += "; context (time, not an explanation): " + ", ".join(
-            f"{labels.get(a.counter, a.counter)} per KiB {a.fold_change:.2g}x" for a in ctx[:2])
+    text = f"{100 * abs(by):.0f} % {f['direction']} the model at {size_step_label(at)}"
+    if lo is not None and hi is not None:
+        level = f.get("level")
+        said = f"{level_text(level)} interval" if level else "interval"
+        near, far = sorted((abs(lo), abs(hi))) if lo * hi > 0 else (lo, hi)
+        text += (f" ({said} {100 * near:.0f} % to {100 * far:.0f} % {f['direction']}" if lo * hi > 0
+                 else f" ({said} {100 * lo:+.0f} % to {100 * hi:+.0f} %")
+        model = ((f.get("model") or {}).get("at") or {}).get(str(at))
+        text += (f"; model {_num(model / MIB)} MiB/s)" if model else ")")
+    first = f.get("size_interval") or []
+    if len(first) == 2:
+        text += f"; last on the model at {size_step_label(first[0])}, first clearly off at {size_step_label(first[1])}"
+    return text
+
+
+def _counter_text(f: dict, labels: dict) -> str:
+    """A finding's counter fields (``_with_counters``) in words, for its folded numbers."""
+    parts = []
+    for c in (f.get("counters") or [])[:MAX_NAMED]:
+        label = c.get("label") or labels.get(c.get("id"), c.get("id"))
+        fr, to = (c.get("per_kib_from") or [None])[0], (c.get("per_kib_to") or [None])[0]
+        text = f"{label} per KiB"
+        if fr is not None and to is not None:
+            text += f" {_num(fr)} -> {_num(to)}"
+        if c.get("fold_change"):
+            text += f" (×{c['fold_change']:.2g})"
+        if c.get("share") is not None and math.isfinite(c["share"]):
+            text += f", can account for {c['share']:.0%} of the time change"
+        parts.append(text)
+    if parts:
+        text = "counters named: " + "; ".join(parts)
+    elif f.get("counters_tried"):
+        text = f"no measured counter can account for it ({f['counters_tried']} tried)"
+    else:
+        text = ""
+    timed = [c for c in f.get("context") or [] if c.get("fold_change")]
+    if timed:
+        text += ("; " if text else "") + "time per KiB (a measure of time, not a cause): " + ", ".join(
+            f"{c.get('label') or c.get('id')} ×{c['fold_change']:.2g}" for c in timed[:2])
     return text
 
 
 def _with_counters(f: dict, atts: list, context: list, labels: dict) -> None:
+    """The finding's counter fields: ``counters`` (named), ``counters_tried``, ``not_named`` ([{id,
+    reason}]) and ``context`` (time counters: [{id, label, fold_change}])."""
+    def cid(a):
+        return getattr(a, "id", None) or getattr(a, "counter", "")
+    timed = [a for a in atts if getattr(a, "is_time", False)]
+    atts = [a for a in atts if not getattr(a, "is_time", False)]
     f["counters"] = [_counter_json(a, labels) for a in atts if a.named]
     f["counters_tried"] = len(atts)
-    f["not_named"] = [{"id": a.counter, "reason": a.reason} for a in atts if not a.named]
-    f["context"] = [{"id": a.counter, "label": labels.get(a.counter, a.counter),
-                     "fold_change": _jsonable(a.fold_change)} for a in context]
+    f["not_named"] = [{"id": cid(a), "reason": a.reason} for a in atts if not a.named]
+    f["context"] = [{"id": cid(a), "label": labels.get(cid(a), cid(a)),
+                     "fold_change": jsonable(a.fold_change)} for a in list(context) + timed]
 
 
 # ----------------------------------------------------------------------------------------------
 # Findings of one mode
 
-def _fit_json(m: ModeExplanation, bp) -> dict | None:
-    if m.breakpoint_source != "fit":
+def _model_json(m: ModeExplanation, *sizes) -> dict | None:
+    """The model's bandwidth (bytes/s) at ``sizes`` and its parameters: never quoted as a measurement."""
+    model = m.model
+    if model is None:
         return None
-    return {"value": _jsonable(bp.value * MIB), "slope_before": _jsonable(bp.slope_before * MIB),
-            "slope_after": _jsonable(bp.slope_after * MIB), "support": _jsonable(bp.support)}
+    at = {int(s): jsonable(float(v)) for s, v in zip(sizes, model.predict(list(sizes)))} if sizes else {}
+    return {"at": {str(k): v for k, v in at.items()}, "t0_ns": [jsonable(v) for v in model.t0_ns],
+            "r_inf": [jsonable(v) for v in model.r_inf], "n_half": [jsonable(v) for v in model.n_half],
+            "h": [jsonable(v) for v in model.h], "per_call": model.per_call}
 
 
-def _kind(bp) -> str:
-    flat = abs(bp.slope_before) < abs(bp.delta_slope) * 0.25
-    if bp.kind == "peak":
-        return "peak"
-    if bp.kind == "plateau":
-        return "plateau"
-    if bp.kind == "trough" or (flat and bp.slope_after > 0):
-        return "rise"
-    if flat and bp.slope_after < 0:
-        return "fall"
-    return "knee"
+def _kind(d) -> str:
+    """A departure's finding kind: its own (``level-off``, ``fall``, ``rise`` when located; ``departure``)."""
+    return d.kind
+
+
+def _base(m: ModeExplanation) -> dict:
+    return {"ipc": m.ipc, "of": "bandwidth", "variant": m.bandwidth_source}
+
+
+def _departure_finding(m: ModeExplanation, d, labels: dict, cv_limit: float) -> dict:
+    cells, (start, first) = m.cells, d.size_interval
+    f = dict(_base(m), kind=_kind(d), from_size=int(d.from_size), to_size=int(d.to_size),
+             size_interval=[int(start), int(first)], located=bool(d.located), direction=d.direction,
+             by=jsonable(d.by), by_interval=[jsonable(v) for v in d.by_interval], at_size=int(d.at_size),
+             departing=[int(s) for s in d.sizes], level=jsonable(m.model.level),
+             measured=_measurement(cells, d.from_size), measured_to=_measurement(cells, d.to_size),
+             measured_at=_measurement(cells, d.at_size), model=_model_json(m, d.from_size, d.to_size, d.at_size))
+    f.update(_reliability(noise_reasons(cells, sorted({int(start), int(first), int(d.to_size)}), m.ipc, cv_limit)))
+    _with_counters(f, m.attributions(start, d.to_size), [], labels)
+    return f
+
+
+def _peak_finding(m: ModeExplanation, labels: dict, cv_limit: float) -> dict:
+    t, cells = m.top, m.cells
+    f = dict(_base(m), kind="peak", size=int(t.size), flat=bool(t.flat),
+             size_interval=[int(t.from_size), int(t.to_size)], measured=_measurement(cells, t.size),
+             below=[int(v) for v in t.below])
+    if t.flat:
+        f.update(from_size=int(t.from_size), to_size=int(t.to_size), measured_from=_measurement(cells, t.from_size),
+                 measured_to=_measurement(cells, t.to_size))
+    f.update(_reliability(noise_reasons(cells, _sizes_between(cells, t.below[0], t.below[1]), m.ipc, cv_limit)))
+    _with_counters(f, m.attributions(t.to_size, int(cells["buffer_size"].iloc[-1])), [], labels)
+    return f
 
 
 def mode_findings(m: ModeExplanation, labels: dict | None = None, cv_limit: float = CV_LIMIT,
                   flat_tolerance: float = 0.05) -> list[dict]:
-    """The findings of one IPC mode (see the module docstring): breakpoints, falls and rises, flat
-    ranges, counter plateaus."""
+    """The findings of one IPC mode (see the module docstring): departures from the model (located
+    inflexion points and gradual departures), the peak (one size or a flat region), flat ranges."""
     labels = labels or {}
-    cells, ipc = m.cells, m.ipc
-    out = []
-    base = {"ipc": ipc, "of": "bandwidth", "variant": m.bandwidth_source}
-    sizes = [int(s) for s in cells["buffer_size"]]
-    bps = m.breakpoints
-    fitted = m.breakpoint_source == "fit"
-    for j, bp in enumerate(bps):
-        atts = m.tried[j] if j < len(m.tried) else []
-        context = m.context[j] if j < len(m.context) else []
-        to_size = bps[j + 1].size if j + 1 < len(bps) else sizes[-1]
-        kind = _kind(bp)
-        meas = _measurement(cells, bp.size)
-        where = size_step_label(bp.size)
-        if fitted:
-            lo, hi = size_step_label(bp.ci_low), size_step_label(bp.ci_high)
-            located = (f"located by the segmented fit (interval {lo}-{hi}, support {bp.support:.0%}; "
-                       f"fit {_num(bp.value)} MiB/s)")
-        else:
-            located = f"measured: above both neighbours in {bp.support:.0%} of resamples"
-        point = dict(base, kind="peak" if kind == "peak" else kind, size=int(bp.size),
-                     size_interval=[int(bp.ci_low), int(bp.ci_high)], measured=meas, fit=_fit_json(m, bp),
-                     support=_jsonable(bp.support))
-        reasons = noise_reasons(cells, _neighbours(cells, bp.size), ipc, cv_limit)
-        point.update(_reliability(reasons))
-        counters_text = _counter_part(atts, context, labels, len(atts))
-        if kind == "peak":
-            _with_counters(point, atts, context, labels)
-            point["sentence"] = f"{ipc}: bandwidth peaks at {where}: {_mib(meas)}; {located}." + _caveat(point)
-            out.append(point)
-            fall = dict(base, kind="fall", from_size=int(bp.size), to_size=int(to_size),
-                        size_interval=[int(bp.ci_low), int(bp.ci_high)], measured=meas,
-                        measured_to=_measurement(cells, to_size), fit=None, support=_jsonable(bp.support))
-            fall.update(_reliability(noise_reasons(cells, _sizes_between(cells, bp.size, to_size), ipc, cv_limit)))
-            _with_counters(fall, atts, context, labels)
-            fall["sentence"] = (f"{ipc}: bandwidth falls from {where} to {size_step_label(to_size)}: "
-                                f"{_mib(meas)} -> {_mib(fall['measured_to'])}"
-                                + (f"; {counters_text}" if counters_text else "") + "." + _caveat(fall))
-            out.append(fall)
+    out = [_departure_finding(m, d, labels, cv_limit) for d in (m.model.departures if m.model else [])]
+    if m.top is not None:
+        out.append(_peak_finding(m, labels, cv_limit))
+    return out + flat_ranges(m, flat_tolerance, cv_limit)
+
+
+def flat_ranges(m: ModeExplanation, tolerance: float = 0.05, cv_limit: float = CV_LIMIT) -> list[dict]:
+    """The mode's flat ranges (``model.flat_ranges``: >= 3 consecutive sizes within +-``tolerance`` of
+    their median level, none clearly different from another) that are not its peak region."""
+    cells, out = m.cells, []
+    for r in m.flat:
+        if m.top is not None and m.top.flat and r["from_size"] <= m.top.to_size and r["to_size"] >= m.top.from_size:
             continue
-        if kind in ("fall", "rise"):
-            f = dict(base, kind=kind, from_size=int(bp.size), to_size=int(to_size),
-                     size_interval=[int(bp.ci_low), int(bp.ci_high)], measured=meas,
-                     measured_to=_measurement(cells, to_size), fit=_fit_json(m, bp), support=_jsonable(bp.support))
-            f.update(_reliability(noise_reasons(cells, _sizes_between(cells, sizes[max(0, sizes.index(bp.size) - 1)],
-                                                                      to_size), ipc, cv_limit)))
-            _with_counters(f, atts, context, labels)
-            verb = "falls" if kind == "fall" else "rises"
-            f["sentence"] = (f"{ipc}: bandwidth {verb} from {where} to {size_step_label(to_size)}: {_mib(meas)} -> "
-                             f"{_mib(f['measured_to'])}; {located}"
-                             + (f"; {counters_text}" if counters_text else "") + "." + _caveat(f))
-            out.append(f)
-            continue
-        _with_counters(point, atts, context, labels)
-        if kind == "plateau":
-            point["to_size"] = int(to_size)
-            text = f"{ipc}: bandwidth levels off from {where} (to {size_step_label(to_size)}): {_mib(meas)}; {located}"
-        else:
-            text = (f"{ipc}: bandwidth changes slope at {where}: {_mib(meas)}; {located}, slope "
-                    f"{_num(bp.slope_before)} -> {_num(bp.slope_after)} MiB/s per doubling (fit)")
-        point["sentence"] = text + (f"; {counters_text}" if counters_text else "") + "." + _caveat(point)
-        out.append(point)
-    out += flat_ranges(m, flat_tolerance, cv_limit)
-    out += counter_plateaus(m, labels, cv_limit)
-    return out
-
-
-def flat_ranges(m: ModeExplanation, tolerance: float = 0.05, cv_limit: float = CV_LIMIT,
-                min_sizes: int = 3) -> list[dict]:
-    """Maximal runs of >= ``min_sizes`` consecutive sizes whose medians all lie within +-``tolerance`` of
-    the range's median (greedy from the smallest size)."""
-    cells = m.cells
-    med = cells["median"].to_numpy(float)
-    sizes = [int(s) for s in cells["buffer_size"]]
-    out, i, n = [], 0, len(med)
-
-    def within(a, b, values):
-        centre = np.median(values[..., a:b + 1], axis=-1)
-        return np.all(np.abs(values[..., a:b + 1] - centre[..., None]) <= tolerance * np.abs(centre)[..., None], axis=-1)
-
-    while i <= n - min_sizes:
-        j = i + min_sizes - 1
-        if not within(i, j, med):
-            i += 1
-            continue
-        while j + 1 < n and within(i, j + 1, med):
-            j += 1
-        centre = float(np.median(med[i:j + 1]))
-        boot_centre = np.median(m.boot[:, i:j + 1], axis=1) if m.boot is not None else np.array([centre])
-        support = float(np.mean(within(i, j, m.boot))) if m.boot is not None else float("nan")
-        meas = {"size": sizes[i], "value": centre, "ci": [float(np.quantile(boot_centre, 0.025)),
-                                                          float(np.quantile(boot_centre, 0.975))],
-                "n": int(cells["n"].iloc[i:j + 1].sum()), "unit": "bytes/s"}
-        f = {"ipc": m.ipc, "of": "bandwidth", "variant": m.bandwidth_source, "kind": "flat",
-             "from_size": sizes[i], "to_size": sizes[j], "size_interval": [sizes[i], sizes[i]],
-             "measured": meas, "measured_to": _measurement(cells, sizes[j]), "fit": None,
-             "support": support, "tolerance": tolerance, "counters": [], "counters_tried": 0,
-             "not_named": [], "context": []}
-        f.update(_reliability(noise_reasons(cells, sizes[i:j + 1], m.ipc, cv_limit)))
-        f["sentence"] = (f"{m.ipc}: bandwidth is flat (within ±{tolerance:.0%}) from {size_step_label(sizes[i])} "
-                         f"to {size_step_label(sizes[j])}: {_mib(meas)}; every size within tolerance in "
-                         f"{support:.0%} of resamples." + _caveat(f))
+        rows = cells[(cells["buffer_size"] >= r["from_size"]) & (cells["buffer_size"] <= r["to_size"])]
+        meas = {"size": int(r["from_size"]), "value": jsonable(r["value"]), "ci": [jsonable(v) for v in r["ci"]],
+                "n": int(rows["n"].sum()), "unit": "bytes/s"}
+        f = dict(_base(m), kind="flat", from_size=int(r["from_size"]), to_size=int(r["to_size"]),
+                 size_interval=[int(r["from_size"]), int(r["from_size"])], measured=meas,
+                 measured_to=_measurement(cells, r["to_size"]), tolerance=tolerance,
+                 counters=[], counters_tried=0, not_named=[], context=[])
+        f.update(_reliability(noise_reasons(cells, [int(s) for s in rows["buffer_size"]], m.ipc, cv_limit)))
         out.append(f)
-        i = j + 1
-    return out
-
-
-def counter_plateaus(m: ModeExplanation, labels: dict, cv_limit: float = CV_LIMIT) -> list[dict]:
-    """A counter per KiB that stops rising (or falling): its own fit's claimed ``plateau`` breakpoints."""
-    out = []
-    for c, fit in m.counters.items():
-        if c in m.time_counters or c in m.same_as:
-            continue
-        cells = m.counter_cells.get(c)
-        for j, cb in enumerate(fit.breakpoints):
-            if cb.kind != "plateau" or cells is None:
-                continue
-            to_size = fit.breakpoints[j + 1].size if j + 1 < len(fit.breakpoints) else fit.sizes[-1]
-            label = labels.get(c, c)
-            meas = _measurement(cells, cb.size, unit="per KiB")
-            f = {"ipc": m.ipc, "of": c, "variant": ", ".join(m.counter_variants.get(c, [])), "kind": "plateau",
-                 "size": int(cb.size), "to_size": int(to_size), "size_interval": [int(cb.ci_low), int(cb.ci_high)],
-                 "measured": meas, "measured_to": _measurement(cells, to_size, unit="per KiB"),
-                 "fit": {"value": _jsonable(cb.value), "slope_before": _jsonable(cb.slope_before),
-                         "slope_after": _jsonable(cb.slope_after), "support": _jsonable(cb.support)},
-                 "support": _jsonable(cb.support), "counters": [], "counters_tried": 0, "not_named": [], "context": []}
-            f.update(_reliability(noise_reasons(cells, _neighbours(cells, cb.size), f"{m.ipc} {label}", cv_limit)))
-            trend = "rising" if cb.slope_before > 0 else "falling"
-            f["sentence"] = (f"{m.ipc}: {label} per KiB {_verb(label, 'stop')} {trend} from {size_step_label(cb.size)} "
-                             f"(to {size_step_label(to_size)}): {_per_kib(meas)}; located by its segmented fit "
-                             f"(interval {size_step_label(cb.ci_low)}-{size_step_label(cb.ci_high)}, support "
-                             f"{cb.support:.0%})." + _caveat(f))
-            out.append(f)
     return out
 
 
@@ -353,7 +344,7 @@ def counter_plateaus(m: ModeExplanation, labels: dict, cv_limit: float = CV_LIMI
 def crossovers(expl: Explanation, cv_limit: float = CV_LIMIT, min_below: int = 2) -> list[dict]:
     """Where one IPC mode falls below another and stays below to the largest common size, judged on
     intervals (its interval's top under the other's bottom at every size from there, for >= ``min_below``
-    sizes), after being at or above it (by median) at some smaller size."""
+    sizes), after being at or above it (by level) at some smaller size."""
     out = []
     modes = list(expl.modes.values())
     for a in modes:
@@ -373,22 +364,14 @@ def crossovers(expl: Explanation, cv_limit: float = CV_LIMIT, min_below: int = 2
             if not any(ca.loc[s, "median"] >= cb.loc[s, "median"] for s in common[:k]):
                 continue
             s0, prev = common[k], common[k - 1]
-            support = float("nan")
-            if a.boot is not None and b.boot is not None:
-                ia = [list(ca.index).index(s) for s in common[k:]]
-                ib = [list(cb.index).index(s) for s in common[k:]]
-                support = float(np.mean(np.all(a.boot[:, ia] < b.boot[:, ib], axis=1)))
             f = {"ipcs": [a.ipc, b.ipc], "of": "bandwidth", "variant": a.bandwidth_source, "kind": "crossover",
                  "from_size": int(s0), "to_size": int(common[-1]), "size_interval": [int(prev), int(s0)],
                  "measured": _measurement(a.cells, s0), "measured_other": _measurement(b.cells, s0),
-                 "measured_to": _measurement(a.cells, common[-1]), "fit": None, "support": support,
+                 "measured_to": _measurement(a.cells, common[-1]),
                  "counters": [], "counters_tried": 0, "not_named": [], "context": []}
             reasons = (noise_reasons(a.cells, [prev, s0], a.ipc, cv_limit)
                        + noise_reasons(b.cells, [prev, s0], b.ipc, cv_limit))
             f.update(_reliability(reasons))
-            f["sentence"] = (f"{a.ipc} falls below {b.ipc} from {size_step_label(s0)} and stays below to "
-                             f"{size_step_label(common[-1])}: at {size_step_label(s0)} {_mib(f['measured'])} vs "
-                             f"{_mib(f['measured_other'])}." + _caveat(f))
             out.append(f)
     return out
 
@@ -400,39 +383,117 @@ def findings(expl: Explanation) -> list[dict]:
     out = []
     for m in expl.modes.values():
         out += mode_findings(m, expl.labels, cv, tol)
-    return out + crossovers(expl, cv)
+    # helper D (issue 15): first sentences, causes, folded numbers and reliability, in one last step
+    return describe(out + crossovers(expl, cv), expl.modes, expl.labels)
 
 
 # ----------------------------------------------------------------------------------------------
 # Sentences and the document
 
+def _mode_points(m: ModeExplanation):
+    """A mode's points as ``why.reliability`` reads them (buffer_size, n_processes, centre, ci_low,
+    ci_high), or None when its cells carry no process counts (then the finding keeps its reliability)."""
+    cells = m.cells
+    if cells is None or cells.empty or "n_processes" not in cells.columns:
+        return None
+    centre = cells["centre"] if "centre" in cells.columns else cells["median"]
+    return cells[["buffer_size", "n_processes", "ci_low", "ci_high"]].assign(centre=centre)
+
+
+def _rests_on(f: dict, sizes: list[int]) -> list[int]:
+    """The sizes whose points a finding rests on: a departure's last size on the model, first size off
+    it, largest departure and end; a peak's region with the lower sizes either side; every size of a
+    flat range; a crossover's two sizes; any other finding's size and its neighbours."""
+    def between(lo, hi):
+        return [s for s in sizes if lo <= s <= hi]
+    if f.get("direction") in ("below", "above"):
+        return sorted({*(f.get("size_interval") or []), f.get("at_size"), f.get("to_size")} - {None})
+    if f.get("kind") == "peak" and f.get("below"):
+        return between(*f["below"][:2])
+    if f.get("kind") == "flat":
+        return between(f["from_size"], f["to_size"])
+    if f.get("kind") == "crossover" and f.get("size_interval"):
+        return list(f["size_interval"][:2])
+    if "from_size" in f:
+        return [s for s in (f["from_size"], f.get("to_size")) if s is not None]
+    size = f.get("size")
+    if size not in sizes:
+        return [size] if size is not None else []
+    i = sizes.index(size)
+    return sizes[max(0, i - 1): i + 2]
+
+
+def describe(found: list[dict], modes: dict, labels: dict | None = None) -> list[dict]:
+    """Issue 15's words, the last step of ``findings``: each finding's first ``sentence`` (its cause
+    when the evidence supports one, ``why.headline``), ``why`` (the cause alone, "" when none),
+    ``details`` (the numbers, folded below it) and, where the mode's points carry intervals, its
+    reliability from them (``why.reliability``). ``modes``: {ipc: ModeExplanation}."""
+    labels = labels or {}
+    evidence, points = {}, {}
+    for ipc, m in modes.items():
+        ev = getattr(m, "evidence", None)
+        if ev is None and getattr(m, "model", None) is not None:
+            ev = why.Evidence(ipc=ipc, model=m.model, departures=tuple(getattr(m, "departures", None) or ()))
+        evidence[ipc], points[ipc] = ev, _mode_points(m)
+    for f in found:
+        ipcs = f.get("ipcs") or [f.get("ipc")]
+        f["sentence"], f["why"] = why.headline(f, evidence.get(ipcs[0]))
+        tables = [(ipc, points.get(ipc)) for ipc in ipcs]
+        if all(t is not None for _, t in tables):
+            reasons = []
+            for ipc, table in tables:
+                sizes = [int(s) for s in table["buffer_size"]]
+                reasons += why.reliability(table, _rests_on(f, sizes), ipc)["reliability_reasons"]
+            f.update(_reliability(reasons))
+        f["details"] = _details(f, labels)
+    return found
+
+
 def _too_few(m: ModeExplanation) -> list[str]:
-    bw = m.bandwidth
-    span = f"{size_step_label(bw.sizes[0])} to {size_step_label(bw.sizes[-1])}"
-    if len(bw.sizes) == 1:
-        return [f"{m.ipc}: one buffer size ({size_step_label(bw.sizes[0])}) cannot show an inflexion point "
-                f"(at least 5 are needed); bandwidth {_mib(_measurement(m.cells, bw.sizes[0]))}."]
-    if not bw.can_break:
-        return [f"{m.ipc}: {len(bw.sizes)} buffer sizes ({span}) are too few to fit inflexion points (at least 5 "
-                f"are needed); only measured peaks are looked for."]
-    if not m.breakpoints:
-        return [f"{m.ipc}: no inflexion point from {span} (the segmented fit claims none)."]
+    """A mode's own sentences before its findings: what its size grid cannot show, or nothing; then its
+    per-call model in one sentence where it is established (``why.model_sentence``)."""
+    model = why.model_sentence(m.ipc, m.model, list(m.cells["buffer_size"])) if m.model is not None else ""
+    return _grid_limits(m) + ([model] if model else [])
+
+
+def mode_intro(m: ModeExplanation) -> list[str]:
+    """The sentences about a mode as a whole, shown before its findings (``_too_few``)."""
+    return _too_few(m)
+
+
+def _grid_limits(m: ModeExplanation) -> list[str]:
+    """What a mode's size grid cannot show (one plain sentence), or nothing."""
+    sizes = [int(v) for v in m.cells["buffer_size"]]
+    if not sizes:
+        return []
+    span = f"{size_step_label(sizes[0])} to {size_step_label(sizes[-1])}"
+    if len(sizes) == 1:
+        return [f"{m.ipc}: one buffer size ({size_step_label(sizes[0])}) cannot show an inflexion point; "
+                f"bandwidth {_mib(_measurement(m.cells, sizes[0]))}."]
+    if m.model is None or len(sizes) <= MIN_FIT:
+        return [f"{m.ipc}: {len(sizes)} buffer sizes ({span}) are too few to show where the curve leaves the "
+                f"per-call model (at least {MIN_FIT + 1} are needed); only a peak is looked for."]
+    if m.model.note:
+        return [f"{m.ipc}: {m.model.note}."]
+    if not m.model.departures:
+        return [f"{m.ipc}: no inflexion point from {span}: the curve stays within the model's intervals."]
     return []
 
 
 def mode_sentences(m: ModeExplanation, labels: dict | None = None, settings: dict | None = None) -> list[str]:
-    """Sentences about one IPC mode: what its bandwidth does, measured, and the counters behind it."""
+    """Sentences about one IPC mode: what its grid cannot show, then each finding's first sentence."""
     s = settings or {}
-    return _too_few(m) + [f["sentence"] for f in mode_findings(m, labels, s.get("cv_limit", CV_LIMIT),
-                                                                s.get("flat_tolerance", 0.05))]
+    found = mode_findings(m, labels, s.get("cv_limit", CV_LIMIT), s.get("flat_tolerance", 0.05))
+    return _too_few(m) + [f["sentence"] for f in describe(found, {m.ipc: m}, labels)]
 
 
 def sentences(expl: Explanation) -> list[str]:
-    """All findings as sentences: per IPC mode, across modes, then the overhead of every pass."""
+    """All findings' first sentences: per IPC mode, across modes, then the overhead of every pass."""
+    found = findings(expl)
     out = []
-    for m in expl.modes.values():
-        out += mode_sentences(m, expl.labels, expl.settings)
-    out += [f["sentence"] for f in crossovers(expl, (expl.settings or {}).get("cv_limit", CV_LIMIT))]
+    for ipc, m in expl.modes.items():
+        out += _too_few(m) + [f["sentence"] for f in found if f.get("ipc") == ipc]
+    out += [f["sentence"] for f in found if "ipcs" in f]
     if expl.overhead is not None:
         out += [describe_mode(r, expl.overhead.min_runs) for r in expl.overhead.modes.to_dict("records")]
     return out
@@ -449,7 +510,7 @@ def _overhead_json(expl: Explanation) -> dict:
         entry = {k: _clean(v) for k, v in r.items() if k not in ("ipc", "variant")}
         entry["sizes"] = [{"size": int(c["buffer_size"]), **{k: _clean(v) for k, v in c.items()
                                                              if k not in ("ipc", "variant", "buffer_size")},
-                           "ci": [_jsonable(c.get("ci_low")), _jsonable(c.get("ci_high"))]}
+                           "ci": [jsonable(c.get("ci_low")), jsonable(c.get("ci_high"))]}
                           for c in sel.to_dict("records")]
         out.setdefault(r["ipc"], {})[r["variant"]] = entry
     return out
@@ -462,16 +523,16 @@ def findings_dict(data, **explain_kwargs) -> dict:
     modes = {}
     for ipc, m in expl.modes.items():
         modes[ipc] = {
-            "bandwidth_source": m.bandwidth_source, "breakpoint_source": m.breakpoint_source,
-            "sizes": [int(s) for s in m.cells["buffer_size"]],
-            "cells": [{k: _jsonable(v) for k, v in r.items()} for r in m.cells.to_dict("records")],
-            "counter_breakpoints": {c: [{"size": b.size, "ci": [b.ci_low, b.ci_high], "kind": b.kind,
-                                         "delta_slope": _jsonable(b.delta_slope), "support": _jsonable(b.support)}
-                                        for b in f.breakpoints] for c, f in m.counters.items()},
+            "bandwidth_source": m.bandwidth_source, "sizes": [int(s) for s in m.cells["buffer_size"]],
+            "cells": [{k: jsonable(v) for k, v in r.items()} for r in m.cells.to_dict("records")],
+            "model": _clean(m.model.to_dict()) if m.model is not None else None,
+            "departures": _clean(m.departures),
+            "counter_cells": {c: [{k: jsonable(v) for k, v in r.items()} for r in t.to_dict("records")]
+                              for c, t in m.counter_cells.items()},
             "time_counters": list(m.time_counters),
-            "correlations": {r["counter"]: {"rho": _jsonable(r["rho"]), "p_value": _jsonable(r["p_value"])}
+            "correlations": {r["counter"]: {"rho": jsonable(r["rho"]), "p_value": jsonable(r["p_value"])}
                              for r in m.correlations.to_dict("records")},
-            "constant": {c: _jsonable(v) for c, v in m.constant.items()},
+            "constant": {c: jsonable(v) for c, v in m.constant.items()},
             "unmeasured": dict(m.unmeasured), "same_as": dict(m.same_as), "notes": list(m.notes),
         }
     lines = []
@@ -491,15 +552,32 @@ def _clean(v):
         return {k: _clean(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, np.ndarray)):
         return [_clean(x) for x in v]
-    return _jsonable(v)
+    return jsonable(v)
 
 
 def findings_text(data, **explain_kwargs) -> str:
-    """Plain-text findings for ``pmcsuite explain`` (without --json): sentences, then the notes."""
+    """Plain-text findings for ``pmcsuite explain`` (without --json): on a noisy machine the one line of
+    what to do; per mode its own sentences, then each finding's first sentence with its numbers indented
+    below; the crossovers; the overhead; the notes."""
     expl = data if isinstance(data, Explanation) else explain(data, **explain_kwargs)
-    lines = [f"- {s}" for s in sentences(expl)]
+    advice = ""
+    if not isinstance(data, Explanation):
+        advice = why.noise_from_table(data)
+        why.attach_evidence(expl.modes, measured_runs(data))     # until explain() keeps it (see why.py)
+    found = findings(expl)
+    lines = [advice, ""] if advice else []
+
+    def said(f):
+        return [f"- {f['sentence']}" + ("" if f.get("reliability") == "reliable" else " (unreliable)")] + \
+            ([f"    {f['details']}"] if f.get("details") else [])
+    for ipc, m in expl.modes.items():
+        lines += [f"- {s}" for s in _too_few(m)]
+        lines += [line for f in found if f.get("ipc") == ipc for line in said(f)]
+    lines += [line for f in found if "ipcs" in f for line in said(f)]
+    if expl.overhead is not None:
+        lines += [f"- {describe_mode(r, expl.overhead.min_runs)}" for r in expl.overhead.modes.to_dict("records")]
     return "\n".join(lines + [""] + list(expl.notes))
 
 
 __all__ = ["findings_dict", "findings_text", "findings", "sentences", "mode_sentences", "mode_findings",
-           "crossovers", "flat_ranges", "counter_plateaus", "FORMAT", "KINDS"]
+           "crossovers", "flat_ranges", "FORMAT", "KINDS", "INFLEXION_KINDS"]

@@ -68,7 +68,8 @@ OFFCPU_COLUMNS = ["ipc", "buffer_size", "loop_ms", "writer_ms", "reader_ms", "nv
 CROSSCHECK_COLUMNS = ["counter", "own", "ipc", "scope", "runs", "equal", "median_diff", "min_diff",
                       "max_diff", "below", "expected"]
 SYSCALL_CHECK_COLUMNS = ["counter", "own", "runs", "median_extra", "min_extra", "max_extra", "below"]
-PROBE_COLUMNS = ["ipc", "variant", "median_ratio", "min_ratio", "max_ratio", "n_sizes"]
+PROBE_COLUMNS = ["ipc", "variant", "overall_ratio", "overall_ci_low", "overall_ci_high", "overall_verdict", "level",
+                 "median_ratio", "min_ratio", "max_ratio", "n_sizes"]
 
 
 def _f(series) -> pd.Series:
@@ -278,8 +279,9 @@ def tracepoint_passes(df: pd.DataFrame) -> list[str]:
 
 
 def probe_effect(df: pd.DataFrame, passes: list[str] | None = None) -> pd.DataFrame | None:
-    """The measured cost of the tracepoint passes: per IPC mode and pass, the median, min and max
-    over sizes of the bandwidth ratio with the pass / without (``analysis.overhead``'s ``modes``).
+    """The measured cost of the tracepoint passes: per IPC mode and pass, the overall ratio with the
+    pass / without (geometric mean over sizes), its interval and verdict, and the median, min and max
+    of the sizes' ratios (``analysis.overhead``'s ``modes``).
     Empty when there is no tracepoint pass; None when the data cannot tell (no comparable cells)."""
     passes = tracepoint_passes(df) if passes is None else passes
     if not passes:

@@ -1,165 +1,135 @@
-"""Probe effect: how much each instrumentation pass slows the benchmark down, point by point, with
-verdicts whose error rates are controlled across the whole result set.
+"""Probe effect: how much each instrumentation pass slows the benchmark down, per pass and IPC mode
+first (the headline), then size by size; every verdict read off the interval printed beside it.
 
-Per cell (ipc, buffer size, pass): ``ratio`` = median bandwidth of the pass's runs / median bandwidth
-of the baseline (uninstrumented) runs of the same ipc and size; ``change_pct`` = (ratio - 1) * 100.
+The runs of a point are iterations of a few benchmark *processes* (``collect``), and a process keeps
+its regime for its whole life: the process is the unit (``inference``). A point's **level** is the
+20 %-trimmed mean over its processes of each process's median log bandwidth (``inference.levels``,
+keyed like ``results.GROUP_KEYS``: ipc, actors, placement, buffer_size, variant); a run without a
+process number (an import) is its own process.
 
-**Interval.** A 95 % percentile bootstrap interval of the ratio, baseline and instrumented runs
-resampled independently. The bootstrap is *exact* (``resamples: "exact"``): the distribution of a
-resample's median is computed from the multinomial probabilities of the order statistics (it does
-not depend on the data, only on the number of runs), so the interval is the limit of infinitely many
-resamples, has no Monte Carlo error and does not depend on the seed; its printed digits are stable by
-construction (a Monte Carlo bootstrap of 4,000 resamples changed the 3rd significant digit of 55 % of
-intervals between two seeds, and of 10 % even at 100,000). It needs at least ``min_runs`` (3) runs a
-side: a bootstrap over 2 runs has at most 3 distinct medians per side, far too narrow an interval
-(the L41 sample's 2 runs a side gave 0.414-0.455). Below that: interval NaN, verdict ``too few runs``,
-the ratio is still reported.
+**Overall** (``modes``, one row per IPC mode and pass: the headline). ``overall_ratio`` = the geometric
+mean over the sizes both have of pass / baseline (``inference.mean_ratio_contrast``: "this pass costs
+pipe 18 % [12, 24]"), with its interval at the overall family's level (``level`` =
+``family_level(0.025, number of IPC mode x pass pairs)``: Bonferroni, simultaneous), its verdict and
+``overall_mde`` (the smallest slowdown these runs detect with 80 % power at that level). When the
+verdict is "not established", ``processes_needed`` says how many processes per point would detect a
+change of ``target`` (0.95: 5 %); ``processes`` is how many a point has now.
 
-**Difference test** (``p_value``, raw): two-sided Mann-Whitney U (exact distribution when there are no
-ties and few runs, else the normal approximation) when both sides have at least ``min_runs_test`` (9)
-runs; with fewer (but >= ``min_runs``) an exact permutation test of the difference of the medians of
-log bandwidth (every split of the pooled runs enumerated, or 20,000 seeded random splits when there are
-more). ``p_corrected``: Holm's step-down correction (``statsmodels.stats.multitest.multipletests``,
-``method="holm"``) across every cell of the result set that has a p-value (all modes, sizes, passes).
-Holm controls the family-wise error rate: with no real effect anywhere, at most ``alpha`` (5 %) of
-result sets have any cell called slowdown or speedup.
+**Cells** (``cells``, one row per IPC mode, size and pass): ``ratio`` = level of the pass / level of the
+baseline (``inference.ratio_contrast``; its process-clustered interval never excludes its ratio),
+``ci_low``/``ci_high`` at the cell family's level (``level`` = ``family_level(0.025, number of cells
+with an interval)``), ``verdict`` from that interval only (``inference.verdict``): "slower" / "faster"
+(the interval excludes 1), "negligible" (within +-``margin``), "not established", "too few processes"
+(fewer than 2 on a side: no interval). The two families each spend 0.025, so the chance of any false
+verdict in a result set is at most 5 %. A slow run cannot flip a verdict: it moves its process's median
+at most, and a process among five or more is trimmed.
 
-**Equivalence test** (``equivalence_p``, raw; ``equivalence_p_corrected``): two one-sided tests (TOST)
-against the margin ``margin`` (5 % of the baseline): H0 ratio <= 1 - margin and H0 ratio >= 1 + margin,
-each tested with the same test as above (one-sided) after scaling the baseline runs by 1 -/+ margin;
-``equivalence_p`` is the larger of the two (intersection-union: no correction needed within a cell).
-``equivalence_p_corrected``: Benjamini-Hochberg (``multipletests``, ``method="fdr_bh"``) across the
-same cells: among the cells called negligible, the expected share whose true effect exceeds the margin
-is at most ``alpha``. Holm here would demand a per-cell p below 0.05/90 from 10 runs a side, and
-"negligible" would again be out of reach (21 % of no-effect cells at CV 3 % with Holm, 98 % with BH:
-``bench/validation_overhead.py``).
+**Reliability.** A cell is ``unreliable`` when the processes of a side differ more than ``cv_threshold``
+(10 %): the winsorised standard deviation of their median log bandwidth (``spread``: the scale the
+level's interval rests on; one odd process among five or more cannot make it; decided on the value as
+printed, to 0.1 %), or when runs of it shared the CPU (column ``shared_cpu``); ``reasons`` says which.
+The verdict is kept (its interval already carries the spread); the sentences carry the caveat.
 
-**Verdict**: ``too few runs`` (fewer than ``min_runs`` a side); ``slowdown`` / ``speedup`` when
-``p_corrected`` < ``alpha`` AND the interval excludes 1 (below / above); else ``negligible`` when
-``equivalence_p_corrected`` < ``alpha`` (the effect is shown to lie within +-margin); else
-``inconclusive`` (neither a change nor its absence is established: more runs or less noise needed).
-A real change smaller than the margin but significant is a slowdown/speedup with its ``change_pct``.
+**JSON contract** (``OverheadResult.to_dict()``, ``pmcsuite overhead --json``). Top level: ``alpha`` (0.05,
+over both families), ``family_alpha`` (0.025 each), ``cell_level``, ``overall_level`` (the families'
+confidence levels), ``margin`` (0.05), ``target`` (0.95), ``min_processes`` (2), ``cv_threshold`` (0.10),
+``method`` (one paragraph), ``modes``, ``cells``. Each of ``modes``: ``ipc``, ``actors``, ``placement``,
+``variant``, ``n_sizes``, ``overall_ratio``, ``overall_ci_low``, ``overall_ci_high``, ``overall_verdict``,
+``overall_mde``, ``level``, ``processes``, ``processes_needed`` (null unless not established and
+computable), ``median_ratio``, ``min_ratio``, ``max_ratio`` (of the cells), ``n_slower``, ``n_faster``,
+``n_negligible``, ``n_not_established``, ``n_too_few``, ``n_unreliable``, ``unreliable`` (list of
+"size: reasons"), and the inflexion-point fields ``baseline_breakpoints``, ``variant_breakpoints``
+(the located inflexion points of each curve's per-call model, bytes), ``breakpoints_moved`` (true |
+false | null), ``moved_verdict`` ("moved" | "not moved" | "unclear" | "unknown"), ``moved_note``. Each of
+``cells``: ``ipc``, ``actors``, ``placement``, ``variant``, ``buffer_size``, ``ratio``, ``ci_low``,
+``ci_high`` (null without an interval), ``level``, ``verdict``, ``mde``, ``p_value`` (two-sided, from the
+same t as the interval, not corrected: the verdict does not use it), ``change_pct``, ``n_baseline``,
+``n_variant`` (runs), ``p_baseline``, ``p_variant`` (processes), ``baseline_mib_s``, ``variant_mib_s``
+(the levels), ``spread_baseline``, ``spread_variant`` (``spread``, a fraction),
+``reliability`` ("reliable" | "unreliable"), ``reasons``. NaN is written as null.
 
-**Reliability.** A cell is ``unreliable`` when the baseline's or the pass's runs have a coefficient of
-variation (sample std / mean of bandwidth) above ``cv_threshold`` (10 %), or when any of its runs
-shared the CPU (column ``shared_cpu``, True for a run); ``reasons`` says which ("baseline cv 14% >
-10%", "3 of 10 pmc runs shared the CPU"). Other cells are ``reliable``. The verdict is kept; the cell's
-sentence (``describe_cell``) and its mode's sentence (``describe_mode``) carry the caveat.
-
-**JSON contract** (``OverheadResult.to_dict()``, ``pmcsuite overhead --json``). Top level:
-``correction`` ("holm": the correction of ``p_corrected``), ``equivalence_correction`` ("fdr_bh":
-that of ``equivalence_p_corrected``), ``alpha`` (0.05),
-``margin`` (0.05, a fraction of the baseline), ``ci`` (0.95), ``resamples`` ("exact"),
-``min_runs`` (3), ``min_runs_test`` (9), ``cv_threshold`` (0.10), ``cells``, ``modes``. Each of
-``cells``: ``ipc``, ``variant`` (the pass), ``buffer_size`` (bytes), ``ratio``, ``ci_low``,
-``ci_high`` (95 % interval, null with too few runs), ``p_value`` (raw), ``p_corrected``,
-``equivalence_p`` (raw), ``equivalence_p_corrected``, ``test`` ("mann-whitney" | "permutation" |
-null), ``verdict`` (slowdown | speedup | negligible | inconclusive | too few runs), ``change_pct``,
-``n_baseline``, ``n_variant``, ``baseline_mib_s``, ``variant_mib_s`` (medians), ``cv_baseline``,
-``cv_variant``, ``reliability`` ("reliable" | "unreliable"), ``reasons`` (list of strings, empty when
-reliable). Each of ``modes``: ``ipc``, ``variant``, ``n_sizes``, ``median_ratio``, ``min_ratio``,
-``max_ratio``, ``n_slowdown``, ``n_speedup``, ``n_negligible``, ``n_inconclusive``, ``n_too_few``,
-``n_unreliable``, ``unreliable`` (list of "size: reasons"), ``baseline_breakpoints``,
-``variant_breakpoints`` (bytes), ``breakpoints_moved`` (true | false | null), ``baseline_agreement``,
-``variant_agreement``, ``moved_verdict``, ``moved_note``. NaN is written as null.
-
-Per IPC mode and pass (``modes``): median, min and max ratio over sizes, the verdict counts, and
-whether the instrumentation moved the inflexion points. Breakpoints are fitted on each variant's
-bandwidth and compared with the baseline's (``same_breakpoints``: as many, each within one size step).
-``breakpoints_moved`` is
-
-- ``False`` when the two fits agree (two independent fits finding the same answer);
-- ``True`` only when both fits are confident about a difference: one fit claims a breakpoint the
-  other does not (not within one size step), the claiming fit finds it in >= 80 % (``min_support``)
-  of its bootstrap resamples (true of every claimed breakpoint) and the other fit finds one there in
-  at most 20 % of its own resamples (``breakpoints.presence``). A breakpoint that one fit narrowly
-  missed (e.g. found in 60 % of the baseline's resamples, short of being claimed) does not make a move;
-- ``None`` when they differ but no difference is confident (``moved_verdict`` "unclear"), or when
-  the size grid cannot hold a breakpoint at all ("unknown"). ``moved_note`` says which; ``baseline_agreement`` /
-  ``variant_agreement`` give each fit's own bootstrap agreement (``BreakpointFit.agreement``).
+**Inflexion points** (``moved``): the per-call model (``model.fit_model``) is fitted to the baseline's
+and to each pass's bandwidth, and their *located* inflexion points (abrupt departures from the model,
+each with the interval of its location as the data give it) are compared. ``breakpoints_moved`` is
+False when every located point of each curve has one in the other whose location interval overlaps
+it (or neither curve has one), True when one curve has a located point whose interval overlaps none
+of the other's while the other curve still follows its model there (its fitted sizes reach past that
+interval), None otherwise ("unclear"; "unknown" without a model of the baseline).
 """
 from __future__ import annotations
 
-import itertools
 import math
 import textwrap
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, mannwhitneyu
-from statsmodels.stats.multitest import multipletests
 
 from ..errors import PmcsuiteError
-from ..sizes import format_size
+from ..results import GROUP_KEYS
 from ..schema import BASELINE
+from ..sizes import format_size
+from . import inference as inf
+from .runs import MIB, jsonable, measured_runs
+from .model import fit_model
 from .display import Displayable, Text, size_axis
-from .breakpoints import (MIB, BreakpointFit, bandwidth_fit, measured_runs, presence, same_breakpoints, same_sizes,
-                          _jsonable)
 
-#: runs needed on each side for a bootstrap interval and a verdict (see the module docstring)
-MIN_RUNS = 3
-#: runs needed on each side for the Mann-Whitney U test (fewer: permutation test)
-MIN_RUNS_TEST = 9
-TOO_FEW = "too few runs"
+KEYS = list(GROUP_KEYS)           # ipc, actors, placement, buffer_size, variant
 ALPHA = 0.05
-MARGIN = 0.05
+FAMILY_ALPHA = ALPHA / 2          # each family (overall, cells) spends half
+MARGIN = inf.MARGIN
 CV_THRESHOLD = 0.10
-CORRECTION = "holm"
-EQUIVALENCE_CORRECTION = "fdr_bh"
-VERDICTS = ("slowdown", "speedup", "negligible", "inconclusive", TOO_FEW)
-#: permutation test: enumerate every split up to this many, else as many seeded random splits
-PERMUTATIONS = 20000
+TARGET = 0.95                     # the change ``processes_needed`` plans for (5 % slower)
+MIN_PROCESSES = inf.MIN_PROCESSES
+MIN_RUNS = MIN_PROCESSES          # the old name: what a side needs for an interval (processes now)
+TOO_FEW = inf.TOO_FEW
+VERDICTS = (inf.SLOWER, inf.FASTER, inf.NEGLIGIBLE, inf.NOT_ESTABLISHED, inf.TOO_FEW)
+COUNT = {inf.SLOWER: "n_slower", inf.FASTER: "n_faster", inf.NEGLIGIBLE: "n_negligible",
+         inf.NOT_ESTABLISHED: "n_not_established", inf.TOO_FEW: "n_too_few"}
 
-CELL_FIELDS = ["ipc", "variant", "buffer_size", "ratio", "ci_low", "ci_high", "p_value", "p_corrected",
-               "equivalence_p", "equivalence_p_corrected", "test", "verdict", "change_pct", "n_baseline",
-               "n_variant", "baseline_mib_s", "variant_mib_s", "cv_baseline", "cv_variant", "reliability", "reasons"]
-MODE_FIELDS = ["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio", "n_slowdown", "n_speedup",
-               "n_negligible", "n_inconclusive", "n_too_few", "n_unreliable", "unreliable", "baseline_breakpoints",
-               "variant_breakpoints", "breakpoints_moved", "baseline_agreement", "variant_agreement",
-               "moved_verdict", "moved_note"]
+CELL_FIELDS = ["ipc", "actors", "placement", "variant", "buffer_size", "ratio", "ci_low", "ci_high", "level",
+               "verdict", "mde", "p_value", "change_pct", "n_baseline", "n_variant", "p_baseline", "p_variant",
+               "baseline_mib_s", "variant_mib_s", "spread_baseline", "spread_variant", "reliability", "reasons"]
+MOVED_FIELDS = ["baseline_breakpoints", "variant_breakpoints", "breakpoints_moved", "moved_verdict", "moved_note"]
+MODE_FIELDS = ["ipc", "actors", "placement", "variant", "n_sizes", "overall_ratio", "overall_ci_low",
+               "overall_ci_high", "overall_verdict", "overall_mde", "level", "processes", "processes_needed",
+               "median_ratio", "min_ratio", "max_ratio", *COUNT.values(), "n_unreliable", "unreliable", *MOVED_FIELDS]
 
 
 @dataclass(repr=False)
 class OverheadResult(Displayable):
-    """``cells``: one row per ipc/buffer_size/variant; ``modes``: one row per ipc/variant (module docstring).
-    In a notebook: ``.to_frame()`` (the cells), ``.summary()`` (text), ``.plot()`` (a Figure)."""
+    """``modes``: one row per IPC mode and pass (the overall verdicts); ``cells``: one row per IPC mode,
+    size and pass (module docstring). In a notebook: ``.to_frame()`` (the cells), ``.summary()``, ``.plot()``."""
     cells: pd.DataFrame
     modes: pd.DataFrame
     fits: dict = field(default_factory=dict)   # (ipc, variant) -> BreakpointFit (baseline included)
     margin: float = MARGIN
     alpha: float = ALPHA
-    ci: float = 0.95
-    min_runs: int = MIN_RUNS
-    min_runs_test: int = MIN_RUNS_TEST
     cv_threshold: float = CV_THRESHOLD
-    correction: str = CORRECTION
-    equivalence_correction: str = EQUIVALENCE_CORRECTION
-    resamples: str = "exact"
+    cell_level: float = float("nan")
+    overall_level: float = float("nan")
+    target: float = TARGET
+    min_runs: int = MIN_PROCESSES             # kept for callers: processes a side needs for an interval
 
     def method(self) -> str:
         """One paragraph saying how the verdicts are reached (for the summary and the report)."""
-        return (f"ratio of instrumented to baseline median bandwidth, {self.ci:.0%} exact bootstrap interval; "
-                f"p-values from Mann-Whitney U (>= {self.min_runs_test} runs a side) or a permutation test, "
-                f"corrected across all {self.n_tested} cells tested with {self.correction.capitalize()} "
-                f"(family-wise error {self.alpha:.0%}); slowdown/speedup: corrected p < {self.alpha:g} and the "
-                f"interval excludes 1; negligible: equivalence within +-{self.margin:.0%} of the baseline shown by "
-                f"two one-sided tests (Benjamini-Hochberg corrected p < {self.alpha:g}); otherwise inconclusive; an "
-                f"interval and a verdict need at least {self.min_runs} runs on each side, else '{TOO_FEW}'; "
-                f"unreliable: cv > {self.cv_threshold:.0%} on a side or runs that shared the CPU")
-
-    @property
-    def n_tested(self) -> int:
-        return int(self.cells["p_value"].notna().sum()) if not self.cells.empty else 0
+        return (f"per point, the trimmed mean over its benchmark processes of each process's median bandwidth "
+                f"(a run without a process is its own); overall: the geometric mean over sizes of pass / "
+                f"baseline with its {level_text(self.overall_level)} interval, simultaneous over the "
+                f"{len(self.modes)} IPC mode x pass pairs; per size: the ratio with its "
+                f"{level_text(self.cell_level)} interval, simultaneous over the cells (each family spends "
+                f"{FAMILY_ALPHA:.1%} of a {self.alpha:.0%} error); a verdict is read off its interval: slower "
+                f"or faster when it excludes 1, negligible when it lies within +-{self.margin:.0%}, else not "
+                f"established; an interval needs at least {self.min_runs} processes on each side; unreliable: "
+                f"processes of a side that differ by more than {self.cv_threshold:.0%}, or runs that shared the CPU")
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per IPC mode, buffer size and pass: ratio, interval, p-values, verdict, reliability."""
+        """One row per IPC mode, buffer size and pass: ratio, interval, verdict, reliability."""
         return self.cells.copy()
 
     def plot(self):
         """The probe effect as a matplotlib Figure: ratio vs buffer size per pass and IPC mode, with
-        the 95 % interval as a band and a line at 1.0."""
+        the cells' simultaneous interval as a band and a line at 1.0."""
         from matplotlib.figure import Figure
         fig = Figure(figsize=(8, 4.5), layout="constrained")
         ax = fig.add_subplot()
@@ -180,39 +150,35 @@ class OverheadResult(Displayable):
     def _summary(self) -> str:
         if self.cells.empty:
             return "overhead: no instrumented pass to compare with the baseline"
-        cells = self.cells.copy()
+        text = ["Overhead per IPC mode and pass (geometric mean over sizes):"]
+        text += [textwrap.fill(f"- {describe_mode(r)}", 100, subsequent_indent="  ")
+                 for r in self.modes.to_dict("records")]
+        cells = self.cells
         num = lambda v, f: "n/a" if v != v else format(v, f)          # noqa: E731 - NaN -> n/a
         shown = pd.DataFrame({
             "ipc": cells["ipc"], "pass": cells["variant"], "size": cells["buffer_size"].map(format_size),
-            "runs": [f"{a}/{b}" for a, b in zip(cells["n_baseline"], cells["n_variant"])],
+            "processes": [f"{a}/{b}" for a, b in zip(cells["p_baseline"], cells["p_variant"])],
             "MiB/s base": cells["baseline_mib_s"].map(lambda v: num(v, ",.0f")),
             "MiB/s pass": cells["variant_mib_s"].map(lambda v: num(v, ",.0f")),
             "ratio": cells["ratio"].map(lambda v: num(v, ".3f")),
-            "95% interval": [format_interval(lo, hi) for lo, hi in zip(cells["ci_low"], cells["ci_high"])],
-            "p (Holm)": cells["p_corrected"].map(lambda v: num(v, ".2g")),
-            "verdict": cells["verdict"],
-            "": ["unreliable" if r == "unreliable" else "" for r in cells["reliability"]]})
-        text = [textwrap.fill(f"Overhead: {self.method()}.", 100), "", shown.to_string(index=False), "",
-                "Per IPC mode and pass:"]
-        text += [textwrap.fill(f"- {describe_mode(r, self.min_runs)}", 100, subsequent_indent="  ")
-                 for r in self.modes.to_dict("records")]
-        bad = self.cells[self.cells["reliability"] == "unreliable"]
+            f"{level_text(self.cell_level)} interval": [format_interval(lo, hi) for lo, hi in
+                                                        zip(cells["ci_low"], cells["ci_high"])],
+            "verdict": cells["verdict"], "": ["unreliable" if r == "unreliable" else "" for r in cells["reliability"]]})
+        text += ["", "Per size:", shown.to_string(index=False), "", textwrap.fill(f"Method: {self.method()}.", 100)]
+        bad = cells[cells["reliability"] == "unreliable"]
         if not bad.empty:
             text += ["", "Unreliable cells:"] + [textwrap.fill(f"- {describe_cell(r)}", 100, subsequent_indent="  ")
                                                   for r in bad.to_dict("records")]
         return "\n".join(text)
 
     def to_dict(self) -> dict:
-        cells = [{k: (list(r[k]) if k == "reasons" else _jsonable(r[k])) for k in CELL_FIELDS}
-                 for r in self.cells.to_dict("records")]
-        return {
-            "correction": self.correction, "equivalence_correction": self.equivalence_correction,
-            "alpha": self.alpha, "margin": self.margin, "ci": self.ci,
-            "resamples": self.resamples, "min_runs": self.min_runs, "min_runs_test": self.min_runs_test,
-            "cv_threshold": self.cv_threshold, "cells": cells,
-            "modes": [{k: (_jsonable(v) if not isinstance(v, list) else v) for k, v in r.items()}
-                      for r in self.modes.to_dict("records")],
-        }
+        def clean(k, v):
+            return list(v) if isinstance(v, (list, tuple, np.ndarray)) else jsonable(v)
+        return {"alpha": self.alpha, "family_alpha": FAMILY_ALPHA, "cell_level": jsonable(self.cell_level),
+                "overall_level": jsonable(self.overall_level), "margin": self.margin, "target": self.target,
+                "min_processes": self.min_runs, "cv_threshold": self.cv_threshold, "method": self.method(),
+                "modes": [{k: clean(k, r[k]) for k in MODE_FIELDS} for r in self.modes.to_dict("records")],
+                "cells": [{k: clean(k, r[k]) for k in CELL_FIELDS} for r in self.cells.to_dict("records")]}
 
     def for_mode(self, ipc: str) -> pd.DataFrame:
         return self.modes[self.modes["ipc"] == ipc]
@@ -223,397 +189,291 @@ def format_interval(lo: float, hi: float) -> str:
     return f"{lo:.3f}-{hi:.3f}" if math.isfinite(lo) and math.isfinite(hi) else "—"
 
 
-# ----------------------------------------------------------------------------------------------
-# Exact bootstrap of a ratio of medians
-
-@lru_cache(maxsize=256)
-def median_table(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(a, b, p): a bootstrap resample of n sorted values x has median (x[a] + x[b]) / 2 with probability p.
-
-    Exact: the resample's order statistics are order statistics of n uniform draws of indices 0..n-1.
-    For odd n, a == b is the middle order statistic k = (n+1)/2; P(M_k <= a) = P(Bin(n, (a+1)/n) >= k).
-    For even n, (a, b) are order statistics k = n/2 and k+1; for a < b,
-    H(a, c) = P(M_k <= a, M_{k+1} > c) = C(n, k) F(a)^k (1 - F(c))^(n-k) and
-    P(a, b) = H(a, b-1) - H(a-1, b-1) - H(a, b) + H(a-1, b); a == b takes the rest of P(M_k = a).
-    Pairs with probability below 1e-15 are dropped (their total is negligible)."""
-    F = np.arange(1, n + 1) / n
-    k = (n + 1) // 2 if n % 2 else n // 2
-    marginal = np.diff(np.concatenate([[0.0], binom.sf(k - 1, n, F)]))
-    if n % 2:
-        a = b = np.arange(n)
-        p = marginal
-    else:
-        Fm = np.concatenate([[0.0], F])             # Fm[a + 1] = F(a), F(-1) = 0
-
-        def H(a_, c_):
-            return math.comb(n, k) * Fm[a_ + 1] ** k * (1 - Fm[c_ + 1]) ** (n - k)
-        A, B = np.triu_indices(n, 1)
-        off = H(A, B - 1) - H(A - 1, B - 1) - H(A, B) + H(A - 1, B)
-        diag = marginal - np.bincount(A, off, minlength=n)
-        a, b = np.concatenate([A, np.arange(n)]), np.concatenate([B, np.arange(n)])
-        p = np.concatenate([off, diag])
-    keep = p > 1e-15
-    p = p[keep] / p[keep].sum()
-    return a[keep], b[keep], p
-
-
-def median_atoms(x) -> tuple[np.ndarray, np.ndarray]:
-    """(values, probabilities) of the exact bootstrap distribution of the median of ``x``."""
-    x = np.sort(np.asarray(x, float))
-    a, b, p = median_table(len(x))
-    return (x[a] + x[b]) / 2, p
-
-
-def _quantiles(values: np.ndarray, weights: np.ndarray, qs) -> list[float]:
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    cum /= cum[-1]
-    idx = np.minimum(np.searchsorted(cum, np.asarray(qs) - 1e-12, side="left"), len(cum) - 1)
-    return [float(v) for v in values[order][idx]]
-
-
-def _ratio_quantiles(vi, wi, vb, wb, qs) -> list[float]:
-    """Quantiles of I/B for independent discrete I (vi, wi) and B (vb, wb), all values > 0."""
-    if len(vi) * len(vb) <= 400_000:
-        return _quantiles((vi[:, None] / vb[None, :]).ravel(), (wi[:, None] * wb[None, :]).ravel(), qs)
-    order = np.argsort(vi)
-    vi, ci_ = vi[order], np.cumsum(wi[order])
-
-    def cdf(t):                                     # P(I / B <= t)
-        j = np.searchsorted(vi, t * vb, side="right")
-        return float(np.sum(wb * np.where(j > 0, ci_[np.maximum(j - 1, 0)], 0.0)))
-    out = []
-    for q in qs:
-        lo, hi = float(vi.min() / vb.max()), float(vi.max() / vb.min())
-        for _ in range(80):
-            mid = math.sqrt(lo * hi)
-            lo, hi = (lo, mid) if cdf(mid) >= q - 1e-12 else (mid, hi)
-        out.append(hi)
-    return out
-
-
-def ratio_ci(base, inst, *, ci: float = 0.95, n_boot=None, rng=None) -> tuple[float, float, float]:
-    """Ratio of medians inst/base with an exact percentile bootstrap interval (independent resampling).
-
-    ``n_boot``: None (exact, the default), or a number of Monte Carlo resamples drawn with ``rng``
-    (vectorised; only for comparisons: its interval depends on the seed)."""
-    base = np.asarray(base, float)
-    inst = np.asarray(inst, float)
-    ratio = float(np.median(inst) / np.median(base))
-    alpha = (1 - ci) / 2
-    if n_boot is None:
-        vi, wi = median_atoms(inst)
-        vb, wb = median_atoms(base)
-        lo, hi = _ratio_quantiles(vi, wi, vb, wb, [alpha, 1 - alpha])
-        return ratio, lo, hi
-    rng = np.random.default_rng(0) if rng is None else rng
-    mb = np.median(base[rng.integers(0, len(base), (n_boot, len(base)))], axis=1)
-    mi = np.median(inst[rng.integers(0, len(inst), (n_boot, len(inst)))], axis=1)
-    lo, hi = np.quantile(mi / mb, [alpha, 1 - alpha])
-    return ratio, float(lo), float(hi)
+def level_text(level: float) -> str:
+    """A confidence level with the digits that tell it from 100 %: '95 %', '97.5 %', '99.58 %'."""
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        return "95 %"
+    digits = max(0, 1 - math.floor(math.log10(100 * (1 - level))))
+    return f"{100 * level:.{digits}f}".rstrip("0").rstrip(".") + " %"
 
 
 # ----------------------------------------------------------------------------------------------
-# Tests
+# Points: levels and what they rest on
 
-@lru_cache(maxsize=64)
-def _splits(n: int, k: int, limit: int, seed: int) -> np.ndarray:
-    """Index sets of size k out of n: every one (the observed split first) or ``limit`` random ones."""
-    if math.comb(n, k) <= limit:
-        return np.array(list(itertools.combinations(range(n), k)), dtype=np.intp)
-    rng = np.random.default_rng(seed)
-    perms = np.argsort(rng.random((limit, n)), axis=1)[:, :k]
-    return np.vstack([np.arange(n - k, n)[None, :], perms])
+def _keyed(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs with every key of ``KEYS`` (a missing one as None)."""
+    return runs.assign(**{k: None for k in KEYS if k not in runs.columns})
 
 
-def permutation_p(base, inst, alternative: str = "two-sided", *, limit: int = PERMUTATIONS, seed: int = 0) -> float:
-    """Permutation test of T = median(log inst) - median(log base): the share of splits of the pooled
-    runs whose T is at least as extreme as the observed one (exact enumeration when there are at most
-    ``limit`` splits, else ``limit`` seeded random splits plus the observed one)."""
-    x = np.log(np.asarray(base, float))
-    y = np.log(np.asarray(inst, float))
-    pooled = np.concatenate([x, y])
-    n, k = len(pooled), len(y)
-    sel = _splits(n, k, limit, seed)
-    mask = np.zeros((len(sel), n), bool)
-    np.put_along_axis(mask, sel, True, axis=1)
-    srt = np.sort(np.broadcast_to(pooled, mask.shape)[mask].reshape(len(sel), k), axis=1)
-    rest = np.sort(np.broadcast_to(pooled, mask.shape)[~mask].reshape(len(sel), n - k), axis=1)
-    t = np.median(srt, axis=1) - np.median(rest, axis=1)
-    obs = float(np.median(y) - np.median(x))
-    eps = 1e-12 * max(1.0, abs(obs))
-    if alternative == "greater":
-        hits = t >= obs - eps
-    elif alternative == "less":
-        hits = t <= obs + eps
-    else:
-        hits = np.abs(t) >= abs(obs) - eps
-    return float(hits.mean())
+def _tuples(frame: pd.DataFrame, keys) -> list[tuple]:
+    values = frame[keys].astype(object).where(frame[keys].notna(), None)
+    return [tuple(None if v is None else v for v in row) for row in values.itertuples(index=False)]
 
 
-@lru_cache(maxsize=256)
-def _u_cdf(m: int, n: int) -> np.ndarray:
-    """CDF of the Mann-Whitney U statistic (no ties) for samples of m and n: cdf[u] = P(U <= u)."""
-    # f[i][j] = counts of U values for i and j values; f(i, j, u) = f(i-1, j, u-j) + f(i, j-1, u)
-    prev = [np.ones(1)] + [None] * n                     # i = 0: U = 0 for every j
-    for j in range(1, n + 1):
-        prev[j] = np.ones(1)
-    for i in range(1, m + 1):
-        cur = [np.ones(1)]                               # j = 0
-        for j in range(1, n + 1):
-            a = np.concatenate([np.zeros(j), prev[j]])   # shift by j
-            b = cur[j - 1]
-            size = i * j + 1
-            out = np.zeros(size)
-            out[:len(a)] += a[:size]
-            out[:len(b)] += b
-            cur.append(out)
-        prev = cur
-    counts = prev[n]
-    return np.cumsum(counts) / counts.sum()
+def spread(lv: inf.Level) -> float:
+    """The spread of a point's processes: the winsorised standard deviation of their median log
+    bandwidth (the scale of ``inference.level``'s standard error: with five or more processes the most
+    extreme on each side is pulled in, so one odd process cannot make it; NaN with one process)."""
+    n = len(lv.resid)
+    return float(math.sqrt(np.sum(lv.resid ** 2) / (n - 1))) if n >= 2 else float("nan")
 
 
-def _mwu_p(base, inst, alternative: str) -> float:
-    """Mann-Whitney U p-value of inst against base: the exact null distribution (cached per pair of
-    sizes) when there are no ties and at most 2,500 pairs, else scipy's normal approximation."""
-    pooled = np.concatenate([base, inst])
-    m, n = len(inst), len(base)
-    if len(np.unique(pooled)) == len(pooled) and m * n <= 2500:
-        u = int(np.sum(inst[:, None] > base[None, :]))   # U of inst
-        cdf = _u_cdf(m, n)
-        greater = 1.0 - (cdf[u - 1] if u > 0 else 0.0)   # P(U >= u)
-        less = float(cdf[u])                              # P(U <= u)
-        if alternative == "greater":
-            return float(greater)
-        if alternative == "less":
-            return less
-        hi = max(u, m * n - u)
-        return float(min(1.0, 2 * (1.0 - cdf[hi - 1]))) if hi > 0 else 1.0
-    return float(mannwhitneyu(inst, base, alternative=alternative, method="asymptotic").pvalue)
+def point_facts(runs: pd.DataFrame, keys, lv: dict, medians: pd.DataFrame) -> dict:
+    """{point tuple: {"runs", "processes", "spread", "shared"}}: a point's measured runs, processes,
+    their spread (``spread``) and its runs that shared the CPU; ``lv`` and ``medians`` are
+    ``inference.levels`` and ``inference.process_medians`` of ``runs`` with ``keys``."""
+    keys = list(keys)
+    counts: dict = {}
+    for key, n in zip(_tuples(medians, keys), medians["n_runs"].to_numpy()):
+        counts[key] = counts.get(key, 0) + int(n)
+    facts = {key: {"runs": counts.get(key, 0), "processes": int(level.n_processes), "spread": spread(level),
+                   "shared": 0} for key, level in lv.items()}
+    if "shared_cpu" in runs.columns:
+        shared = runs["shared_cpu"].astype("boolean").fillna(False).astype(bool).to_numpy()
+        for key, s in zip(_tuples(runs[shared], keys), shared[shared]):
+            if key in facts:
+                facts[key]["shared"] += 1
+    return facts
 
 
-def cell_tests(base, inst, *, margin: float = MARGIN, min_runs_test: int = MIN_RUNS_TEST,
-               seed: int = 0) -> tuple[float, float, str]:
-    """(p_value, equivalence_p, test) for one cell: the two-sided difference test and the TOST p-value
-    (the larger of the one-sided p-values against ratio 1 - margin and 1 + margin)."""
-    base = np.asarray(base, float)
-    inst = np.asarray(inst, float)
-    if min(len(base), len(inst)) >= min_runs_test:
-        test = "mann-whitney"
-        p = _mwu_p(base, inst, "two-sided")
-        lower = _mwu_p(base * (1 - margin), inst, "greater")
-        upper = _mwu_p(base * (1 + margin), inst, "less")
-    else:
-        test = "permutation"
-        p = permutation_p(base, inst, seed=seed)
-        lower = permutation_p(base * (1 - margin), inst, "greater", seed=seed)
-        upper = permutation_p(base * (1 + margin), inst, "less", seed=seed)
-    return p, max(lower, upper), test
-
-
-def correct(pvalues, method: str = CORRECTION, alpha: float = ALPHA) -> np.ndarray:
-    """Corrected p-values (``statsmodels.stats.multitest.multipletests``); NaN stays NaN, not counted."""
-    p = np.asarray(pvalues, float)
-    out = np.full(len(p), np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], alpha=alpha, method=method)[1]
-    return out
-
-
-def cell_verdict(lo: float, hi: float, p_corrected: float, eq_corrected: float, alpha: float = ALPHA) -> str:
-    """The verdict of one cell (module docstring); NaN interval: too few runs."""
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return TOO_FEW
-    if p_corrected < alpha and (hi < 1 or lo > 1):
-        return "slowdown" if hi < 1 else "speedup"
-    if eq_corrected < alpha:
-        return "negligible"
-    return "inconclusive"
-
-
-def verdict(lo: float, hi: float, tolerance: float = MARGIN) -> str:
-    """Interval-only reading (no test, no correction): 'negligible' when the interval lies within
-    +-tolerance, 'slowdown'/'speedup' when it excludes 1, else 'inconclusive'. ``overhead`` uses
-    ``cell_verdict``; this is kept for quick looks at a single interval."""
-    if lo >= 1 - tolerance and hi <= 1 + tolerance:
-        return "negligible"
-    if hi < 1:
-        return "slowdown"
-    if lo > 1:
-        return "speedup"
-    return "inconclusive"
-
-
-def reliability(base, inst, base_shared=None, inst_shared=None, *, variant: str = "instrumented",
-                cv_threshold: float = CV_THRESHOLD) -> tuple[str, list[str], float, float]:
-    """(reliability, reasons, cv_baseline, cv_variant) of one cell (module docstring)."""
+def reliability(facts_base: dict, facts_inst: dict, variant: str = "instrumented",
+                cv_threshold: float = CV_THRESHOLD) -> tuple[str, list[str]]:
+    """(reliability, reasons) of a contrast of two points (module docstring)."""
     reasons = []
-    cvs = []
-    for name, x, shared in (("baseline", base, base_shared), (variant, inst, inst_shared)):
-        x = np.asarray(x, float)
-        cv = float(np.std(x, ddof=1) / np.mean(x)) if len(x) > 1 else float("nan")
-        cvs.append(cv)
-        if cv > cv_threshold:
-            reasons.append(f"{name} cv {cv:.0%} > {cv_threshold:.0%}")
-        n_shared = int(np.sum(shared)) if shared is not None else 0
-        if n_shared:
-            reasons.append(f"{n_shared} of {len(x)} {name} runs shared the CPU")
-    return ("unreliable" if reasons else "reliable"), reasons, cvs[0], cvs[1]
+    for name, f in (("baseline", facts_base), (variant, facts_inst)):
+        spread = round(f["spread"], 3) if math.isfinite(f["spread"]) else float("nan")
+        if spread > cv_threshold:
+            reasons.append(f"{name} processes differ by {spread:.1%} (> {cv_threshold:.0%})")
+        if f["shared"]:
+            reasons.append(f"{f['shared']} of {f['runs']} {name} runs shared the CPU")
+    return ("unreliable" if reasons else "reliable"), reasons
 
 
 # ----------------------------------------------------------------------------------------------
 
-def overhead(df: pd.DataFrame, *, n_boot: int = 200, ci: float = 0.95, margin: float = MARGIN, alpha: float = ALPHA,
-             cv_threshold: float = CV_THRESHOLD, min_runs: int = MIN_RUNS, min_runs_test: int = MIN_RUNS_TEST,
-             seed: int = 0, breakpoints: bool = True,
+def overhead(df: pd.DataFrame, *, n_boot: int = 200, margin: float = MARGIN, alpha: float = ALPHA,
+             cv_threshold: float = CV_THRESHOLD, target: float = TARGET, seed: int = 0, breakpoints: bool = True,
              **fit_kwargs) -> OverheadResult:
     """Overhead of every instrumentation pass against the baseline; see the module docstring.
 
-    ``n_boot``: bootstrap resamples of the breakpoint fits only (the ratio interval is exact)."""
-    if min_runs < 2:
-        raise PmcsuiteError(f"min_runs={min_runs} is too small: a bootstrap interval needs at least 2 runs a side")
-    runs = measured_runs(df)
+    ``n_boot``, ``seed`` and ``fit_kwargs``: the breakpoint fits only (the verdicts do not resample)."""
+    if not (0 < alpha < 1 and 0 <= margin < 1 and 0 < target < 1):
+        raise PmcsuiteError(f"alpha {alpha}, margin {margin} and target {target} must be fractions between 0 and 1")
+    runs = _keyed(measured_runs(df))
     if BASELINE not in set(runs["variant"]):
         raise PmcsuiteError("no baseline runs: the overhead needs uninstrumented runs (collect without --no-baseline)")
-    shared_col = (runs["shared_cpu"].astype("boolean").fillna(False).astype(bool) if "shared_cpu" in runs.columns
-                  else pd.Series(False, index=runs.index))
-    keys = ["ipc", "buffer_size", "variant"]
-    bw = (runs["bandwidth"].to_numpy(float) / MIB)
-    groups = {}
-    for key, idx in runs.groupby(keys, sort=True).indices.items():
-        groups[key] = (bw[idx], shared_col.to_numpy()[idx])
-    rows = []
-    for (ipc, size, variant), (inst, inst_sh) in groups.items():
-        if variant == BASELINE or (ipc, size, BASELINE) not in groups:
-            continue
-        base, base_sh = groups[(ipc, size, BASELINE)]
-        p = eq = float("nan")
-        test = None
-        if min(len(base), len(inst)) >= min_runs:
-            ratio, lo, hi = ratio_ci(base, inst, ci=ci)
-            p, eq, test = cell_tests(base, inst, margin=margin, min_runs_test=min_runs_test, seed=seed)
-        else:
-            ratio, lo, hi = float(np.median(inst) / np.median(base)), float("nan"), float("nan")
-        rel, reasons, cv_b, cv_v = reliability(base, inst, base_sh, inst_sh, variant=variant,
-                                               cv_threshold=cv_threshold)
-        rows.append({"ipc": ipc, "variant": variant, "buffer_size": int(size), "ratio": ratio, "ci_low": lo,
-                     "ci_high": hi, "p_value": p, "equivalence_p": eq, "test": test,
-                     "change_pct": (ratio - 1) * 100, "n_baseline": len(base), "n_variant": len(inst),
-                     "baseline_mib_s": float(np.median(base)), "variant_mib_s": float(np.median(inst)),
-                     "cv_baseline": cv_b, "cv_variant": cv_v, "reliability": rel, "reasons": reasons})
-    cells = pd.DataFrame(rows, columns=[c for c in CELL_FIELDS if c not in ("p_corrected", "equivalence_p_corrected",
-                                                                             "verdict")])
-    cells["p_corrected"] = correct(cells["p_value"], CORRECTION, alpha)
-    cells["equivalence_p_corrected"] = correct(cells["equivalence_p"], EQUIVALENCE_CORRECTION, alpha)
-    cells["verdict"] = [cell_verdict(lo, hi, pc, ec, alpha) for lo, hi, pc, ec in
-                        zip(cells["ci_low"], cells["ci_high"], cells["p_corrected"], cells["equivalence_p_corrected"])]
-    cells = cells[CELL_FIELDS]
-
-    fits: dict[tuple[str, str], BreakpointFit] = {}
-    modes = []
-    for (ipc, variant), g in cells.groupby(["ipc", "variant"], sort=True):
-        bad = g[g["reliability"] == "unreliable"]
-        row = {"ipc": ipc, "variant": variant, "n_sizes": len(g), "median_ratio": float(g["ratio"].median()),
-               "min_ratio": float(g["ratio"].min()), "max_ratio": float(g["ratio"].max()),
-               **{f"n_{v if v != TOO_FEW else 'too_few'}": int((g["verdict"] == v).sum()) for v in VERDICTS},
-               "n_unreliable": len(bad),
-               "unreliable": [f"{format_size(s)}: {'; '.join(r)}" for s, r in zip(bad["buffer_size"], bad["reasons"])],
-               "baseline_breakpoints": [], "variant_breakpoints": [], "breakpoints_moved": None,
-               "baseline_agreement": float("nan"), "variant_agreement": float("nan"),
-               "moved_note": "breakpoints not fitted", "moved_verdict": "unknown"}
-        if breakpoints:
-            try:
-                if (ipc, BASELINE) not in fits:
-                    fits[(ipc, BASELINE)] = bandwidth_fit(runs, ipc, BASELINE, seed=seed, n_boot=n_boot, **fit_kwargs)
-                fits[(ipc, variant)] = bandwidth_fit(runs, ipc, variant, seed=seed, n_boot=n_boot, **fit_kwargs)
-            except PmcsuiteError as exc:
-                row["moved_note"] = f"breakpoints not fitted: {exc}"
-            else:
-                fb, fv = fits[(ipc, BASELINE)], fits[(ipc, variant)]
-                row.update(baseline_breakpoints=fb.breakpoint_sizes, variant_breakpoints=fv.breakpoint_sizes,
-                           baseline_agreement=fb.agreement, variant_agreement=fv.agreement)
-                row["breakpoints_moved"], row["moved_note"] = moved(fb, fv)
-                row["moved_verdict"] = {True: "moved", False: "not moved"}.get(
-                    row["breakpoints_moved"], "unclear" if fb.can_break else "unknown")
+    medians = inf.process_medians(runs, KEYS)
+    lv = inf.levels(medians, KEYS)
+    facts = point_facts(runs, KEYS, lv, medians)
+    vi = KEYS.index("variant")
+    pairs = {}
+    for key in sorted(lv, key=lambda k: tuple("" if v is None else v for v in k)):
+        base = key[:vi] + (BASELINE,) + key[vi + 1:]
+        if key[vi] != BASELINE and base in lv:
+            pairs[key] = (lv[key], lv[base], base)
+    contrasts = {k: inf.ratio_contrast(new, ref) for k, (new, ref, _) in pairs.items()}
+    cell_level = inf.family_level(alpha / 2, sum(c.defined() for c in contrasts.values()))
+    rows = [_cell_row(key, contrasts[key], new, ref, facts[key], facts[base], cell_level, margin, cv_threshold)
+            for key, (new, ref, base) in pairs.items()]
+    cells = pd.DataFrame(rows, columns=CELL_FIELDS)
+    groups = _mode_groups(pairs)
+    overall = {g: inf.mean_ratio_contrast(_overall_pairs(members, pairs, contrasts)) for g, members in groups.items()}
+    overall_level = inf.family_level(alpha / 2, sum(c.defined() for c in overall.values()))
+    modes, fits = [], {}
+    for g, members in groups.items():
+        row = _mode_row(g, overall[g], cells, members, overall_level, margin, target)
+        row.update(_moved_fields(runs, g[0], g[3], fits, breakpoints))
         modes.append(row)
-    modes_df = pd.DataFrame(modes, columns=MODE_FIELDS)
-    return OverheadResult(cells=cells, modes=modes_df, fits=fits, margin=margin, alpha=alpha, ci=ci,
-                          min_runs=min_runs, min_runs_test=min_runs_test, cv_threshold=cv_threshold)
+    return OverheadResult(cells=cells, modes=pd.DataFrame(modes, columns=MODE_FIELDS), fits=fits, margin=margin,
+                          alpha=alpha, cv_threshold=cv_threshold, cell_level=cell_level, overall_level=overall_level,
+                          target=target)
 
 
-def moved(base: BreakpointFit, inst: BreakpointFit) -> tuple[bool | None, str]:
-    """(moved, note) for a baseline fit and an instrumented fit; see the module docstring."""
-    if not base.can_break:
-        return None, (f"{len(base.sizes)} sizes are too few to locate an inflexion point" if len(base.sizes) > 1
-                      else "one size cannot show an inflexion point")
-    if same_breakpoints(base, inst):
-        return False, "same breakpoints"
-    step = float(np.median(np.diff(np.log2(base.sizes))))
+def _cell_row(key, c: inf.Contrast, new: inf.Level, ref: inf.Level, fi: dict, fb: dict, level: float,
+              margin: float, cv_threshold: float) -> dict:
+    ipc, actors, placement, size, variant = key
+    lo, hi = c.interval(level)
+    rel, reasons = reliability(fb, fi, variant=variant, cv_threshold=cv_threshold)
+    ratio = c.ratio
+    return {"ipc": ipc, "actors": actors, "placement": placement, "variant": variant, "buffer_size": int(size),
+            "ratio": ratio, "ci_low": lo, "ci_high": hi, "level": level, "verdict": c.verdict(level, margin),
+            "mde": c.mde(level), "p_value": c.p_value(), "change_pct": (ratio - 1) * 100,
+            "n_baseline": fb["runs"], "n_variant": fi["runs"], "p_baseline": fb["processes"],
+            "p_variant": fi["processes"], "baseline_mib_s": math.exp(ref.mean) / MIB,
+            "variant_mib_s": math.exp(new.mean) / MIB, "spread_baseline": fb["spread"], "spread_variant": fi["spread"],
+            "reliability": rel, "reasons": reasons}
+
+
+def _mode_groups(pairs: dict) -> dict:
+    """(ipc, actors, placement, variant) -> the cell keys of that IPC mode and pass, by size."""
+    groups: dict = {}
+    for key in pairs:
+        ipc, actors, placement, _, variant = key
+        groups.setdefault((ipc, actors, placement, variant), []).append(key)
+    return groups
+
+
+def _overall_pairs(members, pairs, contrasts) -> list:
+    """The (pass, baseline) Levels the overall averages: the sizes with an interval (all when none has)."""
+    usable = [k for k in members if contrasts[k].defined()] or members
+    return [(pairs[k][0], pairs[k][1]) for k in usable]
+
+
+def _mode_row(group, c: inf.Contrast, cells: pd.DataFrame, members, level: float, margin: float,
+              target: float) -> dict:
+    ipc, actors, placement, variant = group
+    sizes = {int(k[3]) for k in members}
+    g = cells[(cells["ipc"] == ipc) & (cells["variant"] == variant) & cells["buffer_size"].isin(sizes)
+              & _same(cells["actors"], actors) & _same(cells["placement"], placement)]
+    lo, hi = c.interval(level)
+    verdict = c.verdict(level, margin)
+    processes = int(np.median(np.minimum(g["p_baseline"], g["p_variant"]))) if len(g) else 0
+    needed = inf.processes_needed(c.se, processes, target, level) if verdict == inf.NOT_ESTABLISHED else None
+    bad = g[g["reliability"] == "unreliable"]
+    return {"ipc": ipc, "actors": actors, "placement": placement, "variant": variant, "n_sizes": len(g),
+            "overall_ratio": c.ratio, "overall_ci_low": lo, "overall_ci_high": hi, "overall_verdict": verdict,
+            "overall_mde": c.mde(level), "level": level, "processes": processes, "processes_needed": needed,
+            "median_ratio": float(g["ratio"].median()), "min_ratio": float(g["ratio"].min()),
+            "max_ratio": float(g["ratio"].max()),
+            **{name: int((g["verdict"] == v).sum()) for v, name in COUNT.items()}, "n_unreliable": len(bad),
+            "unreliable": [f"{format_size(s)}: {'; '.join(r)}" for s, r in zip(bad["buffer_size"], bad["reasons"])]}
+
+
+def _same(column: pd.Series, value) -> pd.Series:
+    return column.isna() if value is None else column == value
+
+
+# ----------------------------------------------------------------------------------------------
+# Inflexion points: did the pass move them? (isolated: the breakpoint model may be replaced)
+
+def _moved_fields(runs: pd.DataFrame, ipc: str, variant: str, fits: dict, fit: bool) -> dict:
+    """The ``MOVED_FIELDS`` of one IPC mode and pass; ``fits`` caches the models ((ipc, variant) -> model)."""
+    row = {"baseline_breakpoints": [], "variant_breakpoints": [], "breakpoints_moved": None,
+           "moved_note": "inflexion points not compared", "moved_verdict": "unknown"}
+    if not fit:
+        return row
+    for v in (BASELINE, variant):
+        if (ipc, v) not in fits:
+            fits[(ipc, v)] = fit_model(runs[(runs["ipc"] == ipc) & (runs["variant"] == v)])
+    fb, fv = fits[(ipc, BASELINE)], fits[(ipc, variant)]
+    if fb is None or not fb.describes or fv is None or not fv.describes:
+        row["moved_note"] = "no per-call model of both curves to compare"
+        return row
+    row.update(baseline_breakpoints=[int(d.size_interval[1]) for d in fb.located],
+               variant_breakpoints=[int(d.size_interval[1]) for d in fv.located])
+    row["breakpoints_moved"], row["moved_note"] = moved(fb, fv)
+    row["moved_verdict"] = {True: "moved", False: "not moved"}.get(row["breakpoints_moved"], "unclear")
+    return row
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def moved(base, inst) -> tuple[bool | None, str]:
+    """(moved, note) for the baseline's and a pass's per-call models; see the module docstring."""
     confident, doubtful = [], []
-    for fit, other_name, other in ((base, "instrumented", inst), (inst, "baseline", base)):
-        for bp in fit.breakpoints:
-            if any(same_sizes([bp.size], [o], step) for o in other.breakpoint_sizes):
+    for one, name, other in ((base, "baseline", inst), (inst, "instrumented", base)):
+        for d in one.located:
+            if any(_overlaps(d.size_interval, o.size_interval) for o in other.located):
                 continue
-            there = presence(other, bp.size)
-            text = f"the {other_name} fit finds {format_size(bp.size)} in {there:.0%} of its bootstrap resamples"
-            (confident if there <= 1 - fit.min_support else doubtful).append(text)
+            where = f"{format_size(d.size_interval[0])}-{format_size(d.size_interval[1])}"
+            if other.fit_sizes and other.fit_sizes[-1] >= d.size_interval[1]:
+                confident.append(f"the {name} curve leaves its model at {where}; the other follows its model there")
+            else:
+                doubtful.append(f"the {name} curve leaves its model at {where}; the other does not say there")
     if confident:
         return True, "; ".join(confident)
-    return None, "; ".join(doubtful) or "the fits differ only in breakpoints neither claims"
+    if doubtful:
+        return None, "; ".join(doubtful)
+    return False, ("the same located inflexion points" if base.located else "neither curve has a located inflexion point")
 
+
+# ----------------------------------------------------------------------------------------------
+# Words
 
 def _sizes(sizes) -> str:
     return ", ".join(map(format_size, sizes)) or "none"
 
 
+def _pct(v: float) -> str:
+    """A change in %, to 2 significant digits at most ('18', '4.3', '0.6')."""
+    v = abs(v) * 100
+    return f"{v:.0f}" if v >= 10 else f"{v:.1f}".rstrip("0").rstrip(".")
 
 
-def _sizes(sizes) -> str:
-    return ", ".join(map(format_size, sizes)) or "none"
+def overall_words(ratio: float, lo: float, hi: float, verdict: str, level: float, margin: float = MARGIN,
+                  cost: bool = True) -> str:
+    """'costs 18 % of the bandwidth [12 %, 24 %] (0.820x, 99.58 % interval 0.760-0.880)' and the like
+    (``cost=False``: 'is 18 % slower [12 %, 24 %] ...', for a comparison): the verdict in words, from
+    the interval only."""
+    shown = f"{ratio:.3f}x" if math.isfinite(ratio) else "no ratio"
+    interval = f"{level_text(level)} interval {format_interval(lo, hi)}"
+    if verdict == inf.SLOWER:
+        head = f"costs {_pct(1 - ratio)} % of the bandwidth" if cost else f"is {_pct(1 - ratio)} % slower"
+        return f"{head} [{_pct(1 - hi)} %, {_pct(1 - lo)} %] ({shown}, {interval})"
+    if verdict == inf.FASTER:
+        head = "runs" if cost else "is"
+        return f"{head} {_pct(ratio - 1)} % faster [{_pct(lo - 1)} %, {_pct(hi - 1)} %] ({shown}, {interval})"
+    if verdict == inf.NEGLIGIBLE:
+        head = "costs nothing material" if cost else "no material change"
+        return f"{head}: {shown} ({interval}, within ±{margin:.0%})"
+    if verdict == inf.NOT_ESTABLISHED:
+        return f"{shown}: {'a cost' if cost else 'a change'} is not established ({interval})"
+    return f"{shown}; {TOO_FEW} for an interval or a verdict (at least {MIN_PROCESSES} a side)"
 
 
-def describe_cell(row) -> str:
-    """One sentence for a row of ``OverheadResult.cells``, with its reliability caveat."""
-    head = f"{row['ipc']} {format_size(row['buffer_size'])}, pass {row['variant']}: {row['ratio']:.3g}x the baseline"
-    lo, hi = row["ci_low"], row["ci_high"]
-    if row["verdict"] == TOO_FEW:
-        text = f"{head}; {TOO_FEW} for an interval or a verdict"
-    else:
-        text = (f"{head} ({format_interval(lo, hi)}), {row['verdict']} "
-                f"(corrected p {row['p_corrected']:.2g}, equivalence p {row['equivalence_p_corrected']:.2g})")
-    if row.get("reliability") == "unreliable":
-        text += f"; unreliable: {'; '.join(row['reasons'])}"
-    return text + "."
+def _needed_words(row) -> str:
+    """What would reach a verdict: the processes per point that detect a 5 % change, or the mde."""
+    if row.get("overall_verdict") != inf.NOT_ESTABLISHED:
+        return ""
+    mde, need, now = row.get("overall_mde"), row.get("processes_needed"), int(row.get("processes") or 0)
+    target = TARGET
+    can = (f"these runs detect a change of {_pct(1 - mde)} % or more (80 % power)"
+           if mde is not None and mde == mde else "")
+    if need is not None and need == need and int(need) > now:
+        more = f"{int(need)} processes per point (now {now}) would detect a {_pct(1 - target)} % change"
+        return f"; {can}, {more}" if can else f"; {more}"
+    return f"; {can}" if can else ""
 
 
-def describe_mode(row, min_runs: int = MIN_RUNS) -> str:
-    """One sentence for a row of ``OverheadResult.modes`` (``min_runs``: ``OverheadResult.min_runs``)."""
-    moved_ = row["breakpoints_moved"]
-    change = f"{_sizes(row['baseline_breakpoints'])} -> {_sizes(row['variant_breakpoints'])}"
-    if moved_ is False:
-        where = "the inflexion points did not move"
-    elif moved_:
-        where = f"the inflexion points moved ({change})"
-    elif row.get("moved_verdict") == "unclear":
-        where = f"whether the inflexion points moved is unclear ({change}, but {row['moved_note']})"
-    else:
-        where = f"whether the inflexion points moved is unknown ({row.get('moved_note') or 'not fitted'})"
-    lo, hi = row["min_ratio"], row["max_ratio"]
-    few, n = int(row.get("n_too_few") or 0), int(row["n_sizes"])
-    caveat = ""
-    if few:
-        at = ("" if n == 1 else " at every size") if few == n else f" at {few} of {n} sizes"
-        caveat = (f"; fewer than {min_runs} runs on a side{at}: too few for an interval or a verdict, so the "
-                  f"ratio is only indicative")
-    counts = [f"{int(row.get(f'n_{v}') or 0)} {v}" for v in ("slowdown", "speedup", "negligible", "inconclusive")
-              if row.get(f"n_{v}")]
-    tally = f"; verdicts: {', '.join(counts)}" if counts else ""
+def describe_mode(row, min_runs: int | None = None) -> str:
+    """One sentence for a row of ``OverheadResult.modes``: the overall verdict first, then the sizes'
+    verdicts, reliability and the inflexion points. (``min_runs``: accepted for old callers, unused.)"""
+    n = int(row.get("n_sizes") or 0)
+    ratio, lo, hi, level = (float("nan") if row.get(k) is None else float(row[k])
+                            for k in ("overall_ratio", "overall_ci_low", "overall_ci_high", "level"))
+    head = overall_words(ratio, lo, hi, row.get("overall_verdict") or TOO_FEW, level)
+    over = "at its one size" if n == 1 else f"over {n} sizes"
+    counts = [f"{int(row.get(name) or 0)} {v}" for v, name in COUNT.items() if row.get(name)]
+    tally = f"; per size: {', '.join(counts)}" if counts and n > 1 else ""
     bad = int(row.get("n_unreliable") or 0)
     unreliable = ""
     if bad:
         at = ("" if n == 1 else " at every size") if bad == n else f" at {bad} of {n} sizes"
-        unreliable = f"; unreliable{at} ({', '.join(row.get('unreliable') or [])})"
-    return (f"{row['ipc']}: with pass {row['variant']} bandwidth is {row['median_ratio']:.2f}x the baseline "
-            + (f"(median over {n} sizes, range {lo:.2f}-{hi:.2f}{caveat}){tally}{unreliable}; {where}." if n > 1
-               else f"(one size{caveat}){tally}{unreliable}; {where}."))
+        sizes = [u.split(":")[0] for u in row.get("unreliable") or []]
+        where = f" ({', '.join(sizes)})" if n > 1 and bad < n and sizes else ""
+        unreliable = f"; unreliable{at}{where}: processes that differ or runs that shared the CPU"
+    return (f"{row['ipc']}, pass {row['variant']}: {head} {over}{_needed_words(row)}{tally}{unreliable}; "
+            f"{_moved_words(row)}.")
+
+
+def _moved_words(row) -> str:
+    moved_ = row.get("breakpoints_moved")
+    change = f"{_sizes(row.get('baseline_breakpoints') or [])} -> {_sizes(row.get('variant_breakpoints') or [])}"
+    if moved_ is False:
+        return "the inflexion points did not move"
+    if moved_:
+        return f"the inflexion points moved ({change})"
+    if row.get("moved_verdict") == "unclear":
+        return f"whether the inflexion points moved is unclear ({change}, but {row.get('moved_note')})"
+    return f"whether the inflexion points moved is unknown ({row.get('moved_note') or 'not fitted'})"
+
+
+def describe_cell(row) -> str:
+    """One sentence for a row of ``OverheadResult.cells``, with its reliability caveat."""
+    head = f"{row['ipc']} {format_size(row['buffer_size'])}, pass {row['variant']}"
+    text = f"{head}: {overall_words(row['ratio'], row['ci_low'], row['ci_high'], row['verdict'], row['level'])}"
+    if row.get("reliability") == "unreliable":
+        text += f"; unreliable: {'; '.join(row['reasons'])}"
+    return text + "."

@@ -8,6 +8,12 @@ Two formats (docs: /work/shared/reference/formats.md section 3):
   in KBytes/sec, ``time`` in seconds, one key per counter, derived rates) and, with ``-v``,
   ``benchmark_configuration`` and ``host_configuration``. One sample = one run.
 
+One file is one invocation of the benchmark, hence one benchmark process, the unit the analysis
+groups runs by (analysis/inference.py): the L41 scripts launch ``ipc-static`` once per run (its
+``-i`` is the IPC type; it has no iteration count), and an ``ipc-benchmark -j`` file holds the ``-n``
+iterations of its one process. ``process`` = the file's position in the input (numbered over the
+whole import), ``iteration`` = the run's sample index (0 for a text file).
+
 Rules (what the importer decides, see also ``import_l41``):
 
 - bandwidth (bytes/s) = printed KBytes/sec * 1024 (the benchmark divides bytes/s by 1024; the JSON
@@ -677,7 +683,9 @@ def import_l41(paths, out, manifest=None, warmup: int = 0, *, host_note: str | N
                 if "run" in row and len(parsed_runs) == 1:
                     source["manifest_run"] = row["run"]
             rec = _record(label, parsed, fields, counters, source)
-            rec["seq"] = len(records)
+            # one file is one invocation of the benchmark: one process (module docstring)
+            rec.update(seq=len(records), process=order, iteration=parsed.get("sample", 0),
+                       iterations=len(parsed_runs))
             records.append(rec)
             if counters:
                 spec = passes.setdefault(fields["variant"], {"name": fields["variant"], "groups": [],

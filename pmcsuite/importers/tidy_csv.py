@@ -2,8 +2,15 @@
 
 Long form: one row per run x counter (a run without counters is one row with an empty
 ``counter``). Rows of one run share the run columns (ipc, actors, placement, buffer_size,
-total_size, variant, run) and must agree on bandwidth/loop_ns/warmup/scope. Every value is
-validated; the first problem raises ``PmcsuiteError("FILE:LINE: ...")``.
+total_size, variant, run) and must agree on bandwidth/loop_ns/warmup/scope/process/iteration.
+Every value is validated; the first problem raises ``PmcsuiteError("FILE:LINE: ...")``.
+
+``process`` (optional) is the benchmark process a run came from, one number over the whole file
+(``collect`` numbers its processes over the sweep, and ``export`` writes them): the analysis takes
+the runs with one number to share that process's conditions. A run without one is its own process
+(stored with ``process`` null, never its run number). ``iteration`` (optional, needs ``process``)
+is the run's index within its process; two runs of one cell cannot be the same iteration of one
+process.
 """
 from __future__ import annotations
 
@@ -18,7 +25,8 @@ from ..schema import SCOPES as _SCOPES, STATUSES, reserved_id
 from . import base_metadata, file_sha256, load_catalogue_or_none, write_result
 
 REQUIRED = ("ipc", "actors", "buffer_size", "total_size", "run", "variant")
-OPTIONAL = ("bandwidth", "loop_ns", "placement", "warmup", "scope", "counter", "value", "status", "event", "unit")
+OPTIONAL = ("bandwidth", "loop_ns", "placement", "warmup", "scope", "process", "iteration", "counter", "value",
+            "status", "event", "unit")
 RUN_KEY = ("ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run")
 MODES = ("1thread", "2thread", "2proc")
 PLACEMENTS = ("same", "split", "any")
@@ -67,6 +75,16 @@ class _Row:
         if not math.isfinite(number) or number < 0 or (positive and number == 0):
             self.fail(f"{column} is {value!r}: expected a {'positive' if positive else 'non-negative'} number")
         return number
+
+    def whole(self, column, required=True):
+        """A whole number >= 0 (``run``, ``process``, ``iteration``); None when empty and not required."""
+        value = self.values.get(column, "")
+        if not value and not required:
+            return None
+        value = self.text(column)
+        if not re.fullmatch(r"[0-9]{1,18}", value):      # not "²", which isdigit() takes
+            self.fail(f"{column} is {value!r}: expected a whole number >= 0")
+        return int(value)
 
     def flag(self, column):
         value = self.values.get(column, "").lower()
@@ -128,17 +146,14 @@ def _counter_ids(cat):
 
 def parse_tidy_rows(rows, known_counters=None) -> list[dict]:
     """Validated rows -> run records (pure; ``known_counters`` None accepts any well-formed id)."""
-    runs = {}
+    runs, iterations = {}, {}
     for row in rows:
         key_values = {
             "ipc": row.text("ipc", pattern=_NAME), "actors": row.text("actors", allowed=MODES),
             "placement": row.text("placement", allowed=PLACEMENTS, required=False),
             "buffer_size": row.size("buffer_size"), "total_size": row.size("total_size"),
-            "variant": row.text("variant", pattern=_NAME), "run": row.text("run"),
+            "variant": row.text("variant", pattern=_NAME), "run": row.whole("run"),
         }
-        if not re.fullmatch(r"[0-9]{1,18}", key_values["run"]):      # not "²", which isdigit() takes
-            row.fail(f"run is {key_values['run']!r}: expected a whole number >= 0")
-        key_values["run"] = int(key_values["run"])
         if key_values["total_size"] % key_values["buffer_size"]:
             row.fail(f"total_size {key_values['total_size']} is not a multiple of buffer_size {key_values['buffer_size']}")
         bandwidth, loop_ns = row.number("bandwidth"), row.number("loop_ns")
@@ -154,12 +169,18 @@ def parse_tidy_rows(rows, known_counters=None) -> list[dict]:
         if not (math.isfinite(loop_ns) and math.isfinite(bandwidth)):
             row.fail("the bandwidth or loop_ns makes the other beyond any range: expected bytes/s and ns")
         run_fields = {"bandwidth": bandwidth, "loop_ns": round(loop_ns), "warmup": row.flag("warmup"),
-                      "scope": row.text("scope", allowed=SCOPES, required=False)}
+                      "scope": row.text("scope", allowed=SCOPES, required=False),
+                      "process": row.whole("process", required=False),
+                      "iteration": row.whole("iteration", required=False)}
+        if run_fields["iteration"] is not None and run_fields["process"] is None:
+            row.fail("an iteration without a process: fill in the process column (or leave both empty)")
         key = tuple(key_values[k] for k in RUN_KEY)
         rec = runs.get(key)
         if rec is None:
+            _check_iteration(row, key, run_fields, iterations)
             rec = {**key_values, "warmup": run_fields["warmup"], "variant": key_values["variant"],
                    "backend": "import", "scope": run_fields["scope"], "started": None, "seq": len(runs),
+                   "process": run_fields["process"], "iteration": run_fields["iteration"], "iterations": None,
                    "ok": True, "error": None,
                    "bench": {"tool": "tidy-csv", "ipc": key_values["ipc"], "actors": key_values["actors"],
                              "placement": key_values["placement"], "buffer_size": key_values["buffer_size"],
@@ -174,6 +195,17 @@ def parse_tidy_rows(rows, known_counters=None) -> list[dict]:
     for rec in records:
         del rec["_fields"], rec["_line"]
     return records
+
+
+def _check_iteration(row, key, fields, seen):
+    """Two runs of one cell (``key`` less its run) cannot be the same iteration of one process."""
+    if fields["iteration"] is None:
+        return
+    where = key[:-1] + (fields["process"], fields["iteration"])
+    if where in seen:
+        row.fail(f"process {fields['process']} iteration {fields['iteration']} is also the run of line "
+                 f"{seen[where]} of this cell; one iteration of a process is one run")
+    seen[where] = row.line
 
 
 def _add_counter(row, rec, known):

@@ -3,10 +3,10 @@ their intervals, the counters named behind them, reliability); the findings acro
 probe overhead of every pass.
 
 ``analysis_sections(df, meta, outdir) -> list[Section]`` computes the explanation once and returns one
-Section per IPC mode plus one for the overhead. Per-mode section: bandwidth curve with breakpoints and
-their intervals, one panel per counter per KiB with its own breakpoints, the overhead figure of that
-mode, the findings table, the counters tried at each breakpoint (named or why not), the correlation table
-(context), and sentences generated from the numbers. Figures are drawn with matplotlib's Agg canvas (no display) under ``outdir/figures``.
+Section per IPC mode plus one for the overhead. Per-mode section: one panel per counter per KiB (levels
+with their intervals, the bandwidth's departures from its model shaded), the findings and their table,
+the counters tried for each change (named or why not), the correlation table (context). The bandwidth
+figure of each mode (``draw_points``, ``draw_model``, ``draw_departures``) is in the findings section. Figures are drawn with matplotlib's Agg canvas (no display) under ``outdir/figures``.
 """
 from __future__ import annotations
 
@@ -22,22 +22,24 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis import ALIGN_NOTE, Explanation, explain, mode_sentences
-from ..analysis.findings import crossovers, mode_findings
-from ..analysis.breakpoints import MIB, BreakpointFit
+from ..analysis.findings import describe, findings, mode_findings
+from ..analysis.runs import MIB
 from ..analysis.overhead import OverheadResult, describe_mode
 from ..results import measured
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
 from .render import fold, header, md_escape
 
-CI_NOTE = ("Shaded bands: 95 % bootstrap interval of each breakpoint's location, widened by half a size step "
-           "on each side (locations are resolved to the grid of measured sizes).")
-METHOD = ("Method: continuous segmented (hinge) regression of the per-size medians on log2(buffer size); 0-3 "
-          "breakpoints on measured sizes, at least 3 sizes per segment, chosen by BIC; a breakpoint is claimed "
-          "only when its change of slope is material (default >= 10 % of the median bandwidth per doubling; "
-          "0.25 log2-fold per doubling for counters, which are fitted on a log scale when positive) and a "
-          "bootstrap over runs finds it within one size step in >= 80 % of resamples. Slopes are per doubling "
-          "of the buffer size.")
+METHOD = ("Method: per size, the bandwidth level of the baseline's runs (per benchmark process the median of "
+          "its runs, per size the 20 %-trimmed mean over processes, its 95 % interval). The model: bandwidth(n) = "
+          "r_inf / (1 + (n_1/2 / n)^h), h = 1 being one fixed cost t0 per write() call plus a cost per byte; it is "
+          "fitted on the longest run of the smallest sizes it explains (each next size inside the 99 % interval of "
+          "the prediction), with the process spread pooled over the sizes. A size departs from it when the "
+          "interval of measured / model at the curve's family level (Bonferroni over the sizes that could be "
+          "tested) excludes 1; a departure is *located* (an inflexion point) only when it starts at the first size "
+          "after the fit and measured / model changes there by clearly more than 5 % in one size step, and is "
+          "*gradual* otherwise. The peak: the highest level with every neighbour not clearly below it (or within "
+          "3 %), a flat region when several sizes.")
 
 
 def _slug(text: str) -> str:
@@ -100,50 +102,48 @@ def _log_y(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _draw_fit(ax, fit: BreakpointFit, colour: str, other_breakpoints=()) -> None:
-    """Medians (markers), fitted segments (line), claimed breakpoints (line + shaded interval). When the
-    size grid cannot hold a breakpoint the medians are only joined by a thin line (a straight fit
-    through so few sizes would suggest a trend the data cannot show)."""
-    ax.plot(fit.sizes, fit.medians, "o", color=colour, markersize=4)
-    if fit.can_break:
-        ax.plot(fit.sizes, fit.fitted, "-", color=colour, linewidth=1.4)
-    else:
-        ax.plot(fit.sizes, fit.medians, "-", color=colour, linewidth=0.8, alpha=0.5)
-    h = 2 ** _half(fit.sizes)
-    for size in other_breakpoints:
-        ax.axvline(size, color="0.5", linestyle=":", linewidth=1)
-    for bp in fit.breakpoints:
-        ax.axvspan(bp.ci_low / h, bp.ci_high * h, color=colour, alpha=0.15, linewidth=0)
-        ax.axvline(bp.size, color=colour, linestyle="--", linewidth=1)
-    _size_axis(ax, fit.sizes)
-    if fit.scale == "log":
-        _log_y(ax)
+def draw_points(ax, cells: pd.DataFrame, colour: str, scale: float = 1.0, marker: str = "o") -> None:
+    """Each size's level (markers, joined by a thin line: the measured curve) with its 95 % interval (bars)."""
+    x = cells["buffer_size"].to_numpy(float)
+    med = cells["median"].to_numpy(float) / scale
+    lo, hi = cells["ci_low"].to_numpy(float) / scale, cells["ci_high"].to_numpy(float) / scale
+    ax.plot(x, med, "-", color=colour, linewidth=0.9, alpha=0.6)
+    ax.plot(x, med, marker, color=colour, markersize=4.5, linestyle="none")
+    err = np.vstack([med - lo, hi - med])
+    if np.isfinite(err).any():
+        ax.errorbar(x, med, yerr=np.maximum(np.nan_to_num(err), 0), fmt="none", ecolor=colour, elinewidth=1,
+                    capsize=2)
 
 
-def plot_bandwidth_breakpoints(fit: BreakpointFit, title: str, path: Path, cells: pd.DataFrame | None = None) -> Path:
-    """Bandwidth medians (with their 95 % intervals when ``cells`` is given), the segmented fit,
-    breakpoints and their intervals."""
-    fig = MplFigure(figsize=(8.5, 4.6), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    _draw_fit(ax, fit, ipc_colour(fit.label))
-    if cells is not None and not cells.empty:
-        med = cells["median"].to_numpy(float) / MIB
-        err = np.vstack([med - cells["ci_low"].to_numpy(float) / MIB, cells["ci_high"].to_numpy(float) / MIB - med])
-        ax.errorbar(cells["buffer_size"], med, yerr=np.maximum(err, 0), fmt="none", ecolor=ipc_colour(fit.label),
-                    elinewidth=1, capsize=2)
-    for bp in fit.breakpoints:
-        ax.annotate(f"{bp.kind} {format_size(bp.size)} (fit)", (bp.size, bp.value), textcoords="offset points",
-                    xytext=(5, 6), fontsize=8, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
-                                                    "alpha": 0.8})
-    top = max([*fit.medians, *fit.fitted, 0.0])
-    ax.set_ylim(0, top * 1.15 if top > 0 else None)   # room for the labels under the title
-    ax.set_xlabel("buffer size (bytes per write())")
-    ax.set_ylabel(f"median bandwidth ({fit.unit})")
-    if not fit.can_break:
-        title += f" ({len(fit.sizes)} sizes: too few to fit inflexion points)"
-    ax.set_title(title, fontsize=11)
-    return save_figure(fig, path)
+def draw_model(ax, m, scale: float = 1.0) -> bool:
+    """The mode's model: dashed over the sizes it is fitted on, dotted where extrapolated (grey); False
+    when the mode has none."""
+    model = m.model
+    if model is None or not model.describes:
+        return False
+    fit = np.geomspace(model.fit_sizes[0], model.fit_sizes[-1], 60)
+    ax.plot(fit, model.predict(fit) / scale, "--", color="0.25", linewidth=1.2)
+    if model.fit_sizes[-1] < model.sizes[-1]:
+        rest = np.geomspace(model.fit_sizes[-1], model.sizes[-1], 40)
+        ax.plot(rest, model.predict(rest) / scale, ":", color="0.45", linewidth=1.2)
+    return True
+
+
+def draw_departures(ax, m, colour: str, label: bool = True) -> tuple[bool, bool]:
+    """Shade each departure's sizes (half a size step either side); a vertical line at a located one's
+    first departing size, labelled with its kind. Returns (any shaded, any located)."""
+    deps = m.model.departures if m.model is not None else []
+    sizes = m.cells["buffer_size"].to_numpy(float)
+    h = 2 ** _half(sizes)
+    for d in deps:
+        ax.axvspan(d.from_size / h, d.to_size * h, color=colour, alpha=0.10, linewidth=0)
+        if d.located:
+            ax.axvline(d.from_size, color=colour, linestyle=":", linewidth=1.2)
+            if label:
+                ax.annotate(f"{d.kind} {format_size(d.size_interval[0])}–{format_size(d.size_interval[1])}",
+                            (d.from_size, 0.02), xycoords=("data", "axes fraction"), xytext=(4, 2),
+                            textcoords="offset points", fontsize=7.5, color="0.2")
+    return bool(deps), any(d.located for d in deps)
 
 
 _UNITS = {"count": "events", "msec": "ms", "": "events", None: "events"}
@@ -155,14 +155,16 @@ def counter_unit(counter: str, units: dict | None) -> str:
     return f"{_UNITS.get(unit, unit)} per KiB"
 
 
-def plot_counter_panels(fits: dict, bandwidth: BreakpointFit, title: str, path: Path, labels=None,
-                        colour: str | None = None, units: dict | None = None) -> Path | None:
-    """One panel per counter per KiB (y axis in the counter's unit per KiB), with its own breakpoints; the
-    bandwidth's breakpoints dotted grey; drawn in the IPC mode's colour when ``colour`` is given."""
-    if not fits:
+def plot_counter_panels(m, title: str, path: Path, labels=None, colour: str | None = None,
+                        units: dict | None = None) -> Path | None:
+    """One panel per counter per KiB of mode ``m`` (y axis in the counter's unit per KiB, log scale where
+    positive): each size's level with its 95 % interval (``counter_cells``), the bandwidth's departures
+    from its model shaded, located ones dotted; in the IPC mode's colour when ``colour`` is given."""
+    cells = m.counter_cells
+    if not cells:
         return None
     labels = labels or {}
-    n = len(fits)
+    n = len(cells)
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
     # fixed margins rather than constrained layout: same look for this regular grid, half the drawing time
@@ -172,9 +174,14 @@ def plot_counter_panels(fits: dict, bandwidth: BreakpointFit, title: str, path: 
     fig.subplots_adjust(left=0.3 / ncols, right=1 - 0.05 / ncols, bottom=0.35 / height, top=1 - 0.65 / height,
                         wspace=0.32, hspace=0.42)
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    for k, (name, fit) in enumerate(fits.items()):
+    for k, (name, table) in enumerate(cells.items()):
         ax = axes[k // ncols][k % ncols]
-        _draw_fit(ax, fit, colour or f"C{(k + 1) % 10}", bandwidth.breakpoint_sizes)
+        c = colour or f"C{(k + 1) % 10}"
+        draw_points(ax, table, c)
+        draw_departures(ax, m, "0.5", label=False)
+        _size_axis(ax, table["buffer_size"].tolist())
+        if bool((table["median"] > 0).all()):
+            _log_y(ax)
         ax.set_title(f"{labels.get(name, name)}", fontsize=9)
         ax.set_ylabel(counter_unit(name, units), fontsize=8)
         ax.tick_params(labelsize=7)
@@ -185,8 +192,8 @@ def plot_counter_panels(fits: dict, bandwidth: BreakpointFit, title: str, path: 
 
 
 def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Probe effect") -> Path | None:
-    """Median bandwidth per pass: baseline dashed, instrumented solid, one colour per IPC mode;
-    one panel per pass."""
+    """Bandwidth per pass (each point's level: the trimmed mean over its processes of their medians):
+    baseline dashed, instrumented solid, one colour per IPC mode; one panel per pass."""
     cells = ovh.cells if ipcs is None else ovh.cells[ovh.cells["ipc"].isin(ipcs)]
     if cells.empty:
         return None
@@ -204,7 +211,7 @@ def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Prob
         ax.set_ylim(bottom=0)
         ax.set_title(f"pass: {variant}", fontsize=10)
         ax.set_xlabel("buffer size")
-        ax.set_ylabel("median bandwidth (MiB/s)")
+        ax.set_ylabel("bandwidth (MiB/s, level over processes)")
     shown = [i for i in colours if i in set(cells["ipc"])]
     handles = [Line2D([], [], color=colours[i], linewidth=3) for i in shown]
     handles += [Line2D([], [], color="0.3", linestyle="--"), Line2D([], [], color="0.3", linestyle="-")]
@@ -213,15 +220,14 @@ def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Prob
     return save_figure(fig, path)
 
 
-NOISE_NOTE = ("Measured: per-size median of the runs with its 95 % bootstrap interval; *fit*: the segmented "
-              "fit's value, never quoted as a measurement. A finding is *unreliable* when a cell it is built on "
-              "has a spread (CV) above {cv:.0f} %, runs that shared the CPU, or fewer than 3 runs. Flat: every "
-              "median within ±{tol:.0f} % of the range's median over ≥ 3 consecutive sizes.")
-ATTRIBUTION_NOTE = ("A counter is *named* only when its own fit claims a breakpoint within one size step (bootstrap "
-                    "support ≥ 80 %), its local change of slope opposes the bandwidth's (a cost) and is material, and "
-                    "a one-sided bootstrap test of that change stays below 0.05 after Holm correction over the "
-                    "counters tried. Counters that measure time (cycles, CPU time, loop or off-CPU time) are "
-                    "context, never the explanation. Fold change: counter per KiB at *to* / at the breakpoint.")
+NOISE_NOTE = ("Measured: each size's level (the trimmed mean over benchmark processes of each process's median) "
+              "with its 95 % interval; the model's values are never quoted as measurements. Flat: every level "
+              "within ±{tol:.0f} % of the range's median over ≥ 3 consecutive sizes, none clearly different from "
+              "another.")
+ATTRIBUTION_NOTE = ("A counter is *named* for a change only when its own change over that range is established (its "
+                    "interval, at the level of every counter and range tried, excludes 1), it moves the way that "
+                    "costs time, and its change can account for at least a tenth of the change of time per KiB. "
+                    "Counters that measure time (cycles, CPU time, loop or off-CPU time) are context, never the cause.")
 
 
 def _interval(lo, hi, scale=1.0) -> str:
@@ -231,29 +237,49 @@ def _interval(lo, hi, scale=1.0) -> str:
 
 
 def _findings_table(found: list, labels: dict) -> str:
+    """One row per finding: its kind, what it is about, where, the measured value and its interval, the
+    counters named (with the share of the time change each can account for), reliability."""
     rows = []
     for f in found:
         meas = f.get("measured") or {}
-        scale = MIB if meas.get("unit") == "bytes/s" else 1.0
+        scale = MIB if meas.get("unit", "bytes/s") == "bytes/s" else 1.0
         unit = "MiB/s" if scale == MIB else meas.get("unit", "")
         where = (format_size(f["size"]) if "size" in f and "from_size" not in f
                  else f"{format_size(f['from_size'])}–{format_size(f['to_size'])}")
-        fit = f.get("fit") or {}
-        rows.append({"kind": f["kind"], "of": labels.get(f["of"], f["of"]), "size": where,
-                     "measured": f"{(meas.get('value') or float('nan')) / scale:,.4g} {unit}",
+        value = meas.get("value")
+        named = []
+        for c in f.get("counters", []):
+            label = c.get("label") or labels.get(c.get("id"), c.get("id"))
+            fold, share = c.get("fold_change"), c.get("share")
+            text = f"{label} ×{fold:.3g}" if fold else str(label)
+            if share is not None and math.isfinite(share):
+                text += f" ({share:.0%} of the time change)"
+            named.append(text)
+        rows.append({"kind": f.get("kind", ""), "of": labels.get(f.get("of"), f.get("of", "")), "size": where,
+                     "measured": f"{value / scale:,.4g} {unit}" if value is not None else "—",
                      "95 % interval": _interval(*(meas.get("ci") or [None, None]), scale=scale),
-                     "fit": f"{fit['value'] / scale:,.4g}" if fit.get("value") is not None else "—",
-                     "counters named": ", ".join(f"{c['label']} ×{c['fold_change']:.3g}" if c.get("fold_change")
-                                                 else c["label"] for c in f.get("counters", [])) or "none",
-                     "reliability": f["reliability"]})
+                     "counters named": ", ".join(named) or "none",
+                     "reliability": f.get("reliability", "")})
     return md_table(pd.DataFrame(rows))
 
 
 def _explained_markdown(m) -> str:
-    table = m.explained_table()
-    if table.empty:
-        return "No bandwidth breakpoint, so nothing to explain."
-    return md_table(table)
+    """Every counter tried for each change of the bandwidth: named or why not, its change per KiB, the
+    share of the time change it can account for (where the attribution gives one), its adjusted p."""
+    rows = []
+    for (start, end), atts in zip(m.changes, m.tried):
+        if not atts:
+            rows.append({"from": format_size(start), "to": format_size(end), "counter": "(none tried)"})
+        for a in atts:
+            share = getattr(a, "share", None)
+            rows.append({"from": format_size(a.from_size), "to": format_size(a.to_size),
+                         "counter": getattr(a, "label", None) or getattr(a, "id", None) or a.counter,
+                         "named": a.named, "change per KiB": f"×{a.fold_change:.3g}" if math.isfinite(a.fold_change)
+                         else "—", "share of the time change": f"{share:.0%}" if share is not None
+                         and math.isfinite(share) else "—", "p (adjusted)": a.p_adjusted, "why not": a.reason or "—"})
+    if not rows:
+        return "No departure from the model and no peak, so nothing to explain."
+    return md_table(pd.DataFrame(rows))
 
 
 def _not_shown(m, labels: dict) -> str:
@@ -277,18 +303,29 @@ def _units(meta: dict | None) -> dict:
     return {c: k.unit for c, k in cat.counters.items()} if cat is not None else {}
 
 
+def counter_caption(m, ipc: str) -> str:
+    """The caption of ``plot_counter_panels``: only the marks it draws for mode ``m``."""
+    text = (f"{ipc}: each counter per KiB transferred per buffer size, its level (markers; log scale where every "
+            f"level is positive)")
+    if any(t["ci_low"].notna().any() for t in m.counter_cells.values()):
+        text += " with its 95 % interval (bars)"
+    deps = m.model.departures if m.model is not None else []
+    if deps:
+        text += "; grey shading: where the bandwidth departs from its model"
+    if any(d.located for d in deps):
+        text += "; dotted: where a located departure starts"
+    return text + "."
+
+
 def mode_section(expl: Explanation, ipc: str, outdir: Path, meta: dict | None = None, units: dict | None = None) -> Section:
     """The section of one IPC mode (see the module docstring); its bandwidth figure is in the findings."""
     m = expl.modes[ipc]
     slug = _slug(ipc)
     figures = []
-    panel = plot_counter_panels(m.counters, m.bandwidth, f"{ipc}: counters per KiB transferred",
-                                figure_path(outdir, f"counters-{slug}.png"), expl.labels, colour=ipc_colour(ipc),
-                                units=units if units is not None else _units(meta))
+    panel = plot_counter_panels(m, f"{ipc}: counters per KiB transferred", figure_path(outdir, f"counters-{slug}.png"),
+                                expl.labels, colour=ipc_colour(ipc), units=units if units is not None else _units(meta))
     if panel is not None:
-        figures.append(Figure(panel, f"{ipc}: per-size median of each counter per KiB transferred (log scale where "
-                                     f"positive), its segmented fit and its own breakpoints (dashed, shaded); dotted "
-                                     f"grey: the bandwidth's breakpoints." + _not_shown(m, expl.labels)))
+        figures.append(Figure(panel, counter_caption(m, ipc) + _not_shown(m, expl.labels)))
     text = ["The bandwidth figure of this mode, with its inflexion points, is in the findings at the top.", "",
             "### Findings", ""]
     text += [f"- {md_escape(s)}" for s in mode_sentences(m, expl.labels, expl.settings)]
@@ -297,14 +334,15 @@ def mode_section(expl: Explanation, ipc: str, outdir: Path, meta: dict | None = 
     if expl.overhead is not None:
         text += [f"- {md_escape(describe_mode(r, expl.overhead.min_runs))}"
                  for r in expl.overhead.for_mode(ipc).to_dict("records")]
-    found = mode_findings(m, expl.labels, expl.settings.get("cv_limit", 0.10), expl.settings.get("flat_tolerance", 0.05))
+    found = describe(mode_findings(m, expl.labels, expl.settings.get("cv_limit", 0.10),
+                                   expl.settings.get("flat_tolerance", 0.05)), {ipc: m}, expl.labels)
     text += ["", "### Findings table", "", _findings_table(found, expl.labels) if found else "None.", "",
              NOISE_NOTE.format(cv=100 * expl.settings.get("cv_limit", 0.10),
                                tol=100 * expl.settings.get("flat_tolerance", 0.05)), ""]
     tried = _explained_markdown(m)
     n_tried = tried.count("\n") - 1
-    text += ["### Counters tried at each breakpoint", "",
-             tried if n_tried <= 8 else fold(f"Counters tried at each breakpoint ({n_tried} rows)", tried), "",
+    text += ["### Counters tried for each change", "",
+             tried if n_tried <= 8 else fold(f"Counters tried for each change ({n_tried} rows)", tried), "",
              ATTRIBUTION_NOTE, ""]
     corr = md_table(m.correlations.rename(columns={"n_sizes": "sizes"})) if not m.correlations.empty \
         else "No counter measured."
@@ -315,40 +353,49 @@ def mode_section(expl: Explanation, ipc: str, outdir: Path, meta: dict | None = 
 
 
 def overhead_section(expl: Explanation, outdir: Path) -> Section:
-    """The overhead of every pass, all IPC modes together."""
+    """The overhead of every pass, all IPC modes together: the overall verdicts first, then every size."""
     ovh = expl.overhead
     if ovh is None or ovh.cells.empty:
         return Section("Probe effect (overhead of the counters)",
                        "No instrumented pass with a baseline to compare: overhead not measured.\n", [])
+    from ..analysis.overhead import format_interval, level_text
     figures = []     # the ratio figure is in the lead section "Probe effect at a glance"
-    cells = ovh.cells.copy()
-    cells["buffer_size"] = cells["buffer_size"].map(format_size)
-    cells["ci"] = [f"{lo:.3f}–{hi:.3f}" if math.isfinite(lo) and math.isfinite(hi) else "—"
-                   for lo, hi in zip(cells["ci_low"], cells["ci_high"])]
     modes = ovh.modes.copy()
     for col in ("baseline_breakpoints", "variant_breakpoints"):
         modes[col] = modes[col].map(lambda v: ", ".join(map(format_size, v)) or "none")
-    modes = modes[["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio", "n_slowdown", "n_speedup",
-                   "n_negligible", "n_inconclusive", "n_too_few", "n_unreliable",
-                   "baseline_breakpoints", "variant_breakpoints", "moved_verdict", "moved_note"]]
-    cells["reasons"] = cells["reasons"].map(lambda r: "; ".join(r) if isinstance(r, (list, tuple)) else "")
+    overall = pd.DataFrame({
+        "IPC": modes["ipc"], "pass": modes["variant"], "sizes": modes["n_sizes"],
+        "overall ratio": modes["overall_ratio"].map("{:.3f}".format),
+        f"{level_text(ovh.overall_level)} interval": [format_interval(lo, hi) for lo, hi in
+                                                      zip(modes["overall_ci_low"], modes["overall_ci_high"])],
+        "verdict": modes["overall_verdict"],
+        "detects (80 % power)": modes["overall_mde"].map(lambda v: f"{1 - v:.1%} slower" if v == v else "—"),
+        "slower": modes["n_slower"], "faster": modes["n_faster"], "negligible": modes["n_negligible"],
+        "not established": modes["n_not_established"], "too few processes": modes["n_too_few"],
+        "unreliable": modes["n_unreliable"], "inflexions": modes["moved_verdict"]})
+    moved = md_table(modes[["ipc", "variant", "baseline_breakpoints", "variant_breakpoints", "moved_verdict",
+                            "moved_note"]].rename(columns={"moved_verdict": "inflexions", "moved_note": "why"}))
+    cells = ovh.cells
+    table = md_table(pd.DataFrame({
+        "IPC": cells["ipc"], "pass": cells["variant"], "buffer": cells["buffer_size"].map(format_size),
+        "processes (baseline / pass)": [f"{a} / {b}" for a, b in zip(cells["p_baseline"], cells["p_variant"])],
+        "runs (baseline / pass)": [f"{a} / {b}" for a, b in zip(cells["n_baseline"], cells["n_variant"])],
+        "baseline (MiB/s)": cells["baseline_mib_s"], "with the pass (MiB/s)": cells["variant_mib_s"],
+        "ratio": cells["ratio"].map("{:.3f}".format),
+        f"{level_text(ovh.cell_level)} interval": [format_interval(lo, hi) for lo, hi in
+                                                   zip(cells["ci_low"], cells["ci_high"])],
+        "verdict": cells["verdict"], "reliability": cells["reliability"],
+        "why": cells["reasons"].map(lambda r: "; ".join(r) if isinstance(r, (list, tuple)) else "")}))
     method = ovh.method()
-    modes = modes.rename(columns={"moved_verdict": "inflexions", "moved_note": "why"})
-    per_mode = md_table(modes[["ipc", "variant", "n_sizes", "median_ratio", "min_ratio", "max_ratio", "n_slowdown",
-                               "n_speedup", "n_negligible", "n_inconclusive", "n_too_few", "n_unreliable",
-                               "inflexions"]])
-    moved = md_table(modes[["ipc", "variant", "baseline_breakpoints", "variant_breakpoints", "inflexions", "why"]])
-    table = md_table(cells[["ipc", "variant", "buffer_size", "n_baseline", "n_variant", "baseline_mib_s",
-                            "variant_mib_s", "ratio", "ci", "p_corrected", "equivalence_p_corrected", "verdict",
-                            "reliability", "reasons"]])
-    text = ["The ratio per buffer size, with its interval, is drawn in *Probe effect at a glance* at the top.", "",
-            per_mode, "",
-            "Inflexion points *moved* only when both fits are confident about a difference: one claims a "
-            "breakpoint (found in ≥ 80 % of its bootstrap resamples) that the other finds in at most 20 % of "
-            "its own; otherwise a difference is *unclear*.", "", fold("Inflexion points with and without counters",
+    text = [f"- {md_escape(describe_mode(r))}" for r in ovh.modes.to_dict("records")]
+    text += ["", md_table(overall), "",
+             "The ratio per buffer size, with its interval, is drawn in *Probe effect at a glance* at the top.", "",
+             "Inflexion points *moved* only when both fits are confident about a difference: one claims a "
+             "breakpoint (found in ≥ 80 % of its bootstrap resamples) that the other finds in at most 20 % of "
+             "its own; otherwise a difference is *unclear*.", "", fold("Inflexion points with and without counters",
                                                                        moved), "",
-            fold(f"Every cell: ratio, interval, tests ({len(cells)} rows)", table), "",
-            fold("Method", method[0].upper() + method[1:] + "."), ""]
+             fold(f"Every cell: ratio, interval, verdict ({len(cells)} rows)", table), "",
+             fold("Method", method[0].upper() + method[1:] + "."), ""]
     return Section("Probe effect (overhead of the counters)", "\n".join(text), figures)
 
 
@@ -361,7 +408,7 @@ def analysis_sections(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None, **ex
     expl = ctx.expl if ctx is not None and not explain_kwargs else explain(df, **explain_kwargs)
     units = _units(meta)
     sections = [mode_section(expl, ipc, Path(outdir), units=units) for ipc in _ordered(expl, meta)]
-    cross = crossovers(expl, expl.settings.get("cv_limit", 0.10))
+    cross = [f for f in (ctx.findings if ctx is not None and not explain_kwargs else findings(expl)) if "ipcs" in f]
     if cross:
         sections.append(Section("Findings across IPC modes",
                                 "\n".join([f"- {md_escape(f['sentence'])}" for f in cross]

@@ -179,12 +179,17 @@ def warning_list(df: pd.DataFrame) -> list[str]:
         # included), then split: only the measured ones enter the medians
         total = int(shared_ok.sum())
         in_measured = sum(b[1] for b in busy)
+        every = bool(busy) and len(busy) == len(shared_cells) and all(n == of for _, n, of in busy)
+        per_point = [f"{point} {n}/{of}" for point, n, of in busy]
+        if len(per_point) > _MAX_ITEMS:
+            per_point = per_point[:_MAX_ITEMS] + [f"and {len(per_point) - _MAX_ITEMS} more points"]
         items.append(f"{total} of {len(ok_runs)} successful runs shared the CPU with other work ({in_measured} of the "
                      f"{len(runs)} measured runs, {total - in_measured} warm-ups; others used more than "
-                     f"{BUSY_LIMIT:.0%} of the machine's CPU time, or, for runs too short to tell from /proc/stat, "
-                     "another task was runnable before and after the run); their timings are suspect."
-                     + (" Measured runs per point: " + "; ".join(f"{point} {n}/{of}" for point, n, of in busy) + "."
-                        if busy else ""))
+                     f"{100 * BUSY_LIMIT:.0f} % of the machine's CPU time, or, for runs too short to tell from "
+                     "/proc/stat, another task was runnable before and after the run); their timings may be slow: each "
+                     "process's median hides a few such runs, not many."
+                     + (" Every measured run of every point." if every else
+                        " Measured runs per point: " + "; ".join(per_point) + "." if busy else ""))
     sanity = [f"{_point(df.loc[w['row']])} run {df.loc[w['row'], 'run']}: {w['warning']}"
               for w in df.attrs.get("warnings") or []]
     items += _cut(sanity)

@@ -2,11 +2,12 @@
 compare_with=[REF])``) puts :func:`pmcsuite.analysis.compare.compare` of the report's result set
 against each reference after the findings.
 
-Each section says how many points were compared and how many are faster, slower or not
-significantly different (Holm-corrected across the points), what was left out and why, overlays
-the baseline curves with their intervals, lists the points that changed (the 10 largest changes
-open, every point folded), the findings that moved, appeared or disappeared, and the counters per
-KiB that changed most.
+Each section opens with the overall verdict (the geometric mean ratio over the points both sets have,
+with its interval, or what would reach one), then how many points are faster, slower, negligible or
+not established (each read off its simultaneous interval), what was left out and why, overlays the
+baseline curves with their intervals, lists the points that changed (the 10 largest changes open,
+every point folded), the findings that moved (intervals that do not overlap), appeared or disappeared,
+and the counters per KiB that changed most.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analysis.overhead import format_interval, level_text
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour, save_figure
 from .analysis_sections import md_table
@@ -30,12 +32,14 @@ def _slug(text: str) -> str:
 
 
 def _points_table(points: pd.DataFrame) -> pd.DataFrame:
+    level = level_text(float(points["level"].iloc[0])) if len(points) else "95 %"
     return pd.DataFrame({
         "IPC mode": points["ipc"], "buffer": points["buffer_size"].map(format_size), "variant": points["variant"],
         "reference MiB/s": points["ref_mib_s"], "this MiB/s": points["other_mib_s"],
         "ratio": points["ratio"].map("{:.3f}".format),
-        "95 % interval": [f"{lo:.3f}-{hi:.3f}" if lo == lo else "n/a" for lo, hi in zip(points["ci_low"], points["ci_high"])],
-        "p (Holm)": points["p_corrected"], "verdict": points["verdict"], "reliability": points["reliability"],
+        f"{level} interval": [format_interval(lo, hi) for lo, hi in zip(points["ci_low"], points["ci_high"])],
+        "verdict": points["said"], "reliability": points["reliability"],
+        "processes": [f"{a} / {b}" for a, b in zip(points["p_ref"], points["p_other"])],
         "runs": [f"{a} / {b}" for a, b in zip(points["n_ref"], points["n_other"])]})
 
 
@@ -47,19 +51,21 @@ def compare_section(df: pd.DataFrame, meta: dict, outdir: Path, reference, name:
     short = [Path(ref_name).name, Path(this).name]          # for the figure's legend
     result = compare(reference, df, names=short if short[0] != short[1] and all(short) else [ref_name, this])
     points = result.points
-    kinds = points["verdict"].map(lambda v: "faster" if v.endswith("faster") else "slower" if v.endswith("slower")
-                                  else v)
-    counts = kinds.value_counts()
-    lines = [f"{len(points)} point(s) compared with `{md_escape(ref_name)}` (the reference): "
-             + ", ".join(f"{n} {k}" for k, n in counts.items())
-             + f". A point is faster or slower only when its Holm-corrected p-value (across the {len(points)} points) "
-               "is below 0.05 and the 95 % interval of the ratio of medians excludes 1.", ""]
+    lines = [f"**Overall: {md_escape(result.headline(r))}.**" for r in result.overall.to_dict("records")]
+    counts = points["verdict"].value_counts()
+    lines += ["", f"{len(points)} point(s) compared with `{md_escape(ref_name)}` (the reference): "
+              + ", ".join(f"{n} {k}" for k, n in counts.items())
+              + f". The overall ratio is the geometric mean over the points, with its "
+                f"{level_text(result.overall_level)} interval; each point's ratio has a "
+                f"{level_text(result.point_level)} interval, simultaneous over the {len(points)} points; a "
+                "verdict is read off its interval (faster or slower when it excludes 1, negligible within ±5 %). "
+                "Both rest on the benchmark processes, not on the runs: a process keeps its regime.", ""]
     lines += [f"- Left out: {md_escape(note)}" for note in result.notes]
     if result.notes:
         lines.append("")
-    changed = points[kinds.isin(["faster", "slower"])].copy()
+    changed = points[points["verdict"].isin(["faster", "slower"])].copy()
     if changed.empty:
-        lines.append("No point is significantly faster or slower.")
+        lines.append("No point on its own is shown faster or slower.")
     else:
         changed = changed.assign(size=(changed["ratio"] - 1).abs()).sort_values("size", ascending=False)
         lines += [f"The {min(SHOWN, len(changed))} largest changes:", "",
@@ -68,21 +74,23 @@ def compare_section(df: pd.DataFrame, meta: dict, outdir: Path, reference, name:
     if result.findings:
         lines += ["", "**Findings that changed**", ""] + [f"- {f['change']}: {md_escape(f['description'])}"
                                                          for f in result.findings]
-    moved = result.counters
-    moved = moved[(moved["ratio"] - 1).abs() > COUNTER_CHANGE] if not moved.empty else moved
-    lines += ["", "**Counters per KiB that changed most**", ""]
-    if moved.empty:
-        lines.append(f"No counter's median per KiB changed by more than {COUNTER_CHANGE:.0%} at any point compared.")
-    else:
-        top = moved.head(SHOWN)
-        lines += [md_table(pd.DataFrame({
-            "counter": top["counter"], "IPC mode": top["ipc"], "buffer": top["buffer_size"].map(format_size),
-            "variant": top["variant"], "reference": top["ref_per_kib"], "this": top["other_per_kib"],
-            "ratio": top["ratio"].map("{:.2f}".format)})), "",
-            f"*Medians per KiB of the runs of each point that changed by more than {COUNTER_CHANGE:.0%}; a change of a "
-            "counter is a lead to follow, not a tested finding.*"]
+    lines += ["", "**Counters per KiB that changed most**", ""] + _counter_lines(result.counters)
     path = figure_path(outdir, f"compare-{_slug(Path(ref_name).name)}.png")
     save_figure(result.plot(colour_of=ipc_colour), path)
-    figure = Figure(path, f"Baseline median bandwidth per buffer size with its 95 % interval: {ref_name} (the "
-                          f"reference, grey, solid) and {this} (dashed, in the colour of its IPC mode).")
+    figure = Figure(path, f"Baseline bandwidth per buffer size (the level over processes) with its 95 % interval: "
+                          f"{ref_name} (the reference, grey, solid) and {this} (dashed, in the colour of its IPC "
+                          "mode).")
     return Section(f"Compared with {ref_name}", "\n".join(lines) + "\n", [figure], anchor=f"compare-{_slug(ref_name)}")
+
+
+def _counter_lines(moved: pd.DataFrame) -> list[str]:
+    moved = moved[(moved["ratio"] - 1).abs() > COUNTER_CHANGE] if not moved.empty else moved
+    if moved.empty:
+        return [f"No counter's median per KiB changed by more than {COUNTER_CHANGE:.0%} at any point compared."]
+    top = moved.head(SHOWN)
+    return [md_table(pd.DataFrame({
+        "counter": top["counter"], "IPC mode": top["ipc"], "buffer": top["buffer_size"].map(format_size),
+        "variant": top["variant"], "reference": top["ref_per_kib"], "this": top["other_per_kib"],
+        "ratio": top["ratio"].map("{:.2f}".format)})), "",
+        f"*Medians per KiB of the runs of each point that changed by more than {COUNTER_CHANGE:.0%}; a change of a "
+        "counter is a lead to follow, not a tested finding.*"]

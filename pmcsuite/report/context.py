@@ -110,7 +110,7 @@ class ReportContext:
         meas = ok.groupby([df[k] for k in keys], sort=False, dropna=False).sum()
         text = f"{_span(per_point)} runs per point"
         procs = None
-        if "process" in df and df["process"].notna().any() and (df.get("backend") != "import").any():
+        if "process" in df and df["process"].notna().any():
             procs = cells["process"].nunique()
             iters = df.groupby(keys + ["process"], sort=False, dropna=False).size()
             if int(procs.max()) > 1 or int(iters.max()) > 1:

@@ -3,14 +3,15 @@
 ``findings_section(df, meta, outdir, ctx=None) -> list[Section]``, two lead sections (shown before the
 table of contents):
 
-- **Findings**: one line per finding of ``explain`` (``analysis.findings``: peaks, knees, falls, flat
-  ranges, crossovers...) with its reliability, per IPC mode; a one-line note on the data's quality
-  (failed runs, runs that shared the CPU, sanity warnings) pointing to the warnings; one figure per
-  IPC mode: the baseline's median bandwidth with its 95 % intervals, the segmented fit, the detected
-  inflexion points with their intervals (shaded) and the measured peak.
+- **Findings**: per IPC mode, one short numbered sentence per finding of ``explain``
+  (``analysis.findings``: its ``sentence``, the cause first where the evidence gives one, ``why.py``)
+  with its reliability, and the numbers of all of them folded below (``details``); on a noisy machine
+  one line that says what to do (``why.noise_from_table``); a one-line note on the data's quality
+  pointing to the warnings; the words used, defined once (``why.GLOSSARY``); one figure per IPC mode,
+  captioned with the marks it draws for these data (``mode_caption``).
 - **Probe effect**: the bandwidth ratio instrumented / baseline against buffer size, one panel per
-  pass, one colour and marker per IPC mode, the exact 95 % bootstrap interval of each ratio as a band,
-  and a line at 1.0 (no effect); the overhead's one-line summary per mode and pass.
+  pass, one colour and marker per IPC mode, each ratio's interval (the overhead's simultaneous level)
+  as a band, and a line at 1.0 (no effect); the overhead's one-line summary per mode and pass.
 
 The explanation and the overhead come from the report's :class:`~pmcsuite.report.context.ReportContext`
 (computed once, shared with the detail sections).
@@ -26,11 +27,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 
-from ..analysis.breakpoints import MIB
-from ..analysis.findings import mode_sentences
+from ..analysis.runs import MIB
+from ..analysis import why
+from ..analysis.findings import mode_intro
+from ..analysis.why import glossary_markdown, noise_from_table
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
-from .render import md_escape
+from .render import fold, md_escape
 
 TITLE = "Findings"
 PROBE_TITLE = "Probe effect at a glance"
@@ -60,51 +63,39 @@ def size_axis(ax, sizes, label: bool = True) -> None:
 
 
 def plot_mode(m, ipc: str, found: list[dict], path: Path) -> Path:
-    """One IPC mode: median bandwidth (baseline, solid) with 95 % intervals, fit, inflexion points with
-    their intervals, the measured peak."""
-    fit = m.bandwidth
+    """One IPC mode: each size's bandwidth level with its 95 % interval (the measured curve), the model
+    (dashed where fitted, dotted where extrapolated), its departures (shaded; located ones dotted and
+    labelled) and the peak (star; a bar over a flat peak region)."""
+    from .analysis_sections import draw_departures, draw_model, draw_points
     colour, marker = ipc_colour(ipc), ipc_marker(ipc)
     fig = MplFigure(figsize=(6.4, 3.7), dpi=100)
     FigureCanvasAgg(fig)
     fig.subplots_adjust(left=0.13, right=0.97, bottom=0.16, top=0.89)
     ax = fig.add_subplot()
     cells = m.cells
-    if cells is not None and not cells.empty and {"median", "ci_low", "ci_high"} <= set(cells.columns):
-        med = cells["median"].to_numpy(float) / MIB
-        err = np.vstack([med - cells["ci_low"].to_numpy(float) / MIB, cells["ci_high"].to_numpy(float) / MIB - med])
-        ax.errorbar(cells["buffer_size"].astype(float), med, yerr=np.maximum(np.nan_to_num(err), 0), fmt="none",
-                    ecolor=colour, elinewidth=1, capsize=2)
-    ax.plot(fit.sizes, fit.medians, marker, color=colour, markersize=4.5, linestyle="none")
-    if fit.can_break:
-        ax.plot(fit.sizes, fit.fitted, "-", color=colour, linewidth=1.5)
-    else:
-        ax.plot(fit.sizes, fit.medians, "-", color=colour, linewidth=1.0, alpha=0.6)
-    h = 2 ** (float(np.median(np.diff(np.log2(fit.sizes)))) / 2 if len(fit.sizes) > 1 else 0.5)
-    top = max([*fit.medians, *fit.fitted, 0.0])
-    for bp in fit.breakpoints:
-        ax.axvspan(bp.ci_low / h, bp.ci_high * h, color=colour, alpha=0.13, linewidth=0)
-        ax.axvline(bp.size, color=colour, linestyle=":", linewidth=1)
-        ax.annotate(f"{bp.kind} {format_size(bp.size)}", (bp.size, top * 1.08), ha="center", fontsize=7.5,
-                    color="0.2")
+    draw_points(ax, cells, colour, scale=MIB, marker=marker)
+    draw_model(ax, m, scale=MIB)
+    draw_departures(ax, m, colour)
     for f in found:
-        if f.get("kind") == "peak" and f.get("of") == "bandwidth" and f.get("measured"):
+        if f.get("kind") == "peak" and f.get("measured"):
             value = (f["measured"].get("value") or 0) / MIB
+            if f.get("flat"):
+                ax.plot([f["from_size"], f["to_size"]], [value * 1.04] * 2, "-", color="black", linewidth=2.5)
             ax.plot([f["size"]], [value], "*", color="black", markersize=10, zorder=5)
-            ax.annotate(f"peak {value:,.0f} MiB/s", (f["size"], value), textcoords="offset points", xytext=(6, -10),
-                        fontsize=7.5)
-    ax.set_ylim(0, top * 1.18 if top > 0 else None)
-    size_axis(ax, fit.sizes)
-    ax.set_ylabel(f"median bandwidth ({fit.unit})")
+    top = float(np.nanmax(cells["ci_high"].fillna(cells["median"]).to_numpy(float) / MIB)) if not cells.empty else 0
+    ax.set_ylim(0, top * 1.12 if top > 0 else None)
+    size_axis(ax, cells["buffer_size"])
+    ax.set_ylabel("bandwidth (MiB/s)")
     title = f"{ipc}: bandwidth ({m.bandwidth_source})"
-    if not fit.can_break:
-        title += f", {len(fit.sizes)} sizes: too few for inflexions"
+    if m.model is None:
+        title += f", {len(cells)} sizes: too few for a model"
     ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
 
 
 def plot_probe_ratio(cells: pd.DataFrame, path: Path, ipcs=None) -> Path | None:
-    """Ratio instrumented / baseline median bandwidth vs buffer size: one panel per pass, one colour and
-    marker per IPC mode, the 95 % interval as a band, a line at 1.0."""
+    """Ratio instrumented / baseline bandwidth (the points' levels over processes) vs buffer size: one panel
+    per pass, one colour and marker per IPC mode, the cells' simultaneous interval as a band, a line at 1.0."""
     if cells is None or cells.empty:
         return None
     passes = list(dict.fromkeys(cells["variant"]))
@@ -154,30 +145,37 @@ def plot_probe_ratio(cells: pd.DataFrame, path: Path, ipcs=None) -> Path | None:
 
 
 def short_overhead(r: dict) -> str:
-    """One short Markdown line per IPC mode and pass: 'pipe, pass syscalls: ×0.76 (range 0.60–0.84 over 3
-    sizes); slower at 2 sizes, 1 inconclusive' + the reliability tag."""
+    """One short Markdown line per IPC mode and pass, the overall verdict first: 'pipe, pass syscalls: costs
+    18 % of the bandwidth [12 %, 24 %] (0.820x, 99.58 % interval 0.760-0.880) over 15 sizes; sizes: 3 slower,
+    12 not established' + the reliability tag."""
+    from ..analysis.overhead import COUNT, overall_words
+
     def num(v):
-        return "—" if v is None or not np.isfinite(v) else f"{v:.2f}"
-    verdicts = [(r.get("n_slowdown"), "slower"), (r.get("n_speedup"), "faster"), (r.get("n_negligible"), "negligible"),
-                (r.get("n_inconclusive"), "inconclusive"), (r.get("n_too_few"), "too few runs")]
-    said = ", ".join(f"{int(n)} {w}" for n, w in verdicts if n)
-    text = (f"**{md_escape(r['ipc'])}**, pass {md_escape(r['variant'])}: bandwidth ×{num(r.get('median_ratio'))} of the "
-            f"baseline (median over {int(r.get('n_sizes') or 0)} sizes, range {num(r.get('min_ratio'))}–"
-            f"{num(r.get('max_ratio'))})" + (f"; sizes: {said}" if said else ""))
+        return float("nan") if v is None else float(v)
+    n = int(r.get("n_sizes") or 0)
+    head = overall_words(num(r.get("overall_ratio")), num(r.get("overall_ci_low")), num(r.get("overall_ci_high")),
+                         r.get("overall_verdict") or "", num(r.get("level")))
+    said = ", ".join(f"{int(r[name])} {v}" for v, name in COUNT.items() if r.get(name))
+    need = r.get("processes_needed")
+    more = (f"; {int(need)} processes per point (now {int(r.get('processes') or 0)}) would detect a 5 % change"
+            if need is not None and need == need and int(need) > int(r.get("processes") or 0) else "")
+    text = (f"**{md_escape(r['ipc'])}**, pass {md_escape(r['variant'])}: {md_escape(head)} over {n} "
+            f"size{'s' if n != 1 else ''}{md_escape(more)}" + (f"; sizes: {said}" if said and n > 1 else ""))
     unreliable = int(r.get("n_unreliable") or 0)
     return f"{tag('unreliable' if unreliable else 'reliable')} {text}" + \
-        (f" ({unreliable} of {int(r.get('n_sizes') or 0)} sizes unreliable)" if unreliable else "")
+        (f" ({unreliable} of {n} sizes unreliable)" if unreliable else "")
 
 
-def quality_line(ctx) -> str | None:
-    """'Data quality: ...' in one line (failed runs, shared CPU, sanity warnings), or None when clean."""
+def quality_line(ctx, advice: str = "") -> str | None:
+    """'Data quality: ...' in one line (failed runs, sanity warnings, and runs that shared the CPU unless
+    the noisy-machine ``advice`` already says so), or None when clean."""
     df = ctx.df
     parts = []
     failed = int((~df["ok"].fillna(False).astype(bool)).sum())
     if failed:
         parts.append(f"{failed:,} of {len(df):,} runs failed")
     shared = ctx.shared_cpu
-    if shared["shared"]:
+    if shared["shared"] and not advice:
         parts.append(f"{shared['shared']:,} of {shared['ok']:,} successful runs shared the CPU "
                      f"({shared['shared_measured']:,} measured, {shared['shared_warmup']:,} warm-ups)")
     sanity = len(df.attrs.get("warnings") or [])
@@ -185,7 +183,54 @@ def quality_line(ctx) -> str | None:
         parts.append(f"{sanity:,} sanity-check warning(s)")
     if not parts:
         return None
-    return "Data quality: " + "; ".join(parts) + ". Findings built on such cells are marked unreliable; see Warnings."
+    return "Data quality: " + "; ".join(parts) + "; see Warnings."
+
+
+def finding_lines(found: list[dict]) -> list[str]:
+    """Numbered bullets, one short sentence each with its reliability, then the numbers of every one
+    of them (``details``, which say why an unreliable one is) folded below, numbered alike."""
+    if not found:
+        return []
+    bullets = [f"{i}. {tag(f.get('reliability', 'unreliable'))} {md_escape(f.get('sentence', ''))}"
+               for i, f in enumerate(found, 1)]
+    details = [f"{i}. {md_escape(f.get('details') or '')}" for i, f in enumerate(found, 1)]
+    return bullets + ["", fold("The numbers behind them", "\n".join(details))]
+
+
+def mode_caption(m, ipc: str, found: list[dict]) -> str:
+    """The caption of ``plot_mode``'s figure: only the marks it draws for these data."""
+    cells, model = m.cells, m.model
+    parts = [f"{ipc}: bandwidth level of the {m.bandwidth_source} per buffer size (markers, joined by a thin line)"]
+    if cells is not None and not cells.empty and cells[["ci_low", "ci_high"]].notna().all(axis=1).any():
+        parts[0] += " with its 95 % interval (bars)"
+    if model is not None and model.describes:
+        model_part = "the per-call model (dashed where fitted"
+        if model.fit_sizes[-1] < model.sizes[-1]:
+            model_part += ", dotted grey beyond"
+        parts.append(model_part + ")")
+        deps = model.departures
+        if deps:
+            parts.append("where the curve departs from it (shaded)")
+        if any(d.located for d in deps):
+            parts.append("a located inflexion point (dotted line, labelled with its interval)")
+    peaks = [f for f in found if f.get("kind") == "peak" and f.get("measured")]
+    if peaks:
+        parts.append("the peak (star)" + ("; a bar over its flat region" if any(f.get("flat") for f in peaks) else ""))
+    return "; ".join(parts) + "."
+
+
+def probe_caption(ovh) -> str:
+    """The caption of ``plot_probe_ratio``'s figure, with the level of the intervals it draws."""
+    level = getattr(ovh, "cell_level", None)
+    try:
+        from ..analysis.overhead import level_text
+        said = level_text(level) if level is not None else ""
+    except ImportError:
+        said = ""
+    band = (f"bands: the ratio's {said} interval, simultaneous over every size and pass" if said and said != "—"
+            else "bands: the ratio's interval")
+    return ("Bandwidth with each pass's counters divided by the baseline's (no counters), per buffer size "
+            f"(markers, dashed); {band}; below the line at 1.0 the counters slow the transfer.")
 
 
 def findings_section(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> list[Section]:
@@ -199,32 +244,32 @@ def findings_section(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> li
     plan = list((meta.get("plan") or {}).get("ipc") or [])
     modes = sorted(expl.modes, key=lambda i: (plan.index(i) if i in plan else len(plan), i))
     lines, figures = [], []
+    why.attach_evidence(expl.modes, ctx.runs)          # until explain() keeps it (see analysis/why.py)
     found = ctx.findings
     for ipc in modes:
         mine = [f for f in found if f.get("ipc") == ipc]
         lines.append(f"**{md_escape(ipc)}**\n")
-        if mine:
-            lines += [f"- {tag(f.get('reliability', 'unreliable'))} {md_escape(f['sentence'])}" for f in mine]
-        else:
-            said = mode_sentences(expl.modes[ipc], expl.labels, expl.settings)
-            lines += [f"- {md_escape(s)}" for s in said[:2]] or ["- Nothing found."]
+        intro = mode_intro(expl.modes[ipc])
+        lines += [f"{md_escape(s)}\n" for s in intro]
+        lines += finding_lines(mine) if mine else ([] if intro else ["Nothing found."])
         lines.append("")
         path = plot_mode(expl.modes[ipc], ipc, mine, figure_path(outdir, f"findings-{_slug(ipc)}.png"))
-        figures.append(Figure(path, f"{ipc}: median bandwidth of the {expl.modes[ipc].bandwidth_source} per buffer "
-                                    "size (markers) with its 95 % bootstrap interval, the segmented fit (line), "
-                                    "inflexion points (dotted) with their 95 % intervals (shaded), the measured peak "
-                                    "(star)."))
+        figures.append(Figure(path, mode_caption(expl.modes[ipc], ipc, mine)))
     cross = [f for f in found if "ipcs" in f]
     if cross:
         lines.append("**Across IPC modes**\n")
-        lines += [f"- {tag(f.get('reliability', 'unreliable'))} {md_escape(f['sentence'])}" for f in cross]
+        lines += finding_lines(cross)
         lines.append("")
     n_rel = sum(f.get("reliability") == "reliable" for f in found)
-    lines.insert(0, f"{len(found)} finding(s), {n_rel} reliable. A finding is *unreliable* when a cell it is built on "
-                    "has a spread (CV) above 10 %, runs that shared the CPU, or fewer than 3 runs.\n")
-    quality = quality_line(ctx)
+    advice = noise_from_table(ctx.df)
+    head = [f"{len(found)} finding(s), {n_rel} reliable (*reliable*: see the words below)."]
+    if advice:
+        head.append(f"**{md_escape(advice)}**")
+    lines[0:0] = ["\n\n".join(head) + "\n"]
+    quality = quality_line(ctx, advice)
     if quality:
         lines.append(f"*{md_escape(quality)}*\n")
+    lines.append(fold("Words used here", glossary_markdown()))
     sections = [Section(TITLE, "\n".join(lines) + "\n", figures, lead=True, anchor="findings", figures_first=False)]
     ovh = ctx.overhead
     if ovh is not None and not ovh.cells.empty:
@@ -233,9 +278,6 @@ def findings_section(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> li
         text = [f"- {short_overhead(r)}" for r in ovh.modes.to_dict("records")]
         text.append("\nEach pass's tests per size, intervals and inflexion points: *Probe effect (overhead of the "
                     "counters)* below.")
-        sections.append(Section(PROBE_TITLE, "\n".join(text) + "\n",
-                                [Figure(path, "Median bandwidth with each pass's counters divided by the baseline's "
-                                              "(no counters), per buffer size; bands: exact 95 % bootstrap interval "
-                                              "of the ratio; below the line at 1.0 the counters slow the transfer.")]
+        sections.append(Section(PROBE_TITLE, "\n".join(text) + "\n", [Figure(path, probe_caption(ovh))]
                                 if path else [], lead=True, anchor="probe-effect-at-a-glance", figures_first=False))
     return sections

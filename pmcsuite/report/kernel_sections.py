@@ -380,19 +380,28 @@ def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path, view: KernelView |
 
 
 def _probe_effect(passes: list[str], probe: pd.DataFrame | None) -> str:
-    """The probe-effect statement: the overhead of passes that count with tracepoints."""
+    """The probe-effect statement: the overhead of passes that count with tracepoints, in the words
+    of its verdicts (a cost is said only where its interval shows one)."""
+    from ..analysis.overhead import overall_words
     text = ("Probe effect: kernel counts that come from a tracepoint or probe on every system call "
-            "(`syscalls_*`, `sched_switch`, dtrace's probes) are not free; software counters "
-            "such as `page_faults` cost little.")
+            "(`syscalls_*`, `sched_switch`, dtrace's probes) take time in the kernel on every call; software "
+            "counters such as `page_faults` count events the kernel counts anyway.")
     if not passes:
         return text + " No tracepoint pass was run here, so its cost was not measured."
     if probe is None or probe.empty:   # too little data here: the overhead section has the details
         return text + (f" Passes with tracepoints: {', '.join(passes)}; see the probe-effect "
                        "(overhead) section for their cost.")
-    return text + " Measured here (median bandwidth with the pass / without, over sizes): " + \
-        "; ".join(f"{r['ipc']} with {r['variant']}: {r['median_ratio']:.2f}x (range "
-                  f"{r['min_ratio']:.2f}-{r['max_ratio']:.2f}, {r['n_sizes']} sizes)"
-                  for _, r in probe.iterrows()) + "."
+    said = []
+    for _, r in probe.iterrows():
+        verdict = r.get("overall_verdict")
+        if not isinstance(verdict, str):       # an older table without the overall verdict
+            said.append(f"{r['ipc']} with {r['variant']}: {r['median_ratio']:.2f}x (median over {r['n_sizes']} "
+                        "sizes, no verdict)")
+            continue
+        words = overall_words(r["overall_ratio"], r["overall_ci_low"], r["overall_ci_high"], verdict, r["level"])
+        said.append(f"{r['ipc']} with {r['variant']}: {words} over {r['n_sizes']} sizes")
+    return text + " Measured here (bandwidth with the pass / without, geometric mean over sizes): " + \
+        "; ".join(said) + "."
 
 
 def _crosscheck_text(table: pd.DataFrame) -> list[str]:
