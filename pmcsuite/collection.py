@@ -51,7 +51,14 @@ REFERENCE_IPCS = ("pipe", "local", "local-s")
 #: processes a point are needed for the trimmed level to drop it (quick 8 in 4 was cheaper and past
 #: 90 %, but one run at 0.6x moved its point by 12 %: a quarter of its log); five trim one of five and leave
 #: 2 degrees of freedom (weak one-size verdicts); six is the fewest that does both.
-DEFAULT = {"sizes": REFERENCE_SIZES, "runs": 14, "warmup": 1, "processes": 7, "points_per_process": 5}
+#: A default process runs 15 points: what a process costs to start (tracepoints are registered per
+#: process, ~40 ms each here) is paid three times less often than with 5. With 5 points a process
+#: the default sweep took 2.05x its loop time (189 processes; goal 1.5x), with 15 1.47x (63
+#: processes; bench/bench_sweep_speed.py --skip-perf). A process's effect is then shared by more
+#: points (inference.shared_variance), which costs the overall verdict power: bench/validate_analysis.py
+#: finds the default's overall 0.85x in 95 % of sweeps; the quick sweep's 13 processes a variant
+#: would find it in 81 %, so it keeps 5 points a process (100 %; its time has no goal).
+DEFAULT = {"sizes": REFERENCE_SIZES, "runs": 14, "warmup": 1, "processes": 7, "points_per_process": 15}
 QUICK = {"sizes": "1K-1M", "runs": 12, "warmup": 1, "processes": 6, "points_per_process": 5}
 
 
