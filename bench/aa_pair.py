@@ -60,16 +60,24 @@ def show_compare(a, b) -> None:
         print(f"     {r.ipc} {r.buffer_size} {r.variant}: {r.ratio:.3f} {_interval(r.ci_low, r.ci_high)} {r.verdict}")
 
 
-def show_overhead(tables: dict) -> None:
-    print("\n== overhead of each set (overall verdict per mode and pass; cells slower/faster/negligible/other)")
-    frames = {}
+def _each(tables: dict, analyse) -> dict | None:
+    """{name: analyse(df)} for every set, or None (said) when the API it needs is missing."""
+    out = {}
     for name, df in tables.items():
         try:
-            res = run_overhead(df)
+            out[name] = analyse(df)
         except Missing as exc:
             print(f"   n/a (API missing: {exc})")
-            return
-        frames[name] = (res.modes.set_index(["ipc", "variant"]), res.cells)
+            return None
+    return out
+
+
+def show_overhead(tables: dict) -> None:
+    print("\n== overhead of each set (overall verdict per mode and pass; cells slower/faster/negligible/other)")
+    results = _each(tables, run_overhead)
+    if results is None:
+        return
+    frames = {name: (res.modes.set_index(["ipc", "variant"]), res.cells) for name, res in results.items()}
     keys = sorted({k for modes, _ in frames.values() for k in modes.index})
     disagree = 0
     for key in keys:
@@ -104,14 +112,10 @@ def _same(f, g) -> bool:
 
 def show_findings(tables: dict) -> None:
     print("\n== bandwidth findings of each set")
-    found = {}
-    for name, df in tables.items():
-        try:
-            fs = run_findings(df)
-        except Missing as exc:
-            print(f"   n/a (API missing: {exc})")
-            return
-        found[name] = [f for f in fs if f.get("of", "bandwidth") == "bandwidth"]
+    results = _each(tables, run_findings)
+    if results is None:
+        return
+    found = {name: [f for f in fs if f.get("of", "bandwidth") == "bandwidth"] for name, fs in results.items()}
     (na, fa), (nb, fb) = found.items()
     shared = [f for f in fa if any(_same(f, g) for g in fb)]
     print(f"   {na}: {len(fa)}, {nb}: {len(fb)}, shared: {len(shared)}")

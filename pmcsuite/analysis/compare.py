@@ -99,7 +99,11 @@ class Comparison(Displayable):
         need = row.get("processes_needed")
         more = (f"; {int(need)} processes per point (now {int(row['processes'])}) would detect a "
                 f"{(1 - TARGET):.0%} change" if need is not None and need == need and need > row["processes"] else "")
-        return f"{row['name']} against {row['reference']}: {words}, geometric mean over {row['n_points']} points{more}"
+        mde = row.get("mde")
+        can = (f"; these runs detect a change of {abs(1 - mde):.1%} or more (80 % power)"
+               if mde is not None and mde == mde else "")
+        return (f"{row['name']} against {row['reference']}: {words}, geometric mean over {row['n_points']} points"
+                f"{can}{more}")
 
     def summary(self) -> str:
         lines = [f"compared with {self.names[0]}: " + ", ".join(self.names[1:])]

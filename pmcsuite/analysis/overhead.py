@@ -424,13 +424,14 @@ def overall_words(ratio: float, lo: float, hi: float, verdict: str, level: float
 
 
 def _needed_words(row) -> str:
-    """What would reach a verdict: the processes per point that detect a 5 % change, or the mde."""
-    if row.get("overall_verdict") != inf.NOT_ESTABLISHED:
-        return ""
+    """The smallest change these runs detect (beside every verdict) and, when none is established, the
+    processes per point that would detect a 5 % change."""
     mde, need, now = row.get("overall_mde"), row.get("processes_needed"), int(row.get("processes") or 0)
     target = TARGET
     can = (f"these runs detect a change of {_pct(1 - mde)} % or more (80 % power)"
            if mde is not None and mde == mde else "")
+    if row.get("overall_verdict") != inf.NOT_ESTABLISHED:
+        return f"; {can}" if can else ""
     if need is not None and need == need and int(need) > now:
         more = f"{int(need)} processes per point (now {now}) would detect a {_pct(1 - target)} % change"
         return f"; {can}, {more}" if can else f"; {more}"
