@@ -64,16 +64,17 @@ def _value(value) -> str:
 #: readable column headers for identifiers that reach a table
 HEADERS = {
     "ipc": "IPC", "variant": "pass", "buffer_size": "buffer", "n_sizes": "sizes", "median_ratio": "median ratio",
-    "min_ratio": "min ratio", "max_ratio": "max ratio", "n_slowdown": "slower", "n_speedup": "faster",
-    "n_negligible": "negligible", "n_inconclusive": "inconclusive", "n_too_few": "too few runs",
+    "min_ratio": "min ratio", "max_ratio": "max ratio", "n_slower": "slower", "n_faster": "faster",
+    "n_negligible": "negligible", "n_not_established": "not established", "n_too_few": "too few processes",
     "n_unreliable": "unreliable", "baseline_breakpoints": "baseline inflexions",
     "variant_breakpoints": "instrumented inflexions", "n_baseline": "runs (baseline)", "n_variant": "runs (pass)",
+    "p_baseline": "processes (baseline)", "p_variant": "processes (pass)",
     "baseline_mib_s": "baseline (MiB/s)", "variant_mib_s": "with the pass (MiB/s)", "ratio": "ratio",
-    "ci": "95 % interval", "p_corrected": "p (Holm)", "equivalence_p_corrected": "p equivalence (BH)",
-    "p_value": "p", "n_sizes_": "sizes", "rho": "Spearman ρ", "std_coef": "standardised coefficient",
-    "partial_r2": "partial R²", "counter_ci": "counter interval", "delta_slope": "change of slope",
-    "fold_change": "fold change", "p_adjusted": "p (Holm)", "counter_breakpoint": "counter's inflexion",
-    "support": "support", "named": "named", "reasons": "why", "reliability": "reliability", "verdict": "verdict",
+    "ci": "interval", "overall_ratio": "overall ratio", "overall_verdict": "overall verdict",
+    "mde": "smallest detectable", "overall_mde": "smallest detectable",
+    "p_value": "p", "n_sizes_": "sizes", "rho": "Spearman ρ",
+    "fold_change": "fold change", "p_adjusted": "p (Bonferroni)", "share": "share of the time change",
+    "named": "named", "reasons": "why", "reliability": "reliability", "verdict": "verdict",
 }
 
 
