@@ -29,13 +29,18 @@ def curve(size: int) -> float:
 def sweep(seed: int, *, ratio=1.0, passes=("pmc",), ipcs=("pipe", "local", "local-s"), sizes=SIZES, runs=13,
           processes: int | None = 3, points_per_process: int = 5, warmup: int = 1, process_cv: float = 0.06,
           iteration_cv: float = 0.02, slow: float = 0.0, slow_factor: float = 0.6, cell_effect=None,
-          baseline: bool = True, scale: float = 1.0, process_offset: int = 0) -> pd.DataFrame:
+          baseline: bool = True, scale: float = 1.0, process_offset: int = 0, curves: dict | None = None
+          ) -> pd.DataFrame:
     """One sweep. ``ratio``: every pass's true bandwidth / the baseline's (a number, or {pass: number});
     ``cell_effect``: ((ipc, size, pass) or (ipc, size), factor), one more factor at one point;
     ``process_cv``/``iteration_cv``: log-normal spreads of the process regime and of an iteration;
     ``slow``: the chance that an iteration is ``slow_factor`` as fast; ``scale``: every run's factor
     (a set that is uniformly faster or slower); ``processes=None``: one process per run (a run without
-    a process number, like an import); ``process_offset``: where the process numbers start."""
+    a process number, like an import); ``process_offset``: where the process numbers start; ``curves``:
+    {ipc: bandwidth in bytes/s as a function of the buffer size}, one per IPC mode (replacing ``ipcs``;
+    default: ``curve`` for every mode)."""
+    if curves is not None:
+        ipcs = list(curves)
     rng = np.random.default_rng(seed)
     pass_list = [Pass(name, [], [], {}) for name in passes]
     jobs = make_jobs(list(ipcs), list(sizes), runs, pass_list, seed, baseline=baseline, processes=processes,
@@ -51,10 +56,10 @@ def sweep(seed: int, *, ratio=1.0, passes=("pmc",), ipcs=("pipe", "local", "loca
             if tuple(where) in ((job.ipc, job.size, job.variant), (job.ipc, job.size)) and job.variant != "baseline":
                 effect *= factor
         for i in range(job.iterations):
-            bw = scale * curve(job.size) * effect * regime[job.process] * math.exp(rng.normal(0.0, iteration_cv))
+            level = float(curves[job.ipc](float(job.size))) if curves else curve(job.size) * MIB
+            bw = scale * level * effect * regime[job.process] * math.exp(rng.normal(0.0, iteration_cv))
             if rng.random() < slow:
                 bw *= slow_factor
-            bw *= MIB
             run = job.first_run + i
             rows.append({"ipc": job.ipc, "actors": "2thread", "placement": "same", "buffer_size": int(job.size),
                          "total_size": TOTAL, "variant": job.variant,

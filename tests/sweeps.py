@@ -24,10 +24,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from pmcsuite.plan import make_jobs
+from collected import sweep
 
 SIZES = [1 << k for k in range(10, 25)]   # 1K .. 16M
-TOTAL = 1 << 24
 N_MAX = float(1 << 24)
 
 
@@ -74,23 +73,8 @@ def flat_top(t0=2e-6, r_inf=4e9, start=1 << 14, stop=1 << 16, fall=0.15):
 
 def process_sweep(curves: dict, *, sizes=SIZES, runs=13, processes=3, points_per_process=5, pcv=0.06,
                   icv=0.02, slow=0.03, seed=0, variants=("baseline",)) -> pd.DataFrame:
-    """One result table: ``curves`` maps an IPC mode to its curve (bytes/s); every variant gets the
-    same curve. Columns: ipc, buffer_size, total_size, variant, process, run, warmup, ok, bandwidth,
-    loop_ns, writes, shared_cpu."""
-    rng = np.random.default_rng(seed)
-    from pmcsuite.plan import Pass
-    passes = [Pass(v, [], [], {}) for v in variants if v != "baseline"]
-    jobs = make_jobs(list(curves), list(sizes), runs, passes, seed, baseline="baseline" in variants,
-                     processes=processes, points_per_process=points_per_process)
-    effect = np.exp(rng.normal(0, pcv, max(j.process for j in jobs) + 1))
-    level = {(ipc, s): float(np.asarray(c(np.array([s], float)))[0]) for ipc, c in curves.items() for s in sizes}
-    rows = []
-    for j in jobs:
-        for i in range(j.iterations):
-            bw = level[(j.ipc, j.size)] * effect[j.process] * math.exp(rng.normal(0, icv))
-            if rng.random() < slow:
-                bw *= 0.6
-            rows.append((j.ipc, j.size, TOTAL, j.variant, j.process, j.first_run + i, i == 0, True, bw,
-                         TOTAL / bw * 1e9, TOTAL // j.size, False))
-    return pd.DataFrame(rows, columns=["ipc", "buffer_size", "total_size", "variant", "process", "run", "warmup",
-                                       "ok", "bandwidth", "loop_ns", "writes", "shared_cpu"])
+    """One result table (``collected.sweep``): ``curves`` maps an IPC mode to its curve (bytes/s); every
+    variant gets the same curve."""
+    return sweep(seed, curves=curves, sizes=sizes, runs=runs, processes=processes,
+                 points_per_process=points_per_process, process_cv=pcv, iteration_cv=icv, slow=slow,
+                 passes=[v for v in variants if v != "baseline"], baseline="baseline" in variants)
