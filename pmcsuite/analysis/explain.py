@@ -38,6 +38,7 @@ from ..sizes import format_size
 from . import inference as inf
 from .attribution import Attribution, per_call, per_kib  # noqa: F401  (re-exported)
 from .runs import MIB, jsonable, counter_columns, measured_runs
+from .why import HALF_WIDTH_LIMIT
 from .display import Displayable, Text, size_axis
 from .labels import counter_labels, time_counters
 from .model import PerCallModel, Top, fit_model, flat_ranges, point_levels, top
@@ -46,8 +47,6 @@ from .overhead import OverheadResult, overhead
 ALIGN_NOTE = ("Counters from different passes were measured in different runs: they are aligned with each "
               "other and with the bandwidth by IPC mode and buffer size (per-size levels); only counters "
               "counted over the measured loop itself are paired with its bandwidth run by run.")
-CV_LIMIT = 0.10          # a cell's coefficient of variation above which its findings are unreliable
-MIN_RUNS = 3             # runs a cell needs for its interval to mean something
 ALPHA = 0.05             # family-wise error rate of the departures claimed for one curve
 SAME_AS_R = 0.999
 
@@ -132,7 +131,7 @@ class Explanation(Displayable):
     overhead: OverheadResult | None = None
     notes: list = field(default_factory=lambda: [ALIGN_NOTE])
     labels: dict = field(default_factory=dict)    # counter id -> human label
-    settings: dict = field(default_factory=dict)  # thresholds used (cv_limit, flat_tolerance, alpha, ...)
+    settings: dict = field(default_factory=dict)  # thresholds used (flat_tolerance, alpha, ...)
 
     def summary(self) -> str:
         parts = [m.summary() for m in self.modes.values()]
@@ -218,24 +217,6 @@ def spread(sel: pd.DataFrame, values: np.ndarray, usizes: np.ndarray) -> tuple[n
     else:
         n_shared = np.zeros(len(usizes), dtype=int)
     return cv, n_shared
-
-
-def noise_reasons(cells: pd.DataFrame, sizes, ipc: str, cv_limit: float = CV_LIMIT) -> list[str]:
-    """Why the cells at ``sizes`` (bytes) make a finding unreliable (empty: they do not)."""
-    out = []
-    rows = cells.set_index("buffer_size")
-    for s in sizes:
-        if s not in rows.index:
-            continue
-        r = rows.loc[s]
-        where = f"{ipc} {format_size(int(s))}"
-        if int(r["n"]) < MIN_RUNS:
-            out.append(f"{where}: {int(r['n'])} run{'s' if int(r['n']) != 1 else ''} (an interval needs >= {MIN_RUNS})")
-        if math.isfinite(r["cv"]) and r["cv"] > cv_limit:
-            out.append(f"{where}: spread CV {100 * r['cv']:.0f} % > {100 * cv_limit:.0f} %")
-        if int(r["n_shared"]) > 0:
-            out.append(f"{where}: {int(r['n_shared'])} of {int(r['n'])} runs shared the CPU")
-    return out
 
 
 def counter_cells(sel: pd.DataFrame, values: pd.Series) -> pd.DataFrame:
@@ -403,12 +384,12 @@ def _attribute(runs: pd.DataFrame, modes: dict, counters: list[str], metadata) -
         k += len(m.changes)
 
 
-def explain(df: pd.DataFrame, *, alpha: float = ALPHA, cv_limit: float = CV_LIMIT, flat_tolerance: float = 0.05,
+def explain(df: pd.DataFrame, *, alpha: float = ALPHA, flat_tolerance: float = 0.05,
             with_overhead: bool = True, labels: dict | None = None, n_boot: int = 200, seed: int = 0) -> Explanation:
     """Explain every IPC mode of a result table (see the module docstring). ``labels``: counter id ->
     readable name for sentences and figures (default: ``labels.counter_labels``, from the catalogue;
     pass ``{}`` for the bare ids). ``alpha``: the family-wise error of one curve's departures;
-    ``cv_limit`` and ``flat_tolerance`` are used by the findings; ``n_boot`` and ``seed`` go to ``overhead``
+    ``flat_tolerance`` is used by the findings; ``n_boot`` and ``seed`` go to ``overhead``
     (its breakpoint fits)."""
     runs = measured_runs(df)
     counters = counter_columns(df)
@@ -423,5 +404,6 @@ def explain(df: pd.DataFrame, *, alpha: float = ALPHA, cv_limit: float = CV_LIMI
         ovh = overhead(runs, n_boot=n_boot, seed=seed)
     if labels is None:
         labels = counter_labels(counters, metadata)
-    settings = {"cv_limit": cv_limit, "flat_tolerance": flat_tolerance, "alpha": alpha, "min_runs": MIN_RUNS}
+    settings = {"flat_tolerance": flat_tolerance, "alpha": alpha, "half_width_limit": HALF_WIDTH_LIMIT,
+                "min_processes": inf.MIN_PROCESSES}
     return Explanation(modes=modes, overhead=ovh, labels=dict(labels), settings=settings)

@@ -7,9 +7,9 @@ over benchmark processes of each process's median) with its interval unless it s
 
 The JSON contract (``findings_dict(df)``; ``explain --json`` adds ``provenance``)
 -------------------------------------------------------------------------------
-Top level: ``format`` ("pmcsuite-findings"), ``format_version`` (3), ``settings`` (``cv_limit`` 0.10,
-``flat_tolerance`` 0.05, ``alpha`` 0.05: the family-wise error of one curve's departures, ``min_runs``
-3), ``findings`` (list, below), ``sentences`` (what a mode's grid cannot show, then one per finding,
+Top level: ``format`` ("pmcsuite-findings"), ``format_version`` (3), ``settings`` (``flat_tolerance``
+0.05, ``alpha`` 0.05: the family-wise error of one curve's departures, ``half_width_limit`` 0.10: a
+point is reliable when its interval is within +-10 %, ``min_processes`` 2), ``findings`` (list, below), ``sentences`` (what a mode's grid cannot show, then one per finding,
 same order, then the overhead's), ``modes`` (per IPC mode, below), ``overhead``, ``labels``, ``notes``.
 
 Per mode: ``bandwidth_source`` ("baseline" or "all runs pooled"), ``sizes``, ``cells`` (per size:
@@ -75,7 +75,7 @@ import numpy as np
 from .runs import MIB, jsonable, measured_runs, size_step_label
 from .model import INFLEXION_KINDS as MODEL_KINDS
 from .model import MIN_FIT
-from .explain import ALIGN_NOTE, CV_LIMIT, Explanation, ModeExplanation, explain, noise_reasons
+from .explain import ALIGN_NOTE, Explanation, ModeExplanation, explain
 from .overhead import describe_mode, level_text
 from . import why
 
@@ -125,10 +125,6 @@ def _mib(meas: dict | None, with_ci: bool = True) -> str:
     return text
 
 
-def _sizes_between(cells, lo, hi) -> list[int]:
-    return [int(s) for s in cells["buffer_size"] if lo <= s <= hi]
-
-
 def _neighbours(cells, size) -> list[int]:
     sizes = [int(s) for s in cells["buffer_size"]]
     if size not in sizes:
@@ -138,8 +134,7 @@ def _neighbours(cells, size) -> list[int]:
 
 
 def _reliability(reasons: list[str]) -> dict:
-    """{"reliability", "reliability_reasons"} from a list of reasons (empty: reliable). ``describe``
-    replaces them with the interval-based rule of ``why.reliability`` where the points carry intervals."""
+    """{"reliability", "reliability_reasons"} from a list of reasons (empty: reliable)."""
     return {"reliability": "unreliable" if reasons else "reliable", "reliability_reasons": list(reasons)}
 
 
@@ -282,7 +277,7 @@ def _base(m: ModeExplanation) -> dict:
     return {"ipc": m.ipc, "of": "bandwidth", "variant": m.bandwidth_source}
 
 
-def _departure_finding(m: ModeExplanation, d, labels: dict, cv_limit: float) -> dict:
+def _departure_finding(m: ModeExplanation, d, labels: dict) -> dict:
     cells, (start, first) = m.cells, d.size_interval
     f = dict(_base(m), kind=_kind(d), from_size=int(d.from_size), to_size=int(d.to_size),
              size_interval=[int(start), int(first)], located=bool(d.located), direction=d.direction,
@@ -290,12 +285,11 @@ def _departure_finding(m: ModeExplanation, d, labels: dict, cv_limit: float) -> 
              departing=[int(s) for s in d.sizes], level=jsonable(m.model.level),
              measured=_measurement(cells, d.from_size), measured_to=_measurement(cells, d.to_size),
              measured_at=_measurement(cells, d.at_size), model=_model_json(m, d.from_size, d.to_size, d.at_size))
-    f.update(_reliability(noise_reasons(cells, sorted({int(start), int(first), int(d.to_size)}), m.ipc, cv_limit)))
     _with_counters(f, m.attributions(start, d.to_size), [], labels)
     return f
 
 
-def _peak_finding(m: ModeExplanation, labels: dict, cv_limit: float) -> dict:
+def _peak_finding(m: ModeExplanation, labels: dict) -> dict:
     t, cells = m.top, m.cells
     f = dict(_base(m), kind="peak", size=int(t.size), flat=bool(t.flat),
              size_interval=[int(t.from_size), int(t.to_size)], measured=_measurement(cells, t.size),
@@ -303,23 +297,22 @@ def _peak_finding(m: ModeExplanation, labels: dict, cv_limit: float) -> dict:
     if t.flat:
         f.update(from_size=int(t.from_size), to_size=int(t.to_size), measured_from=_measurement(cells, t.from_size),
                  measured_to=_measurement(cells, t.to_size))
-    f.update(_reliability(noise_reasons(cells, _sizes_between(cells, t.below[0], t.below[1]), m.ipc, cv_limit)))
     _with_counters(f, m.attributions(t.to_size, int(cells["buffer_size"].iloc[-1])), [], labels)
     return f
 
 
-def mode_findings(m: ModeExplanation, labels: dict | None = None, cv_limit: float = CV_LIMIT,
-                  flat_tolerance: float = 0.05) -> list[dict]:
+def mode_findings(m: ModeExplanation, labels: dict | None = None, flat_tolerance: float = 0.05) -> list[dict]:
     """The findings of one IPC mode (see the module docstring): departures from the model (located
-    inflexion points and gradual departures), the peak (one size or a flat region), flat ranges."""
+    inflexion points and gradual departures), the peak (one size or a flat region), flat ranges; their
+    words and reliability come from ``describe``."""
     labels = labels or {}
-    out = [_departure_finding(m, d, labels, cv_limit) for d in (m.model.departures if m.model else [])]
+    out = [_departure_finding(m, d, labels) for d in (m.model.departures if m.model else [])]
     if m.top is not None:
-        out.append(_peak_finding(m, labels, cv_limit))
-    return out + flat_ranges(m, flat_tolerance, cv_limit)
+        out.append(_peak_finding(m, labels))
+    return out + flat_ranges(m, flat_tolerance)
 
 
-def flat_ranges(m: ModeExplanation, tolerance: float = 0.05, cv_limit: float = CV_LIMIT) -> list[dict]:
+def flat_ranges(m: ModeExplanation, tolerance: float = 0.05) -> list[dict]:
     """The mode's flat ranges (``model.flat_ranges``: >= 3 consecutive sizes within +-``tolerance`` of
     their median level, none clearly different from another) that are not its peak region."""
     cells, out = m.cells, []
@@ -333,7 +326,6 @@ def flat_ranges(m: ModeExplanation, tolerance: float = 0.05, cv_limit: float = C
                  size_interval=[int(r["from_size"]), int(r["from_size"])], measured=meas,
                  measured_to=_measurement(cells, r["to_size"]), tolerance=tolerance,
                  counters=[], counters_tried=0, not_named=[], context=[])
-        f.update(_reliability(noise_reasons(cells, [int(s) for s in rows["buffer_size"]], m.ipc, cv_limit)))
         out.append(f)
     return out
 
@@ -341,7 +333,7 @@ def flat_ranges(m: ModeExplanation, tolerance: float = 0.05, cv_limit: float = C
 # ----------------------------------------------------------------------------------------------
 # Across modes
 
-def crossovers(expl: Explanation, cv_limit: float = CV_LIMIT, min_below: int = 2) -> list[dict]:
+def crossovers(expl: Explanation, min_below: int = 2) -> list[dict]:
     """Where one IPC mode falls below another and stays below to the largest common size, judged on
     intervals (its interval's top under the other's bottom at every size from there, for >= ``min_below``
     sizes), after being at or above it (by level) at some smaller size."""
@@ -369,9 +361,6 @@ def crossovers(expl: Explanation, cv_limit: float = CV_LIMIT, min_below: int = 2
                  "measured": _measurement(a.cells, s0), "measured_other": _measurement(b.cells, s0),
                  "measured_to": _measurement(a.cells, common[-1]),
                  "counters": [], "counters_tried": 0, "not_named": [], "context": []}
-            reasons = (noise_reasons(a.cells, [prev, s0], a.ipc, cv_limit)
-                       + noise_reasons(b.cells, [prev, s0], b.ipc, cv_limit))
-            f.update(_reliability(reasons))
             out.append(f)
     return out
 
@@ -379,12 +368,11 @@ def crossovers(expl: Explanation, cv_limit: float = CV_LIMIT, min_below: int = 2
 def findings(expl: Explanation) -> list[dict]:
     """Every finding (the ``findings`` list of the JSON contract), per mode then across modes."""
     s = expl.settings or {}
-    cv, tol = s.get("cv_limit", CV_LIMIT), s.get("flat_tolerance", 0.05)
     out = []
     for m in expl.modes.values():
-        out += mode_findings(m, expl.labels, cv, tol)
-    # helper D (issue 15): first sentences, causes, folded numbers and reliability, in one last step
-    return describe(out + crossovers(expl, cv), expl.modes, expl.labels)
+        out += mode_findings(m, expl.labels, s.get("flat_tolerance", 0.05))
+    # first sentences, causes, folded numbers and reliability, in one last step
+    return describe(out + crossovers(expl), expl.modes, expl.labels)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -392,7 +380,7 @@ def findings(expl: Explanation) -> list[dict]:
 
 def _mode_points(m: ModeExplanation):
     """A mode's points as ``why.reliability`` reads them (buffer_size, n_processes, centre, ci_low,
-    ci_high), or None when its cells carry no process counts (then the finding keeps its reliability)."""
+    ci_high), or None when its cells carry no process counts."""
     cells = m.cells
     if cells is None or cells.empty or "n_processes" not in cells.columns:
         return None
@@ -426,8 +414,8 @@ def _rests_on(f: dict, sizes: list[int]) -> list[int]:
 def describe(found: list[dict], modes: dict, labels: dict | None = None) -> list[dict]:
     """Issue 15's words, the last step of ``findings``: each finding's first ``sentence`` (its cause
     when the evidence supports one, ``why.headline``), ``why`` (the cause alone, "" when none),
-    ``details`` (the numbers, folded below it) and, where the mode's points carry intervals, its
-    reliability from them (``why.reliability``). ``modes``: {ipc: ModeExplanation}."""
+    ``details`` (the numbers, folded below it) and its reliability, from the intervals of the points
+    it rests on (``why.reliability``; unreliable where they have none). ``modes``: {ipc: ModeExplanation}."""
     labels = labels or {}
     evidence, points = {}, {}
     for ipc, m in modes.items():
@@ -438,13 +426,15 @@ def describe(found: list[dict], modes: dict, labels: dict | None = None) -> list
     for f in found:
         ipcs = f.get("ipcs") or [f.get("ipc")]
         f["sentence"], f["why"] = why.headline(f, evidence.get(ipcs[0]))
-        tables = [(ipc, points.get(ipc)) for ipc in ipcs]
-        if all(t is not None for _, t in tables):
-            reasons = []
-            for ipc, table in tables:
-                sizes = [int(s) for s in table["buffer_size"]]
-                reasons += why.reliability(table, _rests_on(f, sizes), ipc)["reliability_reasons"]
-            f.update(_reliability(reasons))
+        reasons = []
+        for ipc in ipcs:
+            table = points.get(ipc)
+            if table is None:
+                reasons.append(f"{ipc}: its points carry no intervals")
+                continue
+            sizes = [int(s) for s in table["buffer_size"]]
+            reasons += why.reliability(table, _rests_on(f, sizes), ipc)["reliability_reasons"]
+        f.update(_reliability(reasons))
         f["details"] = _details(f, labels)
     return found
 
@@ -483,7 +473,7 @@ def _grid_limits(m: ModeExplanation) -> list[str]:
 def mode_sentences(m: ModeExplanation, labels: dict | None = None, settings: dict | None = None) -> list[str]:
     """Sentences about one IPC mode: what its grid cannot show, then each finding's first sentence."""
     s = settings or {}
-    found = mode_findings(m, labels, s.get("cv_limit", CV_LIMIT), s.get("flat_tolerance", 0.05))
+    found = mode_findings(m, labels, s.get("flat_tolerance", 0.05))
     return _too_few(m) + [f["sentence"] for f in describe(found, {m.ipc: m}, labels)]
 
 

@@ -334,11 +334,10 @@ def mode_section(expl: Explanation, ipc: str, outdir: Path, meta: dict | None = 
     if expl.overhead is not None:
         text += [f"- {md_escape(describe_mode(r, expl.overhead.min_runs))}"
                  for r in expl.overhead.for_mode(ipc).to_dict("records")]
-    found = describe(mode_findings(m, expl.labels, expl.settings.get("cv_limit", 0.10),
-                                   expl.settings.get("flat_tolerance", 0.05)), {ipc: m}, expl.labels)
+    found = describe(mode_findings(m, expl.labels, expl.settings.get("flat_tolerance", 0.05)), {ipc: m},
+                     expl.labels)
     text += ["", "### Findings table", "", _findings_table(found, expl.labels) if found else "None.", "",
-             NOISE_NOTE.format(cv=100 * expl.settings.get("cv_limit", 0.10),
-                               tol=100 * expl.settings.get("flat_tolerance", 0.05)), ""]
+             NOISE_NOTE.format(tol=100 * expl.settings.get("flat_tolerance", 0.05)), ""]
     tried = _explained_markdown(m)
     n_tried = tried.count("\n") - 1
     text += ["### Counters tried for each change", "",
