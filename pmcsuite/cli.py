@@ -409,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "in-process counting only (perf, pmcstat, dtrace start one process per run)")
     p.add_argument("--points-per-process", type=int, dest="points_per_process",
                    help="points (IPC mode x buffer size) one benchmark process runs in a row, each with its own "
-                        "iterations (default 5; 1 = a process per point): what a process costs to start, such "
+                        "iterations (default 15, quick 5; 1 = a process per point): what a process costs to start, such "
                         "as registering tracepoints, is paid once for them")
     p.add_argument("--target-ci", type=float, dest="target_ci", metavar="PCT",
                    help="add benchmark processes to every point until the 95 %% interval of its bandwidth (over "
