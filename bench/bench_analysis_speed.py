@@ -19,8 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pmcsuite.analysis import explain, findings_dict  # noqa: E402
-from pmcsuite.results import load, summarise  # noqa: E402
-from pmcsuite.store import ResultStore  # noqa: E402
+from pmcsuite.results.load import load, summarise  # noqa: E402
+from pmcsuite.results.store import ResultStore  # noqa: E402
 
 TOTAL = 16 << 20
 SIZES = [1 << k for k in range(10, 25)]

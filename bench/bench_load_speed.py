@@ -56,7 +56,7 @@ def _measure(result: Path, cache: bool) -> dict:
 
 def _append_one_process(result: Path) -> None:
     """Append one more process of 13 runs, copied from the last stored ones with new seq numbers."""
-    from pmcsuite.store import ResultStore
+    from pmcsuite.results.store import ResultStore
     with open(result / "runs.jsonl", "rb") as handle:     # the last 13 lines, without reading 200 MiB
         handle.seek(-13 * 4096, 2)
         last = [json.loads(line) for line in handle.read().splitlines()[-13:]]
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", type=Path, help="write the result directory here and keep it")
     args = parser.parse_args(argv)
     from bench_report_time import IPCS, PASSES, SIZES, write_results
-    from pmcsuite.table_cache import cache_path
+    from pmcsuite.results.cache import cache_path
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="pmcsuite-bench-load-"))
     result = work / "result"

@@ -145,9 +145,9 @@ def main(argv=None) -> int:
     import matplotlib
     matplotlib.use("Agg")
     from pmcsuite.analysis.findings import findings_dict
-    from pmcsuite.importers import import_l41
+    from pmcsuite.results.importers import import_l41
     from pmcsuite.report import build_report
-    from pmcsuite.results import load
+    from pmcsuite.results.load import load
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="pmcsuite-bench-report-"))
     data, result, report = work / "l41-data", work / "result", work / "report"

@@ -1,6 +1,6 @@
 """How long ``build_report`` takes on a result directory of the default sweep's shape (issue 10: goal < 10 s).
 
-Collects nothing: it writes a synthetic result directory through :class:`pmcsuite.store.ResultStore`
+Collects nothing: it writes a synthetic result directory through :class:`pmcsuite.results.store.ResultStore`
 with the shape ``pmcsuite collect`` gives by default on an x86-64 Linux host: 3 IPC modes (pipe,
 local, local-s) x 15 buffer sizes (1K..16M) x (baseline + the 2 default passes,
 ``syscalls+sched.tracepoint`` and ``faults+sched.software+time``) x 13 runs in 3 processes (5, 4, 4
@@ -129,7 +129,7 @@ def write_results(out: Path, seed: int = 1, runs: int = RUNS, processes: int = P
     """The synthetic default-sweep result directory (module docstring) in ``out``; returns the run count.
     ``runs`` and ``processes`` per cell scale it (bench/bench_load_speed.py writes 100,000 runs)."""
     from pmcsuite.plan import split_runs
-    from pmcsuite.store import ResultStore
+    from pmcsuite.results.store import ResultStore
     rng = np.random.default_rng(seed)
     store = ResultStore(out)
     store.create(metadata(), overwrite=True)

@@ -37,7 +37,7 @@ import pandas as pd  # noqa: E402
 
 import pmcsuite  # noqa: E402
 from pmcsuite.report.kernel_sections import CROSSCHECKS  # noqa: E402
-from pmcsuite.results import measured  # noqa: E402
+from pmcsuite.results.load import measured  # noqa: E402
 from pmcsuite.sizes import format_size  # noqa: E402
 
 GOAL_RATIO = 1.5

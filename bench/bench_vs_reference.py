@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pmcsuite import benchmark  # noqa: E402
+from pmcsuite.collect import benchmark  # noqa: E402
 from pmcsuite.errors import PmcsuiteError  # noqa: E402
 from pmcsuite.sizes import format_size, parse_sizes  # noqa: E402
 

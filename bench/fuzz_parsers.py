@@ -188,12 +188,12 @@ PERF_EVENTS = {"tc": "task-clock", "cs": "context-switches", "pf": "page-faults"
 
 
 def run_perf_json(data):
-    from pmcsuite.backends.perf import parse_perf_json, to_counter_values
+    from pmcsuite.collect.backends.perf import parse_perf_json, to_counter_values
     to_counter_values(parse_perf_json(_text(data)), PERF_EVENTS)
 
 
 def run_perf_csv(data):
-    from pmcsuite.backends.perf import parse_perf_csv, to_counter_values
+    from pmcsuite.collect.backends.perf import parse_perf_csv, to_counter_values
     text = _text(data)
     to_counter_values(parse_perf_csv(text), PERF_EVENTS)
     try:
@@ -204,7 +204,7 @@ def run_perf_csv(data):
 
 
 def run_perf_failure(data):
-    from pmcsuite.backends.perf import _bench_error, classify_failure, workload_signal
+    from pmcsuite.collect.backends.perf import _bench_error, classify_failure, workload_signal
     text = _text(data)
     for rc in (0, 1, 129, 255):
         classify_failure(rc, text)
@@ -213,7 +213,7 @@ def run_perf_failure(data):
 
 
 def run_pmcstat(data):
-    from pmcsuite.backends.pmcstat import classify_failure, parse_pmcstat, to_counter_values
+    from pmcsuite.collect.backends.pmcstat import classify_failure, parse_pmcstat, to_counter_values
     text = _text(data)
     events = {"ic": "ic-misses", "cy": "unhalted-cycles", "ie": "INSTR_EXECUTED,usr"}
     to_counter_values(parse_pmcstat(text, cumulative=True), events)
@@ -223,14 +223,14 @@ def run_pmcstat(data):
 
 
 def run_dtrace(data):
-    from pmcsuite.backends.dtrace import DEFAULT_EVENTS, classify_error, counter_values, parse_aggregations
+    from pmcsuite.collect.backends.dtrace import DEFAULT_EVENTS, classify_error, counter_values, parse_aggregations
     text = _text(data)
     counter_values(parse_aggregations(text), {**DEFAULT_EVENTS, "bogus": "x"}, {"fault_ns": "no fbt"})
     classify_error(text)
 
 
 def run_bench_lines(data):
-    from pmcsuite.benchmark import parse_bench_lines, parse_bench_output
+    from pmcsuite.collect.benchmark import parse_bench_lines, parse_bench_output
     text = _text(data)
     if len(parse_bench_lines(text)) == 1:
         parse_bench_output(text)
@@ -238,8 +238,8 @@ def run_bench_lines(data):
 
 def run_inproc(data):
     """ipcbench's counters as the inproc backend reads them: validated lines, then any object."""
-    from pmcsuite.backends.inproc import counter_values
-    from pmcsuite.benchmark import parse_bench_lines
+    from pmcsuite.collect.backends.inproc import counter_values
+    from pmcsuite.collect.benchmark import parse_bench_lines
     events = {"w": "syscalls:sys_enter_write", "tc": "task-clock", "i": "instructions", "x": "cycles"}
     try:
         for line in parse_bench_lines(_text(data)):
@@ -252,17 +252,17 @@ def run_inproc(data):
 
 
 def run_l41_text(data):
-    from pmcsuite.importers.l41 import parse_l41_text
+    from pmcsuite.results.importers.l41 import parse_l41_text
     parse_l41_text(_text(data), "run.txt")
 
 
 def run_l41_json(data):
-    from pmcsuite.importers.l41 import parse_l41_json
+    from pmcsuite.results.importers.l41 import parse_l41_json
     parse_l41_json(_text(data), "run.json")
 
 
 def run_l41_manifest(data):
-    from pmcsuite.importers.l41 import read_manifest
+    from pmcsuite.results.importers.l41 import read_manifest
     path = _fresh("manifest") / "manifest.csv"
     path.write_bytes(data)
     read_manifest(path)
@@ -273,7 +273,7 @@ def _builtin_catalogue_once():
     The catalogue is not what these targets fuzz (``catalogue`` does)."""
     from functools import lru_cache
 
-    from pmcsuite.importers import l41, load_catalogue_or_none, tidy_csv
+    from pmcsuite.results.importers import l41, load_catalogue_or_none, tidy_csv
     if getattr(l41.load_catalogue_or_none, "cached", False):
         return
     cached = lru_cache(maxsize=4)(lambda extra: load_catalogue_or_none(list(extra)))
@@ -287,7 +287,7 @@ def _builtin_catalogue_once():
 def run_l41_import(data):
     """A whole import of one L41 file (text or JSON, as its first byte says), no manifest."""
     _builtin_catalogue_once()
-    from pmcsuite.importers.l41 import import_l41
+    from pmcsuite.results.importers.l41 import import_l41
     work = _fresh("l41")
     (work / "in").mkdir()
     (work / "in" / ("run.json" if data.lstrip().startswith(b"{") else "run.txt")).write_bytes(data)
@@ -297,7 +297,7 @@ def run_l41_import(data):
 def run_l41_import_manifest(data):
     """A whole import of the L41 fixture runs placed by a fuzzed manifest."""
     _builtin_catalogue_once()
-    from pmcsuite.importers.l41 import import_l41
+    from pmcsuite.results.importers.l41 import import_l41
     work = _fresh("l41m")
     for name in ("run00000.txt", "run00010.txt", "run00020.txt"):
         shutil.copy(FIXTURES / "l41" / name, work / name)
@@ -309,14 +309,14 @@ def run_l41_import_manifest(data):
 
 def run_tidy_csv(data):
     _builtin_catalogue_once()
-    from pmcsuite.importers.tidy_csv import import_csv
+    from pmcsuite.results.importers.tidy_csv import import_csv
     work = _fresh("csv")
     (work / "in.csv").write_bytes(data)
     import_csv(work / "in.csv", work / "out")
 
 
 def run_timeline(data):
-    from pmcsuite.timeline import build_timeline, chrome_trace, parse_perf_script
+    from pmcsuite.collect.trace import build_timeline, chrome_trace, parse_perf_script
     events = parse_perf_script(_text(data))
     for size in (262144, 2):
         try:
@@ -341,20 +341,20 @@ def _result_dir(metadata: bytes, runs: bytes) -> Path:
 
 
 def run_load_runs(data):
-    from pmcsuite.results import load
+    from pmcsuite.results.load import load
     work = _result_dir((RESULTS / "metadata.json").read_bytes(), data)
     load(work)
     load(work, strict=True)
 
 
 def run_load_metadata(data):
-    from pmcsuite.results import load
+    from pmcsuite.results.load import load
     load(_result_dir(data, (RESULTS / "runs.jsonl").read_bytes()))
 
 
 def run_store(data):
     """The store's readers and the resume's repair of runs.jsonl's tail."""
-    from pmcsuite.store import ResultStore
+    from pmcsuite.results.store import ResultStore
     store = ResultStore(_result_dir((RESULTS / "metadata.json").read_bytes(), data))
     store.read_metadata()
     store.read_runs()
@@ -374,8 +374,8 @@ def run_catalogue(data):
 
 
 def run_hostinfo(data):
-    from pmcsuite.hostinfo import (cpu_ids, cpu_model_from_cpuinfo, parse_cp_time, parse_cpuinfo,
-                                   parse_os_release, parse_proc_stat)
+    from pmcsuite.collect.hostinfo import (
+        cpu_ids, cpu_model_from_cpuinfo, parse_cp_time, parse_cpuinfo, parse_os_release, parse_proc_stat)
     text = _text(data)
     parse_cpuinfo(text)
     cpu_ids(text)

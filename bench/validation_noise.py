@@ -1,7 +1,7 @@
 """Synthetic result tables with the noise ``collect`` really makes, and the conditions issue 15 checks.
 
 A table is laid out exactly as ``collect`` lays out a sweep (``pmcsuite.plan.make_jobs`` with the
-settings of ``pmcsuite.collection.DEFAULT`` or ``QUICK``, read from there: sizes, runs, warm-ups,
+settings of ``pmcsuite.collect.collection.DEFAULT`` or ``QUICK``, read from there: sizes, runs, warm-ups,
 processes, points per process; IPC modes ``collection.REFERENCE_IPCS``; the baseline and two passes),
 and every run's bandwidth is
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from pmcsuite import collection
+from pmcsuite.collect import collection
 from pmcsuite.plan import Pass, make_jobs
 from pmcsuite.sizes import parse_sizes
 

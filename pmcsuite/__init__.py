@@ -9,26 +9,40 @@ load/align -> analyse -> report. Every step is a plain function a notebook can c
     pmcsuite.summarise(df)
 """
 import importlib
+import types
 
 __version__ = "0.1.0"
 
 # name -> module; imported on first use so that the command line starts fast
 _API = {
-    "load": "results", "summarise": "results", "derived_metrics": "results",
-    "export": "export", "tidy_table": "export",
-    "collect": "collection",
+    "load": "results.load", "summarise": "results.load", "derived_metrics": "results.load",
+    "export": "results.export", "tidy_table": "results.export",
     "load_catalogue": "catalogue",
-    "check": "availability",
-    "bench": "benchmark",
+    "check": "collect.check",
+    "bench": "collect.benchmark",
     "build_report": "report",
-    "import_l41": "importers.l41", "import_csv": "importers.tidy_csv",
+    "import_l41": "results.importers.l41", "import_csv": "results.importers.tidy_csv",
     "overhead": "analysis.overhead", "explain": "analysis.explain", "compare": "analysis.compare",
     "fit_model": "analysis.model",
-    "trace": "timeline",
+    "trace": "collect.trace",
     "PmcsuiteError": "errors",
 }
 
-__all__ = sorted(_API) + ["__version__"]
+__all__ = sorted(_API) + ["__version__", "collect"]
+
+
+class _CollectStage(types.ModuleType):
+    """``pmcsuite.collect`` is both the run stage's folder (``pmcsuite.collect.benchmark``, ...)
+    and the function that runs a sweep: calling the package runs :func:`pmcsuite.api.collect`."""
+
+    def __call__(self, *args, **kwargs):
+        from .api import collect as run
+        return run(*args, **kwargs)
+
+
+from . import collect  # noqa: E402  (the package; made callable below)
+
+collect.__class__ = _CollectStage
 
 
 def __getattr__(name):

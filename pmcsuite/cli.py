@@ -52,11 +52,11 @@ SWEEP_OPTIONS = {"counters": "counters", "ipc": "ipcs", "sizes": "sizes", "runs"
 
 
 def cmd_collect(args):
-    from .collection import collect, summary_lines
+    from .collect.collection import collect, summary_lines
     sweep = {name: getattr(args, option) for option, name in SWEEP_OPTIONS.items()
              if getattr(args, option) is not None and option != "hosts"}
     if args.hosts is not None:
-        from .collection import read_hosts_file
+        from .collect.collection import read_hosts_file
         sweep["host"] = [*(args.host or []), *read_hosts_file(args.hosts)]
     if args.quick:
         sweep["quick"] = True
@@ -84,8 +84,8 @@ def cmd_collect(args):
 
 def _collected(directory: Path) -> dict:
     """What ``collect --json`` says of one result directory (``_df``: its table, for the provenance)."""
-    from .collection import summary_lines
-    from .results import load
+    from .collect.collection import summary_lines
+    from .results.load import load
     df = load(directory)
     ok = df[df["ok"]]
     meta = df.attrs["metadata"]
@@ -97,7 +97,7 @@ def _collected(directory: Path) -> dict:
 
 
 def cmd_bench(args):
-    from .benchmark import bench
+    from .collect.benchmark import bench
     from .sizes import parse_size
     from .sizes import format_size
     result = bench(args.ipc, parse_size(args.buffer), total_size=parse_size(args.total), actors=args.actors,
@@ -117,12 +117,12 @@ def cmd_bench(args):
 
 
 def cmd_check(args):
-    from .backends import resolve_backends
+    from .collect.backends import resolve_backends
     from .catalogue import load_catalogue
-    from .availability import check, format_check
-    from .hostinfo import resolve_platforms
+    from .collect.check import check, format_check
+    from .collect.hostinfo import resolve_platforms
     if args.host:
-        from .collection import check_target
+        from .collect.collection import check_target
         platforms, backends, results = check_target(args.host, args.ssh_command, args.counters, args.backend,
                                                     args.platform, args.catalogue or (), args.target_cc)
     else:
@@ -146,9 +146,9 @@ def cmd_check(args):
 
 
 def cmd_counters(args):
-    from .backends import resolve_backends
+    from .collect.backends import resolve_backends
     from .catalogue import format_catalogue, load_catalogue
-    from .hostinfo import resolve_platforms
+    from .collect.hostinfo import resolve_platforms
     cat = load_catalogue([Path(c) for c in args.catalogue or ()])
     platforms, backends = resolve_platforms(cat, args.platform), resolve_backends(args.backend)
     if args.json:
@@ -168,7 +168,7 @@ def cmd_counters(args):
 
 def _load(args):
     """The result table of the directory given (or the newest), with a warning for skipped lines."""
-    from .results import load, require_runs
+    from .results.load import load, require_runs
     df = require_runs(load(_dir(args)))
     skipped = df.attrs.get("skipped_lines")
     if skipped:
@@ -182,7 +182,7 @@ def _provenance(df=None) -> dict:
     import datetime as dt
     from . import __version__
     if df is None:
-        from .hostinfo import host_metadata
+        from .collect.hostinfo import host_metadata
         return {"host": host_metadata(), "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "generated_by": ["pmcsuite", *sys.argv[1:]], "pmcsuite_version": __version__}
     meta = df.attrs.get("metadata") or {}
@@ -199,7 +199,7 @@ def cmd_summary(args):
     import pandas as pd
     from .sizes import format_size
     from .analysis.precision import needs_runs, precision
-    from .results import GROUP_KEYS, summarise
+    from .results.load import GROUP_KEYS, summarise
     df = _load(args)
     table = summarise(df)
     stats = ["median", "q25", "q75", "min", "max", "mean", "std"]
@@ -235,7 +235,7 @@ def cmd_summary(args):
 
 
 def cmd_export(args):
-    from .export import export, tidy_runs
+    from .results.export import export, tidy_runs
     df = _load(args)   # warns about skipped lines
     written = export(df, args.out, args.format)
     left_out = len(df) - len(tidy_runs(df)) if any(p.name == "tidy.csv" for p in written) else 0
@@ -273,7 +273,7 @@ def cmd_explain(args):
 def cmd_compare(args):
     from .analysis.compare import compare
     from .analysis.overhead import format_interval, level_text
-    from .results import load
+    from .results.load import load
     tables = [load(d) for d in args.dirs]
     result = compare(*tables, names=[str(d) for d in args.dirs])
     if args.json:
@@ -304,16 +304,16 @@ def _percent(text: str) -> float:
 
 def cmd_import(args):
     if args.format == "l41":
-        from .importers.l41 import import_l41
+        from .results.importers.l41 import import_l41
         out = import_l41(args.paths, args.out, manifest=args.manifest, warmup=args.warmup, host_note=args.host_note,
                          command_line=["pmcsuite", *sys.argv[1:]])
     else:
-        from .importers.tidy_csv import import_csv
+        from .results.importers.tidy_csv import import_csv
         if len(args.paths) != 1:
             raise PmcsuiteError("'pmcsuite import csv' takes exactly one CSV file")
         out = import_csv(args.paths[0], args.out, host_note=args.host_note, command_line=["pmcsuite", *sys.argv[1:]])
     if args.json:
-        from .results import load
+        from .results.load import load
         df = load(out)
         _print_json({"directory": str(out), "runs": int(len(df)),
                      "variants": sorted(set(df["variant"])), "counters": list(df.attrs.get("counters") or [])}, df)
@@ -323,7 +323,7 @@ def cmd_import(args):
 
 def cmd_trace(args):
     from .sizes import parse_size
-    from .timeline import trace
+    from .collect.trace import trace
     paths = trace(args.ipc, parse_size(args.buffer), total_size=parse_size(args.total), out=args.out,
                   placement=args.placement, actors=args.actors, command_line=["pmcsuite", *sys.argv[1:]])
     for path in paths:

@@ -10,8 +10,8 @@ import pytest
 
 from needs import needs
 
-from pmcsuite.backends import CounterValue
-from pmcsuite.availability import CheckResult, check, format_check
+from pmcsuite.collect.backends import CounterValue
+from pmcsuite.collect.check import CheckResult, check, format_check
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 SOFTWARE = ["task_clock", "page_faults", "minor_faults", "major_faults", "context_switches",

@@ -1,4 +1,4 @@
-"""ipcbench (native/ipcbench.c) and its wrapper pmcsuite.benchmark: built and run for real."""
+"""ipcbench (native/ipcbench.c) and its wrapper pmcsuite.collect.benchmark: built and run for real."""
 import json
 import os
 import shutil
@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from needs import needs, require  # noqa: E402
 
-from pmcsuite import benchmark as bm
+from pmcsuite.collect import benchmark as bm
 from pmcsuite.errors import PmcsuiteError
 
 MiB = 1 << 20
@@ -128,13 +128,18 @@ def test_offcpu_time_on_one_cpu(exe, actors):
     r = run(exe, "pipe", 64 * 1024, 16 * MiB, actors=actors, placement="same")
     loop = r["loop_ns"]
     wall, on, off = r["wall_ns"], r["oncpu_ns"], r["offcpu_ns"]
+    slack = 0.05 * loop + 20_000_000       # clock-read skew, and a preemption (another task's slice) under load
     for role in ("writer", "reader"):
         assert on[role] > 0 and off[role] > 0, (role, r)
         assert on[role] + off[role] == wall[role]                      # the definition
-        # each actor's own window is the loop, give or take its start/stop skew
-        assert 0.9 * loop <= wall[role] <= 1.05 * loop, (role, wall[role], loop)
-    assert on["writer"] + on["reader"] <= 1.05 * loop                  # they share one CPU
-    assert off["writer"] + off["reader"] >= 0.75 * loop                # so each waits for the other
+        assert 0 < wall[role] <= loop + slack, (role, wall[role], loop)  # an actor's window lies in the loop
+    # the two windows cover the loop (the reader starts before the writer's last write); a late
+    # start (the actor waited for the CPU) shortens one window, never both
+    assert wall["writer"] + wall["reader"] >= loop - slack, (wall, loop)
+    assert on["writer"] + on["reader"] <= loop + slack                 # they share one CPU
+    # where the windows overlap, one CPU runs at most one of them: the other is off-CPU
+    overlap = wall["writer"] + wall["reader"] - loop
+    assert off["writer"] + off["reader"] >= overlap - slack, (off, overlap)
 
 
 @pytest.mark.skipif(not LINUX, reason="getrusage sums exact scheduler run time on Linux")

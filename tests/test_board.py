@@ -1,4 +1,4 @@
-"""The emulated ARMv8 board (pmcsuite.board): a real armv8_pmuv3 PMU driver under QEMU.
+"""The emulated ARMv8 board (pmcsuite.collect.board): a real armv8_pmuv3 PMU driver under QEMU.
 
 The board boots ONCE for this module (fixture ``board``): every command the tests need runs in
 that one boot, with ipcbench cross-compiled for aarch64 (static, musl, zig cc). Under
@@ -12,11 +12,11 @@ import time
 import pytest
 
 from needs import require
-from pmcsuite import board as bd
-from pmcsuite import benchmark as bm
+from pmcsuite.collect import board as bd
+from pmcsuite.collect import benchmark as bm
 from pmcsuite.catalogue import load_catalogue
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.hostinfo import match_platforms
+from pmcsuite.collect.hostinfo import match_platforms
 from pmcsuite.plan import plan_counters
 
 TARGET = "aarch64-linux-musl"
@@ -36,7 +36,7 @@ def ev_args(events: dict) -> list[str]:
 
 def values(line: dict, events: dict, cat):
     """The lead's backends.inproc.counter_values: one line's counters -> CounterValues."""
-    from pmcsuite.backends.inproc import counter_values
+    from pmcsuite.collect.backends.inproc import counter_values
     return {v.counter: v for v in counter_values(line, events, cat)}
 
 

@@ -24,9 +24,9 @@ from needs import HAVE_ZIG, require  # noqa: E402
 from runcli import cli  # noqa: E402
 
 import pmcsuite  # noqa: E402
-from pmcsuite import board as bd  # noqa: E402
+from pmcsuite.collect import board as bd  # noqa: E402
 from pmcsuite.errors import PmcsuiteError  # noqa: E402
-from pmcsuite.hostinfo import cpu_model_from_cpuinfo  # noqa: E402
+from pmcsuite.collect.hostinfo import cpu_model_from_cpuinfo  # noqa: E402
 
 SIZES, RUNS, TOTAL = (4096, 65536), 4, 1 << 20
 SWEEP = ["--counters", "instr", "--ipc", "pipe", "--sizes", ",".join(map(str, SIZES)), "--runs", RUNS,
@@ -194,7 +194,7 @@ def test_serve_without_images_names_bin_install(tmp_path):
 
 def test_serve_command_until_ctrl_c():
     _require_board()
-    proc = subprocess.Popen([sys.executable, "-m", "pmcsuite.board", "serve", "--smp", "1"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "pmcsuite.collect.board", "serve", "--smp", "1"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         lines = [proc.stdout.readline() for _ in range(3)]

@@ -322,7 +322,7 @@ default_groups: [time]
 def test_kernel_times_are_dtrace_only_with_precise_reasons(cat):
     """offcpu_ns and fault_ns: dtrace spellings equal to the backend's probes; on Linux perf they
     are unavailable by design with a reason that names what measures them instead."""
-    from pmcsuite.backends.dtrace import DEFAULT_EVENTS
+    from pmcsuite.collect.backends.dtrace import DEFAULT_EVENTS
     assert "offcpu_ns" in cat.groups["sched"].counters and "fault_ns" in cat.groups["faults"].counters
     fbsd = cat.platforms["freebsd-kernel"]
     assert fbsd.detect == {"os": ["FreeBSD"]}     # detected with the CPU's platform on FreeBSD
@@ -404,8 +404,8 @@ def test_result_directory_keeps_a_counter_todays_catalogue_does_not_know(tmp_pat
     metric and counter label come from the snapshot stored in metadata.json."""
     from pmcsuite.analysis.labels import counter_labels
     from pmcsuite.catalogue import result_catalogue
-    from pmcsuite.importers import import_csv
-    from pmcsuite.results import derived_metrics, load
+    from pmcsuite.results.importers import import_csv
+    from pmcsuite.results.load import derived_metrics, load
 
     user = write(tmp_path, USER_CATALOGUE)
     rows = ["ipc,actors,placement,buffer_size,total_size,run,variant,bandwidth,warmup,counter,value,status"]

@@ -11,11 +11,11 @@ import pytest
 
 import pmcsuite
 from needs import needs, require
-from pmcsuite import collection
-from pmcsuite.benchmark import build
+from pmcsuite.collect import collection
+from pmcsuite.collect.benchmark import build
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.plan import make_jobs
-from pmcsuite.store import ResultStore
+from pmcsuite.results.store import ResultStore
 
 def needs_perf():
     require(shutil.which("perf") is not None, "perf is not installed (bin/install adds it)")
@@ -219,7 +219,7 @@ def test_freebsd_counts_pmcs_and_the_kernel_view_in_one_collection(tmp_path, mon
     standins = Path(__file__).resolve().parent / "standins"
     monkeypatch.setenv("PATH", f"{standins}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("PMCSUITE_DTRACE_FAIL", raising=False)
-    monkeypatch.setattr("pmcsuite.backends._platform.system", lambda: "FreeBSD")
+    monkeypatch.setattr("pmcsuite.collect.backends._platform.system", lambda: "FreeBSD")
     out = pmcsuite.collect(out=tmp_path / "bbb", counters="l1,syscalls", platform="cortex-a8,freebsd-kernel",
                            **dict(SMALL, ipcs=["pipe"], sizes="64K", runs=2, processes=None))
     meta = json.loads((out / "metadata.json").read_text())
@@ -364,7 +364,7 @@ def test_python_api_takes_comma_strings_or_lists(tmp_path):
 def test_second_writer_is_refused_naming_the_holder(tmp_path):
     """Before: a resume while another collect wrote the directory duplicated most of its runs."""
     out = pmcsuite.collect(out=tmp_path / "r", **dict(SMALL, ipcs=["pipe"], sizes="64K", backend="none"))
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pmcsuite.store import ResultStore\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pmcsuite.results.store import ResultStore\n"
                                f"ResultStore({str(out)!r}).lock(); print('locked', flush=True); time.sleep(30)"],
                               stdout=subprocess.PIPE, text=True)
     try:

@@ -15,7 +15,7 @@ import pmcsuite
 from pmcsuite.analysis import inference as inf
 from pmcsuite.analysis.compare import _changes, compare, set_levels
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.results import measured
+from pmcsuite.results.load import measured
 from synthetic import scaled_copy
 
 L41 = Path(__file__).resolve().parent / "fixtures" / "l41"

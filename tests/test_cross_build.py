@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from needs import HAVE_ZIG, require  # noqa: E402
 
-from pmcsuite import benchmark as bm
+from pmcsuite.collect import benchmark as bm
 from pmcsuite.errors import PmcsuiteError
 
 EM_ARM, EM_X86_64, EM_AARCH64 = 40, 62, 183

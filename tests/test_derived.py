@@ -12,7 +12,7 @@ import pmcsuite
 from pmcsuite.catalogue import load_catalogue
 from pmcsuite.report import SECTIONS
 from pmcsuite.report.derived_section import derived_section
-from pmcsuite.results import derived_metrics
+from pmcsuite.results.load import derived_metrics
 
 COLUMNS = ["ipc", "actors", "placement", "buffer_size", "metric", "value", "unit", "description", "inputs"]
 

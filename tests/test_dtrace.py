@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from pmcsuite.backends import get_backend
-from pmcsuite.backends.dtrace import (D_COUNTERS, DtraceBackend, classify_error, counter_values,
-                                      dtrace_argv, dtrace_script, parse_aggregations)
+from pmcsuite.collect.backends import get_backend
+from pmcsuite.collect.backends.dtrace import (
+    D_COUNTERS, DtraceBackend, classify_error, counter_values, dtrace_argv, dtrace_script, parse_aggregations)
 from pmcsuite.errors import PmcsuiteError
 
 HERE = Path(__file__).parent
@@ -111,7 +111,7 @@ def standin_path(monkeypatch):
 
 @pytest.fixture(scope="module")
 def bench_cmd():
-    from pmcsuite.benchmark import bench_argv, build
+    from pmcsuite.collect.benchmark import bench_argv, build
     return bench_argv(build(), "pipe", 65536, 1 << 20, "2thread", "any")
 
 

@@ -1,4 +1,4 @@
-"""pmcsuite.export: every format holds the result table, and tidy.csv round-trips through import csv."""
+"""pmcsuite.results.export: every format holds the result table, and tidy.csv round-trips through import csv."""
 import json
 import shutil
 from pathlib import Path
@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.export import export, tidy_table
-from pmcsuite.importers.l41 import import_l41
-from pmcsuite.importers.tidy_csv import import_csv
-from pmcsuite.results import load
+from pmcsuite.results.export import export, tidy_table
+from pmcsuite.results.importers.l41 import import_l41
+from pmcsuite.results.importers.tidy_csv import import_csv
+from pmcsuite.results.load import load
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 L41 = Path(__file__).resolve().parent / "fixtures" / "l41"

@@ -175,7 +175,7 @@ def test_run_record_errors_are_pmcsuite_errors_and_value_errors():
 def test_store_repair_ignores_a_last_line_that_is_no_batch(tmp_path):
     """A last line with a negative or non-integer iteration is not a batch to cut (before: a
     negative iteration cut the wrong lines, a string raised TypeError)."""
-    from pmcsuite.store import ResultStore
+    from pmcsuite.results.store import ResultStore
     store = ResultStore(tmp_path)
     store.create({"seed": 1})
     good = json.dumps({"ipc": "pipe", "buffer_size": 1, "variant": "v", "iteration": 0, "iterations": 1})
@@ -194,15 +194,15 @@ def test_store_repair_ignores_a_last_line_that_is_no_batch(tmp_path):
 def test_values_json_cannot_store_are_refused(parse, text):
     """NaN and Infinity (Python's json reads them) would make runs.jsonl unwritable later
     (allow_nan=False): the parsers refuse them, in one line."""
-    from pmcsuite.backends.perf import parse_perf_csv, parse_perf_json
-    from pmcsuite.benchmark import parse_bench_lines
+    from pmcsuite.collect.backends.perf import parse_perf_csv, parse_perf_json
+    from pmcsuite.collect.benchmark import parse_bench_lines
     with pytest.raises(PmcsuiteError) as info:
         {"bench": parse_bench_lines, "perf_json": parse_perf_json, "perf_csv": parse_perf_csv}[parse](text)
     assert "\n" not in str(info.value)
 
 
 def test_perf_csv_never_gives_a_value_json_cannot_store():
-    from pmcsuite.backends.perf import parse_perf_csv
+    from pmcsuite.collect.backends.perf import parse_perf_csv
     for line in ("inf;;task-clock;1;100.00;;", "nan;;task-clock;1;100.00;;", "1;;task-clock;1;inf;;"):
         for r in parse_perf_csv(line):          # skipped as a metric-only line, or kept without them
             assert r.value is None or r.value == 1 and r.pcnt_running is None, r

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from pmcsuite import hostinfo
+from pmcsuite.collect import hostinfo
 from pmcsuite.catalogue import load_catalogue
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.hostinfo import (Uname, cpu_ids, cpu_model_from_cpuinfo, detect_host, detect_platform,
-                               other_cpu_fraction, parse_cp_time, parse_os_release, parse_proc_stat,
-                               resolve_platforms)
+from pmcsuite.collect.hostinfo import (
+    Uname, cpu_ids, cpu_model_from_cpuinfo, detect_host, detect_platform, other_cpu_fraction, parse_cp_time,
+    parse_os_release, parse_proc_stat, resolve_platforms)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BBB = (FIXTURES / "cpuinfo-beaglebone-a8.txt").read_text()
@@ -149,7 +149,7 @@ def test_tool_versions(monkeypatch):
 
 
 def test_load_the_benchmark_sampled_itself():
-    from pmcsuite.hostinfo import benchmark_load
+    from pmcsuite.collect.hostinfo import benchmark_load
     first = {"machine": {"hz": 100, "before": {"total": 1000, "idle": 800, "runnable": 1},
                          "after": {"total": 1010, "idle": 805, "runnable": 0}}}
     last = {"machine": {"hz": 100, "before": {"total": 1020, "idle": 810, "runnable": 0},

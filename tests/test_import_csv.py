@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.importers import import_csv, import_l41
-from pmcsuite.results import counter_table, load
-from pmcsuite.store import ResultStore
+from pmcsuite.results.importers import import_csv, import_l41
+from pmcsuite.results.load import counter_table, load
+from pmcsuite.results.store import ResultStore
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "l41"
 

@@ -12,9 +12,9 @@ import pytest
 from needs import require
 
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.importers import import_l41, parse_l41_json, parse_l41_text
-from pmcsuite.results import load, summarise
-from pmcsuite.store import ResultStore
+from pmcsuite.results.importers import import_l41, parse_l41_json, parse_l41_text
+from pmcsuite.results.load import load, summarise
+from pmcsuite.results.store import ResultStore
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "l41"
 JSON_DIR = FIX / "ipc-benchmark-2020"

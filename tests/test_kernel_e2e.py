@@ -18,7 +18,7 @@ import pytest
 
 import pmcsuite
 from needs import require
-from pmcsuite.availability import check
+from pmcsuite.collect.check import check
 from pmcsuite.catalogue import load_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -211,7 +211,7 @@ def test_a_signal_during_the_fork_of_a_run_is_not_lost():
     linux()
     from pmcsuite.cli import _terminated
     from pmcsuite.errors import Signalled
-    from pmcsuite.processes import run_group
+    from pmcsuite.collect.processes import run_group
     if not _FORK_SIGNAL["hook"]:
         os.register_at_fork(before=_signal_during_fork)      # cannot be removed: armed for one fork only
         _FORK_SIGNAL["hook"] = True

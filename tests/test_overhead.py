@@ -19,7 +19,7 @@ from pmcsuite.analysis import inference as inf
 from pmcsuite.analysis import overhead
 from pmcsuite.analysis.overhead import (TOO_FEW, VERDICTS, describe_cell, describe_mode, format_interval, level_text,
                                         moved)
-from pmcsuite.collection import DEFAULT, QUICK
+from pmcsuite.collect.collection import DEFAULT, QUICK
 from pmcsuite.errors import PmcsuiteError
 
 pytestmark = pytest.mark.filterwarnings("error")

@@ -15,9 +15,9 @@ import pytest
 
 from needs import needs
 
-from pmcsuite.backends import (STATUSES, CounterValue, NoneBackend, auto_backend, get_backend)
-from pmcsuite.backends import perf as perfmod
-from pmcsuite.backends.perf import PerfBackend
+from pmcsuite.collect.backends import STATUSES, CounterValue, NoneBackend, auto_backend, get_backend
+from pmcsuite.collect.backends import perf as perfmod
+from pmcsuite.collect.backends.perf import PerfBackend
 from pmcsuite.errors import PmcsuiteError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,7 +170,7 @@ def test_probe_for_real():
 @needs(os.geteuid() == 0 and shutil.which("setpriv") is not None,
        "needs root and setpriv to become an unprivileged user")
 def test_probe_permission_denied_as_unprivileged_user():
-    code = ("from pmcsuite.backends.perf import PerfBackend; "
+    code = ("from pmcsuite.collect.backends.perf import PerfBackend; "
             "v = PerfBackend().probe({'w': 'syscalls:sys_enter_write', 'tc': 'task-clock'}); "
             "print(v[0].status, v[1].status); print(v[0].reason)")
     # the unprivileged user may not be able to read the checkout (e.g. under a 0700 directory):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pmcsuite.backends import CounterValue
-from pmcsuite.backends.perf import (PerfRecord, build_argv, classify_failure, parse_perf_csv,
-                                    parse_perf_json, to_counter_values)
+from pmcsuite.collect.backends import CounterValue
+from pmcsuite.collect.backends.perf import (
+    PerfRecord, build_argv, classify_failure, parse_perf_csv, parse_perf_json, to_counter_values)
 from pmcsuite.errors import PmcsuiteError
 
 FIX = Path(__file__).parent / "fixtures"

@@ -182,7 +182,7 @@ def test_the_default_and_quick_plans_are_whole_processes(name):
     """collect's plans (issue 15: more processes, fewer iterations): every process of a point gets the
     same iterations, its warm-up and at least one measured one; each point's runs come from that many
     different processes."""
-    from pmcsuite.collection import DEFAULT, QUICK
+    from pmcsuite.collect.collection import DEFAULT, QUICK
     plan = {"DEFAULT": DEFAULT, "QUICK": QUICK}[name]
     shares = split_runs(plan["runs"], plan["processes"])
     assert len(set(shares)) == 1 and shares[0] >= plan["warmup"] + 1

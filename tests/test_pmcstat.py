@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pmcsuite.backends.pmcstat import (PmcstatBackend, build_argv, classify_failure,
-                                       parse_pmcstat, to_counter_values)
+from pmcsuite.collect.backends.pmcstat import (
+    PmcstatBackend, build_argv, classify_failure, parse_pmcstat, to_counter_values)
 from pmcsuite.errors import PmcsuiteError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from collected import sweep
 from scipy import stats
 
 import pmcsuite
-from pmcsuite import collection
+from pmcsuite.collect import collection
 from pmcsuite.analysis import inference as inf
 from pmcsuite.analysis.precision import _df, median_interval, needs_runs, precision, processes_wanted
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pmcsuite.processes import run_group
+from pmcsuite.collect.processes import run_group
 
 # a parent that starts a grandchild, writes its pid to a file and then waits forever
 TREE = ("import subprocess, sys, time; "
@@ -90,7 +90,7 @@ def test_a_killed_harness_takes_the_benchmark_with_it(tmp_path):
     """Before: after kill -9 of pmcsuite, the benchmark (in its own session) ran on unowned."""
     pid_file = tmp_path / "pid"
     harness = subprocess.Popen([sys.executable, "-c",
-                                "import sys; from pmcsuite.processes import run_group; "
+                                "import sys; from pmcsuite.collect.processes import run_group; "
                                 "run_group([sys.executable, '-c', 'import os, sys, time; "
                                 "open(sys.argv[1], \"w\").write(str(os.getpid())); time.sleep(300)', sys.argv[1]], 300)",
                                 str(pid_file)])
@@ -107,7 +107,7 @@ def test_a_killed_harness_takes_the_benchmark_with_it(tmp_path):
 def test_scratch_dirs_of_a_killed_pmcsuite_are_removed(tmp_path, monkeypatch):
     """Before: each kill during a perf run left a pmcsuite-perf-* directory behind (37 in 42 trials)."""
     import tempfile
-    from pmcsuite.processes import scratch_dir
+    from pmcsuite.collect.processes import scratch_dir
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

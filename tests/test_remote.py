@@ -1,7 +1,7 @@
 """`pmcsuite collect --host` for real: Debian's OpenSSH server on 127.0.0.1 (a free port, its own host
 key and authorized key in a temporary directory), the system ssh client, the benchmark cross-compiled
 with zig and copied over. A dropped link mid-sweep, --resume, two hosts in parallel, the remote lock,
-and the one-line failures; plus the pure helpers of pmcsuite.remote.
+and the one-line failures; plus the pure helpers of pmcsuite.collect.remote.
 
 Each sshd sets PMCSUITE_CACHE for its sessions (sshd_config SetEnv): the target's cache directory,
 recorded in metadata.json's host.via.cache_dir, is the marker that a value was read through SSH."""
@@ -24,7 +24,7 @@ from needs import HAVE_ZIG, require  # noqa: E402
 from runcli import cli as _cli, free_port as _free_port  # noqa: E402
 
 import pmcsuite  # noqa: E402
-from pmcsuite import remote  # noqa: E402
+from pmcsuite.collect import remote  # noqa: E402
 from pmcsuite.errors import EnvironmentProblem, PmcsuiteError  # noqa: E402
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -368,7 +368,7 @@ def _one_run(**extra):
 
 
 def test_backend_auto_on_a_freebsd_target_means_pmcstat_and_dtrace():
-    from pmcsuite.collection import _remote_backends
+    from pmcsuite.collect.collection import _remote_backends
 
     class Target:
         name = "bsd"

@@ -169,9 +169,9 @@ def test_html_is_correct(full_report):
 
 
 def test_shared_cpu_count_agrees_with_collect(tmp_path):
-    from pmcsuite.collection import summary_lines
+    from pmcsuite.collect.collection import summary_lines
     from pmcsuite.report.context import ReportContext
-    from pmcsuite.results import load
+    from pmcsuite.results.load import load
     df = load(FIXTURE)
     said = " ".join(summary_lines(FIXTURE))
     shared = ReportContext(df).shared_cpu["shared"]
@@ -210,7 +210,7 @@ def test_no_threshold_or_interval_rule_contradicts_itself(full_report):
 
 def test_findings_captions_promise_only_what_is_drawn(full_report):
     from pmcsuite.analysis import explain, findings
-    from pmcsuite.results import load
+    from pmcsuite.results.load import load
     md = (full_report / "report.md").read_text()
     by_mode = {name[len("findings-"):]: caption
                for caption, name in re.findall(r"!\[([^\]]*)\]\(figures/(findings-[a-z-]+)\.png\)", md)}

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.results import counter_table, load, require_runs, summarise
+from pmcsuite.results.load import counter_table, load, require_runs, summarise
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 FIXED = ["ipc", "actors", "placement", "buffer_size", "total_size", "run", "warmup", "variant", "backend", "scope",
@@ -217,7 +217,7 @@ def test_empty_runs_gives_empty_table(results):
     assert summarise(df).empty
     with pytest.raises(PmcsuiteError, match="holds no runs yet"):
         require_runs(df)
-    from pmcsuite.export import export
+    from pmcsuite.results.export import export
     with pytest.raises(PmcsuiteError, match="holds no runs yet"):
         export(results)
 
@@ -227,7 +227,7 @@ def test_attrs_are_shared_not_deep_copied(df):
     table shares the one metadata object (pandas deep-copies attrs on every operation)."""
     import copy
     import pickle
-    from pmcsuite.results import SharedDict, SharedList, share_attrs
+    from pmcsuite.results.load import SharedDict, SharedList, share_attrs
     meta = df.attrs["metadata"]
     assert isinstance(meta, SharedDict) and isinstance(df.attrs["counters"], SharedList)
     for derived in (df[df["ok"]], df["bandwidth"], df.groupby("ipc").head(1), df.copy(), df.iloc[:3]):

@@ -1,4 +1,4 @@
-"""The columnar cache beside runs.jsonl (pmcsuite.table_cache): a load through it is the journal's load,
+"""The columnar cache beside runs.jsonl (pmcsuite.results.cache): a load through it is the journal's load,
 and anything that changes the journal is seen."""
 import json
 import shutil
@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pmcsuite import table_cache
+from pmcsuite.results import cache as table_cache
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.results import load
+from pmcsuite.results.load import load
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 
@@ -49,7 +49,7 @@ def test_cached_load_is_the_journal_load(results):
 def test_appended_runs_are_read_and_the_cache_refreshed(results, monkeypatch):
     load(results)
     append_copies(results, 3)
-    monkeypatch.setattr("pmcsuite.results._REWRITE", 10_000)      # 3 runs are 4 % of 72: not rewritten yet
+    monkeypatch.setattr("pmcsuite.results.load._REWRITE", 10_000)      # 3 runs are 4 % of 72: not rewritten yet
     grown = load(results)
     assert len(grown) == 75 and grown.attrs["warnings"][-1] == {"row": 74, "warning": "copy 2"}
     same_table(load(results, cache=False), grown)

@@ -11,8 +11,9 @@ import pytest
 from needs import needs
 
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.timeline import (build_timeline, chrome_trace, output_paths, parse_perf_script,
-                               plot_timeline, provenance, record_argv, trace, _record_error)
+from pmcsuite.collect.trace import (
+    build_timeline, chrome_trace, output_paths, parse_perf_script, plot_timeline, provenance, record_argv, trace,
+    _record_error)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "trace_perf_script_pipe_256K.txt"
 B = 256 * 1024

@@ -10,8 +10,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import validation_noise as vn  # noqa: E402
-from pmcsuite import collection  # noqa: E402
-from pmcsuite.results import GROUP_KEYS, measured  # noqa: E402
+from pmcsuite.collect import collection  # noqa: E402
+from pmcsuite.results.load import GROUP_KEYS, measured  # noqa: E402
 from pmcsuite.sizes import parse_sizes  # noqa: E402
 
 QUIET = vn.Noise(0.0, 0.0, 0.0, 0.0)

@@ -276,7 +276,7 @@ def _noisy_table(seed=6, process_cv=0.12):
 
 def test_the_noisy_machine_line_appears_once_with_the_processes_needed():
     from pmcsuite.analysis.findings import findings_text
-    from pmcsuite.results import measured
+    from pmcsuite.results.load import measured
     df = _noisy_table(process_cv=0.05)
     text = findings_text(df, n_boot=50)
     assert text.count("This machine was noisy") == 1 and text.startswith("This machine was noisy")

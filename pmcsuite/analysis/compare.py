@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PmcsuiteError
-from ..results import measured
+from ..results.load import measured
 from ..sizes import format_size
 from . import inference as inf
 from .display import Displayable, Text, size_axis
@@ -209,7 +209,7 @@ def _per_kib(df: pd.DataFrame, counter: str) -> pd.Series:
 def compare(*sets, names=None, alpha: float = ALPHA, margin: float = MARGIN, cv_threshold: float = CV_THRESHOLD,
             with_findings: bool = True) -> Comparison:
     """Compare result sets (directories or result tables) with the first; see the module docstring."""
-    from ..results import load
+    from ..results.load import load
     if len(sets) < 2:
         raise PmcsuiteError("compare needs at least two result sets: the reference and one to compare with it")
     tables = [s if isinstance(s, pd.DataFrame) else load(s) for s in sets]

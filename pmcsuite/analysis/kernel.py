@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PmcsuiteError
-from ..results import measured
+from ..results.load import measured
 from ..schema import BASELINE
 
 #: counters measured with a tracepoint or probe on every call (their probe effect is not nil)

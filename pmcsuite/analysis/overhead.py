@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PmcsuiteError
-from ..results import GROUP_KEYS
+from ..results.load import GROUP_KEYS
 from ..schema import BASELINE
 from ..sizes import format_size
 from . import inference as inf

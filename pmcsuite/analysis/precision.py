@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 from scipy.stats import binom
 
-from ..results import GROUP_KEYS, measured
+from ..results.load import GROUP_KEYS, measured
 from . import inference as inf
 
 LEVEL = 0.95

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PmcsuiteError
-from ..results import measured
+from ..results.load import measured
 from ..sizes import format_size
 
 MIB = float(1 << 20)

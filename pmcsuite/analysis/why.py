@@ -569,7 +569,7 @@ def attach_evidence(modes: dict, runs: pd.DataFrame) -> None:
 def noise_from_table(df: pd.DataFrame) -> str:
     """:func:`noise_line` for a result table (``results.load``): every point of every mode and variant,
     its measured runs that shared the CPU, and the runs (warm-ups included) each process made."""
-    from ..results import measured
+    from ..results.load import measured
     runs = measured(df)
     keys = [k for k in ("ipc", "buffer_size", "variant") if k in runs.columns]
     if runs.empty or len(keys) < 3:

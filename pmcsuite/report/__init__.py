@@ -14,7 +14,7 @@ from typing import Callable
 import pandas as pd
 
 from ..errors import PmcsuiteError
-from ..results import load, require_runs
+from ..results.load import load, require_runs
 
 
 @dataclass

@@ -25,7 +25,7 @@ from ..analysis import ALIGN_NOTE, Explanation, explain, mode_sentences
 from ..analysis.findings import describe, findings, mode_findings
 from ..analysis.runs import MIB
 from ..analysis.overhead import OverheadResult, describe_mode
-from ..results import measured
+from ..results.load import measured
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
 from .render import fold, header, md_escape

@@ -8,7 +8,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 
-from ..results import BUSY_LIMIT, measured, summarise
+from ..results.load import BUSY_LIMIT, measured, summarise
 from ..sizes import format_size
 from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
 from .render import fold, md_escape

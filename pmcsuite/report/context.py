@@ -14,7 +14,7 @@ from functools import cached_property
 
 import pandas as pd
 
-from ..results import measured
+from ..results.load import measured
 from ..schema import BASELINE
 
 

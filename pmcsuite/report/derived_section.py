@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..catalogue import result_catalogue
-from ..results import derived_metrics, measured
+from ..results.load import derived_metrics, measured
 from ..sizes import format_size
 from . import Section
 from .analysis_sections import md_table

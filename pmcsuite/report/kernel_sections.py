@@ -310,7 +310,7 @@ def distributions_section(df: pd.DataFrame, meta: dict, outdir: Path, view: Kern
 
 
 def _totals(df: pd.DataFrame) -> str:
-    from ..results import measured
+    from ..results.load import measured
     sizes = sorted({int(s) for s in measured(df)["total_size"].dropna()})
     return ", ".join(format_size(s) for s in sizes) or "?"
 

@@ -17,9 +17,9 @@ import subprocess
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from ..errors import EnvironmentProblem, PmcsuiteError
+from ...errors import EnvironmentProblem, PmcsuiteError
 from ..processes import run_group
-from ..schema import STATUSES, CounterValue  # noqa: F401  (re-exported)
+from ...schema import STATUSES, CounterValue  # noqa: F401  (re-exported)
 
 #: Backend names accepted by :func:`get_backend`.
 BACKENDS = ("inproc", "perf", "pmcstat", "dtrace", "none")
@@ -143,7 +143,7 @@ def auto_backend(system: str | None = None) -> str:
 def resolve_backends(choice) -> list[str]:
     """``--backend`` -> the backends to count with: "auto" (this OS's), "none" (no counters: []),
     one name or a comma-separated list ("pmcstat,dtrace"), each checked by :func:`get_backend`."""
-    from ..options import name_list
+    from ...options import name_list
     names = name_list(choice, "--backend", "auto, inproc, perf or pmcstat,dtrace") or ["auto"]
     if names == ["auto"]:
         return auto_backends()

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import PmcsuiteError
-from .options import name_list
-from .results import counter_table, derived_metrics, load, require_runs, summarise
-from .table_cache import histograms_as_text
+from ..errors import PmcsuiteError
+from ..options import name_list
+from .load import counter_table, derived_metrics, load, require_runs, summarise
+from .cache import histograms_as_text
 
 FORMATS = ("csv", "json", "parquet")
 #: the columns of the tidy CSV (docs/import-csv.md), in order
@@ -42,7 +42,7 @@ def _events(metadata: dict) -> dict:
 
 
 def _units(metadata: dict) -> dict:
-    from .catalogue import result_catalogue
+    from ..catalogue import result_catalogue
     try:
         cat = result_catalogue(metadata)
     except PmcsuiteError:

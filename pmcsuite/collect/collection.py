@@ -16,21 +16,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
 from .backends import flag_silent_zeros, get_backend, resolve_backends
 from .benchmark import build, build_info, bench_argv, bench_points_argv, IPC_MODES, ACTORS, PLACEMENTS
-from .catalogue import load_catalogue
-from .availability import check
-from .errors import EnvironmentProblem, Interrupted, PmcsuiteError
-from .hostinfo import (benchmark_load, host_metadata, resolve_platforms, tool_versions, cpu_times,
-                       other_cpu_fraction, own_cpu_time, runnable_others)
-from .plan import (Job, backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key, shuffled_processes,
-                   split_runs)
-from .options import name_list
-from .schema import RunRecord
-from .sizes import parse_size, parse_sizes, format_size
-from .store import ResultStore
-from .results import shared_cpu
+from ..catalogue import load_catalogue
+from .check import check
+from ..errors import EnvironmentProblem, Interrupted, PmcsuiteError
+from .hostinfo import (
+    benchmark_load, host_metadata, resolve_platforms, tool_versions, cpu_times, other_cpu_fraction, own_cpu_time,
+    runnable_others)
+from ..plan import (
+    Job, backend_names, batches, plan_counters, make_jobs, remaining_jobs, run_key, shuffled_processes, split_runs)
+from ..options import name_list
+from ..schema import RunRecord
+from ..sizes import parse_size, parse_sizes, format_size
+from ..results.store import ResultStore
+from ..results.load import shared_cpu
 
 REFERENCE_SIZES = "1K-16M"
 REFERENCE_IPCS = ("pipe", "local", "local-s")
@@ -304,7 +305,7 @@ def _remote_backends(backend, target) -> list[str]:
     pmcstat and dtrace on FreeBSD); perf is not run there (in-process counting counts on a Linux
     target everything perf stat would)."""
     from .backends import OS_BACKENDS
-    from .options import name_list
+    from ..options import name_list
     names = name_list(backend, "--backend", "auto, inproc, pmcstat,dtrace or none") or ["auto"]
     if names == ["auto"]:
         system, _ = target.uname()
@@ -338,7 +339,7 @@ def check_target(host: str, ssh_command: str | None = None, counters=None, backe
     """``pmcsuite check --host``: what a remote target can count, asked there as ``collect --host``
     would (its benchmark copied over, its platform from its own /proc/cpuinfo, its tools): (platforms,
     backend names, ``availability.CheckResult`` per counter). Takes no sweep lock."""
-    from .availability import check
+    from .check import check
     from .remote import make_target
     cat = load_catalogue([Path(c) for c in catalogue])
     target = make_target(host, ssh_command)
@@ -805,8 +806,8 @@ def _more_runs(store: ResultStore, settings: Settings, passes, round_: int) -> l
     not one at a time; [] when every cell is there (or at its maximum). Process numbers go on after the
     stored ones, run numbers after each cell's; no process holds a cell twice; the processes are batched
     and shuffled like the plan's."""
-    from .analysis.precision import needs_runs, precision, processes_wanted
-    from .results import load
+    from ..analysis.precision import needs_runs, precision, processes_wanted
+    from ..results.load import load
     df = load(store.dir)
     ok = df[df["ok"]]
     wide = needs_runs(precision(df), settings.target_ci)

@@ -19,9 +19,9 @@ import math
 import re
 from pathlib import Path
 
-from ..errors import PmcsuiteError
-from ..sizes import parse_size
-from ..schema import SCOPES as _SCOPES, STATUSES, reserved_id
+from ...errors import PmcsuiteError
+from ...sizes import parse_size
+from ...schema import SCOPES as _SCOPES, STATUSES, reserved_id
 from . import base_metadata, file_sha256, load_catalogue_or_none, write_result
 
 REQUIRED = ("ipc", "actors", "buffer_size", "total_size", "run", "variant")

@@ -22,10 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import EnvironmentProblem, PmcsuiteError
+from ..errors import EnvironmentProblem, PmcsuiteError
 from .processes import run_group
-from .schema import BENCH_STATUSES
-from .sizes import format_size, parse_size
+from ..schema import BENCH_STATUSES
+from ..sizes import format_size, parse_size
 
 IPC_MODES = ("pipe", "pipe-s", "local", "local-s", "tcp", "tcp-s")
 ACTORS = ("2thread", "2proc")

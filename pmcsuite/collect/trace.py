@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .benchmark import parse_bench_output
-from .errors import EnvironmentProblem, PmcsuiteError
+from ..errors import EnvironmentProblem, PmcsuiteError
 from .processes import scratch_dir
-from .sizes import format_size, parse_size
+from ..sizes import format_size, parse_size
 
 #: Tracepoints recorded (all exist on any Linux with ftrace syscall tracing).
 TRACEPOINTS = ("syscalls:sys_enter_read", "syscalls:sys_exit_read",
@@ -413,7 +413,7 @@ def provenance(command_line=None) -> dict:
     host (OS, kernel, CPU), tool versions (perf, cc, and how ipcbench was built)."""
     import datetime as _dt
 
-    from . import __version__
+    from .. import __version__
     from .benchmark import build_info
     from .hostinfo import host_metadata, tool_versions
 

@@ -81,7 +81,7 @@ def check(cat=None, groups=None, platforms=None, backend=None) -> list[CheckResu
     Returns one CheckResult per counter, in catalogue order.
     """
     if cat is None:
-        from .catalogue import load_catalogue
+        from ..catalogue import load_catalogue
         cat = load_catalogue()
     if platforms is None:
         from .hostinfo import resolve_platforms
@@ -89,7 +89,7 @@ def check(cat=None, groups=None, platforms=None, backend=None) -> list[CheckResu
     elif isinstance(platforms, str):
         platforms = [p.strip() for p in platforms.split(",") if p.strip()]
     if isinstance(groups, str):
-        from .options import name_list
+        from ..options import name_list
         groups = name_list(groups, "groups", "syscalls,faults")
     platforms = list(platforms)
     backends = _backend_objects(backend)

@@ -1,5 +1,5 @@
 """Result directory -> tidy pandas tables: ``load``, ``summarise``, ``counter_table``, ``derived_metrics``
-(files for other tools: :mod:`pmcsuite.export`).
+(files for other tools: :mod:`pmcsuite.results.export`).
 
 ``load(DIR)`` gives one row per stored run with the columns of docs/DESIGN.md ("The result
 table"). Everything the table cannot hold as a column is kept in ``df.attrs``:
@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import PmcsuiteError
-from .schema import TABLE_COLUMNS, RunRecord, reserved_id
+from ..errors import PmcsuiteError
+from ..schema import TABLE_COLUMNS, RunRecord, reserved_id
 from .store import ResultStore
-from . import table_cache
+from . import cache as table_cache
 
 #: fixed columns of the result table, in order, with their dtypes (counter columns follow).
 FIXED_COLUMNS = TABLE_COLUMNS
@@ -209,7 +209,7 @@ def load(directory, strict: bool = False, cache: bool = True) -> pd.DataFrame:
     makes a corrupt middle line an error instead). An empty runs.jsonl gives an empty table with
     all the fixed columns; use :func:`require_runs` where data is needed.
 
-    ``cache``: use and refresh the columnar cache beside runs.jsonl (:mod:`pmcsuite.table_cache`), so
+    ``cache``: use and refresh the columnar cache beside runs.jsonl (:mod:`pmcsuite.results.cache`), so
     that only the lines appended since the last load are parsed; ``False`` parses the whole journal
     and leaves the cache alone. Either way the table is the same.
     """
@@ -430,7 +430,7 @@ def derived_metrics(df: pd.DataFrame, cat=None) -> pd.DataFrame:
     ``cat``: the catalogue (default: the one the results were collected with,
     :func:`pmcsuite.catalogue.result_catalogue`).
     """
-    from .catalogue import result_catalogue
+    from ..catalogue import result_catalogue
 
     cat = result_catalogue(df.attrs.get("metadata")) if cat is None else cat
     if cat is None:

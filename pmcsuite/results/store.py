@@ -5,8 +5,8 @@ import json
 import os
 from pathlib import Path
 
-from .errors import EnvironmentProblem, PmcsuiteError
-from .schema import FORMAT, FORMAT_VERSION, READABLE_VERSIONS
+from ..errors import EnvironmentProblem, PmcsuiteError
+from ..schema import FORMAT, FORMAT_VERSION, READABLE_VERSIONS
 
 METADATA = "metadata.json"
 RUNS = "runs.jsonl"

@@ -21,7 +21,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 
-from .errors import PmcsuiteError
+from ..errors import PmcsuiteError
 
 # ARM Ltd (implementer 0x41) part numbers, for a readable cpu_model on ARM Linux.
 ARM_PARTS = {
@@ -189,7 +189,7 @@ def detect_host(cpuinfo_text=None, uname=None, sysctl=None, cat=None) -> tuple[l
     """(platforms, notes) for this host. Arguments left None are read from the host:
     /proc/cpuinfo, ``platform.uname()``, and ``sysctl -n hw.model`` on FreeBSD."""
     if cat is None:
-        from .catalogue import load_catalogue
+        from ..catalogue import load_catalogue
         cat = load_catalogue()
     if uname is None:
         uname = _platform.uname()

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..benchmark import parse_bench_output
-from ..errors import PmcsuiteError
+from ...errors import PmcsuiteError
 from ..processes import scratch_dir
 from . import CounterValue, ToolBackend, run_under_tool
 

@@ -4,7 +4,7 @@ Debian's arm64 kernel boots under ``qemu-system-aarch64 -M virt -cpu cortex-a57 
 with a busybox initramfs in a few seconds; its PMU driver offers 6 programmable counters plus the
 cycle counter, and under ``-icount`` the guest's instruction counts are reproducible.
 
-``fetch()`` (``python3 -m pmcsuite.board fetch``, run by ``bin/install``) downloads the arm64
+``fetch()`` (``python3 -m pmcsuite.collect.board fetch``, run by ``bin/install``) downloads the arm64
 kernel and ``busybox-static`` packages with ``apt-get download`` and unpacks them with ``dpkg -x``
 into the board directory (``PMCSUITE_BOARD_DIR``, default ``~/.cache/pmcsuite/board``), which then
 holds ``vmlinuz`` and ``busybox``. Nothing is installed for arm64.
@@ -17,7 +17,7 @@ the tree's own ``ld-linux-aarch64.so.1``).
 ``run_on_board(commands, files)`` boots the board once, runs each command (an argv list) in the
 guest as root, and returns each command's stdout, stderr and exit status.
 
-``serve()`` (``python3 -m pmcsuite.board serve``) boots it and keeps it up with dropbear listening
+``serve()`` (``python3 -m pmcsuite.collect.board serve``) boots it and keeps it up with dropbear listening
 on port 22, forwarded by QEMU's user-mode network from a loopback port here; a context manager
 yielding a ``BoardServer`` (``host``, ``ssh_command``: what ``collect --host`` takes), killing QEMU
 on every exit.
@@ -41,7 +41,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import EnvironmentProblem, PmcsuiteError
+from ..errors import EnvironmentProblem, PmcsuiteError
 from .processes import spawn
 
 KERNEL_META = "linux-image-arm64:arm64"
@@ -551,11 +551,11 @@ def serve(authorized_key=None, port=None, timeout=90, smp=2, memory_mb=512, file
 
 
 def main(argv=None) -> int:
-    """``python3 -m pmcsuite.board fetch``: fetch the images and say where they are;
-    ``python3 -m pmcsuite.board serve [--port N] [--authorized-key FILE.pub]``: boot the board
+    """``python3 -m pmcsuite.collect.board fetch``: fetch the images and say where they are;
+    ``python3 -m pmcsuite.collect.board serve [--port N] [--authorized-key FILE.pub]``: boot the board
     with its SSH server until Ctrl-C."""
     import argparse
-    parser = argparse.ArgumentParser(prog="python3 -m pmcsuite.board")
+    parser = argparse.ArgumentParser(prog="python3 -m pmcsuite.collect.board")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="download and unpack the board's images (bin/install runs it)")
     srv = sub.add_parser("serve", help="boot the board with an SSH server on a loopback port until Ctrl-C")
@@ -567,7 +567,7 @@ def main(argv=None) -> int:
         try:
             kernel, busybox = fetch()
         except (PmcsuiteError, OSError) as exc:
-            print(f"pmcsuite.board: error: cannot fetch the board images: {exc}", file=sys.stderr)
+            print(f"pmcsuite.collect.board: error: cannot fetch the board images: {exc}", file=sys.stderr)
             return 1
         print(f"board images: {kernel.parent} (vmlinuz {kernel.stat().st_size // 1024} KiB,"
               f" busybox {busybox.stat().st_size // 1024} KiB, dropbear and the network modules)")
@@ -580,12 +580,12 @@ def main(argv=None) -> int:
                   " --counters instr --quick --out results/board\n"
                   "Ctrl-C powers it off.", flush=True)
             server.proc.wait()
-            print(f"pmcsuite.board: error: QEMU exited {server.proc.returncode}: {server.console.tail()}", file=sys.stderr)
+            print(f"pmcsuite.collect.board: error: QEMU exited {server.proc.returncode}: {server.console.tail()}", file=sys.stderr)
             return 1
     except KeyboardInterrupt:
         return 0
     except (PmcsuiteError, OSError) as exc:
-        print(f"pmcsuite.board: error: {exc}", file=sys.stderr)
+        print(f"pmcsuite.collect.board: error: {exc}", file=sys.stderr)
         return 1
 
 

@@ -46,10 +46,10 @@ import re
 import shlex
 from pathlib import Path
 
-from ..errors import PmcsuiteError
-from ..sizes import parse_size
+from ...errors import PmcsuiteError
+from ...sizes import parse_size
 from . import base_metadata, file_sha256, load_catalogue_or_none, write_result
-from ..schema import BASELINE
+from ...schema import BASELINE
 
 #: Documented fallback: L41 event name -> (platform, catalogue counter id), used only for names
 #: the catalogue's ``pmcstat`` specs do not cover.

@@ -29,7 +29,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .errors import EnvironmentProblem, PmcsuiteError
+from ..errors import EnvironmentProblem, PmcsuiteError
 from .processes import pid_alive, run_group, scratch_dir, spawn
 
 #: OpenSSH options pmcsuite adds after the user's own (the first value given wins in ssh)

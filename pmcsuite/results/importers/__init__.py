@@ -14,7 +14,7 @@ import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__
+from ... import __version__
 
 UNKNOWN_HOST = {"hostname": None, "os": "unknown", "os_release": None, "kernel": None,
                 "machine": None, "cpu_model": None, "cpus": None, "python": None}
@@ -26,7 +26,7 @@ def load_catalogue_or_none(extra=()):
     Only a missing module is tolerated: a catalogue that exists but is broken raises its own
     PmcsuiteError, because importing against a broken catalogue would mislabel counters."""
     try:
-        from ..catalogue import load_catalogue
+        from ...catalogue import load_catalogue
     except ImportError:
         return None
     return load_catalogue(list(extra))
@@ -38,7 +38,7 @@ def catalogue_info(cat) -> dict | None:
     the imported directory reads that, not the YAML files of the day."""
     if cat is None:
         return None
-    from ..catalogue import catalogue_metadata
+    from ...catalogue import catalogue_metadata
     return catalogue_metadata(cat)
 
 
@@ -78,7 +78,7 @@ def base_metadata(source: str, command_line, cat, host: dict | None = None,
 def write_result(out, metadata: dict, records: list[dict]) -> None:
     """Create the result directory ``out`` with ``metadata`` and the imported runs, each validated
     as a schema.RunRecord first (a record that does not validate is a bug of the importer)."""
-    from ..schema import RunRecord
+    from ...schema import RunRecord
     from ..store import ResultStore
     runs = [RunRecord.from_json(rec).to_json() for rec in records]
     store = ResultStore(out)

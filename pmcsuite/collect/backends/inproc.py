@@ -15,8 +15,8 @@ import math
 import os
 import platform as _platform
 
-from ..errors import PmcsuiteError
-from ..schema import STATUSES, CounterValue
+from ...errors import PmcsuiteError
+from ...schema import STATUSES, CounterValue
 from . import flag_silent_zeros
 
 _ACTORS = ("writer", "reader")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..benchmark import parse_bench_output
-from ..errors import EnvironmentProblem, PmcsuiteError
+from ...errors import EnvironmentProblem, PmcsuiteError
 from . import CounterValue, ToolBackend, run_under_tool
 
 _GUARD = re.compile(r"ipcbench: guard: the benchmark was (killed by signal [^\n]+)")

@@ -20,7 +20,7 @@ import re
 import subprocess
 
 from ..benchmark import parse_bench_output
-from ..errors import EnvironmentProblem, PmcsuiteError
+from ...errors import EnvironmentProblem, PmcsuiteError
 from . import CounterValue, ToolBackend, run_under_tool
 from .perf import _bench_error
 

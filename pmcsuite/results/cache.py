@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .schema import TABLE_COLUMNS
+from ..schema import TABLE_COLUMNS
 
 CACHE = "runs.cache.parquet"
 #: bump when what ``results.load`` puts in the table changes in a way the columns do not show

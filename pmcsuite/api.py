@@ -1,0 +1,2 @@
+"""The public API: the stages composed (temporary: the collection module)."""
+from .collect.collection import collect  # noqa: F401

@@ -1,0 +1,1 @@
+"""The run stage: everything that starts a process (docs/DESIGN.md)."""
