@@ -1,8 +1,8 @@
 """How long the issue-3 analysis takes on a full sweep, next to loading/summarising the same table.
 
 Builds a synthetic result directory (3 IPC modes x 15 sizes x 11 runs (1 warm-up) x baseline + 2 passes,
-8 counters), then times: loading + summarising it (``pmcsuite.load``/``summarise``), ``explain`` (which includes the overhead), and
-``findings_dict`` on the explanation. Target: analysis < 10 s.
+8 counters), then times: loading + summarising it (``pmcsuite.load``/``summarise``), ``explain`` (which
+includes the overhead), and ``findings_dict`` on the explanation. Target: analysis < 10 s.
 
     python bench/bench_analysis_speed.py [--n-boot 200] [--keep DIR]
 """
@@ -21,8 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pmcsuite.analysis import explain, findings_dict  # noqa: E402
 from pmcsuite.results.load import load, summarise  # noqa: E402
 from pmcsuite.results.store import ResultStore  # noqa: E402
+from pmcsuite.schema import (BASELINE, DEFAULT_ACTORS, DEFAULT_PLACEMENT, DEFAULT_TOTAL, MIB,  # noqa: E402
+                             CounterValue, RunRecord)
 
-TOTAL = 16 << 20
+TOTAL = DEFAULT_TOTAL
 SIZES = [1 << k for k in range(10, 25)]
 # Median MiB/s shapes after the L41 study (experiment.md), interpolated on log2(size)
 SHAPES = {
@@ -51,30 +53,32 @@ def _counters(ipc: str, size: int, rng) -> dict:
 
 
 def synthetic_records(seed: int = 1, runs: int = 11, warmup: int = 1) -> list[dict]:
-    """runs.jsonl records of a synthetic full sweep (see the module docstring)."""
+    """runs.jsonl records of a synthetic full sweep (see the module docstring): one benchmark process
+    a run, as perf stat runs them."""
     rng = np.random.default_rng(seed)
     recs, seq = [], 0
     for ipc in SHAPES:
         for size in SIZES:
-            for variant in ["baseline", *PASSES]:
-                slow = 1.0 if variant == "baseline" else 0.9
+            for variant in [BASELINE, *PASSES]:
+                slow = 1.0 if variant == BASELINE else 0.9
                 for run in range(runs):
                     mib = _shape(ipc, size) * slow * (1 + 0.04 * rng.standard_normal())
-                    bw = mib * (1 << 20)
+                    bw = mib * MIB
                     counters = {}
-                    if variant != "baseline":
+                    if variant != BASELINE:
                         vals = _counters(ipc, size, rng)
-                        counters = {c: {"event": c, "value": vals[c], "unit": "", "status": "ok",
-                                        "pcnt_running": 100.0} for c in PASSES[variant]}
-                    recs.append({
-                        "ipc": ipc, "actors": "2thread", "placement": "same", "buffer_size": size,
-                        "total_size": TOTAL, "run": run, "warmup": run < warmup, "variant": variant,
-                        "backend": "none" if variant == "baseline" else "perf",
-                        "scope": None if variant == "baseline" else "loop",
-                        "started": "2026-11-27T15:00:00+00:00", "seq": seq, "ok": True, "error": None,
-                        "bench": {"loop_ns": int(TOTAL / bw * 1e9), "bandwidth": bw, "writes": TOTAL // size,
-                                  "reads": TOTAL // min(size, 65536)},
-                        "counters": counters, "busy": {"other_cpu_frac": 0.01}, "warnings": []})
+                        counters = {c: CounterValue(c, c, vals[c], "", "ok", pcnt_running=100.0).to_dict()
+                                    for c in PASSES[variant]}
+                    recs.append(RunRecord(
+                        ipc=ipc, actors=DEFAULT_ACTORS, placement=DEFAULT_PLACEMENT, buffer_size=size,
+                        total_size=TOTAL, run=run, warmup=run < warmup, variant=variant,
+                        backend="none" if variant == BASELINE else "perf",
+                        scope=None if variant == BASELINE else "loop",
+                        process=run, iteration=0, iterations=1,
+                        started="2026-11-27T15:00:00.000+00:00", seq=seq,
+                        bench={"loop_ns": int(TOTAL / bw * 1e9), "bandwidth": bw, "writes": TOTAL // size,
+                               "reads": TOTAL // min(size, 65536)},
+                        counters=counters, busy={"other_cpu_frac": 0.01}).to_json())
                     seq += 1
     return recs
 
@@ -88,11 +92,10 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.keep or tmp)
         store = ResultStore(out)
-        store.create({"format": "pmcsuite-results", "format_version": 1, "source": "synthetic",
-                      "plan": {"passes": [{"name": n, "counters": c} for n, c in PASSES.items()]}},
-                     overwrite=True)
+        passes = [{"name": n, "counters": c} for n, c in PASSES.items()]
+        store.create({"source": "synthetic", "plan": {"passes": passes}}, overwrite=True)
         for r in recs:
-            store.append_run(r)
+            store.append_run(r)     # one benchmark process a run
         t0 = time.perf_counter()
         df = load(out)
         summarise(df)

@@ -254,7 +254,8 @@ class Bench:
                         self.signal_lines[name] = text[0]
             if what == "finished":                  # done before the step landed: it goes to the next sweep
                 if rc != 0:
-                    self.other_problems.append(f"{directory.name}: exited {rc} before the {step[0]}: {err.strip()[-300:]}")
+                    self.other_problems.append(
+                        f"{directory.name}: exited {rc} before the {step[0]}: {err.strip()[-300:]}")
                     return {}
                 self.carry.extend(todo)
                 break

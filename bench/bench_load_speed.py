@@ -20,6 +20,7 @@ repeats (``report``, ``explain``, ``summary`` and the notebook all load).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -32,6 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from pmcsuite.schema import MIB, RunRecord  # noqa: E402
+
 GOAL_S, GOAL_MIB = 2.0, 500
 RUNS, PROCESSES = 741, 57
 
@@ -39,9 +42,9 @@ RUNS, PROCESSES = 741, 57
 #: getrusage's ru_maxrss: Linux carries the parent's peak at fork into the child's ru_maxrss.
 CHILD = """
 import json, re, sys, time
-import pmcsuite.results as results
+from pmcsuite.results.load import load
 start = time.perf_counter()
-df = results.load(sys.argv[1], cache=sys.argv[2] == "cache")
+df = load(sys.argv[1], cache=sys.argv[2] == "cache")
 took = time.perf_counter() - start
 peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 print(json.dumps({"seconds": took, "rows": len(df), "columns": len(df.columns), "peak_mib": peak_kib / 1024}))
@@ -62,7 +65,8 @@ def _append_one_process(result: Path) -> None:
         last = [json.loads(line) for line in handle.read().splitlines()[-13:]]
     seq = max(r["seq"] for r in last) + 1
     process = max(r["process"] for r in last) + 1
-    batch = [{**r, "seq": seq + k, "process": process} for k, r in enumerate(last)]
+    batch = [dataclasses.replace(RunRecord.from_json(r), seq=seq + k, process=process).to_json()
+             for k, r in enumerate(last)]
     ResultStore(result).append_runs(batch)
 
 
@@ -78,7 +82,7 @@ def main(argv=None) -> int:
     result = work / "result"
     start = time.perf_counter()
     count = write_results(result, runs=RUNS, processes=PROCESSES)
-    size_mib = (result / "runs.jsonl").stat().st_size / (1 << 20)
+    size_mib = (result / "runs.jsonl").stat().st_size / MIB
     print(f"synthetic sweep: {count:,} runs ({len(IPCS)} modes x {len(SIZES)} sizes x {1 + len(PASSES)} variants "
           f"x {RUNS} runs), runs.jsonl {size_mib:,.0f} MiB, written in {time.perf_counter() - start:.0f} s")
 

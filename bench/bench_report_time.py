@@ -25,8 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pmcsuite.schema import (BASELINE, DEFAULT_ACTORS, DEFAULT_PLACEMENT, DEFAULT_TOTAL, FORMAT,  # noqa: E402
+                             FORMAT_VERSION, KIB, MIB, RunRecord)
+
 GOAL_S = 10.0
-TOTAL = 16 << 20
+TOTAL = DEFAULT_TOTAL
 SIZES = [1 << k for k in range(10, 25)]                       # 1K .. 16M: 15 sizes
 IPCS = ["pipe", "local", "local-s"]
 RUNS, WARMUP, PROCESSES = 13, 1, 3
@@ -60,7 +63,7 @@ def _bucket(n: int) -> int:
 
 
 def _bench(ipc: str, size: int, mib: float, rng, process: int, iteration: int, iterations: int) -> dict:
-    loop_ns = int(TOTAL / (mib * (1 << 20)) * 1e9)
+    loop_ns = int(TOTAL / (mib * MIB) * 1e9)
     writes = max(1, TOTAL // size)
     if ipc == "pipe":
         per_read = min(size, 65536)
@@ -77,7 +80,8 @@ def _bench(ipc: str, size: int, mib: float, rng, process: int, iteration: int, i
     oncpu = {"writer": int(loop_ns * 0.45), "reader": int(loop_ns * 0.47)}
     wall = {"writer": loop_ns - 20000, "reader": loop_ns}
     return {"tool": "ipcbench", "version": 2, "point": 0, "iteration": iteration, "iterations": iterations,
-            "ipc": ipc, "actors": "2thread", "placement": "same", "buffer_size": size, "total_size": TOTAL,
+            "ipc": ipc, "actors": DEFAULT_ACTORS, "placement": DEFAULT_PLACEMENT, "buffer_size": size,
+            "total_size": TOTAL,
             "loop_ns": loop_ns, "bandwidth": TOTAL / loop_ns * 1e9, "writes": writes, "reads": reads,
             "write_sizes": {str(_bucket(size)): writes}, "read_sizes": read_sizes,
             "buffers": {"requested": size, "sndbuf": None if ipc == "pipe" else 212992,
@@ -91,13 +95,14 @@ def _bench(ipc: str, size: int, mib: float, rng, process: int, iteration: int, i
 
 
 def _counters(variant: str, bench: dict, rng) -> dict:
-    if variant == "baseline":
+    if variant == BASELINE:
         return {}
     w, r = bench["writes"], bench["reads"]
     values = {"syscalls_read": (0, r), "syscalls_write": (w, 0), "syscalls_all": (w + 1, r + 1),
               "sched_switch": (bench["rusage"]["nvcsw"] // 2, bench["rusage"]["nvcsw"] // 2 + 1),
               "page_faults": (bench["rusage"]["minflt"], 0), "minor_faults": (bench["rusage"]["minflt"], 0),
-              "major_faults": (0, 0), "context_switches": (bench["rusage"]["nvcsw"] // 2, bench["rusage"]["nvcsw"] // 2 + 2),
+              "major_faults": (0, 0),
+              "context_switches": (bench["rusage"]["nvcsw"] // 2, bench["rusage"]["nvcsw"] // 2 + 2),
               "cpu_migrations": (0, 0),
               "task_clock": (bench["oncpu_ns"]["writer"], bench["oncpu_ns"]["reader"])}
     out = {}
@@ -111,13 +116,12 @@ def _counters(variant: str, bench: dict, rng) -> dict:
 
 
 def metadata() -> dict:
-    from pmcsuite.schema import FORMAT_VERSION
     passes = [{"name": name, "groups": p["groups"], "counters": list(p["events"]), "events": p["events"],
                "platform": {c: "software" for c in p["events"]}, "backend": "inproc"} for name, p in PASSES.items()]
     plan = {"ipc": IPCS, "sizes": SIZES, "runs": RUNS, "warmup": WARMUP, "processes": PROCESSES,
-            "points_per_process": 5, "total_size": TOTAL, "actors": "2thread", "placement": "same",
+            "points_per_process": 5, "total_size": TOTAL, "actors": DEFAULT_ACTORS, "placement": DEFAULT_PLACEMENT,
             "groups": ["syscalls", "faults", "sched", "time"], "passes": passes}
-    return {"format": "pmcsuite-results", "format_version": FORMAT_VERSION, "pmcsuite_version": "0.1.0",
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "pmcsuite_version": "0.1.0",
             "created": "2026-12-01T00:00:00+00:00", "command_line": ["pmcsuite", "collect"], "seed": 1,
             "source": "collect", "note": "synthetic default-sweep data (bench/bench_report_time.py)",
             "host": {"hostname": "bench-host", "os": "Linux", "os_release": "Debian GNU/Linux 12",
@@ -136,8 +140,8 @@ def write_results(out: Path, seed: int = 1, runs: int = RUNS, processes: int = P
     seq = process_id = 0
     for ipc in IPCS:
         for size in SIZES:
-            for variant in ["baseline", *PASSES]:
-                slow = 1.0 if variant == "baseline" else PASSES[variant]["slow"] ** (1 if size < 65536 else 0.3)
+            for variant in [BASELINE, *PASSES]:
+                slow = 1.0 if variant == BASELINE else PASSES[variant]["slow"] ** (1 if size < 65536 else 0.3)
                 run = 0
                 for process, iterations in enumerate(split_runs(runs, processes)):
                     batch = []
@@ -145,16 +149,15 @@ def write_results(out: Path, seed: int = 1, runs: int = RUNS, processes: int = P
                         mib = _shape(ipc, size) * slow * (1 + 0.04 * rng.standard_normal())
                         bench = _bench(ipc, size, mib, rng, process, iteration, iterations)
                         shared = rng.random() < 0.03
-                        batch.append({
-                            "ipc": ipc, "buffer_size": size, "variant": variant, "actors": "2thread",
-                            "placement": "same", "total_size": TOTAL, "run": run, "warmup": iteration < WARMUP,
-                            "backend": "none" if variant == "baseline" else "inproc",
-                            "scope": None if variant == "baseline" else "actors",
-                            "process": process_id, "iteration": iteration, "iterations": iterations,
-                            "started": "2026-12-01T00:00:01.000+00:00", "seq": seq, "ok": True, "error": None,
-                            "bench": bench, "counters": _counters(variant, bench, rng),
-                            "busy": {"other_cpu_frac": 0.3 if shared else 0.01, "runnable_others": 0},
-                            "warnings": []})
+                        batch.append(RunRecord(
+                            ipc=ipc, buffer_size=size, variant=variant, actors=DEFAULT_ACTORS,
+                            placement=DEFAULT_PLACEMENT, total_size=TOTAL, run=run, warmup=iteration < WARMUP,
+                            backend="none" if variant == BASELINE else "inproc",
+                            scope=None if variant == BASELINE else "actors",
+                            process=process_id, iteration=iteration, iterations=iterations,
+                            started="2026-12-01T00:00:01.000+00:00", seq=seq,
+                            bench=bench, counters=_counters(variant, bench, rng),
+                            busy={"other_cpu_frac": 0.3 if shared else 0.01, "runnable_others": 0}).to_json())
                         run += 1
                         seq += 1
                     store.append_runs(batch)
@@ -193,7 +196,7 @@ def main(argv=None) -> int:
         times.append(time.perf_counter() - start)
     took = float(np.median(times))
     figures = len(list((report / "figures").glob("*.png")))
-    size_kb = (report / "report.html").stat().st_size / 1024
+    size_kb = (report / "report.html").stat().st_size / KIB
     print(f"build_report: {took:.2f} s (median of {len(times)}; {figures} figures, report.html {size_kb:,.0f} kB)")
     met = took < GOAL_S
     print(f"goal: < {GOAL_S:.0f} s -> {'met' if met else 'NOT MET'}")

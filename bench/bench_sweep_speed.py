@@ -129,7 +129,8 @@ def main() -> int:
                       " medians per point, then their range over the points):")
                 print(excess.groupby("counter").agg(
                     inproc_min=("inproc_excess", "min"), inproc_max=("inproc_excess", "max"),
-                    perf_min=("perf_excess", "min"), perf_max=("perf_excess", "max")).to_string(float_format="{:+,.1f}".format))
+                    perf_min=("perf_excess", "min"), perf_max=("perf_excess", "max"),
+                ).to_string(float_format="{:+,.1f}".format))
             if not bad.empty:
                 shown = bad.assign(size=bad["size"].map(format_size))
                 shown = shown[["ipc", "size", "counter", "inproc", "perf", "diff", "spread", "within_spread"]]

@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     print("-" * len(header))
     for size in sizes:
         any_, same, dd, own = med(size, "any"), med(size, "same"), med(size, "dd"), med(size, "dd_own")
-        print(f"{format_size(size):>6} {any_:13.0f} {same:14.0f} {dd:8.0f} {own:8.0f} {any_ / dd:7.2f} {same / dd:8.2f}")
+        print(f"{format_size(size):>6} {any_:13.0f} {same:14.0f} {dd:8.0f} {own:8.0f}"
+              f" {any_ / dd:7.2f} {same / dd:8.2f}")
     return 0
 
 

@@ -140,7 +140,8 @@ PMCSTAT_STDERR = [
     b"pmcstat: ERROR: Initialization of the pmc(3) library failed: No such file or directory\n",
     b"pmcstat: kvm_openfiles: Operation not permitted\n"]
 DTRACE_STDERR = [
-    b"dtrace: failed to compile script count.d: line 3: probe description fbt::vm_fault:entry does not match any probes\n",
+    b"dtrace: failed to compile script count.d: line 3: probe description fbt::vm_fault:entry "
+    b"does not match any probes\n",
     b"dtrace: failed to initialize dtrace: DTrace requires additional privileges\n",
     b"dtrace: error on enabled probe ID 2\n"]
 
@@ -273,7 +274,8 @@ def _builtin_catalogue_once():
     The catalogue is not what these targets fuzz (``catalogue`` does)."""
     from functools import lru_cache
 
-    from pmcsuite.results.importers import l41, load_catalogue_or_none, tidy_csv
+    from pmcsuite.results.importers import l41, tidy_csv
+    from pmcsuite.results.importers.base import load_catalogue_or_none
     if getattr(l41.load_catalogue_or_none, "cached", False):
         return
     cached = lru_cache(maxsize=4)(lambda extra: load_catalogue_or_none(list(extra)))
@@ -452,7 +454,7 @@ def _targets() -> list[Target]:
                "results.py load (metadata.json)"),
         Target("store", run_store, runs_seeds, "store.py read_metadata, read_runs, drop_incomplete_tail"),
         Target("catalogue", run_catalogue, [USER_CATALOGUE, (ROOT / "pmcsuite/counters.yaml").read_bytes()],
-               "catalogue.py load_catalogue (a user file)"),
+               "pmcsuite.catalogue load_catalogue (a user file)"),
         Target("hostinfo", run_hostinfo, _glob("cpuinfo-*.txt") + [PROC_STAT, OS_RELEASE, b"12 0 34 5 6789\n"],
                "hostinfo.py parse_cpuinfo, cpu_ids, cpu_model_from_cpuinfo, parse_proc_stat, parse_cp_time, "
                "parse_os_release"),

@@ -248,7 +248,7 @@ def _near(sizes, target, steps=1) -> bool:
 def curves_draw(cond, rng, seed, tally: Tally):
     kinds = inflexion_kinds()
     fs = run_findings(vn.table(rng, sweep=cond.sweep, noise=cond.noise, curves=cond.curves, seed=seed))
-    modes = dict(zip(vn.collection.REFERENCE_IPCS, cond.curves))
+    modes = dict(zip(vn.REFERENCE_IPCS, cond.curves))
     if not tally.rows and set(cond.curves) <= set(vn.SMOOTH):      # the rows in reading order
         for measure_ in ["smooth curves with a located inflexion point (pooled)"] + [f"  {c}" for c in cond.curves]:
             tally.add(measure_, [], ("<=", 0.05))
@@ -336,7 +336,7 @@ def main(argv=None) -> int:
 
 def _sweep_text(sweep: str) -> str:
     s = vn.sweep_settings(sweep)
-    return (f"{len(s['sizes'])} sizes x {len(vn.collection.REFERENCE_IPCS)} modes x baseline + {len(vn.PASSES)} "
+    return (f"{len(s['sizes'])} sizes x {len(vn.REFERENCE_IPCS)} modes x baseline + {len(vn.PASSES)} "
             f"passes, {s['runs']} runs in {s['processes']} processes of {s['points_per_process']} points, "
             f"{s['warmup']} warm-up each")
 

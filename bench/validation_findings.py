@@ -69,7 +69,7 @@ def run(draws: int = 50, seed: int = 0) -> list[dict]:
     for name, noise in CONDITIONS.items():
         hits: dict = {}
 
-        def add(measure, hit):
+        def add(measure, hit, hits=hits):
             k, n = hits.get(measure, (0, 0))
             hits[measure] = (k + bool(hit), n + 1)
         t0 = time.perf_counter()
@@ -125,8 +125,8 @@ def main(argv=None) -> int:
         print(f"\n{r['condition']} ({r['seconds']:.0f} s)")
         for measure, value in r["rates"].items():
             goal = GOALS.get(measure)
-            print(f"  {measure:44s} {value:6.1%}  {'goal ' + goal[0] + ' ' + format(goal[1], '.0%') if goal else '':12s}"
-                  f" {_verdict(measure, value)}")
+            shown_goal = f"goal {goal[0]} {goal[1]:.0%}" if goal else ""
+            print(f"  {measure:44s} {value:6.1%}  {shown_goal:12s} {_verdict(measure, value)}")
     return 0
 
 

@@ -1,8 +1,8 @@
 """Synthetic result tables with the noise ``collect`` really makes, and the conditions issue 15 checks.
 
 A table is laid out exactly as ``collect`` lays out a sweep (``pmcsuite.plan.make_jobs`` with the
-settings of ``pmcsuite.collect.collection.DEFAULT`` or ``QUICK``, read from there: sizes, runs, warm-ups,
-processes, points per process; IPC modes ``collection.REFERENCE_IPCS``; the baseline and two passes),
+settings of ``pmcsuite.schema.DEFAULT_SWEEP`` or ``QUICK``, read from there: sizes, runs, warm-ups,
+processes, points per process; IPC modes ``REFERENCE_IPCS``; the baseline and two passes),
 and every run's bandwidth is
 
     curve(ipc, size) x effect(variant, ipc, size) x process level x drift(execution order)
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from pmcsuite.collect import collection
+from pmcsuite.schema import DEFAULT_SWEEP as DEFAULT, QUICK_SWEEP as QUICK, REFERENCE_IPCS
 from pmcsuite.plan import Pass, make_jobs
 from pmcsuite.sizes import parse_sizes
 
@@ -50,9 +50,9 @@ WARM_FACTOR = (0.9, 1.0)          # first iteration of a later point of the proc
 # ---- sweeps -------------------------------------------------------------------------------------
 
 def sweep_settings(sweep: str = "default") -> dict:
-    """``collection.DEFAULT`` or ``QUICK`` with the sizes parsed: sizes, runs, warmup, processes,
+    """``DEFAULT`` or ``QUICK`` with the sizes parsed: sizes, runs, warmup, processes,
     points_per_process (as collect's in-process counting resolves them)."""
-    defaults = {"default": collection.DEFAULT, "quick": collection.QUICK}[sweep]
+    defaults = {"default": DEFAULT, "quick": QUICK}[sweep]
     runs, warmup = int(defaults["runs"]), int(defaults["warmup"])
     processes = max(1, min(int(defaults["processes"]), runs // (warmup + 1)))
     return {"sizes": parse_sizes(defaults["sizes"]), "runs": runs, "warmup": warmup, "processes": processes,
@@ -168,11 +168,11 @@ def sweep_table(rng: np.random.Generator, *, sweep: str = "default", noise: Nois
                 scale: float = 1.0) -> tuple[pd.DataFrame, dict]:
     """One synthetic result table shaped like ``collect``'s (see the module docstring) and what was
     drawn for it (``noise``, ``slow_rows``: the index of the slow runs, ``drift_sign``). ``curves``: one
-    curve name per IPC mode (in ``collection.REFERENCE_IPCS`` order); ``seed``: make_jobs' shuffle;
+    curve name per IPC mode (in ``REFERENCE_IPCS`` order); ``seed``: make_jobs' shuffle;
     ``scale``: multiplies every bandwidth (a second set "as fast" or not). The table's ``attrs`` are
     kept small (pandas copies them on every operation)."""
     s = sweep_settings(sweep)
-    ipcs = list(ipcs or collection.REFERENCE_IPCS)
+    ipcs = list(ipcs or REFERENCE_IPCS)
     curve_of = dict(zip(ipcs, (CURVES[c] for c in curves)))
     noise = noise.draw(rng)
     jobs = make_jobs(ipcs, s["sizes"], s["runs"], [Pass(p, [], [], {}) for p in passes], seed,

@@ -11,7 +11,7 @@ load/align -> analyse -> report. Every step is a plain function a notebook can c
 import importlib
 import types
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401  (re-exported)
 
 # name -> module; imported on first use so that the command line starts fast
 _API = {
@@ -28,7 +28,12 @@ _API = {
     "PmcsuiteError": "errors",
 }
 
-__all__ = sorted(_API) + ["__version__", "collect"]
+# sorted(_API) + ["__version__", "collect"], written out so that tools can read it
+__all__ = [
+    "PmcsuiteError", "bench", "build_report", "check", "compare", "derived_metrics", "explain", "export",
+    "fit_model", "import_csv", "import_l41", "load", "load_catalogue", "overhead", "summarise", "tidy_table",
+    "trace", "__version__", "collect",
+]
 
 
 class _CollectStage(types.ModuleType):

@@ -6,7 +6,7 @@ and the exit status the command line returns for it (one meaning each, README "W
 | 0 | success |
 | 1 | a regression: ``compare --fail-if-slower PCT`` found points slower than that |
 | 2 | bad input or usage (options, sizes, catalogue, result files; a benchmark that failed or hung) |
-| 3 | the environment (a tool missing, permission denied, nothing countable, storage full or read-only, a result directory in use) |
+| 3 | the environment (tool missing, permission denied, nothing countable, storage full/read-only, result dir in use) |
 | 70 | a bug in pmcsuite (internal error) |
 | 128 + N | interrupted by signal N: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP; measured runs are kept |
 """

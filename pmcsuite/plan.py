@@ -3,11 +3,11 @@
 Passes. The requested groups (or bare counter ids) are expanded in order; a counter already
 placed by an earlier group is not counted twice. Each counter gets the event of the first
 platform (in the given order) that spells it for the backend; counters without one are
-returned apart with the reason (``plan_counters``) or refused (``make_passes``), never dropped
-silently. A pass holds events of one platform and one kind only: hardware counters are never
-mixed with kernel software events/tracepoints, whose probes would add to the hardware counts,
-and tracepoints (a probe on every system call) are kept apart from software events (nearly
-free), so that the overhead analysis measures each instrumentation's cost on its own. A group
+returned apart with the reason (``plan_counters``), never dropped silently. A pass holds events
+of one platform and one kind only: hardware counters are never mixed with kernel software
+events/tracepoints, whose probes would add to the hardware counts, and tracepoints (a probe on
+every system call) are kept apart from software events (nearly free), so that the overhead
+analysis measures each instrumentation's cost on its own. A group
 whose counters span kinds is split into ``name.kind`` units (e.g. ``sched.tracepoint``). Whole groups
 are packed first-fit into passes of at most ``slots`` events; a counter listed in the
 platform's ``fixed`` (on a backend of ``fixed_on``) sits on a dedicated counter and takes no
@@ -145,8 +145,9 @@ def plan_counters(cat, groups, platforms, backends) -> tuple[list[Pass], dict[st
     for unit in units:
         slots = cat.platforms[unit.platform].slots
         for members in bins:
-            if (members[0].platform, members[0].kind, members[0].backend) == (unit.platform, unit.kind, unit.backend) and (
-                    slots is None or sum(u.cost for u in members) + unit.cost <= slots):
+            same_kind = (members[0].platform, members[0].kind, members[0].backend) == \
+                (unit.platform, unit.kind, unit.backend)
+            if same_kind and (slots is None or sum(u.cost for u in members) + unit.cost <= slots):
                 members.append(unit)
                 break
         else:
@@ -163,17 +164,6 @@ def plan_counters(cat, groups, platforms, backends) -> tuple[list[Pass], dict[st
         passes.append(Pass("+".join(u.name for u in members), groups_in, counters, events,
                            {c: members[0].platform for c in counters}, backend))
     return passes, unavailable
-
-
-def make_passes(cat, groups, platforms, backend) -> list[Pass]:
-    """Passes for ``groups``; PmcsuiteError if any counter has no event here."""
-    passes, unavailable = plan_counters(cat, groups, platforms, backend)
-    backend = ",".join(backend_names(backend))
-    if unavailable:
-        listed = "; ".join(f"{cid} ({reason})" for cid, reason in unavailable.items())
-        raise PmcsuiteError(f"not available on platform {','.join(platforms) or '(none)'} with backend {backend}:"
-                            f" {listed}; drop these counters or groups, or pass --platform")
-    return passes
 
 
 def make_jobs(ipcs, sizes, runs: int, passes, seed, baseline: bool = True, processes: int | None = None,
@@ -225,6 +215,36 @@ def shuffled_processes(groups, points_per_process: int, rng: random.Random) -> l
         processes += [order[i:i + points_per_process] for i in range(0, len(order), points_per_process)]
     rng.shuffle(processes)
     return processes
+
+
+def more_jobs(cells, passes, *, share: int, smallest: int, max_runs: int, points_per_process: int,
+              first_process: int, rng: random.Random) -> list[Job]:
+    """``collect --target-ci``'s next round: more benchmark processes for the cells that need them.
+
+    ``cells``: ((ipc, size, variant), processes its spread still needs, runs stored, its last run
+    number or -1). Each cell gets that many whole processes (at least one) of ``share`` iterations,
+    warm-ups included, the last one smaller if ``max_runs`` says so, none under ``smallest``; [] when
+    every cell is at its maximum. Run numbers go on after each cell's, process numbers from
+    ``first_process``; no process holds a cell twice; the processes are batched and shuffled like
+    the plan's (``shuffled_processes``)."""
+    by_name = {p.name: p for p in passes}
+    rounds: dict[tuple, list] = {}        # (variant, k): the cells' k-th added process
+    for key, more, count, last in cells:
+        room, first = max_runs - count, last + 1
+        for k in range(max(more, 1)):
+            iterations = min(share, room)
+            if iterations < smallest:
+                break
+            rounds.setdefault((key[2], k), []).append((key, first, iterations))
+            room, first = room - iterations, first + iterations
+    if not rounds:
+        return []
+    jobs = []
+    groups = shuffled_processes([rounds[k] for k in sorted(rounds)], points_per_process, rng)
+    for process, members in enumerate(groups, first_process):
+        for (ipc, size, variant), first_run, iterations in members:
+            jobs.append(Job(ipc, size, variant, process, iterations, first_run, by_name.get(variant)))
+    return jobs
 
 
 def batches(jobs) -> list[list[Job]]:

@@ -1,9 +1,15 @@
-"""The run record: its fields, vocabularies, JSON form, validation and format history.
+"""The one place for what pmcsuite stores and the facts every stage shares.
 
-One place for what a stored run is. The collection writes ``RunRecord``s, the importers build
-them, the store appends their JSON form and ``results.load`` reads them back through
-``RunRecord.from_json`` (which validates); nothing else spells a status, a variant, a scope or a
-reserved column name.
+- the vocabularies (IPC modes, actors, placements, roles, counter statuses, backends, scopes), the
+  units and the defaults of a sweep and of the analysis;
+- ``now()``, the one timestamp, and ``jsonable()``, the one JSON cleaner (``parse_json()`` reads
+  JSON strictly);
+- the run record: ``RunRecord`` is a line of runs.jsonl; the collection and the importers build
+  them, the store appends their JSON form and ``results.load`` reads them back through
+  ``RunRecord.from_json`` (which validates);
+- the metadata document: ``METADATA`` registers every top-level field of metadata.json with its
+  type and meaning; ``check_metadata`` refuses an unknown field or a wrong type (the store runs it
+  on every write and read).
 
 Format history (``format_version`` in metadata.json; runs.jsonl lines follow it):
 
@@ -16,14 +22,38 @@ Format history (``format_version`` in metadata.json; runs.jsonl lines follow it)
 """
 from __future__ import annotations
 
+import datetime as _dt
 import functools
+import json
+import math
+import sys
 from dataclasses import dataclass, field, fields
+from pathlib import PurePath
 
 from .errors import PmcsuiteError
 
 FORMAT = "pmcsuite-results"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
+
+# ---- vocabularies ------------------------------------------------------------------------------
+
+#: the IPC modes ipcbench runs: pipe, pipe-s (Linux: F_SETPIPE_SZ to the buffer size), local
+#: (socketpair AF_UNIX SOCK_STREAM), local-s (SO_SNDBUF/SO_RCVBUF = the buffer size), tcp, tcp-s
+#: (127.0.0.1, buffers as local-s). Imported runs may name others.
+IPC_MODES = ("pipe", "pipe-s", "local", "local-s", "tcp", "tcp-s")
+#: the modes a sweep runs unless --ipc says otherwise; reports show them first (``IPC_ORDER``)
+REFERENCE_IPCS = ("pipe", "local", "local-s")
+#: the IPC modes in the order reports give them colours and markers
+IPC_ORDER = REFERENCE_IPCS + tuple(mode for mode in IPC_MODES if mode not in REFERENCE_IPCS)
+#: who runs the two ends: two threads of one process, or two processes
+ACTORS = ("2thread", "2proc")
+#: the actors a stored run may have: imports also bring L41's "1thread" (one thread does both ends)
+STORED_ACTORS = ("1thread",) + ACTORS
+#: where the actors run: one CPU, two CPUs, wherever the scheduler puts them
+PLACEMENTS = ("same", "split", "any")
+#: the two actors of a run (ipcbench's per-actor counts, times and CPUs are keyed by them)
+ROLES = ("writer", "reader")
 
 #: the variant of the uninstrumented runs; every other variant is the name of a counter pass
 BASELINE = "baseline"
@@ -38,13 +68,126 @@ STATUSES = ("ok", "not_supported", "not_counted", "permission_denied", "multiple
 #: the statuses ipcbench itself reports per event (silent_zero and tool_missing are pmcsuite's verdicts)
 BENCH_STATUSES = ("ok", "not_supported", "permission_denied", "not_counted", "multiplexed", "error")
 
-#: who counted: inproc (the benchmark itself), a tool around it, none (baseline), import
-BACKENDS = ("inproc", "perf", "pmcstat", "dtrace", "none", "import")
+#: the backends a collection runs: inproc (the benchmark counts itself), a tool around it (perf,
+#: pmcstat, dtrace), none (the baseline: nothing counted)
+COLLECT_BACKENDS = ("inproc", "perf", "pmcstat", "dtrace", "none")
+#: who counted a stored run: a collection's backend, or "import"
+BACKENDS = COLLECT_BACKENDS + ("import",)
 
 #: what a counter value covers: "actors" (each actor from just before its first call to just after
 #: its last, summed), "loop" (perf --control around both actors' loops), "process" (the whole
 #: benchmark process), None (nothing counted)
 SCOPES = ("actors", "loop", "process", None)
+
+# ---- units and defaults ------------------------------------------------------------------------
+
+KIB = 1 << 10
+MIB = 1 << 20
+GIB = 1 << 30
+
+#: bytes one run moves
+DEFAULT_TOTAL = 16 * MIB
+#: seconds after which a benchmark process counts as hung, unless --timeout says otherwise
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_ACTORS = "2thread"
+#: a sweep's placement: both actors on one CPU (the trace and one-off ``bench`` runs use "any")
+DEFAULT_PLACEMENT = "same"
+#: the buffer sizes a sweep runs unless --sizes says otherwise
+REFERENCE_SIZES = "1K-16M"
+#: runs per point and variant, warm-ups included, in PROCESSES benchmark processes (in-process
+#: counting; each process runs POINTS points, each starting with WARMUP warm-up iterations).
+#: The process is the unit of the analysis (a process keeps its regime), so processes, not
+#: iterations, buy precision: bench/validation_plan.py (200 synthetic sweeps per plan laid out by
+#: plan.make_jobs: 3 IPC modes, 2 passes, process CV 10 %, iteration CV 3 %, 2 % slow iterations;
+#: cost = time / the summed loop time of the sweep's old plan, a process's start-up 18 ms against
+#: a 9.8 ms iteration, both measured here) gave, as no-effect sweeps with any verdict / overall
+#: 0.85x called slower / a one-size 0.5x called slower / cost:
+#:   default 13 in 3 (old)  1.5 % / 96.7 % /  9.0 % / 1.08      quick 9 in 3 (old)  2.5 % / 81.5 % /  8.5 % / 1.12
+#:   default 14 in 7        3.0 % / 100  % / 92.5 % / 1.27      quick 8 in 4        1.5 % / 91.1 % / 54.5 % / 1.05
+#:   default 16 in 8        6.5 % / 100  % / 99.5 % / 1.46      quick 10 in 5       6.0 % / 97.3 % / 20.5 % / 1.32
+#:                                                              quick 12 in 6       4.0 % / 98.8 % / 65.5 % / 1.58
+#: Default: 14 = 7 x (1 warm-up + 1 measured), within 1.5x of the old loop time. Quick: 12 = 6 x (1 + 1).
+#: With one measured iteration a process, a slow iteration is its process's median: five or more
+#: processes a point are needed for the trimmed level to drop it (quick 8 in 4 was cheaper and past
+#: 90 %, but one run at 0.6x moved its point by 12 %: a quarter of its log); five trim one of five and leave
+#: 2 degrees of freedom (weak one-size verdicts); six is the fewest that does both.
+#: A default process runs 15 points: what a process costs to start (tracepoints are registered per
+#: process, ~40 ms each here) is paid three times less often than with 5. With 5 points a process
+#: the default sweep took 2.05x its loop time (189 processes; goal 1.5x), with 15 1.47x (63
+#: processes; bench/bench_sweep_speed.py --skip-perf). A process's effect is then shared by more
+#: points (inference.shared_variance), which costs the overall verdict power: bench/validate_analysis.py
+#: finds the default's overall 0.85x in 95 % of sweeps; the quick sweep's 13 processes a variant
+#: would find it in 81 %, so it keeps 5 points a process (100 %; its time has no goal).
+DEFAULT_SWEEP = {"sizes": REFERENCE_SIZES, "runs": 14, "warmup": 1, "processes": 7, "points_per_process": 15}
+QUICK_SWEEP = {"sizes": "1K-1M", "runs": 12, "warmup": 1, "processes": 6, "points_per_process": 5}
+
+#: the analysis' defaults: the level of every interval; the family-wise error rate of the changes
+#: claimed in one call (a curve's departures, the counters named, the overhead verdicts); the band
+#: within which a change is negligible (±5 %); a point is reliable when its interval lies within
+#: its centre x/÷ (1 + HALF_WIDTH_LIMIT); how far from a flat range's level a size may be and still
+#: belong to it
+LEVEL = 0.95
+ALPHA = 0.05
+MARGIN = 0.05
+HALF_WIDTH_LIMIT = 0.10
+FLAT_TOLERANCE = 0.05
+
+# ---- time and JSON -----------------------------------------------------------------------------
+
+
+def now() -> str:
+    """The time in UTC, ISO 8601 to the millisecond, e.g. ``2026-12-01T09:30:00.123+00:00`` (when a
+    document was created, a process started, a collection resumed)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def stamp(version: str, command_line=None) -> dict:
+    """The fields every document pmcsuite writes starts with (its provenance: the host, tools ...
+    follow): ``pmcsuite_version`` (``version``), ``created`` (``now()``) and ``command_line``
+    (default ``sys.argv``), each argument a string."""
+    argv = sys.argv if command_line is None else command_line
+    return {"pmcsuite_version": version, "created": now(), "command_line": [str(a) for a in argv]}
+
+
+def jsonable(value):
+    """``value`` as plain JSON data: NaN and infinities as None (JSON has neither), numpy and pandas
+    scalars as Python numbers (pandas' NA and NaT as None, timestamps as ISO text), tuples, sets and
+    numpy arrays as lists, paths as text, dicts and lists cleaned all the way down. Anything else
+    is returned as it is (``json.dumps`` then says what it cannot write)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {jsonable(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    # a numpy or pandas object exists only once its module is imported: no import here
+    numpy, pandas = sys.modules.get("numpy"), sys.modules.get("pandas")
+    if numpy is not None and isinstance(value, (numpy.generic, numpy.ndarray)):
+        return jsonable(value.tolist())
+    if pandas is not None and (value is pandas.NA or value is pandas.NaT):
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    return value
+
+
+def _not_json(constant):
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def parse_json(text):
+    """``json.loads`` of JSON as RFC 8259 defines it: ``NaN``, ``Infinity`` and ``-Infinity`` (Python's
+    extensions, which nothing can store) raise ValueError like any other invalid text."""
+    return json.loads(text, parse_constant=_not_json)
+
+
+# ---- the run record ----------------------------------------------------------------------------
 
 #: fixed columns of the result table (``results.load``), in order, with their dtypes;
 #: counter columns follow. A counter id may not shadow any of them.
@@ -164,6 +307,10 @@ class RunRecord:
         for name in ("warmup", "ok"):
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"'{name}' is {getattr(self, name)!r}, not true/false")
+        if self.actors is not None and self.actors not in STORED_ACTORS:
+            problems.append(f"'actors' is {self.actors!r}, not one of {', '.join(STORED_ACTORS)}")
+        if self.placement is not None and self.placement not in PLACEMENTS:
+            problems.append(f"'placement' is {self.placement!r}, not one of {', '.join(PLACEMENTS)}")
         if self.backend is not None and self.backend not in BACKENDS:
             problems.append(f"'backend' is {self.backend!r}, not one of {', '.join(BACKENDS)}")
         if self.scope not in SCOPES:
@@ -222,3 +369,96 @@ class RunRecord:
     def key(self) -> tuple:
         """What identifies the benchmark process a run came from: (ipc, buffer_size, variant, process)."""
         return (self.ipc, self.buffer_size, self.variant, self.process)
+
+
+# ---- the metadata document ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MetadataField:
+    """One top-level field of metadata.json: the JSON types its value may have (``None``: null;
+    ``float`` takes integers too), what each item of a list must be, and what it means."""
+
+    kinds: tuple
+    meaning: str
+    items: type | None = None
+
+
+#: every top-level field of metadata.json a pmcsuite writes (or ever wrote): the store refuses any
+#: other, and a value of another type, on every write and read (``check_metadata``)
+METADATA = {
+    "format": MetadataField((str,), f"always {FORMAT!r}: what the directory is"),
+    "format_version": MetadataField((int,), "the version of the format (history above); "
+                                    f"this pmcsuite writes {FORMAT_VERSION}, reads {READABLE_VERSIONS}"),
+    "pmcsuite_version": MetadataField((str,), "the pmcsuite that wrote the directory"),
+    "created": MetadataField((str,), "when the directory was created: UTC, ISO 8601 (now())"),
+    "command_line": MetadataField((list,), "the command that created it, one argument a string", str),
+    "seed": MetadataField((int, None), "the seed of the execution order (null for imports)"),
+    "source": MetadataField((str,), "who made it: collect, import-l41 or import-csv"),
+    "host": MetadataField((dict,), "the measured machine: hostname, os, os_release, kernel, machine, "
+                          "cpu_model, cpus, python, perf_event_paranoid (--host: read there, with via); "
+                          "imports: null where the data does not say, note from --host-note"),
+    "tag": MetadataField((str, None), "collect --tag: the user's label (kernel-6.1, governor=...)"),
+    "platform": MetadataField((list,), "the catalogue platforms the counters were chosen for", str),
+    "backend": MetadataField((str,), "the counting backends, comma-separated in order of preference "
+                             "(inproc, perf, pmcstat,dtrace, none), or import"),
+    "tools": MetadataField((dict,), "tool name -> its version (perf, cc, pmcstat ...), ipcbench -> how "
+                           "it was built; imports: source_tool"),
+    "catalogue": MetadataField((dict, None), "the counter catalogue: version, sha256, sources and the "
+                               "snapshot of its files analysis reads (null: an import without one)"),
+    "plan": MetadataField((dict,), "what the sweep runs: ipc, sizes, runs, warmup, processes, "
+                          "points_per_process, total_size, actors, placement, force, groups, "
+                          "skipped_counters, passes"),
+    "settings": MetadataField((dict,), "collect: everything --resume needs to rebuild the same sweep "
+                              "(collect.settings.Settings)"),
+    "resumes": MetadataField((list,), "collect: one object per resume (time, command_line, remaining, "
+                             "timeout)", dict),
+    "imported": MetadataField((dict,), "imports: the files read (path, sha256, format, runs), "
+                              "manifests, warmup and notes"),
+    "note": MetadataField((str,), "free text about the directory (a synthetic fixture says so)"),
+    "exported_from": MetadataField((str,), "export: the result directory the exported files come from"),
+}
+
+
+class MalformedMetadata(PmcsuiteError, ValueError):
+    """A metadata document that does not follow ``METADATA`` (which field, in one line)."""
+
+
+_KIND_WORDS = {str: "text", int: "an integer", float: "a number", bool: "true/false", list: "a list",
+               dict: "an object", None: "null"}
+
+
+def _has_kind(value, kind) -> bool:
+    if kind is None:
+        return value is None
+    if kind is int:
+        return _is_int(value)
+    if kind is float:
+        return _is_number(value)
+    return isinstance(value, kind)
+
+
+def _field_problem(name: str, value) -> str | None:
+    spec = METADATA.get(name)
+    if spec is None:
+        return f"'{name}' is not a metadata field (schema.METADATA lists them)"
+    if not any(_has_kind(value, kind) for kind in spec.kinds):
+        return f"'{name}' is {_short(value)}, not {' or '.join(_KIND_WORDS[k] for k in spec.kinds)}"
+    if spec.items is not None and not all(_has_kind(item, spec.items) for item in value):
+        return f"'{name}' has an item that is not {_KIND_WORDS[spec.items]}"
+    return None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_metadata(doc) -> dict:
+    """``doc`` if it is a metadata document ``METADATA`` allows (every field registered, of its
+    type); else MalformedMetadata (a PmcsuiteError and a ValueError) naming each wrong field."""
+    if not isinstance(doc, dict):
+        raise MalformedMetadata("the metadata is not an object")
+    problems = [problem for name, value in doc.items() if (problem := _field_problem(name, value))]
+    if problems:
+        raise MalformedMetadata("; ".join(problems))
+    return doc

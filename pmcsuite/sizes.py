@@ -2,8 +2,9 @@
 import re
 
 from .errors import PmcsuiteError
+from .schema import GIB, KIB, MIB
 
-_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+_UNITS = {"": 1, "B": 1, "K": KIB, "M": MIB, "G": GIB}
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]?)(?:I?B)?\s*$", re.IGNORECASE)
 
 
@@ -16,7 +17,8 @@ def parse_size(text) -> int:
         if not match:
             raise PmcsuiteError(f"invalid size {text!r}: write a positive number of bytes, e.g. 65536, 64K or 1M")
         if len(match.group(1)) > 30:            # int() refuses 4300+ digits; no buffer is 10^30 bytes
-            raise PmcsuiteError(f"invalid size {str(text)[:40]!r}...: {len(match.group(1))} digits, far beyond any buffer size")
+            raise PmcsuiteError(f"invalid size {str(text)[:40]!r}...: {len(match.group(1))} digits, far beyond "
+                                "any buffer size")
         value = int(match.group(1)) * _UNITS[match.group(2).upper()]
     if value <= 0:
         raise PmcsuiteError(f"invalid size {text!r}: sizes must be positive")
@@ -49,7 +51,7 @@ def parse_sizes(text) -> list[int]:
 def format_size(value: int) -> str:
     """65536 -> '64K', 1048576 -> '1M', 1000 -> '1000'."""
     value = int(value)
-    for suffix, unit in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+    for suffix, unit in (("G", GIB), ("M", MIB), ("K", KIB)):
         if value >= unit and value % unit == 0:
             return f"{value // unit}{suffix}"
     return str(value)

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from pmcsuite.plan import Pass, make_jobs
+from pmcsuite.schema import DEFAULT_TOTAL as TOTAL
+from pmcsuite.schema import MIB
 
 SIZES = [1 << k for k in range(10, 25)]     # 1K .. 16M, the default sweep's 15 sizes
 QUICK_SIZES = [1 << k for k in range(10, 21)]   # 1K .. 1M
-TOTAL = 1 << 24
-MIB = 1 << 20
 
 
 def curve(size: int) -> float:

@@ -6,12 +6,20 @@ hide exactly what it is meant to catch."""
 import functools
 import importlib.util
 import os
+import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
 IN_CI = bool(os.environ.get("CI"))
+LINUX = sys.platform.startswith("linux")
 #: zig cc (the ``cross`` extra's ziglang wheel): cross-compiling ipcbench for a board or a target
 HAVE_ZIG = importlib.util.find_spec("ziglang") is not None
+HAVE_PERF = LINUX and shutil.which("perf") is not None
+#: the syscall tracepoints that perf_event_open counts (tracefs mounted, a kernel with CONFIG_FTRACE_SYSCALLS)
+TRACEFS = any(Path(root, "events", "syscalls", "sys_enter_write", "id").exists()
+              for root in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"))
 
 
 def require(ok, why: str) -> None:
@@ -32,3 +40,20 @@ def needs(ok, why: str):
             return test(*args, **kwargs)
         return checked
     return wrap
+
+
+PERF = "Linux perf is needed (bin/install adds it)"
+#: decorator for the tests that run Linux perf itself
+needs_perf = needs(HAVE_PERF, PERF)
+
+
+def require_perf() -> None:
+    """Skip (or, in CI, fail) unless Linux perf is here."""
+    require(HAVE_PERF, PERF)
+
+
+def require_tracepoints() -> None:
+    """Skip (or, in CI, fail) unless this process can count the syscall tracepoints."""
+    require(LINUX, "counting with perf_event_open needs Linux")
+    require(os.geteuid() == 0, "counting tracepoints needs root")
+    require(TRACEFS, "tracefs with syscalls:sys_enter_write must be mounted on /sys/kernel/tracing")

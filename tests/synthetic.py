@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from pmcsuite.schema import DEFAULT_TOTAL as TOTAL
+from pmcsuite.schema import KIB, MIB
+
 SIZES = [1 << k for k in range(10, 25)]   # 1K .. 16M, 15 sizes
-TOTAL = 1 << 24
-MIB = 1 << 20
 
 
 def peak_then_plateau(x):
@@ -62,7 +63,7 @@ def add_counter(df, name, per_kib, variant=None, noise=0.0, seed=0, status="ok")
     df[name] = np.nan
     df[f"{name}_status"] = None
     if per_kib is not None:
-        values = np.array([float(per_kib(v)) for v in x]) * df["total_size"].to_numpy(float) / 1024
+        values = np.array([float(per_kib(v)) for v in x]) * df["total_size"].to_numpy(float) / KIB
         values = values * (1 + noise * rng.standard_normal(len(df)))
         df.loc[rows, name] = values[rows.to_numpy()]
     df.loc[rows, f"{name}_status"] = status if per_kib is None else "ok"

@@ -5,10 +5,13 @@ import json
 import pytest
 
 from pmcsuite.analysis import kernel
-from pmcsuite.analysis.kernel import (KernelView, crosschecks, faults_table, kernel_view, pipe_reads,
-                                      return_sizes, syscall_checks, tracepoint_passes)
+from pmcsuite.analysis.kernel import (KernelView, crosschecks, exact_crosschecks, faults_table, kernel_view,
+                                      pipe_reads, return_sizes, syscall_checks, tracepoint_passes)
+from pmcsuite.catalogue import load_catalogue
 
 from test_kernel_sections import M, kernel_table
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
@@ -25,6 +28,14 @@ def test_report_module_reexports_the_computations():
     assert kernel_sections.return_sizes is kernel.return_sizes
 
 
+def test_no_crosscheck_says_which_counters_would_have_been_checked():
+    import pandas as pd
+    from pmcsuite.report import kernel_sections
+    [text] = kernel_sections._crosscheck_text(pd.DataFrame(columns=kernel.CROSSCHECK_COLUMNS))
+    assert text.startswith("No run counted any of `page_faults`, `context_switches`, `syscalls_read`, "
+                           "`syscalls_write`, so")
+
+
 def test_pipe_reads_and_syscall_checks(df):
     found = pipe_reads(return_sizes(df))
     assert found == {"max_read_bucket": 65536, "max_buffer": M, "pipe_size": 65536,
@@ -33,6 +44,31 @@ def test_pipe_reads_and_syscall_checks(df):
     assert checks.loc["syscalls_write", "median_extra"] == 2 and checks.loc["syscalls_read", "max_extra"] == 1
     assert (checks["below"] == 0).all() and (checks["runs"] == 18).all()    # 2 modes x 3 sizes x 3 measured runs
     assert pipe_reads(return_sizes(df[df["ipc"] == "local"])) is None
+
+
+OLD_CATALOGUE = """version: 1
+counters:
+  syscalls_write: {description: write() calls, unit: count, kind: tracepoint}
+groups:
+  calls: {description: calls, counters: [syscalls_write]}
+platforms:
+  software: {description: kernel, kinds: [tracepoint], slots: null}
+"""
+
+
+def test_syscall_checks_read_the_result_catalogue(df, tmp_path):
+    """The checked counters are the crosschecks with an exact scope: the result's catalogue's, the
+    built-in one's for a counter whose snapshot predates the field."""
+    assert exact_crosschecks() == [("syscalls_read", ("reads",)), ("syscalls_write", ("writes",))]
+    old = {"catalogue": {"snapshot": {"format": 1, "files": [{"source": "old.yaml", "text": OLD_CATALOGUE}]}}}
+    assert exact_crosschecks(old) == [("syscalls_write", ("writes",)), ("syscalls_read", ("reads",))]
+    user = tmp_path / "user.yaml"
+    user.write_text("counters:\n  page_faults: {crosscheck: {own: [minflt, majflt], exact: [loop]}}\n"
+                    "  syscalls_read: {crosscheck: {own: [reads]}}\n")
+    df.attrs["metadata"] = {"catalogue": load_catalogue([user]).metadata()}
+    checks = syscall_checks(df).set_index("counter")
+    assert list(checks.index) == ["page_faults", "syscalls_write"]
+    assert checks.loc["page_faults", "own"] == "minflt+majflt" and checks.loc["page_faults", "median_extra"] == 0
 
 
 def test_faults_table_and_crosschecks(df):

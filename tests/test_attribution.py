@@ -12,7 +12,7 @@ from pmcsuite.analysis.attribution import (CATALOGUE, MIN_SHARE, OTHER_RUNS, SAM
 from pmcsuite.catalogue import load_catalogue
 from pmcsuite.errors import PmcsuiteError
 
-pytestmark = pytest.mark.filterwarnings("error")
+pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("error")]
 
 MIB = 1 << 20
 TOTAL = 1 << 24

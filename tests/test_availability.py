@@ -13,6 +13,8 @@ from needs import needs
 from pmcsuite.collect.backends import CounterValue
 from pmcsuite.collect.check import CheckResult, check, format_check
 
+pytestmark = pytest.mark.e2e
+
 STANDINS = Path(__file__).resolve().parent / "standins"
 SOFTWARE = ["task_clock", "page_faults", "minor_faults", "major_faults", "context_switches",
             "cpu_migrations", "syscalls_read", "syscalls_write", "syscalls_all", "sched_switch"]
@@ -86,12 +88,6 @@ def test_fake_catalogue_groups_and_tool_missing():
 def test_format_check_extra_statuses():
     res = [CheckResult("a", "e", "error", "boom"), CheckResult("b", "f", "available")]
     assert format_check(res).splitlines()[-1].endswith(", 1 error")
-
-
-@pytest.fixture(scope="module")
-def cat():
-    from pmcsuite.catalogue import load_catalogue
-    return load_catalogue()
 
 
 @real_perf_x86

@@ -10,24 +10,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from needs import needs, require  # noqa: E402
+from needs import LINUX, needs, require, require_tracepoints  # noqa: E402
 
 from pmcsuite.collect import benchmark as bm
 from pmcsuite.errors import PmcsuiteError
 
+pytestmark = pytest.mark.e2e
+
 MiB = 1 << 20
-LINUX = sys.platform.startswith("linux")
 CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-
-
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("ipcbench-cache")
-
-
-@pytest.fixture(scope="session")
-def exe(cache):
-    return bm.build(cache_dir=cache)
 
 
 def run(exe, ipc, buffer_size, total=MiB, **kw):
@@ -182,7 +173,8 @@ def test_placement_split_uses_two_cpus(exe):
     (["-p", "elsewhere"], "unknown placement 'elsewhere'"),
     (["-p", "any", "-c", "0"], "-c needs -p same"),
     (["--ctl-fifo", "/tmp/x"], "--ctl-fifo and --ack-fifo go together"),
-    (["-e", "w=syscalls:sys_enter_write", "--ctl-fifo", "/c", "--ack-fifo", "/a"], "-e and --ctl-fifo exclude each other"),
+    (["-e", "w=syscalls:sys_enter_write", "--ctl-fifo", "/c", "--ack-fifo", "/a"],
+     "-e and --ctl-fifo exclude each other"),
     (["-n", "2", "--ctl-fifo", "/c", "--ack-fifo", "/a"], "--ctl-fifo needs -n 1"),
     (["-n", "0"], "invalid iteration count '0'"),
     (["--iterations", "100001"], "invalid iteration count '100001'"),
@@ -256,7 +248,8 @@ def test_bench_argv(exe):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(ipc="pipe", buffer_size=3000), "total size 16M is not a multiple of the buffer size 3000"),
-    (dict(ipc="fifo", buffer_size=4096), "unknown IPC mode 'fifo': use one of pipe, pipe-s, local, local-s, tcp, tcp-s"),
+    (dict(ipc="fifo", buffer_size=4096),
+     "unknown IPC mode 'fifo': use one of pipe, pipe-s, local, local-s, tcp, tcp-s"),
     (dict(ipc="pipe", buffer_size=4096, actors="3proc"), "use one of 2thread, 2proc"),
     (dict(ipc="pipe", buffer_size=4096, placement="far"), "use one of same, split, any"),
     (dict(ipc="pipe", buffer_size="0"), "invalid size"),
@@ -304,7 +297,8 @@ def test_run_bench_garbage_and_error_exit():
     with pytest.raises(PmcsuiteError, match="printed nothing"):
         bm.run_bench([sys.executable, "-c", "pass"], timeout=30)
     with pytest.raises(PmcsuiteError, match=r"failed \(exit 1\): ipcbench: error: boom"):
-        bm.run_bench([sys.executable, "-c", "import sys; sys.stderr.write('noise\\nipcbench: error: boom\\n'); sys.exit(1)"])
+        bm.run_bench([sys.executable, "-c",
+                      "import sys; sys.stderr.write('noise\\nipcbench: error: boom\\n'); sys.exit(1)"])
     with pytest.raises(PmcsuiteError, match="cannot run the benchmark"):
         bm.run_bench(["/nonexistent/ipcbench"])
 
@@ -344,15 +338,15 @@ def test_parse_bench_output():
 
 # ------------------------------------------------------------------ build and cache
 
-def test_build_is_cached(exe, cache, monkeypatch):
+def test_build_is_cached(exe, bench_cache, monkeypatch):
     mtime = exe.stat().st_mtime_ns
     monkeypatch.setattr(bm, "_compile", lambda *a, **k: pytest.fail("compiled again"))
-    assert bm.build(cache_dir=cache) == exe
+    assert bm.build(cache_dir=bench_cache) == exe
     assert exe.stat().st_mtime_ns == mtime
-    info = bm.build_info(cache_dir=cache)
+    info = bm.build_info(cache_dir=bench_cache)
     assert info["source_sha256"] == __import__("hashlib").sha256(bm.source_path().read_bytes()).hexdigest()
     assert info["static"] == ("-static" in info["flags"]) and info["compiler_version"]
-    assert not [p for p in cache.iterdir() if p.name.startswith(".ipcbench-")]  # no temporary left behind
+    assert not [p for p in bench_cache.iterdir() if p.name.startswith(".ipcbench-")]  # no temporary left behind
 
 
 def test_cache_dir_from_environment(monkeypatch, tmp_path):
@@ -390,8 +384,9 @@ def test_compiler_error_gives_first_error_line(tmp_path):
 
 @needs(shutil.which("gcc") is not None, "needs gcc for the dynamic fallback (bin/install adds it)")
 def test_static_link_failure_falls_back_to_dynamic(tmp_path):
-    cc = fake_compiler(tmp_path, "if '-static' in sys.argv:\n    sys.stderr.write('ld: cannot find -lc\\n'); sys.exit(1)\n"
-                                 "sys.exit(subprocess.call(['gcc', *sys.argv[1:]]))\n")
+    cc = fake_compiler(tmp_path,
+                       "if '-static' in sys.argv:\n    sys.stderr.write('ld: cannot find -lc\\n'); sys.exit(1)\n"
+                       "sys.exit(subprocess.call(['gcc', *sys.argv[1:]]))\n")
     cache = tmp_path / "cache"
     exe = bm.build(cc=cc, cache_dir=cache)
     info = bm.build_info(cc=cc, cache_dir=cache)
@@ -399,8 +394,8 @@ def test_static_link_failure_falls_back_to_dynamic(tmp_path):
     assert bm.run_bench(bm.bench_argv(exe, "pipe", 4096, MiB, placement="any"))["bytes_ok"] is True
 
 
-def test_bench_convenience(monkeypatch, cache):
-    monkeypatch.setenv("PMCSUITE_CACHE", str(cache))
+def test_bench_convenience(monkeypatch, bench_cache):
+    monkeypatch.setenv("PMCSUITE_CACHE", str(bench_cache))
     r = bm.bench("local", "16K", "1M")
     assert r["ipc"] == "local" and r["writes"] == 64 and r["placement"] == "same"
 
@@ -484,17 +479,9 @@ def test_each_iteration_gets_a_fresh_ipc_object(exe):
 
 # ------------------------------------------------------------------ counting in the actors (-e)
 
-TRACEFS = any(Path(root, "events", "syscalls", "sys_enter_write", "id").exists()
-              for root in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"))
 SOFT_EVENTS = {"task_clock": "task-clock", "page_faults": "page-faults", "ctx": "context-switches",
                "sc_write": "syscalls:sys_enter_write", "sc_read": "syscalls:sys_enter_read",
                "sc_all": "raw_syscalls:sys_enter"}
-
-
-def need_tracepoints():
-    require(LINUX, "counting with perf_event_open needs Linux")
-    require(os.geteuid() == 0, "counting tracepoints needs root")
-    require(TRACEFS, "tracefs with syscalls:sys_enter_write must be mounted on /sys/kernel/tracing")
 
 
 def counted(exe, ipc, size, total, actors, events, iterations=1, placement="same"):
@@ -515,7 +502,7 @@ def counted(exe, ipc, size, total, actors, events, iterations=1, placement="same
 @pytest.mark.parametrize("size", [4096, 65536, MiB])
 def test_actors_count_exactly_their_own_system_calls(exe, ipc, size, actors):
     """Each actor counts itself: its write()s or read()s exactly, plus the one disabling ioctl."""
-    need_tracepoints()
+    require_tracepoints()
     for r in counted(exe, ipc, size, 4 * MiB, actors, SOFT_EVENTS, iterations=2):
         c = r["counters"]
         for ident in SOFT_EVENTS:
@@ -542,7 +529,7 @@ def test_actors_count_exactly_their_own_system_calls(exe, ipc, size, actors):
 
 
 def test_unknown_tracepoint_and_missing_pmu_are_not_supported(exe):
-    need_tracepoints()
+    require_tracepoints()
     events = {"nope": "syscalls:sys_enter_no_such_call", "pmu": "nosuchpmu/event=0x11/", "ok": "task-clock"}
     r = counted(exe, "pipe", 65536, MiB, "2thread", events)[0]
     for ident, word in [("nope", "does not exist"), ("pmu", "PMU 'nosuchpmu'")]:
@@ -612,7 +599,8 @@ def test_permission_denied_names_perf_event_paranoid(exe, tmp_path):
 # ------------------------------------------------------------------ Python validators
 
 def test_bench_argv_iterations_and_events():
-    argv = bm.bench_argv("x", "pipe", 4096, iterations=5, events={"instr": "instructions", "sc_w": "syscalls:sys_enter_write"})
+    argv = bm.bench_argv("x", "pipe", 4096, iterations=5,
+                         events={"instr": "instructions", "sc_w": "syscalls:sys_enter_write"})
     assert argv[-6:] == ["-n", "5", "-e", "instr=instructions", "-e", "sc_w=syscalls:sys_enter_write"]
     assert "-n" not in bm.bench_argv("x", "pipe", 4096, iterations=1)
 
@@ -655,7 +643,8 @@ def test_parse_bench_lines_version_2():
         ({**SAMPLE2, "counters": {"w": {**counters["w"], "status": "fine"}}}, "status 'fine' is unknown"),
         ({**SAMPLE2, "counters": {"w": {**counters["w"], "value": None}}}, "counters.w is ok without a count"),
         ({**SAMPLE2, "counters": {"i": {**counters["i"], "value": 0}}}, "has a value although it is not_supported"),
-        ({**SAMPLE2, "counters": {"w": {**counters["w"], "writer": {"status": "?", "value": 1}}}}, "counters.w.writer is malformed"),
+        ({**SAMPLE2, "counters": {"w": {**counters["w"], "writer": {"status": "?", "value": 1}}}},
+         "counters.w.writer is malformed"),
         ({**SAMPLE2, "counters": {"w": {**counters["w"], "event": 5}}}, "counters.w.event is not a string"),
     ]:
         with pytest.raises(PmcsuiteError, match=message) as info:
@@ -717,13 +706,14 @@ def test_points_of_a_smaller_size_after_a_larger_one_check_their_data(exe):
 
 def test_points_count_exactly_across_points(exe):
     """Counting in the actors stays exact at every iteration of every point."""
-    need_tracepoints()
+    require_tracepoints()
     events = {"sc_write": "syscalls:sys_enter_write", "sc_read": "syscalls:sys_enter_read",
               "sc_all": "raw_syscalls:sys_enter"}
     for actors in bm.ACTORS:
         argv = bm.bench_points_argv(exe, POINTS, 4 * MiB, actors=actors, events=events)
         results = bm.run_bench_lines(argv, timeout=120)
-        assert [(r["point"], r["iteration"]) for r in results] == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
+        assert [(r["point"], r["iteration"]) for r in results] == \
+            [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
         for r in results:
             c = r["counters"]
             assert r["bytes_ok"] is True and r["counting"] == "actors"
@@ -731,7 +721,8 @@ def test_points_count_exactly_across_points(exe):
             assert c["sc_write"]["value"] == r["writes"] == 4 * MiB // r["buffer_size"], r
             assert c["sc_read"]["value"] == r["reads"], r
             assert (c["sc_write"]["reader"]["value"], c["sc_read"]["writer"]["value"]) == (0, 0)
-            assert c["sc_all"]["writer"]["value"] == r["writes"] + 1 and c["sc_all"]["reader"]["value"] == r["reads"] + 1
+            assert c["sc_all"]["writer"]["value"] == r["writes"] + 1
+            assert c["sc_all"]["reader"]["value"] == r["reads"] + 1
 
 
 SWEEP_EVENTS = {"w": "syscalls:sys_enter_write", "r": "syscalls:sys_enter_read", "all": "raw_syscalls:sys_enter",
@@ -744,13 +735,15 @@ def test_one_process_for_many_points_counts_like_separate_processes(exe):
     """6 points x 4 iterations counting four tracepoints in one process give the same lines, with
     the same exact counts, as six processes (what it saves, tracepoint registration per process,
     is measured by bench/bench_sweep_speed.py)."""
-    need_tracepoints()
+    require_tracepoints()
     one = bm.run_bench_lines(bm.bench_points_argv(exe, SWEEP, MiB, events=SWEEP_EVENTS), timeout=120)
     six = [r for ipc, size, n in SWEEP
-           for r in bm.run_bench_lines(bm.bench_argv(exe, ipc, size, MiB, iterations=n, events=SWEEP_EVENTS), timeout=120)]
+           for r in bm.run_bench_lines(bm.bench_argv(exe, ipc, size, MiB, iterations=n, events=SWEEP_EVENTS),
+                                       timeout=120)]
     assert len(one) == len(six) == 24
     for r in one + six:
-        assert r["bytes_ok"] and r["counters"]["w"]["value"] == r["writes"] and r["counters"]["r"]["value"] == r["reads"]
+        assert r["bytes_ok"]
+        assert r["counters"]["w"]["value"] == r["writes"] and r["counters"]["r"]["value"] == r["reads"]
     assert [(r["ipc"], r["buffer_size"], r["iteration"]) for r in one] == \
         [(r["ipc"], r["buffer_size"], r["iteration"]) for r in six]
 

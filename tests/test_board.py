@@ -14,10 +14,11 @@ import pytest
 from needs import require
 from pmcsuite.collect import board as bd
 from pmcsuite.collect import benchmark as bm
-from pmcsuite.catalogue import load_catalogue
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.collect.hostinfo import match_platforms
 from pmcsuite.plan import plan_counters
+
+pytestmark = pytest.mark.board
 
 TARGET = "aarch64-linux-musl"
 BENCH = ["ipcbench", "-i", "pipe", "-b", "64K", "-t", "1M", "-p", "same"]
@@ -38,11 +39,6 @@ def values(line: dict, events: dict, cat):
     """The lead's backends.inproc.counter_values: one line's counters -> CounterValues."""
     from pmcsuite.collect.backends.inproc import counter_values
     return {v.counter: v for v in counter_values(line, events, cat)}
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return load_catalogue()
 
 
 @pytest.fixture(scope="module")

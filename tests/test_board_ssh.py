@@ -28,6 +28,8 @@ from pmcsuite.collect import board as bd  # noqa: E402
 from pmcsuite.errors import PmcsuiteError  # noqa: E402
 from pmcsuite.collect.hostinfo import cpu_model_from_cpuinfo  # noqa: E402
 
+pytestmark = [pytest.mark.board, pytest.mark.ssh]
+
 SIZES, RUNS, TOTAL = (4096, 65536), 4, 1 << 20
 SWEEP = ["--counters", "instr", "--ipc", "pipe", "--sizes", ",".join(map(str, SIZES)), "--runs", RUNS,
          "--processes", "2", "--total", "1M", "--no-progress"]
@@ -133,7 +135,8 @@ def test_collect_on_the_board_counts_instructions_and_cycles(sweep):
     # PMU's cycle counter counts instructions (tests/test_board.py).
     assert counted["instructions"].between(0.1 * TOTAL, 50 * TOTAL).all(), counted["instructions"].tolist()
     assert (counted["cycles"] == counted["instructions"]).all()
-    print("\ninstructions per run (median):", {int(k): int(v) for k, v in counted.groupby("buffer_size")["instructions"].median().items()})
+    medians = counted.groupby("buffer_size")["instructions"].median()
+    print("\ninstructions per run (median):", {int(k): int(v) for k, v in medians.items()})
     baseline = df[df["variant"] == "baseline"]
     assert baseline["instructions"].isna().all()                                # baselines open no counter
 
@@ -194,14 +197,15 @@ def test_serve_without_images_names_bin_install(tmp_path):
 
 def test_serve_command_until_ctrl_c():
     _require_board()
-    proc = subprocess.Popen([sys.executable, "-m", "pmcsuite.collect.board", "serve", "--smp", "1"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "pmcsuite.collect.board", "serve", "--smp", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = [proc.stdout.readline() for _ in range(3)]
         assert "answers SSH on 127.0.0.1:" in lines[0], (lines, proc.stderr.read() if proc.poll() is not None else "")
         login = shlex.split(lines[1])                                  # the ssh line it prints, as a user runs it
         assert login[0] == "ssh" and lines[2].strip().startswith("pmcsuite collect --host root@127.0.0.1:")
-        said = subprocess.run([*login, "-o", "BatchMode=yes", "uname", "-m"], capture_output=True, text=True, timeout=60)
+        said = subprocess.run([*login, "-o", "BatchMode=yes", "uname", "-m"],
+                              capture_output=True, text=True, timeout=60)
         assert said.returncode == 0 and said.stdout.strip() == "aarch64", said.stderr
         qemu = _qemu_children(proc.pid)
         assert len(qemu) == 1

@@ -27,6 +27,8 @@ import pmcsuite
 from pmcsuite.report import build_report
 from synthetic import scaled_copy
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[1]
 L41 = Path(__file__).resolve().parent / "fixtures" / "l41"
 WIDTH = 1280

@@ -10,16 +10,13 @@ import pytest
 from pmcsuite.catalogue import BUILTIN, evaluate_formula, load_catalogue, parse_formula
 from pmcsuite.errors import PmcsuiteError
 
+pytestmark = pytest.mark.unit
+
 FIXTURES = Path(__file__).parent / "fixtures"
 COUNTER_IDS = """instructions cycles l1d_access l1d_refill l1i_refill l2_access l2_refill axi_read axi_write
     mem_read mem_write itlb_refill dtlb_refill task_clock page_faults minor_faults major_faults
     context_switches cpu_migrations offcpu_ns fault_ns syscalls_read syscalls_write syscalls_all sched_switch""".split()
 GROUPS = "instr l1 l1i l2 axi mem tlb syscalls faults sched time".split()
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return load_catalogue()
 
 
 def write(tmp_path, text, name="user.yaml"):
@@ -260,9 +257,11 @@ def test_one_event_spellings_still_load(tmp_path, cat):
     counters among them), raw events, tracepoints and a user's single events."""
     assert cat.platforms["freebsd-kernel"].events["fault_ns"]["dtrace"] == "fbt::vm_fault:entry,fbt::vm_fault:return"
     path = write(tmp_path, "platforms:\n  software:\n    events:\n"
-                           "      context_switches: {perf: cs}\n      cpu_migrations: {perf: 'sched:sched_migrate_task'}\n"
+                           "      context_switches: {perf: cs}\n"
+                           "      cpu_migrations: {perf: 'sched:sched_migrate_task'}\n"
                            "  x86-64:\n    events:\n      cycles: {perf: r003c, pmcstat: unhalted-cycles}\n"
-                           "  freebsd-kernel:\n    events:\n      offcpu_ns: {dtrace: 'sched:::off-cpu,sched:::on-cpu'}\n")
+                           "  freebsd-kernel:\n    events:\n"
+                           "      offcpu_ns: {dtrace: 'sched:::off-cpu,sched:::on-cpu'}\n")
     mine = load_catalogue([path])
     assert mine.platforms["software"].events["context_switches"]["perf"] == "cs"
     assert mine.platforms["x86-64"].events["cycles"] == {"perf": "r003c", "pmcstat": "unhalted-cycles"}
@@ -327,7 +326,7 @@ def test_kernel_times_are_dtrace_only_with_precise_reasons(cat):
     fbsd = cat.platforms["freebsd-kernel"]
     assert fbsd.detect == {"os": ["FreeBSD"]}     # detected with the CPU's platform on FreeBSD
     for cid, spec in fbsd.events.items():
-        assert set(spec) == {"dtrace"} and spec["dtrace"] == DEFAULT_EVENTS[cid], cid
+        assert set(spec) <= {"dtrace", "clause"} and spec["dtrace"] == DEFAULT_EVENTS[cid], cid
     linux = ["x86-64", "software"]
     assert cat.event_for("offcpu_ns", linux, "perf") is None and cat.event_for("fault_ns", linux, "perf") is None
     assert "offcpu_writer_ns" in cat.unavailable_reason("offcpu_ns", linux, "perf")
@@ -389,13 +388,15 @@ def test_snapshot_round_trip(cat):
 
 USER_CATALOGUE = """
 counters:
-  widget_events: {description: "Widget thingies handed over (my board; counted by my driver)", unit: count, kind: hardware}
+  widget_events: {description: "Widget thingies handed over (my board; counted by my driver)", unit: count,
+                  kind: hardware}
 platforms:
   x86-64:
     events:
       widget_events: {perf: "widget:thingies"}
 derived:
-  widgets_per_write: {formula: widget_events / syscalls_write, unit: widgets/call, description: Widgets per write() call}
+  widgets_per_write: {formula: widget_events / syscalls_write, unit: widgets/call,
+                      description: Widgets per write() call}
 """
 
 
@@ -431,8 +432,112 @@ def test_result_directory_keeps_a_counter_todays_catalogue_does_not_know(tmp_pat
 def test_result_directory_without_snapshot_falls_back_with_a_note(tmp_path):
     from pmcsuite.catalogue import result_catalogue
     user = write(tmp_path, USER_CATALOGUE)
-    old = {"catalogue": {"version": 1, "sha256": "0" * 64, "sources": [str(BUILTIN), str(user), str(tmp_path / "gone.yaml")]}}
+    sources = [str(BUILTIN), str(user), str(tmp_path / "gone.yaml")]
+    old = {"catalogue": {"version": 1, "sha256": "0" * 64, "sources": sources}}
     cat = result_catalogue(old)
     assert "widget_events" in cat.counters                      # the user file that still exists
     assert "predates catalogue snapshots" in cat.note and "gone.yaml" in cat.note and "differ" in cat.note
     assert result_catalogue(None).note                           # no metadata at all: today's built-in, said so
+
+
+# ---- counter facts the code reads (labels, time, probes, crosschecks, meanings, aliases, clauses) ----
+
+def test_every_builtin_counter_has_a_label_and_time_counters_say_so(cat):
+    assert all(c.label for c in cat.counters.values())
+    assert len({c.label for c in cat.counters.values()}) == len(cat.counters)       # no two read alike
+    assert {cid for cid, c in cat.counters.items() if c.measures_time} == {"cycles", "task_clock", "offcpu_ns",
+                                                                           "fault_ns"}
+
+
+def test_cycle_counters_are_the_time_counters_without_a_duration_unit(cat, tmp_path):
+    assert cat.cycle_counters() == ("cycles",)
+    assert {cid: c.ns_per_unit for cid, c in cat.counters.items() if c.ns_per_unit} == {
+        "task_clock": 1e6, "offcpu_ns": 1.0, "fault_ns": 1.0}
+    user = tmp_path / "user.yaml"
+    user.write_text("counters:\n  ref_cycles: {description: reference cycles, unit: cycles, kind: hardware}\n"
+                    "  cycles: {time: false}\n")
+    assert load_catalogue([user]).cycle_counters() == ("ref_cycles",)
+
+
+def test_probe_counters_are_the_tracepoints_and_the_dtrace_only_times(cat):
+    tracepoints = {cid for cid, c in cat.counters.items() if c.kind == "tracepoint"}
+    dtrace_only = {cid for cid in cat.counters
+                   if not any(cat.event_for(cid, list(cat.platforms), b) for b in ("perf", "pmcstat"))}
+    assert set(cat.probe_counters()) == tracepoints | dtrace_only == tracepoints | {"offcpu_ns", "fault_ns"}
+
+
+def test_crosschecks_name_result_columns_and_the_write_rule(cat):
+    checks = {cid: (own, expect) for cid, own, expect in cat.crosschecks()}
+    assert checks["syscalls_write"][0] == ("writes",) and checks["page_faults"][0] == ("minflt", "majflt")
+    assert all(set(expect) == {"actors", "loop"} and "\n" not in " ".join(expect.values())
+               for _own, expect in checks.values())
+    assert {cid for cid, c in cat.counters.items() if c.crosscheck and c.crosscheck.exact} == {
+        "syscalls_read", "syscalls_write"}
+    assert {cid: c.min_per_write for cid, c in cat.counters.items() if c.min_per_write} == {"syscalls_write": 1.0}
+    assert cat.meanings()[("syscalls_write", "falls")] == "fewer calls move the same data"
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{label: [a]}", "counters.foo.label: must be a non-empty string"),
+    ("{time: yes please}", "counters.foo.time: must be true or false"),
+    ("{probe: 1}", "counters.foo.probe: must be true or false"),
+    ("{min_per_write: -1}", "counters.foo.min_per_write: must be a positive number"),
+    ("{crosscheck: {exact: [actors]}}", "counters.foo.crosscheck: missing required field 'own'"),
+    ("{crosscheck: {own: [writez]}}", "counters.foo.crosscheck.own: 'writez' is not a column of the result table"
+                                      " (did you mean 'writes'?)"),
+    ("{crosscheck: {own: writes, exact: [everywhere]}}", "counters.foo.crosscheck.exact: must be one of actors"),
+    ("{crosscheck: {own: writes, expect: {always: equal}}}", "counters.foo.crosscheck.expect: unknown key 'always'"),
+    ("{means: {grows: more}}", "counters.foo.means: unknown key 'grows'"),
+])
+def test_bad_counter_facts_are_one_line_errors_naming_file_and_field(tmp_path, entry, message):
+    path = write(tmp_path, f"counters:\n  foo: {entry}\n")
+    assert error_of(path).startswith(f"{path}: {message}")
+
+
+@pytest.mark.parametrize("events, message", [
+    ("l2_access: {aliases: [L2_CACHE_MISS]}",
+     "platforms.cortex-a8: events l2_access and l2_refill both use the event name (pmcstat or alias) 'L2_CACHE_MISS'"),
+    ("l2_access: {aliases: [L2 ACCESS]}", "platforms.cortex-a8.events.l2_access.aliases: 'L2 ACCESS' contains white"),
+    ("l2_access: {clause: 'x'}", "platforms.cortex-a8: events.l2_access.clause: a D clause needs a dtrace spelling"),
+])
+def test_bad_aliases_and_clauses_are_refused(tmp_path, events, message):
+    path = write(tmp_path, f"platforms:\n  cortex-a8:\n    events:\n      {events}\n")
+    assert error_of(path).startswith(f"{path}: {message}"), error_of(path)
+
+
+@pytest.mark.parametrize("clause, missing", [
+    ('"sched:::on-cpu /{target}/ { @counts[\\"other\\"] = sum(1); }"', '@counts["cpu_migrations"]'),
+    ('"sched:::off-cpu /{target}/ { @counts[\\"cpu_migrations\\"] = sum(1); }"', "probe sched:::on-cpu"),
+])
+def test_a_d_clause_must_use_its_probes_and_its_key(tmp_path, clause, missing):
+    path = write(tmp_path, f"platforms:\n  freebsd-kernel:\n    events:\n      cpu_migrations: {{clause: {clause}}}\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}: platforms.freebsd-kernel: events.cpu_migrations.clause: the D clauses do not "
+                              f"use {missing}"), message
+
+
+def test_an_old_snapshot_without_the_new_fields_still_reads_with_todays_labels_and_time():
+    """A result directory whose catalogue snapshot predates ``label`` and ``time`` keeps its labels and
+    time counters: the built-in catalogue answers for the fields its snapshot lacks."""
+    from pmcsuite.analysis.labels import counter_labels, is_time_counter
+    from pmcsuite.catalogue import catalogue_from_snapshot
+    text = BUILTIN.read_text()
+    old_text = "\n".join(line for line in text.splitlines() if not re.match(r"    (label|time):", line)) + "\n"
+    old = catalogue_from_snapshot({"format": 1, "files": [{"source": "counters.yaml", "text": old_text}]})
+    assert old.counters["cycles"].label is None and old.counters["cycles"].time is None
+    assert not old.counters["cycles"].measures_time                       # unit 'count': the field decides
+    assert is_time_counter("cycles", old) and is_time_counter("task_clock", old)
+    assert not is_time_counter("syscalls_write", old) and is_time_counter("loop_ns", old)
+    metadata = {"catalogue": {"sha256": old.sha256, "snapshot": {"format": 1, "files": [
+        {"source": "counters.yaml", "text": old_text}]}}}
+    assert counter_labels(["syscalls_read", "cycles"], metadata) == {"syscalls_read": "read() calls",
+                                                                     "cycles": "CPU cycles"}
+
+
+def test_a_user_label_and_time_field_win(tmp_path):
+    from pmcsuite.analysis.labels import counter_label, is_time_counter
+    mine = load_catalogue([write(tmp_path, "counters:\n  widgets: {description: Widgets (all), unit: count, "
+                                           "kind: software}\n  cycles: {label: ticks, time: false}\n")])
+    assert counter_label("widgets", mine) == "widgets" and counter_label("cycles", mine) == "ticks"
+    assert not is_time_counter("cycles", mine) and is_time_counter("cycles")
+    assert counter_label("not_a_counter", mine) == "not_a_counter"

@@ -2,28 +2,23 @@
 tracepoints), real result directories; plus the failure paths (crash, interrupt, resume)."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from needs import needs, require_perf, require_tracepoints
 
 import pmcsuite
-from needs import needs, require
-from pmcsuite.collect import collection
+from pmcsuite import api
+from pmcsuite.catalogue import builtin_catalogue, load_catalogue
+from pmcsuite.collect import sweep as collect_sweep
 from pmcsuite.collect.benchmark import build
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.plan import make_jobs
 from pmcsuite.results.store import ResultStore
 
-def needs_perf():
-    require(shutil.which("perf") is not None, "perf is not installed (bin/install adds it)")
-
-
-def needs_tracepoints():
-    require(Path("/sys/kernel/tracing/events/syscalls").is_dir() or Path("/sys/kernel/debug/tracing/events/syscalls").is_dir(),
-            "tracefs with syscall tracepoints is needed (root, a kernel with CONFIG_FTRACE_SYSCALLS)")
+pytestmark = pytest.mark.e2e
 
 
 # in-process counting (the default): 2 processes per point and variant, each 1 warm-up + 1 measured
@@ -35,7 +30,7 @@ SMALL_PERF = dict(SMALL, runs=2, processes=None, backend="perf")
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     """One small real collection with the software counter groups, counted in the benchmark."""
-    needs_tracepoints()
+    require_tracepoints()
     out = tmp_path_factory.mktemp("sweep") / "res"
     pmcsuite.collect(out=out, counters="syscalls,faults", command_line=["pmcsuite", "collect", "test"], **SMALL)
     return out
@@ -44,8 +39,8 @@ def sweep(tmp_path_factory):
 @pytest.fixture(scope="module")
 def perf_sweep(tmp_path_factory):
     """The same with --backend perf (perf stat around every run, loop-only control)."""
-    needs_perf()
-    needs_tracepoints()
+    require_perf()
+    require_tracepoints()
     out = tmp_path_factory.mktemp("perf-sweep") / "res"
     pmcsuite.collect(out=out, counters="syscalls,faults", **SMALL_PERF)
     return out
@@ -106,10 +101,9 @@ def test_perf_stat_backend_counts_the_loop_with_its_controller(perf_sweep):
     assert (sw["page_faults"] == sw["minflt"] + sw["majflt"]).all()
 
 
-def test_unavailable_counters_stop_before_any_run(tmp_path):
+def test_unavailable_counters_stop_before_any_run(tmp_path, cli):
     out = tmp_path / "never"
-    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "collect", "--counters", "l1,axi", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = cli("collect", "--counters", "l1,axi", "--out", out)
     assert proc.returncode == 3          # the host cannot count them: environment
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
@@ -134,7 +128,7 @@ os.execv({str(real_exe)!r}, [{str(real_exe)!r}] + sys.argv[1:])
 def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch):
     out = tmp_path / "res"
     real = build()
-    monkeypatch.setattr(collection, "build", lambda: _crashing_bench(tmp_path, real, 1 << 20))
+    monkeypatch.setattr(api, "build", lambda: _crashing_bench(tmp_path, real, 1 << 20))
     # a seed whose order runs a 64K job before the first 1M job, so that something is measured first
     seed = next(s for s in range(100) if make_jobs(["pipe"], [65536, 1 << 20], 4, [], s, processes=2)[0].size == 65536)
     options = dict(SMALL, ipcs=["pipe"], backend="none", seed=seed, points_per_process=1)
@@ -143,7 +137,7 @@ def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch
     stored = ResultStore(out).read_runs()
     assert len(stored) >= 2 and not stored[-1]["ok"] and stored[-1]["buffer_size"] == 1 << 20
     assert all(r["ok"] and r["buffer_size"] == 65536 for r in stored[:-1])
-    monkeypatch.setattr(collection, "build", lambda: real)
+    monkeypatch.setattr(api, "build", lambda: real)
     pmcsuite.collect(resume=out, progress=False)
     df = pmcsuite.load(out)
     good = df[df["ok"]]
@@ -154,19 +148,19 @@ def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch
 
 def test_interrupt_keeps_runs_and_says_how_to_resume(tmp_path, monkeypatch):
     out = tmp_path / "res"
-    real_run_batch, calls = collection.run_batch, []
+    real_run_batch, calls = collect_sweep.run_batch, []
 
-    def interrupted(batch, settings, exe, cat=None):
+    def interrupted(batch, runner):
         calls.append(batch)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_run_batch(batch, settings, exe, cat)
+        return real_run_batch(batch, runner)
 
-    monkeypatch.setattr(collection, "run_batch", interrupted)
+    monkeypatch.setattr(collect_sweep, "run_batch", interrupted)
     with pytest.raises(PmcsuiteError, match=r"interrupted.*--resume"):
         pmcsuite.collect(out=out, **dict(SMALL, ipcs=["pipe"], backend="none", points_per_process=1))
     assert len(ResultStore(out).read_runs()) == 2 * 2          # two processes of two iterations
-    monkeypatch.setattr(collection, "run_batch", real_run_batch)
+    monkeypatch.setattr(collect_sweep, "run_batch", real_run_batch)
     pmcsuite.collect(resume=out, progress=False)
     assert len(pmcsuite.load(out)) == 8
 
@@ -255,13 +249,14 @@ def test_resume_may_raise_the_timeout_and_nothing_else(tmp_path, monkeypatch):
     out = tmp_path / "res"
     real = build()
     hang = tmp_path / "hang"
-    hang.write_text(f"#!{sys.executable}\nimport sys, time\nif any(':1048576:' in a for a in sys.argv): time.sleep(60)\n"
+    hang.write_text(f"#!{sys.executable}\nimport sys, time\n"
+                    "if any(':1048576:' in a for a in sys.argv): time.sleep(60)\n"
                     f"import os; os.execv({str(real)!r}, [{str(real)!r}] + sys.argv[1:])\n")
     hang.chmod(0o755)
-    monkeypatch.setattr(collection, "build", lambda: hang)
+    monkeypatch.setattr(api, "build", lambda: hang)
     with pytest.raises(PmcsuiteError, match=r"hung: no result after 0.5 s"):
         pmcsuite.collect(out=out, timeout=0.5, **dict(SMALL, ipcs=["pipe"], backend="none"))
-    monkeypatch.setattr(collection, "build", lambda: real)
+    monkeypatch.setattr(api, "build", lambda: real)
     pmcsuite.collect(resume=out, timeout=30, progress=False)
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["settings"]["timeout"] == 30 and meta["resumes"][-1]["timeout"] == 30   # kept for later resumes
@@ -273,21 +268,54 @@ def test_resume_may_raise_the_timeout_and_nothing_else(tmp_path, monkeypatch):
 
 
 def test_sanity_checks_flag_missing_bytes_and_writes():
+    cat = builtin_catalogue()
     size, total = 65536, 1 << 20
     good = {"bytes_ok": True, "writes": 16, "reads": 20}
-    assert collection._sanity(good, {}, total, size, "loop") == []
-    assert collection._sanity(dict(good, bytes_ok=False), {}, total, size, "loop") == ["not every byte arrived intact"]
-    assert "fewer than total/buffer = 16" in collection._sanity(dict(good, writes=15), {}, total, size, None)[0]
+
+    def sanity(bench, counters, scope, catalogue=cat):
+        return collect_sweep._sanity(bench, counters, total, size, scope, catalogue)
+
+    assert sanity(good, {}, "loop") == []
+    assert sanity(dict(good, bytes_ok=False), {}, "loop") == ["not every byte arrived intact"]
+    assert "fewer than total/buffer = 16" in sanity(dict(good, writes=15), {}, None)[0]
     perf = {"syscalls_write": {"status": "ok", "value": 15.0}}
-    assert collection._sanity(good, perf, total, size, "loop") == [
-        "15 write calls counted, fewer than total/buffer = 16"]
+    assert sanity(good, perf, "loop") == ["15 write() calls counted, fewer than total/buffer = 16"]
     unsupported = {"syscalls_write": {"status": "not_supported", "value": None}}
-    assert collection._sanity(good, unsupported, total, size, "loop") == []
+    assert sanity(good, unsupported, "loop") == []
     # perf stat's loop window holds its controller's calls too; in-process counts must be exact
     extra = {"syscalls_write": {"status": "ok", "value": 18.0}, "syscalls_read": {"status": "ok", "value": 20.0}}
-    assert collection._sanity(good, extra, total, size, "loop") == []
-    assert collection._sanity(good, extra, total, size, "actors") == [
-        "syscalls_write counted 18 calls but the benchmark made 16"]
+    assert sanity(good, extra, "loop") == []
+    assert sanity(good, extra, "actors") == ["syscalls_write counted 18 write() calls but the benchmark made 16"]
+    assert sanity({"bytes_ok": True}, extra, "actors") == []          # no own count: nothing to compare
+
+
+def test_sanity_rules_come_from_the_catalogue(tmp_path):
+    """min_per_write and crosscheck.exact of any counter, a user file's included."""
+    user = tmp_path / "user.yaml"
+    user.write_text("counters:\n"
+                    "  page_faults: {min_per_write: 2, crosscheck: {own: [minflt, majflt], exact: [loop]}}\n"
+                    "  syscalls_write: {crosscheck: {own: [writes]}}\n")
+    cat = load_catalogue([user])
+    bench = {"bytes_ok": True, "writes": 16, "minflt": 30, "majflt": 1}
+    counters = {"page_faults": {"status": "ok", "value": 30.0}, "syscalls_write": {"status": "ok", "value": 18.0}}
+    assert collect_sweep._sanity(bench, counters, 1 << 20, 65536, "loop", cat) == [
+        "30 page faults counted, fewer than 2 x total/buffer = 32",
+        "page_faults counted 30 page faults but the benchmark made 31"]
+    assert collect_sweep._sanity(bench, counters, 1 << 20, 65536, "actors", cat) == [
+        "30 page faults counted, fewer than 2 x total/buffer = 32"]     # syscalls_write: no exact scope now
+
+
+def test_plan_sweep_refuses_counters_that_lost_their_event():
+    """A resumed sweep whose catalogue no longer spells a counter it did not skip at the start."""
+    from pmcsuite.collect.settings import Settings
+    settings = Settings(ipcs=["pipe"], sizes=[65536], runs=1, warmup=0, total_size=1 << 20, actors="2thread",
+                        placement="any", backend="perf", platforms=["x86-64", "software"], groups=["axi", "l1"],
+                        skipped={}, seed=1, timeout=30)
+    with pytest.raises(PmcsuiteError, match="counters axi_read, axi_write have no event here any more"):
+        collect_sweep.plan_sweep(builtin_catalogue(), settings)
+    settings.skipped = {"axi_read": "no memory-bus event", "axi_write": "no memory-bus event"}
+    passes, jobs = collect_sweep.plan_sweep(builtin_catalogue(), settings)
+    assert [p.name for p in passes] == ["l1"] and len(jobs) == 2          # baseline + l1, one run each
 
 
 def test_default_groups_not_counted_are_named(tmp_path, capsys):
@@ -298,7 +326,7 @@ def test_default_groups_not_counted_are_named(tmp_path, capsys):
     assert "axi" not in json.loads((out / "metadata.json").read_text())["plan"]["groups"]
 
 
-def test_target_ci_adds_runs_until_met_or_at_most(tmp_path):
+def test_target_ci_adds_runs_until_met_or_at_most(tmp_path, cli):
     """--target-ci: points whose median is not known within the target get more processes, up to
     --max-runs; process and run numbers go on without clashes; summary names the points that did
     not get there."""
@@ -319,8 +347,7 @@ def test_target_ci_adds_runs_until_met_or_at_most(tmp_path):
     assert not df.duplicated(["ipc", "buffer_size", "variant", "run"]).any()
     assert sorted(df.groupby("process")["seq"].min().index) == list(range(df["process"].nunique()))
     assert (df[df["warmup"]]["iteration"] == 0).all() and df["warmup"].sum() == 2 * 4
-    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "summary", str(out)], capture_output=True, text=True,
-                          timeout=120)
+    proc = cli("summary", out)
     assert proc.returncode == 0, proc.stderr
     assert "2 point(s) did not reach --target-ci 0.001 % within --max-runs: pipe 64K baseline (±" in proc.stdout
     assert "median_ci95" in proc.stdout
@@ -357,14 +384,16 @@ def test_empty_or_repeated_values_are_refused_not_defaulted(tmp_path, options, m
 
 
 def test_python_api_takes_comma_strings_or_lists(tmp_path):
-    a = pmcsuite.load(pmcsuite.collect(out=tmp_path / "a", **dict(SMALL, ipcs="pipe,local", sizes="64K", backend="none")))
+    options = dict(SMALL, ipcs="pipe,local", sizes="64K", backend="none")
+    a = pmcsuite.load(pmcsuite.collect(out=tmp_path / "a", **options))
     assert sorted(set(a["ipc"])) == ["local", "pipe"]
 
 
 def test_second_writer_is_refused_naming_the_holder(tmp_path):
     """Before: a resume while another collect wrote the directory duplicated most of its runs."""
     out = pmcsuite.collect(out=tmp_path / "r", **dict(SMALL, ipcs=["pipe"], sizes="64K", backend="none"))
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pmcsuite.results.store import ResultStore\n"
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time\nfrom pmcsuite.results.store import ResultStore\n"
                                f"ResultStore({str(out)!r}).lock(); print('locked', flush=True); time.sleep(30)"],
                               stdout=subprocess.PIPE, text=True)
     try:

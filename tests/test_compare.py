@@ -3,8 +3,6 @@ with its interval and verdict), then per point ratios with simultaneous interval
 never collide across sets; what moved (non-overlapping intervals only), what was left out;
 --fail-if-slower for CI."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,8 @@ from pmcsuite.analysis.compare import _changes, compare, set_levels
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.results.load import measured
 from synthetic import scaled_copy
+
+pytestmark = pytest.mark.e2e
 
 L41 = Path(__file__).resolve().parent / "fixtures" / "l41"
 SMALL = [1 << k for k in range(10, 17)]          # 1K..64K
@@ -105,31 +105,27 @@ def test_a_finding_moved_only_when_its_intervals_do_not_overlap():
     assert unknown == []                                    # no interval: no move claimed
 
 
-def test_compare_imported_sets_and_refuse_a_bad_threshold(tmp_path):
+def test_compare_imported_sets_and_refuse_a_bad_threshold(tmp_path, cli):
     ref = pmcsuite.import_l41([L41], tmp_path / "ref")
     again = pmcsuite.import_l41([L41], tmp_path / "again")
-    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "compare", str(ref), str(again), "--json",
-                           "--fail-if-slower", "5"], capture_output=True, text=True, timeout=120)
+    proc = cli("compare", ref, again, "--json", "--fail-if-slower", "5")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["reference"] == str(ref) and doc["points"] and doc["overall"][0]["ratio"] == pytest.approx(1.0)
     assert all(p["ratio"] == pytest.approx(1.0) for p in doc["points"])
     assert not [f for f in doc["findings"] if f["change"] != "moved"]      # the same data: nothing (dis)appears
     for bad in ("nan", "inf", "-3"):
-        proc = subprocess.run([sys.executable, "-m", "pmcsuite", "compare", str(ref), str(again),
-                               "--fail-if-slower", bad], capture_output=True, text=True, timeout=120)
+        proc = cli("compare", ref, again, "--fail-if-slower", bad)
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert f"{bad} is not a percentage" in proc.stderr
 
 
-def test_the_gate_names_what_is_slower(tmp_path):
-    """A collected sweep against a copy of it 4x slower (far beyond what any load makes of 4 processes a
-    point): exit 1, the overall and the points named."""
-    out = pmcsuite.collect(out=tmp_path / "c", backend="none", ipcs=["pipe"], sizes="64K,1M", runs=8, processes=4,
-                           total="4M", progress=False)
+def test_the_gate_names_what_is_slower(results_small, tmp_path, cli):
+    """A result set against a copy of it 4x slower: exit 1, the overall and the points named. The set is
+    the fixed fixture, not a collection, so that the verdict cannot depend on this machine's load."""
+    out = results_small
     slow = scaled_copy(out, tmp_path / "slow", 0.25)
-    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "compare", str(out), str(slow), "--fail-if-slower", "10"],
-                          capture_output=True, text=True, timeout=120)
+    proc = cli("compare", out, slow, "--fail-if-slower", "10")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"slower than {out} by more than 10 %" in proc.stderr and f"overall of {slow} 0.250x" in proc.stderr
     assert "pipe 64K baseline of" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -159,16 +155,14 @@ def test_the_report_has_a_comparison_section(tmp_path):
     assert "No point on its own is shown faster or slower." in same
 
 
-def test_report_compare_from_the_command_line(tmp_path):
+def test_report_compare_from_the_command_line(tmp_path, cli):
     """pmcsuite report DIR --compare REF on a collected set and a copy of it 20 % faster."""
     ref = tmp_path / "ref"
-    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "collect", "--backend", "none", "--ipc", "pipe",
-                           "--sizes", "64K,1M", "--runs", "10", "--processes", "5", "--total", "4M", "--out", ref],
-                          capture_output=True, text=True, timeout=300)
+    proc = cli("collect", "--backend", "none", "--ipc", "pipe", "--sizes", "64K,1M", "--runs", "10", "--processes", "5",
+               "--total", "4M", "--out", ref)
     assert proc.returncode == 0, proc.stderr
     faster = scaled_copy(ref, tmp_path / "faster", 1.2)
-    proc = subprocess.run([sys.executable, "-m", "pmcsuite", "report", faster, "--compare", ref, "--out",
-                           tmp_path / "report"], capture_output=True, text=True, timeout=300)
+    proc = cli("report", faster, "--compare", ref, "--out", tmp_path / "report")
     assert proc.returncode == 0, proc.stderr
     md = (tmp_path / "report" / "report.md").read_text()
     from pmcsuite.report.render import md_escape

@@ -13,6 +13,8 @@ from needs import HAVE_ZIG, require  # noqa: E402
 from pmcsuite.collect import benchmark as bm
 from pmcsuite.errors import PmcsuiteError
 
+pytestmark = pytest.mark.e2e
+
 EM_ARM, EM_X86_64, EM_AARCH64 = 40, 62, 183
 
 
@@ -27,12 +29,16 @@ def elf_machine(path: Path) -> tuple[int, int]:
 def has_interpreter(path: Path) -> bool:
     """Whether an ELF executable has a PT_INTERP program header (is dynamically linked)."""
     data = path.read_bytes()
+
+    def field(offset: int, size: int) -> int:  # a little-endian unsigned field of the file
+        return int.from_bytes(data[offset:offset + size], "little")
+
     if data[4] == 2:   # ELF64: e_phoff at 32 (8 bytes), e_phentsize/e_phnum at 54/56
-        phoff, phentsize, phnum = int.from_bytes(data[32:40], "little"), *(int.from_bytes(data[o:o + 2], "little") for o in (54, 56))
+        phoff, phentsize, phnum = field(32, 8), field(54, 2), field(56, 2)
     else:              # ELF32: e_phoff at 28 (4 bytes), e_phentsize/e_phnum at 42/44
-        phoff, phentsize, phnum = int.from_bytes(data[28:32], "little"), *(int.from_bytes(data[o:o + 2], "little") for o in (42, 44))
+        phoff, phentsize, phnum = field(28, 4), field(42, 2), field(44, 2)
     assert phnum > 0
-    return any(int.from_bytes(data[phoff + i * phentsize:phoff + i * phentsize + 4], "little") == 3 for i in range(phnum))
+    return any(field(phoff + i * phentsize, 4) == 3 for i in range(phnum))   # p_type 3 is PT_INTERP
 
 
 def test_has_interpreter_sees_a_dynamic_executable():

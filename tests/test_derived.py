@@ -14,6 +14,8 @@ from pmcsuite.report import SECTIONS
 from pmcsuite.report.derived_section import derived_section
 from pmcsuite.results.load import derived_metrics
 
+pytestmark = pytest.mark.unit
+
 COLUMNS = ["ipc", "actors", "placement", "buffer_size", "metric", "value", "unit", "description", "inputs"]
 
 L41 = Path(__file__).parent / "fixtures" / "l41"

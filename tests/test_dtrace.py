@@ -6,9 +6,13 @@ from pathlib import Path
 import pytest
 
 from pmcsuite.collect.backends import get_backend
+from pmcsuite.catalogue import load_catalogue
 from pmcsuite.collect.backends.dtrace import (
-    D_COUNTERS, DtraceBackend, classify_error, counter_values, dtrace_argv, dtrace_script, parse_aggregations)
+    D_COUNTERS, DtraceBackend, classify_error, counter_values, d_counters, dtrace_argv, dtrace_script,
+    parse_aggregations)
 from pmcsuite.errors import PmcsuiteError
+
+pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent
 STANDINS = HERE / "standins"
@@ -73,7 +77,7 @@ def test_parse_lquantize_rows_and_garbage():
 def test_script_generation():
     d = dtrace_script(["syscalls_read", "offcpu_ns", "minor_faults"])
     assert d.startswith("#pragma D option quiet")
-    assert 'BEGIN\n{\n\t@counts["syscalls_read"] = sum(0);\n\t@counts["offcpu_ns"] = sum(0);\n}' in d
+    assert 'BEGIN\n{\n    @counts["syscalls_read"] = sum(0);\n    @counts["offcpu_ns"] = sum(0);\n}' in d
     assert "syscall::read:entry\n/progenyof($target)/" in d
     assert "sched:::off-cpu" in d and "minor_faults" not in d
     assert set(re.findall(r"@(\w+)\[", d)) == {"counts"}      # one aggregation, all read back
@@ -110,9 +114,9 @@ def standin_path(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def bench_cmd():
-    from pmcsuite.collect.benchmark import bench_argv, build
-    return bench_argv(build(), "pipe", 65536, 1 << 20, "2thread", "any")
+def bench_cmd(exe):
+    from pmcsuite.collect.benchmark import bench_argv
+    return bench_argv(exe, "pipe", 65536, 1 << 20, "2thread", "any")
 
 
 def test_backend_runs_through_standin(standin_path, bench_cmd):
@@ -162,6 +166,25 @@ def test_every_counter_clause_is_balanced():
     for cid in D_COUNTERS:
         d = dtrace_script([cid])
         assert d.count("{") == d.count("}") and f'@counts["{cid}"]' in d
+
+
+def test_clauses_come_from_the_catalogue(tmp_path):
+    """The backend counts what counters.yaml spells for dtrace: its D clauses where it gives them,
+    else a clause counting every firing of the probes; the catalogue's unit, "" for a count."""
+    assert set(D_COUNTERS) == set(load_catalogue().platforms["freebsd-kernel"].events)
+    assert "sched_switch" not in D_COUNTERS          # the catalogue says FreeBSD has no probe of its own for it
+    user = tmp_path / "user.yaml"
+    user.write_text('platforms:\n  freebsd-kernel:\n    events:\n'
+                    '      sched_switch: {dtrace: "sched:::off-cpu,sched:::remain-cpu"}\n'
+                    '      context_switches:\n        dtrace: "sched:::off-cpu"\n        clause: |\n'
+                    '          sched:::off-cpu\n          /{target} && arg0 == 0/\n'
+                    '          {\n              @counts["context_switches"] = sum(1);\n          }\n')
+    counters = d_counters(load_catalogue([user]))
+    assert counters["sched_switch"] == ("sched:::off-cpu,sched:::remain-cpu", "",
+                                        'sched:::off-cpu, sched:::remain-cpu\n/{target}/\n{\n'
+                                        '    @counts["sched_switch"] = sum(1);\n}\n')
+    assert "/{target} && arg0 == 0/" in counters["context_switches"][2]
+    assert counters["offcpu_ns"][1] == "ns" and counters["offcpu_ns"][2] == D_COUNTERS["offcpu_ns"][2]
 
 
 def test_collect_with_the_catalogue_freebsd_kernel_platform(standin_path, tmp_path):

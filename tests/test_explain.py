@@ -14,7 +14,7 @@ from pmcsuite.analysis import ALIGN_NOTE, explain, findings, findings_dict, per_
 from pmcsuite.analysis.findings import INFLEXION_KINDS, KINDS
 from pmcsuite.analysis.labels import counter_labels, short_description
 
-pytestmark = pytest.mark.filterwarnings("error")   # no RuntimeWarning/statsmodels warning may leak
+pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("error")]   # no RuntimeWarning/statsmodels warning may leak
 
 K = 1024
 CURVES = {"pipe": sweeps.level_off(20e-6, at=64 * K, fall=0.3),        # rises steeply, falls from 64K
@@ -77,7 +77,7 @@ def check_finding(f):
 
 
 def test_every_mode_carries_its_model_and_departures(expl):
-    for ipc, m in expl.modes.items():
+    for _ipc, m in expl.modes.items():
         assert m.bandwidth_source == "baseline" and m.model is not None
         assert {"t0_ns", "r_inf", "n_half", "h"} <= set(m.model.to_dict())
         for d in m.departures:

@@ -1,6 +1,5 @@
 """pmcsuite.results.export: every format holds the result table, and tidy.csv round-trips through import csv."""
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +12,12 @@ from pmcsuite.results.importers.l41 import import_l41
 from pmcsuite.results.importers.tidy_csv import import_csv
 from pmcsuite.results.load import load
 
+pytestmark = pytest.mark.unit
+
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 L41 = Path(__file__).resolve().parent / "fixtures" / "l41"
 KEY = ["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run"]
 
-
-@pytest.fixture
-def results(tmp_path):
-    return Path(shutil.copytree(FIXTURE, tmp_path / "results_small", ignore=shutil.ignore_patterns("*.parquet")))
 
 
 def by_run(df: pd.DataFrame) -> pd.DataFrame:
@@ -47,18 +44,18 @@ def assert_same_runs(original: pd.DataFrame, imported: pd.DataFrame):
         np.testing.assert_array_equal(a[cid].to_numpy(float), b[cid].to_numpy(float))
 
 
-def test_tidy_csv_round_trips_through_import_csv(results, tmp_path):
-    files = export(results)
+def test_tidy_csv_round_trips_through_import_csv(results_small, tmp_path):
+    files = export(results_small)
     assert [p.name for p in files] == ["results.csv", "tidy.csv", "summary.csv", "derived.csv", "results.json",
                                        "results.parquet", "metadata.json"]
-    assert all(p.parent == results / "export" for p in files)
-    original = load(results)
-    back = load(import_csv(results / "export" / "tidy.csv", tmp_path / "back"))
+    assert all(p.parent == results_small / "export" for p in files)
+    original = load(results_small)
+    back = load(import_csv(results_small / "export" / "tidy.csv", tmp_path / "back"))
     assert len(back) == original["ok"].sum() == len(original) - tidy_table(original)[1]
     assert_same_runs(original, back)
     again = tmp_path / "again"                     # and the re-import exports the same tidy.csv
     export(tmp_path / "back", again, "csv")
-    assert (again / "tidy.csv").read_text() == (results / "export" / "tidy.csv").read_text()
+    assert (again / "tidy.csv").read_text() == (results_small / "export" / "tidy.csv").read_text()
 
 
 def test_imported_l41_data_round_trips_too(tmp_path):
@@ -67,10 +64,10 @@ def test_imported_l41_data_round_trips_too(tmp_path):
     assert_same_runs(load(source), load(import_csv(tmp_path / "out" / "tidy.csv", tmp_path / "back")))
 
 
-def test_processes_of_several_iterations_round_trip(results, tmp_path):
+def test_processes_of_several_iterations_round_trip(results_small, tmp_path):
     """A set whose processes ran several iterations of several points (as collect's are) keeps every
     run's process and iteration through tidy.csv, and a run without a process stays without one."""
-    df = load(results)
+    df = load(results_small)
     measured = df[df["ok"]].sort_values(["variant", "seq"]).copy()
     # processes of two iterations of one variant, numbered over the set; one run left without a process
     order = measured.groupby("variant", sort=True).cumcount()
@@ -89,9 +86,9 @@ def test_processes_of_several_iterations_round_trip(results, tmp_path):
     assert b["process"].isna().sum() == 1 and b["process"].nunique() < len(b) / 1.5
 
 
-def test_every_format_holds_the_table(results, tmp_path):
-    export(results, tmp_path / "out")
-    df = load(results)
+def test_every_format_holds_the_table(results_small, tmp_path):
+    export(results_small, tmp_path / "out")
+    df = load(results_small)
     out = tmp_path / "out"
     as_json = pd.read_json(out / "results.json", orient="table")
     parquet = pd.read_parquet(out / "results.parquet")
@@ -103,14 +100,15 @@ def test_every_format_holds_the_table(results, tmp_path):
     assert str(as_json["buffer_size"].dtype) == "Int64" and str(as_json["started"].dtype).startswith("datetime64")
     histogram = df.loc[df["ok"], "write_sizes"].iloc[0]
     for table in (parquet, csv):       # histograms as JSON text
-        assert {int(k): v for k, v in json.loads(table.loc[df["ok"].to_numpy(), "write_sizes"].iloc[0]).items()} == histogram
+        written = json.loads(table.loc[df["ok"].to_numpy(), "write_sizes"].iloc[0])
+        assert {int(k): v for k, v in written.items()} == histogram
     assert {int(k): v for k, v in as_json.loc[df["ok"].to_numpy(), "write_sizes"].iloc[0].items()} == histogram
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["host"] == df.attrs["metadata"]["host"] and meta["exported_from"] == str(results.resolve())
+    assert meta["host"] == df.attrs["metadata"]["host"] and meta["exported_from"] == str(results_small.resolve())
 
 
-def test_failed_runs_are_counted_out_of_the_tidy_form(results):
-    df = load(results)
+def test_failed_runs_are_counted_out_of_the_tidy_form(results_small):
+    df = load(results_small)
     tidy, left_out = tidy_table(df)
     assert left_out == int((~df["ok"]).sum()) >= 1
     assert set(tidy.columns) >= {"counter", "value", "status", "event"}
@@ -119,11 +117,11 @@ def test_failed_runs_are_counted_out_of_the_tidy_form(results):
     assert not counted.loc[counted["status"] != "ok", "value"].notna().any()     # no value unless ok
 
 
-def test_bad_formats_and_targets_are_one_line_errors(results, tmp_path):
+def test_bad_formats_and_targets_are_one_line_errors(results_small, tmp_path):
     with pytest.raises(PmcsuiteError, match="unknown export format 'xml'"):
-        export(results, tmp_path / "x", "csv,xml")
+        export(results_small, tmp_path / "x", "csv,xml")
     with pytest.raises(PmcsuiteError, match="more than once"):
-        export(results, tmp_path / "x", ["csv", "csv"])
+        export(results_small, tmp_path / "x", ["csv", "csv"])
     (tmp_path / "file").write_text("")
     with pytest.raises(PmcsuiteError, match="is a file"):
-        export(results, tmp_path / "file")
+        export(results_small, tmp_path / "file")

@@ -5,7 +5,7 @@ The parsers and the mutations of their real inputs (tests/fixtures) are those of
 bench/fuzz_parsers.py (``TARGETS``, ``mutate``), which runs them for 120,000 inputs; here hypothesis
 drives them: inputs generated (bytes, text, JSON values, lines of the inputs' own tokens) and
 mutated from the fixtures, derandomized so that CI is reproducible. PMCSUITE_FUZZ_EXAMPLES sets the
-examples per parser (default 200).
+examples per parser (default 80, a few seconds in all: the long campaign is bench/fuzz_parsers.py).
 """
 import importlib.util
 import json
@@ -25,9 +25,10 @@ fuzz = importlib.util.module_from_spec(_SPEC)
 sys.modules["fuzz_parsers"] = fuzz
 _SPEC.loader.exec_module(fuzz)
 
-pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")   # large reprs of inputs
+# hypothesis warns about the large reprs of some inputs
+pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")]
 
-FUZZ = settings(max_examples=int(os.environ.get("PMCSUITE_FUZZ_EXAMPLES", "200")), deadline=None,
+FUZZ = settings(max_examples=int(os.environ.get("PMCSUITE_FUZZ_EXAMPLES", "80")), deadline=None,
                 derandomize=True, database=None, report_multiple_bugs=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])

@@ -10,6 +10,8 @@ from pmcsuite.results.importers import import_csv, import_l41
 from pmcsuite.results.load import counter_table, load
 from pmcsuite.results.store import ResultStore
 
+pytestmark = pytest.mark.unit
+
 FIX = Path(__file__).resolve().parent / "fixtures" / "l41"
 
 HEADER = "ipc,actors,placement,buffer_size,total_size,run,variant,bandwidth,warmup,counter,value,status\n"
@@ -118,10 +120,12 @@ def test_bad_process_is_a_one_line_error(tmp_path, old, new, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    (HEADER.replace("bandwidth", "bandwith") + "pipe,2thread,,1K,16M,0,baseline,1,,,,\n", r"in\.csv:1: unknown column 'bandwith'"),
+    (HEADER.replace("bandwidth", "bandwith") + "pipe,2thread,,1K,16M,0,baseline,1,,,,\n",
+     r"in\.csv:1: unknown column 'bandwith'"),
     (HEADER.replace("variant,", "") + "pipe,2thread,,1K,16M,0,1,,,,\n", r"in\.csv:1: missing column 'variant'"),
     (HEADER + "pipe,2thread,,1K,16M,0,x,1e6,,no_such_counter,5,\n", r"in\.csv:2: unknown counter id 'no_such_counter'"),
-    (HEADER + "pipe,2thread,,1K,16M,0,x,1e6,,instructions,0,not_supported\n", r"in\.csv:2: .*only ok counters have values"),
+    (HEADER + "pipe,2thread,,1K,16M,0,x,1e6,,instructions,0,not_supported\n",
+     r"in\.csv:2: .*only ok counters have values"),
     (HEADER + "pipe,2thread,,1K,16M,0,x,1e6,,instructions,,ok\n", r"in\.csv:2: .*status ok but no value"),
     (HEADER + "pipe,2thread,,1K,16M,0,x,1e6,,instructions,,\n", r"in\.csv:2: .*never 0"),
     (HEADER + "pipe,2thread,,1K,16M,0,x,1e6,,instructions,1,\npipe,2thread,,1K,16M,0,x,2e6,,cycles,1,\n",

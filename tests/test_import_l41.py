@@ -3,8 +3,6 @@ copy of shared/data/l41-bbb-sample) and illustrative 2020-2023 JSON (tests/fixtu
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,8 @@ from pmcsuite.errors import PmcsuiteError
 from pmcsuite.results.importers import import_l41, parse_l41_json, parse_l41_text
 from pmcsuite.results.load import load, summarise
 from pmcsuite.results.store import ResultStore
+
+pytestmark = pytest.mark.unit
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "l41"
 JSON_DIR = FIX / "ipc-benchmark-2020"
@@ -87,7 +87,8 @@ def test_variants_scopes_and_no_ratios(real):
     assert {k: len(v) for k, v in variants.items()} == {"baseline": 8, "timed+mem": 8, "mem": 8, "l1d": 8, "axi": 8}
     assert all(r["scope"] is None and r["counters"] == {} for r in variants["baseline"])
     # -v -P mem (configuration block, loop time) and -P mem (neither) are two data sets
-    assert {Path(r["source"]["file"]).name for r in variants["timed+mem"]} == {f"run000{n:02d}.txt" for n in range(8, 16)}
+    assert {Path(r["source"]["file"]).name for r in variants["timed+mem"]} == {
+        f"run000{n:02d}.txt" for n in range(8, 16)}
     assert all(r["source"]["loop_ns_from"] == "time" for r in variants["timed+mem"])
     assert all(r["source"]["loop_ns_from"] == "bandwidth" for r in variants["mem"])
     expected = {"mem": {"instructions", "cycles", "mem_read", "mem_write"},
@@ -231,12 +232,25 @@ def test_unknown_event_is_an_error_with_line(tmp_path):
         import_l41([tmp_path / "x.txt"], tmp_path / "out")
 
 
-def test_pmuv2_spelling_maps_through_the_fallback(tmp_path):
-    text = (FIX / "run00008.txt").read_text().replace("MEM_READ", "L2_CACHE_ACCESS").replace("MEM_WRITE", "L2_CACHE_REFILL")
+def test_pmuv2_spelling_maps_through_the_catalogue_aliases(tmp_path):
+    text = (FIX / "run00008.txt").read_text()
+    text = text.replace("MEM_READ", "L2_CACHE_ACCESS").replace("MEM_WRITE", "L2_CACHE_REFILL")
     (tmp_path / "x.txt").write_text(text)
     import_l41([tmp_path / "x.txt"], tmp_path / "out")
     counters = ResultStore(tmp_path / "out").read_runs()[0]["counters"]
     assert counters["l2_access"]["value"] == 28882348.0 and counters["l2_refill"]["value"] == 14692567.0
+    assert counters["l2_access"]["event"] == "L2_CACHE_ACCESS"         # the name the file used
+
+
+def test_a_user_catalogue_alias_imports_a_new_name(tmp_path):
+    text = (FIX / "run00008.txt").read_text().replace("MEM_READ:", "LD_RETIRED:")
+    (tmp_path / "x.txt").write_text(text)
+    with pytest.raises(PmcsuiteError, match="unknown event LD_RETIRED"):
+        import_l41([tmp_path / "x.txt"], tmp_path / "out")
+    user = tmp_path / "user.yaml"
+    user.write_text("platforms:\n  cortex-a8:\n    events:\n      mem_read: {aliases: [ld_retired]}\n")
+    import_l41([tmp_path / "x.txt"], tmp_path / "out", catalogue=[user])
+    assert ResultStore(tmp_path / "out").read_runs()[0]["counters"]["mem_read"]["event"] == "LD_RETIRED"
 
 
 def test_manifest_disagreeing_with_the_file_is_an_error(tmp_path):
@@ -296,7 +310,8 @@ def test_json_import(tmp_path):
     sample = doc["benchmark_samples"][1]
     assert runs[1]["bench"]["bandwidth"] == pytest.approx(sample["bandwidth"] * KIB)
     assert runs[1]["bench"]["loop_ns"] == round(sample["time"] * 1e9)
-    assert runs[1]["counters"]["l2_refill"] == {"event": "L2D_CACHE_REFILL", "value": 399871.0, "unit": "", "status": "ok"}
+    assert runs[1]["counters"]["l2_refill"] == {"event": "L2D_CACHE_REFILL", "value": 399871.0, "unit": "",
+                                                "status": "ok"}
     assert "cycles_per_instruction" not in runs[1]["counters"] and len(runs[1]["counters"]) == 6
     assert runs[3]["bench"]["rusage"]["stime_ns"] == 144531000 and runs[3]["scope"] is None
     assert meta["platform"] == ["armv8"]
@@ -339,14 +354,11 @@ def test_json_errors(tmp_path):
         import_l41([tmp_path / "x.json"], tmp_path / "out")
 
 
-def test_cli_import_exit_codes(tmp_path):
-    root = Path(__file__).resolve().parents[1]
-    ok = subprocess.run([sys.executable, "-m", "pmcsuite", "import", "l41", str(FIX), "--out", str(tmp_path / "o")],
-                        cwd=root, capture_output=True, text=True)
+def test_cli_import_exit_codes(tmp_path, cli):
+    ok = cli("import", "l41", FIX, "--out", tmp_path / "o")
     assert ok.returncode == 0, ok.stderr
     assert len(ResultStore(tmp_path / "o").read_runs()) == 40
-    bad = subprocess.run([sys.executable, "-m", "pmcsuite", "import", "l41", str(FIX / "run00032.txt"),
-                          "--out", str(tmp_path / "p")], cwd=root, capture_output=True, text=True)
+    bad = cli("import", "l41", FIX / "run00032.txt", "--out", tmp_path / "p")
     assert bad.returncode == 2 and "--manifest" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -362,19 +374,17 @@ def test_imported_data_has_quartiles_and_error_bars(real, tmp_path):
     assert ((summary["q25"] <= summary["median"]) & (summary["median"] <= summary["q75"])).all()
     assert (summary["q75"] > summary["q25"]).any()
     drawn = []
-    original = bandwidth.MplFigure
+    original = bandwidth.new_figure
 
-    class Spy(original):
-        def add_subplot(self, *a, **k):
-            ax = super().add_subplot(*a, **k)
-            drawn.append(ax)
-            return ax
-    bandwidth.MplFigure = Spy
+    def spy(*a, **k):
+        drawn.append(original(*a, **k))
+        return drawn[-1]
+    bandwidth.new_figure = spy
     try:
         bandwidth.plot_bandwidth(summary, "t", tmp_path / "bw.png")
     finally:
-        bandwidth.MplFigure = original
-    bars = [c for ax in drawn for c in ax.containers]
+        bandwidth.new_figure = original
+    bars = [c for fig in drawn for ax in fig.axes for c in ax.containers]
     assert bars and all(c.has_yerr for c in bars)
     segments = [seg for c in bars for seg in c.lines[2][0].get_segments()]
     assert any(abs(seg[1][1] - seg[0][1]) > 0 for seg in segments)        # the bars have a length

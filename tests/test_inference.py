@@ -8,6 +8,8 @@ from scipy import stats
 
 from pmcsuite.analysis import inference as inf
 
+pytestmark = pytest.mark.unit
+
 KEYS = ["ipc", "buffer_size", "variant"]
 
 

@@ -9,7 +9,6 @@ relations are tested in test_collection.py); the report has the quantize listing
 and the sleep and faults figures.
 """
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,8 @@ import pmcsuite
 from needs import require
 from pmcsuite.collect.check import check
 from pmcsuite.catalogue import load_catalogue
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 K, M = 1024, 1 << 20

@@ -9,6 +9,8 @@ from pmcsuite.report.kernel_sections import (crosschecks, distributions_section,
                                              quantize_text, return_sizes, sleep_section,
                                              switch_counts)
 
+pytestmark = pytest.mark.unit
+
 K, M = 1024, 1 << 20
 TOTAL = 16 * M
 

@@ -5,7 +5,6 @@ completion with nothing lost or doubled; a result directory of an unknown format
 import collections
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import pmcsuite
 from needs import require
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.schema import RunRecord
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))

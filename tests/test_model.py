@@ -13,7 +13,7 @@ from pmcsuite.analysis import counter_columns, measured_runs
 from pmcsuite.analysis.model import INFLEXION_KINDS, fit_model, flat_ranges, point_levels, top
 from pmcsuite.errors import PmcsuiteError
 
-pytestmark = pytest.mark.filterwarnings("error")   # no RuntimeWarning may leak
+pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("error")]   # no RuntimeWarning may leak
 
 
 def _table(curve, seed=0):

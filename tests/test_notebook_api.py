@@ -3,11 +3,14 @@ as text, HTML views and plot methods that return matplotlib Figures."""
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from matplotlib.figure import Figure
 
 import pmcsuite
 import pmcsuite.analysis
 from pmcsuite.analysis.display import Text
+
+pytestmark = pytest.mark.unit
 
 L41 = Path(__file__).resolve().parent / "fixtures" / "l41"
 
@@ -23,7 +26,7 @@ def test_explain_and_overhead_show_themselves(tmp_path):
         assert "<pre>" in result._repr_html_() and "<table" in result._repr_html_()
         assert repr(result).startswith(f"<{type(result).__name__}: {len(table)} rows")
         fig = result.plot()
-        assert isinstance(fig, Figure) and fig.axes[0].get_xlabel() == "buffer size (bytes per write)"
+        assert isinstance(fig, Figure) and fig.axes[0].get_xlabel() == "buffer size (bytes per write(), log scale)"
     expl = pmcsuite.explain(df)
     assert "pipe" in expl.summary() and expl.modes["pipe"].cells["buffer_size"].tolist() == [1024, 65536, 131072,
                                                                                                1048576]

@@ -8,21 +8,20 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import sweeps
 from collected import sweep
-from synthetic import SIZES, peak_at, runs_table
+from synthetic import peak_at, runs_table
 
 from pmcsuite.analysis import inference as inf
 from pmcsuite.analysis import overhead
-from pmcsuite.analysis.overhead import (TOO_FEW, VERDICTS, describe_cell, describe_mode, format_interval, level_text,
-                                        moved)
-from pmcsuite.collect.collection import DEFAULT, QUICK
+from pmcsuite.analysis.display import interval, level_text
+from pmcsuite.analysis.overhead import TOO_FEW, VERDICTS, describe_cell, describe_mode
+from pmcsuite.schema import DEFAULT_SWEEP as DEFAULT, QUICK_SWEEP as QUICK
 from pmcsuite.errors import PmcsuiteError
 
-pytestmark = pytest.mark.filterwarnings("error")
+pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("error")]
 SMALL = [1 << k for k in range(10, 17)]          # 1K..64K: 7 sizes keep the sweeps quick
 PLAN = dict(runs=DEFAULT["runs"], processes=DEFAULT["processes"], points_per_process=DEFAULT["points_per_process"])
 
@@ -42,7 +41,7 @@ def test_a_planted_overall_slowdown_is_found_first():
     row = res.modes.iloc[0]
     text = describe_mode(row)
     assert text.startswith(f"{row['ipc']}, pass pmc: costs ") and "of the bandwidth [" in text
-    assert format_interval(row["overall_ci_low"], row["overall_ci_high"]) in text
+    assert interval(row["overall_ci_low"], row["overall_ci_high"]) in text
     assert level_text(res.overall_level) in text and res.overall_level == inf.family_level(0.025, 3)
     summary = str(res.summary())
     assert summary.index("Overhead per IPC mode and pass") < summary.index("Per size:")
@@ -168,8 +167,8 @@ def test_processes_that_differ_or_shared_the_cpu_are_unreliable_and_say_so():
     c = res.cells.set_index("buffer_size")
     assert c.loc[noisy, "reliability"] == "unreliable"
     reason = c.loc[noisy, "reasons"][0]
-    printed, limit = map(float, re.match(r"baseline processes differ by ([\d.]+)% \(> (\d+)%\)", reason).groups())
-    assert printed > limit                          # never "10% > 10%"
+    printed, limit = map(float, re.match(r"baseline processes differ by ([\d.]+) % \(> (\d+) %\)", reason).groups())
+    assert printed > limit                          # never "10 % > 10 %"
     assert c.loc[shared, "reasons"] == [f"3 of {c.loc[shared, 'n_variant']} pmc runs shared the CPU"]
     others = c.drop([noisy, shared])
     assert (others["reliability"] == "reliable").all()

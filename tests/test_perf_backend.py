@@ -3,7 +3,6 @@ events are <not supported>), with tests/standins/fakebench as the workload (same
 as ipcbench: enable/disable around its loop of N write() calls to /dev/null).
 """
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -13,12 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from needs import needs
+from needs import needs, needs_perf
 
-from pmcsuite.collect.backends import STATUSES, CounterValue, NoneBackend, auto_backend, get_backend
+from pmcsuite.catalogue import load_catalogue
+from pmcsuite.collect.backends import CounterValue, NoneBackend, auto_backends, get_backend
+from pmcsuite.collect.backends.inproc import counter_values
 from pmcsuite.collect.backends import perf as perfmod
 from pmcsuite.collect.backends.perf import PerfBackend
 from pmcsuite.errors import PmcsuiteError
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKEBENCH = str(ROOT / "tests" / "standins" / "fakebench")
@@ -26,13 +29,8 @@ EVENTS = {"task_clock": "task-clock", "page_faults": "page-faults",
           "syscalls_write": "syscalls:sys_enter_write", "instructions": "instructions",
           "context_switches": "context-switches"}
 
-needs_perf = needs(shutil.which("perf") is not None and platform.system() == "Linux",
-                   "needs Linux perf (bin/install adds it)")
 
-
-def test_statuses_and_counter_value_dict():
-    assert STATUSES == ("ok", "not_supported", "not_counted", "permission_denied", "multiplexed",
-                        "silent_zero", "tool_missing", "error")
+def test_counter_value_dict():
     v = CounterValue("c", "e", None, "", "not_supported", 100.0, "why")
     assert v.to_dict() == {"event": "e", "value": None, "unit": "", "status": "not_supported",
                            "pcnt_running": 100.0, "reason": "why"}
@@ -46,9 +44,23 @@ def test_get_backend_and_auto():
     with pytest.raises(PmcsuiteError, match="choose from inproc, perf, pmcstat, dtrace, none"):
         get_backend("papi")
     # Linux: the benchmark counts itself; FreeBSD: the tools (libpmc in ipcbench has never run)
-    assert auto_backend("Linux") == "inproc" and auto_backend("FreeBSD") == "pmcstat"
+    assert auto_backends("Linux") == ["inproc"] and auto_backends("FreeBSD") == ["pmcstat", "dtrace"]
     with pytest.raises(PmcsuiteError, match="Darwin"):
-        auto_backend("Darwin")
+        auto_backends("Darwin")
+
+
+def test_inproc_gives_time_counters_in_their_catalogue_unit(tmp_path):
+    """perf_event_open counts time in ns: a counter whose catalogue unit is a duration is converted."""
+    events = {"task_clock": "task-clock", "cpu_clock": "cpu-clock", "syscalls_write": "syscalls:sys_enter_write"}
+    line = {"counters": {c: {"status": "ok", "value": 2_500_000} for c in events}}
+    by = {v.counter: v for v in counter_values(line, events)}
+    assert (by["task_clock"].value, by["task_clock"].unit) == (2.5, "msec")          # the built-in catalogue
+    assert (by["cpu_clock"].value, by["cpu_clock"].unit) == (2_500_000, "")          # unknown to it: a count
+    user = tmp_path / "user.yaml"
+    user.write_text("counters:\n  cpu_clock: {description: CPU clock, unit: us, kind: software}\n")
+    by = {v.counter: v for v in counter_values(line, events, load_catalogue([user]))}
+    assert (by["cpu_clock"].value, by["cpu_clock"].unit) == (2500.0, "us")
+    assert (by["syscalls_write"].value, by["syscalls_write"].unit) == (2_500_000, "")
 
 
 def test_none_backend_runs_bench_alone():

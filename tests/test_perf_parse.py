@@ -12,6 +12,8 @@ from pmcsuite.collect.backends.perf import (
     PerfRecord, build_argv, classify_failure, parse_perf_csv, parse_perf_json, to_counter_values)
 from pmcsuite.errors import PmcsuiteError
 
+pytestmark = pytest.mark.unit
+
 FIX = Path(__file__).parent / "fixtures"
 EVENTS = {"task_clock": "task-clock", "page_faults": "page-faults",
           "context_switches": "context-switches", "syscalls_write": "syscalls:sys_enter_write",

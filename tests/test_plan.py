@@ -1,16 +1,21 @@
 """Planner: passes honour the PMU slots; the job order is seeded, reproducible, warm-ups first."""
+import random
 from collections import Counter
 
 import pytest
 
-from pmcsuite.catalogue import load_catalogue
 from pmcsuite.errors import PmcsuiteError
-from pmcsuite.plan import batches, split_runs, Job, Pass, make_jobs, make_passes, plan_counters, remaining_jobs, run_key
+from pmcsuite.plan import (
+    batches, split_runs, Job, Pass, make_jobs, more_jobs, plan_counters, remaining_jobs, run_key)
+
+pytestmark = pytest.mark.unit
 
 
-@pytest.fixture()
-def cat():
-    return load_catalogue()
+def counted_passes(cat, groups, platforms, backend):
+    """``plan_counters``' passes where every counter has an event."""
+    passes, unavailable = plan_counters(cat, groups, platforms, backend)
+    assert unavailable == {}
+    return passes
 
 
 def _slots_used(cat, p, backend):
@@ -20,7 +25,7 @@ def _slots_used(cat, p, backend):
 
 @pytest.mark.parametrize("backend", ["perf", "pmcstat"])
 def test_cortex_a8_passes_fit_four_counters(cat, backend):
-    passes = make_passes(cat, ["l1", "axi", "l2", "tlb"], ["cortex-a8"], backend)
+    passes = counted_passes(cat, ["l1", "axi", "l2", "tlb"], ["cortex-a8"], backend)
     assert [p.name for p in passes] == ["l1+axi", "l2+tlb"]
     assert all(len(p.counters) <= 4 for p in passes)
     assert passes[0].events == {"l1d_access": "L1-dcache-loads" if backend == "perf" else "L1_DCACHE_ACCESS",
@@ -32,23 +37,23 @@ def test_cortex_a8_passes_fit_four_counters(cat, backend):
 
 def test_fixed_cycle_counter_takes_no_slot_with_perf_only(cat):
     groups = ["instr", "l1", "mem", "l1i"]
-    perf = make_passes(cat, groups, ["cortex-a8"], "perf")
+    perf = counted_passes(cat, groups, ["cortex-a8"], "perf")
     assert [p.name for p in perf] == ["instr+l1+l1i", "mem"]          # instructions is counted once
     assert perf[0].counters == ["instructions", "cycles", "l1d_access", "l1d_refill", "l1i_refill"]
-    pmcstat = make_passes(cat, groups, ["cortex-a8"], "pmcstat")       # hwpmc books cycles on a row
+    pmcstat = counted_passes(cat, groups, ["cortex-a8"], "pmcstat")       # hwpmc books cycles on a row
     assert [p.name for p in pmcstat] == ["instr+l1", "mem+l1i"]
     for backend, passes in (("perf", perf), ("pmcstat", pmcstat)):
         assert all(_slots_used(cat, p, backend) <= 4 for p in passes)
         assert sorted(c for p in passes for c in p.counters) == sorted(cat.expand(groups))
 
 
-def test_group_larger_than_slots_is_split(cat):
-    cat.platforms["cortex-a8"].slots = 1
-    passes = make_passes(cat, ["instr", "tlb"], ["cortex-a8"], "perf")
+def test_group_larger_than_slots_is_split(cat, monkeypatch):
+    monkeypatch.setattr(cat.platforms["cortex-a8"], "slots", 1)
+    passes = counted_passes(cat, ["instr", "tlb"], ["cortex-a8"], "perf")
     assert [p.name for p in passes] == ["instr", "tlb#1", "tlb#2"]
     assert [p.groups for p in passes] == [["instr"], ["tlb"], ["tlb"]]
-    cat.platforms["cortex-a8"].slots = 3
-    passes = make_passes(cat, ["syscalls"], ["cortex-a8", "software"], "perf")
+    monkeypatch.setattr(cat.platforms["cortex-a8"], "slots", 3)
+    passes = counted_passes(cat, ["syscalls"], ["cortex-a8", "software"], "perf")
     assert [p.name for p in passes] == ["syscalls"]                     # software: no slot limit
 
 
@@ -61,7 +66,7 @@ def test_tracepoints_apart_from_software_events_and_never_mixed_with_hardware(ca
                                   "syscalls_all": "raw_syscalls:sys_enter", "sched_switch": "sched:sched_switch"}
     assert {cat.counters[c].kind for c in software[1].counters} == {"software"}
     assert software[1].groups == ["faults", "sched", "time"]
-    mixed = make_passes(cat, ["instr", "syscalls", "l1"], ["x86-64", "software"], "perf")
+    mixed = counted_passes(cat, ["instr", "syscalls", "l1"], ["x86-64", "software"], "perf")
     assert [p.name for p in mixed] == ["instr+l1", "syscalls"]
     for p in mixed:
         assert len(set(p.platform.values())) == 1
@@ -71,8 +76,6 @@ def test_unavailable_counters_are_reported_not_dropped(cat):
     passes, unavailable = plan_counters(cat, ["axi", "l1", "syscalls"], ["x86-64", "software"], "perf")
     assert set(unavailable) == {"axi_read", "axi_write"} and "memory-bus" in unavailable["axi_read"]
     assert [p.name for p in passes] == ["l1", "syscalls"]
-    with pytest.raises(PmcsuiteError, match=r"not available on platform x86-64,software with backend perf: axi_read"):
-        make_passes(cat, ["axi", "l1"], ["x86-64", "software"], "perf")
     passes, unavailable = plan_counters(cat, ["l1", "time"], ["software"], "perf")   # VM without a PMU
     assert [p.name for p in passes] == ["time"] and set(unavailable) == {"l1d_access", "l1d_refill"}
     with pytest.raises(PmcsuiteError, match="unknown counter group or counter 'l7'"):
@@ -80,14 +83,14 @@ def test_unavailable_counters_are_reported_not_dropped(cat):
 
 
 def test_bare_counter_ids(cat):
-    passes = make_passes(cat, "syscalls_write,page_faults,task_clock", ["software"], "perf")
+    passes = counted_passes(cat, "syscalls_write,page_faults,task_clock", ["software"], "perf")
     assert [p.name for p in passes] == ["syscalls_write", "page_faults+task_clock"]
     assert passes[0].metadata()["events"] == {"syscalls_write": "syscalls:sys_enter_write"}
     assert passes[1].metadata()["events"] == {"page_faults": "page-faults", "task_clock": "task-clock"}
 
 
 def _passes(cat):
-    return make_passes(cat, ["l1", "axi", "l2", "tlb"], ["cortex-a8"], "perf")
+    return counted_passes(cat, ["l1", "axi", "l2", "tlb"], ["cortex-a8"], "perf")
 
 
 def test_jobs_complete_seeded_and_reproducible(cat):
@@ -182,8 +185,8 @@ def test_the_default_and_quick_plans_are_whole_processes(name):
     """collect's plans (issue 15: more processes, fewer iterations): every process of a point gets the
     same iterations, its warm-up and at least one measured one; each point's runs come from that many
     different processes."""
-    from pmcsuite.collect.collection import DEFAULT, QUICK
-    plan = {"DEFAULT": DEFAULT, "QUICK": QUICK}[name]
+    from pmcsuite.schema import DEFAULT_SWEEP, QUICK_SWEEP
+    plan = {"DEFAULT": DEFAULT_SWEEP, "QUICK": QUICK_SWEEP}[name]
     shares = split_runs(plan["runs"], plan["processes"])
     assert len(set(shares)) == 1 and shares[0] >= plan["warmup"] + 1
     assert plan["processes"] >= 4          # fewer cannot give a one-point verdict (bench/validation_plan.py)
@@ -191,3 +194,39 @@ def test_the_default_and_quick_plans_are_whole_processes(name):
                      points_per_process=plan["points_per_process"])
     per_cell = Counter((j.ipc, j.size) for j in jobs)
     assert set(per_cell.values()) == {plan["processes"]}
+
+
+def test_more_jobs_adds_whole_processes_within_max_runs():
+    """--target-ci's next round: each cell gets the processes its spread needs (at least one), each
+    of the plan's size, the last one smaller only down to ``smallest``; run numbers go on after the
+    cell's, process numbers from ``first_process``; a cell at --max-runs gets nothing."""
+    pass_ = Pass("faults", ["faults"], ["page_faults"], {"page_faults": "page-faults"})
+    cells = [(("pipe", 4096, "baseline"), 3, 4, 3),      # wants 3 more: room for 2 + 1 of max_runs 9
+             (("pipe", 65536, "faults"), 0, 4, 3),       # wants none but is still wide: one process
+             (("local", 4096, "baseline"), 2, 9, 8)]     # at max_runs already
+    jobs = more_jobs(cells, [pass_], share=2, smallest=1, max_runs=9, points_per_process=1, first_process=10,
+                     rng=random.Random(1))
+    by_cell = {}
+    for job in jobs:
+        by_cell.setdefault((job.ipc, job.size, job.variant), []).append((job.first_run, job.iterations))
+    assert sorted(by_cell[("pipe", 4096, "baseline")]) == [(4, 2), (6, 2), (8, 1)]
+    assert by_cell[("pipe", 65536, "faults")] == [(4, 2)] and ("local", 4096, "baseline") not in by_cell
+    assert sorted(j.process for j in jobs) == [10, 11, 12, 13]
+    assert all(j.pass_ is pass_ for j in jobs if j.variant == "faults")
+    assert all(j.pass_ is None for j in jobs if j.variant == "baseline")
+    # a smaller last process than a warm-up and a measured iteration is not run
+    fewer = more_jobs(cells[:1], [], share=2, smallest=2, max_runs=9, points_per_process=1, first_process=0,
+                      rng=random.Random(1))
+    assert sorted((j.first_run, j.iterations) for j in fewer) == [(4, 2), (6, 2)]
+    assert more_jobs(cells[2:], [], share=2, smallest=1, max_runs=9, points_per_process=1, first_process=0,
+                     rng=random.Random(1)) == []
+
+
+def test_more_jobs_never_puts_a_cell_twice_in_one_process():
+    cells = [(("pipe", size, "baseline"), 2, 2, 1) for size in (4096, 8192, 16384)]
+    jobs = more_jobs(cells, [], share=2, smallest=2, max_runs=10, points_per_process=3, first_process=0,
+                     rng=random.Random(7))
+    assert len(jobs) == 6
+    for process in {j.process for j in jobs}:
+        members = [(j.ipc, j.size) for j in jobs if j.process == process]
+        assert len(members) == len(set(members)) == 3

@@ -16,6 +16,8 @@ from pmcsuite.collect.backends.pmcstat import (
     PmcstatBackend, build_argv, classify_failure, parse_pmcstat, to_counter_values)
 from pmcsuite.errors import PmcsuiteError
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures"
 STANDINS = ROOT / "tests" / "standins"

@@ -9,9 +9,11 @@ from collected import sweep
 from scipy import stats
 
 import pmcsuite
-from pmcsuite.collect import collection
+from pmcsuite.collect import sweep as collect_sweep
 from pmcsuite.analysis import inference as inf
 from pmcsuite.analysis.precision import _df, median_interval, needs_runs, precision, processes_wanted
+
+pytestmark = pytest.mark.e2e
 
 
 def test_order_statistics_bracket_the_median():
@@ -67,7 +69,7 @@ def test_processes_wanted_is_the_fewest_that_reach_the_target():
         n = processes_wanted(p, now, target)
         h, goal = math.asinh(now / 100), math.asinh(target / 100)
         se = h / stats.t.ppf(0.975, _df(p))
-        width = lambda m: stats.t.ppf(0.975, _df(m)) * se * math.sqrt(p / m)   # noqa: E731
+        width = lambda m, se=se, p=p: stats.t.ppf(0.975, _df(m)) * se * math.sqrt(p / m)   # noqa: E731
         assert width(n) <= goal < width(n - 1), (p, now, target, n)
     assert processes_wanted(5, 1.0, 2.0) == 5                   # already there: nothing to add
     assert processes_wanted(3, 10.0, 2.0) > processes_wanted(3, 10.0, 5.0) > 3
@@ -85,12 +87,12 @@ def test_target_ci_adds_whole_processes_at_once(tmp_path, monkeypatch):
     """An unreachable target: the first round adds every process --max-runs allows (3 processes of 4
     iterations: 8 + 12 = 20 runs), not one process per round."""
     rounds = []
-    execute = collection._execute
+    execute = collect_sweep.execute
 
     def counting(store, jobs, *args, **kwargs):
         rounds.append(sorted({j.process for j in jobs}))
         return execute(store, jobs, *args, **kwargs)
-    monkeypatch.setattr(collection, "_execute", counting)
+    monkeypatch.setattr(collect_sweep, "execute", counting)
     out = pmcsuite.collect(out=tmp_path / "t", backend="none", ipcs=["pipe"], sizes="64K", runs=8, processes=2,
                            total="1M", target_ci=0.001, max_runs=20, progress=False)
     assert len(rounds) == 2 and len(rounds[1]) == 3          # the plan, then one round of 3 processes

@@ -10,6 +10,8 @@ import pytest
 
 from pmcsuite.collect.processes import run_group
 
+pytestmark = pytest.mark.e2e
+
 # a parent that starts a grandchild, writes its pid to a file and then waits forever
 TREE = ("import subprocess, sys, time; "
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']); "
@@ -92,7 +94,8 @@ def test_a_killed_harness_takes_the_benchmark_with_it(tmp_path):
     harness = subprocess.Popen([sys.executable, "-c",
                                 "import sys; from pmcsuite.collect.processes import run_group; "
                                 "run_group([sys.executable, '-c', 'import os, sys, time; "
-                                "open(sys.argv[1], \"w\").write(str(os.getpid())); time.sleep(300)', sys.argv[1]], 300)",
+                                "open(sys.argv[1], \"w\").write(str(os.getpid())); time.sleep(300)', "
+                                "sys.argv[1]], 300)",
                                 str(pid_file)])
     victim = _grandchild(pid_file)
     assert _alive(victim)

@@ -25,7 +25,10 @@ from runcli import cli as _cli, free_port as _free_port  # noqa: E402
 
 import pmcsuite  # noqa: E402
 from pmcsuite.collect import remote  # noqa: E402
+from pmcsuite.collect.ssh import SshTarget  # noqa: E402
 from pmcsuite.errors import EnvironmentProblem, PmcsuiteError  # noqa: E402
+
+pytestmark = pytest.mark.ssh
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 #: sshd's own default PATH, after the server's bin directory
@@ -158,7 +161,8 @@ def test_host_metadata_from_the_targets_own_output():
     host = remote.host_from_sections(remote.parse_sections(text))
     assert host["hostname"] == "bbb" and host["machine"] == "armv7l" and host["kernel"] == "6.1.0"
     assert host["cpu_model"].startswith("ARM Cortex-A8") and host["cpus"] == 1 and host["perf_event_paranoid"] == 2
-    assert host["os_release"] == "Debian GNU/Linux 12" and host["python"] is None and host["uname"].startswith("Linux bbb")
+    assert host["os_release"] == "Debian GNU/Linux 12" and host["python"] is None
+    assert host["uname"].startswith("Linux bbb")
 
 
 # ------------------------------------------------------------------------------------------ real sshd
@@ -185,7 +189,8 @@ def test_collect_through_ssh_counts_exactly_and_records_the_targets_provenance(r
     df = pmcsuite.load(out)
     assert len(df) == 2 * 2 * 4 and df["ok"].all() and not df.duplicated(["ipc", "buffer_size", "variant", "run"]).any()
     counted = df[df["variant"] == "syscalls"]
-    assert (counted["syscalls_write"] == counted["writes"]).all() and (counted["syscalls_read"] == counted["reads"]).all()
+    assert (counted["syscalls_write"] == counted["writes"]).all()
+    assert (counted["syscalls_read"] == counted["reads"]).all()
     assert (counted["scope"] == "actors").all()
     assert not any(json.loads(line)["warnings"] for line in (out / "runs.jsonl").read_text().splitlines())
     meta = json.loads((out / "metadata.json").read_text())
@@ -303,25 +308,25 @@ def test_one_sweep_per_host_lock(servers, tmp_path):
     assert not lock.exists()
 
 
-def test_missing_ssh_or_unreachable_host_is_one_line_exit_3(servers, tmp_path):
-    proc = _cli("collect", "--host", "root@127.0.0.1", "--ssh-command", "/nonexistent/ssh -p 22", "--quick",
-                "--out", tmp_path / "a")
+def test_missing_ssh_or_unreachable_host_is_one_line_exit_3(servers, tmp_path, cli):
+    proc = cli("collect", "--host", "root@127.0.0.1", "--ssh-command", "/nonexistent/ssh -p 22", "--quick",
+               "--out", tmp_path / "a")
     assert proc.returncode == 3 and "/nonexistent/ssh not found" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     port = _free_port()
-    proc = _cli("collect", "--host", f"root@127.0.0.1:{port}", "--ssh-command", servers[0].ssh_command, "--quick",
-                "--out", tmp_path / "b")
+    proc = cli("collect", "--host", f"root@127.0.0.1:{port}", "--ssh-command", servers[0].ssh_command, "--quick",
+               "--out", tmp_path / "b")
     assert proc.returncode == 3 and f"cannot reach root@127.0.0.1:{port}" in proc.stderr, proc.stderr
     assert "refused" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "b" / "runs.jsonl").exists()
 
 
-def test_remote_refuses_what_cannot_run_there(servers, tmp_path):
+def test_remote_refuses_what_cannot_run_there(servers, tmp_path, cli):
     server = servers[0]
-    proc = _cli("collect", "--host", server.host, "--ssh-command", server.ssh_command, "--backend", "perf",
-                "--quick", "--out", tmp_path / "p")
+    proc = cli("collect", "--host", server.host, "--ssh-command", server.ssh_command, "--backend", "perf",
+               "--quick", "--out", tmp_path / "p")
     assert proc.returncode == 2 and "inproc" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    proc = _cli("collect", "--ssh-command", "ssh", "--quick", "--out", tmp_path / "q")
+    proc = cli("collect", "--ssh-command", "ssh", "--quick", "--out", tmp_path / "q")
     assert proc.returncode == 2 and "--host" in proc.stderr
 
 
@@ -368,7 +373,7 @@ def _one_run(**extra):
 
 
 def test_backend_auto_on_a_freebsd_target_means_pmcstat_and_dtrace():
-    from pmcsuite.collect.collection import _remote_backends
+    from pmcsuite.collect.targets import remote_backends
 
     class Target:
         name = "bsd"
@@ -378,12 +383,12 @@ def test_backend_auto_on_a_freebsd_target_means_pmcstat_and_dtrace():
 
         def uname(self):
             return self.system, "armv7"
-    assert _remote_backends("auto", Target("FreeBSD")) == ["pmcstat", "dtrace"]
-    assert _remote_backends("auto", Target("Linux")) == ["inproc"]
-    assert _remote_backends("pmcstat", Target("Linux")) == ["pmcstat"]        # explicit: any target
-    assert _remote_backends("none", Target("FreeBSD")) == []
+    assert remote_backends("auto", Target("FreeBSD")) == ["pmcstat", "dtrace"]
+    assert remote_backends("auto", Target("Linux")) == ["inproc"]
+    assert remote_backends("pmcstat", Target("Linux")) == ["pmcstat"]        # explicit: any target
+    assert remote_backends("none", Target("FreeBSD")) == []
     with pytest.raises(PmcsuiteError, match="perf stays a local cross-check"):
-        _remote_backends("perf", Target("Linux"))
+        remote_backends("perf", Target("Linux"))
 
 
 def _tool_sweep(server, out, backend, platform, counters):
@@ -432,10 +437,10 @@ def test_dtrace_runs_on_the_target_with_its_script_there(servers, install, tmp_p
                                            rf"{exe} .*", runs[0]), runs
 
 
-def test_a_tool_missing_on_the_target_is_one_line_exit_3(servers, tmp_path):
+def test_a_tool_missing_on_the_target_is_one_line_exit_3(servers, tmp_path, cli):
     server = servers[1]
-    proc = _cli("collect", "--host", server.host, "--ssh-command", server.ssh_command, "--backend", "pmcstat",
-                "--platform", "cortex-a8", "--counters", "instr", "--out", tmp_path / "p", "--no-progress")
+    proc = cli("collect", "--host", server.host, "--ssh-command", server.ssh_command, "--backend", "pmcstat",
+               "--platform", "cortex-a8", "--counters", "instr", "--out", tmp_path / "p", "--no-progress")
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 3 and len(lines) == 1, proc.stderr
     assert f"pmcstat not found on {server.host}" in lines[0] and "usr.sbin/pmcstat" in lines[0]
@@ -452,7 +457,7 @@ def test_the_targets_files_and_tools_through_ssh(servers, install):
     write and read there."""
     server = servers[1]
     install(server, "pmcstat")
-    target = remote.SshTarget(server.host, server.ssh_command)
+    target = SshTarget(server.host, server.ssh_command)
     try:
         assert target.which("pmcstat") == str(server.bin / "pmcstat") and target.which("dtrace") is None
         with pytest.raises(PmcsuiteError, match="boom"):
@@ -467,15 +472,15 @@ def test_the_targets_files_and_tools_through_ssh(servers, install):
         target.close()
 
 
-def test_check_on_a_remote_target(servers, tmp_path):
+def test_check_on_a_remote_target(servers, tmp_path, cli):
     server = servers[0]
-    proc = _cli("check", "--host", server.host, "--ssh-command", server.ssh_command, "--counters", "syscalls", "--json")
+    proc = cli("check", "--host", server.host, "--ssh-command", server.ssh_command, "--counters", "syscalls", "--json")
     assert proc.returncode == 0, proc.stderr
     said = json.loads(proc.stdout)
     assert said["host"] == server.host and said["backend"] == ["inproc"] and "software" in said["platform"]
     assert {c["counter"]: c["status"] for c in said["counters"]}["syscalls_write"] == "available"
     assert not (server.cache / "sweep.lock").exists()                 # a check takes no sweep lock
-    wrong = _cli("check", "--host", f"root@127.0.0.1:{_free_port()}", "--ssh-command", server.ssh_command)
+    wrong = cli("check", "--host", f"root@127.0.0.1:{_free_port()}", "--ssh-command", server.ssh_command)
     assert wrong.returncode == 3 and wrong.stderr.count("\n") == 1 and "cannot reach" in wrong.stderr, wrong.stderr
-    alone = _cli("check", "--ssh-command", "ssh -p 22")
+    alone = cli("check", "--ssh-command", "ssh -p 22")
     assert alone.returncode == 2 and "go with --host" in alone.stderr

@@ -1,7 +1,6 @@
 """The first report (bandwidth section, Markdown + self-contained HTML) on the synthetic fixture."""
 import json
 import re
-import shutil
 from pathlib import Path
 
 import matplotlib.image
@@ -9,6 +8,8 @@ import pytest
 
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.report import SECTIONS, Figure, Section, bandwidth, build_report, figure_path
+
+pytestmark = pytest.mark.unit
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 
@@ -19,10 +20,6 @@ def report(tmp_path_factory):
     assert build_report(FIXTURE, out=out, sections=[bandwidth.section]) == out
     return out
 
-
-@pytest.fixture
-def results(tmp_path):
-    return Path(shutil.copytree(FIXTURE, tmp_path / "results_small"))
 
 
 def test_files_written(report):
@@ -50,11 +47,13 @@ def test_markdown_ends_with_provenance(report):
     text = (report / "report.md").read_text()
     head = text.split("## Provenance")[1]
     assert "## Bandwidth" in text.split("## Provenance")[0]
-    for expected in ("synthetic-host", "6.0.0-synthetic", "SYNTHETIC CPU (fixture) (2 CPUs)", "| Seed | 1 |",
-                     "pmcsuite collect --out results\\_small", "4K, 64K, 1M",
-                     "4 runs per point in 4 benchmark process(es) of 1 iteration(s), 1 of them warm-up(s): 2-3 measured",
-                     "| Platform / backend | x86-64, software / perf |", "perf version 6.1.0", "version 1, sha256 ffffffffffffffff",
-                     "2026-01-01T00:00:00+00:00", "72 runs stored (1 failed, 18 warm-ups)", "SYNTHETIC test fixture"):
+    for expected in (
+            "synthetic-host", "6.0.0-synthetic", "SYNTHETIC CPU (fixture) (2 CPUs)", "| Seed | 1 |",
+            "pmcsuite collect --out results\\_small", "4K, 64K, 1M",
+            "4 runs per point in 4 benchmark process(es) of 1 iteration(s), 1 of them warm-up(s): 2-3 measured",
+            "| Platform / backend | x86-64, software / perf |", "perf version 6.1.0",
+            "version 1, sha256 ffffffffffffffff", "2026-01-01T00:00:00+00:00", "72 runs stored (1 failed, 18 warm-ups)",
+            "SYNTHETIC test fixture"):
         assert expected in head, expected
     assert "![" in text and "](figures/bandwidth.png)" in text
     assert "interquartile range (q25 to q75)" in text
@@ -78,14 +77,14 @@ def test_bandwidth_table_and_warnings(report):
     assert "cycles was never counted (not\\_supported ×24)" in warnings
 
 
-def test_default_output_place(results, tmp_path, monkeypatch):
+def test_default_output_place(results_small, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    out = build_report(results, sections=[])
+    out = build_report(results_small, sections=[])
     assert out == tmp_path / "reports" / "results_small"
     assert (out / "report.html").is_file()
 
 
-def test_sections_are_pluggable(results, tmp_path):
+def test_sections_are_pluggable(results_small, tmp_path):
     assert bandwidth.section in SECTIONS
 
     def extra(df, meta, outdir):
@@ -93,7 +92,7 @@ def test_sections_are_pluggable(results, tmp_path):
         matplotlib.image.imsave(path, [[0.0, 1.0], [1.0, 0.0]])
         return Section("Extra | part", f"{len(df)} runs from {meta['host']['hostname']}\n", [Figure(path, "a tile")])
 
-    out = build_report(results, out=tmp_path / "s", sections=[bandwidth.section, extra])
+    out = build_report(results_small, out=tmp_path / "s", sections=[bandwidth.section, extra])
     html = (out / "report.html").read_text()
     assert "Extra | part" in html and "72 runs from synthetic-host" in html
     assert html.count("data:image/png;base64,") == 2 and "<figcaption>a tile</figcaption>" in html
@@ -101,20 +100,20 @@ def test_sections_are_pluggable(results, tmp_path):
     assert "](figures/extra.png)" in (out / "report.md").read_text()
 
 
-def test_empty_results_is_an_error(results, tmp_path):
-    (results / "runs.jsonl").write_text("")
+def test_empty_results_is_an_error(results_small, tmp_path):
+    (results_small / "runs.jsonl").write_text("")
     with pytest.raises(PmcsuiteError, match="holds no runs yet"):
-        build_report(results, out=tmp_path / "out")
+        build_report(results_small, out=tmp_path / "out")
 
 
-def test_all_runs_failed_still_reports(results, tmp_path):
+def test_all_runs_failed_still_reports(results_small, tmp_path):
     lines = []
-    for line in (results / "runs.jsonl").read_text().splitlines():
+    for line in (results_small / "runs.jsonl").read_text().splitlines():
         record = json.loads(line)
         record.update(ok=False, error="synthetic failure", bench=None)
         lines.append(json.dumps(record))
-    (results / "runs.jsonl").write_text("\n".join(lines) + "\n")
-    out = build_report(results, out=tmp_path / "out")
+    (results_small / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    out = build_report(results_small, out=tmp_path / "out")
     text = (out / "report.md").read_text()
     assert "nothing to plot" in text
     assert "No successful non-warm-up runs: nothing to analyse." in text
@@ -122,11 +121,11 @@ def test_all_runs_failed_still_reports(results, tmp_path):
     assert not (out / "figures" / "bandwidth.png").exists()
 
 
-def test_one_buffer_size_still_reports_every_section(results, tmp_path):
-    lines = [line for line in (results / "runs.jsonl").read_text().splitlines()
+def test_one_buffer_size_still_reports_every_section(results_small, tmp_path):
+    lines = [line for line in (results_small / "runs.jsonl").read_text().splitlines()
              if json.loads(line)["buffer_size"] == 65536]
-    (results / "runs.jsonl").write_text("\n".join(lines) + "\n")
-    out = build_report(results, out=tmp_path / "out")
+    (results_small / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    out = build_report(results_small, out=tmp_path / "out")
     text = (out / "report.md").read_text()
     assert "one buffer size (64 KiB) cannot show an inflexion point" in text
     assert "## Probe effect" in text and "## Kernel view: read()/write() return sizes" in text
@@ -169,7 +168,7 @@ def test_html_is_correct(full_report):
 
 
 def test_shared_cpu_count_agrees_with_collect(tmp_path):
-    from pmcsuite.collect.collection import summary_lines
+    from pmcsuite.results.summary import summary_lines
     from pmcsuite.report.context import ReportContext
     from pmcsuite.results.load import load
     df = load(FIXTURE)

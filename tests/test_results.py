@@ -1,6 +1,5 @@
 """pmcsuite.load on the synthetic result directory tests/fixtures/results_small (format fixture)."""
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,18 +9,16 @@ import pytest
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.results.load import counter_table, load, require_runs, summarise
 
+pytestmark = pytest.mark.unit
+
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 FIXED = ["ipc", "actors", "placement", "buffer_size", "total_size", "run", "warmup", "variant", "backend", "scope",
-         "process", "iteration", "seq", "started", "ok", "error", "loop_ns", "bandwidth", "writes", "reads", "minflt", "majflt", "nvcsw",
-         "nivcsw", "utime_ns", "stime_ns", "offcpu_writer_ns", "offcpu_reader_ns", "sndbuf", "rcvbuf", "pipe_size", "cpu_writer", "cpu_reader",
-         "other_cpu_frac", "runnable_others", "shared_cpu", "write_sizes", "read_sizes"]
+         "process", "iteration", "seq", "started", "ok", "error", "loop_ns", "bandwidth", "writes", "reads", "minflt",
+         "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns", "offcpu_writer_ns", "offcpu_reader_ns", "sndbuf",
+         "rcvbuf", "pipe_size", "cpu_writer", "cpu_reader", "other_cpu_frac", "runnable_others", "shared_cpu",
+         "write_sizes", "read_sizes"]
 COUNTERS = ["syscalls_write", "syscalls_read", "page_faults", "context_switches", "cycles"]
 
-
-@pytest.fixture
-def results(tmp_path):
-    """A writable copy of the fixture."""
-    return Path(shutil.copytree(FIXTURE, tmp_path / "results_small"))
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +76,8 @@ def test_warmups_flagged_and_failed_runs_kept(df):
 def test_details_in_attrs(df):
     (scaled,) = df.attrs["multiplexed"]
     assert scaled["counter"] == "context_switches" and scaled["pcnt_running"] == 60.0
-    assert df.loc[scaled["row"], ["ipc", "buffer_size", "variant", "run"]].tolist() == ["pipe", 65536, "faults+cycles", 2]
+    assert df.loc[scaled["row"], ["ipc", "buffer_size", "variant", "run"]].tolist() == \
+        ["pipe", 65536, "faults+cycles", 2]
     (warning,) = df.attrs["warnings"]
     assert "sanity" in warning["warning"] and df.loc[warning["row"], "variant"] == "syscalls"
     sizes = df.loc[(df["buffer_size"] == 65536) & df["ok"], "write_sizes"].iloc[0]
@@ -110,7 +108,8 @@ def test_summarise_matches_numpy(df):
 
 def test_summarise_counters_and_all(df):
     summary = summarise(df, "all")
-    writes = summary[(summary["metric"] == "syscalls_write") & (summary["ipc"] == "pipe") & (summary["buffer_size"] == 4096)]
+    writes = summary[(summary["metric"] == "syscalls_write") & (summary["ipc"] == "pipe")
+                     & (summary["buffer_size"] == 4096)]
     assert len(writes) == 1 and writes["variant"].item() == "syscalls"      # not measured elsewhere: no row
     assert writes["median"].item() == 4096 + 2 and writes["n"].item() == 3 and writes["status"].item() == "ok"
     cycles = summary[summary["metric"] == "cycles"]
@@ -135,83 +134,81 @@ def test_counter_table(df):
     assert table.loc[table["multiplexed"], "counter"].item() == "context_switches"
 
 
-def test_truncated_last_line_is_tolerated(results):
-    with open(results / "runs.jsonl", "a") as handle:
+def test_truncated_last_line_is_tolerated(results_small):
+    with open(results_small / "runs.jsonl", "a") as handle:
         handle.write('{"ipc": "pipe", "buffer_size": 40')
-    df = load(results)
+    df = load(results_small)
     assert len(df) == 72 and df.attrs["skipped_lines"] == [73]
 
 
-def test_corrupt_middle_line_is_skipped_and_reported(results):
-    lines = (results / "runs.jsonl").read_text().splitlines()
+def test_corrupt_middle_line_is_skipped_and_reported(results_small):
+    lines = (results_small / "runs.jsonl").read_text().splitlines()
     lines[9] = "this is not json"
-    (results / "runs.jsonl").write_text("\n".join(lines) + "\n")
-    df = load(results)
+    (results_small / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    df = load(results_small)
     assert len(df) == 71 and df.attrs["skipped_lines"] == [10]
     with pytest.raises(PmcsuiteError, match=r"runs.jsonl:10 is corrupt"):
-        load(results, strict=True)
+        load(results_small, strict=True)
 
 
-def test_missing_metadata_is_an_error(results):
-    (results / "metadata.json").unlink()
+def test_missing_metadata_is_an_error(results_small):
+    (results_small / "metadata.json").unlink()
     with pytest.raises(PmcsuiteError, match="no metadata.json"):
-        load(results)
+        load(results_small)
 
 
-def _future_version(results, version=99) -> bytes:
-    meta = json.loads((results / "metadata.json").read_text())
+def _future_version(results_small, version=99) -> bytes:
+    meta = json.loads((results_small / "metadata.json").read_text())
     meta["format_version"] = version
-    (results / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return (results / "metadata.json").read_bytes()
+    (results_small / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return (results_small / "metadata.json").read_bytes()
 
 
 @pytest.mark.parametrize("version", [99, 0, "2", None])
-def test_unknown_format_version_is_refused_by_load(results, version):
+def test_unknown_format_version_is_refused_by_load(results_small, version):
     """A result directory of a format this pmcsuite does not know is not read as if it were its own."""
-    _future_version(results, version)
+    _future_version(results_small, version)
     with pytest.raises(PmcsuiteError, match=rf"has format_version {version!r}, which this pmcsuite cannot read"
                                             r" \(it reads 1, 2\)") as info:
-        load(results)
+        load(results_small)
     assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("command", ["summary", "export", "report", "explain", "overhead"])
-def test_unknown_format_version_is_refused_by_every_command(results, tmp_path, command):
-    import subprocess
-    import sys
-    written = _future_version(results)
-    runs = (results / "runs.jsonl").read_bytes()
-    extra = ["--out", str(tmp_path / "out")] if command in ("report", "export") else []
-    proc = subprocess.run([sys.executable, "-m", "pmcsuite", command, str(results), *extra], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path)
+def test_unknown_format_version_is_refused_by_every_command(results_small, tmp_path, command, cli):
+    written = _future_version(results_small)
+    runs = (results_small / "runs.jsonl").read_bytes()
+    extra = ["--out", tmp_path / "out"] if command in ("report", "export") else []
+    proc = cli(command, results_small, *extra, cwd=tmp_path)
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("pmcsuite: error: ") and "format_version 99" in lines[0], proc.stderr
-    assert (results / "metadata.json").read_bytes() == written and (results / "runs.jsonl").read_bytes() == runs
+    assert (results_small / "metadata.json").read_bytes() == written
+    assert (results_small / "runs.jsonl").read_bytes() == runs
     assert not (tmp_path / "out").exists()
 
 
-def test_malformed_record_is_one_line_error(results):
+def test_malformed_record_is_one_line_error(results_small):
     record = raw_records()[0]
     record["bench"]["writes"] = "many"
-    (results / "runs.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(raw_records()[1]) + "\n")
+    (results_small / "runs.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(raw_records()[1]) + "\n")
     with pytest.raises(PmcsuiteError, match="record 1 is malformed") as info:
-        load(results)
+        load(results_small)
     assert "\n" not in str(info.value)
     del record["ipc"]
-    (results / "runs.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(raw_records()[1]) + "\n")
+    (results_small / "runs.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(raw_records()[1]) + "\n")
     with pytest.raises(PmcsuiteError, match="record 1 is malformed .no ipc"):
-        load(results)
+        load(results_small)
     record = raw_records()[0]
     record["counters"]["cycles"] = {"status": "zero", "value": None}       # not a status of schema.STATUSES
-    (results / "runs.jsonl").write_text(json.dumps(record) + "\n")
+    (results_small / "runs.jsonl").write_text(json.dumps(record) + "\n")
     with pytest.raises(PmcsuiteError, match="status 'zero', not one of ok, not_supported"):
-        load(results)
+        load(results_small)
 
 
-def test_empty_runs_gives_empty_table(results):
-    (results / "runs.jsonl").write_text("")
-    df = load(results)
+def test_empty_runs_gives_empty_table(results_small):
+    (results_small / "runs.jsonl").write_text("")
+    df = load(results_small)
     assert df.empty and list(df.columns) == FIXED and df.attrs["counters"] == []
     assert df["buffer_size"].dtype == "Int64" and df["ok"].dtype == bool
     assert summarise(df).empty
@@ -219,7 +216,7 @@ def test_empty_runs_gives_empty_table(results):
         require_runs(df)
     from pmcsuite.results.export import export
     with pytest.raises(PmcsuiteError, match="holds no runs yet"):
-        export(results)
+        export(results_small)
 
 
 def test_attrs_are_shared_not_deep_copied(df):
@@ -255,3 +252,17 @@ def test_summarise_keeps_quartiles_when_placement_is_unknown(df):
     mixed.attrs = df.attrs
     both = summarise(mixed)
     assert len(both) == 2 * len(known) and both["q25"].notna().all()
+
+
+def test_the_fixture_generator_writes_what_the_format_1_fixture_reads_as(tmp_path):
+    """make_results_small.py builds schema.RunRecords in format 2 (one process of one iteration a
+    run); the committed directory is format 1. Both load to the same table: version 1 records still
+    read as their process, and the generator is the fixture's true source."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_results_small", FIXTURE.parent / "make_results_small.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    written = generator.main(tmp_path / "results_small")
+    assert json.loads((written / "metadata.json").read_text())["format_version"] == 2
+    assert json.loads((FIXTURE / "metadata.json").read_text())["format_version"] == 1
+    pd.testing.assert_frame_equal(load(written, cache=False), load(FIXTURE, cache=False))

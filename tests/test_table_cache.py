@@ -1,7 +1,6 @@
 """The columnar cache beside runs.jsonl (pmcsuite.results.cache): a load through it is the journal's load,
 and anything that changes the journal is seen."""
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -11,12 +10,10 @@ from pmcsuite.results import cache as table_cache
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.results.load import load
 
+pytestmark = pytest.mark.unit
+
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results_small"
 
-
-@pytest.fixture
-def results(tmp_path):
-    return Path(shutil.copytree(FIXTURE, tmp_path / "results_small", ignore=shutil.ignore_patterns("*.parquet")))
 
 
 def same_table(a: pd.DataFrame, b: pd.DataFrame):
@@ -27,42 +24,42 @@ def same_table(a: pd.DataFrame, b: pd.DataFrame):
     assert dict(a.attrs) == dict(b.attrs)
 
 
-def append_copies(results: Path, count: int) -> None:
+def append_copies(results_small: Path, count: int) -> None:
     """Append ``count`` copies of the last run (new seq numbers), as a collection appends."""
-    last = json.loads((results / "runs.jsonl").read_text().splitlines()[-1])
-    with open(results / "runs.jsonl", "a") as handle:
+    last = json.loads((results_small / "runs.jsonl").read_text().splitlines()[-1])
+    with open(results_small / "runs.jsonl", "a") as handle:
         for k in range(count):
             handle.write(json.dumps({**last, "seq": last["seq"] + 1 + k, "warnings": [f"copy {k}"]}) + "\n")
 
 
-def test_cached_load_is_the_journal_load(results):
-    journal = load(results, cache=False)
-    assert not table_cache.cache_path(results).exists()     # cache=False leaves it alone
-    first = load(results)
-    assert table_cache.cache_path(results).exists()
-    cached = table_cache.read(results, results / "runs.jsonl")
+def test_cached_load_is_the_journal_load(results_small):
+    journal = load(results_small, cache=False)
+    assert not table_cache.cache_path(results_small).exists()     # cache=False leaves it alone
+    first = load(results_small)
+    assert table_cache.cache_path(results_small).exists()
+    cached = table_cache.read(results_small, results_small / "runs.jsonl")
     assert cached is not None and len(cached.table) == len(journal) == 72
     same_table(journal, first)
-    same_table(journal, load(results))
+    same_table(journal, load(results_small))
 
 
-def test_appended_runs_are_read_and_the_cache_refreshed(results, monkeypatch):
-    load(results)
-    append_copies(results, 3)
+def test_appended_runs_are_read_and_the_cache_refreshed(results_small, monkeypatch):
+    load(results_small)
+    append_copies(results_small, 3)
     monkeypatch.setattr("pmcsuite.results.load._REWRITE", 10_000)      # 3 runs are 4 % of 72: not rewritten yet
-    grown = load(results)
+    grown = load(results_small)
     assert len(grown) == 75 and grown.attrs["warnings"][-1] == {"row": 74, "warning": "copy 2"}
-    same_table(load(results, cache=False), grown)
-    assert len(table_cache.read(results, results / "runs.jsonl").table) == 72
-    append_copies(results, 2)                                           # now 5 beyond 72: rewritten
-    same_table(load(results, cache=False), load(results))
-    assert len(table_cache.read(results, results / "runs.jsonl").table) == 77
+    same_table(load(results_small, cache=False), grown)
+    assert len(table_cache.read(results_small, results_small / "runs.jsonl").table) == 72
+    append_copies(results_small, 2)                                           # now 5 beyond 72: rewritten
+    same_table(load(results_small, cache=False), load(results_small))
+    assert len(table_cache.read(results_small, results_small / "runs.jsonl").table) == 77
 
 
 @pytest.mark.parametrize("change", ["edit", "truncate", "replace"])
-def test_a_changed_journal_is_never_answered_from_the_cache(results, change):
-    load(results)
-    path = results / "runs.jsonl"
+def test_a_changed_journal_is_never_answered_from_the_cache(results_small, change):
+    load(results_small)
+    path = results_small / "runs.jsonl"
     text = path.read_text()
     if change == "edit":               # same length, one digit of a bandwidth changed
         record = json.loads(text.splitlines()[5])
@@ -75,55 +72,55 @@ def test_a_changed_journal_is_never_answered_from_the_cache(results, change):
     else:                               # another result set moved in
         lines = text.splitlines(keepends=True)
         path.write_text("".join(lines[:30] + [lines[40]] + lines[31:]))
-    assert table_cache.read(results, path) is None
-    same_table(load(results, cache=False), load(results))
+    assert table_cache.read(results_small, path) is None
+    same_table(load(results_small, cache=False), load(results_small))
 
 
-def test_unusable_caches_are_ignored(results, monkeypatch):
-    journal = load(results, cache=False)
-    table_cache.cache_path(results).write_bytes(b"PAR1 not parquet at all")
-    same_table(journal, load(results))                                   # and rewritten
-    assert table_cache.read(results, results / "runs.jsonl") is not None
+def test_unusable_caches_are_ignored(results_small, monkeypatch):
+    journal = load(results_small, cache=False)
+    table_cache.cache_path(results_small).write_bytes(b"PAR1 not parquet at all")
+    same_table(journal, load(results_small))                                   # and rewritten
+    assert table_cache.read(results_small, results_small / "runs.jsonl") is not None
     monkeypatch.setattr(table_cache, "LAYOUT", table_cache.LAYOUT + 1)   # written by another layout
-    assert table_cache.read(results, results / "runs.jsonl") is None
-    same_table(journal, load(results))
+    assert table_cache.read(results_small, results_small / "runs.jsonl") is None
+    same_table(journal, load(results_small))
 
 
-def test_a_cache_that_cannot_be_written_is_not_an_error(results):
-    table_cache.cache_path(results).mkdir()                              # something else stands there
-    same_table(load(results, cache=False), load(results))
-    assert not list(results.glob(".*.tmp"))
+def test_a_cache_that_cannot_be_written_is_not_an_error(results_small):
+    table_cache.cache_path(results_small).mkdir()                              # something else stands there
+    same_table(load(results_small, cache=False), load(results_small))
+    assert not list(results_small.glob(".*.tmp"))
 
 
-def test_the_cache_covers_whole_good_lines_only(results):
-    path = results / "runs.jsonl"
+def test_the_cache_covers_whole_good_lines_only(results_small):
+    path = results_small / "runs.jsonl"
     whole = path.read_text().splitlines(keepends=True)
     path.write_text("".join(whole[:-1]) + whole[-1][:40])              # the last run is cut off
-    assert len(load(results)) == 71 and load(results).attrs["skipped_lines"] == [72]
+    assert len(load(results_small)) == 71 and load(results_small).attrs["skipped_lines"] == [72]
     path.write_text("".join(whole))                                      # ... and completed
-    df = load(results)
+    df = load(results_small)
     assert len(df) == 72 and df.attrs["skipped_lines"] == []
-    same_table(load(results, cache=False), df)
+    same_table(load(results_small, cache=False), df)
 
 
-def test_corrupt_lines_are_reported_every_time_and_strict_still_refuses(results):
-    path = results / "runs.jsonl"
+def test_corrupt_lines_are_reported_every_time_and_strict_still_refuses(results_small):
+    path = results_small / "runs.jsonl"
     lines = path.read_text().splitlines()
     lines[9] = "this is not json"
     path.write_text("\n".join(lines) + "\n")
     for _ in range(2):
-        df = load(results)
+        df = load(results_small)
         assert len(df) == 71 and df.attrs["skipped_lines"] == [10]
     with pytest.raises(PmcsuiteError, match=r"runs.jsonl:10 is corrupt"):
-        load(results, strict=True)
+        load(results_small, strict=True)
 
 
-def test_a_cache_with_other_columns_is_not_used(results):
-    journal = load(results, cache=False)
-    load(results)
-    path = table_cache.cache_path(results)
+def test_a_cache_with_other_columns_is_not_used(results_small):
+    journal = load(results_small, cache=False)
+    load(results_small)
+    path = table_cache.cache_path(results_small)
     import pyarrow.parquet as pq
     table = pq.read_table(path)
     pq.write_table(table.drop_columns(["cycles_status"]), path)     # metadata kept, a column gone
-    assert table_cache.read(results, results / "runs.jsonl") is None
-    same_table(journal, load(results))
+    assert table_cache.read(results_small, results_small / "runs.jsonl") is None
+    same_table(journal, load(results_small))

@@ -2,18 +2,19 @@
 real end-to-end run under perf record on this machine."""
 import datetime
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from needs import needs
+from needs import needs_perf
 
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.collect.trace import (
     build_timeline, chrome_trace, output_paths, parse_perf_script, plot_timeline, provenance, record_argv, trace,
     _record_error)
+
+pytestmark = pytest.mark.e2e
 
 FIXTURE = Path(__file__).parent / "fixtures" / "trace_perf_script_pipe_256K.txt"
 B = 256 * 1024
@@ -163,7 +164,7 @@ def test_trace_rejects_uneven_sizes(tmp_path):
         trace("pipe", 3000, 1 << 20, out=tmp_path / "t.json")
 
 
-@needs(shutil.which("perf") is not None, "perf is not installed on this machine (bin/install adds it)")
+@needs_perf
 def test_trace_end_to_end(tmp_path):
     """For real: pipe, 256K buffer, 16M: 64 writes, >= 256 reads (Linux pipe capacity 64K)."""
     out = tmp_path / "sub" / "trace.json"

@@ -10,9 +10,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import validation_noise as vn  # noqa: E402
-from pmcsuite.collect import collection  # noqa: E402
+from pmcsuite.schema import DEFAULT_SWEEP as DEFAULT, QUICK_SWEEP as QUICK, REFERENCE_IPCS  # noqa: E402
 from pmcsuite.results.load import GROUP_KEYS, measured  # noqa: E402
 from pmcsuite.sizes import parse_sizes  # noqa: E402
+
+pytestmark = pytest.mark.unit
 
 QUIET = vn.Noise(0.0, 0.0, 0.0, 0.0)
 COLUMNS = ["ipc", "actors", "placement", "buffer_size", "total_size", "run", "process", "iteration", "warmup",
@@ -21,18 +23,18 @@ COLUMNS = ["ipc", "actors", "placement", "buffer_size", "total_size", "run", "pr
 
 def curve_of(df, curves=("hockney", "logistic", "flat_top")):
     """Each run's noiseless baseline bandwidth (its mode's curve at its size)."""
-    by_ipc = dict(zip(collection.REFERENCE_IPCS, curves))
+    by_ipc = dict(zip(REFERENCE_IPCS, curves))
     return np.array([float(vn.CURVES[by_ipc[i]](s)) for i, s in zip(df["ipc"], df["buffer_size"])])
 
 
-@pytest.mark.parametrize("sweep, settings", [("default", collection.DEFAULT), ("quick", collection.QUICK)])
+@pytest.mark.parametrize("sweep, settings", [("default", DEFAULT), ("quick", QUICK)])
 def test_layout_is_collects(sweep, settings):
     df, drawn = vn.sweep_table(np.random.default_rng(1), sweep=sweep)
     assert set(COLUMNS + GROUP_KEYS) <= set(df.columns)
     sizes, runs = parse_sizes(settings["sizes"]), settings["runs"]
     processes = drawn["settings"]["processes"]
     variants = ["baseline", *vn.PASSES]
-    assert len(df) == len(collection.REFERENCE_IPCS) * len(sizes) * len(variants) * runs
+    assert len(df) == len(REFERENCE_IPCS) * len(sizes) * len(variants) * runs
     cells = df.groupby(["ipc", "buffer_size", "variant"])
     assert cells.size().eq(runs).all() and len(cells) == len(df) // runs
     assert cells["process"].nunique().eq(processes).all()            # each point from `processes` processes
@@ -101,6 +103,6 @@ def test_conditions_are_well_formed():
     names = [c.name for c in vn.CONDITIONS]
     assert len(set(names)) == len(names)
     assert {c.sweep for c in vn.CONDITIONS if c.effects is vn.PLANTED_EFFECTS} == {"default", "quick"}
-    assert vn.HALF_CELL[2] in parse_sizes(collection.QUICK["sizes"])
+    assert vn.HALF_CELL[2] in parse_sizes(QUICK["sizes"])
     with pytest.raises(SystemExit, match="unknown condition"):
         vn.condition("nope")

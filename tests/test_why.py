@@ -9,6 +9,8 @@ import pytest
 
 from pmcsuite.analysis import inference, why
 
+pytestmark = pytest.mark.unit
+
 K, M = 1 << 10, 1 << 20
 GRID = [1 << k for k in range(12, 21)]          # 4K .. 1M
 
@@ -148,7 +150,8 @@ def test_fallback_states_what_was_measured_without_a_cause():
     assert sentence == ("local-s bandwidth falls from 128 KiB (50 % below the per-call model at 1 MiB); nothing "
                         "measured shows why.")
     named = dict(f, counters=[_counter(id="l2_access", label="L2 accesses", share=None, fold_change=1.0)])
-    assert why.headline(named, None)[0] == "local-s bandwidth falls from 128 KiB (50 % below the per-call model at 1 MiB)."
+    assert why.headline(named, None)[0] == ("local-s bandwidth falls from 128 KiB (50 % below the per-call model "
+                                            "at 1 MiB).")
     cross = {"kind": "crossover", "ipcs": ["local-s", "local"], "from_size": 512 * K, "to_size": M}
     assert why.headline(cross, None) == ("From 512 KiB on, local-s is slower than local.", "")
     peak = _finding("peak", 64 * K, measured={"value": 2020.0 * M})
@@ -275,7 +278,7 @@ def _noisy_table(seed=6, process_cv=0.12):
 
 
 def test_the_noisy_machine_line_appears_once_with_the_processes_needed():
-    from pmcsuite.analysis.findings import findings_text
+    from pmcsuite.analysis.explain import findings_text
     from pmcsuite.results.load import measured
     df = _noisy_table(process_cv=0.05)
     text = findings_text(df, n_boot=50)
@@ -338,7 +341,7 @@ def test_a_located_departure_says_its_own_movement_and_its_gap_to_the_model():
 
 
 def test_the_pipe_capacity_reaches_the_findings_from_the_runs():
-    from pmcsuite.analysis.findings import findings_text
+    from pmcsuite.analysis.explain import findings_text
     df = _noisy_table(process_cv=0.02).assign(pipe_size=64 * K, shared_cpu=False)
     df["read_sizes"] = [{min(s, 64 * K): 4 * M // min(s, 64 * K)} for s in df["buffer_size"]]
     text = findings_text(df, n_boot=50)

@@ -12,13 +12,14 @@ Pure functions of the table returned by ``pmcsuite.load(DIR)``; every result obj
                                               ranges, the counters named for each change, the overhead
     attribute_changes(runs, changes, counters) -> the counters that can account for each change
     findings(expl)        -> list[dict]       the findings, each with a plain sentence and its details
-    findings_dict(df_or_expl) -> dict         the ``explain --json`` document (contract: findings.py)
+    findings_dict(df_or_expl) -> dict         the ``explain --json`` document (explain.py; contract: findings.py)
     sentences(expl)       -> list[str]        findings as sentences
     counter_labels(ids, metadata=None) -> dict  readable counter names ("read() calls") for sentences
 """
 from .attribution import Change, attribute_changes
-from .explain import ALIGN_NOTE, Attribution, Explanation, ModeExplanation, explain, per_call, per_kib
-from .findings import findings, findings_dict, findings_text, mode_sentences, sentences
+from .explain import (ALIGN_NOTE, Attribution, Explanation, ModeExplanation, explain, findings_dict, findings_text,
+                      per_call, per_kib, sentences)
+from .findings import findings, mode_sentences
 from .labels import counter_labels, is_time_counter
 from .model import PerCallModel, fit_model
 from .overhead import OverheadResult, overhead

@@ -45,19 +45,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..catalogue import UNIT_NS, builtin_catalogue    # UNIT_NS: ns per unit of a time counter
 from ..errors import PmcsuiteError
-from .runs import jsonable
+from ..schema import ALPHA, KIB, LEVEL, jsonable    # ALPHA: family-wise error rate of the counters named in one call
+from .display import percent
 from .inference import contrast, family_level, levels, process_medians, ratio_contrast
 from .labels import counter_labels, is_time_counter
 
-ALPHA = 0.05             # family-wise error rate of the counters named in one call
 MIN_SHARE = 0.10         # a counter is named only if its change can account for this share of the time change
 SAME_AS_R = 0.999        # per-run log correlation above which two counters are the same measurement
-CYCLES_IDS = ("cycles", "cpu_cycles", "clock_cycles")
 TIME_REASON = "a measure of time, not a cause"
-#: ns per unit of a time counter (catalogue units)
-UNIT_NS = {"ns": 1.0, "nsec": 1.0, "us": 1e3, "usec": 1e3, "ms": 1e6, "msec": 1e6, "s": 1e9, "sec": 1e9,
-           "seconds": 1e9}
 SAME_RUNS, OTHER_RUNS, CATALOGUE = "cycles from the same runs", "cycles from other runs of these points", "catalogue"
 
 
@@ -70,7 +67,8 @@ class Change:
 
     def __post_init__(self):
         if not int(self.from_size) < int(self.to_size):
-            raise PmcsuiteError(f"a change runs from a smaller size to a larger one, not {self.from_size} -> {self.to_size}")
+            raise PmcsuiteError("a change runs from a smaller size to a larger one, "
+                                f"not {self.from_size} -> {self.to_size}")
 
 
 @dataclass
@@ -108,10 +106,7 @@ class Attribution:
     same_as: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        out = {}
-        for k, v in self.__dict__.items():
-            out[k] = [jsonable(x) for x in v] if isinstance(v, (list, tuple)) else jsonable(v)
-        return out
+        return jsonable(self.__dict__)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -119,7 +114,7 @@ class Attribution:
 
 def per_kib(df: pd.DataFrame, counter: str) -> pd.Series:
     """Counter per KiB transferred: ``value * 1024 / total_size`` (NaN stays NaN)."""
-    return df[counter].astype(float) * 1024.0 / df["total_size"].astype(float)
+    return df[counter].astype(float) * KIB / df["total_size"].astype(float)
 
 
 def per_call(df: pd.DataFrame, counter: str) -> pd.Series:
@@ -130,7 +125,7 @@ def per_call(df: pd.DataFrame, counter: str) -> pd.Series:
 
 def time_per_kib(df: pd.DataFrame) -> pd.Series:
     """The loop's wall time per KiB transferred, ns (1024 / bandwidth)."""
-    return 1024e9 / df["bandwidth"].astype(float)
+    return KIB * 1e9 / df["bandwidth"].astype(float)
 
 
 def _wall_ns(df: pd.DataFrame) -> pd.Series:
@@ -175,7 +170,14 @@ def _point(lv, level: float, shift: float = 0.0) -> list:
     return [0.0 if shift and abs(v) < 1e-9 * shift else v for v in out]     # (0 + shift) - shift
 
 
-def _choose_variant(mode: pd.DataFrame, c: str, sizes: tuple) -> str | None:
+def cycle_counters(cat) -> tuple[str, ...]:
+    """Ids of the counters that count CPU cycles (``Catalogue.cycle_counters``: a time counter whose
+    unit is no duration): ``cat``'s, then today's built-in catalogue's (a snapshot may predate ``time``)."""
+    found = cat.cycle_counters() if cat is not None else ()
+    return tuple(dict.fromkeys([*found, *builtin_catalogue().cycle_counters()]))
+
+
+def _choose_variant(mode: pd.DataFrame, c: str, sizes: tuple, cycle_ids: tuple) -> str | None:
     """The variant whose runs carry ``c`` at both ``sizes``: cycles counted in the same runs first,
     then the most processes at the worse-covered size, then the most runs, then by name."""
     best, key = None, None
@@ -184,19 +186,19 @@ def _choose_variant(mode: pd.DataFrame, c: str, sizes: tuple) -> str | None:
         ends = [rows[rows["buffer_size"] == s] for s in sizes]
         if any(e.empty for e in ends):
             continue
-        cycles = any(k in rows.columns and bool(counted(rows, k).all()) for k in CYCLES_IDS)
+        cycles = any(k in rows.columns and bool(counted(rows, k).all()) for k in cycle_ids)
         k = (min(_n_processes(e) for e in ends) >= 2, cycles, min(_n_processes(e) for e in ends), len(rows))
         if key is None or k > key:
             best, key = variant, k
     return best
 
 
-def _cycle_medians(mode: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+def _cycle_medians(mode: pd.DataFrame, cycle_ids: tuple) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Stage one of wall ns per (summed) cycle over the runs of one mode that counted cycles
     (``process_medians`` by variant and size), with the runs per (variant, size) and how many of them
     counted cycles."""
     total = mode.groupby(["variant", "buffer_size"]).size()
-    for k in CYCLES_IDS:
+    for k in cycle_ids:
         if k not in mode.columns:
             continue
         ok = counted(mode, k) & (mode[k].astype(float) > 0)
@@ -244,7 +246,7 @@ def _cost(c: str, cat, builtin, is_time: bool, npc: tuple[float, str]) -> tuple[
     nan2 = (float("nan"), float("nan"))
     entry = cat.counters.get(c) if cat is not None else None
     if is_time:
-        if c in CYCLES_IDS:
+        if c in cycle_counters(cat):
             return ((npc[0], npc[0]), npc[1], "one cycle") if math.isfinite(npc[0]) else (nan2, "", "")
         unit = str(entry.unit).strip().lower() if entry is not None else ("ns" if c.endswith("_ns") else "")
         f = UNIT_NS.get(unit)
@@ -282,7 +284,7 @@ class _Trial:
 def _trial(mode: pd.DataFrame, change: Change, c: str, is_time: bool, cat, builtin, memo: dict) -> _Trial | None:
     """One (change, counter) pair's levels and cost; ``memo`` keeps what does not depend on the change."""
     sizes = (int(change.from_size), int(change.to_size))
-    variant = _choose_variant(mode, c, sizes)
+    variant = _choose_variant(mode, c, sizes, cycle_counters(cat))
     if variant is None:
         return None
     key = (change.ipc, variant, c)
@@ -292,22 +294,17 @@ def _trial(mode: pd.DataFrame, change: Change, c: str, is_time: bool, cat, built
         values = per_kib(rows, c)
         shift = 0.0
         if bool((values <= 0).any()):
-            one = 1024.0 / rows["total_size"].astype(float)
+            one = KIB / rows["total_size"].astype(float)
             values, shift = values + one, float(one.median())
         memo[key] = (_levels(rows, values), shift, _levels(rows, time_per_kib(rows)))
     c_levels, shift, t_levels = memo[key]
     if any(s not in c_levels or s not in t_levels for s in sizes):
         return None
     if ("cycles", change.ipc) not in memo:
-        memo[("cycles", change.ipc)] = _cycle_medians(mode)
+        memo[("cycles", change.ipc)] = _cycle_medians(mode, cycle_counters(cat))
     npc = _ns_per_cycle(memo[("cycles", change.ipc)], variant, sizes)
     cost, source, ref = _cost(c, cat, builtin, is_time, npc)
     return _Trial(change, c, variant, is_time, c_levels, shift, t_levels, cost, source, ref)
-
-
-def _pct(x: float) -> str:
-    x = 100 * abs(x)
-    return f"{x:.0f} %" if x >= 1 else f"{x:.1g} %"
 
 
 def _reasons(is_time, established, defined, constant, counter_word, time_word, usable, cost, share_max) -> list[str]:
@@ -326,7 +323,7 @@ def _reasons(is_time, established, defined, constant, counter_word, time_word, u
     elif not math.isfinite(cost):
         reasons.append("no cost per event known, so the time it can account for is unknown")
     elif math.isfinite(share_max) and share_max < MIN_SHARE:
-        reasons.append(f"changes too little to matter: at most {_pct(share_max)} of the time change")
+        reasons.append(f"changes too little to matter: at most {percent(abs(share_max))} of the time change")
     return reasons
 
 
@@ -339,7 +336,7 @@ def _judge(t: _Trial, m: int, level: float, label: str) -> Attribution:
     p = con.p_value()
     p_adj = min(1.0, p * m) if math.isfinite(p) else float("nan")
     pf, pt = _point(cf, level, t.shift), _point(ct, level, t.shift)
-    tf, tt = _point(t.t_levels[f], 0.95), _point(t.t_levels[to], 0.95)
+    tf, tt = _point(t.t_levels[f], LEVEL), _point(t.t_levels[to], LEVEL)
     d_time = tt[0] - tf[0]
     d_events = pt[0] - pf[0]
     lo, hi = t.cost
@@ -371,7 +368,8 @@ def _same(mode: pd.DataFrame, variant: str, a: str, b: str) -> bool:
     keep = (x > 0) & (y > 0)
     if keep.sum() < 6:
         return False
-    x, y = np.log(x[keep] / rows["total_size"].to_numpy(float)[keep]), np.log(y[keep] / rows["total_size"].to_numpy(float)[keep])
+    total = rows["total_size"].to_numpy(float)[keep]
+    x, y = np.log(x[keep] / total), np.log(y[keep] / total)
     if x.std() == 0 or y.std() == 0:
         return False
     return abs(float(np.corrcoef(x, y)[0, 1])) > SAME_AS_R

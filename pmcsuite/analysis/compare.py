@@ -38,15 +38,15 @@ import pandas as pd
 
 from ..errors import PmcsuiteError
 from ..results.load import measured
+from ..schema import ALPHA, MARGIN, MIB, jsonable
 from ..sizes import format_size
 from . import inference as inf
-from .display import Displayable, Text, size_axis
-from .overhead import (ALPHA, CV_THRESHOLD, FAMILY_ALPHA, MARGIN, TARGET, format_interval, level_text, overall_words,
-                       point_facts, reliability)
+from .attribution import per_kib
+from .display import Displayable, Text, interval, level_text, number, percent, ratio, size_axis, size_list
+from .overhead import CV_THRESHOLD, FAMILY_ALPHA, TARGET, overall_words, point_facts, reliability
 
 KEY = ["ipc", "buffer_size", "variant"]
 SETTINGS = ("actors", "placement", "total_size")
-MIB = 1 << 20
 POINT_COLUMNS = ["name", "ipc", "buffer_size", "variant", "n_ref", "n_other", "p_ref", "p_other", "ref_mib_s",
                  "other_mib_s", "ratio", "ci_low", "ci_high", "level", "verdict", "said", "mde", "p_value",
                  "reliability", "reasons"]
@@ -98,9 +98,10 @@ class Comparison(Displayable):
                               cost=False)
         need = row.get("processes_needed")
         more = (f"; {int(need)} processes per point (now {int(row['processes'])}) would detect a "
-                f"{(1 - TARGET):.0%} change" if need is not None and need == need and need > row["processes"] else "")
+                f"{percent(1 - TARGET)} change"
+                if need is not None and need == need and need > row["processes"] else "")
         mde = row.get("mde")
-        can = (f"; these runs detect a change of {abs(1 - mde):.1%} or more (80 % power)"
+        can = (f"; these runs detect a change of {percent(abs(1 - mde))} or more (80 % power)"
                if mde is not None and mde == mde else "")
         return (f"{row['name']} against {row['reference']}: {words}, geometric mean over {row['n_points']} points"
                 f"{can}{more}")
@@ -116,24 +117,23 @@ class Comparison(Displayable):
             for r in g[g["verdict"].isin([inf.SLOWER, inf.FASTER])].itertuples():
                 flag = " [unreliable]" if r.reliability == "unreliable" else ""
                 lines.append(f"  {r.ipc} {format_size(r.buffer_size)} {r.variant}: {r.said} "
-                             f"({r.ref_mib_s:,.0f} -> {r.other_mib_s:,.0f} MiB/s, interval "
-                             f"{format_interval(r.ci_low, r.ci_high)}){flag}")
+                             f"({number(r.ref_mib_s)} -> {number(r.other_mib_s)} MiB/s, interval "
+                             f"{interval(r.ci_low, r.ci_high)}){flag}")
         lines += [f"finding {f['change']}: {f['description']}" for f in self.findings]
         if not self.counters.empty:
             top = self.counters.head(5)
             lines.append("counters per KiB that changed most: " + "; ".join(
-                f"{r.counter} {r.ipc} {format_size(r.buffer_size)} x{r.ratio:.2f} ({r.name})"
+                f"{r.counter} {r.ipc} {format_size(r.buffer_size)} x{ratio(r.ratio, 2)} ({r.name})"
                 for r in top.itertuples()))
         return Text("\n".join(lines))
 
     def to_dict(self) -> dict:
-        def records(frame):
-            return [{k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
         return {"reference": self.names[0], "others": self.names[1:], "alpha": self.alpha,
-                "family_alpha": FAMILY_ALPHA, "overall_level": _clean(self.overall_level),
-                "point_level": _clean(self.point_level), "margin": self.margin,
-                "overall": records(self.overall), "points": records(self.points), "findings": self.findings,
-                "counters": records(self.counters), "notes": list(self.notes)}
+                "family_alpha": FAMILY_ALPHA, "overall_level": jsonable(self.overall_level),
+                "point_level": jsonable(self.point_level), "margin": self.margin,
+                "overall": jsonable(self.overall.to_dict("records")),
+                "points": jsonable(self.points.to_dict("records")), "findings": self.findings,
+                "counters": jsonable(self.counters.to_dict("records")), "notes": list(self.notes)}
 
     def plot(self, colour_of=None):
         """Each set's baseline level per IPC mode with its 95 % interval, overlaid: the reference solid
@@ -153,14 +153,10 @@ class Comparison(Displayable):
                             label=f"{name} (reference)" if k == 0 else name)
             ax.set_title(ipc, fontsize=9)
             ax.set_ylabel("MiB/s (level, 95 %)")
-            size_axis(ax)
+            size_axis(ax, [s for curve in self.curves.values() for s in curve.loc[curve["ipc"] == ipc, "buffer_size"]])
             ax.legend(fontsize=7)
         return fig
 
-
-def _clean(v):
-    v = v.item() if hasattr(v, "item") else v
-    return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 def _settings(df: pd.DataFrame) -> dict:
@@ -180,8 +176,9 @@ def _shared(ref: pd.DataFrame, other: pd.DataFrame, name: str, ref_name: str, no
             continue
         common = va & vb
         if common != va or common != vb:
+            kept = ", ".join(map(str, sorted(common))) or "nothing"
             notes.append(f"{key} differs ({ref_name}: {', '.join(map(str, sorted(va)))}; {name}: "
-                         f"{', '.join(map(str, sorted(vb)))}): only {', '.join(map(str, sorted(common))) or 'nothing'} compared")
+                         f"{', '.join(map(str, sorted(vb)))}): only {kept} compared")
             a, b = a[a[key].isin(common)], b[b[key].isin(common)]
     ka = set(map(tuple, a[KEY].drop_duplicates().itertuples(index=False)))
     kb = set(map(tuple, b[KEY].drop_duplicates().itertuples(index=False)))
@@ -189,7 +186,8 @@ def _shared(ref: pd.DataFrame, other: pd.DataFrame, name: str, ref_name: str, no
     for missing, where in ((only_a, ref_name), (only_b, name)):
         if missing:
             shown = ", ".join(f"{i} {format_size(s)} {v}" for i, s, v in sorted(missing)[:6])
-            notes.append(f"{len(missing)} point(s) only in {where} left out ({shown}{', ...' if len(missing) > 6 else ''})")
+            more = ", ..." if len(missing) > 6 else ""
+            notes.append(f"{len(missing)} point(s) only in {where} left out ({shown}{more})")
     return a, b, sorted(ka & kb)
 
 
@@ -201,9 +199,6 @@ def set_levels(runs: pd.DataFrame, name: str) -> tuple[dict, dict]:
     lv = inf.levels(medians, KEY)
     return lv, point_facts(runs, KEY, lv, medians)
 
-
-def _per_kib(df: pd.DataFrame, counter: str) -> pd.Series:
-    return df[counter].astype(float) * 1024 / df["total_size"].astype(float)
 
 
 def compare(*sets, names=None, alpha: float = ALPHA, margin: float = MARGIN, cv_threshold: float = CV_THRESHOLD,
@@ -268,12 +263,12 @@ def _verdicts(rows: list, columns: list, alpha: float, margin: float, needed: bo
     return pd.DataFrame(out, columns=columns)
 
 
-def said(ratio: float, verdict: str) -> str:
+def said(value: float, verdict: str) -> str:
     """A verdict in pyperf's words: '1.08x slower', '1.08x faster', or the verdict itself."""
     if verdict == inf.SLOWER:
-        return f"{1 / ratio:.2f}x slower"
+        return f"{ratio(1 / value, 2)}x slower"
     if verdict == inf.FASTER:
-        return f"{ratio:.2f}x faster"
+        return f"{ratio(value, 2)}x faster"
     return verdict
 
 
@@ -287,7 +282,7 @@ def _counter_changes(a, b, points, name, ref, other) -> list[dict]:
     for key in points:
         x, y = ga.get_group(key), gb.get_group(key)
         for cid in counters:
-            ca, cb = _per_kib(x, cid).dropna(), _per_kib(y, cid).dropna()
+            ca, cb = per_kib(x, cid).dropna(), per_kib(y, cid).dropna()
             if len(ca) and len(cb) and ca.median() > 0 and cb.median() > 0:
                 rows.append({"name": name, "counter": cid, "ipc": key[0], "buffer_size": int(key[1]),
                              "variant": key[2], "ref_per_kib": float(ca.median()), "other_per_kib": float(cb.median()),
@@ -325,7 +320,7 @@ def _moved_findings(tables, names) -> list[dict]:
     """Findings of the reference that moved (same kind and mode, location intervals that do not overlap),
     disappeared, or that appear only in another set. A finding whose interval overlaps one of the other
     set's of the same kind and mode is the same finding: not moved."""
-    from .findings import findings_dict
+    from .explain import findings_dict
 
     def keyed(df):
         out = {}
@@ -351,16 +346,12 @@ def _changes(ident, mine: list, theirs: list, ref_name: str, name: str) -> list[
     b = [t for t in theirs if not any(_overlap(t[1], m[1]) for m in mine)]
     sizes_a, sizes_b = sorted(s for s, _ in a if s is not None), sorted(s for s, _ in b if s is not None)
     base = {"against": name, "kind": kind, "ipc": ipc, "of": of, "from": sizes_a, "to": sizes_b}
+    was, now = size_list(sizes_a, "?"), size_list(sizes_b, "?")
     if a and b:
-        return [dict(base, change="moved", description=f"{what} moved from {_sizes(sizes_a)} to {_sizes(sizes_b)} "
+        return [dict(base, change="moved", description=f"{what} moved from {was} to {now} "
                                                        f"({name}; their intervals do not overlap)")]
     if a:
-        return [dict(base, change="disappeared",
-                     description=f"{what} at {_sizes(sizes_a)} in {ref_name}, not in {name}")]
+        return [dict(base, change="disappeared", description=f"{what} at {was} in {ref_name}, not in {name}")]
     if b:
-        return [dict(base, change="appeared", description=f"{what} at {_sizes(sizes_b)} in {name}, not in {ref_name}")]
+        return [dict(base, change="appeared", description=f"{what} at {now} in {name}, not in {ref_name}")]
     return []
-
-
-def _sizes(sizes) -> str:
-    return ", ".join(format_size(s) for s in sizes if s is not None) or "?"

@@ -22,10 +22,13 @@ Steps (all pure functions of the result table):
 
 Counters from different passes come from different runs: they are aligned with each other and with
 the bandwidth by IPC mode and buffer size (``ALIGN_NOTE``).
+
+What ``pmcsuite explain`` prints is made here too, from the explanation and its findings
+(``findings.py``, which reads an ``Explanation`` without importing this module): ``findings_dict``
+(the ``--json`` document), ``findings_text`` and ``sentences``.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -33,22 +36,23 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from ..schema import BASELINE
+from ..schema import ALPHA, BASELINE, FLAT_TOLERANCE, MIB, jsonable  # ALPHA: of one curve's departures
 from ..sizes import format_size
+from . import attribution, why
 from . import inference as inf
-from .attribution import Attribution, per_call, per_kib  # noqa: F401  (re-exported)
-from .runs import MIB, jsonable, counter_columns, measured_runs
-from .why import HALF_WIDTH_LIMIT
-from .display import Displayable, Text, size_axis
+from .attribution import SAME_AS_R, Attribution, Change, per_call, per_kib  # noqa: F401  (re-exported)
+from .display import Displayable, Text, number, size_axis
+from .findings import findings, mode_intro
 from .labels import counter_labels, time_counters
 from .model import PerCallModel, Top, fit_model, flat_ranges, point_levels, top
-from .overhead import OverheadResult, overhead
+from .overhead import OverheadResult, describe_mode, overhead
+from .runs import counter_columns, measured_runs
 
 ALIGN_NOTE = ("Counters from different passes were measured in different runs: they are aligned with each "
               "other and with the bandwidth by IPC mode and buffer size (per-size levels); only counters "
               "counted over the measured loop itself are paired with its bandwidth run by run.")
-ALPHA = 0.05             # family-wise error rate of the departures claimed for one curve
-SAME_AS_R = 0.999
+FORMAT = "pmcsuite-findings"
+FORMAT_VERSION = 3
 
 
 # ----------------------------------------------------------------------------------------------
@@ -94,33 +98,29 @@ class ModeExplanation:
         if self.top is not None:
             t = self.top
             parts.append(f"peak{' region' if t.flat else ''} {format_size(t.from_size)}"
-                         + (f"-{format_size(t.to_size)}" if t.flat else "") + f": {t.value / MIB:,.0f} MiB/s")
+                         + (f"-{format_size(t.to_size)}" if t.flat else "") + f": {number(t.value / MIB)} MiB/s")
         for (a, b), atts in zip(self.changes, self.tried):
             named = [x.label for x in atts if x.named]
             parts.append(f"{format_size(a)} -> {format_size(b)}: {len(atts)} counter(s) tried, named: "
                          + (", ".join(named) or "none"))
         if not self.correlations.empty:
             parts += ["Spearman correlation of bandwidth with counters per KiB across sizes (context):",
-                      self.correlations.to_string(index=False, float_format=lambda v: f"{v:.3g}")]
+                      self.correlations.to_string(index=False, float_format=number)]
         return "\n".join(parts + self.notes)
 
     def to_dict(self) -> dict:
         t = self.top
-        return {"ipc": self.ipc, "bandwidth_source": self.bandwidth_source,
-                "cells": [{k: jsonable(v) for k, v in r.items()} for r in self.cells.to_dict("records")],
-                "model": self.model.to_dict() if self.model is not None else None,
-                "departures": self.departures,
-                "top": None if t is None else {"size": t.size, "from_size": t.from_size, "to_size": t.to_size,
-                                                "flat": t.flat, "value": jsonable(t.value),
-                                                "ci": [jsonable(v) for v in t.ci]},
-                "flat": [{k: jsonable(v) if not isinstance(v, tuple) else [jsonable(x) for x in v]
-                          for k, v in f.items()} for f in self.flat],
-                "changes": [{"from_size": int(a), "to_size": int(b), "tried": [x.to_dict() for x in atts]}
-                            for (a, b), atts in zip(self.changes, self.tried)],
-                "counter_variants": self.counter_variants, "time_counters": list(self.time_counters),
-                "correlations": [{k: jsonable(v) for k, v in r.items()} for r in self.correlations.to_dict("records")],
-                "constant": {k: jsonable(v) for k, v in self.constant.items()},
-                "unmeasured": dict(self.unmeasured), "same_as": dict(self.same_as), "notes": list(self.notes)}
+        return jsonable({
+            "ipc": self.ipc, "bandwidth_source": self.bandwidth_source, "cells": self.cells.to_dict("records"),
+            "model": self.model.to_dict() if self.model is not None else None, "departures": self.departures,
+            "top": None if t is None else {"size": t.size, "from_size": t.from_size, "to_size": t.to_size,
+                                            "flat": t.flat, "value": t.value, "ci": t.ci},
+            "flat": self.flat,
+            "changes": [{"from_size": a, "to_size": b, "tried": [x.to_dict() for x in atts]}
+                        for (a, b), atts in zip(self.changes, self.tried)],
+            "counter_variants": self.counter_variants, "time_counters": self.time_counters,
+            "correlations": self.correlations.to_dict("records"), "constant": self.constant,
+            "unmeasured": self.unmeasured, "same_as": self.same_as, "notes": self.notes})
 
 
 @dataclass(repr=False)
@@ -142,7 +142,6 @@ class Explanation(Displayable):
     def to_frame(self) -> pd.DataFrame:
         """One row per finding (kind, ipc, sizes, measured value and interval, counters named,
         reliability, sentence): the ``explain --json`` findings as a table."""
-        from .findings import findings
         rows = []
         for f in findings(self):
             measured = f.get("measured") or {}
@@ -174,7 +173,7 @@ class Explanation(Displayable):
                 ax.plot(c["buffer_size"], m.model.predict(c["buffer_size"]) / MIB, "--", color=colour, linewidth=1)
                 for d in m.model.located:
                     ax.axvline(d.size_interval[1], color=colour, linestyle=":", linewidth=1)
-        size_axis(ax)
+        size_axis(ax, [s for m in self.modes.values() for s in m.cells.get("buffer_size", [])])
         ax.set_ylabel("bandwidth (MiB/s, level and 95 % interval)")
         if self.modes:
             ax.legend(fontsize=8)
@@ -319,7 +318,7 @@ def _against_the_finding(tried: list, sign: int) -> list:
 # Analysis
 
 def explain_mode(runs: pd.DataFrame, ipc: str, counters: list[str], *, alpha: float = ALPHA,
-                 flat_tolerance: float = 0.05, time_ids=()) -> ModeExplanation:
+                 flat_tolerance: float = FLAT_TOLERANCE, time_ids=()) -> ModeExplanation:
     """Explanation for one IPC mode from the measured runs (``measured_runs(df)``), without attribution
     (``explain`` attributes every mode's ranges in one call)."""
     mode = runs[runs["ipc"] == ipc]
@@ -352,7 +351,7 @@ def explain_mode(runs: pd.DataFrame, ipc: str, counters: list[str], *, alpha: fl
         ccells[c] = counter_cells(sel, values)
     if constant:
         notes.append(f"{ipc}: constant across sizes, so left out of the figures and correlations: "
-                     + ", ".join(f"{c} ({v:g} per run)" for c, v in constant.items()) + ".")
+                     + ", ".join(f"{c} ({number(v)} per run)" for c, v in constant.items()) + ".")
     if model is not None and model.note:
         notes.append(f"{ipc}: {model.note}.")
     shown = [c for c in counters if c in ccells]
@@ -371,12 +370,7 @@ def _attribute(runs: pd.DataFrame, modes: dict, counters: list[str], metadata) -
     changes = [(ipc, a, b) for ipc, m in modes.items() for a, b in m.changes]
     tried = [[] for _ in changes]
     if changes and counters:
-        try:
-            from .attribution import Change, attribute_changes
-        except ImportError:          # attribution.py not there yet: nothing is tried
-            Change = attribute_changes = None
-        if attribute_changes is not None:
-            tried = attribute_changes(runs, [Change(*c) for c in changes], counters, metadata=metadata)
+        tried = attribution.attribute_changes(runs, [Change(*c) for c in changes], counters, metadata=metadata)
     k = 0
     for m in modes.values():
         signs = [sign for _, _, sign in _ranges(m)]
@@ -384,7 +378,7 @@ def _attribute(runs: pd.DataFrame, modes: dict, counters: list[str], metadata) -
         k += len(m.changes)
 
 
-def explain(df: pd.DataFrame, *, alpha: float = ALPHA, flat_tolerance: float = 0.05,
+def explain(df: pd.DataFrame, *, alpha: float = ALPHA, flat_tolerance: float = FLAT_TOLERANCE,
             with_overhead: bool = True, labels: dict | None = None, n_boot: int = 200, seed: int = 0) -> Explanation:
     """Explain every IPC mode of a result table (see the module docstring). ``labels``: counter id ->
     readable name for sentences and figures (default: ``labels.counter_labels``, from the catalogue;
@@ -404,6 +398,92 @@ def explain(df: pd.DataFrame, *, alpha: float = ALPHA, flat_tolerance: float = 0
         ovh = overhead(runs, n_boot=n_boot, seed=seed)
     if labels is None:
         labels = counter_labels(counters, metadata)
-    settings = {"flat_tolerance": flat_tolerance, "alpha": alpha, "half_width_limit": HALF_WIDTH_LIMIT,
+    settings = {"flat_tolerance": flat_tolerance, "alpha": alpha, "half_width_limit": why.HALF_WIDTH_LIMIT,
                 "min_processes": inf.MIN_PROCESSES}
     return Explanation(modes=modes, overhead=ovh, labels=dict(labels), settings=settings)
+
+
+# ----------------------------------------------------------------------------------------------
+# The document: ``pmcsuite explain`` (its JSON contract: findings.py)
+
+def sentences(expl: Explanation) -> list[str]:
+    """All findings' first sentences: per IPC mode, across modes, then the overhead of every pass."""
+    found = findings(expl)
+    out = []
+    for ipc, m in expl.modes.items():
+        out += mode_intro(m) + [f["sentence"] for f in found if f.get("ipc") == ipc]
+    out += [f["sentence"] for f in found if "ipcs" in f]
+    if expl.overhead is not None:
+        out += [describe_mode(r, expl.overhead.min_runs) for r in expl.overhead.modes.to_dict("records")]
+    return out
+
+
+def _overhead_json(expl: Explanation) -> dict:
+    """Per IPC mode and pass: the overhead summary and its cells (fields the overhead result provides)."""
+    if expl.overhead is None:
+        return {}
+    out: dict = {}
+    cells = expl.overhead.cells
+    for r in expl.overhead.modes.to_dict("records"):
+        sel = cells[(cells["ipc"] == r["ipc"]) & (cells["variant"] == r["variant"])]
+        entry = {k: v for k, v in r.items() if k not in ("ipc", "variant")}
+        entry["sizes"] = [{"size": c["buffer_size"], **{k: v for k, v in c.items()
+                                                        if k not in ("ipc", "variant", "buffer_size")},
+                           "ci": [c.get("ci_low"), c.get("ci_high")]}
+                          for c in sel.to_dict("records")]
+        out.setdefault(r["ipc"], {})[r["variant"]] = entry
+    return jsonable(out)
+
+
+def findings_dict(data, **explain_kwargs) -> dict:
+    """The ``explain --json`` document (its contract: the docstring of ``findings``), from a result table or
+    an ``Explanation``."""
+    expl = data if isinstance(data, Explanation) else explain(data, **explain_kwargs)
+    found = findings(expl)
+    modes = {}
+    for ipc, m in expl.modes.items():
+        modes[ipc] = {
+            "bandwidth_source": m.bandwidth_source, "sizes": [int(s) for s in m.cells["buffer_size"]],
+            "cells": jsonable(m.cells.to_dict("records")),
+            "model": m.model.to_dict() if m.model is not None else None,
+            "departures": jsonable(m.departures),
+            "counter_cells": {c: jsonable(t.to_dict("records")) for c, t in m.counter_cells.items()},
+            "time_counters": list(m.time_counters),
+            "correlations": {r["counter"]: {"rho": jsonable(r["rho"]), "p_value": jsonable(r["p_value"])}
+                             for r in m.correlations.to_dict("records")},
+            "constant": jsonable(m.constant),
+            "unmeasured": dict(m.unmeasured), "same_as": dict(m.same_as), "notes": list(m.notes),
+        }
+    lines = []
+    for m in expl.modes.values():
+        lines += mode_intro(m)
+    lines += [f["sentence"] for f in found]
+    if expl.overhead is not None:
+        lines += [describe_mode(r, expl.overhead.min_runs) for r in expl.overhead.modes.to_dict("records")]
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "settings": dict(expl.settings),
+            "findings": jsonable(found), "sentences": lines, "modes": modes, "overhead": _overhead_json(expl),
+            "labels": dict(expl.labels), "notes": list(expl.notes) or [ALIGN_NOTE]}
+
+
+def findings_text(data, **explain_kwargs) -> str:
+    """Plain-text findings for ``pmcsuite explain`` (without --json): on a noisy machine the one line of
+    what to do; per mode its own sentences, then each finding's first sentence with its numbers indented
+    below; the crossovers; the overhead; the notes."""
+    expl = data if isinstance(data, Explanation) else explain(data, **explain_kwargs)
+    advice = ""
+    if not isinstance(data, Explanation):
+        advice = why.noise_from_table(data)
+        why.attach_evidence(expl.modes, measured_runs(data))     # until explain() keeps it (see why.py)
+    found = findings(expl)
+    lines = [advice, ""] if advice else []
+
+    def said(f):
+        return [f"- {f['sentence']}" + ("" if f.get("reliability") == "reliable" else " (unreliable)")] + \
+            ([f"    {f['details']}"] if f.get("details") else [])
+    for ipc, m in expl.modes.items():
+        lines += [f"- {s}" for s in mode_intro(m)]
+        lines += [line for f in found if f.get("ipc") == ipc for line in said(f)]
+    lines += [line for f in found if "ipcs" in f for line in said(f)]
+    if expl.overhead is not None:
+        lines += [f"- {describe_mode(r, expl.overhead.min_runs)}" for r in expl.overhead.modes.to_dict("records")]
+    return "\n".join(lines + [""] + list(expl.notes))

@@ -5,12 +5,18 @@ measurements it rests on; its words (``sentence``, ``why``, ``details``) come fr
 (``why.py``). Every number quoted is a point's level (``inference.point_table``: the trimmed mean
 over benchmark processes of each process's median) with its interval unless it says "model".
 
-The JSON contract (``findings_dict(df)``; ``explain --json`` adds ``provenance``)
--------------------------------------------------------------------------------
+This module reads what ``explain`` made (``m``: an ``explain.ModeExplanation``, ``expl``: an
+``explain.Explanation``) and does not import it: ``explain`` imports this module (its
+``Explanation.to_frame`` and its ``findings_dict``, ``findings_text`` and ``sentences`` list the
+findings made here).
+
+The JSON contract (``explain.findings_dict(df)``; ``explain --json`` adds ``provenance``)
+-----------------------------------------------------------------------------------------
 Top level: ``format`` ("pmcsuite-findings"), ``format_version`` (3), ``settings`` (``flat_tolerance``
 0.05, ``alpha`` 0.05: the family-wise error of one curve's departures, ``half_width_limit`` 0.10: a
-point is reliable when its interval is within +-10 %, ``min_processes`` 2), ``findings`` (list, below), ``sentences`` (what a mode's grid cannot show, then one per finding,
-same order, then the overhead's), ``modes`` (per IPC mode, below), ``overhead``, ``labels``, ``notes``.
+point is reliable when its interval is within +-10 %, ``min_processes`` 2), ``findings`` (list, below),
+``sentences`` (what a mode's grid cannot show, then one per finding, same order, then the overhead's),
+``modes`` (per IPC mode, below), ``overhead``, ``labels``, ``notes``.
 
 Per mode: ``bandwidth_source`` ("baseline" or "all runs pooled"), ``sizes``, ``cells`` (per size:
 ``buffer_size``, ``n`` runs, ``n_processes``, ``centre`` = ``median`` (the level, bytes/s), ``ci_low``,
@@ -23,11 +29,11 @@ each parameter [estimate, low, high] at 95 %: ``r_inf`` (bytes/s, the limit), ``
 half of it is reached), ``h`` (1: a fixed cost per call plus a cost per byte, the per-call model),
 ``t0_ns`` (n_half / r_inf: the fixed time per call when h = 1); ``per_call`` (h's interval holds 1: the
 fit then fixes h = 1), ``describes`` (false: the model does not describe the smallest sizes, its
-parameters are null and nothing is compared with it), ``fit_sizes`` (the prefix of sizes it is fitted on), ``level`` (the family level
-of the departure intervals), ``pooled_cv``/``pooled_df`` (the pooled process spread), ``note`` (why no
-departure can be tested, or ""), ``sizes`` (per size: ``measured``, ``model``, ``ratio`` = measured /
-model with ``ratio_low``/``ratio_high`` at ``level``, ``status``: "fit" | "on model" | "below" |
-"above" | "unknown"), ``departures``.
+parameters are null and nothing is compared with it), ``fit_sizes`` (the prefix of sizes it is fitted on),
+``level`` (the family level of the departure intervals), ``pooled_cv``/``pooled_df`` (the pooled process
+spread), ``note`` (why no departure can be tested, or ""), ``sizes`` (per size: ``measured``, ``model``,
+``ratio`` = measured / model with ``ratio_low``/``ratio_high`` at ``level``, ``status``: "fit" | "on model" |
+"below" | "above" | "unknown"), ``departures``.
 
 Each departure (also ``modes[ipc].departures``): ``from_size``/``to_size`` (first and last size clearly
 off the model), ``size_interval`` [last size still consistent, first clearly not], ``by`` (measured /
@@ -70,30 +76,18 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from .runs import MIB, jsonable, measured_runs, size_step_label
+from ..schema import FLAT_TOLERANCE, MIB, jsonable
+from . import why
+from .display import MISSING, interval, level_text, number, percent
 from .model import INFLEXION_KINDS as MODEL_KINDS
 from .model import MIN_FIT
-from .explain import ALIGN_NOTE, Explanation, ModeExplanation, explain
-from .overhead import describe_mode, level_text
-from . import why
+from .runs import size_step_label
 
-FORMAT = "pmcsuite-findings"
-FORMAT_VERSION = 3
 #: the kinds that are claimed inflexion points of a bandwidth curve: located departures from the model
 #: (``model.INFLEXION_KINDS``) and the peak
 INFLEXION_KINDS = MODEL_KINDS + ("peak",)
 KINDS = INFLEXION_KINDS + ("departure", "flat", "crossover")
 MAX_NAMED = 3
-
-
-def _num(v: float) -> str:
-    """Compact number for people: 4,887, 540, 12.5, 0.031."""
-    if v is None or not math.isfinite(v):
-        return "n/a"
-    a = abs(v)
-    return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2g}" if a >= 0.01 else f"{v:.2e}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,13 +109,13 @@ def _measurement(cells, size, unit="bytes/s") -> dict | None:
 
 
 def _mib(meas: dict | None, with_ci: bool = True) -> str:
-    """'542 MiB/s (95 % interval 540-545)' from a bytes/s measurement."""
+    """'542 MiB/s (95 % interval 540–545)' from a bytes/s measurement."""
     if meas is None or meas["value"] is None:
-        return "n/a"
+        return MISSING
     v, (lo, hi) = meas["value"] / MIB, meas["ci"]
-    text = f"{_num(v)} MiB/s"
+    text = f"{number(v)} MiB/s"
     if with_ci and lo is not None and hi is not None:
-        text += f" (95 % interval {_num(lo / MIB)}-{_num(hi / MIB)})"
+        text += f" (95 % interval {interval(lo / MIB, hi / MIB, show=number)})"
     return text
 
 
@@ -198,15 +192,15 @@ def _departure_numbers(f: dict) -> str:
     at = f.get("at_size")
     if by is None or at is None:
         return ""
-    text = f"{100 * abs(by):.0f} % {f['direction']} the model at {size_step_label(at)}"
+    text = f"{percent(abs(by))} {f['direction']} the model at {size_step_label(at)}"
     if lo is not None and hi is not None:
         level = f.get("level")
         said = f"{level_text(level)} interval" if level else "interval"
         near, far = sorted((abs(lo), abs(hi))) if lo * hi > 0 else (lo, hi)
-        text += (f" ({said} {100 * near:.0f} % to {100 * far:.0f} % {f['direction']}" if lo * hi > 0
-                 else f" ({said} {100 * lo:+.0f} % to {100 * hi:+.0f} %")
+        text += (f" ({said} {percent(near)} to {percent(far)} {f['direction']}" if lo * hi > 0
+                 else f" ({said} {percent(lo, signed=True)} to {percent(hi, signed=True)}")
         model = ((f.get("model") or {}).get("at") or {}).get(str(at))
-        text += (f"; model {_num(model / MIB)} MiB/s)" if model else ")")
+        text += (f"; model {number(model / MIB)} MiB/s)" if model else ")")
     first = f.get("size_interval") or []
     if len(first) == 2:
         text += f"; last on the model at {size_step_label(first[0])}, first clearly off at {size_step_label(first[1])}"
@@ -221,11 +215,11 @@ def _counter_text(f: dict, labels: dict) -> str:
         fr, to = (c.get("per_kib_from") or [None])[0], (c.get("per_kib_to") or [None])[0]
         text = f"{label} per KiB"
         if fr is not None and to is not None:
-            text += f" {_num(fr)} -> {_num(to)}"
+            text += f" {number(fr)} -> {number(to)}"
         if c.get("fold_change"):
-            text += f" (×{c['fold_change']:.2g})"
+            text += f" (×{number(c['fold_change'])})"
         if c.get("share") is not None and math.isfinite(c["share"]):
-            text += f", can account for {c['share']:.0%} of the time change"
+            text += f", can account for {percent(c['share'])} of the time change"
         parts.append(text)
     if parts:
         text = "counters named: " + "; ".join(parts)
@@ -236,7 +230,7 @@ def _counter_text(f: dict, labels: dict) -> str:
     timed = [c for c in f.get("context") or [] if c.get("fold_change")]
     if timed:
         text += ("; " if text else "") + "time per KiB (a measure of time, not a cause): " + ", ".join(
-            f"{c.get('label') or c.get('id')} ×{c['fold_change']:.2g}" for c in timed[:2])
+            f"{c.get('label') or c.get('id')} ×{number(c['fold_change'])}" for c in timed[:2])
     return text
 
 
@@ -257,15 +251,15 @@ def _with_counters(f: dict, atts: list, context: list, labels: dict) -> None:
 # ----------------------------------------------------------------------------------------------
 # Findings of one mode
 
-def _model_json(m: ModeExplanation, *sizes) -> dict | None:
+def _model_json(m, *sizes) -> dict | None:
     """The model's bandwidth (bytes/s) at ``sizes`` and its parameters: never quoted as a measurement."""
     model = m.model
     if model is None:
         return None
     at = {int(s): jsonable(float(v)) for s, v in zip(sizes, model.predict(list(sizes)))} if sizes else {}
-    return {"at": {str(k): v for k, v in at.items()}, "t0_ns": [jsonable(v) for v in model.t0_ns],
-            "r_inf": [jsonable(v) for v in model.r_inf], "n_half": [jsonable(v) for v in model.n_half],
-            "h": [jsonable(v) for v in model.h], "per_call": model.per_call}
+    return {"at": {str(k): v for k, v in at.items()}, **jsonable({"t0_ns": model.t0_ns, "r_inf": model.r_inf,
+                                                                  "n_half": model.n_half, "h": model.h}),
+            "per_call": model.per_call}
 
 
 def _kind(d) -> str:
@@ -273,15 +267,15 @@ def _kind(d) -> str:
     return d.kind
 
 
-def _base(m: ModeExplanation) -> dict:
+def _base(m) -> dict:
     return {"ipc": m.ipc, "of": "bandwidth", "variant": m.bandwidth_source}
 
 
-def _departure_finding(m: ModeExplanation, d, labels: dict) -> dict:
+def _departure_finding(m, d, labels: dict) -> dict:
     cells, (start, first) = m.cells, d.size_interval
     f = dict(_base(m), kind=_kind(d), from_size=int(d.from_size), to_size=int(d.to_size),
              size_interval=[int(start), int(first)], located=bool(d.located), direction=d.direction,
-             by=jsonable(d.by), by_interval=[jsonable(v) for v in d.by_interval], at_size=int(d.at_size),
+             by=jsonable(d.by), by_interval=jsonable(d.by_interval), at_size=int(d.at_size),
              departing=[int(s) for s in d.sizes], level=jsonable(m.model.level),
              measured=_measurement(cells, d.from_size), measured_to=_measurement(cells, d.to_size),
              measured_at=_measurement(cells, d.at_size), model=_model_json(m, d.from_size, d.to_size, d.at_size))
@@ -289,7 +283,7 @@ def _departure_finding(m: ModeExplanation, d, labels: dict) -> dict:
     return f
 
 
-def _peak_finding(m: ModeExplanation, labels: dict) -> dict:
+def _peak_finding(m, labels: dict) -> dict:
     t, cells = m.top, m.cells
     f = dict(_base(m), kind="peak", size=int(t.size), flat=bool(t.flat),
              size_interval=[int(t.from_size), int(t.to_size)], measured=_measurement(cells, t.size),
@@ -301,7 +295,7 @@ def _peak_finding(m: ModeExplanation, labels: dict) -> dict:
     return f
 
 
-def mode_findings(m: ModeExplanation, labels: dict | None = None, flat_tolerance: float = 0.05) -> list[dict]:
+def mode_findings(m, labels: dict | None = None, flat_tolerance: float = FLAT_TOLERANCE) -> list[dict]:
     """The findings of one IPC mode (see the module docstring): departures from the model (located
     inflexion points and gradual departures), the peak (one size or a flat region), flat ranges; their
     words and reliability come from ``describe``."""
@@ -312,7 +306,7 @@ def mode_findings(m: ModeExplanation, labels: dict | None = None, flat_tolerance
     return out + flat_ranges(m, flat_tolerance)
 
 
-def flat_ranges(m: ModeExplanation, tolerance: float = 0.05) -> list[dict]:
+def flat_ranges(m, tolerance: float = FLAT_TOLERANCE) -> list[dict]:
     """The mode's flat ranges (``model.flat_ranges``: >= 3 consecutive sizes within +-``tolerance`` of
     their median level, none clearly different from another) that are not its peak region."""
     cells, out = m.cells, []
@@ -320,7 +314,7 @@ def flat_ranges(m: ModeExplanation, tolerance: float = 0.05) -> list[dict]:
         if m.top is not None and m.top.flat and r["from_size"] <= m.top.to_size and r["to_size"] >= m.top.from_size:
             continue
         rows = cells[(cells["buffer_size"] >= r["from_size"]) & (cells["buffer_size"] <= r["to_size"])]
-        meas = {"size": int(r["from_size"]), "value": jsonable(r["value"]), "ci": [jsonable(v) for v in r["ci"]],
+        meas = {"size": int(r["from_size"]), "value": jsonable(r["value"]), "ci": jsonable(r["ci"]),
                 "n": int(rows["n"].sum()), "unit": "bytes/s"}
         f = dict(_base(m), kind="flat", from_size=int(r["from_size"]), to_size=int(r["to_size"]),
                  size_interval=[int(r["from_size"]), int(r["from_size"])], measured=meas,
@@ -333,7 +327,7 @@ def flat_ranges(m: ModeExplanation, tolerance: float = 0.05) -> list[dict]:
 # ----------------------------------------------------------------------------------------------
 # Across modes
 
-def crossovers(expl: Explanation, min_below: int = 2) -> list[dict]:
+def crossovers(expl, min_below: int = 2) -> list[dict]:
     """Where one IPC mode falls below another and stays below to the largest common size, judged on
     intervals (its interval's top under the other's bottom at every size from there, for >= ``min_below``
     sizes), after being at or above it (by level) at some smaller size."""
@@ -365,12 +359,12 @@ def crossovers(expl: Explanation, min_below: int = 2) -> list[dict]:
     return out
 
 
-def findings(expl: Explanation) -> list[dict]:
+def findings(expl) -> list[dict]:
     """Every finding (the ``findings`` list of the JSON contract), per mode then across modes."""
     s = expl.settings or {}
     out = []
     for m in expl.modes.values():
-        out += mode_findings(m, expl.labels, s.get("flat_tolerance", 0.05))
+        out += mode_findings(m, expl.labels, s.get("flat_tolerance", FLAT_TOLERANCE))
     # first sentences, causes, folded numbers and reliability, in one last step
     return describe(out + crossovers(expl), expl.modes, expl.labels)
 
@@ -378,7 +372,7 @@ def findings(expl: Explanation) -> list[dict]:
 # ----------------------------------------------------------------------------------------------
 # Sentences and the document
 
-def _mode_points(m: ModeExplanation):
+def _mode_points(m):
     """A mode's points as ``why.reliability`` reads them (buffer_size, n_processes, centre, ci_low,
     ci_high), or None when its cells carry no process counts."""
     cells = m.cells
@@ -415,7 +409,7 @@ def describe(found: list[dict], modes: dict, labels: dict | None = None) -> list
     """Issue 15's words, the last step of ``findings``: each finding's first ``sentence`` (its cause
     when the evidence supports one, ``why.headline``), ``why`` (the cause alone, "" when none),
     ``details`` (the numbers, folded below it) and its reliability, from the intervals of the points
-    it rests on (``why.reliability``; unreliable where they have none). ``modes``: {ipc: ModeExplanation}."""
+    it rests on (``why.reliability``; unreliable where they have none). ``modes``: {ipc: mode explanation}."""
     labels = labels or {}
     evidence, points = {}, {}
     for ipc, m in modes.items():
@@ -439,19 +433,14 @@ def describe(found: list[dict], modes: dict, labels: dict | None = None) -> list
     return found
 
 
-def _too_few(m: ModeExplanation) -> list[str]:
-    """A mode's own sentences before its findings: what its size grid cannot show, or nothing; then its
+def mode_intro(m) -> list[str]:
+    """A mode's own sentences, shown before its findings: what its size grid cannot show, or nothing; then its
     per-call model in one sentence where it is established (``why.model_sentence``)."""
     model = why.model_sentence(m.ipc, m.model, list(m.cells["buffer_size"])) if m.model is not None else ""
     return _grid_limits(m) + ([model] if model else [])
 
 
-def mode_intro(m: ModeExplanation) -> list[str]:
-    """The sentences about a mode as a whole, shown before its findings (``_too_few``)."""
-    return _too_few(m)
-
-
-def _grid_limits(m: ModeExplanation) -> list[str]:
+def _grid_limits(m) -> list[str]:
     """What a mode's size grid cannot show (one plain sentence), or nothing."""
     sizes = [int(v) for v in m.cells["buffer_size"]]
     if not sizes:
@@ -470,104 +459,12 @@ def _grid_limits(m: ModeExplanation) -> list[str]:
     return []
 
 
-def mode_sentences(m: ModeExplanation, labels: dict | None = None, settings: dict | None = None) -> list[str]:
+def mode_sentences(m, labels: dict | None = None, settings: dict | None = None) -> list[str]:
     """Sentences about one IPC mode: what its grid cannot show, then each finding's first sentence."""
     s = settings or {}
-    found = mode_findings(m, labels, s.get("flat_tolerance", 0.05))
-    return _too_few(m) + [f["sentence"] for f in describe(found, {m.ipc: m}, labels)]
+    found = mode_findings(m, labels, s.get("flat_tolerance", FLAT_TOLERANCE))
+    return mode_intro(m) + [f["sentence"] for f in describe(found, {m.ipc: m}, labels)]
 
 
-def sentences(expl: Explanation) -> list[str]:
-    """All findings' first sentences: per IPC mode, across modes, then the overhead of every pass."""
-    found = findings(expl)
-    out = []
-    for ipc, m in expl.modes.items():
-        out += _too_few(m) + [f["sentence"] for f in found if f.get("ipc") == ipc]
-    out += [f["sentence"] for f in found if "ipcs" in f]
-    if expl.overhead is not None:
-        out += [describe_mode(r, expl.overhead.min_runs) for r in expl.overhead.modes.to_dict("records")]
-    return out
-
-
-def _overhead_json(expl: Explanation) -> dict:
-    """Per IPC mode and pass: the overhead summary and its cells (fields the overhead result provides)."""
-    if expl.overhead is None:
-        return {}
-    out: dict = {}
-    cells = expl.overhead.cells
-    for r in expl.overhead.modes.to_dict("records"):
-        sel = cells[(cells["ipc"] == r["ipc"]) & (cells["variant"] == r["variant"])]
-        entry = {k: _clean(v) for k, v in r.items() if k not in ("ipc", "variant")}
-        entry["sizes"] = [{"size": int(c["buffer_size"]), **{k: _clean(v) for k, v in c.items()
-                                                             if k not in ("ipc", "variant", "buffer_size")},
-                           "ci": [jsonable(c.get("ci_low")), jsonable(c.get("ci_high"))]}
-                          for c in sel.to_dict("records")]
-        out.setdefault(r["ipc"], {})[r["variant"]] = entry
-    return out
-
-
-def findings_dict(data, **explain_kwargs) -> dict:
-    """The ``explain --json`` document (module docstring), from a result table or an ``Explanation``."""
-    expl = data if isinstance(data, Explanation) else explain(data, **explain_kwargs)
-    found = findings(expl)
-    modes = {}
-    for ipc, m in expl.modes.items():
-        modes[ipc] = {
-            "bandwidth_source": m.bandwidth_source, "sizes": [int(s) for s in m.cells["buffer_size"]],
-            "cells": [{k: jsonable(v) for k, v in r.items()} for r in m.cells.to_dict("records")],
-            "model": _clean(m.model.to_dict()) if m.model is not None else None,
-            "departures": _clean(m.departures),
-            "counter_cells": {c: [{k: jsonable(v) for k, v in r.items()} for r in t.to_dict("records")]
-                              for c, t in m.counter_cells.items()},
-            "time_counters": list(m.time_counters),
-            "correlations": {r["counter"]: {"rho": jsonable(r["rho"]), "p_value": jsonable(r["p_value"])}
-                             for r in m.correlations.to_dict("records")},
-            "constant": {c: jsonable(v) for c, v in m.constant.items()},
-            "unmeasured": dict(m.unmeasured), "same_as": dict(m.same_as), "notes": list(m.notes),
-        }
-    lines = []
-    for m in expl.modes.values():
-        lines += _too_few(m)
-    lines += [f["sentence"] for f in found]
-    if expl.overhead is not None:
-        lines += [describe_mode(r, expl.overhead.min_runs) for r in expl.overhead.modes.to_dict("records")]
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "settings": dict(expl.settings),
-            "findings": _clean(found), "sentences": lines, "modes": modes, "overhead": _overhead_json(expl),
-            "labels": dict(expl.labels), "notes": list(expl.notes) or [ALIGN_NOTE]}
-
-
-def _clean(v):
-    """JSON-able: numpy scalars to Python, NaN/inf to None."""
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [_clean(x) for x in v]
-    return jsonable(v)
-
-
-def findings_text(data, **explain_kwargs) -> str:
-    """Plain-text findings for ``pmcsuite explain`` (without --json): on a noisy machine the one line of
-    what to do; per mode its own sentences, then each finding's first sentence with its numbers indented
-    below; the crossovers; the overhead; the notes."""
-    expl = data if isinstance(data, Explanation) else explain(data, **explain_kwargs)
-    advice = ""
-    if not isinstance(data, Explanation):
-        advice = why.noise_from_table(data)
-        why.attach_evidence(expl.modes, measured_runs(data))     # until explain() keeps it (see why.py)
-    found = findings(expl)
-    lines = [advice, ""] if advice else []
-
-    def said(f):
-        return [f"- {f['sentence']}" + ("" if f.get("reliability") == "reliable" else " (unreliable)")] + \
-            ([f"    {f['details']}"] if f.get("details") else [])
-    for ipc, m in expl.modes.items():
-        lines += [f"- {s}" for s in _too_few(m)]
-        lines += [line for f in found if f.get("ipc") == ipc for line in said(f)]
-    lines += [line for f in found if "ipcs" in f for line in said(f)]
-    if expl.overhead is not None:
-        lines += [f"- {describe_mode(r, expl.overhead.min_runs)}" for r in expl.overhead.modes.to_dict("records")]
-    return "\n".join(lines + [""] + list(expl.notes))
-
-
-__all__ = ["findings_dict", "findings_text", "findings", "sentences", "mode_sentences", "mode_findings",
-           "crossovers", "flat_ranges", "FORMAT", "KINDS", "INFLEXION_KINDS"]
+__all__ = ["findings", "mode_sentences", "mode_findings", "mode_intro", "describe", "crossovers", "flat_ranges",
+           "KINDS", "INFLEXION_KINDS"]

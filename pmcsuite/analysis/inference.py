@@ -43,10 +43,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-LEVEL = 0.95
-ALPHA = 0.05
+from ..schema import LEVEL, MARGIN
+
 TRIM = 0.2
-MARGIN = 0.05
 POWER = 0.8
 #: verdict words (``verdict``)
 SLOWER, FASTER, NEGLIGIBLE, NOT_ESTABLISHED, TOO_FEW = "slower", "faster", "negligible", "not established", \
@@ -352,7 +351,8 @@ def point_table(runs: pd.DataFrame, keys: list[str], value: str = "bandwidth", l
     return pd.DataFrame(rows, columns=cols)
 
 
-def processes_needed(se: float, processes: int, target: float, level: float = LEVEL, power: float = POWER) -> int | None:
+def processes_needed(se: float, processes: int, target: float, level: float = LEVEL,
+                     power: float = POWER) -> int | None:
     """Processes per point that would detect a ratio of ``target`` (< 1, e.g. 0.95) with ``power`` at
     ``level``, from a contrast whose standard error is ``se`` with ``processes`` per point now
     (standard errors shrink as 1/sqrt(processes)); None when unknown."""

@@ -10,8 +10,8 @@ Pure functions of the result table (``pmcsuite.load(DIR)``); the report's kernel
   (the benchmark's own clocks), getrusage context switches, and the dtrace/perf counters of the
   same quantities where a pass counted them;
 - :func:`faults_table`: page faults per run (getrusage, perf ``page_faults``, dtrace ``fault_ns``);
-- :func:`crosschecks` / :data:`CROSSCHECKS` and :func:`syscall_checks`: kernel counters against
-  the benchmark's own counts of the same runs;
+- :func:`crosschecks` / :data:`CROSSCHECKS` and :func:`syscall_checks` (:func:`exact_crosschecks`):
+  kernel counters against the benchmark's own counts of the same runs (counters.yaml ``crosscheck``);
 - :func:`tracepoint_passes`, :func:`probe_effect`: the passes that count with a probe on every
   call, and their measured cost;
 - :func:`kernel_view`: all of the above at once, as a :class:`KernelView` (``.summary()``,
@@ -29,37 +29,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..catalogue import builtin_catalogue, result_catalogue
 from ..errors import PmcsuiteError
 from ..results.load import measured
 from ..schema import BASELINE
 
-#: counters measured with a tracepoint or probe on every call (their probe effect is not nil)
-TRACEPOINT_COUNTERS = ("syscalls_read", "syscalls_write", "syscalls_all", "sched_switch",
-                       "offcpu_ns", "fault_ns")
+#: counters measured with a tracepoint or probe on every call (their probe effect is not nil):
+#: ``probe: true`` in counters.yaml
+TRACEPOINT_COUNTERS = builtin_catalogue().probe_counters()
 
-#: Kernel counters checked against what the benchmark counts itself in the same run:
-#: (counter, the benchmark's own columns summed, what to expect with loop-only counting).
-CROSSCHECKS = (
-    ("page_faults", ("minflt", "majflt"), {
-        "actors": "equal: each actor counts its own faults in its loop, getrusage the same actor's loop",
-        "loop": "equal: both see the faults of the loop (perf the whole process inside the counted window, "
-                "getrusage each actor's own loop; the controller thread only waits)"}),
-    ("context_switches", ("nvcsw", "nivcsw"), {
-        "actors": "equal, or 1 fewer now and then: each actor counts its own switches inside its loop, "
-                  "getrusage a window a few calls wider",
-        "loop": "perf a few more (+3 to +5 on a 2-vCPU VM): it counts the whole process, so also the "
-                "controller thread's switches while it waits for perf's acknowledgements and for the actors, "
-                "and the actors' switches just outside their getrusage windows"}),
-    ("syscalls_write", ("writes",), {
-        "actors": "equal: each actor counts only its own calls, between enabling and disabling its counters",
-        "loop": "writes + 2: the controller's write() of the 'go' bytes and of the 'disable' command to perf "
-                "(the 'enable' write enters the kernel before counting starts)"}),
-    ("syscalls_read", ("reads",), {
-        "actors": "equal: each actor counts only its own calls",
-        "loop": "reads + 0 to 3 (usually 2): the controller's read()s of perf's acknowledgements, which race "
-                "with perf switching counting on and off (perf's trailing NUL may take a read of its own; the "
-                "actors' read() of the 'go' byte entered the kernel before counting started)"}),
-)
+#: Kernel counters checked against what the benchmark counts itself in the same run: (counter, the
+#: benchmark's own columns summed, {scope: what to expect}), the ``crosscheck`` fields of counters.yaml.
+CROSSCHECKS = builtin_catalogue().crosschecks()
 
 KEYS = ["ipc", "buffer_size"]
 RETURN_SIZE_COLUMNS = ["ipc", "buffer_size", "n", "writes", "reads", "reads_per_write", "write_hist",
@@ -234,22 +215,39 @@ def crosschecks(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CROSSCHECK_COLUMNS)
 
 
+def exact_crosschecks(metadata: dict | None = None) -> list[tuple[str, tuple[str, ...]]]:
+    """``(counter id, the benchmark's own columns)`` of the counters whose ``crosscheck`` names a
+    scope where the two must be equal (``exact``: the system calls), from the result's catalogue
+    (``metadata``: its metadata.json) and, for a counter it gives no crosscheck (a snapshot older
+    than the field), today's built-in one."""
+    cats = [result_catalogue(metadata)] if (metadata or {}).get("catalogue") else []
+    cats = [cat for cat in cats if cat is not None] + [builtin_catalogue()]
+    out = []
+    for cid in dict.fromkeys(cid for cat in cats for cid in cat.counters):
+        check = next((cat.counters[cid].crosscheck for cat in cats
+                      if cid in cat.counters and cat.counters[cid].crosscheck is not None), None)
+        if check is not None and check.exact:
+            out.append((cid, check.own))
+    return out
+
+
 def syscall_checks(df: pd.DataFrame) -> pd.DataFrame:
     """Syscall counters (perf/dtrace/in-process) against the benchmark's own call counts over all
     the runs that counted them: extra calls (counter - benchmark) median, min, max, and ``below``
-    (runs where the counter saw fewer calls than the benchmark made)."""
+    (runs where the counter saw fewer calls than the benchmark made). The counters are those
+    :func:`exact_crosschecks` names (``crosscheck.exact`` in counters.yaml)."""
     rows = []
     runs = measured(df)
-    for counter, own in (("syscalls_write", "writes"), ("syscalls_read", "reads")):
-        if counter not in runs.columns:
+    for counter, own in exact_crosschecks(df.attrs.get("metadata")):
+        if counter not in runs.columns or not set(own) <= set(runs.columns):
             continue
         both = runs[runs[counter].notna()]
         if both.empty:
             continue
-        extra = both[counter].astype(float) - _f(both[own])
-        rows.append({"counter": counter, "own": own, "runs": len(both), "median_extra": float(extra.median()),
-                     "min_extra": float(extra.min()), "max_extra": float(extra.max()),
-                     "below": int((extra < 0).sum())})
+        extra = both[counter].astype(float) - sum(_f(both[c]) for c in own)
+        rows.append({"counter": counter, "own": "+".join(own), "runs": len(both),
+                     "median_extra": float(extra.median()), "min_extra": float(extra.min()),
+                     "max_extra": float(extra.max()), "below": int((extra < 0).sum())})
     return pd.DataFrame(rows, columns=SYSCALL_CHECK_COLUMNS)
 
 

@@ -1,30 +1,21 @@
-"""Readable counter names for sentences and figure titles ("read() calls" rather than "syscalls_read").
+"""Readable counter names ("read() calls" rather than "syscalls_read") and which counters measure
+time: both read from the catalogue (``counters.yaml`` fields ``label`` and ``time``).
 
-``counter_labels(ids, metadata)`` gives one short label per counter id: a hand-picked short name for
-the built-in catalogue's counters, else the catalogue description cut at its first qualifier
-("Unified L2 refills / misses" stays, "Read traffic on the AXI bus to DRAM/IO (Cortex-A8); ..."
-becomes "read traffic on the AXI bus to DRAM/IO"), else the id itself. A user catalogue recorded in
-the result's metadata (``catalogue.sources``) is merged when its files still exist.
+``counter_labels(ids, metadata)`` gives one short label per counter id: the catalogue's ``label``
+(the result's catalogue, else today's built-in one for a catalogue that predates the field), else
+the catalogue description cut at its first qualifier ("Read traffic on the AXI bus to DRAM/IO
+(Cortex-A8); ..." becomes "read traffic on the AXI bus to DRAM/IO"), else the id itself. The
+result's catalogue is its snapshot in metadata.json (``catalogue.result_catalogue``).
 """
 from __future__ import annotations
 
 import re
 
-from ..catalogue import result_catalogue
+from ..catalogue import builtin_catalogue, result_catalogue
 
-#: Short names of the built-in counters (``counters.yaml``), used before any description.
-SHORT = {
-    "instructions": "instructions", "cycles": "CPU cycles",
-    "l1d_access": "L1D accesses", "l1d_refill": "L1D refills", "l1i_refill": "L1I refills",
-    "l2_access": "L2 accesses", "l2_refill": "L2 refills",
-    "axi_read": "AXI bus reads", "axi_write": "AXI bus writes",
-    "mem_read": "loads", "mem_write": "stores",
-    "itlb_refill": "ITLB refills", "dtlb_refill": "DTLB refills",
-    "task_clock": "CPU time", "page_faults": "page faults", "minor_faults": "minor page faults",
-    "major_faults": "major page faults", "context_switches": "context switches",
-    "cpu_migrations": "CPU migrations", "syscalls_read": "read() calls", "syscalls_write": "write() calls",
-    "syscalls_all": "system calls", "sched_switch": "scheduler switches",
-}
+#: ids ending so measure time whatever the catalogue says: result columns (``loop_ns``,
+#: ``offcpu_writer_ns``, ``utime_ns``) and counters of user catalogues (``ref_cycles``, ``cpu_clock``)
+TIME_SUFFIXES = ("_ns", "_cycles", "_clock", "_time")
 
 
 def short_description(description: str) -> str:
@@ -36,43 +27,48 @@ def short_description(description: str) -> str:
     return text
 
 
+def _entries(counter: str, catalogue) -> list:
+    """The catalogue entries of ``counter``: the given catalogue's, then the built-in one's."""
+    cats = [catalogue] if catalogue is not None and hasattr(catalogue, "counters") else []
+    return [e for e in (cat.counters.get(counter) for cat in [*cats, builtin_catalogue()]) if e is not None]
+
+
+def counter_label(counter: str, catalogue=None) -> str:
+    """The short readable label of one counter (see the module docstring)."""
+    entries = _entries(counter, catalogue)
+    label = next((e.label for e in entries if e.label), None)
+    if label:
+        return label
+    return short_description(entries[0].description) if entries and entries[0].description else counter
+
+
+def _result_catalogue(metadata: dict | None):
+    """The result's catalogue; None without metadata (the built-in one answers then)."""
+    return result_catalogue(metadata) if metadata else None
+
+
 def counter_labels(counters, metadata: dict | None = None) -> dict[str, str]:
-    """{counter id: short readable label} for ``counters`` (see the module docstring)."""
-    cat = None
-    out = {}
-    for c in counters:
-        if c in SHORT:
-            out[c] = SHORT[c]
-            continue
-        if cat is None:
-            cat = result_catalogue(metadata) or False
-        counter = cat.counters.get(c) if cat else None
-        out[c] = short_description(counter.description) if counter is not None and counter.description else c
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# Counters that measure time: context for a finding, never its explanation (the one place this rule lives)
-
-#: catalogue units that are durations
-TIME_UNITS = {"ns", "nsec", "us", "usec", "ms", "msec", "s", "sec", "seconds", "cycles"}
-#: ids that measure time whatever their catalogue entry says (cycles are time at a fixed clock)
-TIME_IDS = {"cycles", "cpu_cycles", "clock_cycles", "bus_cycles", "ref_cycles", "task_clock", "cpu_clock",
-            "loop_ns", "utime_ns", "stime_ns", "offcpu_ns", "fault_ns", "offcpu_writer_ns", "offcpu_reader_ns"}
+    """{counter id: short readable label} for ``counters``, with the result's catalogue."""
+    cat = _result_catalogue(metadata)
+    return {c: counter_label(c, cat) for c in counters}
 
 
 def is_time_counter(counter: str, catalogue=None) -> bool:
     """True when ``counter`` measures time (cycles, CPU time, loop time, off-CPU time...): by id
-    (``TIME_IDS``, or an id ending in ``_ns``/``_cycles``/``_clock``), else by the catalogue unit
-    (``TIME_UNITS``: msec, ns, ...). ``catalogue``: a loaded Catalogue (default: none, ids only)."""
+    (``TIME_SUFFIXES``), else the catalogue's ``time`` field (the given catalogue's, else the
+    built-in one's), else whether its unit is a time unit (msec, ns, ...). ``catalogue``: a loaded
+    Catalogue (default: the built-in one only)."""
     c = str(counter)
-    if c in TIME_IDS or c.endswith(("_ns", "_cycles", "_clock", "_time")):
+    if c.endswith(TIME_SUFFIXES):
         return True
-    entry = catalogue.counters.get(c) if catalogue is not None and hasattr(catalogue, "counters") else None
-    return bool(entry is not None and str(entry.unit).strip().lower() in TIME_UNITS)
+    entries = _entries(c, catalogue)
+    explicit = next((e.time for e in entries if e.time is not None), None)
+    if explicit is not None:
+        return explicit
+    return bool(entries) and entries[0].measures_time
 
 
 def time_counters(counters, metadata: dict | None = None) -> set[str]:
     """The counters of ``counters`` that measure time (``is_time_counter``, with the result's catalogue)."""
-    cat = result_catalogue(metadata)
+    cat = _result_catalogue(metadata)
     return {c for c in counters if is_time_counter(c, cat)}

@@ -22,9 +22,10 @@ time per call (linear in t0 and 1/r_inf). It uses the **longest prefix of sizes 
 grown forward so that a later regime cannot bend it: start with the ``MIN_FIT`` (4) smallest sizes and
 add the next size while its level lies inside the ``EXTEND`` (99 %) interval of the current fit's
 prediction for it (a stricter level than 95 % stops a curve that follows the model early less often).
-When h's interval holds 1 the final fit fixes h = 1: the per-call model itself. Every residual log(measured / model) is a linear contrast of point levels (the fit linearised at
-its solution), so ``inference.contrast`` gives it a process-clustered standard error (points run by
-the same process share its effect) that includes the fit's own uncertainty. The intervals of t0,
+When h's interval holds 1 the final fit fixes h = 1: the per-call model itself. Every residual
+log(measured / model) is a linear contrast of point levels (the fit linearised at its solution), so
+``inference.contrast`` gives it a process-clustered standard error (points run by the same process
+share its effect) that includes the fit's own uncertainty. The intervals of t0,
 r_inf, n_half and h (95 %) are contrasts too: the fit's linearised covariance with process-clustered
 point variances.
 
@@ -40,9 +41,10 @@ give it, never widened to fit an estimate.
 **Located inflexion point.** Only the first region can be located, and only when the departure starts
 abruptly: its first departing size is the first size after the fitted prefix, and the change of
 measured / model from the last fitted size to it is itself clear and material (its interval at the
-family level lies beyond ``JUMP``, inference's 5 % "negligible" margin, in the region's direction). Then ``located`` is True, ``size_interval`` is those two
-adjacent sizes, and the kind is ``rise`` (above), ``fall`` (below, and the level somewhere in the
-region is clearly below the level at the last fitted size, 95 %) or ``level-off`` (below otherwise).
+family level lies beyond ``JUMP``, inference's 5 % "negligible" margin, in the region's direction).
+Then ``located`` is True, ``size_interval`` is those two adjacent sizes, and the kind is ``rise``
+(above), ``fall`` (below, and the level somewhere in the region is clearly below the level at the last
+fitted size, 95 %) or ``level-off`` (below otherwise).
 Any other departure is *gradual* (kind ``departure``): the curve leaves the model over several sizes,
 with no single size to name. Smooth curves (the per-call model, a log-saturating curve, a logistic in
 log size) then give a located point in a few % of draws at most at realistic process noise
@@ -68,13 +70,12 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import least_squares
 
+from ..schema import ALPHA, FLAT_TOLERANCE, KIB, LEVEL, MIB, jsonable  # ALPHA: of one curve's departures
 from . import inference as inf
-from .runs import jsonable, size_step_label
+from .runs import size_step_label
 
-ALPHA = 0.05          # family-wise error of the departures claimed for one curve
 MIN_FIT = 4           # sizes the model is first fitted on
 EXTEND = 0.99         # the fit grows while the next size is inside its prediction interval at this level
-LEVEL = 0.95          # pointwise level: extending the fit, "still consistent", parameter intervals
 JUMP = inf.MARGIN     # a located departure changes measured / model by clearly more than this in one size step
 INFLEXION_KINDS = ("level-off", "fall", "rise")
 NAN = float("nan")
@@ -97,7 +98,7 @@ class Departure:
     def to_dict(self) -> dict:
         return {"from_size": int(self.from_size), "to_size": int(self.to_size),
                 "size_interval": [int(v) for v in self.size_interval], "by": jsonable(self.by),
-                "by_interval": [jsonable(v) for v in self.by_interval], "at_size": int(self.at_size),
+                "by_interval": jsonable(self.by_interval), "at_size": int(self.at_size),
                 "direction": self.direction, "located": bool(self.located), "kind": self.kind,
                 "sizes": [int(s) for s in self.sizes]}
 
@@ -139,14 +140,11 @@ class PerCallModel:
         return self.r_inf[0] / (1 + (self.n_half[0] / n) ** self.h[0])
 
     def to_dict(self) -> dict:
-        def triple(v):
-            return [jsonable(x) for x in v]
-        return {"t0_ns": triple(self.t0_ns), "r_inf": triple(self.r_inf), "n_half": triple(self.n_half),
-                "h": triple(self.h), "per_call": self.per_call, "describes": self.describes, "fit_sizes": [int(s) for s in self.fit_sizes],
-                "level": jsonable(self.level), "pooled_cv": jsonable(self.pooled_cv),
-                "pooled_df": jsonable(self.pooled_df), "note": self.note,
-                "sizes": [{k: jsonable(v) for k, v in r.items()} for r in self.table.to_dict("records")],
-                "departures": [d.to_dict() for d in self.departures]}
+        return jsonable({"t0_ns": self.t0_ns, "r_inf": self.r_inf, "n_half": self.n_half, "h": self.h,
+                         "per_call": self.per_call, "describes": self.describes, "fit_sizes": self.fit_sizes,
+                         "level": self.level, "pooled_cv": self.pooled_cv, "pooled_df": self.pooled_df,
+                         "note": self.note, "sizes": self.table.to_dict("records"),
+                         "departures": [d.to_dict() for d in self.departures]})
 
     def summary(self) -> str:
         def rng(v, scale=1.0, unit=""):
@@ -156,7 +154,7 @@ class PerCallModel:
         if not self.describes:
             return self.note
         head = (f"model on {size_step_label(self.fit_sizes[0])}-{size_step_label(self.fit_sizes[-1])}: "
-                f"r_inf {rng(self.r_inf, 1 << 20, ' MiB/s')}, n_1/2 {rng(self.n_half, 1024, ' KiB')}, "
+                f"r_inf {rng(self.r_inf, MIB, ' MiB/s')}, n_1/2 {rng(self.n_half, KIB, ' KiB')}, "
                 f"h {rng(self.h)}" + (f", t0 {rng(self.t0_ns, 1, ' ns')}" if self.per_call else
                                       " (not one fixed cost per call)"))
         lines = [head] + ([self.note] if self.note else [])
@@ -474,7 +472,7 @@ def _level_interval(lv) -> tuple:
     return (lo, hi) if math.isfinite(lo) else (float("nan"), float("nan"))
 
 
-def flat_ranges(sizes, levels, *, tolerance: float = 0.05, min_sizes: int = 3) -> list[dict]:
+def flat_ranges(sizes, levels, *, tolerance: float = FLAT_TOLERANCE, min_sizes: int = 3) -> list[dict]:
     """Maximal runs of >= ``min_sizes`` consecutive sizes (greedy from the smallest) whose levels all lie
     within +-``tolerance`` of the run's median level and none of which clearly differs from another (the
     interval of the highest level over the lowest, 95 %, contains 1). Each: from_size, to_size, value (the

@@ -67,19 +67,17 @@ import pandas as pd
 
 from ..errors import PmcsuiteError
 from ..results.load import GROUP_KEYS
-from ..schema import BASELINE
+from ..schema import ALPHA, BASELINE, MARGIN, MIB, jsonable
 from ..sizes import format_size
 from . import inference as inf
-from .runs import MIB, jsonable, measured_runs
+from .runs import measured_runs
 from .model import fit_model
-from .display import Displayable, Text, size_axis
+from .display import Displayable, Text, interval, level_text, number, over, percent, ratio, size_axis, size_list
 
 KEYS = list(GROUP_KEYS)           # ipc, actors, placement, buffer_size, variant
-ALPHA = 0.05
 FAMILY_ALPHA = ALPHA / 2          # each family (overall, cells) spends half
-MARGIN = inf.MARGIN
 CV_THRESHOLD = 0.10
-TARGET = 0.95                     # the change ``processes_needed`` plans for (5 % slower)
+TARGET = 1 - MARGIN               # the change ``processes_needed`` plans for: just past negligible (5 % slower)
 MIN_PROCESSES = inf.MIN_PROCESSES
 MIN_RUNS = MIN_PROCESSES          # the old name: what a side needs for an interval (processes now)
 TOO_FEW = inf.TOO_FEW
@@ -118,10 +116,11 @@ class OverheadResult(Displayable):
                 f"baseline with its {level_text(self.overall_level)} interval, simultaneous over the "
                 f"{len(self.modes)} IPC mode x pass pairs; per size: the ratio with its "
                 f"{level_text(self.cell_level)} interval, simultaneous over the cells (each family spends "
-                f"{FAMILY_ALPHA:.1%} of a {self.alpha:.0%} error); a verdict is read off its interval: slower "
-                f"or faster when it excludes 1, negligible when it lies within +-{self.margin:.0%}, else not "
-                f"established; an interval needs at least {self.min_runs} processes on each side; unreliable: "
-                f"processes of a side that differ by more than {self.cv_threshold:.0%}, or runs that shared the CPU")
+                f"{percent(FAMILY_ALPHA)} of a {percent(self.alpha)} error); a verdict is read off its interval: "
+                f"slower or faster when it excludes 1, negligible when it lies within ±{percent(self.margin)}, else "
+                f"not established; an interval needs at least {self.min_runs} processes on each side; unreliable: "
+                f"processes of a side that differ by more than {percent(self.cv_threshold)}, or runs that shared "
+                "the CPU")
 
     def to_frame(self) -> pd.DataFrame:
         """One row per IPC mode, buffer size and pass: ratio, interval, verdict, reliability."""
@@ -138,7 +137,7 @@ class OverheadResult(Displayable):
             g = g.sort_values("buffer_size")
             line, = ax.plot(g["buffer_size"], g["ratio"], marker="o", markersize=3, label=f"{ipc}, {variant}")
             ax.fill_between(g["buffer_size"], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2)
-        size_axis(ax)
+        size_axis(ax, self.cells["buffer_size"])
         ax.set_ylabel("bandwidth with counters / without")
         if not self.cells.empty:
             ax.legend(fontsize=7)
@@ -154,14 +153,13 @@ class OverheadResult(Displayable):
         text += [textwrap.fill(f"- {describe_mode(r)}", 100, subsequent_indent="  ")
                  for r in self.modes.to_dict("records")]
         cells = self.cells
-        num = lambda v, f: "n/a" if v != v else format(v, f)          # noqa: E731 - NaN -> n/a
         shown = pd.DataFrame({
             "ipc": cells["ipc"], "pass": cells["variant"], "size": cells["buffer_size"].map(format_size),
             "processes": [f"{a}/{b}" for a, b in zip(cells["p_baseline"], cells["p_variant"])],
-            "MiB/s base": cells["baseline_mib_s"].map(lambda v: num(v, ",.0f")),
-            "MiB/s pass": cells["variant_mib_s"].map(lambda v: num(v, ",.0f")),
-            "ratio": cells["ratio"].map(lambda v: num(v, ".3f")),
-            f"{level_text(self.cell_level)} interval": [format_interval(lo, hi) for lo, hi in
+            "MiB/s base": cells["baseline_mib_s"].map(number),
+            "MiB/s pass": cells["variant_mib_s"].map(number),
+            "ratio": cells["ratio"].map(ratio),
+            f"{level_text(self.cell_level)} interval": [interval(lo, hi) for lo, hi in
                                                         zip(cells["ci_low"], cells["ci_high"])],
             "verdict": cells["verdict"], "": ["unreliable" if r == "unreliable" else "" for r in cells["reliability"]]})
         text += ["", "Per size:", shown.to_string(index=False), "", textwrap.fill(f"Method: {self.method()}.", 100)]
@@ -172,29 +170,14 @@ class OverheadResult(Displayable):
         return "\n".join(text)
 
     def to_dict(self) -> dict:
-        def clean(k, v):
-            return list(v) if isinstance(v, (list, tuple, np.ndarray)) else jsonable(v)
-        return {"alpha": self.alpha, "family_alpha": FAMILY_ALPHA, "cell_level": jsonable(self.cell_level),
-                "overall_level": jsonable(self.overall_level), "margin": self.margin, "target": self.target,
-                "min_processes": self.min_runs, "cv_threshold": self.cv_threshold, "method": self.method(),
-                "modes": [{k: clean(k, r[k]) for k in MODE_FIELDS} for r in self.modes.to_dict("records")],
-                "cells": [{k: clean(k, r[k]) for k in CELL_FIELDS} for r in self.cells.to_dict("records")]}
+        return jsonable({"alpha": self.alpha, "family_alpha": FAMILY_ALPHA, "cell_level": self.cell_level,
+                         "overall_level": self.overall_level, "margin": self.margin, "target": self.target,
+                         "min_processes": self.min_runs, "cv_threshold": self.cv_threshold, "method": self.method(),
+                         "modes": [{k: r[k] for k in MODE_FIELDS} for r in self.modes.to_dict("records")],
+                         "cells": [{k: r[k] for k in CELL_FIELDS} for r in self.cells.to_dict("records")]})
 
     def for_mode(self, ipc: str) -> pd.DataFrame:
         return self.modes[self.modes["ipc"] == ipc]
-
-
-def format_interval(lo: float, hi: float) -> str:
-    """The printed interval: 3 decimals ('0.951-1.012'), '—' when there is none."""
-    return f"{lo:.3f}-{hi:.3f}" if math.isfinite(lo) and math.isfinite(hi) else "—"
-
-
-def level_text(level: float) -> str:
-    """A confidence level with the digits that tell it from 100 %: '95 %', '97.5 %', '99.58 %'."""
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
-        return "95 %"
-    digits = max(0, 1 - math.floor(math.log10(100 * (1 - level))))
-    return f"{100 * level:.{digits}f}".rstrip("0").rstrip(".") + " %"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -230,7 +213,7 @@ def point_facts(runs: pd.DataFrame, keys, lv: dict, medians: pd.DataFrame) -> di
                    "shared": 0} for key, level in lv.items()}
     if "shared_cpu" in runs.columns:
         shared = runs["shared_cpu"].astype("boolean").fillna(False).astype(bool).to_numpy()
-        for key, s in zip(_tuples(runs[shared], keys), shared[shared]):
+        for key in _tuples(runs[shared], keys):
             if key in facts:
                 facts[key]["shared"] += 1
     return facts
@@ -243,7 +226,7 @@ def reliability(facts_base: dict, facts_inst: dict, variant: str = "instrumented
     for name, f in (("baseline", facts_base), (variant, facts_inst)):
         spread = round(f["spread"], 3) if math.isfinite(f["spread"]) else float("nan")
         if spread > cv_threshold:
-            reasons.append(f"{name} processes differ by {spread:.1%} (> {cv_threshold:.0%})")
+            reasons.append(f"{name} processes differ by {over(spread, cv_threshold)} (> {percent(cv_threshold)})")
         if f["shared"]:
             reasons.append(f"{f['shared']} of {f['runs']} {name} runs shared the CPU")
     return ("unreliable" if reasons else "reliable"), reasons
@@ -294,10 +277,9 @@ def _cell_row(key, c: inf.Contrast, new: inf.Level, ref: inf.Level, fi: dict, fb
     ipc, actors, placement, size, variant = key
     lo, hi = c.interval(level)
     rel, reasons = reliability(fb, fi, variant=variant, cv_threshold=cv_threshold)
-    ratio = c.ratio
     return {"ipc": ipc, "actors": actors, "placement": placement, "variant": variant, "buffer_size": int(size),
-            "ratio": ratio, "ci_low": lo, "ci_high": hi, "level": level, "verdict": c.verdict(level, margin),
-            "mde": c.mde(level), "p_value": c.p_value(), "change_pct": (ratio - 1) * 100,
+            "ratio": c.ratio, "ci_low": lo, "ci_high": hi, "level": level, "verdict": c.verdict(level, margin),
+            "mde": c.mde(level), "p_value": c.p_value(), "change_pct": (c.ratio - 1) * 100,
             "n_baseline": fb["runs"], "n_variant": fi["runs"], "p_baseline": fb["processes"],
             "p_variant": fi["processes"], "baseline_mib_s": math.exp(ref.mean) / MIB,
             "variant_mib_s": math.exp(new.mean) / MIB, "spread_baseline": fb["spread"], "spread_variant": fi["spread"],
@@ -386,40 +368,31 @@ def moved(base, inst) -> tuple[bool | None, str]:
         return True, "; ".join(confident)
     if doubtful:
         return None, "; ".join(doubtful)
-    return False, ("the same located inflexion points" if base.located else "neither curve has a located inflexion point")
+    return False, ("the same located inflexion points" if base.located
+                   else "neither curve has a located inflexion point")
 
 
 # ----------------------------------------------------------------------------------------------
 # Words
 
-def _sizes(sizes) -> str:
-    return ", ".join(map(format_size, sizes)) or "none"
-
-
-def _pct(v: float) -> str:
-    """A change in %, to 2 significant digits at most ('18', '4.3', '0.6')."""
-    v = abs(v) * 100
-    return f"{v:.0f}" if v >= 10 else f"{v:.1f}".rstrip("0").rstrip(".")
-
-
-def overall_words(ratio: float, lo: float, hi: float, verdict: str, level: float, margin: float = MARGIN,
+def overall_words(value: float, lo: float, hi: float, verdict: str, level: float, margin: float = MARGIN,
                   cost: bool = True) -> str:
-    """'costs 18 % of the bandwidth [12 %, 24 %] (0.820x, 99.58 % interval 0.760-0.880)' and the like
+    """'costs 18 % of the bandwidth [12 %, 24 %] (0.820x, 99.58 % interval 0.760–0.880)' and the like
     (``cost=False``: 'is 18 % slower [12 %, 24 %] ...', for a comparison): the verdict in words, from
     the interval only."""
-    shown = f"{ratio:.3f}x" if math.isfinite(ratio) else "no ratio"
-    interval = f"{level_text(level)} interval {format_interval(lo, hi)}"
+    shown = f"{ratio(value)}x" if math.isfinite(value) else "no ratio"
+    said = f"{level_text(level)} interval {interval(lo, hi)}"
     if verdict == inf.SLOWER:
-        head = f"costs {_pct(1 - ratio)} % of the bandwidth" if cost else f"is {_pct(1 - ratio)} % slower"
-        return f"{head} [{_pct(1 - hi)} %, {_pct(1 - lo)} %] ({shown}, {interval})"
+        head = f"costs {percent(1 - value)} of the bandwidth" if cost else f"is {percent(1 - value)} slower"
+        return f"{head} [{percent(1 - hi)}, {percent(1 - lo)}] ({shown}, {said})"
     if verdict == inf.FASTER:
         head = "runs" if cost else "is"
-        return f"{head} {_pct(ratio - 1)} % faster [{_pct(lo - 1)} %, {_pct(hi - 1)} %] ({shown}, {interval})"
+        return f"{head} {percent(value - 1)} faster [{percent(lo - 1)}, {percent(hi - 1)}] ({shown}, {said})"
     if verdict == inf.NEGLIGIBLE:
         head = "costs nothing material" if cost else "no material change"
-        return f"{head}: {shown} ({interval}, within ±{margin:.0%})"
+        return f"{head}: {shown} ({said}, within ±{percent(margin)})"
     if verdict == inf.NOT_ESTABLISHED:
-        return f"{shown}: {'a cost' if cost else 'a change'} is not established ({interval})"
+        return f"{shown}: {'a cost' if cost else 'a change'} is not established ({said})"
     return f"{shown}; {TOO_FEW} for an interval or a verdict (at least {MIN_PROCESSES} a side)"
 
 
@@ -428,12 +401,12 @@ def _needed_words(row) -> str:
     processes per point that would detect a 5 % change."""
     mde, need, now = row.get("overall_mde"), row.get("processes_needed"), int(row.get("processes") or 0)
     target = TARGET
-    can = (f"these runs detect a change of {_pct(1 - mde)} % or more (80 % power)"
+    can = (f"these runs detect a change of {percent(1 - mde)} or more (80 % power)"
            if mde is not None and mde == mde else "")
     if row.get("overall_verdict") != inf.NOT_ESTABLISHED:
         return f"; {can}" if can else ""
     if need is not None and need == need and int(need) > now:
-        more = f"{int(need)} processes per point (now {now}) would detect a {_pct(1 - target)} % change"
+        more = f"{int(need)} processes per point (now {now}) would detect a {percent(1 - target)} change"
         return f"; {can}, {more}" if can else f"; {more}"
     return f"; {can}" if can else ""
 
@@ -461,7 +434,7 @@ def describe_mode(row, min_runs: int | None = None) -> str:
 
 def _moved_words(row) -> str:
     moved_ = row.get("breakpoints_moved")
-    change = f"{_sizes(row.get('baseline_breakpoints') or [])} -> {_sizes(row.get('variant_breakpoints') or [])}"
+    change = f"{size_list(row.get('baseline_breakpoints') or [])} -> {size_list(row.get('variant_breakpoints') or [])}"
     if moved_ is False:
         return "the inflexion points did not move"
     if moved_:

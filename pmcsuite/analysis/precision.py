@@ -28,9 +28,9 @@ from scipy import stats
 from scipy.stats import binom
 
 from ..results.load import GROUP_KEYS, measured
+from ..schema import LEVEL
 from . import inference as inf
 
-LEVEL = 0.95
 #: never plan more processes per point than this in one go (a noisy point is capped by --max-runs anyway)
 MAX_PROCESSES = 1000
 

@@ -1,17 +1,13 @@
 """What every analysis module reads off a result table: the measured runs, the counter columns, and
-how sizes and numbers are written for people and for JSON."""
+how sizes are written for people."""
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 
 from ..errors import PmcsuiteError
 from ..results.load import measured
 from ..sizes import format_size
 
-MIB = float(1 << 20)
 REQUIRED = ("ipc", "buffer_size", "total_size", "variant", "ok", "warmup", "bandwidth")
 
 
@@ -39,13 +35,3 @@ def size_step_label(size: int) -> str:
     text = format_size(int(size))
     return {"K": f"{text[:-1]} KiB", "M": f"{text[:-1]} MiB", "G": f"{text[:-1]} GiB"}.get(text[-1:], f"{text} B")
 
-
-def jsonable(v):
-    """A numpy scalar as plain Python; NaN and infinities as None (JSON has neither)."""
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return None if not math.isfinite(float(v)) else float(v)
-    return v

@@ -37,12 +37,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..catalogue import builtin_catalogue
+from ..schema import FLAT_TOLERANCE, HALF_WIDTH_LIMIT, KIB, MIB
 from . import inference
-from .runs import MIB, size_step_label
+from .display import number, over, percent, ratio
+from .runs import size_step_label
 from .kernel import median_histogram
 
-#: a point is *reliable* when its interval lies within centre x/÷ (1 + this)
-HALF_WIDTH_LIMIT = 0.10
 #: a machine is *noisy* when at least this share of the measured runs shared the CPU ...
 NOISY_SHARED = 0.2
 #: ... or at least this share of the points have intervals wider than ``HALF_WIDTH_LIMIT``
@@ -55,26 +56,10 @@ MAX_ADVISED = 64
 #: of the time change (the attribution names it from 10 %; below this it stays in the numbers)
 WHY_SHARE = 0.25
 
-#: What a change of a counter per KiB means, in plain words: (counter id, direction) -> clause.
-#: Only counters whose meaning does not depend on the platform are here; any other named counter
-#: gets its measured change without a mechanism.
-MEANING = {
-    ("axi_read", "rises"): "data now come from DRAM, not the cache",
-    ("axi_write", "rises"): "data are now written back to DRAM",
-    ("l2_refill", "rises"): "the data no longer fit in the L2 cache",
-    ("l1d_refill", "rises"): "the data no longer fit in the L1 data cache",
-    ("dtlb_refill", "rises"): "the buffers span more pages than the TLB maps",
-    ("page_faults", "rises"): "the kernel maps fresh pages for the data",
-    ("minor_faults", "rises"): "the kernel maps fresh pages for the data",
-    ("context_switches", "rises"): "writer and reader take turns (sleep and wake) more often",
-    ("sched_switch", "rises"): "writer and reader take turns (sleep and wake) more often",
-    ("context_switches", "falls"): "writer and reader sleep and wake less often",
-    ("sched_switch", "falls"): "writer and reader sleep and wake less often",
-    ("syscalls_read", "falls"): "fewer calls move the same data",
-    ("syscalls_write", "falls"): "fewer calls move the same data",
-    ("syscalls_all", "falls"): "fewer calls move the same data",
-    ("cpu_migrations", "rises"): "the threads move between CPUs more often",
-}
+#: What a change of a counter per KiB means, in plain words: (counter id, direction) -> clause, the
+#: ``means`` fields of counters.yaml (only counters whose meaning does not depend on the platform have
+#: one; any other named counter gets its measured change without a mechanism).
+MEANING = builtin_catalogue().meanings()
 
 #: The words a finding uses, defined once (the report's glossary).
 GLOSSARY = {
@@ -89,7 +74,7 @@ GLOSSARY = {
                       "rises with the buffer size towards a limit, and reaches half of it at n½ = t0 × limit",
     "departure": "a range of sizes where the measured bandwidth leaves the per-call model's curve "
                  "(something other than the per-call cost is at work there)",
-    "reliable": f"every point the finding rests on has an interval within ±{100 * HALF_WIDTH_LIMIT:.0f} % of its "
+    "reliable": f"every point the finding rests on has an interval within ±{percent(HALF_WIDTH_LIMIT)} of its "
                 "value (a point measured by one process has no interval)",
 }
 
@@ -213,21 +198,16 @@ def _near(a: float, b: float, grid: list[int]) -> bool:
     return abs(math.log2(a) - math.log2(b)) <= _step(grid) + 1e-9
 
 
-def _num(v: float) -> str:
-    """4,887, 208, 16, 4.9, 1.5 (a count or a size in KiB)."""
-    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:.2g}"
-
-
 def _size(v: float) -> str:
     """Bytes as '64 KiB', or '208 KiB' for a size that is not a whole power of two."""
     v = float(v)
-    if v >= 1 << 20 and v % (1 << 20) == 0 or v >= 1 << 10 and v % (1 << 10) == 0:
+    if v >= MIB and v % MIB == 0 or v >= KIB and v % KIB == 0:
         return size_step_label(int(v))
-    if v >= 1 << 20:
-        return f"{_num(v / (1 << 20))} MiB"
-    if v >= 1 << 10:
-        return f"{_num(v / (1 << 10))} KiB"
-    return f"{v:.0f} B"
+    if v >= MIB:
+        return f"{number(v / MIB, 2)} MiB"
+    if v >= KIB:
+        return f"{number(v / KIB, 2)} KiB"
+    return f"{number(v)} B"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -253,7 +233,7 @@ def pipe_capacity(f: dict, ev: Evidence) -> str:
         return ""
     largest = past.index.max()
     return (f"{_subject(f)} {_verb(f, size)}: the pipe holds {_size(capacity)}, so no read returns more "
-            f"(a {_size(largest)} write takes {_num(float(rpw[largest]))} reads).")
+            f"(a {_size(largest)} write takes {number(float(rpw[largest]), 2)} reads).")
 
 
 def _granted(ev: Evidence) -> pd.Series:
@@ -284,7 +264,7 @@ def socket_buffer(f: dict, ev: Evidence) -> str:
         return ""                                  # reads returned more than the buffer: not the cause
     largest = max(over)
     return (f"{_subject(f)} {_verb(f, size)}: the kernel granted a {_size(buf)} socket buffer, so a larger "
-            f"write no longer fits in it ({_num(float(rpw[largest]))} reads per {_size(largest)} write).")
+            f"write no longer fits in it ({number(float(rpw[largest]), 2)} reads per {_size(largest)} write).")
 
 
 def _param(model, name: str) -> tuple[float, float, float]:
@@ -333,7 +313,7 @@ def _fixed_cost(model) -> tuple[float, float, float, float] | None:
 
 
 def _cost(t0_ns: float) -> str:
-    return f"{t0_ns / 1000:.1f} µs" if t0_ns >= 1000 else f"{t0_ns:.0f} ns"
+    return f"{ratio(t0_ns / 1000, 1)} µs" if t0_ns >= 1000 else f"{ratio(t0_ns, 0)} ns"
 
 
 def per_call(f: dict, ev: Evidence) -> str:
@@ -353,7 +333,7 @@ def per_call(f: dict, ev: Evidence) -> str:
     predict = getattr(ev.model, "predict", None)
     if callable(predict) and to > size:
         a, b = (float(v) for v in predict([size, to]))
-        if not (a > 0 and b / a - 1 <= 2 * f.get("tolerance", inference.MARGIN)):
+        if not (a > 0 and b / a - 1 <= 2 * f.get("tolerance", FLAT_TOLERANCE)):
             return ""                              # the model itself still rises there: not its level-off
     return (f"{_subject(f)} {_verb(f, size)}: above {_size(n_half)} (n½) each call's fixed cost ({_cost(t0)}) "
             f"is less than half of its time, so larger calls gain little.")
@@ -371,7 +351,7 @@ def model_sentence(ipc: str, model, sizes) -> str:
     if not fitted[0] < n_half <= fitted[-1]:
         return ""                                  # no measured size on one side of n½
     r_inf = _param(model, "r_inf")[0]
-    limit = f" towards {_num(r_inf / MIB)} MiB/s" if math.isfinite(r_inf) and r_inf > 0 else ""
+    limit = f" towards {number(r_inf / MIB, 2)} MiB/s" if math.isfinite(r_inf) and r_inf > 0 else ""
     return (f"{ipc}: each call has a fixed cost of {_cost(t0)}; below {_size(n_half)} (n½) that cost is most of "
             f"a call's time, so bandwidth rises with the buffer size{limit}.")
 
@@ -394,7 +374,7 @@ def named_counter(f: dict, ev: Evidence | None = None) -> str:
             continue                               # its own numbers contradict its direction
         label = c.get("label") or c.get("id")
         times = fold if fold > 1 else 1 / fold
-        move = f"{direction[:-1] if _plural(label) else direction} {times:.1f}x"
+        move = f"{direction[:-1] if _plural(label) else direction} {ratio(times, 1)}x"
         meaning = MEANING.get((c.get("id"), direction))
         text = f"{_subject(f)} {_verb(f, size)} as {label} per KiB {move}"
         return text + (f": {meaning}." if meaning else ".")
@@ -418,14 +398,14 @@ def statement(f: dict) -> str:
     if _departs_model(f):
         by, at = f.get("by"), f.get("at_size", to)
         model = "it" if kind == "departure" else "the per-call model"
-        how = (f" ({100 * abs(by):.0f} % {f['direction']} {model} at {size_step_label(at)})"
+        how = (f" ({percent(abs(by))} {f['direction']} {model} at {size_step_label(at)})"
                if by is not None and math.isfinite(by) and at is not None else "")
         return f"{_subject(f)} {_verb(f, size)}{how}{unexplained}."
     if kind == "flat" and to is not None:
-        return (f"{_subject(f)} stays within ±{100 * f.get('tolerance', 0.05):.0f} % from {size_step_label(size)} to "
-                f"{size_step_label(to)}.")
+        return (f"{_subject(f)} stays within ±{percent(f.get('tolerance', FLAT_TOLERANCE))} from "
+                f"{size_step_label(size)} to {size_step_label(to)}.")
     if kind == "peak" and a > 0:
-        return f"{_subject(f)} {_verb(f, size)} ({_num(a / MIB)} MiB/s)."
+        return f"{_subject(f)} {_verb(f, size)} ({number(a / MIB, 2)} MiB/s)."
     return f"{_subject(f)} {_verb(f, size)}{unexplained if kind in ('fall', 'rise', 'level-off') else ''}."
 
 
@@ -471,16 +451,6 @@ def half_width(centre: float, lo: float, hi: float) -> float:
     return math.sqrt(hi / lo) - 1
 
 
-def over(value: float, limit: float) -> str:
-    """'14 %' for a fraction above ``limit``, with as many decimals as it takes not to print the limit
-    itself ('10.3 %', never '10 % > 10 %')."""
-    for digits in (0, 1, 2, 3):
-        text = f"{100 * value:.{digits}f}"
-        if float(text) != round(100 * limit, digits):
-            return f"{text} %"
-    return f"{100 * value:.4f} %"
-
-
 def reliability(points: pd.DataFrame, sizes, where: str = "", limit: float = HALF_WIDTH_LIMIT) -> dict:
     """The reliability of a finding from the points at ``sizes`` it rests on. ``points``: rows with
     buffer_size, n_processes, centre, ci_low, ci_high (``inference.point_table``). Unreliable when a
@@ -504,7 +474,7 @@ def reliability(points: pd.DataFrame, sizes, where: str = "", limit: float = HAL
         if not math.isfinite(hw):
             reasons.append(f"{at}: no interval")
         elif hw > limit:
-            reasons.append(f"{at}: interval ±{over(hw, limit)} (reliable: within ±{100 * limit:.0f} %)")
+            reasons.append(f"{at}: interval ±{over(hw, limit)} (reliable: within ±{percent(limit)})")
     return {"reliability": "unreliable" if reasons else "reliable", "reliability_reasons": reasons}
 
 
@@ -539,7 +509,7 @@ def noise_line(points: pd.DataFrame, n_shared: int = 0, n_runs: int = 0, runs_pe
     if shared >= NOISY_SHARED:
         said.append(f"{n_shared:,} of {n_runs:,} measured runs shared the CPU")
     if finite.size:
-        said.append(f"a typical interval is ±{100 * float(np.median(finite)):.0f} %")
+        said.append(f"a typical interval is ±{percent(float(np.median(finite)))}")
     text = "This machine was noisy (" + "; ".join(said) + "). Close other programs" + \
         ("" if split else " or use --placement split")
     ses = [point_se(n, lo, hi) for n, lo, hi in
@@ -551,9 +521,9 @@ def noise_line(points: pd.DataFrame, n_shared: int = 0, n_runs: int = 0, runs_pe
     if need is not None and processes < need <= MAX_ADVISED:
         runs = f" --runs {int(math.ceil(need * runs_per_process))}" if runs_per_process else ""
         text += (f"; {need} processes per point (--processes {need}{runs}; now {processes}) would find a "
-                 f"{100 * TARGET_CHANGE:.0f} % change between two points 4 times in 5")
+                 f"{percent(TARGET_CHANGE)} change between two points 4 times in 5")
     elif need is not None and need > MAX_ADVISED:
-        text += (f"; more processes would not help enough (finding a {100 * TARGET_CHANGE:.0f} % change needs "
+        text += (f"; more processes would not help enough (finding a {percent(TARGET_CHANGE)} change needs "
                  f"{need} per point)")
     return text + "."
 

@@ -24,13 +24,10 @@ from pathlib import Path
 
 from ..errors import EnvironmentProblem, PmcsuiteError
 from .processes import run_group
-from ..schema import BENCH_STATUSES
+from ..schema import (
+    ACTORS, BENCH_STATUSES, DEFAULT_ACTORS, DEFAULT_PLACEMENT, DEFAULT_TIMEOUT, DEFAULT_TOTAL, IPC_MODES, PLACEMENTS,
+    ROLES, parse_json)
 from ..sizes import format_size, parse_size
-
-IPC_MODES = ("pipe", "pipe-s", "local", "local-s", "tcp", "tcp-s")
-ACTORS = ("2thread", "2proc")
-PLACEMENTS = ("same", "split", "any")
-DEFAULT_TOTAL = 16 * 1024 * 1024
 
 #: compiler flags (``-static`` is tried first and dropped if static linking fails)
 CFLAGS = ("-O2", "-std=c99", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-pthread")
@@ -44,17 +41,18 @@ BENCH_KEYS = ("tool", "version", "ipc", "actors", "placement", "buffer_size", "t
 #: used in it (its thread CPU clock) and the difference, its time off-CPU (asleep or waiting to
 #: run). Validated when present; not required, so that results of older builds still parse.
 ACTOR_TIME_KEYS = ("wall_ns", "oncpu_ns", "offcpu_ns")
-_ROLES = ("writer", "reader")
 _BUFFER_KEYS = ("requested", "sndbuf", "rcvbuf", "pipe_size", "forced")
 _RUSAGE_KEYS = ("minflt", "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns")
 #: versions of the ipcbench JSON this wrapper reads (2 adds iteration, iterations and counters)
 BENCH_VERSIONS = (1, 2)
 COUNTINGS = ("none", "loop", "actors", "process")
-COUNTER_STATUSES = BENCH_STATUSES
 MAX_ITERATIONS = 100000
 MAX_EVENTS = 32
 #: at most this many points (``--points`` items) per ipcbench process
 MAX_POINTS = 4096
+#: the arguments of a probe run: a tiny transfer that exercises both actors (a counter's probe; the
+#: check that a benchmark copied to a target runs there)
+PROBE_ARGS = ("-i", "pipe", "-b", "4096", "-t", "65536", "-p", "any")
 _INT_MAX = 2**31 - 1
 _EVENT_ID = re.compile(r"[a-z0-9_]+\Z")
 
@@ -95,7 +93,8 @@ def _compiler_version(compiler: tuple[str, ...]) -> str:
     try:
         proc = subprocess.run([*compiler, "--version"], capture_output=True, text=True, timeout=30)
     except OSError as exc:
-        raise EnvironmentProblem(f"cannot run C compiler {compiler[0]}: {exc.strerror}; set CC to a working compiler") from None
+        raise EnvironmentProblem(f"cannot run C compiler {compiler[0]}: {exc.strerror}; "
+                                 "set CC to a working compiler") from None
     lines = (proc.stdout or proc.stderr).strip().splitlines()
     return lines[0].strip() if lines else "unknown"
 
@@ -114,7 +113,8 @@ def _compile(compiler: list[str], flags: list[str], source: Path, out: Path) -> 
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=300)
     except OSError as exc:
-        raise EnvironmentProblem(f"cannot run C compiler {compiler[0]}: {exc.strerror}; set CC to a working compiler") from None
+        raise EnvironmentProblem(f"cannot run C compiler {compiler[0]}: {exc.strerror}; "
+                                 "set CC to a working compiler") from None
 
 
 def _cache_key(compiler: list[str], version: str, source_bytes: bytes, target=None) -> str:
@@ -163,7 +163,8 @@ def _trusted_cache(directory: Path) -> Path:
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise EnvironmentProblem(f"cannot create cache directory {directory}: {exc.strerror}; set PMCSUITE_CACHE") from None
+        raise EnvironmentProblem(f"cannot create cache directory {directory}: {exc.strerror}; "
+                                 "set PMCSUITE_CACHE") from None
     if _private(directory):
         return directory
     fallback = Path(tempfile.mkdtemp(prefix="pmcsuite-cache-"))
@@ -282,13 +283,15 @@ def event_args(events) -> list[str]:
 def _check_divides(total_size: int, buffer_size: int, where: str = "") -> None:
     if total_size % buffer_size:
         raise PmcsuiteError(
-            f"{where}total size {format_size(total_size)} is not a multiple of the buffer size {format_size(buffer_size)}: "
+            f"{where}total size {format_size(total_size)} is not a multiple of the buffer size "
+            f"{format_size(buffer_size)}: "
             "choose a buffer size that divides the total (powers of two do)")
 
 
 def _check_iterations(iterations, where: str = "") -> None:
     if isinstance(iterations, bool) or not isinstance(iterations, int) or not 1 <= iterations <= MAX_ITERATIONS:
-        raise PmcsuiteError(f"{where}invalid iteration count {iterations!r}: use a whole number from 1 to {MAX_ITERATIONS}")
+        raise PmcsuiteError(f"{where}invalid iteration count {iterations!r}: use a whole number from 1 to "
+                            f"{MAX_ITERATIONS}")
 
 
 def _placement_args(placement: str, force, cpus) -> list[str]:
@@ -306,9 +309,9 @@ def _placement_args(placement: str, force, cpus) -> list[str]:
     return args
 
 
-def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
-               force=False, cpus=None, ctl_fifo=None, ack_fifo=None, iterations=1, events=None,
-               load=False) -> list[str]:
+def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors=DEFAULT_ACTORS,
+               placement=DEFAULT_PLACEMENT, force=False, cpus=None, ctl_fifo=None, ack_fifo=None, iterations=1,
+               events=None, load=False) -> list[str]:
     """The validated command line of one benchmark run.
 
     ``buffer_size``/``total_size`` take bytes or size strings (``64K``); ``cpus`` is one CPU (``same``)
@@ -341,8 +344,8 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors="2thread"
     return argv + (["--load"] if load else [])
 
 
-def bench_points_argv(exe, points, total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
-                      force=False, cpus=None, events=None, load=False) -> list[str]:
+def bench_points_argv(exe, points, total_size=DEFAULT_TOTAL, actors=DEFAULT_ACTORS,
+                      placement=DEFAULT_PLACEMENT, force=False, cpus=None, events=None, load=False) -> list[str]:
     """The validated command line of one benchmark process that runs several points in a row.
 
     ``points`` is a list of ``(ipc, buffer_size, iterations)`` (sizes in bytes or size strings),
@@ -407,7 +410,7 @@ def _counter_problems(counters) -> list[str]:
             continue
         if not isinstance(entry["event"], str):
             bad.append(f"counters.{ident}.event is not a string")
-        if entry["status"] not in COUNTER_STATUSES:
+        if entry["status"] not in BENCH_STATUSES:
             bad.append(f"counters.{ident}.status {entry['status']!r} is unknown")
         elif entry["status"] == "ok" and not _is_count(entry["value"]):
             bad.append(f"counters.{ident} is ok without a count")
@@ -415,11 +418,11 @@ def _counter_problems(counters) -> list[str]:
             bad.append(f"counters.{ident} has a value although it is {entry['status']}")
         if entry.get("reason") is not None and (not isinstance(entry["reason"], str) or "\n" in entry["reason"]):
             bad.append(f"counters.{ident}.reason is not a one-line string")
-        for role in _ROLES:
+        for role in ROLES:
             if role not in entry:
                 continue
             actor = entry[role]
-            if not isinstance(actor, dict) or actor.get("status") not in COUNTER_STATUSES \
+            if not isinstance(actor, dict) or actor.get("status") not in BENCH_STATUSES \
                     or not (actor.get("value") is None or _is_count(actor.get("value"))):
                 bad.append(f"counters.{ident}.{role} is malformed")
     return bad
@@ -440,13 +443,14 @@ def _validate(data, line: str) -> dict:
     missing += [f"buffers.{k}" for k in _BUFFER_KEYS if k not in (data.get("buffers") or {})]
     missing += [f"rusage.{k}" for k in _RUSAGE_KEYS if k not in (data.get("rusage") or {})]
     if missing:
-        raise PmcsuiteError(f"ipcbench result lacks {', '.join(missing)}: rebuild the benchmark (source and wrapper disagree)")
+        raise PmcsuiteError(f"ipcbench result lacks {', '.join(missing)}: rebuild the benchmark (source and wrapper "
+                            "disagree)")
     numeric = ("buffer_size", "total_size", "loop_ns", "bandwidth", "writes", "reads")
     bad = [k for k in numeric if not _is_number(data[k])]
     for key in ACTOR_TIME_KEYS:
         if key in data:
             times = data[key] if isinstance(data[key], dict) else {}
-            bad += [f"{key}.{role}" for role in _ROLES if not _is_number(times.get(role))]
+            bad += [f"{key}.{role}" for role in ROLES if not _is_number(times.get(role))]
     if bad:
         raise PmcsuiteError(f"ipcbench result has non-numeric {', '.join(bad)}: rebuild the benchmark")
     if data["version"] >= 2:
@@ -465,10 +469,6 @@ def _validate(data, line: str) -> dict:
     return data
 
 
-def _not_json(constant):
-    raise ValueError(f"{constant} is not a JSON value")
-
-
 def parse_bench_lines(text: str) -> list[dict]:
     """Parse and validate every JSON line ipcbench printed, one per iteration (pure).
 
@@ -483,11 +483,11 @@ def parse_bench_lines(text: str) -> list[dict]:
     results = []
     for number, line in enumerate(lines):
         try:
-            data = json.loads(line, parse_constant=_not_json)     # NaN/Infinity: not JSON, not storable
+            data = parse_json(line)     # NaN/Infinity: not JSON, not storable
         except (ValueError, RecursionError):    # not JSON, a 5000-digit number, nesting too deep
             if number == 0 and len(lines) > 1:  # perhaps one object printed over several lines (old builds)
                 try:
-                    return [_validate(json.loads("\n".join(lines), parse_constant=_not_json), lines[0])]
+                    return [_validate(parse_json("\n".join(lines)), lines[0])]
                 except (ValueError, RecursionError):
                     pass
             raise PmcsuiteError(f"the benchmark printed garbage instead of one JSON object per line "
@@ -541,7 +541,8 @@ def _run(argv, timeout, runner=None) -> str:
     try:
         proc = runner(argv, timeout) if runner else run_group(argv, timeout, self_managed=True)
     except OSError as exc:
-        raise PmcsuiteError(f"cannot run the benchmark {argv[0]}: {exc.strerror}; rebuild it with pmcsuite bench") from None
+        raise PmcsuiteError(f"cannot run the benchmark {argv[0]}: {exc.strerror}; rebuild it with pmcsuite "
+                            "bench") from None
     except subprocess.TimeoutExpired:
         raise PmcsuiteError(f"the benchmark hung: no result after {timeout:g} s, killed ({shlex.join(argv)})") from None
     out, err = proc.stdout, proc.stderr
@@ -558,7 +559,7 @@ def _run(argv, timeout, runner=None) -> str:
     return out
 
 
-def run_bench(argv, timeout=120.0, runner=None) -> dict:
+def run_bench(argv, timeout=DEFAULT_TIMEOUT, runner=None) -> dict:
     """Run one benchmark command line (one iteration) and return its parsed JSON.
 
     A missing program, a crash (signal), an error exit (its last stderr line is quoted), a hang
@@ -568,13 +569,13 @@ def run_bench(argv, timeout=120.0, runner=None) -> dict:
     return parse_bench_output(_run(argv, timeout, runner))
 
 
-def run_bench_lines(argv, timeout=120.0, runner=None) -> list[dict]:
+def run_bench_lines(argv, timeout=DEFAULT_TIMEOUT, runner=None) -> list[dict]:
     """Run one benchmark command line (``-n N``) and return its N parsed JSON objects, in order."""
     return parse_bench_lines(_run(argv, timeout, runner))
 
 
-def bench(ipc="pipe", buffer_size="64K", total_size=DEFAULT_TOTAL, actors="2thread", placement="same",
-          force=False, cpus=None, timeout=120.0, cc=None) -> dict:
+def bench(ipc="pipe", buffer_size="64K", total_size=DEFAULT_TOTAL, actors=DEFAULT_ACTORS,
+          placement=DEFAULT_PLACEMENT, force=False, cpus=None, timeout=DEFAULT_TIMEOUT, cc=None) -> dict:
     """Build (cached) and run one benchmark; returns its JSON (``pmcsuite bench --ipc pipe --buffer 64K``)."""
     argv = bench_argv(build(cc), ipc, buffer_size, total_size, actors, placement, force, cpus)
     return run_bench(argv, timeout)

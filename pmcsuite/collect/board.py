@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EnvironmentProblem, PmcsuiteError
+from ..schema import KIB
 from .processes import spawn
 
 KERNEL_META = "linux-image-arm64:arm64"
@@ -373,7 +374,8 @@ def run_on_board(commands, files=None, timeout=120, smp=2, memory_mb=512, board_
             proc.kill()
             out, _ = proc.communicate()
             tail = " | ".join(out.decode(errors="replace").replace("\r", "").strip().splitlines()[-5:])
-            raise PmcsuiteError(f"the board did not power off within {timeout} s (QEMU killed); console tail: {tail}") from None
+            raise PmcsuiteError(f"the board did not power off within {timeout} s (QEMU killed); console tail: "
+                                f"{tail}") from None
         finally:
             if proc.poll() is None:      # interrupted (Ctrl-C): never leave QEMU running
                 proc.kill()
@@ -559,7 +561,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="download and unpack the board's images (bin/install runs it)")
     srv = sub.add_parser("serve", help="boot the board with an SSH server on a loopback port until Ctrl-C")
-    srv.add_argument("--port", type=int, help="the loopback port forwarded to the board's port 22 (default: a free one)")
+    srv.add_argument("--port", type=int,
+                     help="the loopback port forwarded to the board's port 22 (default: a free one)")
     srv.add_argument("--authorized-key", help="a public key file root accepts (default: a key made for this boot)")
     srv.add_argument("--smp", type=int, default=2, help="guest CPUs (default 2)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -569,8 +572,8 @@ def main(argv=None) -> int:
         except (PmcsuiteError, OSError) as exc:
             print(f"pmcsuite.collect.board: error: cannot fetch the board images: {exc}", file=sys.stderr)
             return 1
-        print(f"board images: {kernel.parent} (vmlinuz {kernel.stat().st_size // 1024} KiB,"
-              f" busybox {busybox.stat().st_size // 1024} KiB, dropbear and the network modules)")
+        print(f"board images: {kernel.parent} (vmlinuz {kernel.stat().st_size // KIB} KiB,"
+              f" busybox {busybox.stat().st_size // KIB} KiB, dropbear and the network modules)")
         return 0
     try:
         with serve(authorized_key=args.authorized_key, port=args.port, smp=args.smp) as server:
@@ -580,7 +583,8 @@ def main(argv=None) -> int:
                   " --counters instr --quick --out results/board\n"
                   "Ctrl-C powers it off.", flush=True)
             server.proc.wait()
-            print(f"pmcsuite.collect.board: error: QEMU exited {server.proc.returncode}: {server.console.tail()}", file=sys.stderr)
+            print(f"pmcsuite.collect.board: error: QEMU exited {server.proc.returncode}: {server.console.tail()}",
+                  file=sys.stderr)
             return 1
     except KeyboardInterrupt:
         return 0

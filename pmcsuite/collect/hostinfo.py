@@ -245,7 +245,8 @@ def host_metadata() -> dict:
         "cpus": os.cpu_count(),
         "python": _platform.python_version(),
         # who may count what with perf_event_open (in-process counting and perf): -1 .. 4
-        "perf_event_paranoid": _int_or_none(_read("/proc/sys/kernel/perf_event_paranoid")) if system == "Linux" else None,
+        "perf_event_paranoid": (_int_or_none(_read("/proc/sys/kernel/perf_event_paranoid")) if system == "Linux"
+                                else None),
     }
 
 

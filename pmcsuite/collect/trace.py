@@ -36,6 +36,7 @@ from pathlib import Path
 from .benchmark import parse_bench_output
 from ..errors import EnvironmentProblem, PmcsuiteError
 from .processes import scratch_dir
+from ..schema import DEFAULT_ACTORS, DEFAULT_TIMEOUT, DEFAULT_TOTAL, stamp
 from ..sizes import format_size, parse_size
 
 #: Tracepoints recorded (all exist on any Linux with ftrace syscall tracing).
@@ -371,8 +372,9 @@ def output_paths(out, ipc: str = "pipe", buffer_size: int = 0) -> tuple[Path, Pa
 
     ``out`` is the JSON path (None: ``reports/trace-<ipc>-<size>.json``; a directory, or a path
     ending in ``/``: that name inside it); the PNG goes beside it with the same stem. Raises
-    PmcsuiteError (one line, with a fix) when ``out`` ends in ``.png`` (the PNG would overwrite it), or its directory cannot be created or written
-    (a parent that is a file, a read-only file system, /proc...): checked before anything runs.
+    PmcsuiteError (one line, with a fix) when ``out`` ends in ``.png`` (the PNG would overwrite it), or
+    its directory cannot be created or written (a parent that is a file, a read-only file system,
+    /proc...): checked before anything runs.
     """
     name = f"trace-{ipc}-{format_size(buffer_size)}.json"
     json_path = Path(out) if out is not None else Path("reports") / name
@@ -411,16 +413,11 @@ def output_paths(out, ipc: str = "pipe", buffer_size: int = 0) -> tuple[Path, Pa
 def provenance(command_line=None) -> dict:
     """What a trace file needs to be trusted later: pmcsuite version, UTC time, command line,
     host (OS, kernel, CPU), tool versions (perf, cc, and how ipcbench was built)."""
-    import datetime as _dt
-
-    from .. import __version__
+    from ..version import __version__
     from .benchmark import build_info
     from .hostinfo import host_metadata, tool_versions
 
-    return {"pmcsuite_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
-            "command_line": list(command_line if command_line is not None else sys.argv),
-            "host": host_metadata(),
+    return {**stamp(__version__, command_line), "host": host_metadata(),
             "tools": {**tool_versions(["perf", "cc"]), "ipcbench": build_info()}}
 
 
@@ -432,9 +429,9 @@ def _write(path: Path, write) -> None:
                             "choose --out in a writable directory with free space") from None
 
 
-def trace(ipc: str, buffer_size: int, total_size: int = 16 << 20, out=None,
-          placement: str = "any", actors: str = "2thread", zoom_ms: float | None = None,
-          timeout: float = 120.0, command_line=None) -> tuple[Path, Path]:
+def trace(ipc: str, buffer_size: int, total_size: int = DEFAULT_TOTAL, out=None,
+          placement: str = "any", actors: str = DEFAULT_ACTORS, zoom_ms: float | None = None,
+          timeout: float = DEFAULT_TIMEOUT, command_line=None) -> tuple[Path, Path]:
     """Record one run and write its Chrome trace JSON and PNG timeline; returns both paths.
 
     ``out`` is the JSON path (default ``reports/trace-<ipc>-<size>.json``); the PNG goes beside

@@ -6,29 +6,26 @@ probe overhead of every pass.
 Section per IPC mode plus one for the overhead. Per-mode section: one panel per counter per KiB (levels
 with their intervals, the bandwidth's departures from its model shaded), the findings and their table,
 the counters tried for each change (named or why not), the correlation table (context). The bandwidth
-figure of each mode (``draw_points``, ``draw_model``, ``draw_departures``) is in the findings section. Figures are drawn with matplotlib's Agg canvas (no display) under ``outdir/figures``.
+figure of each mode (``draw_points``, ``draw_model``, ``draw_departures``) is in the findings section.
+Figures are drawn with matplotlib's Agg canvas (no display) under ``outdir/figures``.
 """
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure as MplFigure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis import ALIGN_NOTE, Explanation, explain, mode_sentences
 from ..analysis.findings import describe, findings, mode_findings
-from ..analysis.runs import MIB
-from ..analysis.overhead import OverheadResult, describe_mode
+from ..analysis.overhead import describe_mode
 from ..results.load import measured
+from ..schema import FLAT_TOLERANCE, MIB
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
-from .render import fold, header, md_escape
+from .toolbox import (MISSING, Figure, Section, figure_path, fold, interval, ipc_colour, level_text, md_escape,
+                      md_table, new_figure, number, percent, ratio, save_figure, size_axis, size_list, slug)
 
 METHOD = ("Method: per size, the bandwidth level of the baseline's runs (per benchmark process the median of "
           "its runs, per size the 20 %-trimmed mean over processes, its 95 % interval). The model: bandwidth(n) = "
@@ -42,53 +39,8 @@ METHOD = ("Method: per size, the bandwidth level of the baseline's runs (per ben
           "3 %), a flat region when several sizes.")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "x"
-
-
-def _fmt(v, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.{digits}g}"
-    return md_escape(v)
-
-
-def md_table(frame: pd.DataFrame) -> str:
-    """A DataFrame as a Markdown pipe table (numbers compact, text escaped)."""
-    if frame.empty:
-        return "_(empty)_"
-    lines = ["| " + " | ".join(md_escape(header(c)) for c in frame.columns) + " |",
-             "|" + "---|" * len(frame.columns)]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
-def _size_axis(ax, sizes) -> None:
-    ax.set_xscale("log", base=2)
-    ticks = sizes if len(sizes) <= 8 else sizes[::2]
-    ax.set_xticks(ticks, [format_size(s) for s in ticks])
-    ax.minorticks_off()
-    ax.grid(True, alpha=0.3)
-
-
 def _half(sizes) -> float:
     return float(np.median(np.diff(np.log2(sizes)))) / 2 if len(sizes) > 1 else 0.5
-
-
-def _compact(v: float, _pos=None) -> str:
-    """Tick label without scientific notation where possible: 0.06, 2000, 1.5e+06."""
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if 1000 <= a < 1e7:
-        return f"{v:.0f}"
-    return f"{v:.3g}" if 1e-4 <= a < 1000 else f"{v:.0e}"
 
 
 def _log_y(ax) -> None:
@@ -98,7 +50,7 @@ def _log_y(ax) -> None:
     lo, hi = ax.get_ylim()
     subs = tuple(range(1, 10)) if hi / lo < 4 else (1.0, 2.0, 5.0) if hi / lo < 100 else (1.0,)
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
-    ax.yaxis.set_major_formatter(FuncFormatter(_compact))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: number(v)))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
@@ -140,7 +92,7 @@ def draw_departures(ax, m, colour: str, label: bool = True) -> tuple[bool, bool]
         if d.located:
             ax.axvline(d.from_size, color=colour, linestyle=":", linewidth=1.2)
             if label:
-                ax.annotate(f"{d.kind} {format_size(d.size_interval[0])}–{format_size(d.size_interval[1])}",
+                ax.annotate(f"{d.kind} {interval(*d.size_interval, show=format_size)}",
                             (d.from_size, 0.02), xycoords=("data", "axes fraction"), xytext=(4, 2),
                             textcoords="offset points", fontsize=7.5, color="0.2")
     return bool(deps), any(d.located for d in deps)
@@ -169,8 +121,7 @@ def plot_counter_panels(m, title: str, path: Path, labels=None, colour: str | No
     nrows = math.ceil(n / ncols)
     # fixed margins rather than constrained layout: same look for this regular grid, half the drawing time
     height = 2.9 * nrows + 0.4
-    fig = MplFigure(figsize=(4.0 * ncols, height), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = new_figure(4.0 * ncols, height)
     fig.subplots_adjust(left=0.3 / ncols, right=1 - 0.05 / ncols, bottom=0.35 / height, top=1 - 0.65 / height,
                         wspace=0.32, hspace=0.42)
     axes = fig.subplots(nrows, ncols, squeeze=False)
@@ -179,7 +130,7 @@ def plot_counter_panels(m, title: str, path: Path, labels=None, colour: str | No
         c = colour or f"C{(k + 1) % 10}"
         draw_points(ax, table, c)
         draw_departures(ax, m, "0.5", label=False)
-        _size_axis(ax, table["buffer_size"].tolist())
+        size_axis(ax, table["buffer_size"], label=None)
         if bool((table["median"] > 0).all()):
             _log_y(ax)
         ax.set_title(f"{labels.get(name, name)}", fontsize=9)
@@ -191,49 +142,14 @@ def plot_counter_panels(m, title: str, path: Path, labels=None, colour: str | No
     return save_figure(fig, path)
 
 
-def plot_overhead(ovh: OverheadResult, path: Path, ipcs=None, title: str = "Probe effect") -> Path | None:
-    """Bandwidth per pass (each point's level: the trimmed mean over its processes of their medians):
-    baseline dashed, instrumented solid, one colour per IPC mode; one panel per pass."""
-    cells = ovh.cells if ipcs is None else ovh.cells[ovh.cells["ipc"].isin(ipcs)]
-    if cells.empty:
-        return None
-    passes = list(dict.fromkeys(cells["variant"]))
-    colours = {ipc: ipc_colour(ipc) for ipc in dict.fromkeys(ovh.cells["ipc"])}
-    fig = MplFigure(figsize=(max(6.5, 5.0 * len(passes)), 4.2), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(passes), squeeze=False)[0]
-    for ax, variant in zip(axes, passes):
-        sel = cells[cells["variant"] == variant].sort_values("buffer_size")
-        for ipc, g in sel.groupby("ipc", sort=False):
-            ax.plot(g["buffer_size"], g["baseline_mib_s"], "--o", color=colours[ipc], markersize=3, linewidth=1.2)
-            ax.plot(g["buffer_size"], g["variant_mib_s"], "-s", color=colours[ipc], markersize=3, linewidth=1.5)
-        _size_axis(ax, sorted(sel["buffer_size"].unique()))
-        ax.set_ylim(bottom=0)
-        ax.set_title(f"pass: {variant}", fontsize=10)
-        ax.set_xlabel("buffer size")
-        ax.set_ylabel("bandwidth (MiB/s, level over processes)")
-    shown = [i for i in colours if i in set(cells["ipc"])]
-    handles = [Line2D([], [], color=colours[i], linewidth=3) for i in shown]
-    handles += [Line2D([], [], color="0.3", linestyle="--"), Line2D([], [], color="0.3", linestyle="-")]
-    fig.legend(handles, shown + ["baseline", "instrumented"], loc="outside right upper", fontsize=8)
-    fig.suptitle(title, fontsize=11)
-    return save_figure(fig, path)
-
-
 NOISE_NOTE = ("Measured: each size's level (the trimmed mean over benchmark processes of each process's median) "
               "with its 95 % interval; the model's values are never quoted as measurements. Flat: every level "
-              "within ±{tol:.0f} % of the range's median over ≥ 3 consecutive sizes, none clearly different from "
+              "within ±{tol} of the range's median over ≥ 3 consecutive sizes, none clearly different from "
               "another.")
 ATTRIBUTION_NOTE = ("A counter is *named* for a change only when its own change over that range is established (its "
                     "interval, at the level of every counter and range tried, excludes 1), it moves the way that "
                     "costs time, and its change can account for at least a tenth of the change of time per KiB. "
                     "Counters that measure time (cycles, CPU time, loop or off-CPU time) are context, never the cause.")
-
-
-def _interval(lo, hi, scale=1.0) -> str:
-    if lo is None or hi is None:
-        return "—"
-    return f"{lo / scale:,.4g}–{hi / scale:,.4g}"
 
 
 def _findings_table(found: list, labels: dict) -> str:
@@ -251,13 +167,15 @@ def _findings_table(found: list, labels: dict) -> str:
         for c in f.get("counters", []):
             label = c.get("label") or labels.get(c.get("id"), c.get("id"))
             fold, share = c.get("fold_change"), c.get("share")
-            text = f"{label} ×{fold:.3g}" if fold else str(label)
+            text = f"{label} ×{number(fold)}" if fold else str(label)
             if share is not None and math.isfinite(share):
-                text += f" ({share:.0%} of the time change)"
+                text += f" ({percent(share)} of the time change)"
             named.append(text)
+        lo, hi = meas.get("ci") or [None, None]
         rows.append({"kind": f.get("kind", ""), "of": labels.get(f.get("of"), f.get("of", "")), "size": where,
-                     "measured": f"{value / scale:,.4g} {unit}" if value is not None else "—",
-                     "95 % interval": _interval(*(meas.get("ci") or [None, None]), scale=scale),
+                     "measured": f"{number(value / scale)} {unit}" if value is not None else MISSING,
+                     "95 % interval": interval(lo / scale, hi / scale, number) if lo is not None and hi is not None
+                     else MISSING,
                      "counters named": ", ".join(named) or "none",
                      "reliability": f.get("reliability", "")})
     return md_table(pd.DataFrame(rows))
@@ -274,9 +192,9 @@ def _explained_markdown(m) -> str:
             share = getattr(a, "share", None)
             rows.append({"from": format_size(a.from_size), "to": format_size(a.to_size),
                          "counter": getattr(a, "label", None) or getattr(a, "id", None) or a.counter,
-                         "named": a.named, "change per KiB": f"×{a.fold_change:.3g}" if math.isfinite(a.fold_change)
-                         else "—", "share of the time change": f"{share:.0%}" if share is not None
-                         and math.isfinite(share) else "—", "p (adjusted)": a.p_adjusted, "why not": a.reason or "—"})
+                         "named": a.named, "change per KiB": f"×{number(a.fold_change)}" if math.isfinite(a.fold_change)
+                         else MISSING, "share of the time change": percent(share),
+                         "p (adjusted)": a.p_adjusted, "why not": a.reason or MISSING})
     if not rows:
         return "No departure from the model and no peak, so nothing to explain."
     return md_table(pd.DataFrame(rows))
@@ -286,7 +204,7 @@ def _not_shown(m, labels: dict) -> str:
     """Caption sentence listing the counters without a panel: constant across sizes, or never counted."""
     parts = []
     if m.constant:
-        parts.append("constant across sizes: " + ", ".join(f"{labels.get(c, c)} ({v:g} per run)"
+        parts.append("constant across sizes: " + ", ".join(f"{labels.get(c, c)} ({number(v)} per run)"
                                                            for c, v in m.constant.items()))
     if m.unmeasured:
         parts.append("no value counted: " + ", ".join(f"{labels.get(c, c)} ({s.replace('_', ' ')})"
@@ -317,13 +235,14 @@ def counter_caption(m, ipc: str) -> str:
     return text + "."
 
 
-def mode_section(expl: Explanation, ipc: str, outdir: Path, meta: dict | None = None, units: dict | None = None) -> Section:
+def mode_section(expl: Explanation, ipc: str, outdir: Path, meta: dict | None = None,
+                 units: dict | None = None) -> Section:
     """The section of one IPC mode (see the module docstring); its bandwidth figure is in the findings."""
     m = expl.modes[ipc]
-    slug = _slug(ipc)
     figures = []
-    panel = plot_counter_panels(m, f"{ipc}: counters per KiB transferred", figure_path(outdir, f"counters-{slug}.png"),
-                                expl.labels, colour=ipc_colour(ipc), units=units if units is not None else _units(meta))
+    path = figure_path(outdir, f"counters-{slug(ipc)}.png")
+    panel = plot_counter_panels(m, f"{ipc}: counters per KiB transferred", path, expl.labels, colour=ipc_colour(ipc),
+                                units=units if units is not None else _units(meta))
     if panel is not None:
         figures.append(Figure(panel, counter_caption(m, ipc) + _not_shown(m, expl.labels)))
     text = ["The bandwidth figure of this mode, with its inflexion points, is in the findings at the top.", "",
@@ -334,10 +253,10 @@ def mode_section(expl: Explanation, ipc: str, outdir: Path, meta: dict | None = 
     if expl.overhead is not None:
         text += [f"- {md_escape(describe_mode(r, expl.overhead.min_runs))}"
                  for r in expl.overhead.for_mode(ipc).to_dict("records")]
-    found = describe(mode_findings(m, expl.labels, expl.settings.get("flat_tolerance", 0.05)), {ipc: m},
-                     expl.labels)
+    tolerance = expl.settings.get("flat_tolerance", FLAT_TOLERANCE)
+    found = describe(mode_findings(m, expl.labels, tolerance), {ipc: m}, expl.labels)
     text += ["", "### Findings table", "", _findings_table(found, expl.labels) if found else "None.", "",
-             NOISE_NOTE.format(tol=100 * expl.settings.get("flat_tolerance", 0.05)), ""]
+             NOISE_NOTE.format(tol=percent(tolerance)), ""]
     tried = _explained_markdown(m)
     n_tried = tried.count("\n") - 1
     text += ["### Counters tried for each change", "",
@@ -357,18 +276,17 @@ def overhead_section(expl: Explanation, outdir: Path) -> Section:
     if ovh is None or ovh.cells.empty:
         return Section("Probe effect (overhead of the counters)",
                        "No instrumented pass with a baseline to compare: overhead not measured.\n", [])
-    from ..analysis.overhead import format_interval, level_text
     figures = []     # the ratio figure is in the lead section "Probe effect at a glance"
     modes = ovh.modes.copy()
     for col in ("baseline_breakpoints", "variant_breakpoints"):
-        modes[col] = modes[col].map(lambda v: ", ".join(map(format_size, v)) or "none")
+        modes[col] = modes[col].map(size_list)
     overall = pd.DataFrame({
         "IPC": modes["ipc"], "pass": modes["variant"], "sizes": modes["n_sizes"],
-        "overall ratio": modes["overall_ratio"].map("{:.3f}".format),
-        f"{level_text(ovh.overall_level)} interval": [format_interval(lo, hi) for lo, hi in
+        "overall ratio": modes["overall_ratio"].map(ratio),
+        f"{level_text(ovh.overall_level)} interval": [interval(lo, hi) for lo, hi in
                                                       zip(modes["overall_ci_low"], modes["overall_ci_high"])],
         "verdict": modes["overall_verdict"],
-        "detects (80 % power)": modes["overall_mde"].map(lambda v: f"{1 - v:.1%} slower" if v == v else "—"),
+        "detects (80 % power)": modes["overall_mde"].map(lambda v: f"{percent(1 - v)} slower" if v == v else MISSING),
         "slower": modes["n_slower"], "faster": modes["n_faster"], "negligible": modes["n_negligible"],
         "not established": modes["n_not_established"], "too few processes": modes["n_too_few"],
         "unreliable": modes["n_unreliable"], "inflexions": modes["moved_verdict"]})
@@ -380,8 +298,8 @@ def overhead_section(expl: Explanation, outdir: Path) -> Section:
         "processes (baseline / pass)": [f"{a} / {b}" for a, b in zip(cells["p_baseline"], cells["p_variant"])],
         "runs (baseline / pass)": [f"{a} / {b}" for a, b in zip(cells["n_baseline"], cells["n_variant"])],
         "baseline (MiB/s)": cells["baseline_mib_s"], "with the pass (MiB/s)": cells["variant_mib_s"],
-        "ratio": cells["ratio"].map("{:.3f}".format),
-        f"{level_text(ovh.cell_level)} interval": [format_interval(lo, hi) for lo, hi in
+        "ratio": cells["ratio"].map(ratio),
+        f"{level_text(ovh.cell_level)} interval": [interval(lo, hi) for lo, hi in
                                                    zip(cells["ci_low"], cells["ci_high"])],
         "verdict": cells["verdict"], "reliability": cells["reliability"],
         "why": cells["reasons"].map(lambda r: "; ".join(r) if isinstance(r, (list, tuple)) else "")}))

@@ -1,20 +1,16 @@
 """The bandwidth section: median bandwidth vs buffer size (figure + table) and the warnings a
 reader needs before trusting the medians (failed runs, busy CPU, sanity checks, multiplexing)."""
-import re
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 
 from ..results.load import BUSY_LIMIT, measured, summarise
+from ..schema import BASELINE, MIB
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
-from .render import fold, md_escape
-from ..schema import BASELINE
+from .toolbox import (Figure, Section, figure_path, fold, interval, ipc_colour, ipc_marker, md_escape, new_figure,
+                      number, percent, pipe_table, ratio, save_figure, size_axis)
 
-MIB = float(1 << 20)
 _MARKERS = ["s", "^", "D", "v", "P", "X", "<", ">", "*"]
 _MAX_ITEMS = 20            # per warning kind, longer lists are cut with "... and N more"
 
@@ -40,7 +36,8 @@ def bandwidth_summary(df: pd.DataFrame, meta: dict | None = None) -> pd.DataFram
     passes = [p.get("name") for p in plan.get("passes") or []]
     ranks = summary.assign(
         _ipc=summary["ipc"].map(lambda v: ipcs.index(v) if v in ipcs else len(ipcs)),
-        _variant=summary["variant"].map(lambda v: -1 if v == BASELINE else passes.index(v) if v in passes else len(passes)))
+        _variant=summary["variant"].map(lambda v: -1 if v == BASELINE else passes.index(v) if v in passes
+                                        else len(passes)))
     ranks = ranks.sort_values(["_ipc", "series", "buffer_size", "_variant", "variant"], kind="stable")
     return ranks.drop(columns=["_ipc", "_variant"]).reset_index(drop=True)
 
@@ -72,8 +69,7 @@ def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None, v
     else:                                                               # several actors/placements per mode
         colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
     variants = _variants(summary)
-    fig = MplFigure(figsize=(9.0, 4.4), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = new_figure(9.0, 4.4)
     fig.subplots_adjust(left=0.105, right=0.82, bottom=0.13, top=0.91)
     ax = fig.add_subplot()
     for (label, variant), cell in data.groupby(["series", "variant"], sort=False):
@@ -82,14 +78,9 @@ def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None, v
         err = [y - cell["q25"].to_numpy(), cell["q75"].to_numpy() - y]
         ax.errorbar(x, y, yerr=err, color=colours[label], capsize=3, linewidth=1.6, markersize=5,
                     **_style(variant, variants, label))
-    sizes = sorted(data["buffer_size"].astype(int).unique())
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes, [format_size(s) for s in sizes])
-    ax.minorticks_off()
-    ax.set_xlabel("buffer size (bytes per write(), log scale)")
+    size_axis(ax, data["buffer_size"])
     ax.set_ylabel("bandwidth (MiB/s)")
     ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
     ax.set_title(title, fontsize=11)
     shown = [v for v in variants if v in set(data["variant"])]
     one_series = data["series"].nunique() == 1
@@ -105,19 +96,14 @@ def plot_bandwidth(summary: pd.DataFrame, title: str, path: Path, series=None, v
     return save_figure(fig, path)
 
 
-def _mibs(value) -> str:
-    if pd.isna(value):
-        return "—"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
-
-
 def bandwidth_table(summary: pd.DataFrame) -> str:
     """Markdown table: per series and buffer size, the baseline median MiB/s [q25–q75] (n) and
     each instrumented variant's median (with its ratio to the baseline median)."""
     variants = _variants(summary)
     header = ["IPC", "buffer"]
-    header += [md_escape(f"{v} MiB/s [q25–q75] (n)" if v == BASELINE else f"{v} MiB/s (n, ×baseline)") for v in variants]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * len(variants)]
+    header += [md_escape(f"{v} MiB/s [q25–q75] (n)" if v == BASELINE else f"{v} MiB/s (n, ×baseline)")
+               for v in variants]
+    rows = []
     cells = summary.set_index(["series", "buffer_size", "variant"])
     for (label, size), _ in summary.groupby(["series", "buffer_size"], sort=False):
         row = [md_escape(label), format_size(size)]
@@ -130,12 +116,12 @@ def bandwidth_table(summary: pd.DataFrame) -> str:
             if cell["n"] == 0:
                 row.append("— (0)")
             elif variant == BASELINE:
-                row.append(f"{_mibs(cell['median'])} [{_mibs(cell['q25'])}–{_mibs(cell['q75'])}] ({cell['n']})")
+                row.append(f"{number(cell['median'])} [{interval(cell['q25'], cell['q75'], number)}] ({cell['n']})")
             else:
-                ratio = "" if base is None or not base["median"] else f", ×{cell['median'] / base['median']:.2f}"
-                row.append(f"{_mibs(cell['median'])} ({cell['n']}{ratio})")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+                times = "" if base is None or not base["median"] else f", ×{ratio(cell['median'] / base['median'], 2)}"
+                row.append(f"{number(cell['median'])} ({cell['n']}{times})")
+        rows.append(row)
+    return pipe_table(header, rows, right=range(2, len(header)))
 
 
 def _point(row) -> str:
@@ -185,7 +171,7 @@ def warning_list(df: pd.DataFrame) -> list[str]:
             per_point = per_point[:_MAX_ITEMS] + [f"and {len(per_point) - _MAX_ITEMS} more points"]
         items.append(f"{total} of {len(ok_runs)} successful runs shared the CPU with other work ({in_measured} of the "
                      f"{len(runs)} measured runs, {total - in_measured} warm-ups; others used more than "
-                     f"{100 * BUSY_LIMIT:.0f} % of the machine's CPU time, or, for runs too short to tell from "
+                     f"{percent(BUSY_LIMIT)} of the machine's CPU time, or, for runs too short to tell from "
                      "/proc/stat, another task was runnable before and after the run); their timings may be slow: each "
                      "process's median hides a few such runs, not many."
                      + (" Every measured run of every point." if every else
@@ -196,17 +182,13 @@ def warning_list(df: pd.DataFrame) -> list[str]:
     scaled = pd.DataFrame(df.attrs.get("multiplexed") or [], columns=["row", "counter", "pcnt_running"])
     for counter, cell in scaled.groupby("counter", sort=False):
         items.append(f"counter {counter} was multiplexed (scaled) in {len(cell)} run(s), running as little as "
-                     f"{cell['pcnt_running'].min():.0f} % of the time; its values are estimates.")
+                     f"{percent(cell['pcnt_running'].min() / 100)} of the time; its values are estimates.")
     for counter in df.attrs.get("counters") or []:
         status = df[f"{counter}_status"].dropna()
         if len(status) and not (status == "ok").any():
             reasons = ", ".join(f"{s} ×{n}" for s, n in status.value_counts().items())
             items.append(f"counter {counter} was never counted ({reasons}): it is reported as missing, not zero.")
     return items
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "series"
 
 
 def worst_cells(df: pd.DataFrame, n: int = 5) -> list[str]:

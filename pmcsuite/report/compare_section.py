@@ -11,24 +11,18 @@ and the counters per KiB that changed most.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.overhead import format_interval, level_text
+from ..analysis.compare import compare
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour, save_figure
-from .analysis_sections import md_table
-from .render import fold, md_escape
+from .toolbox import (Figure, Section, figure_path, fold, interval, ipc_colour, level_text, md_escape, md_table,
+                      percent, ratio, save_figure, slug)
 
 SHOWN = 10
 #: a counter's median per KiB is listed when it changed by more than this fraction
 COUNTER_CHANGE = 0.10
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "reference"
 
 
 def _points_table(points: pd.DataFrame) -> pd.DataFrame:
@@ -36,8 +30,8 @@ def _points_table(points: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "IPC mode": points["ipc"], "buffer": points["buffer_size"].map(format_size), "variant": points["variant"],
         "reference MiB/s": points["ref_mib_s"], "this MiB/s": points["other_mib_s"],
-        "ratio": points["ratio"].map("{:.3f}".format),
-        f"{level} interval": [format_interval(lo, hi) for lo, hi in zip(points["ci_low"], points["ci_high"])],
+        "ratio": points["ratio"].map(ratio),
+        f"{level} interval": [interval(lo, hi) for lo, hi in zip(points["ci_low"], points["ci_high"])],
         "verdict": points["said"], "reliability": points["reliability"],
         "processes": [f"{a} / {b}" for a, b in zip(points["p_ref"], points["p_other"])],
         "runs": [f"{a} / {b}" for a, b in zip(points["n_ref"], points["n_other"])]})
@@ -45,7 +39,6 @@ def _points_table(points: pd.DataFrame) -> pd.DataFrame:
 
 def compare_section(df: pd.DataFrame, meta: dict, outdir: Path, reference, name: str | None = None) -> Section:
     """The section comparing ``df`` (the report's set) with the result directory or table ``reference``."""
-    from ..analysis.compare import compare
     ref_name = name or str(reference)
     this = str(df.attrs.get("directory") or "this result set")
     short = [Path(ref_name).name, Path(this).name]          # for the figure's legend
@@ -75,22 +68,23 @@ def compare_section(df: pd.DataFrame, meta: dict, outdir: Path, reference, name:
         lines += ["", "**Findings that changed**", ""] + [f"- {f['change']}: {md_escape(f['description'])}"
                                                          for f in result.findings]
     lines += ["", "**Counters per KiB that changed most**", ""] + _counter_lines(result.counters)
-    path = figure_path(outdir, f"compare-{_slug(Path(ref_name).name)}.png")
+    path = figure_path(outdir, f"compare-{slug(Path(ref_name).name, 'reference')}.png")
     save_figure(result.plot(colour_of=ipc_colour), path)
     figure = Figure(path, f"Baseline bandwidth per buffer size (the level over processes) with its 95 % interval: "
                           f"{ref_name} (the reference, grey, solid) and {this} (dashed, in the colour of its IPC "
                           "mode).")
-    return Section(f"Compared with {ref_name}", "\n".join(lines) + "\n", [figure], anchor=f"compare-{_slug(ref_name)}")
+    return Section(f"Compared with {ref_name}", "\n".join(lines) + "\n", [figure],
+                   anchor=f"compare-{slug(ref_name, 'reference')}")
 
 
 def _counter_lines(moved: pd.DataFrame) -> list[str]:
     moved = moved[(moved["ratio"] - 1).abs() > COUNTER_CHANGE] if not moved.empty else moved
     if moved.empty:
-        return [f"No counter's median per KiB changed by more than {COUNTER_CHANGE:.0%} at any point compared."]
+        return [f"No counter's median per KiB changed by more than {percent(COUNTER_CHANGE)} at any point compared."]
     top = moved.head(SHOWN)
     return [md_table(pd.DataFrame({
         "counter": top["counter"], "IPC mode": top["ipc"], "buffer": top["buffer_size"].map(format_size),
         "variant": top["variant"], "reference": top["ref_per_kib"], "this": top["other_per_kib"],
-        "ratio": top["ratio"].map("{:.2f}".format)})), "",
-        f"*Medians per KiB of the runs of each point that changed by more than {COUNTER_CHANGE:.0%}; a change of a "
-        "counter is a lead to follow, not a tested finding.*"]
+        "ratio": top["ratio"].map(lambda v: ratio(v, 2))})), "",
+        f"*Medians per KiB of the runs of each point that changed by more than {percent(COUNTER_CHANGE)}; a change "
+        "of a counter is a lead to follow, not a tested finding.*"]

@@ -1,4 +1,4 @@
-"""The report's toolbox: what several sections show, computed once per report and handed to them.
+"""What several sections show, computed once per report and handed to them.
 
 ``ReportContext(df, meta)`` computes on first use and keeps: the measured runs, the bandwidth
 summary, the explanation (``analysis.explain``, which includes the overhead), its findings, the
@@ -14,8 +14,12 @@ from functools import cached_property
 
 import pandas as pd
 
+from ..analysis import explain
+from ..analysis.findings import findings as findings_of
+from ..analysis.kernel import PROBE_COLUMNS, kernel_view
 from ..results.load import measured
 from ..schema import BASELINE
+from .bandwidth import bandwidth_summary
 
 
 def call_section(make, df, meta, outdir, ctx):
@@ -49,7 +53,6 @@ class ReportContext:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        from .bandwidth import bandwidth_summary
         return bandwidth_summary(self.df, self.meta)
 
     @cached_property
@@ -57,7 +60,6 @@ class ReportContext:
         """The explanation (None without measured runs)."""
         if self.runs.empty:
             return None
-        from ..analysis import explain
         return explain(self.df, **self.explain_kwargs)
 
     @property
@@ -68,13 +70,11 @@ class ReportContext:
     def findings(self) -> list[dict]:
         if self.expl is None:
             return []
-        from ..analysis.findings import findings
-        return findings(self.expl)
+        return findings_of(self.expl)
 
     @cached_property
     def kernel(self):
         """The kernel view; its probe-effect table comes from this report's overhead (not recomputed)."""
-        from ..analysis.kernel import PROBE_COLUMNS, kernel_view
         view = kernel_view(self.df, probe=False)
         probe = None
         if not view.tracepoint_passes:

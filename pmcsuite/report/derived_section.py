@@ -14,9 +14,7 @@ import pandas as pd
 from ..catalogue import result_catalogue
 from ..results.load import derived_metrics, measured
 from ..sizes import format_size
-from . import Section
-from .analysis_sections import md_table
-from .render import md_escape
+from .toolbox import Section, md_escape, md_table
 
 TITLE = "Derived metrics"
 NOTE = ("Each counter is first reduced to its median per IPC mode and buffer size over the successful, "

@@ -23,17 +23,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 
-from ..analysis.runs import MIB
 from ..analysis import why
 from ..analysis.findings import mode_intro
+from ..analysis.overhead import COUNT, overall_words
 from ..analysis.why import glossary_markdown, noise_from_table
-from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
-from .render import fold, md_escape
+from ..schema import MIB
+from .analysis_sections import draw_departures, draw_model, draw_points
+from .context import ReportContext
+from .toolbox import (Figure, Section, figure_path, fold, ipc_colour, ipc_marker, level_text, md_escape, new_figure,
+                      save_figure, size_axis, slug)
 
 TITLE = "Findings"
 PROBE_TITLE = "Probe effect at a glance"
@@ -45,31 +45,12 @@ def tag(reliability: str) -> str:
     return f'<span class="tag {kind}">{html.escape(str(reliability))}</span>'
 
 
-def _slug(text: str) -> str:
-    import re
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "x"
-
-
-def size_axis(ax, sizes, label: bool = True) -> None:
-    """log2 buffer-size axis with K/M tick labels (every other one past 8 sizes)."""
-    sizes = sorted(int(s) for s in sizes)
-    ax.set_xscale("log", base=2)
-    ticks = sizes if len(sizes) <= 8 else sizes[::2]
-    ax.set_xticks(ticks, [format_size(s) for s in ticks])
-    ax.minorticks_off()
-    ax.grid(True, alpha=0.3)
-    if label:
-        ax.set_xlabel("buffer size (bytes per write(), log scale)")
-
-
 def plot_mode(m, ipc: str, found: list[dict], path: Path) -> Path:
     """One IPC mode: each size's bandwidth level with its 95 % interval (the measured curve), the model
     (dashed where fitted, dotted where extrapolated), its departures (shaded; located ones dotted and
     labelled) and the peak (star; a bar over a flat peak region)."""
-    from .analysis_sections import draw_departures, draw_model, draw_points
     colour, marker = ipc_colour(ipc), ipc_marker(ipc)
-    fig = MplFigure(figsize=(6.4, 3.7), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = new_figure(6.4, 3.7)
     fig.subplots_adjust(left=0.13, right=0.97, bottom=0.16, top=0.89)
     ax = fig.add_subplot()
     cells = m.cells
@@ -102,8 +83,7 @@ def plot_probe_ratio(cells: pd.DataFrame, path: Path, ipcs=None) -> Path | None:
     ipcs = ipcs or list(dict.fromkeys(cells["ipc"]))
     n = len(passes)
     width = 11.0 if n > 1 else 7.5
-    fig = MplFigure(figsize=(width, 3.6), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = new_figure(width, 3.6)
     fig.subplots_adjust(left=0.08 if n > 1 else 0.11, right=0.86 if n > 1 else 0.80, bottom=0.17, top=0.88,
                         wspace=0.12)
     axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
@@ -148,8 +128,6 @@ def short_overhead(r: dict) -> str:
     """One short Markdown line per IPC mode and pass, the overall verdict first: 'pipe, pass syscalls: costs
     18 % of the bandwidth [12 %, 24 %] (0.820x, 99.58 % interval 0.760-0.880) over 15 sizes; sizes: 3 slower,
     12 not established' + the reliability tag."""
-    from ..analysis.overhead import COUNT, overall_words
-
     def num(v):
         return float("nan") if v is None else float(v)
     n = int(r.get("n_sizes") or 0)
@@ -222,13 +200,8 @@ def mode_caption(m, ipc: str, found: list[dict]) -> str:
 def probe_caption(ovh) -> str:
     """The caption of ``plot_probe_ratio``'s figure, with the level of the intervals it draws."""
     level = getattr(ovh, "cell_level", None)
-    try:
-        from ..analysis.overhead import level_text
-        said = level_text(level) if level is not None else ""
-    except ImportError:
-        said = ""
-    band = (f"bands: the ratio's {said} interval, simultaneous over every size and pass" if said and said != "—"
-            else "bands: the ratio's interval")
+    band = (f"bands: the ratio's {level_text(level)} interval, simultaneous over every size and pass"
+            if level is not None else "bands: the ratio's interval")
     return ("Bandwidth with each pass's counters divided by the baseline's (no counters), per buffer size "
             f"(markers, dashed); {band}; below the line at 1.0 the counters slow the transfer.")
 
@@ -236,7 +209,6 @@ def probe_caption(ovh) -> str:
 def findings_section(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> list[Section]:
     """The two lead sections (module docstring)."""
     if ctx is None:
-        from .context import ReportContext
         ctx = ReportContext(df, meta)
     expl = ctx.expl
     if expl is None:
@@ -253,7 +225,7 @@ def findings_section(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> li
         lines += [f"{md_escape(s)}\n" for s in intro]
         lines += finding_lines(mine) if mine else ([] if intro else ["Nothing found."])
         lines.append("")
-        path = plot_mode(expl.modes[ipc], ipc, mine, figure_path(outdir, f"findings-{_slug(ipc)}.png"))
+        path = plot_mode(expl.modes[ipc], ipc, mine, figure_path(outdir, f"findings-{slug(ipc)}.png"))
         figures.append(Figure(path, mode_caption(expl.modes[ipc], ipc, mine)))
     cross = [f for f in found if "ipcs" in f]
     if cross:

@@ -29,17 +29,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure as MplFigure
-from matplotlib.ticker import FuncFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter
 
 from ..analysis.kernel import (CROSSCHECKS, TRACEPOINT_COUNTERS, KernelView, counter_medians,  # noqa: F401
                                crosschecks, faults_table, kernel_view, median_histogram, offcpu_per_actor,
                                pipe_reads, return_sizes, switch_counts, syscall_checks, tracepoint_passes,
                                probe_effect, sleep_table)
 from ..sizes import format_size
-from . import Figure, Section, figure_path, ipc_colour, ipc_marker, save_figure
-from .render import fold, md_escape
+from .toolbox import (MISSING, Figure, Section, figure_path, fold, ipc_colour, ipc_marker, md_escape, new_figure,
+                      number, pipe_table, ratio, save_figure, size_axis)
 
 BAR = 40                     # width of a quantize bar, as in DTrace
 
@@ -80,7 +78,7 @@ def _count_axis(ax, values) -> None:
     from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     positive = [v for v in vals if v > 0]
-    label = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:g}")
+    label = FuncFormatter(lambda v, _pos: number(v))
     if not positive or max(vals) <= 20 or max(positive) / min(positive) < 10 or min(vals) <= 0 and max(vals) < 1000:
         ax.set_yscale("linear")
         ax.set_ylim(bottom=0, top=max(1.0, max(vals) * 1.15) if vals else 1.0)
@@ -98,15 +96,6 @@ def _count_axis(ax, values) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _size_axis(ax, sizes):
-    ax.set_xscale("log", base=2)
-    ticks = sizes if len(sizes) <= 8 else sizes[::2]
-    ax.set_xticks(ticks, [format_size(s) for s in ticks], fontsize=8)
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel("buffer size (bytes per write(), log scale)")
-    ax.grid(True, alpha=0.3)
-
-
 def plot_distributions(table: pd.DataFrame, path: Path) -> Path:
     """Heat maps: per IPC mode (rows) and call (write/read columns), the share of calls per
     return-size bucket (y) for each buffer size (x); the dotted line is return = buffer size."""
@@ -116,8 +105,7 @@ def plot_distributions(table: pd.DataFrame, path: Path) -> Path:
     buckets = [1 << k for k in range(int(min(present)).bit_length() - 1,
                                      int(max(present)).bit_length())] if present else [1]
     height = 2.6 * len(modes) + 0.8
-    fig = MplFigure(figsize=(10, height), dpi=90)
-    FigureCanvasAgg(fig)
+    fig = new_figure(10, height, dpi=90)
     fig.subplots_adjust(left=0.1, right=0.86, bottom=0.7 / height, top=1 - 0.35 / height, wspace=0.2,
                         hspace=0.45)
     axes = fig.subplots(len(modes), 2, squeeze=False)
@@ -165,8 +153,7 @@ def plot_sleep(actors: pd.DataFrame | None, counted: pd.DataFrame | None, switch
     """Left: off-CPU time per run, per actor (benchmark's clocks: writer solid, reader dashed) or,
     without them, the dtrace ``offcpu_ns`` counter (dotted); right: context switches per run
     (getrusage voluntary solid, involuntary dashed; perf context_switches dotted where counted)."""
-    fig = MplFigure(figsize=(11, 4.0), dpi=90)
-    FigureCanvasAgg(fig)
+    fig = new_figure(11, 4.0, dpi=90)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.91, wspace=0.22)
     left, right = fig.subplots(1, 2)
     if actors is not None and not actors.empty:
@@ -186,9 +173,8 @@ def plot_sleep(actors: pd.DataFrame | None, counted: pd.DataFrame | None, switch
     right.set_ylabel("context switches per run")
     _count_axis(right, values)
     right.set_title("Context switches vs buffer size", fontsize=10)
-    sizes = sorted(switches["buffer_size"].unique())
     for ax in (left, right):
-        _size_axis(ax, sizes)
+        size_axis(ax, switches["buffer_size"], fontsize=8)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     return save_figure(fig, path)
@@ -196,8 +182,7 @@ def plot_sleep(actors: pd.DataFrame | None, counted: pd.DataFrame | None, switch
 
 def plot_faults(rusage: pd.DataFrame, perf: pd.DataFrame | None, path: Path) -> Path:
     """Page faults per run vs buffer size: rusage minflt+majflt (solid), perf page_faults (dotted)."""
-    fig = MplFigure(figsize=(8, 3.8), dpi=90)
-    FigureCanvasAgg(fig)
+    fig = new_figure(8, 3.8, dpi=90)
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.15, top=0.9)
     ax = fig.add_subplot()
     _lines(ax, rusage, "faults", 1.0, "-o", " minflt+majflt (getrusage)")
@@ -212,19 +197,12 @@ def plot_faults(rusage: pd.DataFrame, perf: pd.DataFrame | None, path: Path) -> 
     if shown and max(shown) == 0:
         ax.text(0.5, 0.55, "no page fault in any measured loop (every median is 0)", transform=ax.transAxes,
                 ha="center", fontsize=9, color="0.3")
-    _size_axis(ax, sorted(rusage["buffer_size"].unique()))
+    size_axis(ax, rusage["buffer_size"], fontsize=8)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- sections
-
-def _num(v, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    v = float(v)
-    return f"{v:,.0f}" if abs(v) >= 100 or v == int(v) else f"{v:.{digits}g}"
-
 
 def _side_by_side(left: str, right: str, gap: int = 4) -> str:
     a, b = left.splitlines(), right.splitlines()
@@ -244,7 +222,7 @@ def _pipe_finding(found: dict | None) -> str | None:
     if found["pipe_size"] is not None:
         text += f"; the pipe's capacity read back from the kernel was {format_size(found['pipe_size'])}"
     if found["writes_1m"] is not None:
-        text += (f". With a 1M buffer: {_num(found['writes_1m'])} writes and {_num(found['reads_1m'])} reads "
+        text += (f". With a 1M buffer: {number(found['writes_1m'])} writes and {number(found['reads_1m'])} reads "
                  "per run")
     return text + "."
 
@@ -253,8 +231,8 @@ def _syscall_check(table: pd.DataFrame) -> list[str]:
     """Syscall counters (perf/dtrace) against the benchmark's own call counts, same runs."""
     out = []
     for r in table.to_dict("records"):
-        out.append(f"`{r['counter']}` counted {r['own']} + {_num(r['median_extra'])} (median; range "
-                   f"{_num(r['min_extra'])} to {_num(r['max_extra'])}) over {r['runs']} runs"
+        out.append(f"`{r['counter']}` counted {r['own']} + {number(r['median_extra'])} (median; range "
+                   f"{number(r['min_extra'])} to {number(r['max_extra'])}) over {r['runs']} runs"
                    + (f"; **{r['below']} runs counted fewer calls than the benchmark made**" if r["below"]
                       else "") + ".")
     return out
@@ -282,15 +260,12 @@ def distributions_section(df: pd.DataFrame, meta: dict, outdir: Path, view: Kern
     text += _syscall_check(view.syscall_checks)
     head = ["IPC", "buffer", "runs", "writes", "reads", "reads/write", "largest write bucket",
             "largest read bucket"]
-    rows = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for _, r in table.iterrows():
-        rows.append("| " + " | ".join([
-            md_escape(r["ipc"]), format_size(r["buffer_size"]), str(r["n"]), _num(r["writes"]),
-            _num(r["reads"]), _num(r["reads_per_write"]),
-            format_size(r["max_write_bucket"]) if r["max_write_bucket"] else "—",
-            format_size(r["max_read_bucket"]) if r["max_read_bucket"] else "—"]) + " |")
-    text.append("\n".join(rows) if len(rows) <= 14 else fold(f"Calls per run, per cell ({len(rows) - 2} rows)",
-                                                               "\n".join(rows)))
+    rows = [[md_escape(r["ipc"]), format_size(r["buffer_size"]), str(r["n"]), number(r["writes"]),
+             number(r["reads"]), number(r["reads_per_write"]),
+             format_size(r["max_write_bucket"]) if r["max_write_bucket"] else MISSING,
+             format_size(r["max_read_bucket"]) if r["max_read_bucket"] else MISSING] for _, r in table.iterrows()]
+    calls = pipe_table(head, rows, right=range(2, len(head)))
+    text.append(calls if len(rows) <= 12 else fold(f"Calls per run, per cell ({len(rows)} rows)", calls))
     for ipc, cell in table.groupby("ipc", sort=False):
         blocks = []
         for _, r in cell.iterrows():
@@ -358,18 +333,18 @@ def sleep_section(df: pd.DataFrame, meta: dict, outdir: Path, view: KernelView |
         head.append("context_switches (perf)")
     if not counted.empty:
         head.append("offcpu_ns (dtrace, ms)")
-    rows = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    rows = []
     for _, r in view.sleep.iterrows():
         cells = [md_escape(r["ipc"]), format_size(r["buffer_size"])]
         if not actors.empty:
-            cells += [_num(r.get("loop_ms")), _num(r.get("writer_ms")), _num(r.get("reader_ms"))]
-        cells += [_num(r["nvcsw"]), _num(r["nivcsw"])]
+            cells += [number(r.get("loop_ms")), number(r.get("writer_ms")), number(r.get("reader_ms"))]
+        cells += [number(r["nvcsw"]), number(r["nivcsw"])]
         if not perf_switches.empty:
-            cells.append(_num(r.get("context_switches")))
+            cells.append(number(r.get("context_switches")))
         if not counted.empty:
-            cells.append(_num(r.get("offcpu_ns") / 1e6))
-        rows.append("| " + " | ".join(cells) + " |")
-    text.append("\n".join(rows))
+            cells.append(number(r.get("offcpu_ns") / 1e6))
+        rows.append(cells)
+    text.append(pipe_table(head, rows, right=range(2, len(head))))
     path = plot_sleep(actors, counted, switches, perf_switches, figure_path(outdir, "kernel-offcpu.png"))
     what = ("time off-CPU per actor (benchmark's own clocks; writer solid, reader dashed)"
             if not actors.empty else "dtrace `offcpu_ns` (all threads, inside read()/write())"
@@ -395,7 +370,7 @@ def _probe_effect(passes: list[str], probe: pd.DataFrame | None) -> str:
     for _, r in probe.iterrows():
         verdict = r.get("overall_verdict")
         if not isinstance(verdict, str):       # an older table without the overall verdict
-            said.append(f"{r['ipc']} with {r['variant']}: {r['median_ratio']:.2f}x (median over {r['n_sizes']} "
+            said.append(f"{r['ipc']} with {r['variant']}: {ratio(r['median_ratio'], 2)}x (median over {r['n_sizes']} "
                         "sizes, no verdict)")
             continue
         words = overall_words(r["overall_ratio"], r["overall_ci_low"], r["overall_ci_high"], verdict, r["level"])
@@ -407,21 +382,19 @@ def _probe_effect(passes: list[str], probe: pd.DataFrame | None) -> str:
 def _crosscheck_text(table: pd.DataFrame) -> list[str]:
     """The cross-check table: kernel counters vs the benchmark's own counts of the same runs."""
     if table.empty:
-        return ["No run counted `page_faults`, `context_switches` or `syscalls_*`, so the "
-                "benchmark's own counts (getrusage, calls) are not cross-checked here."]
+        names = ", ".join(f"`{c}`" for c, _own, _expect in CROSSCHECKS)
+        return [f"No run counted any of {names}, so the benchmark's own counts (getrusage, calls) are not "
+                "cross-checked here."]
     text = ["**Cross-checks**: each kernel counter against what the benchmark counted itself in "
             "the same run (difference = counter - benchmark; in-process counting, scope `actors`, "
             "counts each actor's own loop; perf stat the loop window of the whole process, scope "
             "`loop`; a dtrace/pmcstat `process` scope also includes set-up and output, so expect "
             "more there)."]
-    rows = ["| counter | benchmark | IPC | scope | runs | identical | difference: median "
-            "(min to max) |", "|---|---|---|---|---:|---:|---|"]
-    for _, r in table.iterrows():
-        rows.append("| " + " | ".join([
-            f"`{r['counter']}`", r["own"], md_escape(r["ipc"]), str(r["scope"]), str(r["runs"]),
-            str(r["equal"]),
-            f"{r['median_diff']:+g} ({r['min_diff']:+g} to {r['max_diff']:+g})"]) + " |")
-    text.append("\n".join(rows))
+    head = ["counter", "benchmark", "IPC", "scope", "runs", "identical", "difference: median (min to max)"]
+    rows = [[f"`{r['counter']}`", r["own"], md_escape(r["ipc"]), str(r["scope"]), str(r["runs"]), str(r["equal"]),
+             f"{number(r['median_diff'], signed=True)} ({number(r['min_diff'], signed=True)} to "
+             f"{number(r['max_diff'], signed=True)})"] for _, r in table.iterrows()]
+    text.append(pipe_table(head, rows, right={4, 5}))
     shown = set(zip(table["counter"], table["scope"]))
     expected = [f"`{c}` vs {'+'.join(own)}, scope `{scope}`: {exp}." for c, own, exps in CROSSCHECKS
                 for scope, exp in exps.items() if (c, scope) in shown]
@@ -457,16 +430,16 @@ def faults_section(df: pd.DataFrame, meta: dict, outdir: Path, view: KernelView 
     else:
         text.append(f"`fault_ns` (dtrace: time in vm_fault, all threads, "
                     f"{int(fault_ns['fault_ns_n'].sum())} runs) is in the last column.")
-    head = "| IPC | buffer | minflt+majflt | page_faults (perf) |" + \
-        (" time in faults (ms) |" if not fault_ns.empty else "")
-    rows = [head, "|---|---|---:|---:|" + ("---:|" if not fault_ns.empty else "")]
+    head = ["IPC", "buffer", "minflt+majflt", "page_faults (perf)"] + \
+        (["time in faults (ms)"] if not fault_ns.empty else [])
+    rows = []
     for _, r in view.faults.iterrows():
-        cells = [md_escape(r["ipc"]), format_size(r["buffer_size"]), _num(r["faults"]),
-                 _num(r.get("page_faults"))]
+        cells = [md_escape(r["ipc"]), format_size(r["buffer_size"]), number(r["faults"]),
+                 number(r.get("page_faults"))]
         if not fault_ns.empty:
-            cells.append(_num(r.get("fault_ns") / 1e6))
-        rows.append("| " + " | ".join(cells) + " |")
-    text.append("\n".join(rows))
+            cells.append(number(r.get("fault_ns") / 1e6))
+        rows.append(cells)
+    text.append(pipe_table(head, rows, right=range(2, len(head))))
     text += _crosscheck_text(view.crosschecks)
     text.append(_probe_effect(view.tracepoint_passes, view.probe))
     values = [v for v in list(rusage["faults"]) + (list(perf["page_faults"]) if not perf.empty else [])

@@ -12,14 +12,16 @@ import base64
 import html
 import re
 import shlex
-from datetime import datetime, timezone
 from pathlib import Path
 
 import markdown
 
-from .. import __version__
+from ..version import __version__
 from ..errors import PmcsuiteError
+from ..schema import now
 from ..sizes import format_size
+from .context import ReportContext
+from .toolbox import Section, fold, md_escape, pipe_table, size_list, slug
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 1.5em auto;
@@ -49,45 +51,8 @@ ul.findings li { margin: 0.2em 0; }
 .figrow { display: flex; flex-wrap: wrap; gap: 0 1em; } .figrow figure { flex: 1 1 480px; min-width: 0; }
 """
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]>|#])")
-
-
-def md_escape(text) -> str:
-    """Text -> Markdown that shows it literally (also safe inside a table cell)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split())).replace("<", "&lt;")
-
-
 def _value(value) -> str:
     return "unknown" if value in (None, "", [], {}) else md_escape(value)
-
-
-#: readable column headers for identifiers that reach a table
-HEADERS = {
-    "ipc": "IPC", "variant": "pass", "buffer_size": "buffer", "n_sizes": "sizes", "median_ratio": "median ratio",
-    "min_ratio": "min ratio", "max_ratio": "max ratio", "n_slower": "slower", "n_faster": "faster",
-    "n_negligible": "negligible", "n_not_established": "not established", "n_too_few": "too few processes",
-    "n_unreliable": "unreliable", "baseline_breakpoints": "baseline inflexions",
-    "variant_breakpoints": "instrumented inflexions", "n_baseline": "runs (baseline)", "n_variant": "runs (pass)",
-    "p_baseline": "processes (baseline)", "p_variant": "processes (pass)",
-    "baseline_mib_s": "baseline (MiB/s)", "variant_mib_s": "with the pass (MiB/s)", "ratio": "ratio",
-    "ci": "interval", "overall_ratio": "overall ratio", "overall_verdict": "overall verdict",
-    "mde": "smallest detectable", "overall_mde": "smallest detectable",
-    "p_value": "p", "n_sizes_": "sizes", "rho": "Spearman ρ",
-    "fold_change": "fold change", "p_adjusted": "p (Bonferroni)", "share": "share of the time change",
-    "named": "named", "reasons": "why", "reliability": "reliability", "verdict": "verdict",
-}
-
-
-def header(name) -> str:
-    """A column identifier as a reader would write it (``std_coef`` -> ``standardised coefficient``)."""
-    text = str(name)
-    return HEADERS.get(text, text.replace("_", " ") if "_" in text and " " not in text else text)
-
-
-def fold(summary: str, body: str, open_: bool = False) -> str:
-    """Markdown ``body`` folded under ``summary`` (HTML ``<details>``; GitHub renders it too)."""
-    return (f'<details markdown="1"{" open" if open_ else ""}><summary>{html.escape(summary)}</summary>\n\n'
-            f"{body.strip()}\n\n</details>\n")
 
 
 def _tool(value) -> str:
@@ -120,7 +85,6 @@ def provenance(meta: dict, df, ctx=None) -> list[tuple[str, str]]:
     sizes = plan.get("sizes") or []
     passes = "; ".join(f"{p.get('name')}: {', '.join(p.get('counters') or [])}" for p in plan.get("passes") or [])
     if ctx is None:
-        from .context import ReportContext
         ctx = ReportContext(df, meta)
     machine = " · ".join(str(v) for v in (host.get("hostname"), os_name, host.get("kernel") and
                                           f"kernel {host.get('kernel')}", host.get("machine"), cpu) if v)
@@ -142,7 +106,7 @@ def provenance(meta: dict, df, ctx=None) -> list[tuple[str, str]]:
                           else "; no snapshot stored (made before snapshots): analysed with today's catalogue files"))
          if catalogue else None),
         ("Plan: IPC modes", ", ".join(plan.get("ipc") or [])),
-        ("Plan: buffer sizes", ", ".join(format_size(s) for s in sizes)),
+        ("Plan: buffer sizes", size_list(sizes, "")),
         ("Runs measured", ctx.runs_measured),
         ("Plan: total per run", format_size(plan["total_size"]) if plan.get("total_size") else None),
         ("Plan: actors / placement", " / ".join(str(plan.get(k)) for k in ("actors", "placement") if plan.get(k))),
@@ -157,8 +121,8 @@ def provenance(meta: dict, df, ctx=None) -> list[tuple[str, str]]:
         data += f"; {len(skipped)} corrupt line(s) skipped"
     out.append(("Data", md_escape(data)))
     out.append(("Counters", md_escape(", ".join(df.attrs.get("counters") or []) or "none")))
-    out.append(("Report", md_escape(f"generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} "
-                                    f"by pmcsuite {__version__} from {df.attrs.get('directory', '?')}")))
+    out.append(("Report", md_escape(f"generated {now()} by pmcsuite {__version__} "
+                                    f"from {df.attrs.get('directory', '?')}")))
     return out
 
 
@@ -177,9 +141,7 @@ def lede(meta: dict, df) -> str:
 
 def provenance_markdown(meta: dict, df, ctx=None) -> str:
     """The provenance section's body: the table."""
-    lines = ["| | |", "|---|---|"]
-    lines += [f"| {name} | {value} |" for name, value in provenance(meta, df, ctx)]
-    return "\n".join(lines) + "\n"
+    return pipe_table(["", ""], [[name, value] for name, value in provenance(meta, df, ctx)]) + "\n"
 
 
 def header_markdown(meta: dict, df, title: str) -> str:
@@ -198,7 +160,7 @@ def anchor(section) -> str:
     """The HTML id of a section: its ``anchor`` or a slug of its title."""
     if getattr(section, "anchor", ""):
         return section.anchor
-    return re.sub(r"[^a-z0-9]+", "-", section.title.lower()).strip("-") or "section"
+    return slug(section.title, "section")
 
 
 def _ordered(sections):
@@ -224,11 +186,12 @@ def to_markdown(header: str, sections, outdir: Path, provenance_md: str = "") ->
 
     def add(section):
         parts.append(f"## {md_escape(section.title)}\n")
-        figures = [f"![{md_escape(figure.caption)}]({_relative(figure.path, outdir)})\n\n*{md_escape(figure.caption)}*\n"
-                   for figure in section.figures]
+        figures = [f"![{md_escape(f.caption)}]({_relative(f.path, outdir)})\n\n*{md_escape(f.caption)}*\n"
+                   for f in section.figures]
+        body = section.markdown.rstrip("\n") + "\n"        # a blank line before the next heading
         first = getattr(section, "figures_first", True)
-        parts.extend(figures if first else [section.markdown])
-        parts.extend([section.markdown] if first else figures)
+        parts.extend(figures if first else [body])
+        parts.extend([body] if first else figures)
     for section, _ in lead:
         add(section)
     if rest:
@@ -259,8 +222,7 @@ def _html(text: str) -> str:
     return _TD.sub(_wrap_long_cells, out)
 
 
-def _provenance_section(body: str):
-    from . import Section
+def _provenance_section(body: str) -> Section:
     return Section("Provenance", fold("Where, when and how these results were produced (host, tools, catalogue, "
                                       "plan, runs)", body, open_=False), anchor="provenance")
 

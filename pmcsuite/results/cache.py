@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..schema import TABLE_COLUMNS
+from ..schema import MIB, TABLE_COLUMNS, jsonable
 
 CACHE = "runs.cache.parquet"
 #: bump when what ``results.load`` puts in the table changes in a way the columns do not show
@@ -57,7 +57,7 @@ def _digest(path: Path, size: int) -> str | None:
     digest, left = hashlib.sha256(), size
     with open(path, "rb") as handle:
         while left:
-            chunk = handle.read(min(left, 1 << 20))
+            chunk = handle.read(min(left, MIB))
             if not chunk:
                 return None
             digest.update(chunk)
@@ -123,7 +123,7 @@ def write(directory, journal: Path, cached: CachedTable) -> bool:
                 "warnings": list(cached.warnings), "multiplexed": list(cached.multiplexed)}
         frame = histograms_as_text(cached.table)
         schema = pa.Schema.from_pandas(frame, preserve_index=False)       # types from every row, not a slice's
-        schema = schema.with_metadata({**(schema.metadata or {}), _KEY: json.dumps(meta, default=str)})
+        schema = schema.with_metadata({**(schema.metadata or {}), _KEY: json.dumps(jsonable(meta))})
         with pq.ParquetWriter(tmp, schema) as writer:
             for start in range(0, len(frame), ROW_GROUP):      # a slice at a time: never a second copy
                 writer.write_table(pa.Table.from_pandas(frame.iloc[start:start + ROW_GROUP], schema=schema,

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import PmcsuiteError
 from ..options import name_list
+from ..schema import check_metadata, jsonable
 from .load import counter_table, derived_metrics, load, require_runs, summarise
 from .cache import histograms_as_text
 
@@ -90,6 +91,7 @@ def export(source, out=None, formats=FORMATS) -> list[Path]:
     target = Path(directory) / "export" if out is None else Path(out)
     if target.exists() and not target.is_dir():
         raise PmcsuiteError(f"{target} is a file: 'export --out' takes a directory to write the files into")
+    metadata = check_metadata(jsonable({**df.attrs["metadata"], "exported_from": str(directory.resolve())}))
     written = []
 
     def write(name, save):
@@ -109,8 +111,7 @@ def export(source, out=None, formats=FORMATS) -> list[Path]:
             write("results.json", lambda p: df.to_json(p, orient="table", index=False, date_format="iso", indent=None))
         if "parquet" in formats:
             write("results.parquet", lambda p: text.to_parquet(p, index=False))
-        write("metadata.json", lambda p: p.write_text(json.dumps(
-            {**df.attrs["metadata"], "exported_from": str(Path(directory).resolve())}, indent=2, default=str) + "\n"))
+        write("metadata.json", lambda p: p.write_text(json.dumps(metadata, indent=2, allow_nan=False) + "\n"))
     except OSError as exc:
         raise PmcsuiteError(f"cannot write into {target}: {exc.strerror}; choose another --out") from None
     return written

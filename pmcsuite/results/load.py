@@ -26,9 +26,7 @@ derived from the same load (copy with ``dict(...)``/``list(...)`` first).
 """
 import gc
 import itertools
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -181,7 +179,8 @@ def _typed(df: pd.DataFrame, counters: list[str]) -> pd.DataFrame:
     """Apply the result-table dtypes (ints that may be missing are Int64)."""
     for name, dtype in FIXED_COLUMNS.items():
         if name == "started":
-            df[name] = pd.to_datetime(df[name], utc=True, format="ISO8601").dt.as_unit("ns")   # whatever the text's precision
+            # whatever the text's precision
+            df[name] = pd.to_datetime(df[name], utc=True, format="ISO8601").dt.as_unit("ns")
         elif dtype == "Int64":
             df[name] = pd.to_numeric(df[name]).astype("Int64")
         elif dtype is float:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import EnvironmentProblem, PmcsuiteError
-from ..schema import FORMAT, FORMAT_VERSION, READABLE_VERSIONS
+from ..schema import FORMAT, FORMAT_VERSION, READABLE_VERSIONS, MalformedMetadata, check_metadata, jsonable
 
 METADATA = "metadata.json"
 RUNS = "runs.jsonl"
@@ -47,11 +47,13 @@ class ResultStore:
         and never append to half of one: a runs.jsonl without its metadata.json, or the other way."""
         has_meta, has_runs = self.exists(), self.runs_path.exists()
         if has_meta and has_runs:
-            hint = f"use --resume {self.dir} to finish it, or choose another --out" if resumable else "choose another --out"
+            hint = (f"use --resume {self.dir} to finish it, or choose another --out" if resumable
+                    else "choose another --out")
             raise PmcsuiteError(f"{self.dir} already holds results: {hint}")
         if has_runs:
             raise PmcsuiteError(f"{self.dir} holds a {RUNS} without its {METADATA} (lost?): its runs cannot be "
-                                f"resumed or appended to; restore {METADATA}, or move the directory away and collect again")
+                                f"resumed or appended to; restore {METADATA}, or move the directory away and "
+                                "collect again")
         if has_meta:
             raise PmcsuiteError(f"{self.dir} holds a {METADATA} without its {RUNS} (lost?): restore {RUNS} to "
                                 "resume, or choose another --out")
@@ -99,10 +101,17 @@ class ResultStore:
             self._lock_fd = None
 
     def write_metadata(self, metadata: dict) -> None:
+        """Write metadata.json (``format`` and ``format_version`` first), cleaned by ``schema.jsonable``
+        and checked against ``schema.METADATA``: a field it does not register, or a value of the wrong
+        type, is refused (MalformedMetadata naming the field) and nothing is written."""
+        document = jsonable({"format": FORMAT, "format_version": FORMAT_VERSION, **metadata})
+        try:
+            check_metadata(document)
+        except MalformedMetadata as exc:
+            raise MalformedMetadata(f"refusing to write {self.metadata_path}: {exc}") from None
         tmp = self.metadata_path.with_suffix(".json.tmp")
         try:
-            tmp.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **metadata}, indent=2,
-                                      default=str, allow_nan=False) + "\n")
+            tmp.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
             os.replace(tmp, self.metadata_path)
         except OSError as exc:
             raise _storage_error("write", self.metadata_path, exc) from None
@@ -152,7 +161,8 @@ class ResultStore:
 
     def read_metadata(self) -> dict:
         if not self.dir.is_dir():
-            raise PmcsuiteError(f"{self.dir} is not a directory: give a result directory made by 'pmcsuite collect' or 'pmcsuite import'")
+            raise PmcsuiteError(f"{self.dir} is not a directory: give a result directory made by 'pmcsuite collect' "
+                                "or 'pmcsuite import'")
         if not self.metadata_path.exists():
             if self.runs_path.exists():
                 raise PmcsuiteError(f"{self.dir} has a {RUNS} but no {METADATA} (lost?): without it the runs cannot "
@@ -170,7 +180,11 @@ class ResultStore:
             raise PmcsuiteError(f"{self.metadata_path} has format_version {meta.get('format_version')!r}, which this "
                                 f"pmcsuite cannot read (it reads {', '.join(map(str, READABLE_VERSIONS))}): "
                                 "use the pmcsuite that wrote it")
-        return meta
+        try:
+            return check_metadata(meta)
+        except MalformedMetadata as exc:
+            raise MalformedMetadata(f"{self.metadata_path} is malformed ({exc}): restore it from a backup, "
+                                    "or collect again") from None
 
     def read_runs(self, strict: bool = False) -> list[dict]:
         """All stored runs. A truncated last line (a run cut off by a crash) is dropped; other

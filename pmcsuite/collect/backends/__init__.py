@@ -9,91 +9,17 @@ view), ``none`` (the uninstrumented baseline).
 
 Backends with ``iterations = True`` (inproc, none) also have ``run_iterations``: one benchmark process
 running ``-n N`` iterations, one ``(ipcbench JSON, values)`` per iteration.
+
+What the backends share is in :mod:`.base`; this module chooses among them (``get_backend``, the
+OS's own ``auto_backends``, ``--backend`` resolved).
 """
 from __future__ import annotations
 
 import platform as _platform
-import subprocess
-from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-from ...errors import EnvironmentProblem, PmcsuiteError
-from ..processes import run_group
-from ...schema import STATUSES, CounterValue  # noqa: F401  (re-exported)
-
-#: Backend names accepted by :func:`get_backend`.
-BACKENDS = ("inproc", "perf", "pmcstat", "dtrace", "none")
-
-
-def flag_silent_zeros(values: list[CounterValue], cat) -> list[CounterValue]:
-    """Mark counters that read 0 although the catalogue says they count in any loop (``never_zero``,
-    e.g. instructions, cycles, L1D accesses) as ``silent_zero``: a raw event the PMU does not
-    implement can open and count nothing, and such a 0 is not a measurement. Changes ``values``."""
-    for v in values:
-        counter = cat.counters.get(v.counter) if cat is not None else None
-        if counter is not None and counter.never_zero and v.status == "ok" and v.value == 0:
-            v.status, v.value = "silent_zero", None
-            v.reason = (f"{v.event} read 0, but {v.counter} counts in any loop: this PMU does not "
-                        "implement the event (it opens and counts nothing); fix its code in the catalogue")
-    return values
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """What collect.py and check.py need from a counting tool."""
-
-    name: str
-    scope: str | None
-
-    def available(self) -> tuple[bool, str]:
-        """(usable here?, a one-line explanation)."""
-
-    def version(self) -> str | None:
-        """The tool's version string, or None if it is missing."""
-
-    def run(self, events: dict[str, str], bench_argv: list[str],
-            timeout: float) -> tuple[dict, list[CounterValue]]:
-        """Run the benchmark under the tool: (ipcbench JSON, counter values in ``events`` order)."""
-
-    def probe(self, events: dict[str, str]) -> list[CounterValue]:
-        """Open each event for real; status "available" or why not."""
-
-
-class NoneBackend:
-    """The uninstrumented baseline: the benchmark alone, no counters."""
-
-    name = "none"
-    scope = None
-    iterations = True
-
-    def __init__(self, runner=None):
-        self.runner = runner             # runner(argv, timeout): run ipcbench elsewhere (default here)
-
-    def available(self) -> tuple[bool, str]:
-        return True, "no counting tool needed"
-
-    def version(self) -> str | None:
-        return None
-
-    def run(self, events: dict[str, str], bench_argv: list[str],
-            timeout: float) -> tuple[dict, list[CounterValue]]:
-        if events:
-            raise PmcsuiteError("the 'none' backend counts nothing: choose --backend perf or pmcstat "
-                                "to measure counters")
-        from ..benchmark import run_bench  # lazy: benchmark.py compiles and runs things
-        return run_bench(list(bench_argv), timeout, self.runner), []
-
-    def run_iterations(self, events: dict[str, str], bench_argv: list[str],
-                       timeout: float) -> list[tuple[dict, list[CounterValue]]]:
-        if events:
-            raise PmcsuiteError("the 'none' backend counts nothing: choose --backend inproc or perf "
-                                "to measure counters")
-        from ..benchmark import run_bench_lines
-        return [(line, []) for line in run_bench_lines(list(bench_argv), timeout, self.runner)]
-
-    def probe(self, events: dict[str, str]) -> list[CounterValue]:
-        return [CounterValue(c, e, None, "", "tool_missing",
-                             reason="the 'none' backend counts nothing") for c, e in events.items()]
+from ...errors import PmcsuiteError
+from ...schema import COLLECT_BACKENDS, STATUSES, CounterValue  # noqa: F401  (re-exported)
+from .base import Backend, NoneBackend, ToolBackend, flag_silent_zeros  # noqa: F401  (re-exported)
 
 
 def get_backend(name: str, target=None) -> Backend:
@@ -117,7 +43,7 @@ def get_backend(name: str, target=None) -> Backend:
             raise PmcsuiteError(f"the dtrace backend is not available in this build ({exc}): "
                                 "use --backend perf, pmcstat or none") from None
         return DtraceBackend(target=target)
-    raise PmcsuiteError(f"unknown backend {name!r}: choose from {', '.join(BACKENDS)}")
+    raise PmcsuiteError(f"unknown backend {name!r}: choose from {', '.join(COLLECT_BACKENDS)}")
 
 
 #: The counting tools of each OS, in order of preference: a counter is counted by the first one
@@ -135,11 +61,6 @@ def auto_backends(system: str | None = None) -> list[str]:
     return list(OS_BACKENDS[system])
 
 
-def auto_backend(system: str | None = None) -> str:
-    """The main backend for this OS: inproc on Linux, pmcstat on FreeBSD."""
-    return auto_backends(system)[0]
-
-
 def resolve_backends(choice) -> list[str]:
     """``--backend`` -> the backends to count with: "auto" (this OS's), "none" (no counters: []),
     one name or a comma-separated list ("pmcstat,dtrace"), each checked by :func:`get_backend`."""
@@ -154,53 +75,3 @@ def resolve_backends(choice) -> list[str]:
             raise PmcsuiteError(f"--backend {','.join(names)}: 'auto' and 'none' stand alone")
         get_backend(name)
     return names
-
-
-class ToolBackend:
-    """What the counting-tool backends share: the tool (a name on PATH, or a path), its version,
-    and the target it runs on (``remote.LocalTarget``, this machine, by default; a
-    ``remote.SshTarget`` runs it there, wrapping the benchmark there)."""
-
-    name = ""
-    version_flag = "--version"
-    #: what to install when the tool is missing (after "TOOL not found WHERE: ")
-    package = ""
-
-    def __init__(self, tool: str | None = None, target=None):
-        from ..remote import LocalTarget
-        self.tool = tool or self.name
-        self.target = target if target is not None else LocalTarget()
-
-    def _exe(self) -> str | None:
-        return self.target.which(self.tool)
-
-    def missing(self) -> str:
-        """One line: the tool is not there, and what to install."""
-        return f"{self.tool} not found {self.target.where}: {self.package}"
-
-    def version(self) -> str | None:
-        """The tool's version output (``TOOL --version`` or its own flag); None when missing or failing."""
-        exe = self._exe()
-        if exe is None:
-            return None
-        try:
-            r = self.target.run([exe, self.version_flag], 30, tool=True)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return (r.stdout.strip() or None) if r.returncode == 0 else None
-
-
-def run_under_tool(argv: list[str], timeout: float, bench_argv: list[str], env=None,
-                   target=None) -> tuple[str, str, int]:
-    """Run a counting tool wrapping the benchmark, here or on ``target`` (``remote.SshTarget.run``):
-    (stdout, stderr, exit status). A missing tool or a hang (the whole process group is killed) is
-    a one-line PmcsuiteError."""
-    try:
-        proc = run_group(argv, timeout, env=env) if target is None else target.run(argv, timeout, tool=True)
-    except OSError:
-        raise EnvironmentProblem(f"{argv[0]} not found: install it, or use --backend none") from None
-    except subprocess.TimeoutExpired:
-        raise PmcsuiteError(f"benchmark hung: no result after {timeout:g} s under {Path(argv[0]).name} "
-                            f"({' '.join(map(str, bench_argv[:4]))}...): raise the timeout or check the "
-                            "machine is not overloaded") from None
-    return proc.stdout, proc.stderr, proc.returncode

@@ -1,7 +1,8 @@
 """FreeBSD ``dtrace`` backend: kernel counters of the benchmark process from generated D scripts.
 
-The benchmark runs under ``dtrace -q -o OUT -s SCRIPT -c "CMD"``. The script is generated from
-the requested counter ids (:data:`D_COUNTERS`); every clause is predicated on
+The benchmark runs under ``dtrace -q -o OUT -s SCRIPT -c "CMD"``. The script is the D clauses of
+the requested counters, read from the catalogue (``counters.yaml``, platform ``freebsd-kernel``:
+:data:`D_COUNTERS`); every clause is predicated on
 ``progenyof($target)`` (the benchmark and any child it forks, for ``2proc``), so the scope is the
 whole process ("process"), not only the timed loop: ipcbench has no DTrace markers.
 
@@ -29,100 +30,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..benchmark import parse_bench_output
+from ...catalogue import builtin_catalogue
 from ...errors import EnvironmentProblem, PmcsuiteError
-from . import CounterValue, ToolBackend, run_under_tool
+from ...schema import CounterValue
+from .base import ToolBackend, run_under_tool
 
 _GUARD = re.compile(r"ipcbench: guard: the benchmark was (killed by signal [^\n]+)")
 
 #: Predicate selecting the benchmark process and its children.
 TARGET = "progenyof($target)"
 
-#: counter id -> (probe description recorded as the counter's ``event``, unit, D clauses).
-#: The clauses add to ``@counts["<id>"]``; ``{P}`` is replaced by :data:`TARGET`.
-def _counting(probe: str, counter: str) -> tuple[str, str, str]:
-    """A counter that counts firings of ``probe`` by the benchmark."""
-    return (probe, "", f"{probe}\n/{{P}}/\n{{{{\n\t@counts[\"{counter}\"] = sum(1);\n}}}}\n")
+#: the dtrace spelling key of the catalogue's platform events (docs/catalogue.md)
+D_KEY = "dtrace"
 
 
-D_COUNTERS: dict[str, tuple[str, str, str]] = {
-    "syscalls_read": _counting("syscall::read:entry", "syscalls_read"),
-    "syscalls_write": _counting("syscall::write:entry", "syscalls_write"),
-    "syscalls_all": _counting("syscall:::entry", "syscalls_all"),
-    "page_faults": _counting("fbt::vm_fault:entry", "page_faults"),
-    # time in vm_fault(), entry to return, summed over threads
-    "fault_ns": ("fbt::vm_fault:entry,fbt::vm_fault:return", "ns", """\
-fbt::vm_fault:entry
-/{P}/
-{{
-	self->pmc_vmf_ts = timestamp;
-}}
+def _counting(probes: str, counter: str) -> str:
+    """The default clause: count every firing of ``probes`` (comma-separated) by the benchmark."""
+    return f"{probes.replace(',', ', ')}\n/{{target}}/\n{{\n    @counts[\"{counter}\"] = sum(1);\n}}\n"
 
-fbt::vm_fault:return
-/self->pmc_vmf_ts/
-{{
-	@counts["fault_ns"] = sum(timestamp - self->pmc_vmf_ts);
-	self->pmc_vmf_ts = 0;
-}}
-"""),
-    # every switch away from a thread of ours, voluntary (sleep) or not (preemption)
-    "context_switches": ("sched:::off-cpu", "", """\
-sched:::off-cpu
-/{P}/
-{{
-	@counts["context_switches"] = sum(1);
-}}
-"""),
-    "sched_switch": ("sched:::off-cpu", "", """\
-sched:::off-cpu
-/{P}/
-{{
-	@counts["sched_switch"] = sum(1);
-}}
-"""),
-    # a thread of ours coming back on a different CPU than the one it left
-    "cpu_migrations": ("sched:::on-cpu", "", """\
-sched:::on-cpu
-/{P} && self->pmc_cpu && self->pmc_cpu != cpu + 1/
-{{
-	@counts["cpu_migrations"] = sum(1);
-}}
 
-sched:::on-cpu
-/{P}/
-{{
-	self->pmc_cpu = cpu + 1;
-}}
-"""),
-    # off-CPU time of our threads while inside read()/write() (blocked on the IPC object, or
-    # preempted there), summed over threads (ipcbench reports it per actor). Calls of <= 2 bytes
-    # are ipcbench's ready/go handshakes (the controller thread waits there), not the loop.
-    "offcpu_ns": ("sched:::off-cpu,sched:::on-cpu", "ns", """\
-syscall::read:entry, syscall::write:entry
-/{P} && arg2 > 2/
-{{
-	self->pmc_rw = 1;
-}}
+def d_counters(cat) -> dict[str, tuple[str, str, str]]:
+    """counter id -> (probes recorded as the counter's ``event``, unit, D clauses) for every counter
+    a platform of ``cat`` spells for dtrace (the first platform that does): its ``clause``, else one
+    counting the firings of its probes. The clauses add to ``@counts["<id>"]``; ``{target}`` stands
+    for :data:`TARGET`. The unit is the catalogue's, "" for a count (as perf prints it)."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for platform in cat.platforms.values():
+        for cid, spec in platform.events.items():
+            if spec.get(D_KEY) and cid not in out:
+                unit = cat.counters[cid].unit
+                out[cid] = (spec[D_KEY], "" if unit == "count" else unit,
+                            spec.get("clause") or _counting(spec[D_KEY], cid))
+    return out
 
-syscall::read:return, syscall::write:return
-/self->pmc_rw/
-{{
-	self->pmc_rw = 0;
-}}
 
-sched:::off-cpu
-/self->pmc_rw/
-{{
-	self->pmc_off_ts = timestamp;
-}}
-
-sched:::on-cpu
-/self->pmc_off_ts/
-{{
-	@counts["offcpu_ns"] = sum(timestamp - self->pmc_off_ts);
-	self->pmc_off_ts = 0;
-}}
-"""),
-}
+#: The built-in catalogue's dtrace counters (:func:`d_counters`): what this backend can count.
+D_COUNTERS = d_counters(builtin_catalogue())
 
 #: Counter ids this backend can count (and the probe recorded as their ``event``).
 DEFAULT_EVENTS = {cid: spec for cid, (spec, _u, _c) in D_COUNTERS.items()}
@@ -223,10 +166,10 @@ def dtrace_script(counters: list[str]) -> str:
     known = [c for c in dict.fromkeys(counters) if c in D_COUNTERS]
     parts = ["#pragma D option quiet", ""]
     if known:
-        inits = "".join(f'\t@counts["{c}"] = sum(0);\n' for c in known)
+        inits = "".join(f'    @counts["{c}"] = sum(0);\n' for c in known)
         parts.append("BEGIN\n{\n" + inits + "}\n")
     for c in known:
-        parts.append(f"/* {c} */\n" + D_COUNTERS[c][2].format(P=TARGET))
+        parts.append(f"/* {c} */\n" + D_COUNTERS[c][2].replace("{target}", TARGET))
     if len(parts) == 2:
         raise PmcsuiteError("no dtrace-countable counter requested: the dtrace backend counts "
                             + ", ".join(D_COUNTERS))

@@ -15,14 +15,10 @@ import math
 import os
 import platform as _platform
 
+from ...catalogue import builtin_catalogue
 from ...errors import PmcsuiteError
-from ...schema import STATUSES, CounterValue
-from . import flag_silent_zeros
-
-_ACTORS = ("writer", "reader")
-_CLOCKS = ("task-clock", "cpu-clock")
-#: a tiny transfer that exercises both actors' counting, for ``probe``
-_PROBE = ("-i", "pipe", "-b", "4096", "-t", "65536", "-p", "any")
+from ...schema import ROLES, STATUSES, CounterValue
+from .base import flag_silent_zeros
 
 
 def counter_values(bench_line: dict, events: dict[str, str], cat=None) -> list[CounterValue]:
@@ -44,17 +40,26 @@ def counter_values(bench_line: dict, events: dict[str, str], cat=None) -> list[C
         status = entry.get("status")
         if status not in STATUSES:
             raise PmcsuiteError(f"ipcbench reported counter {cid} with unknown status {status!r}: rebuild it")
-        actors = {a: entry[a] for a in _ACTORS if isinstance(entry.get(a), dict)} or None
+        actors = {a: entry[a] for a in ROLES if isinstance(entry.get(a), dict)} or None
         running = _pcnt_running(actors)
         value = entry.get("value") if status == "ok" else None
         if value is not None and not _count(value):
             raise PmcsuiteError(f"ipcbench reported counter {cid} as ok with value {value!r}, not a count: rebuild it")
         unit = ""
-        if value is not None and spec in _CLOCKS:
-            value, unit = value / 1e6, "msec"     # perf_event_open counts ns; perf stat and the catalogue say msec
+        if value is not None:
+            value, unit = _in_catalogue_unit(cid, value, cat)
         out.append(CounterValue(cid, spec, None if value is None else float(value), unit, status, running,
                                 reason=entry.get("reason") if status != "ok" else None, actors=actors))
     return flag_silent_zeros(out, cat) if cat is not None else out
+
+
+def _in_catalogue_unit(cid: str, value, cat) -> tuple[float, str]:
+    """(value, unit) of one count: perf_event_open counts time in ns, so a counter whose catalogue
+    unit is a duration (task_clock: msec, as perf stat prints it) is converted to that unit; any
+    other value is a count (unit ""). ``cat``: the run's catalogue, else the built-in one."""
+    counter = (cat if cat is not None else builtin_catalogue()).counters.get(cid)
+    per_unit = counter.ns_per_unit if counter is not None else None
+    return (value / per_unit, counter.unit) if per_unit else (value, "")
 
 
 def _count(value) -> bool:
@@ -92,7 +97,8 @@ class InprocBackend:
 
     def available(self) -> tuple[bool, str]:
         if self.system == "Linux":
-            has = os.path.exists("/proc/sys/kernel/perf_event_paranoid") if self.perf_events is None else self.perf_events
+            has = (os.path.exists("/proc/sys/kernel/perf_event_paranoid") if self.perf_events is None
+                   else self.perf_events)
             if not has:
                 return False, ("this kernel has no perf_event_open (no /proc/sys/kernel/perf_event_paranoid): "
                                "build it with CONFIG_PERF_EVENTS, or use --backend none")
@@ -104,11 +110,12 @@ class InprocBackend:
         return None                      # part of ipcbench: its build is recorded instead
 
     def run_iterations(self, events: dict[str, str], bench_argv: list[str],
-                       timeout: float) -> list[tuple[dict, list[CounterValue]]]:
-        """Run one benchmark process (its argv carries ``-n N``) counting ``events``."""
+                       timeout: float, cat=None) -> list[tuple[dict, list[CounterValue]]]:
+        """Run one benchmark process (its argv carries ``-n N``) counting ``events``; ``cat``: the
+        sweep's catalogue (user files included), whose units the time counters are given in."""
         from ..benchmark import event_args, run_bench_lines
         lines = run_bench_lines([*map(str, bench_argv), *event_args(events)], timeout, self.runner)
-        return [(line, counter_values(line, events)) for line in lines]
+        return [(line, counter_values(line, events, cat)) for line in lines]
 
     def run(self, events: dict[str, str], bench_argv: list[str], timeout: float) -> tuple[dict, list[CounterValue]]:
         runs = self.run_iterations(events, bench_argv, timeout)
@@ -124,13 +131,13 @@ class InprocBackend:
         ok, why = self.available()
         if not ok:
             return [CounterValue(c, e, None, "", "tool_missing", reason=why) for c, e in events.items()]
-        from ..benchmark import build, event_args, run_bench_lines
+        from ..benchmark import PROBE_ARGS, build, event_args, run_bench_lines
         exe = self._exe or build()
         # each event alone: one that cannot join another's group must not hide that one's status
         out = []
         for cid, spec in events.items():
             try:
-                line = run_bench_lines([str(exe), *_PROBE, *event_args({cid: spec})], 60, self.runner)[0]
+                line = run_bench_lines([str(exe), *PROBE_ARGS, *event_args({cid: spec})], 60, self.runner)[0]
             except PmcsuiteError as exc:
                 out.append(CounterValue(cid, spec, None, "", "error", reason=str(exc)))
                 continue

@@ -26,7 +26,8 @@ from pathlib import Path
 from ..benchmark import parse_bench_output
 from ...errors import PmcsuiteError
 from ..processes import scratch_dir
-from . import CounterValue, ToolBackend, run_under_tool
+from ...schema import CounterValue
+from .base import ToolBackend, run_under_tool
 
 NOT_SUPPORTED = "<not supported>"
 NOT_COUNTED = "<not counted>"
@@ -378,7 +379,8 @@ class PerfBackend(ToolBackend):
             raise PmcsuiteError(f"the benchmark failed (exit {rc}): {_bench_error(stderr)}")
         crash = workload_signal(stderr, bench_argv[0])
         if crash:        # perf stat exits 0 when its workload dies of a signal: only its stderr says so
-            raise PmcsuiteError(f"the benchmark crashed under perf: killed by {crash} ({' '.join(map(str, bench_argv[:4]))}...)")
+            raise PmcsuiteError(f"the benchmark crashed under perf: killed by {crash} "
+                                f"({' '.join(map(str, bench_argv[:4]))}...)")
         records = parse_perf_json(text) if use_json else parse_perf_csv(text)
         return parse_bench_output(stdout), to_counter_values(records, events)
 

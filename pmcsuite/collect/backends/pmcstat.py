@@ -21,7 +21,8 @@ import subprocess
 
 from ..benchmark import parse_bench_output
 from ...errors import EnvironmentProblem, PmcsuiteError
-from . import CounterValue, ToolBackend, run_under_tool
+from ...schema import CounterValue
+from .base import ToolBackend, run_under_tool
 from .perf import _bench_error
 
 _ALLOC = re.compile(r'Cannot allocate (\w+)-mode pmc with specification "([^"]*)"')

@@ -21,16 +21,15 @@ from pathlib import Path
 
 from ...errors import PmcsuiteError
 from ...sizes import parse_size
-from ...schema import SCOPES as _SCOPES, STATUSES, reserved_id
-from . import base_metadata, file_sha256, load_catalogue_or_none, write_result
+from ...schema import PLACEMENTS, SCOPES, STATUSES, STORED_ACTORS, RunRecord, reserved_id
+from .base import base_metadata, file_sha256, load_catalogue_or_none, write_result
 
 REQUIRED = ("ipc", "actors", "buffer_size", "total_size", "run", "variant")
 OPTIONAL = ("bandwidth", "loop_ns", "placement", "warmup", "scope", "process", "iteration", "counter", "value",
             "status", "event", "unit")
 RUN_KEY = ("ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run")
-MODES = ("1thread", "2thread", "2proc")
-PLACEMENTS = ("same", "split", "any")
-SCOPES = tuple(s for s in _SCOPES if s)
+#: the scopes a CSV row may name (an empty cell: nothing counted)
+NAMED_SCOPES = tuple(s for s in SCOPES if s)
 TOLERANCE = 0.01   # bandwidth vs total_size/loop_ns, when both are given
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -144,18 +143,20 @@ def _counter_ids(cat):
     return set(getattr(cat, "counters", {})) if cat is not None else None
 
 
-def parse_tidy_rows(rows, known_counters=None) -> list[dict]:
-    """Validated rows -> run records (pure; ``known_counters`` None accepts any well-formed id)."""
+def parse_tidy_rows(rows, known_counters=None) -> list[RunRecord]:
+    """Validated rows -> run records (pure; ``known_counters`` None accepts any well-formed id).
+    Each run is gathered as a dict over its rows, then built as a RunRecord."""
     runs, iterations = {}, {}
     for row in rows:
         key_values = {
-            "ipc": row.text("ipc", pattern=_NAME), "actors": row.text("actors", allowed=MODES),
+            "ipc": row.text("ipc", pattern=_NAME), "actors": row.text("actors", allowed=STORED_ACTORS),
             "placement": row.text("placement", allowed=PLACEMENTS, required=False),
             "buffer_size": row.size("buffer_size"), "total_size": row.size("total_size"),
             "variant": row.text("variant", pattern=_NAME), "run": row.whole("run"),
         }
         if key_values["total_size"] % key_values["buffer_size"]:
-            row.fail(f"total_size {key_values['total_size']} is not a multiple of buffer_size {key_values['buffer_size']}")
+            row.fail(f"total_size {key_values['total_size']} is not a multiple of buffer_size "
+                     f"{key_values['buffer_size']}")
         bandwidth, loop_ns = row.number("bandwidth"), row.number("loop_ns")
         total = key_values["total_size"]
         if bandwidth is None and loop_ns is None:
@@ -169,7 +170,7 @@ def parse_tidy_rows(rows, known_counters=None) -> list[dict]:
         if not (math.isfinite(loop_ns) and math.isfinite(bandwidth)):
             row.fail("the bandwidth or loop_ns makes the other beyond any range: expected bytes/s and ns")
         run_fields = {"bandwidth": bandwidth, "loop_ns": round(loop_ns), "warmup": row.flag("warmup"),
-                      "scope": row.text("scope", allowed=SCOPES, required=False),
+                      "scope": row.text("scope", allowed=NAMED_SCOPES, required=False),
                       "process": row.whole("process", required=False),
                       "iteration": row.whole("iteration", required=False)}
         if run_fields["iteration"] is not None and run_fields["process"] is None:
@@ -191,10 +192,9 @@ def parse_tidy_rows(rows, known_counters=None) -> list[dict]:
             differing = next(k for k in run_fields if rec["_fields"][k] != run_fields[k])
             row.fail(f"{differing} differs from line {rec['_line']} of the same run; one run has one {differing}")
         _add_counter(row, rec, known_counters)
-    records = list(runs.values())
-    for rec in records:
+    for rec in runs.values():
         del rec["_fields"], rec["_line"]
-    return records
+    return [RunRecord(**rec) for rec in runs.values()]
 
 
 def _check_iteration(row, key, fields, seen):
@@ -245,32 +245,44 @@ def import_csv(path, out, *, catalogue=(), platform=None, host_note: str | None 
     if not path.is_file():
         raise PmcsuiteError(f"{path} does not exist: give a tidy CSV file (see docs/import-csv.md)")
     cat = load_catalogue_or_none(catalogue)
-    records = parse_tidy_rows(_read(path), _counter_ids(cat))
-    passes = {}
-    for rec in records:
-        if rec["counters"]:
-            spec = passes.setdefault(rec["variant"], {"name": rec["variant"], "groups": [], "counters": [], "events": {}})
-            for cid, entry in rec["counters"].items():
-                if cid not in spec["events"]:
-                    spec["counters"].append(cid)
-                    spec["events"][cid] = entry["event"]
-    cells = {}
-    for rec in records:
-        cells.setdefault((rec["ipc"], rec["actors"], rec["placement"], rec["buffer_size"], rec["variant"]), []).append(rec)
-
-    def unique(key):
-        values = {r[key] for r in records}
-        return values.pop() if len(values) == 1 else None
-
+    runs = parse_tidy_rows(_read(path), _counter_ids(cat))
     argv = command_line or ["pmcsuite", "import", "csv", str(path), "--out", str(out)]
     meta = base_metadata("import-csv", argv, cat, host_note=host_note)
     meta["platform"] = list(platform) if platform else ["unknown"]
-    meta["plan"] = {"ipc": sorted({r["ipc"] for r in records}), "sizes": sorted({r["buffer_size"] for r in records}),
-                    "runs": max(len(m) for m in cells.values()),
-                    "warmup": max((sum(r["warmup"] for r in m) for m in cells.values()), default=0),
-                    "total_size": unique("total_size"), "actors": unique("actors"),
-                    "placement": unique("placement"), "passes": list(passes.values())}
+    meta["plan"] = _plan(runs)
     meta["imported"] = {"files": [{"path": str(path.resolve()), "sha256": file_sha256(path), "format": "tidy-csv",
-                                   "runs": len(records)}]}
-    write_result(out, meta, records)
+                                   "runs": len(runs)}]}
+    write_result(out, meta, runs)
     return Path(out)
+
+
+def _plan(runs: list[RunRecord]) -> dict:
+    """The ``plan`` of metadata.json the imported runs imply: their modes and sizes, the most runs and
+    warm-ups of a cell, the total size, actors and placement when every run has the same, and one
+    pass per variant that has counters."""
+    cells = {}
+    for run in runs:
+        cells.setdefault((run.ipc, run.actors, run.placement, run.buffer_size, run.variant), []).append(run)
+
+    def unique(name):
+        values = {getattr(run, name) for run in runs}
+        return values.pop() if len(values) == 1 else None
+
+    return {"ipc": sorted({run.ipc for run in runs}), "sizes": sorted({run.buffer_size for run in runs}),
+            "runs": max(len(cell) for cell in cells.values()),
+            "warmup": max((sum(run.warmup for run in cell) for cell in cells.values()), default=0),
+            "total_size": unique("total_size"), "actors": unique("actors"),
+            "placement": unique("placement"), "passes": _passes(runs)}
+
+
+def _passes(runs: list[RunRecord]) -> list[dict]:
+    """One pass per variant with counters: its counter ids and events, in order of first appearance."""
+    passes = {}
+    for run in runs:
+        if run.counters:
+            spec = passes.setdefault(run.variant, {"name": run.variant, "groups": [], "counters": [], "events": {}})
+            for cid, entry in run.counters.items():
+                if cid not in spec["events"]:
+                    spec["counters"].append(cid)
+                    spec["events"][cid] = entry["event"]
+    return list(passes.values())
