@@ -12,7 +12,8 @@ whose counters span kinds is split into ``name.kind`` units (e.g. ``sched.tracep
 are packed first-fit into passes of at most ``slots`` events; a counter listed in the
 platform's ``fixed`` (on a backend of ``fixed_on``) sits on a dedicated counter and takes no
 slot; a group that alone needs more slots is split into ``name#1``, ``name#2``... Platforms
-with ``slots: null`` (software) get everything in one pass. Nothing is ever multiplexed.
+with ``slots: null`` (software) get everything in one pass. Nothing is ever multiplexed. The
+profile's counters (kind ``sample``) share one sampling event: a pass of their own, never split.
 
 Jobs. A job is what one benchmark process runs of one cell. For every (ipc, size) cell and
 variant (the baseline, with no counters, and each pass), ``runs`` runs are spread over
@@ -124,6 +125,8 @@ def _units(cat, groups, platforms, backends):
 
 def _split(label, group, kind, backend, cids, plat) -> list[_Unit]:
     """One group's counters of one kind on one platform -> units that each fit the slots."""
+    if kind == "sample":            # the profile's counters share one sampling event: never split
+        return [_Unit(label, group, plat.name, kind, backend, cids, 0 if plat.slots is None else 1)]
     fixed = [c for c in cids if plat.is_fixed(c, backend)]
     free = [c for c in cids if c not in fixed]
     if plat.slots is None or len(free) <= plat.slots:

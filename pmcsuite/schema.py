@@ -19,6 +19,10 @@ Format history (``format_version`` in metadata.json; runs.jsonl lines follow it)
   ``iteration``, ``iterations``), counted inside the benchmark by each actor (backend ``inproc``,
   scope ``actors``); counter statuses ``multiplexed`` and ``silent_zero``. Version 1 records
   still load: their ``process`` is their ``run`` and they have one iteration.
+- 3 (December 2026): a run may hold the kernel profile of its loop (``profile``: the sampling event
+  and period, samples and lost samples per actor, the folded stacks), counted as the counters
+  ``profile_<category>`` (unit ``samples``); the result table's ``profile_period_ns`` and
+  ``profile_lost``. Versions 1 and 2 still load (no profile).
 """
 from __future__ import annotations
 
@@ -33,8 +37,8 @@ from pathlib import PurePath
 from .errors import PmcsuiteError
 
 FORMAT = "pmcsuite-results"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 # ---- vocabularies ------------------------------------------------------------------------------
 
@@ -207,7 +211,13 @@ TABLE_COLUMNS = {
     "cpu_writer": "Int64", "cpu_reader": "Int64",
     "other_cpu_frac": float, "runnable_others": "Int64", "shared_cpu": bool,
     "write_sizes": object, "read_sizes": object,
+    "profile_period_ns": float, "profile_lost": "Int64",
 }
+#: the keys of a run record's ``profile`` (``RunRecord``): the sampling ``event``, its ``period`` in
+#: ``unit`` (ns for cpu-clock, cycles), ``samples`` and ``lost`` samples per actor (an import that
+#: knows only the total says ``all``), the ``folded`` stacks (root first, ``writer;f1;...;leaf`` ->
+#: samples) and ``kallsyms`` (whether kernel frames were named: ok, hidden or missing)
+PROFILE_KEYS = ("event", "period", "unit", "samples", "lost", "folded", "kallsyms")
 
 
 def reserved_id(counter_id: str) -> bool:
@@ -292,6 +302,7 @@ class RunRecord:
     busy: dict | None = None
     warnings: list = field(default_factory=list)
     source: dict | None = None        # imports: where the run came from
+    profile: dict | None = None       # the loop's kernel profile (PROFILE_KEYS); None: not sampled
 
     def __post_init__(self):
         problems = []
@@ -334,6 +345,7 @@ class RunRecord:
                 problems.append(f"'{name}' is not an object")
         if not isinstance(self.warnings, list):
             problems.append("'warnings' is not a list")
+        problems += profile_problems(self.profile)
         if problems:
             raise MalformedRecord("; ".join(problems))
 
@@ -359,16 +371,43 @@ class RunRecord:
         return cls(**values)
 
     def to_json(self) -> dict:
-        """The runs.jsonl object (``source`` only for imports)."""
+        """The runs.jsonl object (``source`` only for imports, ``profile`` only for sampled runs)."""
         out = {name: getattr(self, name) for name in _field_names(type(self))}
-        if out["source"] is None:
-            del out["source"]
+        for name in ("source", "profile"):
+            if out[name] is None:
+                del out[name]
         return out
 
     @property
     def key(self) -> tuple:
         """What identifies the benchmark process a run came from: (ipc, buffer_size, variant, process)."""
         return (self.ipc, self.buffer_size, self.variant, self.process)
+
+
+def _counts(value) -> bool:
+    """A ``{name: whole number >= 0}`` object."""
+    return isinstance(value, dict) and all(isinstance(k, str) and _is_int(v) and v >= 0 for k, v in value.items())
+
+
+def profile_problems(profile) -> list[str]:
+    """What is wrong with a run record's ``profile`` (``PROFILE_KEYS``), in words; [] when nothing."""
+    if profile is None:
+        return []
+    if not isinstance(profile, dict):
+        return ["'profile' is not an object"]
+    problems = [f"profile has unknown key {key!r} (known: {', '.join(PROFILE_KEYS)})"
+                for key in profile if key not in PROFILE_KEYS]
+    period = profile.get("period")
+    if not _is_number(period) or not math.isfinite(period) or period <= 0:
+        problems.append(f"profile period is {period!r}, not a positive number")
+    for key in ("event", "kallsyms"):
+        if profile.get(key) is not None and not isinstance(profile[key], str):
+            problems.append(f"profile {key} is {profile[key]!r}, not text")
+    if not isinstance(profile.get("unit"), str):
+        problems.append(f"profile unit is {profile.get('unit')!r}, not text (ns or cycles)")
+    problems += [f"profile {key} is not an object of whole numbers >= 0"
+                 for key in ("samples", "lost", "folded") if key in profile and not _counts(profile[key])]
+    return problems
 
 
 # ---- the metadata document ---------------------------------------------------------------------
@@ -414,6 +453,9 @@ METADATA = {
                              "timeout)", dict),
     "imported": MetadataField((dict,), "imports: the files read (path, sha256, format, runs), "
                               "manifests, warmup and notes"),
+    "lost_groups": MetadataField((dict,), "collect: the counter groups this machine should have counted but "
+                                 "could not (group -> why, with the command that brings them back, e.g. mounting "
+                                 "tracefs as root); absent when none was lost"),
     "note": MetadataField((str,), "free text about the directory (a synthetic fixture says so)"),
     "exported_from": MetadataField((str,), "export: the result directory the exported files come from"),
 }

@@ -15,8 +15,10 @@ pytestmark = pytest.mark.unit
 FIXTURES = Path(__file__).parent / "fixtures"
 COUNTER_IDS = """instructions cycles l1d_access l1d_refill l1i_refill l2_access l2_refill axi_read axi_write
     mem_read mem_write itlb_refill dtlb_refill task_clock page_faults minor_faults major_faults
-    context_switches cpu_migrations offcpu_ns fault_ns syscalls_read syscalls_write syscalls_all sched_switch""".split()
-GROUPS = "instr l1 l1i l2 axi mem tlb syscalls faults sched time".split()
+    context_switches cpu_migrations offcpu_ns fault_ns syscalls_read syscalls_write syscalls_all sched_switch
+    profile_fault profile_memcg profile_sched profile_lock profile_copy profile_syscall profile_ipc profile_user
+    profile_other""".split()
+GROUPS = "instr l1 l1i l2 axi mem tlb syscalls faults sched time profile".split()
 
 
 def write(tmp_path, text, name="user.yaml"):
@@ -56,7 +58,7 @@ def test_every_group_covered_on_every_platform(cat):
             for cid in group.counters:
                 if cat.counters[cid].kind not in plat.kinds:
                     continue
-                has_event = any(plat.events.get(cid, {}).get(b) for b in ("perf", "pmcstat", "dtrace"))
+                has_event = any(plat.events.get(cid, {}).get(b) for b in ("perf", "pmcstat", "dtrace", "inproc"))
                 assert has_event or plat.unavailable.get(cid), (plat.name, group.name, cid)
     hardware = [p for p in cat.platforms.values() if "hardware" in p.kinds]
     software = [p for p in cat.platforms.values() if "software" in p.kinds]
@@ -461,8 +463,8 @@ def test_cycle_counters_are_the_time_counters_without_a_duration_unit(cat, tmp_p
 
 def test_probe_counters_are_the_tracepoints_and_the_dtrace_only_times(cat):
     tracepoints = {cid for cid, c in cat.counters.items() if c.kind == "tracepoint"}
-    dtrace_only = {cid for cid in cat.counters
-                   if not any(cat.event_for(cid, list(cat.platforms), b) for b in ("perf", "pmcstat"))}
+    dtrace_only = {cid for cid in cat.counters if cat.counters[cid].kind != "sample"
+                   and not any(cat.event_for(cid, list(cat.platforms), b) for b in ("perf", "pmcstat"))}
     assert set(cat.probe_counters()) == tracepoints | dtrace_only == tracepoints | {"offcpu_ns", "fault_ns"}
 
 

@@ -8,8 +8,8 @@ import pytest
 from pmcsuite.collect.backends import get_backend
 from pmcsuite.catalogue import load_catalogue
 from pmcsuite.collect.backends.dtrace import (
-    D_COUNTERS, DtraceBackend, classify_error, counter_values, d_counters, dtrace_argv, dtrace_script,
-    parse_aggregations)
+    D_COUNTERS, P_COUNTERS, DtraceBackend, classify_error, counter_values, d_counters, d_profile_counters, drops,
+    dtrace_argv, dtrace_script, frame_function, parse_aggregations, profile_period_ns, profile_result, profile_values)
 from pmcsuite.errors import PmcsuiteError
 
 pytestmark = pytest.mark.e2e
@@ -171,7 +171,9 @@ def test_every_counter_clause_is_balanced():
 def test_clauses_come_from_the_catalogue(tmp_path):
     """The backend counts what counters.yaml spells for dtrace: its D clauses where it gives them,
     else a clause counting every firing of the probes; the catalogue's unit, "" for a count."""
-    assert set(D_COUNTERS) == set(load_catalogue().platforms["freebsd-kernel"].events)
+    events = load_catalogue().platforms["freebsd-kernel"].events
+    assert set(D_COUNTERS) | set(P_COUNTERS) == set(events) and not set(D_COUNTERS) & set(P_COUNTERS)
+    assert set(P_COUNTERS) == {c.counter for c in load_catalogue().profile_categories}
     assert "sched_switch" not in D_COUNTERS          # the catalogue says FreeBSD has no probe of its own for it
     user = tmp_path / "user.yaml"
     user.write_text('platforms:\n  freebsd-kernel:\n    events:\n'
@@ -209,3 +211,195 @@ def test_collect_with_the_catalogue_freebsd_kernel_platform(standin_path, tmp_pa
     faults = faults_section(df, df.attrs["metadata"], tmp_path / "report").markdown
     assert "time in faults (ms)" in faults and "not measured" not in faults
     assert "| `page_faults` | minflt+majflt | pipe | process |" in faults
+
+
+# ------------------------------------------------------------------ the profile (profile-997 + stack())
+
+#: The profile clauses' aggregations at exit, in dtrace's layout (dt_print_aggs/dt_print_stack: string key
+#: "  %-50s", tid " %8d", then the stack: "\n" and one frame a line indented 14 spaces, leaf first, then the
+#: count " %16lld"), with FreeBSD 14 amd64 kernel symbols of the pipe path. Illustrative: written from
+#: libdtrace's source, never printed by a FreeBSD dtrace (none here).
+PROFILE_OUTPUT = """
+  kstack                                                 100101
+              kernel`__mtx_lock_sleep+0xe8
+              kernel`pipe_write+0x9b4
+              kernel`dofilewrite+0x81
+              kernel`sys_write+0xb8
+              kernel`amd64_syscall+0x15a
+              kernel`fast_syscall_common+0x101
+                2
+  kstack                                                 100100
+              kernel`spinlock_exit+0x2d
+              kernel`0xffffffff80fa4b0e
+                2
+  kstack                                                 100101
+              kernel`pmap_enter+0x9e1
+              kernel`vm_fault+0x14c1
+              kernel`vm_fault_trap+0x6d
+              kernel`trap_pfault+0x1f8
+              kernel`trap+0x442
+              kernel`calltrap+0x8
+              kernel`copyin_smap_erms+0x1d
+              kernel`uiomove_faultflag+0x12c
+              kernel`pipe_write+0x9b4
+              kernel`dofilewrite+0x81
+              kernel`sys_write+0xb8
+              kernel`amd64_syscall+0x15a
+              kernel`fast_syscall_common+0x101
+                3
+  kstack                                                 100102
+              kernel`sched_switch+0x5d2
+              kernel`mi_switch+0x171
+              kernel`sleepq_switch+0x109
+              kernel`sleepq_catch_signals+0x3f1
+              kernel`sleepq_wait_sig+0x9
+              kernel`_sleep+0x1e3
+              kernel`pipe_read+0x3e4
+              kernel`dofileread+0x82
+              kernel`sys_read+0xb8
+              kernel`amd64_syscall+0x15a
+              kernel`fast_syscall_common+0x101
+                9
+  kstack                                                 100102
+              kernel`copyout_smap_erms+0x1d
+              kernel`uiomove_faultflag+0x12c
+              kernel`pipe_read+0x3e4
+              kernel`dofileread+0x82
+              kernel`sys_read+0xb8
+              kernel`amd64_syscall+0x15a
+              kernel`fast_syscall_common+0x101
+               20
+  kstack                                                 100101
+              kernel`copyin_smap_erms+0x1d
+              kernel`uiomove_faultflag+0x12c
+              kernel`pipe_write+0x9b4
+              kernel`dofilewrite+0x81
+              kernel`sys_write+0xb8
+              kernel`amd64_syscall+0x15a
+              kernel`fast_syscall_common+0x101
+               37
+  user                                                   100100                3
+  user                                                   100102                5
+  user                                                   100101                7
+  read                                                   100100                2
+  write                                                  100100             1490
+  read                                                   100102          1048576
+  write                                                  100101          1048576
+"""
+
+
+def test_parse_stack_aggregation():
+    entries = parse_aggregations(PROFILE_OUTPUT)
+    stacks = [e for e in entries if e.frames]
+    assert [(e.keys, e.value, len(e.frames)) for e in stacks] == [
+        (("kstack", 100101), 2, 6), (("kstack", 100100), 2, 2), (("kstack", 100101), 3, 13),
+        (("kstack", 100102), 9, 11), (("kstack", 100102), 20, 7), (("kstack", 100101), 37, 7)]
+    assert stacks[-1].frames[:2] == ["kernel`copyin_smap_erms+0x1d", "kernel`uiomove_faultflag+0x12c"]  # leaf first
+    scalars = {e.keys: e.value for e in entries if not e.frames}
+    assert scalars[("user", 100101)] == 7 and scalars[("write", 100101)] == 1048576 and len(scalars) == 7
+    # @[stack()] without keys: a blank line before each stack (dt_print_stack starts with "\n")
+    keyless = parse_aggregations("\n\n              kernel`uiomove_faultflag+0x12c\n              0xffffffff80fa4b0e\n"
+                                 "               12\n\n              kernel`amd64_syscall+0x15a\n                1\n")
+    assert [(e.keys, e.frames, e.value) for e in keyless] == [
+        ((), ["kernel`uiomove_faultflag+0x12c", "0xffffffff80fa4b0e"], 12), ((), ["kernel`amd64_syscall+0x15a"], 1)]
+    with pytest.raises(PmcsuiteError, match="cut short"):
+        parse_aggregations("\n  kstack   100101\n              kernel`pipe_write+0x9b4\n")
+    with pytest.raises(PmcsuiteError, match="stack line"):
+        parse_aggregations("\n  kstack   100101\n              kernel`pipe_write+0x9b4\n  user  100101  3\n")
+
+
+def test_frames_and_periods():
+    assert frame_function("kernel`uiomove_faultflag+0x12c") == "uiomove_faultflag"
+    assert frame_function("zfs.ko`zio_execute") == "zio_execute"
+    assert frame_function("kernel`0xffffffff80fa4b0e") == frame_function("0xffffffff80fa4b0e") == "[unknown]"
+    assert profile_period_ns("profile:::profile-997") == pytest.approx(1e9 / 997)
+    assert profile_period_ns("profile-1ms") == 1e6 and profile_period_ns("profile:::profile-4999hz") == 1e9 / 4999
+    with pytest.raises(PmcsuiteError, match="sampling period"):
+        profile_period_ns("profile:::tick-1s")
+    assert drops("dtrace: 12 aggregation drops on CPU 1\ndtrace: 3 aggregation drops on CPU 0\n") == 15
+    assert drops("") == 0
+
+
+def test_profile_result_like_linux():
+    """Samples per category (the catalogue's freebsd patterns, collect/profile.py's rule), per role (the
+    writer: most bytes to write(); the reader: to read(); the rest of the process), folded stacks."""
+    cat = load_catalogue()
+    record, by_category = profile_result(parse_aggregations(PROFILE_OUTPUT), "profile:::profile-997",
+                                         cat.profile_categories, drops=4)
+    assert by_category == {"fault": 3, "memcg": 0, "sched": 9, "lock": 2, "copy": 57, "syscall": 0, "ipc": 0,
+                           "user": 15, "other": 2}
+    assert record["samples"] == {"writer": 2 + 3 + 37 + 7, "reader": 9 + 20 + 5, "process": 2 + 3}
+    assert (record["event"], record["unit"], record["lost"], record["kallsyms"]) == ("profile-997", "ns", {"all": 4},
+                                                                                      "ok")
+    assert record["period"] == pytest.approx(1003009.027)
+    folded = record["folded"]
+    assert folded["writer;fast_syscall_common;amd64_syscall;sys_write;dofilewrite;pipe_write;uiomove_faultflag;"
+                  "copyin_smap_erms"] == 37
+    assert folded["process;[unknown];spinlock_exit"] == 2 and folded["reader;[user]"] == 5
+    assert sum(folded.values()) == sum(record["samples"].values()) == sum(by_category.values())
+    from pmcsuite.schema import profile_problems
+    assert profile_problems(record) == []
+    events = {cid: "profile:::profile-997" for cid in ("profile_copy", "profile_memcg", "profile_fault")}
+    values = profile_values(record, by_category, events, loop_ns=50_000_000)
+    assert [(v.status, v.value, v.unit) for v in values.values()] == [("ok", 57.0, "samples"), ("ok", 0.0, "samples"),
+                                                                    ("ok", 3.0, "samples")]
+    empty, none = profile_result([], "profile:::profile-997", cat.profile_categories)
+    silent = profile_values(empty, none, events, loop_ns=50_000_000)      # 50 periods, not one sample
+    assert {v.status for v in silent.values()} == {"silent_zero"} and all(v.value is None for v in silent.values())
+    assert {v.status for v in profile_values(empty, none, events, loop_ns=5_000_000).values()} == {"ok"}
+
+
+def test_profile_script():
+    d = dtrace_script(["syscalls_write", *P_COUNTERS])
+    assert "#pragma D option stackframes=32" in d and d.count("{") == d.count("}")
+    assert ("profile:::profile-997\n/progenyof($target) && arg0 != 0/\n{\n"
+            '    @pmc_kstacks["kstack", tid, stack()] = count();') in d
+    assert '@pmc_user["user", tid] = count();' in d and '@pmc_bytes["read", tid] = sum(arg2);' in d
+    assert d.count("profile:::profile-997") == 2                        # once per clause, not per counter
+    assert "stackframes" not in dtrace_script(["syscalls_write"])
+    assert d_profile_counters(load_catalogue()) == P_COUNTERS
+
+
+def test_profile_through_standin(standin_path, bench_cmd):
+    """``collect --backend dtrace --counters profile`` as the backend sees it, through the stand-in: the
+    profile counters (samples per category) and the record's profile in the benchmark's JSON."""
+    events = {**{cid: "profile:::profile-997" for cid in P_COUNTERS}, "syscalls_write": "syscall::write:entry"}
+    bench, values = DtraceBackend().run(events, bench_cmd, timeout=60)
+    by = {v.counter: v for v in values}
+    assert [v.counter for v in values] == list(events) and all(v.status == "ok" for v in values)
+    writes, reads = bench["writes"], bench["reads"]
+    assert by["profile_copy"].value == (2 * writes + 5) + (reads + 4)       # the stand-in's copy stacks
+    assert by["profile_fault"].value == 3 and by["profile_user"].value == 15 and by["profile_memcg"].value == 0
+    assert by["syscalls_write"].value == writes + 1                         # counted beside the profile
+    profile = bench["profile"]
+    assert profile["samples"]["writer"] > 0 and profile["samples"]["reader"] > 0
+    assert sum(profile["folded"].values()) == sum(v.value for v in values if v.counter in P_COUNTERS)
+    assert all(stack.split(";")[0] in ("writer", "reader", "process") for stack in profile["folded"])
+    probed = DtraceBackend().probe({"profile_copy": "profile:::profile-997"})
+    assert [(p.status, p.unit) for p in probed] == [("available", "samples")]
+
+
+def test_profile_provider_missing(standin_path, bench_cmd, monkeypatch):
+    monkeypatch.setenv("PMCSUITE_DTRACE_FAIL", "noprobe:profile:::profile-997")
+    bench, values = DtraceBackend().run({"profile_copy": "", "syscalls_write": ""}, bench_cmd, 60)
+    assert (values[0].status, values[0].value) == ("not_supported", None) and "profile-997" in values[0].reason
+    assert values[1].status == "ok" and "profile" not in bench
+
+
+def test_collect_the_profile_with_dtrace(standin_path, tmp_path):
+    """``collect --backend dtrace --platform freebsd-kernel --counters profile`` through the stand-in: the
+    profile counters are columns like any counter (scope process), and each run keeps its profile."""
+    import json
+    import pmcsuite
+    out = pmcsuite.collect(out=tmp_path / "fbsd", counters="profile", backend="dtrace", platform="freebsd-kernel",
+                           ipcs=["pipe"], sizes="64K", runs=1, warmup=0, total="1M", progress=False)
+    df = pmcsuite.load(out)
+    counted = df[df["backend"] == "dtrace"]
+    assert len(counted) == 1 and set(counted["scope"]) == {"process"} and df["ok"].all()
+    row = counted.iloc[0]
+    assert row["profile_copy"] == (2 * row["writes"] + 5) + (row["reads"] + 4)
+    assert row["profile_period_ns"] == pytest.approx(1e9 / 997) and row["profile_lost"] == 0
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    profiled = [r["profile"] for r in runs if r["backend"] == "dtrace"]
+    assert len(profiled) == 1 and profiled[0]["event"] == "profile-997"
+    assert sum(profiled[0]["folded"].values()) == sum(row[c] for c in P_COUNTERS)

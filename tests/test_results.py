@@ -16,7 +16,7 @@ FIXED = ["ipc", "actors", "placement", "buffer_size", "total_size", "run", "warm
          "process", "iteration", "seq", "started", "ok", "error", "loop_ns", "bandwidth", "writes", "reads", "minflt",
          "majflt", "nvcsw", "nivcsw", "utime_ns", "stime_ns", "offcpu_writer_ns", "offcpu_reader_ns", "sndbuf",
          "rcvbuf", "pipe_size", "cpu_writer", "cpu_reader", "other_cpu_frac", "runnable_others", "shared_cpu",
-         "write_sizes", "read_sizes"]
+         "write_sizes", "read_sizes", "profile_period_ns", "profile_lost"]
 COUNTERS = ["syscalls_write", "syscalls_read", "page_faults", "context_switches", "cycles"]
 
 
@@ -169,7 +169,7 @@ def test_unknown_format_version_is_refused_by_load(results_small, version):
     """A result directory of a format this pmcsuite does not know is not read as if it were its own."""
     _future_version(results_small, version)
     with pytest.raises(PmcsuiteError, match=rf"has format_version {version!r}, which this pmcsuite cannot read"
-                                            r" \(it reads 1, 2\)") as info:
+                                            r" \(it reads 1, 2, 3\)") as info:
         load(results_small)
     assert "\n" not in str(info.value)
 
@@ -255,14 +255,14 @@ def test_summarise_keeps_quartiles_when_placement_is_unknown(df):
 
 
 def test_the_fixture_generator_writes_what_the_format_1_fixture_reads_as(tmp_path):
-    """make_results_small.py builds schema.RunRecords in format 2 (one process of one iteration a
-    run); the committed directory is format 1. Both load to the same table: version 1 records still
+    """make_results_small.py builds schema.RunRecords in today's format (one process of one iteration
+    a run); the committed directory is format 1. Both load to the same table: version 1 records still
     read as their process, and the generator is the fixture's true source."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("make_results_small", FIXTURE.parent / "make_results_small.py")
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
     written = generator.main(tmp_path / "results_small")
-    assert json.loads((written / "metadata.json").read_text())["format_version"] == 2
+    assert json.loads((written / "metadata.json").read_text())["format_version"] == 3
     assert json.loads((FIXTURE / "metadata.json").read_text())["format_version"] == 1
     pd.testing.assert_frame_equal(load(written, cache=False), load(FIXTURE, cache=False))

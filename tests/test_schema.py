@@ -73,7 +73,7 @@ def test_the_metadata_is_cleaned_before_it_is_checked(tmp_path):
     store = ResultStore(tmp_path)
     store.create({"seed": np.int64(3), "note": "x", "host": {"cpus": np.int64(2), "load": float("nan")},
                   "command_line": ("pmcsuite", Path("/x"))})
-    assert store.read_metadata() == {"format": "pmcsuite-results", "format_version": 2, "seed": 3, "note": "x",
+    assert store.read_metadata() == {"format": "pmcsuite-results", "format_version": 3, "seed": 3, "note": "x",
                                      "host": {"cpus": 2, "load": None}, "command_line": ["pmcsuite", "/x"]}
 
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from needs import needs_perf
+from needs import needs_perf, require, require_perf
 
 from pmcsuite.errors import PmcsuiteError
+from pmcsuite.collect import trace as trace_module
 from pmcsuite.collect.trace import (
-    build_timeline, chrome_trace, output_paths, parse_perf_script, plot_timeline, provenance, record_argv, trace,
-    _record_error)
+    FAULT_TRACEPOINTS, build_timeline, chrome_trace, fault_tracepoints, output_paths, parse_perf_script, plot_timeline,
+    provenance, record_argv, trace, _record_error)
 
 pytestmark = pytest.mark.e2e
 
@@ -51,6 +52,86 @@ def test_parse_details():
     assert ev[0].comm == "my comm" and (ev[0].pid, ev[0].tid, ev[0].cpu) == (12, 34, 1)
     assert ev[0].ts == 10_000_000_100 and ev[0].fields["count"] == 4096
     assert ev[1].fields["ret"] == -11                                      # -EAGAIN, signed
+
+
+#: Real perf 6.1 lines of the page-fault tracepoints (Linux 6.x x86-64 VM): a kernel-mode fault prints
+#: its ip as a symbol (%ps), a user-mode one as hex.
+FAULT_LINES = (
+    " ipcbench-1a4360   388/388   [001]  3225.824879108: exceptions:page_fault_kernel: "
+    "address=0x7ffff61faac9 ip=_copy_to_user error_code=0x2\n"
+    " ipcbench-1a4360   388/390   [001]  3225.826145194:   exceptions:page_fault_user: "
+    "address=0x7f7ea3191000 ip=0x7f7ea3197b46 error_code=0x4\n"
+    "            true 32731/32731 [001]  3209.099042787: exceptions:page_fault_kernel: address=0x5653b52571e0 "
+    "ip=elf_load error_code=0x2\n"
+    "            true 32731/32731 [001]  3209.099100293:   exceptions:page_fault_user: address=0x7ff54d139b70 "
+    "ip=0x7ff54d139b70 error_code=0x14\n")
+
+
+def test_parse_page_faults():
+    ev = parse_perf_script(FAULT_LINES)
+    assert [e.event for e in ev] == ["page_fault_kernel", "page_fault_user", "page_fault_kernel", "page_fault_user"]
+    user = next(e for e in ev if e.tid == 390)
+    assert (user.comm, user.pid, user.cpu, user.ts) == ("ipcbench-1a4360", 388, 1, 3225_826_145_194)
+    assert user.fields == {"address": "0x7f7ea3191000", "ip": "0x7f7ea3197b46", "error_code": 4}
+    assert ev[0].fields == {"address": "0x5653b52571e0", "ip": "elf_load", "error_code": 2}
+    with pytest.raises(PmcsuiteError, match="exceptions tracepoints"):
+        parse_perf_script("  x 1/1 [000] 1.000000001: exceptions:page_fault_user: address=0x1 error_code=0x4\n")
+
+
+def _fault_line(tid: int, ts_ns: int, kind: str = "user", code: str = "0x6") -> str:
+    """A page-fault record of the captured run's process (pid 5612), ``ts_ns`` on perf's clock."""
+    return (f" ipcbench-5a03fb  5612/{tid}  [001]   {ts_ns // 10**9}.{ts_ns % 10**9:09d}:  "
+            f"exceptions:page_fault_{kind}: address=0x7f0000001000 ip=0x401000 error_code={code}\n")
+
+
+def test_faults_in_timeline_and_trace(events, tmp_path):
+    """Faults of any thread of the benchmark's process, for the whole run, each an instant event on
+    its thread's track with its args; timestamps from the first one (Perfetto drops negative times)."""
+    tl0 = build_timeline(events, B)
+    first_write = min(c.start for c in tl0.calls if c.name == "write")
+    text = FIXTURE.read_text() + "".join([
+        _fault_line(5612, tl0.start - 2_000_000), _fault_line(5612, tl0.start - 1_000_000, "kernel", "0x2"),
+        _fault_line(tl0.writer, first_write + 1, code="0x7"), _fault_line(5612, tl0.end + 10),
+        " sh 99/99 [000] 825.800000000: exceptions:page_fault_user: address=0x1 ip=0x2 error_code=0x14\n"])
+    tl = build_timeline(parse_perf_script(text), B)
+    assert [(f.tid, f.kind) for f in tl.faults] == [(5612, "user"), (5612, "kernel"), (tl.writer, "user"),
+                                                    (5612, "user")]       # not another process's
+    assert tl.origin == tl0.start - 2_000_000
+    s = tl.summary()
+    assert s["faults"] == {"before_loop": 2, "in_loop": 1, "after_loop": 1}
+    assert (s["writer"]["faults"], s["reader"]["faults"]) == (1, 0)
+    assert (s["writer"]["calls"], s["writer"]["bytes"]) == (tl0.summary()["writer"]["calls"], 1 << 20)
+    doc = json.loads(json.dumps(chrome_trace(tl)))
+    ev = doc["traceEvents"]
+    assert min(e["ts"] for e in ev) == 0 and doc["otherData"]["loop_start_us"] == 2000.0
+    faults = [e for e in ev if e.get("cat") == "fault"]
+    assert [(e["ph"], e["tid"], e["ts"]) for e in faults][:2] == [("i", 5612, 0.0), ("i", 5612, 1000.0)]
+    assert faults[2]["tid"] == tl.writer and faults[2]["ts"] == pytest.approx(2000 + (first_write - tl.start) / 1000,
+                                                                               abs=0.002)
+    assert faults[2]["name"] == "page fault (user)" and faults[1]["name"] == "page fault (kernel)"
+    assert faults[2]["args"] == {"address": "0x7f0000001000", "ip": "0x401000", "error_code": "0x7",
+                                 "access": "write", "cause": "protection"}
+    names = {e["tid"]: e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert names == {tl.writer: "writer", tl.reader: "reader", 5612: "main"}
+    loop = [e for e in ev if e.get("cat") == "syscall"]
+    assert min(e["ts"] for e in loop) == 2000.0               # the loop starts where otherData says
+    png = plot_timeline(tl, tmp_path / "f.png", title="faults")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fault_tracepoints_where_the_kernel_lacks_them(tmp_path):
+    """arm64 kernels have no exceptions: tracepoints: say so, in one line, and record nothing for them."""
+    assert fault_tracepoints([str(tmp_path / "nowhere")])[0] == []
+    assert "tracefs is not mounted" in fault_tracepoints([str(tmp_path / "nowhere")])[1]
+    (tmp_path / "events" / "syscalls" / "sys_enter_write").mkdir(parents=True)
+    have, note = fault_tracepoints([str(tmp_path)])
+    assert have == [] and "no exceptions:page_fault_user or exceptions:page_fault_kernel" in note
+    assert "arm64" in note and "no page faults" in note and "\n" not in note
+    (tmp_path / "events" / "exceptions" / "page_fault_user").mkdir(parents=True)
+    (tmp_path / "events" / "exceptions" / "page_fault_kernel").mkdir(parents=True)
+    assert fault_tracepoints([str(tmp_path / "nowhere"), str(tmp_path)]) == (list(FAULT_TRACEPOINTS), "")
+    argv = record_argv("perf", tmp_path / "d", ["x"], tracepoints=("sched:sched_switch", *FAULT_TRACEPOINTS))
+    assert argv[argv.index("-e") + 1] == "sched:sched_switch," + ",".join(FAULT_TRACEPOINTS)
 
 
 def test_parse_rejects_garbage():
@@ -164,14 +245,21 @@ def test_trace_rejects_uneven_sizes(tmp_path):
         trace("pipe", 3000, 1 << 20, out=tmp_path / "t.json")
 
 
-@needs_perf
-def test_trace_end_to_end(tmp_path):
-    """For real: pipe, 256K buffer, 16M: 64 writes, >= 256 reads (Linux pipe capacity 64K)."""
-    out = tmp_path / "sub" / "trace.json"
+@pytest.fixture(scope="module")
+def real_trace(tmp_path_factory):
+    """One real trace: pipe, 256K buffer, 16M: (JSON path, PNG path, the JSON, requested out)."""
+    require_perf()
+    out = tmp_path_factory.mktemp("trace") / "sub" / "trace.json"
     json_path, png_path = trace("pipe", B, 16 << 20, out=out, command_line=["pmcsuite", "trace"])
-    assert json_path == out and png_path == out.with_suffix(".png")
     with open(json_path) as f:
-        doc = json.load(f)
+        return json_path, png_path, json.load(f), out
+
+
+@needs_perf
+def test_trace_end_to_end(real_trace):
+    """For real: pipe, 256K buffer, 16M: 64 writes, >= 256 reads (Linux pipe capacity 64K)."""
+    json_path, png_path, doc, out = real_trace
+    assert json_path == out and png_path == out.with_suffix(".png")
     ev = doc["traceEvents"]
     assert all({"ph", "ts", "pid", "tid"} <= set(e) for e in ev)
     writes = [e for e in ev if e["ph"] == "X" and e["name"] == "write"]
@@ -188,3 +276,40 @@ def test_trace_end_to_end(tmp_path):
     assert other["tools"]["perf"].startswith("perf version")
     assert other["tools"]["ipcbench"]["path"] == other["command"][0]
     assert png_path.read_bytes()[:4] == b"\x89PNG"
+
+
+@needs_perf
+def test_real_trace_shows_page_faults_mostly_early(real_trace):
+    """The run's page faults are on the trace, and mostly before the loop: ipcbench's start-up and its
+    buffers (filled or pre-faulted before the loop) fault; the loop itself, on buffers already
+    touched, barely does. What holds under load: more than half come before the first read."""
+    require(fault_tracepoints()[0], "the kernel's exceptions:page_fault_* tracepoints (x86 Linux)")
+    _json, _png, doc, _out = real_trace
+    other, ev = doc["otherData"], doc["traceEvents"]
+    assert other["page_faults"]["tracepoints"] == fault_tracepoints()[0] and other["page_faults"]["note"] == "recorded"
+    assert "exceptions:page_fault_user" in other["perf_record"]
+    faults = [e for e in ev if e.get("cat") == "fault"]
+    assert faults and all(e["ph"] == "i" and {"address", "ip", "error_code", "access", "cause"} <= set(e["args"])
+                          for e in faults)
+    pids = {e["pid"] for e in ev if e.get("cat") == "syscall"}
+    assert {e["pid"] for e in faults} <= pids                   # the benchmark's own, no other process's
+    assert min(e["ts"] for e in ev) == 0                        # no negative time (Perfetto drops those)
+    first_read = min(e["ts"] for e in ev if e["ph"] == "X" and e["name"] == "read")
+    early = [e for e in faults if e["ts"] < first_read]
+    assert len(early) > len(faults) / 2
+    counts = other["page_faults"]
+    assert counts["before_loop"] + counts["in_loop"] + counts["after_loop"] == len(faults)
+    assert counts["before_loop"] == sum(e["ts"] < other["loop_start_us"] for e in faults)
+
+
+@needs_perf
+def test_trace_says_when_the_kernel_has_no_fault_tracepoints(monkeypatch, tmp_path, capsys):
+    """Where the kernel lacks them (arm64), the trace is made without faults and says so, once."""
+    note = "this kernel has no exceptions:page_fault_user tracepoint (stand-in)"
+    monkeypatch.setattr(trace_module, "fault_tracepoints", lambda: ([], note))
+    json_path, _png = trace("pipe", B, 1 << 20, out=tmp_path / "t.json")
+    doc = json.loads(json_path.read_text())
+    assert doc["otherData"]["page_faults"]["tracepoints"] == [] and doc["otherData"]["page_faults"]["note"] == note
+    assert "exceptions" not in doc["otherData"]["perf_record"]
+    assert not [e for e in doc["traceEvents"] if e.get("cat") == "fault"]
+    assert capsys.readouterr().err.count(note) == 1

@@ -36,6 +36,14 @@ fall of bandwidth is a rise of time per KiB. For each counter measured at both s
 
 A counter that reads 0 in some of the runs is taken per KiB as (count + 1) per KiB on the log
 scale (one event added per run, negligible next to any rate that can matter), and reported less it.
+
+**The kernel profile's categories** (``labels.is_profile_counter``: ``profile_<category>``, samples
+per run) are tried as *time per KiB in that category*: samples x the run's period
+(``profile_period_ns``) x 1024 / bytes moved (``sampled_ns_per_kib``; an estimate, summed over both
+actors), at a cost of exactly 1 ns per ns (``cost_source`` ``SAMPLED``); a run whose period is
+unknown is left out, and a zero is one sample (one period) added per run. A category says *where*
+the time went, so it may be named like any counter; whole-loop time (cycles, task-clock) stays
+context.
 """
 from __future__ import annotations
 
@@ -50,12 +58,14 @@ from ..errors import PmcsuiteError
 from ..schema import ALPHA, KIB, LEVEL, jsonable    # ALPHA: family-wise error rate of the counters named in one call
 from .display import percent
 from .inference import contrast, family_level, levels, process_medians, ratio_contrast
-from .labels import counter_labels, is_time_counter
+from .labels import PROFILE_COLUMNS, counter_labels, is_profile_counter, is_time_counter
 
 MIN_SHARE = 0.10         # a counter is named only if its change can account for this share of the time change
 SAME_AS_R = 0.999        # per-run log correlation above which two counters are the same measurement
 TIME_REASON = "a measure of time, not a cause"
 SAME_RUNS, OTHER_RUNS, CATALOGUE = "cycles from the same runs", "cycles from other runs of these points", "catalogue"
+SAMPLED = "sampled time (samples x period)"
+PERIOD = PROFILE_COLUMNS[0]          # the profile's sampling period per run, ns
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,18 @@ def per_call(df: pd.DataFrame, counter: str) -> pd.Series:
     """Counter per ``write()`` call of the benchmark loop (NaN where ``writes`` is unknown or 0)."""
     writes = df["writes"].astype(float) if "writes" in df.columns else pd.Series(np.nan, index=df.index)
     return df[counter].astype(float) / writes.where(writes > 0)
+
+
+def sampled_ns_per_kib(df: pd.DataFrame, counter: str) -> pd.Series:
+    """A profile counter as time per KiB transferred, ns (an estimate): samples x ``profile_period_ns``
+    x 1024 / ``total_size``; NaN where the period is unknown."""
+    period = df[PERIOD].astype(float) if PERIOD in df.columns else pd.Series(np.nan, index=df.index)
+    return per_kib(df, counter) * period.where(period > 0)
+
+
+def counter_per_kib(df: pd.DataFrame, counter: str, sampled: bool = False) -> pd.Series:
+    """``per_kib``, or for a profile counter (``sampled``) ``sampled_ns_per_kib``."""
+    return sampled_ns_per_kib(df, counter) if sampled else per_kib(df, counter)
 
 
 def time_per_kib(df: pd.DataFrame) -> pd.Series:
@@ -244,6 +266,8 @@ class _Builtin:
 def _cost(c: str, cat, builtin, is_time: bool, npc: tuple[float, str]) -> tuple[tuple, str, str]:
     """((low, high) ns per event, cost_source, reference) for counter ``c``; ((nan, nan), "", "") unknown."""
     nan2 = (float("nan"), float("nan"))
+    if is_profile_counter(c, cat):
+        return (1.0, 1.0), SAMPLED, "the profile's sampling period"
     entry = cat.counters.get(c) if cat is not None else None
     if is_time:
         if c in cycle_counters(cat):
@@ -289,12 +313,14 @@ def _trial(mode: pd.DataFrame, change: Change, c: str, is_time: bool, cat, built
         return None
     key = (change.ipc, variant, c)
     if key not in memo:
+        sampled = is_profile_counter(c, cat)
         rows = mode[(mode["variant"] == variant) & counted(mode, c)]
         rows = rows[np.isfinite(rows["bandwidth"].astype(float)) & (rows["bandwidth"].astype(float) > 0)]
-        values = per_kib(rows, c)
+        values = counter_per_kib(rows, c, sampled)
+        rows, values = rows[values.notna()], values[values.notna()]
         shift = 0.0
         if bool((values <= 0).any()):
-            one = KIB / rows["total_size"].astype(float)
+            one = KIB / rows["total_size"].astype(float) * (rows[PERIOD].astype(float) if sampled else 1.0)
             values, shift = values + one, float(one.median())
         memo[key] = (_levels(rows, values), shift, _levels(rows, time_per_kib(rows)))
     c_levels, shift, t_levels = memo[key]

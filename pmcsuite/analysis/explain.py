@@ -13,7 +13,8 @@ Steps (all pure functions of the result table):
    inflexion point only where the departure starts abruptly). The *top* of the curve (``model.top``: a
    peak at one size, or a flat peak region) and flat ranges come from the measured levels alone.
 3. **Counters.** Per counter the per-KiB value per size (``counter_cells``: point levels where every
-   value is positive, medians otherwise) for the figures and context correlations. Which counters can
+   value is positive, medians otherwise) for the figures and context correlations; a category of the
+   kernel profile as its sampled time per KiB, ns (``attribution.sampled_ns_per_kib``). Which counters can
    account for a finding is ``attribution.attribute_changes``, called once per result set with a
    ``Change`` per finding range (each departure: last size on the model to the region's end; a peak:
    the end of its region to the largest size); ``tried`` holds the answer per range.
@@ -40,10 +41,10 @@ from ..schema import ALPHA, BASELINE, FLAT_TOLERANCE, MIB, jsonable  # ALPHA: of
 from ..sizes import format_size
 from . import attribution, why
 from . import inference as inf
-from .attribution import SAME_AS_R, Attribution, Change, per_call, per_kib  # noqa: F401  (re-exported)
+from .attribution import SAME_AS_R, Attribution, Change, counter_per_kib, per_call, per_kib  # noqa: F401  (re-exported)
 from .display import Displayable, Text, number, size_axis
 from .findings import findings, mode_intro
-from .labels import counter_labels, time_counters
+from .labels import counter_labels, profile_counters, time_counters
 from .model import PerCallModel, Top, fit_model, flat_ranges, point_levels, top
 from .overhead import OverheadResult, describe_mode, overhead
 from .runs import counter_columns, measured_runs
@@ -318,9 +319,9 @@ def _against_the_finding(tried: list, sign: int) -> list:
 # Analysis
 
 def explain_mode(runs: pd.DataFrame, ipc: str, counters: list[str], *, alpha: float = ALPHA,
-                 flat_tolerance: float = FLAT_TOLERANCE, time_ids=()) -> ModeExplanation:
+                 flat_tolerance: float = FLAT_TOLERANCE, time_ids=(), sampled_ids=()) -> ModeExplanation:
     """Explanation for one IPC mode from the measured runs (``measured_runs(df)``), without attribution
-    (``explain`` attributes every mode's ranges in one call)."""
+    (``explain`` attributes every mode's ranges in one call); ``sampled_ids``: the profile's counters."""
     mode = runs[runs["ipc"] == ipc]
     notes = []
     base = mode[mode["variant"] == BASELINE]
@@ -336,11 +337,14 @@ def explain_mode(runs: pd.DataFrame, ipc: str, counters: list[str], *, alpha: fl
     ccells, variants, constant, unmeasured = {}, {}, {}, {}
     for c in counters:
         sel = mode[mode[c].notna()]
+        values = counter_per_kib(sel, c, c in sampled_ids)
+        sel, values = sel[values.notna()], values[values.notna()]
         if sel.empty:
             statuses = mode[f"{c}_status"].dropna() if f"{c}_status" in mode else pd.Series(dtype=object)
             unmeasured[c] = str(statuses.mode().iloc[0]) if len(statuses) else "not measured"
+            if unmeasured[c] == "ok":
+                unmeasured[c] = "sampling period unknown"      # a profile counter without its period
             continue
-        values = per_kib(sel, c)
         variants[c] = sorted(sel["variant"].unique().tolist())
         table[c] = values.groupby(sel["buffer_size"]).median()
         if c.startswith("syscalls"):
@@ -389,7 +393,9 @@ def explain(df: pd.DataFrame, *, alpha: float = ALPHA, flat_tolerance: float = F
     counters = counter_columns(df)
     metadata = df.attrs.get("metadata") if hasattr(df, "attrs") else None
     time_ids = time_counters(counters, metadata)
-    modes = {ipc: explain_mode(runs, ipc, counters, alpha=alpha, flat_tolerance=flat_tolerance, time_ids=time_ids)
+    sampled_ids = set(profile_counters(counters, metadata))
+    modes = {ipc: explain_mode(runs, ipc, counters, alpha=alpha, flat_tolerance=flat_tolerance, time_ids=time_ids,
+                               sampled_ids=sampled_ids)
              for ipc in sorted(runs["ipc"].unique())}
     _attribute(runs, modes, counters, metadata)
     ovh = None

@@ -78,6 +78,7 @@ import math
 
 from ..schema import FLAT_TOLERANCE, MIB, jsonable
 from . import why
+from .attribution import SAMPLED
 from .display import MISSING, interval, level_text, number, percent
 from .model import INFLEXION_KINDS as MODEL_KINDS
 from .model import MIN_FIT
@@ -215,7 +216,7 @@ def _counter_text(f: dict, labels: dict) -> str:
         fr, to = (c.get("per_kib_from") or [None])[0], (c.get("per_kib_to") or [None])[0]
         text = f"{label} per KiB"
         if fr is not None and to is not None:
-            text += f" {number(fr)} -> {number(to)}"
+            text += f" {number(fr)} -> {number(to)}" + (" ns" if c.get("cost_source") == SAMPLED else "")
         if c.get("fold_change"):
             text += f" (×{number(c['fold_change'])})"
         if c.get("share") is not None and math.isfinite(c["share"]):

@@ -6,6 +6,11 @@ time: both read from the catalogue (``counters.yaml`` fields ``label`` and ``tim
 the catalogue description cut at its first qualifier ("Read traffic on the AXI bus to DRAM/IO
 (Cortex-A8); ..." becomes "read traffic on the AXI bus to DRAM/IO"), else the id itself. The
 result's catalogue is its snapshot in metadata.json (``catalogue.result_catalogue``).
+
+The kernel profile's counters (``profile_<category>``: samples per run in one category of the
+sampled time, catalogue kind ``sample``) are estimates of time that say *where* it went: they are
+not time counters (``is_time_counter``), and their label in sentences is "time in <the category's
+label>" ("time in memory-cgroup charging").
 """
 from __future__ import annotations
 
@@ -16,6 +21,11 @@ from ..catalogue import builtin_catalogue, result_catalogue
 #: ids ending so measure time whatever the catalogue says: result columns (``loop_ns``,
 #: ``offcpu_writer_ns``, ``utime_ns``) and counters of user catalogues (``ref_cycles``, ``cpu_clock``)
 TIME_SUFFIXES = ("_ns", "_cycles", "_clock", "_time")
+#: the id prefix of the kernel profile's category counters, and the profile's fixed result columns
+PROFILE_PREFIX = "profile_"
+PROFILE_COLUMNS = ("profile_period_ns", "profile_lost")
+#: the catalogue kind of the profile's counters
+SAMPLE_KIND = "sample"
 
 
 def short_description(description: str) -> str:
@@ -48,17 +58,49 @@ def _result_catalogue(metadata: dict | None):
 
 
 def counter_labels(counters, metadata: dict | None = None) -> dict[str, str]:
-    """{counter id: short readable label} for ``counters``, with the result's catalogue."""
+    """{counter id: short readable label} for ``counters``, with the result's catalogue (a profile
+    counter's: ``sampled_time_label``)."""
     cat = _result_catalogue(metadata)
-    return {c: counter_label(c, cat) for c in counters}
+    return {c: sampled_time_label(c, cat) if is_profile_counter(c, cat) else counter_label(c, cat) for c in counters}
+
+
+def is_profile_counter(counter: str, catalogue=None) -> bool:
+    """True for a category counter of the kernel profile: catalogue kind ``sample``; a counter no
+    catalogue knows, by its id (``profile_<category>``, not a fixed column)."""
+    c = str(counter)
+    entries = _entries(c, catalogue)
+    if entries:
+        return entries[0].kind == SAMPLE_KIND
+    return c.startswith(PROFILE_PREFIX) and c not in PROFILE_COLUMNS and not c.endswith("_status")
+
+
+def profile_category(counter: str) -> str:
+    """'profile_memcg' -> 'memcg'."""
+    c = str(counter)
+    return c[len(PROFILE_PREFIX):] if c.startswith(PROFILE_PREFIX) else c
+
+
+def sampled_time_label(counter: str, catalogue=None) -> str:
+    """'time in memory-cgroup charging': a profile counter as an amount of time, for sentences."""
+    label = counter_label(counter, catalogue)
+    return f"time in {profile_category(label) if label == counter else label}"
+
+
+def profile_counters(counters, metadata: dict | None = None) -> list[str]:
+    """The counters of ``counters`` that are categories of the kernel profile, in their order."""
+    cat = _result_catalogue(metadata)
+    return [c for c in counters if is_profile_counter(c, cat)]
 
 
 def is_time_counter(counter: str, catalogue=None) -> bool:
     """True when ``counter`` measures time (cycles, CPU time, loop time, off-CPU time...): by id
     (``TIME_SUFFIXES``), else the catalogue's ``time`` field (the given catalogue's, else the
     built-in one's), else whether its unit is a time unit (msec, ns, ...). ``catalogue``: a loaded
-    Catalogue (default: the built-in one only)."""
+    Catalogue (default: the built-in one only). A profile counter (``is_profile_counter``) is time
+    in one place, not the whole loop's: never a time counter."""
     c = str(counter)
+    if is_profile_counter(c, catalogue):
+        return False
     if c.endswith(TIME_SUFFIXES):
         return True
     entries = _entries(c, catalogue)

@@ -10,11 +10,13 @@ cross-reference checks), :mod:`.load` (``load_catalogue``, ``result_catalogue``)
 from .format import format_catalogue
 from .formula import evaluate_formula, parse_formula
 from .load import BUILTIN, builtin_catalogue, catalogue_from_snapshot, load_catalogue, result_catalogue
-from .model import (UNIT_NS, Catalogue, Cost, Counter, Crosscheck, Derived, Group, Platform, catalogue_metadata,
-                    catalogue_snapshot, spelling, unit_is_time)
+from .model import (PROFILE_OSES, PROFILE_OTHER, PROFILE_PREFIX, PROFILE_USER, UNIT_NS, Catalogue, Cost, Counter,
+                    Crosscheck, Derived, Group, Platform, ProfileCategory, catalogue_metadata, catalogue_snapshot,
+                    spelling, spellings, unit_is_time)
 
 __all__ = [
-    "BUILTIN", "UNIT_NS", "Catalogue", "Cost", "Counter", "Crosscheck", "Derived", "Group", "Platform",
-    "builtin_catalogue", "catalogue_from_snapshot", "catalogue_metadata", "catalogue_snapshot", "evaluate_formula",
-    "format_catalogue", "load_catalogue", "parse_formula", "result_catalogue", "spelling", "unit_is_time",
+    "BUILTIN", "PROFILE_OSES", "PROFILE_OTHER", "PROFILE_PREFIX", "PROFILE_USER", "UNIT_NS", "Catalogue", "Cost",
+    "Counter", "Crosscheck", "Derived", "Group", "Platform", "ProfileCategory", "builtin_catalogue",
+    "catalogue_from_snapshot", "catalogue_metadata", "catalogue_snapshot", "evaluate_formula", "format_catalogue",
+    "load_catalogue", "parse_formula", "result_catalogue", "spelling", "spellings", "unit_is_time",
 ]

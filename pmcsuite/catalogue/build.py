@@ -4,7 +4,8 @@ Merge rules for user files: new ids are added; an existing counter, group, deriv
 platform is updated field by field (a field given replaces the old value), except that a
 platform's ``events`` merge per counter and per key, and giving an event for a counter drops that
 counter's ``unavailable`` reason (and the other way round). ``default_groups`` is replaced. The
-catalogue ``version`` is the built-in file's.
+profile's categories merge by name: a category given again is updated field by field (its patterns
+replaced), a new one is added after the others. The catalogue ``version`` is the built-in file's.
 
 An error after a merge names the file that set the faulty field (the merge records who set what).
 """
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 from ..errors import PmcsuiteError
 from .formula import parse_formula
-from .model import (BACKEND_KEYS, Catalogue, Cost, Counter, Crosscheck, Derived, Group, Platform,
-                    suggest)
+from .model import (BACKEND_KEYS, PROFILE_OSES, PROFILE_OTHER, PROFILE_PREFIX, PROFILE_USER, Catalogue, Cost,
+                    Counter, Crosscheck, Derived, Group, Platform, ProfileCategory, suggest)
 from .validate import REQUIRED
 
 
@@ -47,6 +48,10 @@ def merge(base: dict, new: dict, src: str, origins: dict) -> None:
     if "default_groups" in new:
         base["default_groups"] = new["default_groups"]
         origins[("default_groups",)] = src
+    for entry in new.get("profile", {}).get("categories", []):
+        origins.setdefault(("profile", entry["name"]), src)
+        base.setdefault("profile", {}).setdefault("categories", {}).setdefault(entry["name"], {}).update(entry)
+        origins.update({("profile", entry["name"], field_name): src for field_name in entry})
     base.setdefault("version", new.get("version"))
 
 
@@ -122,6 +127,7 @@ class _Builder:
             self.fail("platforms", name, f"events.{cid}: {cid} is a {kind} counter but the platform"
                                          f" provides only {', '.join(kinds)} counters (add the kind to 'kinds')",
                       event, ("platforms", name, "kinds"), ("counters", cid, "kind"))
+        self.sampling(name, cid, kind, spec)
         clause = spec.get("clause")
         if clause is None:
             return
@@ -134,8 +140,40 @@ class _Builder:
             self.fail("platforms", name, f"events.{cid}.clause: the D clauses do not use {what}; a clause adds "
                                          f'to @counts["{cid}"] from the probes the dtrace spelling names', event)
 
+    def sampling(self, name: str, cid: str, kind: str, spec: dict) -> None:
+        """A sample counter samples (inproc ``sample:EVENT:PERIOD``, or dtrace), and only it does."""
+        event = ("platforms", name, "events", cid)
+        inproc = spec.get("inproc") or ""
+        if kind == "sample":
+            tools = [b for b in ("perf", "pmcstat") if spec.get(b)]
+            if tools:
+                self.fail("platforms", name, f"events.{cid}: {tools[0]} counts events, it does not sample: spell a "
+                                             "profile counter for inproc (sample:EVENT:PERIOD) or dtrace", event)
+            if inproc and not inproc.startswith("sample:"):
+                self.fail("platforms", name, f"events.{cid}.inproc: '{inproc}' counts; a profile counter samples: "
+                                             "sample:EVENT:PERIOD (e.g. sample:cpu-clock:100000)", event)
+        elif inproc.startswith("sample:"):
+            self.fail("platforms", name, f"events.{cid}.inproc: '{inproc}' samples, but {cid} is a {kind} counter "
+                                         "(only counters of kind sample are sampled)", event, ("counters", cid, "kind"))
+
+    def one_sampling_event(self, name: str, events: dict) -> None:
+        """The profile counters of a platform share one spelling per backend: one profile samples once,
+        and its samples are shared out among them by category."""
+        for backend in BACKEND_KEYS:
+            users = {cid: spec[backend] for cid, spec in events.items()
+                     if self.counters[cid].kind == "sample" and spec.get(backend)}
+            if len(set(users.values())) > 1:
+                first, a = next(iter(users.items()))
+                second, b = next((c, s) for c, s in users.items() if s != a)
+                self.fail("platforms", name, f"events {first} and {second} sample with different {backend} events "
+                                             f"'{a}' and '{b}'; one profile samples once: give every profile "
+                                             "counter one spelling", ("platforms", name, "events", first),
+                          ("platforms", name, "events", second))
+
     def one_name_one_counter(self, name: str, events: dict) -> None:
-        """One event spelling (or alias) of a platform must not stand for two counters."""
+        """One event spelling (or alias) of a platform must not stand for two counters (the profile's
+        counters share theirs: :meth:`one_sampling_event`)."""
+        events = {cid: spec for cid, spec in events.items() if self.counters[cid].kind != "sample"}
         for backend in BACKEND_KEYS + ("alias",):
             users: dict[str, str] = {}
             for cid, spec in events.items():
@@ -156,6 +194,7 @@ class _Builder:
             for cid, spec in e.get("events", {}).items():
                 self.event(name, e["kinds"], cid, spec)
             self.one_name_one_counter(name, e.get("events", {}))
+            self.one_sampling_event(name, e.get("events", {}))
             for cid in e.get("unavailable", {}):
                 self.known_counter("platforms", name, f"unavailable.{cid}: ", cid, "unavailable", cid)
             for cid in e.get("fixed", []):
@@ -183,13 +222,65 @@ class _Builder:
                                     f"{suggest(name, groups)} (known: {', '.join(groups)})")
         return default_groups
 
+    # ---- the profile
+
+    def category_entries(self) -> dict:
+        """The merged profile categories (name -> entry), each with its label and description."""
+        entries = self.merged.get("profile", {}).get("categories", {})
+        for name, e in entries.items():
+            for field_name in ("label", "description"):
+                if field_name not in e:
+                    self.fail("profile", f"categories.{name}", f"missing required field '{field_name}'",
+                              ("profile", name))
+        return entries
+
+    def profile_counter_defaults(self, entries: dict) -> None:
+        """A profile counter's description and label are its category's unless it gives its own."""
+        counters = self.merged.get("counters", {})
+        for name, e in entries.items():
+            counter = counters.get(PROFILE_PREFIX + name)
+            if counter is not None:
+                counter.setdefault("description", e["description"])
+                counter.setdefault("label", e["label"])
+
+    def profile(self, entries: dict) -> tuple[ProfileCategory, ...]:
+        """The categories, checked against the counters: ``profile_<name>`` of kind sample for each
+        category and a category for each sample counter; ``user`` and ``other`` present, without patterns."""
+        samples = [cid for cid, c in self.counters.items() if c.kind == "sample"]
+        for cid in samples:
+            if not cid.startswith(PROFILE_PREFIX) or cid[len(PROFILE_PREFIX):] not in entries:
+                self.fail("counters", cid, f"a sample counter counts the samples of one profile category and is "
+                                           f"named {PROFILE_PREFIX}<category>: add the category to profile.categories "
+                                           "(or give the counter another kind)", ("counters", cid, "kind"))
+        if not entries:
+            return ()
+        for fixed in (PROFILE_USER, PROFILE_OTHER):
+            if fixed not in entries:
+                raise PmcsuiteError(f"{self.origin(*(('profile', n) for n in entries))}: profile.categories: no "
+                                    f"category '{fixed}'; every profile has "
+                                    f"'{PROFILE_USER}' (no kernel frame) and '{PROFILE_OTHER}' (no pattern matches)")
+            patterned = [key for key in ("under",) + PROFILE_OSES if entries[fixed].get(key)]
+            if patterned:
+                self.fail("profile", f"categories.{fixed}.{patterned[0]}", f"'{fixed}' takes no patterns: it is what "
+                          f"no pattern decides ({PROFILE_USER}: no kernel frame, {PROFILE_OTHER}: none matches)",
+                          ("profile", fixed, patterned[0]))
+        for name in entries:
+            cid = PROFILE_PREFIX + name
+            if cid not in self.counters or self.counters[cid].kind != "sample":
+                self.fail("profile", f"categories.{name}", f"no counter {cid} of kind sample counts it: add it to "
+                          "counters (unit: samples, kind: sample) and to the profile group", ("profile", name))
+        return tuple(ProfileCategory(name, e["label"], e["description"], bool(e.get("under", False)),
+                                     *(tuple(e.get(os, ())) for os in PROFILE_OSES)) for name, e in entries.items())
+
     def catalogue(self, sources: list[str], digest: str) -> Catalogue:
+        entries = self.category_entries()
+        self.profile_counter_defaults(entries)
         self.required()
         self.counters = {cid: _counter(cid, e) for cid, e in self.merged.get("counters", {}).items()}
         groups = self.groups()
         platforms, derived = self.platforms(), self.derived()
         return Catalogue(self.merged.get("version") or 1, digest, sources, self.counters, groups, platforms,
-                         derived, self.default_groups(groups))
+                         derived, self.default_groups(groups), profile_categories=self.profile(entries))
 
 
 def build(merged: dict, origins: dict, files: list[str], sources: list[str], digest: str) -> Catalogue:

@@ -1,6 +1,6 @@
-"""The catalogue's objects: counters, groups, platforms, derived metrics, and the ``Catalogue`` that
-answers questions about them (which event counts a counter here, why none does, which counters are
-time, probes or checked against the benchmark's own counts).
+"""The catalogue's objects: counters, groups, platforms, derived metrics, the profile's categories,
+and the ``Catalogue`` that answers questions about them (which event counts a counter here, why
+none does, which counters are time, probes or checked against the benchmark's own counts).
 
 Every counter fact is a field of ``counters.yaml`` (docs/catalogue.md); the objects here only hold
 what :mod:`.load` read and checked, and :mod:`.validate` lists the keys a file may use.
@@ -14,11 +14,21 @@ from dataclasses import dataclass, field
 from ..errors import PmcsuiteError
 from .formula import evaluate_formula
 
-KINDS = ("hardware", "software", "tracepoint")
-BACKEND_KEYS = ("perf", "pmcstat", "dtrace")
+#: counter kinds: ``sample`` is a profile's counter (samples of the loop's stacks in one category),
+#: counted by sampling, never by counting events; a pass holds counters of one kind
+KINDS = ("hardware", "software", "tracepoint", "sample")
+BACKEND_KEYS = ("perf", "pmcstat", "dtrace", "inproc")
 #: Backends that spell events the way another tool does: counting inside ipcbench ("inproc") opens
-#: the same kernel interface as perf (Linux perf_event_open) or pmcstat (FreeBSD libpmc).
+#: the same kernel interface as perf (Linux perf_event_open) or pmcstat (FreeBSD libpmc), unless
+#: the event gives an ``inproc`` spelling of its own (the profile's ``sample:EVENT:PERIOD``).
 BORROWED_SPELLING = {"inproc": {"FreeBSD": "pmcstat", None: "perf"}}
+#: the OSes a profile category gives function-name patterns for (``linux``, ``freebsd`` keys)
+PROFILE_OSES = ("linux", "freebsd")
+#: the categories every profile has, without patterns: a sample with no kernel frame, and a kernel
+#: stack that no pattern matches
+PROFILE_USER, PROFILE_OTHER = "user", "other"
+#: a profile category ``NAME`` is counted by the counter ``profile_NAME`` (kind ``sample``)
+PROFILE_PREFIX = "profile_"
 #: ns per unit of the catalogue's time units (a counter whose ``unit`` is one of them, or ``cycles``,
 #: measures time unless its ``time`` field says otherwise)
 UNIT_NS = {"ns": 1.0, "nsec": 1.0, "us": 1e3, "usec": 1e3, "ms": 1e6, "msec": 1e6, "s": 1e9, "sec": 1e9,
@@ -38,6 +48,13 @@ def spelling(backend: str, system: str | None = None) -> str:
         return backend
     system = system or _platform.system()
     return borrowed.get(system, borrowed[None])
+
+
+def spellings(backend: str, system: str | None = None) -> tuple[str, ...]:
+    """The catalogue event keys a backend reads, in order of preference: its own name, then (inproc)
+    the spelling it borrows (:func:`spelling`)."""
+    borrowed = spelling(backend, system)
+    return (backend, borrowed) if borrowed != backend else (backend,)
 
 
 def unit_is_time(unit: str) -> bool:
@@ -149,6 +166,34 @@ class Derived:
         return evaluate_formula(self.formula, values)
 
 
+@dataclass(frozen=True)
+class ProfileCategory:
+    """Where a sample of the loop's stacks spent its time (``profile.categories`` of counters.yaml).
+
+    ``linux`` and ``freebsd``: fnmatch patterns of kernel function names. ``under``: a stack with a
+    matching frame anywhere belongs here (the page-fault handler and everything it calls); otherwise
+    a stack belongs to the category of its frame nearest the leaf that matches. Counted by the
+    counter ``profile_<name>`` (:attr:`counter`)."""
+    name: str
+    label: str
+    description: str
+    under: bool = False
+    linux: tuple[str, ...] = ()
+    freebsd: tuple[str, ...] = ()
+
+    @property
+    def counter(self) -> str:
+        """The id of the counter of this category's samples."""
+        return PROFILE_PREFIX + self.name
+
+    def patterns(self, os: str) -> tuple[str, ...]:
+        """The patterns for ``os`` (``linux`` or ``freebsd``, any case)."""
+        key = str(os).lower()
+        if key not in PROFILE_OSES:
+            raise PmcsuiteError(f"no profile patterns for OS {os!r}: the catalogue gives {', '.join(PROFILE_OSES)}")
+        return getattr(self, key)
+
+
 @dataclass
 class Catalogue:
     version: int
@@ -164,6 +209,8 @@ class Catalogue:
     #: where the catalogue of a result directory came from when that is not its own snapshot
     #: (``result_catalogue``): a one-line warning for the reader, else None
     note: str | None = None
+    #: the profile's categories in priority order (``profile.categories``; empty: no profile section)
+    profile_categories: tuple[ProfileCategory, ...] = ()
 
     def metadata(self) -> dict:
         """The ``catalogue`` object of metadata.json, snapshot included (:func:`catalogue_metadata`)."""
@@ -209,10 +256,11 @@ class Catalogue:
         """(platform name, event spec) of the first platform in ``platforms`` that spells
         ``counter_id`` for ``backend``, else None."""
         self._check_counter(counter_id)
-        key = spelling(backend)
+        keys = [key for key in spellings(backend) if key in BACKEND_KEYS]
         for name in self._check_platforms(platforms):
-            spec = self.platforms[name].events.get(counter_id, {}).get(key)
-            if key in BACKEND_KEYS and spec:
+            event = self.platforms[name].events.get(counter_id, {})
+            spec = next((event[key] for key in keys if event.get(key)), None)
+            if spec:
                 return name, spec
         return None
 

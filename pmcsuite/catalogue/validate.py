@@ -9,14 +9,15 @@ clause without its probes) are :mod:`.load`'s. docs/catalogue.md documents every
 from __future__ import annotations
 
 import math
+import re
 import reprlib
 
 from ..errors import PmcsuiteError
 from ..schema import SCOPES, TABLE_COLUMNS, reserved_id
-from .model import BACKEND_KEYS, DIRECTIONS, KINDS, suggest
+from .model import BACKEND_KEYS, DIRECTIONS, KINDS, PROFILE_OSES, suggest
 
 EVENT_KEYS = BACKEND_KEYS + ("code", "aliases", "clause")
-TOP_KEYS = ("version", "counters", "groups", "default_groups", "platforms", "derived")
+TOP_KEYS = ("version", "counters", "groups", "default_groups", "platforms", "derived", "profile")
 COUNTER_KEYS = ("description", "unit", "kind", "label", "caveats", "never_zero", "time", "probe", "cost",
                 "min_per_write", "crosscheck", "means")
 #: keys of a counter's ``cost`` (what one event costs: ``cycles`` and/or ``ns``, each a number or a
@@ -28,6 +29,13 @@ GROUP_KEYS = ("description", "counters")
 PLATFORM_KEYS = ("description", "kinds", "detect", "slots", "fixed", "fixed_on", "events", "unavailable")
 DETECT_KEYS = ("cpu_implementer", "cpu_part", "machine", "hw_model", "os")
 DERIVED_KEYS = ("formula", "unit", "description")
+PROFILE_KEYS = ("categories",)
+#: keys of a profile category (``name`` required in every file; ``label`` and ``description`` once merged)
+CATEGORY_KEYS = ("name", "label", "description", "under") + PROFILE_OSES
+#: a category name: part of its counter's id (``profile_<name>``)
+CATEGORY_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+#: an ``inproc`` sampling spelling: ``sample:EVENT:PERIOD`` (ipcbench ``--sample EVENT:PERIOD``)
+SAMPLE_SPEC = re.compile(r"sample:[A-Za-z0-9_-]+:[1-9][0-9]*\Z")
 #: the scopes a crosscheck can speak of (``schema.SCOPES`` less "nothing counted")
 CHECK_SCOPES = tuple(s for s in SCOPES if s is not None)
 
@@ -272,9 +280,12 @@ class FileChecker:
                 self.fail(where, f"'{spec}' is not a list of dtrace probe descriptions ('{bad[0]}' is not "
                                  "provider:module:function:name): a spelling is the probes of one counter")
         elif "," in spec:
-            how = ("perf -e and ipcbench -e read a comma as a list of events" if backend == "perf" else
+            how = ("perf -e and ipcbench -e read a comma as a list of events" if backend in ("perf", "inproc") else
                    "pmcstat -p, and ipcbench -e when counting in process on FreeBSD, take one event without commas")
             self.fail(where, f"'{spec}' is more than one event ({how}): give each event its own counter")
+        if backend == "inproc" and spec.startswith("sample:") and not SAMPLE_SPEC.match(spec):
+            self.fail(where, f"'{spec}' is not sample:EVENT:PERIOD (e.g. sample:cpu-clock:100000: cpu-clock "
+                             "every 100000 ns, or sample:cycles:1000000)")
         return spec
 
     def event(self, where, entry) -> dict:
@@ -291,6 +302,41 @@ class FileChecker:
             if not isinstance(entry["clause"], str) or not entry["clause"].strip():
                 self.fail(f"{where}.clause", f"must be the D clauses as text, not {type_name(entry['clause'])}")
             entry["clause"] = entry["clause"].strip("\n") + "\n"
+        return entry
+
+    # ---- the profile
+
+    def profile(self, where: str, entry) -> dict:
+        """``categories``: a list of categories in priority order (:meth:`category`), each name once."""
+        entry = self.keys(where, entry, PROFILE_KEYS)
+        categories = entry.get("categories", [])
+        if not isinstance(categories, list):
+            self.fail(f"{where}.categories", f"must be a list of categories (name, label, description, under, "
+                                             f"{', '.join(PROFILE_OSES)}), not {type_name(categories)}")
+        out = [self.category(f"{where}.categories[{index}]", category) for index, category in enumerate(categories)]
+        names = [c["name"] for c in out]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            self.fail(f"{where}.categories", f"names category '{twice[0]}' twice; give each category once")
+        return {"categories": out}
+
+    def category(self, where: str, entry) -> dict:
+        entry = dict(self.keys(where, entry, CATEGORY_KEYS))
+        if "name" not in entry:
+            self.fail(where, "missing required field 'name'")
+        name = self.string(f"{where}.name", entry["name"])
+        if not CATEGORY_NAME.match(name):
+            self.fail(f"{where}.name", f"'{name}' must be lower case letters, digits and _ (it names the counter "
+                                       f"profile_{name})")
+        entry["name"] = name
+        for key in ("label", "description"):
+            if key in entry:
+                entry[key] = " ".join(self.string(f"{where}.{key}", entry[key]).split())
+        if "under" in entry:
+            self.flag(f"{where}.under", entry["under"])
+        for os in PROFILE_OSES:
+            if os in entry:
+                entry[os] = self.strings(f"{where}.{os}", entry[os] or [], allow_single=True)
         return entry
 
     # ---- the file
@@ -317,4 +363,6 @@ class FileChecker:
                 out[section] = {key: check(f"{section}.{key}", value) for key, value in entries.items()}
         if "default_groups" in data:
             out["default_groups"] = self.strings("default_groups", data["default_groups"], allow_single=True)
+        if "profile" in data:
+            out["profile"] = self.profile("profile", data["profile"])
         return out

@@ -55,6 +55,8 @@ MAX_POINTS = 4096
 PROBE_ARGS = ("-i", "pipe", "-b", "4096", "-t", "65536", "-p", "any")
 _INT_MAX = 2**31 - 1
 _EVENT_ID = re.compile(r"[a-z0-9_]+\Z")
+_SAMPLE_SPEC = re.compile(r"(cpu-clock|cycles):([0-9]{1,13})\Z")   # --sample EVENT:PERIOD
+_SAMPLE_MIN_PERIOD = {"cpu-clock": 10000, "cycles": 1000}
 
 
 # ---------------------------------------------------------------------------------- build
@@ -280,6 +282,18 @@ def event_args(events) -> list[str]:
     return args
 
 
+def sample_args(sample) -> list[str]:
+    """``"cpu-clock:100000"`` -> ``["--sample", "cpu-clock:100000"]`` (``[]`` for None), validated like
+    ipcbench validates it: cpu-clock (period in ns, 10000 to 10^12) or cycles (1000 to 10^12)."""
+    if sample is None:
+        return []
+    match = _SAMPLE_SPEC.match(sample) if isinstance(sample, str) else None
+    if not match or not _SAMPLE_MIN_PERIOD[match[1]] <= int(match[2]) <= 10**12:
+        raise PmcsuiteError(f"invalid sample spec {sample!r}: write EVENT:PERIOD, EVENT cpu-clock (PERIOD in ns, "
+                            "10000 to 10^12) or cycles (1000 to 10^12), e.g. cpu-clock:100000")
+    return ["--sample", sample]
+
+
 def _check_divides(total_size: int, buffer_size: int, where: str = "") -> None:
     if total_size % buffer_size:
         raise PmcsuiteError(
@@ -311,7 +325,7 @@ def _placement_args(placement: str, force, cpus) -> list[str]:
 
 def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors=DEFAULT_ACTORS,
                placement=DEFAULT_PLACEMENT, force=False, cpus=None, ctl_fifo=None, ack_fifo=None, iterations=1,
-               events=None, load=False) -> list[str]:
+               events=None, load=False, sample=None) -> list[str]:
     """The validated command line of one benchmark run.
 
     ``buffer_size``/``total_size`` take bytes or size strings (``64K``); ``cpus`` is one CPU (``same``)
@@ -319,7 +333,9 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors=DEFAULT_A
     ``iterations`` transfers run in one process (one JSON line each); ``events`` ``{id: spec}`` are
     counted by the actors themselves (``-e id=spec``; perf's spelling on Linux, libpmc's on FreeBSD);
     ``load``: ipcbench samples the machine's load around each iteration itself (``--load``: its
-    JSON's ``machine``), for a target the harness cannot watch.
+    JSON's ``machine``), for a target the harness cannot watch; ``sample`` (``"cpu-clock:100000"``):
+    each actor samples its kernel and user call stacks over its loop (``--sample``: its JSON's
+    ``profile``).
     """
     _choice(ipc, IPC_MODES, "IPC mode")
     _choice(actors, ACTORS, "actors mode")
@@ -331,21 +347,23 @@ def bench_argv(exe, ipc, buffer_size, total_size=DEFAULT_TOTAL, actors=DEFAULT_A
     argv += _placement_args(placement, force, cpus)
     if (ctl_fifo is None) != (ack_fifo is None):
         raise PmcsuiteError("control and ack fifos go together: give both or neither")
-    if ctl_fifo is not None and events:
-        raise PmcsuiteError("events (counted by ipcbench itself) and perf control fifos exclude each other")
+    if ctl_fifo is not None and (events or sample):
+        raise PmcsuiteError("events or sampling (done by ipcbench itself) and perf control fifos exclude each other")
     if ctl_fifo is not None and iterations != 1:
         raise PmcsuiteError(f"perf control fifos need iterations=1: perf stat would sum all {iterations} iterations")
     if iterations != 1:
         argv += ["-n", str(iterations)]
     if events:
         argv += event_args(events)
+    argv += sample_args(sample)
     if ctl_fifo is not None:
         argv += ["--ctl-fifo", str(ctl_fifo), "--ack-fifo", str(ack_fifo)]
     return argv + (["--load"] if load else [])
 
 
 def bench_points_argv(exe, points, total_size=DEFAULT_TOTAL, actors=DEFAULT_ACTORS,
-                      placement=DEFAULT_PLACEMENT, force=False, cpus=None, events=None, load=False) -> list[str]:
+                      placement=DEFAULT_PLACEMENT, force=False, cpus=None, events=None, load=False,
+                      sample=None) -> list[str]:
     """The validated command line of one benchmark process that runs several points in a row.
 
     ``points`` is a list of ``(ipc, buffer_size, iterations)`` (sizes in bytes or size strings),
@@ -384,6 +402,7 @@ def bench_points_argv(exe, points, total_size=DEFAULT_TOTAL, actors=DEFAULT_ACTO
     argv += _placement_args(placement, force, cpus)
     if events:
         argv += event_args(events)
+    argv += sample_args(sample)
     return argv + (["--load"] if load else [])
 
 

@@ -3,13 +3,15 @@
 For each counter: the catalogue's event spec for this platform and backend (none -> status
 "unavailable" with the catalogue's reason); the backend's tool missing -> "tool_missing";
 otherwise the backend opens the events for real (``Backend.probe``) and reports "available",
-"not_supported", "permission_denied", ... with a reason.
+"not_supported", "permission_denied", ... with a reason. Before tracepoints are opened on this
+machine, tracefs is mounted if it is not (as root; else their reason says how: ``tracefs``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .backends import flag_silent_zeros, get_backend
+from .tracefs import tracefs_here
 
 #: Check statuses, in the order of the totals line.
 CHECK_STATUSES = ("available", "not_supported", "not_counted", "permission_denied", "multiplexed",
@@ -58,6 +60,18 @@ def _unavailable_reason(cat, counter, platforms, backend_names) -> str:
             return " ".join(str(reason).split())
     return (f"no {'/'.join(backend_names)} event for this counter on platform "
             f"{', '.join(platforms) or '(none)'}: add one with --catalogue FILE")
+
+
+def _tracefs_lost(cat, events: dict, backend) -> str | None:
+    """Why ``backend`` cannot count the tracepoints among ``events`` here (tracefs not mounted and
+    not mountable: ``tracefs.ensure_tracefs``), after mounting it where it can; None when they may
+    open (or none is asked for, or the backend counts on a --host target)."""
+    target = getattr(backend, "target", None)
+    remote = getattr(backend, "runner", None) is not None or getattr(target, "remote", False)
+    counters = getattr(cat, "counters", {})
+    if remote or not any(getattr(counters.get(cid), "kind", None) == "tracepoint" for cid in events):
+        return None
+    return tracefs_here()
 
 
 def _backend_objects(backend) -> list:
@@ -116,9 +130,12 @@ def check(cat=None, groups=None, platforms=None, backend=None) -> list[CheckResu
             for cid, spec in events.items():
                 results[cid] = CheckResult(cid, spec, "tool_missing", why, where[cid])
             continue
+        lost = _tracefs_lost(cat, events, be)
         for v in flag_silent_zeros(be.probe(events), cat):
             status = "available" if v.status in ("ok", "not_counted") else v.status
-            results[v.counter] = CheckResult(v.counter, v.event, status, None if status == "available" else v.reason,
+            tracepoint = getattr(getattr(cat, "counters", {}).get(v.counter), "kind", None) == "tracepoint"
+            reason = lost if lost and tracepoint else v.reason
+            results[v.counter] = CheckResult(v.counter, v.event, status, None if status == "available" else reason,
                                              where.get(v.counter))
     return [results[c] for c in counters if c in results]
 

@@ -89,6 +89,8 @@ class Settings:
     ssh_command: str | None = None
     tag: str | None = None
     target_cc: str | None = None
+    # the default groups lost here (their counters should open but did not) -> why, with the fix
+    lost: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -208,9 +210,10 @@ def _process_layout(request: Request, backends, defaults: dict, runs: int, warmu
     return processes, points_per_process
 
 
-def _counted_groups(request: Request, cat, platforms, backends, target) -> tuple[list[str], dict[str, str]]:
-    """The counter groups to measure and the counters skipped by design (``groups.choose_groups``),
-    each counter opened for real with the backends (those of ``target`` when there is one)."""
+def _counted_groups(request: Request, cat, platforms, backends, target) -> tuple[list, dict, dict]:
+    """The counter groups to measure, the counters skipped by design and the groups lost here
+    (``groups.choose_groups``), each counter opened for real with the backends (those of ``target``
+    when there is one)."""
     backend = ",".join(backends) or "none"
     requested = name_list(request.counters, "--counters", "syscalls,faults")
     if requested and not backends:
@@ -218,11 +221,11 @@ def _counted_groups(request: Request, cat, platforms, backends, target) -> tuple
     if target is not None:
         check_target_tools(target, backends)
     probing = [target_backend(name, target) for name in backends] if target is not None else backends
-    groups, skipped = choose_groups(cat, requested, platforms, probing) if backends else ([], {})
+    groups, skipped, lost = choose_groups(cat, requested, platforms, probing) if backends else ([], {}, {})
     if backends and not groups and request.backend not in (None, "auto"):
         raise EnvironmentProblem(f"--backend {backend}: none of its counters can be counted here (see 'pmcsuite check "
                                  f"--backend {backend}'); choose another backend, or --backend none for bandwidth only")
-    return groups, skipped
+    return groups, skipped, lost
 
 
 def plan_settings(request: Request, target=None):
@@ -244,11 +247,11 @@ def plan_settings(request: Request, target=None):
     cat = load_catalogue([Path(c) for c in request.catalogue])
     platforms = target_platforms(cat, target) if target is not None and request.platform is None \
         else resolve_platforms(cat, request.platform)
-    groups, skipped = _counted_groups(request, cat, platforms, backends, target)
+    groups, skipped, lost = _counted_groups(request, cat, platforms, backends, target)
     return cat, Settings(ipcs=ipcs, sizes=sizes, runs=runs, warmup=warmup, total_size=total_size,
                          actors=request.actors, placement=request.placement, backend=",".join(backends) or "none",
                          platforms=platforms, groups=groups, skipped=skipped, seed=request.seed, timeout=timeout,
                          catalogue_files=[str(Path(c).resolve()) for c in request.catalogue], force=request.force,
                          processes=processes, points_per_process=points_per_process,
                          target_ci=target_ci, max_runs=max_runs, host=request.host,
-                         ssh_command=request.ssh_command, tag=request.tag, target_cc=request.target_cc)
+                         ssh_command=request.ssh_command, tag=request.tag, target_cc=request.target_cc, lost=lost)

@@ -67,12 +67,12 @@ def plan_sweep(cat, settings: Settings) -> tuple[list, list[Job]]:
     return passes, jobs
 
 
-def _sanity(bench: dict, counters: dict, total: int, size: int, scope, cat) -> list[str]:
-    """What a run's own numbers say is wrong with it: bytes lost, writes missing, and what the
+def _sanity(bench: dict, counters: dict, total: int, size: int, scope, cat, profile=None) -> list[str]:
+    """What a run's own numbers say is wrong with it: bytes lost, writes missing, what the
     catalogue ``cat`` says of its counters (``min_per_write``: too few events for the loop's
     write() calls; ``crosscheck``: a count that differs from the benchmark's own where the scope
-    makes the two equal, e.g. in-process system calls)."""
-    warnings = []
+    makes the two equal, e.g. in-process system calls), and its ``profile``'s gaps."""
+    warnings = _profile_sanity(profile)
     if not bench.get("bytes_ok", False):
         warnings.append("not every byte arrived intact")
     expected = total // size
@@ -82,6 +82,23 @@ def _sanity(bench: dict, counters: dict, total: int, size: int, scope, cat) -> l
         counter = cat.counters.get(cid)
         if counter is not None and counted.get("status") == "ok" and counted.get("value") is not None:
             warnings += _counter_sanity(counter, counted["value"], bench, total, size, scope)
+    return warnings
+
+
+def _profile_sanity(profile: dict | None) -> list[str]:
+    """A profile's gaps: samples lost to a full ring buffer, kernel frames that could not be named."""
+    if not profile:
+        return []
+    warnings = []
+    lost = sum((profile.get("lost") or {}).values())
+    if lost:
+        warnings.append(f"the profile lost {lost} samples to full ring buffers (its counters count the others)")
+    if profile.get("kallsyms") == "hidden":
+        warnings.append("the profile's kernel frames are [unknown]: /proc/kallsyms gave every address as 0 "
+                        "(kernel.kptr_restrict); collect as root, or sysctl kernel.kptr_restrict=0")
+    elif profile.get("kallsyms") == "missing":
+        warnings.append("the profile's kernel frames are [unknown]: the machine that ran the benchmark gave no "
+                        "/proc/kallsyms")
     return warnings
 
 
@@ -172,7 +189,8 @@ def run_batch(batch, runner: Runner) -> list[dict]:
                 "runnable_others": None if None in (others_before, others_after) else min(others_before, others_after)}
     records, cat = [], runner.cat or builtin_catalogue()
     for (job, iteration), (bench, values) in zip(expected, results):
-        bench = {k: v for k, v in bench.items() if k != "counters"}     # stored apart, as counters
+        profile = bench.get("profile")                                   # the record's (backend's) profile
+        bench = {k: v for k, v in bench.items() if k not in ("counters", "profile")}     # stored apart
         counters = {v.counter: v.to_dict() for v in flag_silent_zeros(values, runner.cat)}
         scope = _scope(bench, pass_)
         # warm-ups: the first iterations of each cell in every process, or the first processes of
@@ -181,8 +199,8 @@ def run_batch(batch, runner: Runner) -> list[dict]:
         records.append(RunRecord(
             **common, ipc=job.ipc, buffer_size=job.size, iterations=job.iterations,
             run=job.first_run + iteration, iteration=iteration, warmup=warmup, scope=scope,
-            ok=True, bench=bench, counters=counters, busy=busy,
-            warnings=_sanity(bench, counters, settings.total_size, job.size, scope, cat)).to_json())
+            ok=True, bench=bench, counters=counters, busy=busy, profile=profile,
+            warnings=_sanity(bench, counters, settings.total_size, job.size, scope, cat, profile)).to_json())
     return records
 
 
@@ -216,6 +234,7 @@ def metadata(runner: Runner, passes, command_line, exe_info) -> dict:
                  "skipped_counters": settings.skipped,
                  "passes": [p.metadata() for p in passes]},
         "settings": settings.to_dict(),
+        **({"lost_groups": dict(settings.lost)} if settings.lost else {}),
     }
 
 

@@ -96,7 +96,7 @@ def target_backend(name: str, target):
     if name == "inproc":
         from .backends.inproc import InprocBackend
         system, _ = target.uname()
-        found = InprocBackend(exe=target.exe, system=system, runner=target.run,
+        found = InprocBackend(exe=target.exe, system=system, runner=target.run, reader=target.read,
                               perf_events=target.read("/proc/sys/kernel/perf_event_paranoid") is not None)
     elif name == "none":
         found = NoneBackend(runner=target.run)

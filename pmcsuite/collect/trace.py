@@ -13,12 +13,17 @@ Per actor thread (named writer / reader by what it calls), the trace holds:
   (blocked), R = preempted while runnable;
 - an instant ("i") event per ``sched_waking`` of the thread (recorded in the waker's context,
   unlike ``sched_wakeup`` which fires on the target CPU), with the waker's tid;
-- a counter ("C") track of bytes written minus bytes read (data inside the IPC object).
+- a counter ("C") track of bytes written minus bytes read (data inside the IPC object);
+- an instant ("i") event per page fault (``exceptions:page_fault_user``/``_kernel``: x86 only;
+  where the kernel lacks them the trace says so) on the faulting thread's track, args ``address``,
+  ``ip``, ``error_code`` and its meaning (``access`` read/write/exec, ``cause``).
 
-Only the timed loop is kept: from the first loop call's entry to the last one's return. The
-parsing and conversion are pure functions; :func:`trace` does the running.
-Tracepoints on every call are not free: a traced run is slower than an untraced one (see the
-bandwidth it reports), so use the timeline for its shape, not for its absolute times.
+Calls, sleeps and wake-ups are kept for the timed loop (first loop call's entry to the last one's
+return); page faults for the whole run, every thread of the benchmark's processes: most come
+before the loop (ipcbench fills or pre-faults its buffers first). Timestamps start at the first
+event shown (``otherData.loop_start_us``: the loop's; Perfetto drops negative times). Parsing and
+conversion are pure functions; :func:`trace` runs. Tracepoints on every call are not free: a traced
+run is slower than an untraced one, so use the timeline for its shape, not its absolute times.
 """
 from __future__ import annotations
 
@@ -44,6 +49,11 @@ TRACEPOINTS = ("syscalls:sys_enter_read", "syscalls:sys_exit_read",
                "syscalls:sys_enter_write", "syscalls:sys_exit_write",
                "sched:sched_switch", "sched:sched_waking")
 
+#: Page-fault tracepoints recorded where the kernel has them (x86; arm64 has no ``exceptions:``),
+#: looked for in tracefs's ``events/`` under these roots (the second: the old debugfs place).
+FAULT_TRACEPOINTS = ("exceptions:page_fault_user", "exceptions:page_fault_kernel")
+TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+
 #: ``perf script`` fields (``trace:`` applies them to tracepoint events, no warnings).
 SCRIPT_FIELDS = "trace:comm,pid,tid,cpu,time,event,trace"
 
@@ -56,6 +66,7 @@ _SWITCH = re.compile(r"prev_comm=(?P<prev_comm>.*?) prev_pid=(?P<prev_pid>-?\d+)
 _WAKEUP = re.compile(r"comm=(?P<comm>.*?) pid=(?P<pid>-?\d+) prio=(?P<prio>-?\d+)"
                      r"(?: target_cpu=(?P<target_cpu>\d+))?")
 _ARG = re.compile(r"(\w+): (0x[0-9a-fA-F]+|-?\d+)")
+_FAULT = re.compile(r"address=(?P<address>\S+) ip=(?P<ip>\S+) error_code=(?P<error_code>0x[0-9a-fA-F]+)")
 
 
 @dataclass
@@ -90,13 +101,15 @@ def _fields(event: str, trace: str) -> dict:
         raise PmcsuiteError(f"unreadable {event} record {trace[:60]!r}: is this perf script "
                             "output of the syscall tracepoints?") from None
     m = (_SWITCH if event == "sched_switch" else _WAKEUP if event.startswith("sched_wak")
-         else None)
+         else _FAULT if event.startswith("page_fault_") else None)
     if m is None:
         return {"raw": trace}
     m = m.search(trace)
     if m is None:
         raise PmcsuiteError(f"unreadable {event} record {trace[:60]!r}: is this perf script "
-                            "output of the sched tracepoints?")
+                            "output of the sched or exceptions tracepoints?")
+    if m.re is _FAULT:                      # address/ip: hex, or a kernel symbol (%ps)
+        return {"address": m["address"], "ip": m["ip"], "error_code": int(m["error_code"], 16)}
     return {k: (int(v) if v is not None and re.fullmatch(r"-?\d+", v) and not k.endswith(("comm", "state"))
                 else v) for k, v in m.groupdict().items()}
 
@@ -159,8 +172,27 @@ class Wakeup:
 
 
 @dataclass
+class Fault:
+    """A page fault of a benchmark thread: ``kind`` "user", or "kernel" (kernel code touching user memory)."""
+    pid: int
+    tid: int
+    ts: int
+    kind: str
+    address: str       # as perf prints it: hex, or a kernel symbol
+    ip: str
+    error_code: int
+
+    def args(self) -> dict:
+        """The trace's args: the fields and what the x86 error code says (bits P, W, I/D)."""
+        code = self.error_code
+        return {"address": self.address, "ip": self.ip, "error_code": hex(code),
+                "access": "exec" if code & 0x10 else "write" if code & 0x2 else "read",
+                "cause": "protection" if code & 0x1 else "not present"}
+
+
+@dataclass
 class Timeline:
-    """The timed loop of one run, reduced to calls, off-CPU stretches and wake-ups."""
+    """The timed loop of one run, reduced to calls, off-CPU stretches and wake-ups; the run's faults."""
     pid: int
     writer: int
     reader: int
@@ -170,13 +202,24 @@ class Timeline:
     offcpu: list[OffCpu] = field(default_factory=list)
     wakeups: list[Wakeup] = field(default_factory=list)
     pids: dict = field(default_factory=dict)   # tid -> pid
+    faults: list[Fault] = field(default_factory=list)   # the whole run's, every thread's
+
+    @property
+    def origin(self) -> int:
+        """The first event shown: the loop's first call, or an earlier page fault."""
+        return min([self.start, *(f.ts for f in self.faults)])
 
     def role(self, tid: int) -> str:
         return "writer" if tid == self.writer else "reader"
 
     def summary(self) -> dict:
-        """Per role: calls, bytes, time in calls, asleep and preempted (ns), wake-ups."""
-        out = {"loop_ns": self.end - self.start}
+        """Per role: calls, bytes, time in calls, asleep and preempted (ns), wake-ups, page faults
+        in the loop; and the page faults of all threads before, in and after the loop."""
+        ts = [f.ts for f in self.faults]
+        out = {"loop_ns": self.end - self.start,
+               "faults": {"before_loop": sum(t < self.start for t in ts),
+                          "in_loop": sum(self.start <= t <= self.end for t in ts),
+                          "after_loop": sum(t > self.end for t in ts)}}
         for tid in (self.writer, self.reader):
             calls = [c for c in self.calls if c.tid == tid]
             off = [o for o in self.offcpu if o.tid == tid]
@@ -187,7 +230,8 @@ class Timeline:
                 "asleep_ns": sum(o.end - o.start for o in off if o.asleep),
                 "preempted_ns": sum(o.end - o.start for o in off if not o.asleep),
                 "sleeps": sum(1 for o in off if o.asleep),
-                "wakeups": sum(1 for w in self.wakeups if w.tid == tid)}
+                "wakeups": sum(1 for w in self.wakeups if w.tid == tid),
+                "faults": sum(1 for f in self.faults if f.tid == tid and self.start <= f.ts <= self.end)}
         return out
 
 
@@ -207,7 +251,8 @@ def build_timeline(events: list[TraceEvent], buffer_size: int) -> Timeline:
     The writer is the thread issuing write()s of ``buffer_size`` bytes (its loop fd is the fd of
     those calls), the reader the thread issuing read()s of ``buffer_size`` bytes; their other
     calls (handshakes, the JSON output) are ignored. The window runs from the first loop call's
-    entry to the last loop call's return.
+    entry to the last loop call's return. Page faults are kept for the whole run, on every thread
+    of the actors' processes.
     """
     writer, wfd = _actor(events, "write", buffer_size)
     reader, rfd = _actor(events, "read", buffer_size)
@@ -255,7 +300,10 @@ def build_timeline(events: list[TraceEvent], buffer_size: int) -> Timeline:
     offcpu = [OffCpu(o.tid, max(o.start, start), min(o.end, end), o.state)
               for o in offcpu if o.end > start and o.start < end]
     wakeups = [w for w in wakeups if start <= w.ts <= end]
-    return Timeline(pids.get(writer, 0), writer, reader, start, end, calls, offcpu, wakeups, pids)
+    faults = [Fault(e.pid, e.tid, e.ts, e.event.rsplit("_", 1)[1], e.fields["address"], e.fields["ip"],
+                    e.fields["error_code"]) for e in events
+              if e.event in ("page_fault_user", "page_fault_kernel") and e.pid in pids.values()]
+    return Timeline(pids.get(writer, 0), writer, reader, start, end, calls, offcpu, wakeups, pids, faults)
 
 
 def _close(offcpu: list[OffCpu], gone: dict, tid: int, ts: int) -> None:
@@ -267,18 +315,23 @@ def _us(ns: int, t0: int) -> float:
     return round((ns - t0) / 1000.0, 3)
 
 
+def _thread_names(tl: Timeline) -> list[dict]:
+    """Metadata events naming the tracks: writer, reader, then other threads that faulted ("main", ...)."""
+    threads = {tl.writer: (tl.pids.get(tl.writer, tl.pid), "writer"),
+               tl.reader: (tl.pids.get(tl.reader, tl.pid), "reader")}
+    for f in tl.faults:
+        threads.setdefault(f.tid, (f.pid, "main" if f.tid == f.pid else f"thread {f.tid}"))
+    return [{"ph": "M", "name": meta, "pid": pid, "tid": tid, "ts": 0, "args": {key: value}}
+            for index, (tid, (pid, name)) in enumerate(threads.items())
+            for meta, key, value in (("process_name", "name", f"ipcbench {pid}"), ("thread_name", "name", name),
+                                     ("thread_sort_index", "sort_index", index))]
+
+
 def chrome_trace(tl: Timeline, meta: dict | None = None) -> dict:
-    """The Chrome/Perfetto trace-event JSON object for a timeline (timestamps in us from 0)."""
-    t0 = tl.start
-    ev: list[dict] = []
-    for tid, index in ((tl.writer, 0), (tl.reader, 1)):
-        pid = tl.pids.get(tid, tl.pid)
-        ev.append({"ph": "M", "name": "process_name", "pid": pid, "tid": tid, "ts": 0,
-                   "args": {"name": f"ipcbench {pid}"}})
-        ev.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "ts": 0,
-                   "args": {"name": tl.role(tid)}})
-        ev.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "ts": 0,
-                   "args": {"sort_index": index}})
+    """The Chrome/Perfetto trace-event JSON object for a timeline: timestamps in us from its first
+    event shown (:attr:`Timeline.origin`); ``otherData`` says where the loop starts and ends."""
+    t0 = tl.origin
+    ev = _thread_names(tl)
     for c in tl.calls:
         ev.append({"ph": "X", "name": c.name, "cat": "syscall", "pid": tl.pids.get(c.tid, tl.pid),
                    "tid": c.tid, "ts": _us(c.start, t0), "dur": _us(c.end, c.start),
@@ -292,6 +345,9 @@ def chrome_trace(tl: Timeline, meta: dict | None = None) -> dict:
                    "pid": tl.pids.get(w.tid, tl.pid), "tid": w.tid, "ts": _us(w.ts, t0),
                    "args": {"waker_tid": w.waker,
                             "waker": tl.role(w.waker) if w.waker in tl.pids else "other"}})
+    for f in tl.faults:
+        ev.append({"ph": "i", "s": "t", "name": f"page fault ({f.kind})", "cat": "fault", "pid": f.pid,
+                   "tid": f.tid, "ts": _us(f.ts, t0), "args": f.args()})
     level = 0
     for c in sorted(tl.calls, key=lambda c: c.end):
         if c.returned > 0:
@@ -299,11 +355,30 @@ def chrome_trace(tl: Timeline, meta: dict | None = None) -> dict:
             ev.append({"ph": "C", "name": "bytes written - read", "pid": tl.pid, "tid": tl.writer,
                        "ts": _us(c.end, t0), "args": {"bytes": level}})
     return {"traceEvents": ev, "displayTimeUnit": "ns",
-            "otherData": {"tool": "pmcsuite trace", "summary": tl.summary(), **(meta or {})}}
+            "otherData": {"tool": "pmcsuite trace", "summary": tl.summary(),
+                          "loop_start_us": _us(tl.start, t0), "loop_end_us": _us(tl.end, t0), **(meta or {})}}
+
+
+def _mark_faults(ax, tl: Timeline, left: float, right: float) -> tuple[list, str]:
+    """Tick marks for the page faults shown (x in ms from the loop's start): above each actor's
+    calls, and in a row of their own for other threads. Returns (extra y-axis rows, a line saying so)."""
+    rows, shown = [], 0
+    others = [f for f in tl.faults if f.tid not in (tl.writer, tl.reader)]
+    for y, faults in ((3.85, [f for f in tl.faults if f.tid == tl.writer]),
+                      (1.85, [f for f in tl.faults if f.tid == tl.reader]), (4.6, others)):
+        xs = [x for x in ((f.ts - tl.start) / 1e6 for f in faults) if left <= x <= right]
+        ax.vlines(xs, y, y + 0.35, colors="black", linewidth=0.8)
+        shown += len(xs)
+    if others:
+        rows.append((4.8, "other threads' faults"))
+    n = tl.summary()["faults"]
+    return rows, (f"page faults: {shown} shown of {sum(n.values())} ({n['before_loop']} before the loop, "
+                  f"{n['in_loop']} in it, {n['after_loop']} after)")
 
 
 def plot_timeline(tl: Timeline, path: Path, zoom_ms: float | None = None, title: str = "") -> Path:
-    """PNG timeline: per actor, its calls (write/read) and, below them, its off-CPU time."""
+    """PNG timeline: per actor, its calls (write/read), off-CPU time below, page faults above (other
+    threads' in a row of their own). 0 is the loop's start; shown before it: as long as after it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
     from matplotlib.patches import Patch
@@ -330,12 +405,17 @@ def plot_timeline(tl: Timeline, path: Path, zoom_ms: float | None = None, title:
         ax.broken_barh(bars([o for o in off if not o.asleep]), (y - 0.5, 0.4),
                        facecolors=colours["preempted"])
         rows += [(y + 0.4, f"{tl.role(tid)} calls"), (y - 0.3, f"{tl.role(tid)} off-CPU")]
+    left = max((tl.origin - t0) / 1e6, -limit)
+    fault_rows, fault_line = _mark_faults(ax, tl, left, limit)
+    rows += fault_rows
+    if left < 0:
+        ax.axvline(0, color="0.3", linestyle="--", linewidth=0.8)
     ax.set_yticks([r[0] for r in rows], [r[1] for r in rows])
-    ax.set_xlim(0, limit)
+    ax.set_xlim(left, limit)
     ax.set_xlabel("time since the loop's first call (ms)")
-    ax.set_title(title, loc="left", fontsize=10)
-    ax.legend(handles=[Patch(color=v, label=k) for k, v in colours.items()],
-              loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=4, fontsize=8, frameon=False)
+    ax.set_title(f"{title}\n{fault_line}" if title else fault_line, loc="left", fontsize=10)
+    ax.legend(handles=[Patch(color=v, label=k) for k, v in [*colours.items(), ("page fault", "black")]],
+              loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=5, fontsize=8, frameon=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -346,13 +426,27 @@ _PERM = re.compile(r"perf_event_paranoid|No permission|Permission denied|not hav
                    r"Access to performance monitoring", re.I)
 
 
-def record_argv(perf: str, data: Path, bench_argv: list[str], mmap: str | None = "16M") -> list[str]:
+def record_argv(perf: str, data: Path, bench_argv: list[str], mmap: str | None = "16M",
+                tracepoints=TRACEPOINTS) -> list[str]:
     """``perf record`` of the tracepoints over the benchmark (children and threads inherited).
 
     ``mmap`` sizes perf's per-CPU ring buffer (``-m``): small buffers drop events at 1K writes.
     """
-    return [perf, "record", "-q", *(["-m", mmap] if mmap else []), "-e", ",".join(TRACEPOINTS),
+    return [perf, "record", "-q", *(["-m", mmap] if mmap else []), "-e", ",".join(tracepoints),
             "-o", str(data), "--", *bench_argv]
+
+
+def fault_tracepoints(roots=TRACEFS_ROOTS) -> tuple[list[str], str]:
+    """(the :data:`FAULT_TRACEPOINTS` this kernel has, a one-line note when it lacks some), read
+    from the first of ``roots`` (tracefs mount points) that has an ``events/`` directory."""
+    events = next((Path(r, "events") for r in roots if Path(r, "events").is_dir()), None)
+    if events is None:
+        return [], (f"tracefs is not mounted at {' or '.join(roots)}, so the page-fault tracepoints "
+                    "could not be looked for: this trace shows no page faults")
+    have = [tp for tp in FAULT_TRACEPOINTS if (events / tp.replace(":", "/")).is_dir()]
+    missing = " or ".join(tp for tp in FAULT_TRACEPOINTS if tp not in have)
+    return have, missing and (f"this kernel has no {missing} tracepoint (not in {events}; x86 kernels have "
+                              f"them, arm64 ones do not): this trace shows {'only some' if have else 'no'} page faults")
 
 
 def _record_error(stderr: str) -> str:
@@ -395,18 +489,14 @@ def output_paths(out, ipc: str = "pipe", buffer_size: int = 0) -> tuple[Path, Pa
     if blocker is not None and not blocker.is_dir():
         raise PmcsuiteError(f"cannot write the trace to {json_path}: {blocker} is a file, not a "
                             "directory; choose --out in a writable directory")
-    fix = "choose --out in a writable directory"
     try:
         parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PmcsuiteError(f"cannot create the directory {parent} for --out {json_path}: "
-                            f"{exc.strerror or exc}; {fix}") from None
-    try:
         with tempfile.NamedTemporaryFile(dir=parent, prefix=".pmcsuite-trace-"):
             pass                      # can we write there? (root ignores permission bits)
     except OSError as exc:
-        raise PmcsuiteError(f"cannot write in {parent} for --out {json_path}: "
-                            f"{exc.strerror or exc}; {fix}") from None
+        doing = f"write in {parent}" if parent.is_dir() else f"create the directory {parent}"
+        raise PmcsuiteError(f"cannot {doing} for --out {json_path}: {exc.strerror or exc}; "
+                            "choose --out in a writable directory") from None
     return json_path, png_path
 
 
@@ -429,6 +519,33 @@ def _write(path: Path, write) -> None:
                             "choose --out in a writable directory with free space") from None
 
 
+def _record(perf: str, argv: list[str], tracepoints, timeout: float) -> tuple[str, str]:
+    """Run the benchmark under ``perf record``: (the benchmark's stdout, ``perf script`` text)."""
+    env = {**os.environ, "LC_ALL": "C"}
+    with scratch_dir("trace") as tmp:
+        data = Path(tmp, "perf.data")
+        for mmap in ("16M", None):     # a big ring buffer, unless mlock limits forbid it
+            try:
+                r = subprocess.run(record_argv(perf, data, argv, mmap, tracepoints), capture_output=True,
+                                   text=True, timeout=timeout, env=env)
+            except subprocess.TimeoutExpired:
+                raise PmcsuiteError(f"the traced run did not finish in {timeout:g} s: try a "
+                                    "smaller --total or check the machine is not overloaded") from None
+            if not (r.returncode != 0 and "mlock" in r.stderr + r.stdout.lower()):
+                break
+        if r.returncode != 0 or not data.exists():
+            if r.stdout.strip() == "" and (_PERM.search(r.stderr) or "perf" in r.stderr):
+                raise PmcsuiteError(_record_error(r.stderr))
+            lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+            raise PmcsuiteError(f"the benchmark failed under perf record (exit {r.returncode}): "
+                                f"{lines[-1].strip() if lines else 'no message'}")
+        s = subprocess.run([perf, "script", "-i", str(data), "--ns", "-F", SCRIPT_FIELDS],
+                           capture_output=True, text=True, timeout=timeout, env=env)
+        if s.returncode != 0:
+            raise PmcsuiteError(f"perf script failed: {(s.stderr.strip().splitlines() or ['?'])[-1]}")
+    return r.stdout, s.stdout
+
+
 def trace(ipc: str, buffer_size: int, total_size: int = DEFAULT_TOTAL, out=None,
           placement: str = "any", actors: str = DEFAULT_ACTORS, zoom_ms: float | None = None,
           timeout: float = DEFAULT_TIMEOUT, command_line=None) -> tuple[Path, Path]:
@@ -437,7 +554,9 @@ def trace(ipc: str, buffer_size: int, total_size: int = DEFAULT_TOTAL, out=None,
     ``out`` is the JSON path (default ``reports/trace-<ipc>-<size>.json``); the PNG goes beside
     it with the same stem (see :func:`output_paths`). ``zoom_ms`` limits the PNG to the loop's
     first milliseconds. The JSON's ``otherData`` holds the run's provenance
-    (:func:`provenance`; ``command_line`` defaults to ``sys.argv``).
+    (:func:`provenance`; ``command_line`` defaults to ``sys.argv``) and ``page_faults``: the fault
+    tracepoints recorded, a note when this kernel lacks them (also printed), the counts before,
+    in and after the loop.
     """
     buffer_size, total_size = parse_size(buffer_size), parse_size(total_size)   # "256K" or bytes
     if buffer_size <= 0 or total_size <= 0 or total_size % buffer_size:
@@ -453,35 +572,18 @@ def trace(ipc: str, buffer_size: int, total_size: int = DEFAULT_TOTAL, out=None,
 
     argv = bench_argv(build(), ipc, buffer_size, total_size, actors, placement)
     prov = provenance(command_line)                 # before the run: "created" is its start
-    with scratch_dir("trace") as tmp:
-        data = Path(tmp, "perf.data")
-        for mmap in ("16M", None):     # a big ring buffer, unless mlock limits forbid it
-            try:
-                r = subprocess.run(record_argv(perf, data, argv, mmap), capture_output=True,
-                                   text=True, timeout=timeout, env={**os.environ, "LC_ALL": "C"})
-            except subprocess.TimeoutExpired:
-                raise PmcsuiteError(f"the traced run did not finish in {timeout:g} s: try a "
-                                    "smaller --total or check the machine is not overloaded") from None
-            if not (r.returncode != 0 and "mlock" in r.stderr + r.stdout.lower()):
-                break
-        if r.returncode != 0 or not data.exists():
-            if r.stdout.strip() == "" and (_PERM.search(r.stderr) or "perf" in r.stderr):
-                raise PmcsuiteError(_record_error(r.stderr))
-            lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-            raise PmcsuiteError(f"the benchmark failed under perf record (exit {r.returncode}): "
-                                f"{lines[-1].strip() if lines else 'no message'}")
-        s = subprocess.run([perf, "script", "-i", str(data), "--ns", "-F", SCRIPT_FIELDS],
-                           capture_output=True, text=True, timeout=timeout,
-                           env={**os.environ, "LC_ALL": "C"})
-        if s.returncode != 0:
-            raise PmcsuiteError(f"perf script failed: {(s.stderr.strip().splitlines() or ['?'])[-1]}")
-    tl = build_timeline(parse_perf_script(s.stdout), buffer_size)
-    bench = parse_bench_output(r.stdout)
+    faults, fault_note = fault_tracepoints()
+    if fault_note:
+        print(f"pmcsuite: note: {fault_note}", file=sys.stderr)
+    tracepoints = (*TRACEPOINTS, *faults)
+    bench_out, script = _record(perf, argv, tracepoints, timeout)
+    tl = build_timeline(parse_perf_script(script), buffer_size)
     summary = tl.summary()
     complete = summary["writer"]["bytes"] == summary["reader"]["bytes"] == total_size
-    meta = {**prov, "command": argv, "bench": bench,
-            "perf_record": " ".join(TRACEPOINTS), "complete": complete,
-            "note": "timestamps in us from the loop's first call; tracing slows the run"}
+    meta = {**prov, "command": argv, "bench": parse_bench_output(bench_out),
+            "perf_record": " ".join(tracepoints), "complete": complete,
+            "page_faults": {"tracepoints": faults, "note": fault_note or "recorded", **summary["faults"]},
+            "note": "timestamps in us from the first event shown (loop_start_us: the loop's); tracing slows the run"}
     if not complete:
         meta["warning"] = (f"perf dropped events: the trace holds {summary['writer']['bytes']} "
                            f"bytes written and {summary['reader']['bytes']} read of "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import PmcsuiteError
 from ..results.load import load, require_runs
-from . import analysis_sections, bandwidth, derived_section, findings_section, kernel_sections
+from . import analysis_sections, bandwidth, derived_section, findings_section, kernel_sections, profile_section
 from .compare_section import compare_section
 from .context import ReportContext, call_section
 from .render import render
@@ -32,7 +32,7 @@ def default_outdir(directory) -> Path:
 #: ``from pmcsuite.report import SECTIONS; SECTIONS.append(analysis_section)``.
 SECTIONS: list[SectionFunction] = [findings_section.findings_section, bandwidth.section,
                                    analysis_sections.analysis_sections, derived_section.derived_section,
-                                   kernel_sections.kernel_sections]
+                                   profile_section.profile_section, kernel_sections.kernel_sections]
 
 
 def build_report(directory, out=None, sections=None, compare_with=()) -> Path:

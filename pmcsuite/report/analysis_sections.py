@@ -218,7 +218,9 @@ def _units(meta: dict | None) -> dict:
         cat = result_catalogue(meta or {})
     except Exception:          # a broken snapshot must not stop the report: panels then say "events"
         cat = None
-    return {c: k.unit for c, k in cat.counters.items()} if cat is not None else {}
+    # a profile counter is shown as its sampled time per KiB (``explain``), not as samples
+    return {c: "ns (sampled)" if k.kind == "sample" else k.unit for c, k in cat.counters.items()} \
+        if cat is not None else {}
 
 
 def counter_caption(m, ipc: str) -> str:

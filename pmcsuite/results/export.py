@@ -29,9 +29,12 @@ from .cache import histograms_as_text
 FORMATS = ("csv", "json", "parquet")
 #: the columns of the tidy CSV (docs/import-csv.md), in order
 TIDY_COLUMNS = ["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run", "process", "iteration",
-                "warmup", "scope", "bandwidth", "loop_ns", "counter", "value", "status", "event", "unit"]
-#: run columns the tidy form carries only when the table has them (``load`` always gives them)
-_OPTIONAL_RUN_COLUMNS = ("process", "iteration")
+                "warmup", "scope", "bandwidth", "loop_ns", "profile_period_ns", "profile_lost", "counter", "value",
+                "status", "event", "unit"]
+#: run columns the tidy form carries only when the table has them (``load`` always gives them), and
+#: those of them that are whole numbers
+_OPTIONAL_RUN_COLUMNS = ("process", "iteration", "profile_period_ns", "profile_lost")
+_WHOLE_RUN_COLUMNS = ("process", "iteration", "profile_lost")
 
 
 def _events(metadata: dict) -> dict:
@@ -60,7 +63,8 @@ def tidy_table(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The result table in the tidy long form of docs/import-csv.md: one row per run x counter it
     measured (:func:`pmcsuite.results.counter_table`), and one row with an empty ``counter`` for a run
     that measured none. Each run keeps its benchmark ``process`` and its ``iteration`` in it (empty
-    where unknown), so that the analysis of the re-imported set groups runs as the original did.
+    where unknown), so that the analysis of the re-imported set groups runs as the original did, and
+    its profile's period and lost samples (empty for a run that did not sample).
     Failed runs have no bandwidth, which that form cannot hold: they are left out (:func:`tidy_runs`),
     and their number is returned too."""
     ok = tidy_runs(df)
@@ -73,7 +77,7 @@ def tidy_table(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     counted = counted.assign(event=counted["counter"].map(events), unit=counted["counter"].map(units).fillna(""))
     out = runs.merge(counted.astype({"row": "int64"}), on="row", how="left").sort_values(["row"], kind="stable")
     out["warmup"] = out["warmup"].map({True: "true", False: "false"})
-    for column in _OPTIONAL_RUN_COLUMNS:
+    for column in _WHOLE_RUN_COLUMNS:
         if column in out:
             out[column] = out[column].astype("Int64")        # whole numbers, empty where unknown
     return out[columns].reset_index(drop=True), int(len(df) - len(ok))

@@ -164,11 +164,21 @@ def _flatten(record: dict, seen: dict) -> dict:
         "other_cpu_frac": _number(busy.get("other_cpu_frac")),
         "runnable_others": _number(busy.get("runnable_others")), "shared_cpu": shared_cpu(busy),
         "write_sizes": _buckets(bench.get("write_sizes"), seen), "read_sizes": _buckets(bench.get("read_sizes"), seen),
+        **_profile_columns(record.get("profile")),
     }
     for flag in ("warmup", "ok"):
         if not isinstance(row[flag], bool):
             raise ValueError(f"'{flag}' is {row[flag]!r}, not true/false")
     return row
+
+
+def _profile_columns(profile) -> dict:
+    """A run's profile -> ``profile_period_ns`` (the sampling period in ns: a period in cycles has no
+    ns value here, NaN) and ``profile_lost`` (samples lost to full buffers, both actors)."""
+    profile = profile or {}
+    lost = profile.get("lost")
+    return {"profile_period_ns": _number(profile.get("period")) if profile.get("unit") == "ns" else None,
+            "profile_lost": sum(_number(n) for n in lost.values()) if isinstance(lost, dict) else None}
 
 
 def _empty_table() -> pd.DataFrame:

@@ -8,6 +8,11 @@ and disables them just after its last (see the header of native/ipcbench.c for t
 accounting), so the counted write() and read() calls are the benchmark's own, and counters and
 bandwidth come from the same iteration. No tool starts per run: a sweep costs little more than its
 loops.
+
+The profile's counters (kind ``sample``, spelt ``sample:EVENT:PERIOD``) are one ``--sample EVENT:PERIOD``
+argument instead: each actor samples its stacks around its loop, and each line's ``profile`` becomes the
+``profile_<category>`` counters and the run record's ``profile`` (:mod:`..profile`), kernel frames named
+with the kallsyms of the machine that ran the benchmark.
 """
 from __future__ import annotations
 
@@ -18,11 +23,48 @@ import platform as _platform
 from ...catalogue import builtin_catalogue
 from ...errors import PmcsuiteError
 from ...schema import ROLES, STATUSES, CounterValue
+from ..profile import Kallsyms, local_kallsyms, profile_counters, summarise
 from .base import flag_silent_zeros
+
+#: how the catalogue spells a sampled (profile) event for inproc: ``sample:EVENT:PERIOD``
+SAMPLE_PREFIX = "sample:"
+
+
+def split_sampled(events: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``events`` -> (the counted ones, ``-e``; the sampled ones, ``sample:EVENT:PERIOD``)."""
+    sampled = {cid: spec for cid, spec in events.items() if str(spec).startswith(SAMPLE_PREFIX)}
+    return {cid: spec for cid, spec in events.items() if cid not in sampled}, sampled
+
+
+def sample_spec(sampled: dict[str, str]) -> str | None:
+    """The sampled events -> the one ``EVENT:PERIOD`` they share (ipcbench ``--sample``), None for none."""
+    specs = list(dict.fromkeys(sampled.values()))
+    if len(specs) > 1:
+        raise PmcsuiteError(f"one benchmark process samples once, but the profile counters ask for {specs[0]} and "
+                            f"{specs[1]}: give every profile counter of a platform one spelling in the catalogue")
+    return specs[0][len(SAMPLE_PREFIX):] if specs else None
+
+
+def iteration_result(bench_line: dict, events: dict[str, str], cat=None, kallsyms: Kallsyms | None = None,
+                     os: str = "linux") -> tuple[dict, list[CounterValue]]:
+    """One ipcbench iteration -> (its line, with the run record's ``profile`` in place of ipcbench's
+    when it sampled; its CounterValues in ``events`` order) (pure). ``cat``: the sweep's catalogue
+    (units, ``never_zero``, the profile's categories; the built-in one when None); ``kallsyms``: the
+    symbols of the machine that ran it (none: every kernel frame ``[unknown]``); ``os``: whose patterns."""
+    counted, sampled = split_sampled(events)
+    values = {v.counter: v for v in counter_values(bench_line, counted, cat)} if counted else {}
+    if sampled:
+        categories = (cat if cat is not None else builtin_catalogue()).profile_categories
+        raw = bench_line.get("profile")
+        summary = None if raw is None else summarise(raw, categories, kallsyms or Kallsyms(), os)
+        values.update((v.counter, v) for v in profile_counters(summary, sampled, bench_line.get("loop_ns")))
+        bench_line = {**bench_line, "profile": summary.record if summary is not None else None}
+    return bench_line, [values[cid] for cid in events]
 
 
 def counter_values(bench_line: dict, events: dict[str, str], cat=None) -> list[CounterValue]:
-    """One ipcbench iteration's ``counters`` -> CounterValues in ``events`` order (pure).
+    """One ipcbench iteration's ``counters`` -> CounterValues in ``events`` order (pure; the profile's
+    counters are :func:`iteration_result`'s).
 
     A value is kept only when both actors counted (status ok); ``multiplexed`` (never expected in a
     planned pass) and every other status keep no value. With ``cat``, counters the catalogue marks
@@ -87,13 +129,25 @@ class InprocBackend:
     scope = "actors"
     iterations = True
 
-    def __init__(self, exe=None, system: str | None = None, runner=None, perf_events: bool | None = None):
+    def __init__(self, exe=None, system: str | None = None, runner=None, perf_events: bool | None = None,
+                 reader=None):
         self._exe = exe                  # the benchmark to probe with (default: build it)
         self.system = system or _platform.system()
-        # runner(argv, timeout) runs ipcbench elsewhere (remote.SshTarget.run; default here), and
-        # perf_events says whether that machine has /proc/sys/kernel/perf_event_paranoid
+        # runner(argv, timeout) runs ipcbench elsewhere (remote.SshTarget.run; default here),
+        # perf_events says whether that machine has /proc/sys/kernel/perf_event_paranoid, and
+        # reader(path) reads a file there (its /proc/kallsyms, once)
         self.runner = runner
         self.perf_events = perf_events
+        self.reader = reader
+        self._kallsyms: Kallsyms | None = None
+
+    def kallsyms(self) -> Kallsyms:
+        """The kernel symbols of the machine the benchmark runs on (read once)."""
+        if self.reader is None:
+            return local_kallsyms()
+        if self._kallsyms is None:
+            self._kallsyms = Kallsyms.from_text(self.reader("/proc/kallsyms"))
+        return self._kallsyms
 
     def available(self) -> tuple[bool, str]:
         if self.system == "Linux":
@@ -111,11 +165,15 @@ class InprocBackend:
 
     def run_iterations(self, events: dict[str, str], bench_argv: list[str],
                        timeout: float, cat=None) -> list[tuple[dict, list[CounterValue]]]:
-        """Run one benchmark process (its argv carries ``-n N``) counting ``events``; ``cat``: the
-        sweep's catalogue (user files included), whose units the time counters are given in."""
-        from ..benchmark import event_args, run_bench_lines
-        lines = run_bench_lines([*map(str, bench_argv), *event_args(events)], timeout, self.runner)
-        return [(line, counter_values(line, events, cat)) for line in lines]
+        """Run one benchmark process (its argv carries ``-n N``) counting (or sampling) ``events``;
+        ``cat``: the sweep's catalogue (user files included), whose units the time counters are given
+        in and whose categories the profile's samples go to. Each line's ``profile`` is the record's."""
+        from ..benchmark import event_args, run_bench_lines, sample_args
+        counted, sampled = split_sampled(events)
+        lines = run_bench_lines([*map(str, bench_argv), *event_args(counted), *sample_args(sample_spec(sampled))],
+                                timeout, self.runner)
+        symbols = self.kallsyms() if sampled else None
+        return [iteration_result(line, events, cat, symbols, self.system) for line in lines]
 
     def run(self, events: dict[str, str], bench_argv: list[str], timeout: float) -> tuple[dict, list[CounterValue]]:
         runs = self.run_iterations(events, bench_argv, timeout)
@@ -131,15 +189,19 @@ class InprocBackend:
         ok, why = self.available()
         if not ok:
             return [CounterValue(c, e, None, "", "tool_missing", reason=why) for c, e in events.items()]
-        from ..benchmark import PROBE_ARGS, build, event_args, run_bench_lines
+        from ..benchmark import PROBE_ARGS, build, event_args, run_bench_lines, sample_args
         exe = self._exe or build()
-        # each event alone: one that cannot join another's group must not hide that one's status
+        # each event alone: one that cannot join another's group must not hide that one's status;
+        # the profile's counters are one sampling event, probed once
+        counted, sampled = split_sampled(events)
+        trials = [({cid: spec}, event_args({cid: spec})) for cid, spec in counted.items()]
+        trials += [(sampled, sample_args(sample_spec(sampled)))] if sampled else []
         out = []
-        for cid, spec in events.items():
+        for trial, args in trials:
             try:
-                line = run_bench_lines([str(exe), *PROBE_ARGS, *event_args({cid: spec})], 60, self.runner)[0]
+                line = run_bench_lines([str(exe), *PROBE_ARGS, *args], 60, self.runner)[0]
             except PmcsuiteError as exc:
-                out.append(CounterValue(cid, spec, None, "", "error", reason=str(exc)))
+                out.extend(CounterValue(cid, spec, None, "", "error", reason=str(exc)) for cid, spec in trial.items())
                 continue
-            out.extend(counter_values(line, {cid: spec}))
+            out.extend(iteration_result(line, trial, os=self.system)[1])
         return out          # "ok" values stay: check() flags silent zeros with the catalogue

@@ -56,6 +56,33 @@
  * once per process rather than registering and unregistering it (an RCU grace period, tens of
  * ms) at every iteration or point; it counts nothing and is in no actor's group.
  *
+ * Sampling by the actors themselves (Linux, --sample EVENT:PERIOD; with -n, --points and -e, not
+ * with --ctl-fifo): at the start of every iteration each actor, in its own thread or process, opens
+ * one sampling event on itself (perf_event_open(attr, pid 0, cpu -1, no group): software cpu-clock
+ * (PERIOD in ns, at least 10000) or PERF_TYPE_HARDWARE cycles (PERIOD in cycles); sample_type
+ * IP|TID|CALLCHAIN, kernel and user callchains, sample_max_stack 32, exclude_hv 1, read_format
+ * PERF_FORMAT_LOST where the kernel has it (6.0+), disabled) and maps its ring buffer (1 + 128
+ * pages). Order: c_start -> ioctl(ENABLE) of the sampler -> the counters on -> t_start -> the loop
+ * -> t_end -> the counters off -> ioctl(DISABLE) of the sampler -> c_end: only the loop is
+ * sampled, and the counters see none of the sampler's system calls (their counts stay exact).
+ * After the loop the actor reads the buffer (data_head, a barrier, the records from data_tail
+ * wrapping around the buffer's end, a barrier, data_tail = data_head), splits each callchain at
+ * its PERF_CONTEXT_* markers into kernel and user IPs, leaf first (a sample without a callchain:
+ * its IP, by cpumode), counts identical (kernel, user) chains once each, unmaps and closes: every
+ * iteration is sampled on its own. Samples the full buffer could not take are counted (the
+ * event's PERF_FORMAT_LOST count, plus any PERF_RECORD_LOST; before Linux 6.0, when the buffer
+ * was found full, estimated as the event's count / PERIOD less the samples read), never hidden.
+ * Each JSON line then carries
+ *   "profile": {"event": "cpu-clock"|"cycles", "period": P, "unit": "ns"|"cycles", "status": "ok",
+ *               "writer": {"samples": S, "lost": L, "stacks": [{"n": N, "k": [IP, ...], "u": [IP, ...]},
+ *               ...]}, "reader": {...}}
+ * with IPs as lowercase hex strings without 0x (JSON numbers lose precision above 2^53), stacks
+ * most frequent first, "samples" = the sum of their "n". When an actor could not sample (no
+ * perf_event_open, EACCES under kernel.perf_event_paranoid, no PMU for cycles, the buffer's mmap
+ * over the locked-memory limit) the profile has no "writer"/"reader" but the worst actor's
+ * "status" ("not_supported", "permission_denied" or "error") and a one-line "reason", never zero
+ * samples. FreeBSD: "not_supported" (the kernel profile there comes from DTrace).
+ *
  * Counting with libpmc (FreeBSD, built with -DWITH_LIBPMC, "counting": "process"), the way the
  * 2020+ L41 ipc-benchmark does it: pmc_init() once, per event pmc_allocate(spec, PMC_MODE_TC, ...,
  * PMC_CPU_ANY) and pmc_attach(id, 0) to this process (process-virtual: both threads, user and
@@ -265,6 +292,50 @@ struct ev_result {
     uint64_t value, enabled, running;
 };
 
+/* ------------------------------------------------------------------ sampling (--sample EVENT:PERIOD) */
+
+enum sample_event { SE_CPU_CLOCK, SE_CYCLES, SE_COUNT };
+static const char *const sample_event_names[SE_COUNT] = {"cpu-clock", "cycles"};
+static const char *const sample_units[SE_COUNT] = {"ns", "cycles"};
+static const uint64_t sample_min_period[SE_COUNT] = {10000, 1000}; /* cpu-clock: the kernel's hrtimer floor */
+#define SAMPLE_MAX_PERIOD 1000000000000ull /* 10^12: 1000 s of cpu-clock */
+#define SAMPLE_DATA_PAGES 128              /* each actor's ring buffer: 1 header page + these */
+#define SAMPLE_MAX_STACK 32                /* callchain IPs per sample, kernel and user together */
+#define SAMPLE_MIN_RECORD 32               /* the smallest PERF_RECORD_SAMPLE: header, ip, pid/tid, nr */
+#define SAMPLE_FULL_MARGIN 4096           /* a buffer with less room left may have dropped a sample */
+#define FORMAT_LOST (1u << 4)              /* PERF_FORMAT_LOST (Linux 6.0+), spelled out for older headers */
+
+/* --sample: what each actor samples; data_size, max_stacks and pool_size are set in main. */
+static struct {
+    int on;
+    enum sample_event event;
+    uint64_t period;
+    size_t data_size;   /* bytes of an actor's ring buffer's data area */
+    size_t max_stacks;  /* distinct stacks one buffer can hold: data_size / SAMPLE_MIN_RECORD */
+    size_t pool_size;   /* IPs one buffer can hold: data_size / 8 */
+} smp;
+
+/* Samples with one (kernel, user) chain: pool[at .. at+nk) are its kernel IPs, pool[at+nk ..
+ * at+nk+nu) its user IPs, leaf first. */
+struct stack_entry {
+    uint64_t n;
+    uint32_t at;
+    uint16_t nk, nu;
+};
+
+/* What one actor's sampling gave. stacks and pool point into the shared profile area (2proc
+ * children fill them); nstacks/npool entries are in use. */
+struct sample_result {
+    int status;             /* enum ev_status */
+    int err;                /* errno of the failure, 0 if none */
+    int stage;              /* where it failed: 0 open, 1 mmap, 2 enable, 3 the buffer, 4 read */
+    uint64_t samples, lost;
+    uint32_t nstacks, npool;
+    int lost_known;         /* the kernel counts the samples it could not write (PERF_FORMAT_LOST) */
+    struct stack_entry *stacks;
+    uint64_t *pool;
+};
+
 /* ------------------------------------------------------------------ shared results */
 
 enum role { WRITER = 0, READER = 1 };
@@ -288,6 +359,9 @@ struct actor {
     int leader[MAX_EVENTS];
     int perf_fd[MAX_EVENTS];
     struct ev_result ev[MAX_EVENTS];
+    int sample_fd;          /* --sample: its sampling event, -1 when none is open */
+    void *sample_map;       /* the event's ring buffer (1 + SAMPLE_DATA_PAGES pages), NULL when none */
+    struct sample_result prof;
 };
 
 struct shared {
@@ -1075,6 +1149,308 @@ static void counters_read(struct actor *a)
 }
 
 
+/* ------------------------------------------------------------------ sampling in the actors */
+
+#if HAVE_PERF
+static unsigned char *profile_area; /* MAP_SHARED: each actor's stacks and IPs (sample_area_size each) */
+
+static size_t sample_area_size(void)
+{
+    return smp.max_stacks * sizeof(struct stack_entry) + smp.pool_size * sizeof(uint64_t);
+}
+
+static size_t page_size(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    return page > 0 ? (size_t)page : 4096;
+}
+
+/* Open the sampling event, falling back for older kernels: without PERF_FORMAT_LOST (before
+ * Linux 6.0: EINVAL) and without sample_max_stack (before 4.8: E2BIG; EOVERFLOW where
+ * kernel.perf_event_max_stack is below 32: the kernel's own limit then applies). */
+static int open_sampler(struct perf_event_attr *attr)
+{
+    for (;;) {
+        int fd = (int)syscall(SYS_perf_event_open, attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        if (errno == EINVAL && attr->read_format) {
+            attr->read_format = 0;
+            continue;
+        }
+        if ((errno == E2BIG || errno == EOVERFLOW) && attr->sample_max_stack) {
+            attr->sample_max_stack = 0;
+            continue;
+        }
+        return -1;
+    }
+}
+#endif
+
+/* --sample: before the ready handshake, open the actor's sampling event (disabled; this thread
+ * only, user and kernel, IP, TID and callchain) and map its ring buffer. A failure is kept in
+ * a->prof (status, errno, stage) and reported in the profile, never fatal. */
+static void sample_open(struct actor *a)
+{
+#if HAVE_PERF
+    struct sample_result *r = &a->prof;
+    struct perf_event_attr attr;
+    void *map;
+    if (!smp.on)
+        return;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = smp.event == SE_CYCLES ? PERF_TYPE_HARDWARE : PERF_TYPE_SOFTWARE;
+    attr.config = smp.event == SE_CYCLES ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK;
+    attr.sample_period = smp.period;
+    attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_CALLCHAIN;
+    attr.read_format = FORMAT_LOST;
+    attr.disabled = 1;
+    attr.inherit = 0;
+    attr.exclude_kernel = 0;
+    attr.exclude_hv = 1;
+    attr.exclude_callchain_kernel = 0;
+    attr.exclude_callchain_user = 0;
+    attr.sample_max_stack = SAMPLE_MAX_STACK;
+    a->sample_fd = open_sampler(&attr);
+    if (a->sample_fd < 0) {
+        r->err = errno;
+        r->status = status_of_errno(errno);
+        return;
+    }
+    r->lost_known = (attr.read_format & FORMAT_LOST) != 0;
+    map = mmap(NULL, page_size() + smp.data_size, PROT_READ | PROT_WRITE, MAP_SHARED, a->sample_fd, 0);
+    if (map == MAP_FAILED) {
+        r->err = errno;
+        r->stage = 1;
+        r->status = status_of_errno(errno);
+        return;
+    }
+    a->sample_map = map;
+#else
+    (void)a;
+#endif
+}
+
+/* Switch sampling on just before the counters (and off just after them), so that the counters
+ * see none of its system calls. No system call without --sample. */
+static inline void sample_on(struct actor *a)
+{
+#if HAVE_PERF
+    if (a->sample_map && ioctl(a->sample_fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+        a->prof.err = errno;
+        a->prof.stage = 2;
+        a->prof.status = ST_ERROR;
+    }
+#else
+    (void)a;
+#endif
+}
+
+static inline void sample_off(struct actor *a)
+{
+#if HAVE_PERF
+    if (a->sample_map)
+        ioctl(a->sample_fd, PERF_EVENT_IOC_DISABLE, 0);
+#else
+    (void)a;
+#endif
+}
+
+#if HAVE_PERF
+/* The open-addressing index over an actor's stacks while its buffer is read: slot holds a
+ * stack's index + 1, 0 when empty; it has at least twice as many slots as stacks can exist. */
+struct stack_index {
+    struct sample_result *r;
+    uint32_t *slot;
+    size_t mask;
+};
+
+static uint64_t chain_hash(const uint64_t *ips, size_t n, size_t nk)
+{
+    uint64_t h = 1469598103934665603ull ^ nk;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ ips[i]) * 1099511628211ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+/* Which frames follow a context marker: 1 kernel, 2 user, 0 neither (hypervisor, guest). */
+static int context_kind(uint64_t marker)
+{
+    return marker == (uint64_t)PERF_CONTEXT_KERNEL ? 1 : marker == (uint64_t)PERF_CONTEXT_USER ? 2 : 0;
+}
+
+/* The context of the frames before any marker (and of the sample's IP): the record's cpumode. */
+static uint64_t context_of_misc(unsigned misc)
+{
+    switch (misc & PERF_RECORD_MISC_CPUMODE_MASK) {
+    case PERF_RECORD_MISC_KERNEL: return (uint64_t)PERF_CONTEXT_KERNEL;
+    case PERF_RECORD_MISC_USER: return (uint64_t)PERF_CONTEXT_USER;
+    default: return 0;
+    }
+}
+
+/* Add one PERF_RECORD_SAMPLE (w: its words after the header: ip, pid/tid, nr, nr IPs; misc: the
+ * header's) to the actor's stacks: its kernel IPs then its user IPs, leaf first, context markers
+ * removed (no callchain: the sample's IP, placed by cpumode); an identical (k, u) chain counts
+ * once more. 0, or -1 when the record is malformed or the table is full (neither happens with a
+ * well-formed buffer: every IP kept came from 8 bytes of it). */
+static int add_sample(struct stack_index *t, const uint64_t *w, size_t words, unsigned misc)
+{
+    struct sample_result *r = t->r;
+    uint64_t *chain = r->pool + r->npool, nr;
+    const uint64_t *ips;
+    size_t room = smp.pool_size - r->npool, n, nk = 0, nu = 0, i;
+    struct stack_entry *e;
+    if (words < 3 || (nr = w[2]) > words - 3)
+        return -1;
+    ips = nr ? w + 3 : w;
+    n = nr ? (size_t)nr : 1;
+    for (int kind = 1; kind <= 2; kind++) {
+        uint64_t context = context_of_misc(misc);
+        for (i = 0; i < n; i++) {
+            if (ips[i] >= (uint64_t)PERF_CONTEXT_MAX) {
+                context = ips[i];
+                continue;
+            }
+            if (context_kind(context) != kind)
+                continue;
+            if (nk + nu == room)
+                return -1;
+            chain[nk + nu] = ips[i];
+            *(kind == 1 ? &nk : &nu) += 1;
+        }
+    }
+    for (i = chain_hash(chain, nk + nu, nk) & t->mask; t->slot[i]; i = (i + 1) & t->mask) {
+        e = &r->stacks[t->slot[i] - 1];
+        if (e->nk == nk && e->nu == nu && memcmp(r->pool + e->at, chain, (nk + nu) * sizeof *chain) == 0) {
+            e->n++;
+            return 0;
+        }
+    }
+    if (r->nstacks == smp.max_stacks || nk > UINT16_MAX || nu > UINT16_MAX)
+        return -1;
+    e = &r->stacks[r->nstacks++];
+    e->n = 1;
+    e->at = r->npool;
+    e->nk = (uint16_t)nk;
+    e->nu = (uint16_t)nu;
+    r->npool += (uint32_t)(nk + nu);
+    t->slot[i] = r->nstacks;
+    return 0;
+}
+
+/* Copy len bytes at offset off of the ring buffer's data area (size bytes), wrapping around its end. */
+static void ring_copy(const unsigned char *data, size_t size, uint64_t off, void *out, size_t len)
+{
+    size_t at = (size_t)(off % size), first = size - at < len ? size - at : len;
+    memcpy(out, data + at, first);
+    memcpy((unsigned char *)out + first, data, len - first);
+}
+
+/* Read every record between data_tail and data_head: samples into the stacks, PERF_RECORD_LOST
+ * counts into *record_lost, the bytes they took into *used; then give the space back
+ * (data_tail = data_head). Returns 0, or -1
+ * on a malformed record. Runs after the event was disabled in this thread, so no sample is
+ * being written; the barriers are perf's protocol all the same (read data_head, then the data;
+ * finish reading, then write data_tail). */
+static int drain_ring(struct actor *a, uint64_t *record_lost, uint64_t *used)
+{
+    volatile struct perf_event_mmap_page *pc = a->sample_map;
+    const unsigned char *data = (const unsigned char *)a->sample_map + page_size();
+    uint64_t head = pc->data_head, tail, *rec;
+    struct stack_index t;
+    int rc = 0;
+    __sync_synchronize();
+    tail = pc->data_tail;
+    *used = head - tail;
+    t.r = &a->prof;
+    for (t.mask = 1; t.mask < 2 * smp.max_stacks; t.mask <<= 1)
+        ;
+    t.slot = calloc(t.mask, sizeof *t.slot);
+    t.mask--;
+    rec = malloc(1 << 16); /* header.size is a u16 */
+    if (!t.slot || !rec)
+        runtime_error(ENOMEM, "cannot read the sample buffer");
+    if (head - tail > smp.data_size)
+        rc = -1;
+    while (rc == 0 && head - tail >= sizeof(struct perf_event_header)) {
+        struct perf_event_header h;
+        ring_copy(data, smp.data_size, tail, &h, sizeof h);
+        if (h.size < sizeof h || h.size % 8 || h.size > head - tail) {
+            rc = -1;
+            break;
+        }
+        ring_copy(data, smp.data_size, tail, rec, h.size);
+        if (h.type == PERF_RECORD_SAMPLE) {
+            rc = add_sample(&t, rec + 1, h.size / 8 - 1, h.misc);
+            a->prof.samples += rc == 0;
+        } else if (h.type == PERF_RECORD_LOST && h.size >= 24) {
+            *record_lost += rec[2]; /* header, id, lost */
+        }
+        tail += h.size;
+    }
+    __sync_synchronize();
+    pc->data_tail = head;
+    free(rec);
+    free(t.slot);
+    return rc;
+}
+
+static int by_count_descending(const void *x, const void *y)
+{
+    const struct stack_entry *a = x, *b = y;
+    return a->n < b->n ? 1 : a->n > b->n ? -1 : 0;
+}
+#endif
+
+/* --sample, after the loop: read the actor's ring buffer into its stacks (most frequent first),
+ * take the kernel's count of samples it could not write (the buffer full), unmap and close.
+ * Lost samples come from PERF_FORMAT_LOST (Linux 6.0+; read only after the loop, the buffer
+ * never frees space during it, so the kernel has no chance to write a PERF_RECORD_LOST) plus any
+ * PERF_RECORD_LOST; before 6.0 a buffer found full gives an estimate: the event's count / period
+ * less the samples read. */
+static void sample_read(struct actor *a)
+{
+#if HAVE_PERF
+    struct sample_result *r = &a->prof;
+    uint64_t record_lost = 0, used = 0, v[2] = {0, 0};
+    size_t want = r->lost_known ? 2 : 1;
+    if (!a->sample_map) {
+        if (a->sample_fd >= 0)
+            close(a->sample_fd);
+        a->sample_fd = -1;
+        return;
+    }
+    if (r->status == ST_OK) {
+        if (drain_ring(a, &record_lost, &used) != 0) {
+            r->status = ST_ERROR;
+            r->stage = 3;
+        } else if (read(a->sample_fd, v, want * sizeof v[0]) != (ssize_t)(want * sizeof v[0])) {
+            r->err = errno;
+            r->status = ST_ERROR;
+            r->stage = 4;
+        } else {
+            r->lost = r->lost_known ? v[1] : 0;
+            if (record_lost > r->lost)
+                r->lost = record_lost;
+            if (!r->lost_known && used + SAMPLE_FULL_MARGIN > smp.data_size && v[0] / smp.period > r->samples)
+                r->lost = v[0] / smp.period - r->samples;
+            qsort(r->stacks, r->nstacks, sizeof *r->stacks, by_count_descending);
+        }
+    }
+    munmap(a->sample_map, page_size() + smp.data_size);
+    close(a->sample_fd);
+    a->sample_map = NULL;
+    a->sample_fd = -1;
+#else
+    (void)a;
+#endif
+}
+
+
 static void writer_loop(struct actor *a, const unsigned char *buf)
 {
     const size_t B = cfg.buffer;
@@ -1082,6 +1458,7 @@ static void writer_loop(struct actor *a, const unsigned char *buf)
     uint64_t sent = 0, calls = 0;
 
     a->c_start = cpu_ns();
+    sample_on(a);
     counters_on(a);
     a->t_start = now_ns();
     while (sent < total) {
@@ -1103,6 +1480,7 @@ static void writer_loop(struct actor *a, const unsigned char *buf)
     }
     a->t_end = now_ns();
     counters_off(a);
+    sample_off(a);
     a->c_end = cpu_ns();
     a->calls = calls;
     a->bytes = sent;
@@ -1122,6 +1500,7 @@ static void reader_loop(struct actor *a, unsigned char *buf)
     uint64_t recvd = 0, calls = 0, bad = 0;
 
     a->c_start = cpu_ns();
+    sample_on(a);
     counters_on(a);
     a->t_start = now_ns();
     while (recvd < total) {
@@ -1145,6 +1524,7 @@ static void reader_loop(struct actor *a, unsigned char *buf)
     }
     a->t_end = now_ns();
     counters_off(a);
+    sample_off(a);
     a->c_end = cpu_ns();
     a->calls = calls;
     a->bytes = recvd;
@@ -1190,6 +1570,7 @@ static void *actor_main(void *arg)
     if (!buf) /* 2proc: each child its own, of the current point's size */
         buf = actor_buffer(a->role, cfg.buffer);
     counters_open(a);
+    sample_open(a);
 
     write_all(ready_pipe[1], &c, 1, "the ready handshake");
     if (!read_all(go_pipe[0], &c, 1, "the go handshake"))
@@ -1204,6 +1585,7 @@ static void *actor_main(void *arg)
     a->cpu_end = current_cpu();
     getrusage(RUSAGE_ACTOR, &r1);
     counters_read(a);
+    sample_read(a);
 
     a->minflt = r1.ru_minflt - r0.ru_minflt;
     a->majflt = r1.ru_majflt - r0.ru_majflt;
@@ -1313,9 +1695,10 @@ static void perf_command(const char *cmd)
 static void usage(void)
 {
     printf("usage: ipcbench [-i pipe|pipe-s|local|local-s|tcp|tcp-s] [-a 2thread|2proc] [-b SIZE] [-t TOTAL]\n"
-           "                [-p same|split|any] [-c CPU[,CPU]] [-f] [-n N] [-e ID=SPEC]...\n"
+           "                [-p same|split|any] [-c CPU[,CPU]] [-f] [-n N] [-e ID=SPEC]... [--sample EVENT:PERIOD]\n"
            "                [--ctl-fifo CTL --ack-fifo ACK]\n"
            "       ipcbench --points IPC:SIZE:N[,IPC:SIZE:N]... [-a ...] [-t TOTAL] [-p ...] [-c ...] [-f] [-e ...]\n"
+           "                [--sample ...]\n"
            "  -i  IPC object (default pipe); pipe-s resizes the pipe to the buffer size (Linux)\n"
            "  -a  two threads or two processes (default 2thread)\n"
            "  -b  bytes per write()/read() (default 128K); sizes: 65536, 64K, 1M, 1G\n"
@@ -1329,6 +1712,9 @@ static void usage(void)
            "      syscalls:sys_enter_write; FreeBSD with libpmc: a pmcstat event name)\n"
            "  --points  run several points in a row in this process (instead of -i, -b and -n): IPC mode,\n"
            "      buffer size (dividing -t) and iterations of each, e.g. --points pipe:4K:4,local:1M:4 (up to 4096)\n"
+           "  --sample EVENT:PERIOD  sample each actor's kernel and user call stacks over its loop (Linux\n"
+           "      perf_event_open; in \"profile\"): cpu-clock:NS (e.g. cpu-clock:100000, 10 kHz) or\n"
+           "      cycles:N (the PMU's cycles); not with --ctl-fifo; FreeBSD: not supported (use DTrace)\n"
            "  --ctl-fifo/--ack-fifo  perf stat --delay=-1 --control fifo:CTL,ACK: count the loop only\n"
            "  --load  sample the machine's CPU time (busy/idle) and runnable tasks just before and after each\n"
            "      iteration's actors, in \"machine\" (for a harness that cannot watch the machine itself)\n"
@@ -1426,6 +1812,33 @@ static void parse_points(const char *list)
     }
 }
 
+/* Parse --sample EVENT:PERIOD into smp; a usage error unless EVENT is cpu-clock or cycles and
+ * PERIOD a decimal number within that event's range (cpu-clock: at least 10000 ns, the kernel's
+ * hrtimer floor, below which it would silently sample more slowly than asked). */
+static void parse_sample(const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    unsigned long long period = 0;
+    int ev = -1;
+    char *end;
+    for (int i = 0; colon && i < SE_COUNT; i++)
+        if (strlen(sample_event_names[i]) == (size_t)(colon - arg) &&
+            strncmp(arg, sample_event_names[i], (size_t)(colon - arg)) == 0)
+            ev = i;
+    if (ev >= 0 && isdigit((unsigned char)colon[1])) {
+        errno = 0;
+        period = strtoull(colon + 1, &end, 10);
+        if (errno || *end != '\0')
+            period = 0;
+    }
+    if (ev < 0 || period < sample_min_period[ev] || period > SAMPLE_MAX_PERIOD)
+        usage_error("invalid --sample '%.200s': write EVENT:PERIOD, EVENT cpu-clock (PERIOD in ns, 10000 to "
+                    "10^12) or cycles (PERIOD in cycles, 1000 to 10^12), e.g. --sample cpu-clock:100000", arg);
+    smp.on = 1;
+    smp.event = (enum sample_event)ev;
+    smp.period = period;
+}
+
 static void parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1435,6 +1848,7 @@ static void parse_args(int argc, char **argv)
         {"iterations", required_argument, NULL, 'n'},
         {"event", required_argument, NULL, 'e'},
         {"load", no_argument, NULL, 'L'},
+        {"sample", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1495,6 +1909,9 @@ static void parse_args(int argc, char **argv)
         case 'L':
             cfg.load = 1;
             break;
+        case 'S':
+            parse_sample(optarg);
+            break;
         case 'A':
             cfg.ack_fifo = optarg;
             break;
@@ -1536,6 +1953,9 @@ static void parse_args(int argc, char **argv)
         usage_error("--ctl-fifo and --ack-fifo go together: give both or neither");
     if (cfg.ctl_fifo && cfg.nevents)
         usage_error("-e and --ctl-fifo exclude each other: count with -e (in the actors) or under perf stat, not both");
+    if (cfg.ctl_fifo && smp.on)
+        usage_error("--sample and --ctl-fifo exclude each other: the actors' sampling ioctls would fall in perf's "
+                    "counting window");
     if (cfg.ctl_fifo && total_iterations > 1)
         usage_error("--ctl-fifo needs -n 1: perf stat would sum the counts of all %ld iterations", total_iterations);
 #if !defined(__linux__)
@@ -1611,6 +2031,24 @@ static void print_str(const char *str)
     putchar('"');
 }
 
+#if !HAVE_LIBPMC
+/* "WHAT failed: ERROR: kernel.perf_event_paranoid is N: run as root or lower it (...)". */
+static void permission_reason(const char *what, int err, char *out, size_t len)
+{
+#if defined(__linux__)
+    long paranoid = read_long_file("/proc/sys/kernel/perf_event_paranoid", -99);
+#else
+    long paranoid = -99;
+#endif
+    if (paranoid == -99)
+        snprintf(out, len, "%s failed: %s: kernel.perf_event_paranoid (unreadable) forbids it: "
+                 "run as root or lower it", what, strerror(err));
+    else
+        snprintf(out, len, "%s failed: %s: kernel.perf_event_paranoid is %ld: run as root or lower it "
+                 "(sysctl kernel.perf_event_paranoid=-1)", what, strerror(err), paranoid);
+}
+#endif
+
 /* Why one counter of one actor (or of the process) did not count; "" when it did. */
 static void reason_of(const struct event_def *ev, const struct ev_result *e, char *out, size_t len)
 {
@@ -1649,17 +2087,7 @@ static void reason_of(const struct event_def *ev, const struct ev_result *e, cha
     {
         const char *what = e->stage == 1 ? "read of the counter" : "perf_event_open";
         if (e->status == ST_PERMISSION) {
-#if defined(__linux__)
-            long paranoid = read_long_file("/proc/sys/kernel/perf_event_paranoid", -99);
-#else
-            long paranoid = -99;
-#endif
-            if (paranoid == -99)
-                snprintf(out, len, "%s failed: %s: kernel.perf_event_paranoid (unreadable) forbids it: "
-                         "run as root or lower it", what, strerror(e->err));
-            else
-                snprintf(out, len, "%s failed: %s: kernel.perf_event_paranoid is %ld: run as root or lower it "
-                         "(sysctl kernel.perf_event_paranoid=-1)", what, strerror(e->err), paranoid);
+            permission_reason(what, e->err, out, len);
         } else if (e->status == ST_NOT_SUPPORTED) {
             snprintf(out, len, "%s failed: %s: this kernel or CPU does not support the event", what,
                      strerror(e->err));
@@ -1734,6 +2162,112 @@ static void print_counters(void)
 #endif
         printf("}");
     }
+    printf("}");
+}
+
+/* Why one actor's sampling gave no profile ("" when it did). */
+static void profile_reason(const struct sample_result *r, char *out, size_t len)
+{
+    const char *name = sample_event_names[smp.event];
+    char what[128];
+    out[0] = '\0';
+    if (r->status == ST_OK)
+        return;
+#if HAVE_PERF
+    switch (r->stage) {
+    case 0:
+        snprintf(what, sizeof what, "perf_event_open of the %s sampling event", name);
+        if (r->status == ST_PERMISSION)
+            permission_reason(what, r->err, out, len);
+        else if (r->status == ST_NOT_SUPPORTED && smp.event == SE_CYCLES)
+            snprintf(out, len, "%s failed: %s: no hardware PMU that samples cycles here (a VM without a virtual "
+                     "PMU, or a PMU without overflow interrupts): sample cpu-clock instead", what, strerror(r->err));
+        else if (r->status == ST_NOT_SUPPORTED)
+            snprintf(out, len, "%s failed: %s: this kernel cannot sample it with callchains", what,
+                     strerror(r->err));
+        else
+            snprintf(out, len, "%s failed: %s", what, strerror(r->err));
+        break;
+    case 1:
+        if (r->status == ST_PERMISSION)
+            snprintf(out, len, "mmap of the %d-page sample buffer failed: %s: over kernel.perf_event_mlock_kb and "
+                     "RLIMIT_MEMLOCK: run as root or raise kernel.perf_event_mlock_kb", 1 + SAMPLE_DATA_PAGES,
+                     strerror(r->err));
+        else
+            snprintf(out, len, "mmap of the %d-page sample buffer failed: %s", 1 + SAMPLE_DATA_PAGES,
+                     strerror(r->err));
+        break;
+    case 2:
+        snprintf(out, len, "ioctl(PERF_EVENT_IOC_ENABLE) of the %s sampling event failed: %s", name,
+                 strerror(r->err));
+        break;
+    case 3:
+        snprintf(out, len, "the sample buffer holds a malformed record: no profile");
+        break;
+    default:
+        snprintf(out, len, "read of the %s sampling event failed: %s", name, strerror(r->err));
+    }
+#else
+    (void)what;
+    (void)name;
+    snprintf(out, len, "sampling in ipcbench needs Linux perf_event_open: on FreeBSD the kernel profile comes "
+             "from DTrace (profile-997 with stack())");
+#endif
+}
+
+/* IPs as a JSON list of lowercase hex strings without 0x (JSON numbers lose precision above 2^53). */
+static void print_ips(const uint64_t *ips, int n)
+{
+    printf("[");
+    for (int i = 0; i < n; i++)
+        printf("%s\"%llx\"", i ? ", " : "", (unsigned long long)ips[i]);
+    printf("]");
+}
+
+/* One actor's profile: {"samples", "lost", "stacks": [{"n", "k": [kernel IPs], "u": [user IPs]}, ...]}. */
+static void print_actor_profile(const struct sample_result *r)
+{
+    printf("{\"samples\": %llu, \"lost\": %llu, \"stacks\": [", (unsigned long long)r->samples,
+           (unsigned long long)r->lost);
+    for (uint32_t i = 0; i < r->nstacks; i++) {
+        const struct stack_entry *e = &r->stacks[i];
+        printf("%s{\"n\": %llu, \"k\": ", i ? ", " : "", (unsigned long long)e->n);
+        print_ips(r->pool + e->at, e->nk);
+        printf(", \"u\": ");
+        print_ips(r->pool + e->at + e->nk, e->nu);
+        printf("}");
+    }
+    printf("]}");
+}
+
+/* "profile": {"event", "period", "unit", "status", then "writer"/"reader" when ok, else "reason"}:
+ * the worst actor's status, its reason prefixed with its role when the actors differ. */
+static void print_profile(void)
+{
+    static const struct sample_result none = {ST_NOT_SUPPORTED, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
+    const struct sample_result *w = HAVE_PERF ? &shared->actor[WRITER].prof : &none;
+    const struct sample_result *r = HAVE_PERF ? &shared->actor[READER].prof : &none;
+    const struct sample_result *worst = r->status > w->status ? r : w;
+    char reason[512], other[512];
+    printf("{\"event\": \"%s\", \"period\": %llu, \"unit\": \"%s\", \"status\": \"%s\"",
+           sample_event_names[smp.event], (unsigned long long)smp.period, sample_units[smp.event],
+           status_names[worst->status]);
+    if (worst->status == ST_OK) {
+        printf(", \"writer\": ");
+        print_actor_profile(w);
+        printf(", \"reader\": ");
+        print_actor_profile(r);
+        printf("}");
+        return;
+    }
+    profile_reason(worst, reason, sizeof reason);
+    profile_reason(worst == w ? r : w, other, sizeof other);
+    if (strcmp(other, reason) != 0) {
+        snprintf(other, sizeof other, "%s: %.500s", worst == w ? "writer" : "reader", reason);
+        memcpy(reason, other, sizeof reason);
+    }
+    printf(", \"reason\": ");
+    print_str(reason);
     printf("}");
 }
 
@@ -1875,6 +2409,10 @@ static void print_json(const struct buffers *b, int point, long iteration)
     }
     printf("\"counting\": \"%s\", \"counters\": ", counting_name());
     print_counters();
+    if (smp.on) {
+        printf(", \"profile\": ");
+        print_profile();
+    }
     printf(", \"bytes_ok\": %s}\n", bytes_ok ? "true" : "false");
     if (fflush(stdout) != 0)
         runtime_error(errno, "cannot write the result to stdout");
@@ -1988,6 +2526,14 @@ static void run_iteration(const int pins[2], unsigned char *const bufs_once[2], 
         a->pin = pins[i];
         a->cpu_start = a->cpu_end = -1;
         a->buf = bufs_once[i];
+        a->sample_fd = -1;
+#if HAVE_PERF
+        if (smp.on) {
+            unsigned char *area = profile_area + (size_t)i * sample_area_size();
+            a->prof.stacks = (struct stack_entry *)area;
+            a->prof.pool = (uint64_t *)(area + smp.max_stacks * sizeof(struct stack_entry));
+        }
+#endif
     }
     if (cfg.load)
         sample_load(&load_before);
@@ -2062,6 +2608,16 @@ int main(int argc, char **argv)
         runtime_error(errno, "mmap of the shared result area failed");
     }
     memset(shared, 0, sizeof *shared);
+#if HAVE_PERF
+    if (smp.on) { /* each actor's stacks and IPs, shared so that 2proc children can fill them */
+        smp.data_size = SAMPLE_DATA_PAGES * page_size();
+        smp.max_stacks = smp.data_size / SAMPLE_MIN_RECORD;
+        smp.pool_size = smp.data_size / sizeof(uint64_t);
+        profile_area = mmap(NULL, 2 * sample_area_size(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (profile_area == MAP_FAILED)
+            runtime_error(errno, "mmap of the shared profile area failed");
+    }
+#endif
     if (cfg.actors == ACT_2THREAD) { /* once per process, at the largest size: shared by all iterations */
         bufs_once[WRITER] = actor_buffer(WRITER, max_buffer);
         bufs_once[READER] = actor_buffer(READER, max_buffer);

@@ -5,6 +5,9 @@ Long form: one row per run x counter (a run without counters is one row with an 
 total_size, variant, run) and must agree on bandwidth/loop_ns/warmup/scope/process/iteration.
 Every value is validated; the first problem raises ``PmcsuiteError("FILE:LINE: ...")``.
 
+``profile_period_ns`` and ``profile_lost`` (optional) are a sampled run's profile: its period in ns and
+the samples it lost (the run's ``profile``, without its stacks).
+
 ``process`` (optional) is the benchmark process a run came from, one number over the whole file
 (``collect`` numbers its processes over the sweep, and ``export`` writes them): the analysis takes
 the runs with one number to share that process's conditions. A run without one is its own process
@@ -25,8 +28,8 @@ from ...schema import PLACEMENTS, SCOPES, STATUSES, STORED_ACTORS, RunRecord, re
 from .base import base_metadata, file_sha256, load_catalogue_or_none, write_result
 
 REQUIRED = ("ipc", "actors", "buffer_size", "total_size", "run", "variant")
-OPTIONAL = ("bandwidth", "loop_ns", "placement", "warmup", "scope", "process", "iteration", "counter", "value",
-            "status", "event", "unit")
+OPTIONAL = ("bandwidth", "loop_ns", "placement", "warmup", "scope", "process", "iteration", "profile_period_ns",
+            "profile_lost", "counter", "value", "status", "event", "unit")
 RUN_KEY = ("ipc", "actors", "placement", "buffer_size", "total_size", "variant", "run")
 #: the scopes a CSV row may name (an empty cell: nothing counted)
 NAMED_SCOPES = tuple(s for s in SCOPES if s)
@@ -172,7 +175,8 @@ def parse_tidy_rows(rows, known_counters=None) -> list[RunRecord]:
         run_fields = {"bandwidth": bandwidth, "loop_ns": round(loop_ns), "warmup": row.flag("warmup"),
                       "scope": row.text("scope", allowed=NAMED_SCOPES, required=False),
                       "process": row.whole("process", required=False),
-                      "iteration": row.whole("iteration", required=False)}
+                      "iteration": row.whole("iteration", required=False),
+                      "profile": _profile(row)}
         if run_fields["iteration"] is not None and run_fields["process"] is None:
             row.fail("an iteration without a process: fill in the process column (or leave both empty)")
         key = tuple(key_values[k] for k in RUN_KEY)
@@ -186,7 +190,8 @@ def parse_tidy_rows(rows, known_counters=None) -> list[RunRecord]:
                    "bench": {"tool": "tidy-csv", "ipc": key_values["ipc"], "actors": key_values["actors"],
                              "placement": key_values["placement"], "buffer_size": key_values["buffer_size"],
                              "total_size": total, "loop_ns": run_fields["loop_ns"], "bandwidth": bandwidth},
-                   "counters": {}, "busy": None, "warnings": [], "_fields": run_fields, "_line": row.line}
+                   "counters": {}, "busy": None, "warnings": [], "profile": run_fields["profile"],
+                   "_fields": run_fields, "_line": row.line}
             runs[key] = rec
         elif rec["_fields"] != run_fields:
             differing = next(k for k in run_fields if rec["_fields"][k] != run_fields[k])
@@ -195,6 +200,16 @@ def parse_tidy_rows(rows, known_counters=None) -> list[RunRecord]:
     for rec in runs.values():
         del rec["_fields"], rec["_line"]
     return [RunRecord(**rec) for rec in runs.values()]
+
+
+def _profile(row) -> dict | None:
+    """A run's ``profile`` from its period (ns) and lost samples (both actors: ``all``); None without one."""
+    period, lost = row.number("profile_period_ns"), row.whole("profile_lost", required=False)
+    if period is None:
+        if lost is not None:
+            row.fail("profile_lost without profile_period_ns: a run that sampled has a period")
+        return None
+    return {"period": period, "unit": "ns", **({"lost": {"all": lost}} if lost is not None else {})}
 
 
 def _check_iteration(row, key, fields, seen):
