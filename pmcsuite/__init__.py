@@ -23,7 +23,7 @@ _API = {
     "build_report": "report",
     "import_l41": "results.importers.l41", "import_csv": "results.importers.tidy_csv",
     "overhead": "analysis.overhead", "explain": "analysis.explain", "compare": "analysis.compare",
-    "fit_model": "analysis.model",
+    "fit_model": "analysis.model", "profile": "analysis.profile",
     "trace": "collect.trace",
     "PmcsuiteError": "errors",
 }
@@ -31,7 +31,7 @@ _API = {
 # sorted(_API) + ["__version__", "collect"], written out so that tools can read it
 __all__ = [
     "PmcsuiteError", "bench", "build_report", "check", "compare", "derived_metrics", "explain", "export",
-    "fit_model", "import_csv", "import_l41", "load", "load_catalogue", "overhead", "summarise", "tidy_table",
+    "fit_model", "import_csv", "import_l41", "load", "load_catalogue", "overhead", "profile", "summarise", "tidy_table",
     "trace", "__version__", "collect",
 ]
 

@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -866,15 +867,29 @@ def test_load_samples_the_machine_around_each_iteration(exe):
 # ------------------------------------------------------------------ sampling in the actors (--sample)
 
 SAMPLE_SPEC = "cpu-clock:100000"
-#: the most records an actor's 128-page data area can hold (the smallest sample record is 32 bytes)
+PERIOD_NS = 100000
+#: the most records one 128-page data area can hold (the smallest sample record is 32 bytes)
 MAX_RECORDS = 128 * os.sysconf("SC_PAGESIZE") // 32
+MODES = ("cpu", "thread")
 
 
-def require_kernel_sampling():
-    """Skip (or, in CI, fail) unless this process may sample kernel callchains with perf_event_open."""
+def paranoid() -> int:
+    return int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
+
+
+def require_kernel_sampling(mode="thread"):
+    """Skip (or, in CI, fail) unless this process may sample kernel callchains with perf_event_open:
+    on its own threads (mode thread: root or perf_event_paranoid <= 1) or CPU-wide (mode cpu: root or
+    perf_event_paranoid <= 0)."""
     require(LINUX, "sampling with perf_event_open needs Linux")
-    paranoid = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
-    require(os.geteuid() == 0 or paranoid <= 1, "sampling the kernel needs root or kernel.perf_event_paranoid <= 1")
+    most = 0 if mode == "cpu" else 1
+    require(os.geteuid() == 0 or paranoid() <= most,
+            f"sampling the kernel in the {mode} mode needs root or kernel.perf_event_paranoid <= {most}")
+
+
+def sampled(argv, mode):
+    """argv with ``--sample-mode MODE`` (bench_argv leaves the mode to ipcbench: cpu where allowed)."""
+    return [*argv, "--sample-mode", mode]
 
 
 def is_hex(text) -> bool:
@@ -882,12 +897,15 @@ def is_hex(text) -> bool:
     return isinstance(text, str) and text != "" and all(c in "0123456789abcdef" for c in text)
 
 
-def check_profile(profile, spec=SAMPLE_SPEC):
+def check_profile(profile, spec=SAMPLE_SPEC, mode=None):
     """An ok profile of both actors, well formed: counts and shapes, no statistics."""
     event, period = spec.split(":")
     assert {k: profile[k] for k in ("event", "period", "unit", "status")} == \
         {"event": event, "period": int(period), "unit": "ns" if event == "cpu-clock" else "cycles", "status": "ok"}
     assert "reason" not in profile
+    assert profile["mode"] in ((mode,) if mode else MODES), profile["mode"]
+    assert ("foreign" in profile) == (profile["mode"] == "cpu")        # only the cpu mode reads others' samples
+    assert profile["mode"] == "thread" or bm._is_count(profile["foreign"])
     x86_64 = __import__("platform").machine() == "x86_64"
     for role in ("writer", "reader"):
         actor = profile[role]
@@ -908,22 +926,122 @@ def check_profile(profile, spec=SAMPLE_SPEC):
         assert any(s["k"] for s in stacks)          # a pipe transfer is mostly system calls: kernel frames
 
 
+def most_samples(mode, oncpu_ns) -> float:
+    """The most samples (with the lost ones) an actor with this CPU time may get. The thread mode's
+    timer counts the actor's own CPU time: at most one sample a period, plus a partial one. The cpu
+    mode samples each CPU every period and keeps the actor's: about its CPU time / period, the ticks
+    falling on it as they may (4 standard deviations), and a quarter more for the sampling interrupts'
+    own time, which is not the actor's CPU time but lands on it."""
+    expected = oncpu_ns / PERIOD_NS
+    return expected + 2 if mode == "thread" else 1.25 * expected + 4 * expected ** 0.5 + 3
+
+
+def kernel_frames(profile, role):
+    """The kernel function names of every stack of one actor's profile (this machine's kallsyms)."""
+    from pmcsuite.collect.profile import local_kallsyms
+    kallsyms = local_kallsyms()
+    require(kallsyms.state == "ok", "symbolising kernel IPs needs a readable /proc/kallsyms (root)")
+    return [[kallsyms.name(int(ip, 16)) for ip in s["k"]] for s in profile[role]["stacks"]]
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("actors", bm.ACTORS)
-def test_sample_profiles_each_iteration_of_both_actors(exe, actors):
+def test_sample_profiles_each_iteration_of_both_actors(exe, actors, mode):
     """--sample cpu-clock:100000 on a 16 MiB pipe transfer at 4K: every iteration has its own ok
-    profile of both actors, with samples, aggregated kernel and user stacks and hex IPs."""
-    require_kernel_sampling()
+    profile of both actors, with samples, aggregated kernel and user stacks and hex IPs, and never
+    more samples than the actor's own CPU time makes."""
+    require_kernel_sampling(mode)
     argv = bm.bench_argv(exe, "pipe", 4096, 16 * MiB, actors=actors, iterations=3, sample=SAMPLE_SPEC)
     assert argv[-2:] == ["--sample", SAMPLE_SPEC]
-    results = bm.run_bench_lines(argv, timeout=120)
+    results = bm.run_bench_lines(sampled(argv, mode), timeout=120)
     assert [r["iteration"] for r in results] == [0, 1, 2]
     for r in results:
         assert r["bytes_ok"] is True and r["counting"] == "none" and r["counters"] == {}
-        check_profile(r["profile"])
-        for role in ("writer", "reader"):   # cpu-clock advances only while the actor runs its loop
+        check_profile(r["profile"], mode=mode)
+        for role in ("writer", "reader"):   # cpu-clock samples an actor only while it runs its loop
             actor = r["profile"][role]
-            assert actor["samples"] + actor["lost"] <= r["oncpu_ns"][role] // 100000 + 2, (role, actor, r["oncpu_ns"])
+            assert actor["samples"] + actor["lost"] <= most_samples(mode, r["oncpu_ns"][role]), \
+                (role, actor, r["oncpu_ns"])
     assert "profile" not in bm.run_bench(bm.bench_argv(exe, "pipe", 4096, MiB), timeout=60)
+
+
+def test_sample_mode_is_reported(exe):
+    """Without --sample-mode the cpu mode runs where it may (root here, or perf_event_paranoid <= 0);
+    --sample-mode picks one; the JSON says which ran."""
+    require_kernel_sampling("cpu")
+    argv = bm.bench_argv(exe, "pipe", "64K", 4 * MiB, sample=SAMPLE_SPEC)
+    if os.geteuid() == 0:   # paranoid <= 0 alone may still fall back: its buffers count against mlock limits
+        assert bm.run_bench(argv, timeout=60)["profile"]["mode"] == "cpu"
+    for mode in MODES:
+        profile = bm.run_bench(sampled(argv, mode), timeout=60)["profile"]
+        check_profile(profile, mode=mode)
+    for bad, message in ((["--sample-mode", "cpu"], "--sample-mode needs --sample"),
+                         (["--sample", SAMPLE_SPEC, "--sample-mode", "task"], "unknown sample mode 'task'")):
+        proc = subprocess.run([str(exe), "-b", "64K", "-t", "1M", *bad], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+        assert message in proc.stderr
+    assert "--sample-mode" in subprocess.run([str(exe), "-h"], capture_output=True, text=True, timeout=30).stdout
+
+
+@pytest.mark.parametrize("actors", bm.ACTORS)
+@pytest.mark.parametrize("placement", ["same", "split"])
+def test_sample_cpu_mode_attributes_each_sample_to_its_actor(exe, placement, actors):
+    """The cpu mode reads both actors' samples from the same CPU buffers and sorts them by TID: the
+    writer's stacks write to the pipe and never read it, the reader's the other way round; no actor
+    gets more samples than its CPU time makes, and the writer's share of the samples is its share
+    of the CPU time (with -p split and the CPUs' timers in phase it was 0.15 to 0.2 more)."""
+    require_kernel_sampling("cpu")
+    require(placement == "same" or len(CPUS) >= 2, "-p split needs two CPUs")
+    argv = bm.bench_argv(exe, "pipe", 4096, 16 * MiB, actors=actors, placement=placement, iterations=8,
+                         sample=SAMPLE_SPEC)
+    results = bm.run_bench_lines(sampled(argv, "cpu"), timeout=120)
+    for role, own, other in (("writer", "pipe_write", "pipe_read"), ("reader", "pipe_read", "pipe_write")):
+        frames = {f for r in results for stack in kernel_frames(r["profile"], role) for f in stack}
+        assert any(own in f for f in frames) and not any(other in f for f in frames), (role, sorted(frames))
+    skew = []
+    for r in results:
+        check_profile(r["profile"], mode="cpu")
+        got = {role: r["profile"][role]["samples"] + r["profile"][role]["lost"] for role in ("writer", "reader")}
+        for role in got:
+            assert got[role] <= most_samples("cpu", r["oncpu_ns"][role]), (role, got, r["oncpu_ns"])
+        cpu = r["oncpu_ns"]
+        skew.append(got["writer"] / sum(got.values()) - cpu["writer"] / (cpu["writer"] + cpu["reader"]))
+    assert abs(statistics.median(skew)) < 0.08, skew
+
+
+def test_sample_cpu_mode_keeps_no_other_process(exe):
+    """The cpu mode samples whatever runs on the actors' CPU. A busy process pinned to that CPU for
+    the whole run (reading /dev/zero: read_iter_zero and iov_iter_zero, which no actor calls) leaves
+    no stack in the actors' profiles, no sample beyond what their own CPU time makes, and its
+    samples are counted as foreign."""
+    require_kernel_sampling("cpu")
+    cpu = CPUS[-1]
+    busy = subprocess.Popen([sys.executable, "-c", (
+        f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nfd = os.open('/dev/zero', os.O_RDONLY)\n"
+        "buf = bytearray(1 << 20)\nprint(flush=True)\nwhile True:\n    os.readv(fd, [buf])\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        busy.stdout.readline()      # pinned and reading
+        argv = bm.bench_argv(exe, "pipe", 4096, 16 * MiB, placement="same", cpus=cpu, iterations=3,
+                             sample=SAMPLE_SPEC)
+        # in this session, not a new one (run_bench's): with sched_autogroup a new session's group
+        # would hardly let the busy process run during the loop
+        proc = subprocess.run(sampled(argv, "cpu"), capture_output=True, text=True, timeout=120, check=True)
+        results = bm.parse_bench_lines(proc.stdout)
+        assert busy.poll() is None
+    finally:
+        busy.kill()
+        busy.wait()
+    for r in results:
+        profile = r["profile"]
+        check_profile(profile, mode="cpu")
+        assert profile["foreign"] >= 10, profile["foreign"]      # the busy process shared the CPU
+        for role in ("writer", "reader"):
+            frames = {f for stack in kernel_frames(profile, role) for f in stack}
+            assert not frames & {"read_iter_zero", "iov_iter_zero"}, (role, sorted(frames))
+            actor = profile[role]
+            assert actor["samples"] + actor["lost"] <= most_samples("cpu", r["oncpu_ns"][role]), \
+                (role, actor["samples"], actor["lost"], r["oncpu_ns"])
 
 
 def test_sample_with_points(exe):
@@ -937,49 +1055,60 @@ def test_sample_with_points(exe):
         check_profile(r["profile"])
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("actors", bm.ACTORS)
-def test_sample_with_counters_keeps_their_counts_exact(exe, actors):
-    """Sampling and -e together: the sampler is switched on before the counters and off after
-    them, so each actor still counts exactly its loop's system calls plus the one disabling ioctl."""
-    require_kernel_sampling()
+def test_sample_with_counters_keeps_their_counts_exact(exe, actors, mode):
+    """Sampling and -e together: the thread mode's sampler is switched on before the counters and off
+    after them, the cpu mode's by the controller before the actors start and after they end, so
+    each actor still counts exactly its loop's system calls plus the one disabling ioctl."""
+    require_kernel_sampling(mode)
     require_tracepoints()
     events = {"sc_write": "syscalls:sys_enter_write", "sc_all": "raw_syscalls:sys_enter", "tc": "task-clock"}
     argv = bm.bench_argv(exe, "pipe", 4096, 16 * MiB, actors=actors, placement="same", iterations=2,
                          events=events, sample=SAMPLE_SPEC)
-    for r in bm.run_bench_lines(argv, timeout=120):
+    for r in bm.run_bench_lines(sampled(argv, mode), timeout=120):
         c = r["counters"]
         assert all(c[ident]["status"] == "ok" for ident in events), c
         assert c["sc_write"]["writer"]["value"] == r["writes"] and c["sc_write"]["reader"]["value"] == 0
         assert c["sc_all"]["writer"]["value"] == r["writes"] + 1
         assert c["sc_all"]["reader"]["value"] == r["reads"] + 1
-        check_profile(r["profile"])
+        check_profile(r["profile"], mode=mode)
 
 
-def test_sample_loop_time_is_not_absurdly_longer(exe):
+@pytest.mark.parametrize("mode", MODES)
+def test_sample_loop_time_is_not_absurdly_longer(exe, mode):
     """The probe effect of sampling at 10 kHz, measured in this test: the same transfer with and
     without it. A loose bound: in a VM every sample is a timer interrupt through the hypervisor, and
-    each switch between the two actors starts and cancels a per-thread hrtimer (a 16 MiB pipe
-    transfer at 4K switches ~1000 times); in the Firecracker VM this was written on the loop took
-    6-8x as long (perf record -e cpu-clock -g at the same rate costs the same per sample). What this
-    catches is the absurd: a sampling storm, or the buffers read while the loop runs."""
-    require_kernel_sampling()
-    plain = bm.bench_argv(exe, "pipe", 4096, 16 * MiB, iterations=3)
-    sampled = bm.bench_argv(exe, "pipe", 4096, 16 * MiB, iterations=3, sample=SAMPLE_SPEC)
-    fastest = [min(r["loop_ns"] for r in bm.run_bench_lines(argv, timeout=120)) for argv in (plain, sampled)]
+    in the thread mode each switch between the two actors starts and cancels a per-thread hrtimer (a
+    16 MiB pipe transfer at 4K on one CPU switches thousands of times); in the Firecracker VM this
+    was written on the loop took 7.6x as long in the thread mode, 1.4x in the cpu mode (one timer per
+    CPU, left alone by the switches). What this catches is the absurd: a sampling storm, or the
+    buffers read while the loop runs."""
+    require_kernel_sampling(mode)
+    plain = bm.bench_argv(exe, "pipe", 4096, 16 * MiB, placement="same", iterations=3)
+    with_samples = sampled(bm.bench_argv(exe, "pipe", 4096, 16 * MiB, placement="same", iterations=3,
+                                         sample=SAMPLE_SPEC), mode)
+    fastest = [min(r["loop_ns"] for r in bm.run_bench_lines(argv, timeout=120)) for argv in (plain, with_samples)]
     assert fastest[1] < 15 * fastest[0], fastest
 
 
-def test_sample_counts_what_the_full_buffer_lost(exe):
+@pytest.mark.parametrize("mode", MODES)
+def test_sample_counts_what_the_full_buffer_lost(exe, mode):
     """At 100 kHz a 256 MiB transfer makes more samples than a 128-page buffer can hold: the rest
-    are counted as lost (the kernel's count), never silently missing."""
-    require_kernel_sampling()
+    are counted as lost (the kernel's count; in the cpu mode one CPU's buffer holds both actors' samples,
+    and its lost ones are shared out between them), never silently missing."""
+    require_kernel_sampling(mode)
     spec = "cpu-clock:10000"
-    r = bm.run_bench(bm.bench_argv(exe, "pipe", "64K", 256 * MiB, sample=spec), timeout=120)
-    check_profile(r["profile"], spec)
+    argv = bm.bench_argv(exe, "pipe", "64K", 256 * MiB, placement="same", sample=spec)
+    r = bm.run_bench(sampled(argv, mode), timeout=120)
+    profile = r["profile"]
+    check_profile(profile, spec, mode)
     for role in ("writer", "reader"):
-        actor = r["profile"][role]
+        actor = profile[role]
         assert r["oncpu_ns"][role] // 10000 > 2 * MAX_RECORDS, "too short a transfer for this machine"
         assert actor["samples"] <= MAX_RECORDS and actor["lost"] > 0, (role, actor["samples"], actor["lost"])
+    if mode == "cpu":   # one CPU: one buffer for both actors
+        assert profile["writer"]["samples"] + profile["reader"]["samples"] <= MAX_RECORDS, profile["writer"]
 
 
 def test_sample_cycles_without_a_pmu_is_not_supported(exe):
@@ -995,16 +1124,12 @@ def test_sample_cycles_without_a_pmu_is_not_supported(exe):
     if profile["status"] == "ok":
         check_profile(profile, "cycles:1000000")
     else:
-        assert set(profile) == {"event", "period", "unit", "status", "reason"}
+        assert set(profile) == {"event", "period", "unit", "mode", "status", "reason"}
         assert "cycles sampling event failed" in profile["reason"] and "\n" not in profile["reason"]
 
 
-def test_sample_permission_denied_names_perf_event_paranoid(exe):
-    """As an unprivileged user, sampling the kernel needs perf_event_paranoid < 2: else a status and
-    a reason that says so, never zero samples."""
-    require(LINUX, "perf_event_open needs Linux")
-    require(os.geteuid() == 0, "switching to an unprivileged user needs root")
-    paranoid = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
+def run_as_nobody(exe, make_argv):
+    """Run a copy of ipcbench as nobody (uid 65534): make_argv(copy) gives its command line."""
     public = Path(__import__("tempfile").mkdtemp(prefix="ipcbench-nobody-"))
     try:
         public.chmod(0o755)
@@ -1016,17 +1141,55 @@ def test_sample_permission_denied_names_perf_event_paranoid(exe):
             os.setgid(65534)
             os.setuid(65534)
 
-        argv = bm.bench_argv(copy, "pipe", 65536, MiB, sample=SAMPLE_SPEC)
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, preexec_fn=drop, cwd=public)
+        proc = subprocess.run(make_argv(copy), capture_output=True, text=True, timeout=60, preexec_fn=drop,
+                              cwd=public)
         assert proc.returncode == 0, proc.stderr
-        profile = bm.parse_bench_output(proc.stdout)["profile"]
-        if paranoid >= 2:
-            assert profile["status"] == "permission_denied" and "writer" not in profile, profile
-            assert f"kernel.perf_event_paranoid is {paranoid}" in profile["reason"]
-        else:
-            assert profile["status"] in ("ok", "permission_denied"), profile
+        return bm.parse_bench_output(proc.stdout)["profile"]
     finally:
         shutil.rmtree(public)
+
+
+def test_sample_permission_denied_names_perf_event_paranoid(exe):
+    """As an unprivileged user, sampling the kernel needs perf_event_paranoid < 2 (on its own threads)
+    or < 1 (CPU-wide): else a status and a reason that says so, never zero samples."""
+    require(LINUX, "perf_event_open needs Linux")
+    require(os.geteuid() == 0, "switching to an unprivileged user needs root")
+    level = paranoid()
+    profile = run_as_nobody(exe, lambda copy: sampled(bm.bench_argv(copy, "pipe", 65536, MiB, sample=SAMPLE_SPEC),
+                                                      "thread"))
+    if level >= 2:
+        assert profile["status"] == "permission_denied" and "writer" not in profile, profile
+        assert f"kernel.perf_event_paranoid is {level}" in profile["reason"]
+    else:
+        assert profile["status"] in ("ok", "permission_denied"), profile
+    profile = run_as_nobody(exe, lambda copy: sampled(bm.bench_argv(copy, "pipe", 65536, MiB, sample=SAMPLE_SPEC),
+                                                      "cpu"))
+    assert profile["mode"] == "cpu"         # asked for: no fallback
+    if level >= 1:
+        assert profile["status"] == "permission_denied" and "writer" not in profile, profile
+        assert "perf_event_open of the CPU-wide cpu-clock sampling event failed" in profile["reason"]
+        assert f"kernel.perf_event_paranoid is {level}" in profile["reason"]
+
+
+@pytest.mark.parametrize("actors", bm.ACTORS)
+def test_sample_falls_back_to_the_thread_mode_without_privilege(exe, actors):
+    """Without --sample-mode, an unprivileged user where CPU-wide sampling is not allowed
+    (perf_event_paranoid >= 1) gets the thread mode: ok where it may sample its own threads'
+    kernel stacks (paranoid 1), else the thread mode's own permission_denied."""
+    require(LINUX, "perf_event_open needs Linux")
+    require(os.geteuid() == 0, "switching to an unprivileged user needs root")
+    level = paranoid()
+    profile = run_as_nobody(exe, lambda copy: bm.bench_argv(copy, "pipe", 65536, 4 * MiB, actors=actors,
+                                                            sample=SAMPLE_SPEC))
+    if level <= 0:
+        assert profile["mode"] in MODES and profile["status"] == "ok", profile   # cpu unless mlock-limited
+    else:
+        assert profile["mode"] == "thread", profile
+        if level == 1:
+            check_profile(profile, mode="thread")
+        else:
+            assert profile["status"] == "permission_denied" and "writer" not in profile, profile
+            assert "perf_event_open of the cpu-clock sampling event failed" in profile["reason"], profile
 
 
 @pytest.mark.parametrize("spec", ["cpu-clock", "cpu-clock:", "cpu-clock:9999", "cpu-clock:1e5", "cycles:999",

@@ -26,6 +26,7 @@ from runcli import cli  # noqa: E402
 import pmcsuite  # noqa: E402
 from pmcsuite.collect import board as bd  # noqa: E402
 from pmcsuite.errors import PmcsuiteError  # noqa: E402
+from pmcsuite.results.store import ResultStore  # noqa: E402
 from pmcsuite.collect.hostinfo import cpu_model_from_cpuinfo  # noqa: E402
 
 pytestmark = [pytest.mark.board, pytest.mark.ssh]
@@ -216,3 +217,34 @@ def test_serve_command_until_ctrl_c():
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+# ---- the kernel profile on the board (issue 17): ipcbench samples its own loop there, the board's
+# kallsyms names the frames, and nothing else (no perf) is needed on the target
+
+@pytest.fixture(scope="module")
+def profiled(server, tmp_path_factory):
+    out = tmp_path_factory.mktemp("board-profile") / "res"
+    proc = cli("collect", "--host", server.host, "--ssh-command", server.ssh_command, "--counters", "profile",
+               "--ipc", "pipe", "--sizes", ",".join(map(str, SIZES)), "--runs", RUNS, "--processes", 2,
+               "--total", "1M", "--no-progress", "--out", out, timeout=600)
+    assert proc.returncode == 0, f"{proc.stderr}\nconsole: {server.console.tail(12)}"
+    return out
+
+
+def test_the_profile_on_the_board_names_the_boards_own_kernel_frames(profiled):
+    df = pmcsuite.load(profiled)
+    sampled = df[(df["variant"] == "profile") & df["ok"]]
+    assert len(sampled) == len(SIZES) * RUNS
+    columns = [c for c in df.columns if c.startswith("profile_") and c not in ("profile_period_ns", "profile_lost")]
+    assert {"profile_copy", "profile_sched", "profile_other", "profile_user"} <= set(columns)
+    for cid in columns:
+        assert (sampled[f"{cid}_status"] == "ok").all(), sampled[f"{cid}_status"].tolist()
+    total = sampled[columns].sum(axis=1)
+    assert (total > 0).all() and (sampled["profile_period_ns"] > 0).all()
+    records = [r for r in ResultStore(profiled).read_runs() if r.get("profile")]
+    frames = {f for r in records for stack in r["profile"]["folded"] for f in stack.split(";")[1:]}
+    # arm64 system calls enter through el0_svc / invoke_syscall; pipe_write is the board kernel's own
+    assert any(f.startswith("el0_svc") or f == "invoke_syscall" for f in frames), sorted(frames)[:40]
+    assert "pipe_write" in frames or "anon_pipe_write" in frames, sorted(frames)[:40]
+    assert all(sum(r["profile"]["folded"].values()) == sum(r["profile"]["samples"].values()) for r in records)

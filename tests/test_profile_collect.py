@@ -93,7 +93,11 @@ def test_an_under_category_wins_wherever_its_frame_is():
 
 def test_else_the_frame_nearest_the_leaf_decides():
     assert categorise(WRITE, CATEGORIES, "linux") == "copy"
-    assert categorise(["fsnotify", "vfs_write", "ksys_write", "__x64_sys_write"], CATEGORIES, "linux") == "syscall"
+    # system-call entry and exit decides only as the leaf: every system call passes through it, so
+    # anything else under it that no pattern names is 'other' (and listed as unmatched)
+    assert categorise(["fsnotify", "vfs_write", "ksys_write", "__x64_sys_write"], CATEGORIES, "linux") == "other"
+    assert categorise(["syscall_exit_to_user_mode", "do_syscall_64"], CATEGORIES, "linux") == "syscall"
+    assert categorise(["entry_SYSCALL_64"], CATEGORIES, "linux") == "syscall"
     assert categorise(["_raw_spin_lock_irqsave", "pipe_write"], CATEGORIES, "linux") == "lock"
     assert categorise(["xyz", "abc"], CATEGORIES, "linux") == "other"
     assert categorise([], CATEGORIES, "linux") == "user"
@@ -249,6 +253,8 @@ profile:
     ("profile:\n  categories:\n    - {name: user, linux: [x]}\n", "categories.user.linux: 'user' takes no patterns"),
     ("profile:\n  categories:\n    - {name: copy}\n    - {name: copy}\n", "names category 'copy' twice"),
     ("profile:\n  categories:\n    - {name: Copy}\n", "categories[0].name: 'Copy' must be lower case"),
+    ("profile:\n  categories:\n    - {name: copy, under: true, leaf: true}\n", "is both 'under'"),
+    ("profile:\n  categories:\n    - {name: other, leaf: true}\n", "categories.other.leaf: 'other' takes no patterns"),
     ("profile:\n  categories:\n    - {name: copy, linux: [1]}\n", "categories[0].linux: must be a list of strings"),
     ("profile:\n  categories:\n    - {label: x}\n", "categories[0]: missing required field 'name'"),
     ("profile:\n  categories: {copy: x}\n", "profile.categories: must be a list of categories"),

@@ -259,7 +259,7 @@ class _Builder:
                 raise PmcsuiteError(f"{self.origin(*(('profile', n) for n in entries))}: profile.categories: no "
                                     f"category '{fixed}'; every profile has "
                                     f"'{PROFILE_USER}' (no kernel frame) and '{PROFILE_OTHER}' (no pattern matches)")
-            patterned = [key for key in ("under",) + PROFILE_OSES if entries[fixed].get(key)]
+            patterned = [key for key in ("under", "leaf") + PROFILE_OSES if entries[fixed].get(key)]
             if patterned:
                 self.fail("profile", f"categories.{fixed}.{patterned[0]}", f"'{fixed}' takes no patterns: it is what "
                           f"no pattern decides ({PROFILE_USER}: no kernel frame, {PROFILE_OTHER}: none matches)",
@@ -270,6 +270,7 @@ class _Builder:
                 self.fail("profile", f"categories.{name}", f"no counter {cid} of kind sample counts it: add it to "
                           "counters (unit: samples, kind: sample) and to the profile group", ("profile", name))
         return tuple(ProfileCategory(name, e["label"], e["description"], bool(e.get("under", False)),
+                                     bool(e.get("leaf", False)),
                                      *(tuple(e.get(os, ())) for os in PROFILE_OSES)) for name, e in entries.items())
 
     def catalogue(self, sources: list[str], digest: str) -> Catalogue:

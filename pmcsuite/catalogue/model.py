@@ -172,12 +172,14 @@ class ProfileCategory:
 
     ``linux`` and ``freebsd``: fnmatch patterns of kernel function names. ``under``: a stack with a
     matching frame anywhere belongs here (the page-fault handler and everything it calls); otherwise
-    a stack belongs to the category of its frame nearest the leaf that matches. Counted by the
+    a stack belongs to the category of its frame nearest the leaf that matches; ``leaf``: only the
+    leaf frame itself may match (system-call entry and exit, which every system call passes through). Counted by the
     counter ``profile_<name>`` (:attr:`counter`)."""
     name: str
     label: str
     description: str
     under: bool = False
+    leaf: bool = False
     linux: tuple[str, ...] = ()
     freebsd: tuple[str, ...] = ()
 

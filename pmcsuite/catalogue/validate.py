@@ -31,7 +31,7 @@ DETECT_KEYS = ("cpu_implementer", "cpu_part", "machine", "hw_model", "os")
 DERIVED_KEYS = ("formula", "unit", "description")
 PROFILE_KEYS = ("categories",)
 #: keys of a profile category (``name`` required in every file; ``label`` and ``description`` once merged)
-CATEGORY_KEYS = ("name", "label", "description", "under") + PROFILE_OSES
+CATEGORY_KEYS = ("name", "label", "description", "under", "leaf") + PROFILE_OSES
 #: a category name: part of its counter's id (``profile_<name>``)
 CATEGORY_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 #: an ``inproc`` sampling spelling: ``sample:EVENT:PERIOD`` (ipcbench ``--sample EVENT:PERIOD``)
@@ -311,7 +311,7 @@ class FileChecker:
         entry = self.keys(where, entry, PROFILE_KEYS)
         categories = entry.get("categories", [])
         if not isinstance(categories, list):
-            self.fail(f"{where}.categories", f"must be a list of categories (name, label, description, under, "
+            self.fail(f"{where}.categories", f"must be a list of categories (name, label, description, under, leaf, "
                                              f"{', '.join(PROFILE_OSES)}), not {type_name(categories)}")
         out = [self.category(f"{where}.categories[{index}]", category) for index, category in enumerate(categories)]
         names = [c["name"] for c in out]
@@ -332,8 +332,11 @@ class FileChecker:
         for key in ("label", "description"):
             if key in entry:
                 entry[key] = " ".join(self.string(f"{where}.{key}", entry[key]).split())
-        if "under" in entry:
-            self.flag(f"{where}.under", entry["under"])
+        for key in ("under", "leaf"):
+            if key in entry:
+                self.flag(f"{where}.{key}", entry[key])
+        if entry.get("under") and entry.get("leaf"):
+            self.fail(where, "is both 'under' (any frame decides) and 'leaf' (only the leaf frame): keep one")
         for os in PROFILE_OSES:
             if os in entry:
                 entry[os] = self.strings(f"{where}.{os}", entry[os] or [], allow_single=True)

@@ -168,30 +168,33 @@ def parse_profile(obj) -> RawProfile:
 # ---------------------------------------------------------------------------------- categories
 
 class _Rules:
-    """The categories of one OS compiled: ``under`` ones (any frame decides) and the others (the frame
-    nearest the leaf decides), each one regular expression of its fnmatch patterns."""
+    """The categories of one OS compiled: ``under`` ones (any frame decides), ``leaf`` ones (only the
+    leaf frame may decide) and the others (the frame nearest the leaf decides), each one regular
+    expression of its fnmatch patterns."""
 
     def __init__(self, categories, os: str):
         def compiled(category):
             patterns = category.patterns(os)
             return re.compile("|".join(fnmatch.translate(p) for p in patterns)) if patterns else None
-        rules = [(c.name, c.under, compiled(c)) for c in categories]
-        self.under = [(name, rx) for name, under, rx in rules if under and rx is not None]
-        self.direct = [(name, rx) for name, under, rx in rules if not under and rx is not None]
-        self.frames: dict[str, str | None] = {}
+        rules = [(c, compiled(c)) for c in categories]
+        self.under = [(c.name, rx) for c, rx in rules if c.under and rx is not None]
+        self.direct = [(c.name, c.leaf, rx) for c, rx in rules if not c.under and rx is not None]
+        self.frames: dict[tuple[str, bool], str | None] = {}
 
-    def frame(self, name: str) -> str | None:
-        """The non-``under`` category a function name matches first, or None."""
-        if name not in self.frames:
-            self.frames[name] = next((cat for cat, rx in self.direct if rx.match(name)), None)
-        return self.frames[name]
+    def frame(self, name: str, at_leaf: bool) -> str | None:
+        """The non-``under`` category a function name matches first (``leaf`` ones only at the leaf), or None."""
+        key = (name, at_leaf)
+        if key not in self.frames:
+            self.frames[key] = next((cat for cat, leaf, rx in self.direct if (at_leaf or not leaf) and rx.match(name)),
+                                    None)
+        return self.frames[key]
 
     def categorise(self, frames) -> str:
         for name, rx in self.under:
             if any(rx.match(f) for f in frames):
                 return name
-        for f in frames:
-            found = self.frame(f)
+        for index, f in enumerate(frames):
+            found = self.frame(f, index == 0)
             if found is not None:
                 return found
         return PROFILE_OTHER if frames else PROFILE_USER
@@ -207,7 +210,9 @@ def categorise(frames_leaf_first, categories, os: str) -> str:
     frame) against the catalogue's ``categories`` (``Catalogue.profile_categories``, in priority
     order) for ``os`` (``linux`` or ``freebsd``). The first ``under`` category with a pattern matching
     ANY frame; else the category of the frame nearest the leaf that matches a category without
-    ``under``; a sample without kernel frames is ``user``; else ``other``."""
+    ``under`` (a ``leaf`` category only by the leaf frame itself: system-call entry and exit, which
+    every system call's stack passes through); a sample without kernel frames is ``user``; else
+    ``other``."""
     return _rules(tuple(categories), str(os).lower()).categorise(tuple(frames_leaf_first))
 
 

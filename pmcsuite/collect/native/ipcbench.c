@@ -56,24 +56,41 @@
  * once per process rather than registering and unregistering it (an RCU grace period, tens of
  * ms) at every iteration or point; it counts nothing and is in no actor's group.
  *
- * Sampling by the actors themselves (Linux, --sample EVENT:PERIOD; with -n, --points and -e, not
- * with --ctl-fifo): at the start of every iteration each actor, in its own thread or process, opens
- * one sampling event on itself (perf_event_open(attr, pid 0, cpu -1, no group): software cpu-clock
- * (PERIOD in ns, at least 10000) or PERF_TYPE_HARDWARE cycles (PERIOD in cycles); sample_type
- * IP|TID|CALLCHAIN, kernel and user callchains, sample_max_stack 32, exclude_hv 1, read_format
- * PERF_FORMAT_LOST where the kernel has it (6.0+), disabled) and maps its ring buffer (1 + 128
- * pages). Order: c_start -> ioctl(ENABLE) of the sampler -> the counters on -> t_start -> the loop
- * -> t_end -> the counters off -> ioctl(DISABLE) of the sampler -> c_end: only the loop is
- * sampled, and the counters see none of the sampler's system calls (their counts stay exact).
- * After the loop the actor reads the buffer (data_head, a barrier, the records from data_tail
- * wrapping around the buffer's end, a barrier, data_tail = data_head), splits each callchain at
- * its PERF_CONTEXT_* markers into kernel and user IPs, leaf first (a sample without a callchain:
- * its IP, by cpumode), counts identical (kernel, user) chains once each, unmaps and closes: every
- * iteration is sampled on its own. Samples the full buffer could not take are counted (the
- * event's PERF_FORMAT_LOST count, plus any PERF_RECORD_LOST; before Linux 6.0, when the buffer
+ * Sampling of the actors' loops (Linux, --sample EVENT:PERIOD; with -n, --points and -e, not with
+ * --ctl-fifo): software cpu-clock (PERIOD in ns, at least 10000) or PERF_TYPE_HARDWARE cycles
+ * (PERIOD in cycles); sample_type IP|TID|CALLCHAIN, kernel and user callchains, sample_max_stack 32,
+ * exclude_hv 1, read_format PERF_FORMAT_LOST where the kernel has it (6.0+), opened disabled with
+ * a ring buffer of 1 + 128 pages, afresh at every iteration. Two modes (--sample-mode; without it
+ * cpu where allowed, else thread):
+ * - cpu: the controller opens one event per CPU the actors may run on (perf_event_open(attr, pid
+ *   -1, cpu N): the CPU both are pinned to (-p same), the two CPUs (-p split), every CPU of the
+ *   affinity mask (-p any)), adding PERF_SAMPLE_TIME on CLOCK_MONOTONIC (use_clockid) and
+ *   exclude_idle. It enables them once both actors are ready, just before it writes the go bytes,
+ *   and disables them once both have ended; the CPUs' cpu-clock timers start spread over a period,
+ *   each enabled on its own CPU (cpu_sampling_on). Then it reads every CPU's buffer: a sample is an
+ *   actor's when its TID is that actor's (gettid(), recorded before the ready handshake) and its time
+ *   lies within that actor's [t_start, t_end]; every other sample (other threads and processes, the
+ *   actors before and after their loops) is counted in "foreign" and dropped. A buffer's lost
+ *   samples are shared out by the samples each actor got from it, rounded up (an estimate: whose
+ *   they were is unknown). No per-thread timer is started and stopped at every context switch (on a
+ *   VM each timer reprogramming exits to the hypervisor: at -p same, 4K the thread mode made the
+ *   loop 7.6x as long, this one 1.4x), and the actors make no sampling system call. A CPU-wide
+ *   event needs CAP_PERFMON (root) or kernel.perf_event_paranoid <= 0: where it cannot be opened or
+ *   mapped and no --sample-mode was given, the process falls back to the thread mode for good.
+ * - thread: each actor, in its own thread or process, opens its event on itself (pid 0, cpu -1).
+ *   Order: c_start -> ioctl(ENABLE) of the sampler -> the counters on -> t_start -> the loop ->
+ *   t_end -> the counters off -> ioctl(DISABLE) of the sampler -> c_end: only the loop is sampled,
+ *   and the counters see none of the sampler's system calls (their counts stay exact). After the
+ *   loop the actor reads its own buffer.
+ * Reading a buffer: data_head, a barrier, the records from data_tail wrapping around the buffer's
+ * end, a barrier, data_tail = data_head; each callchain is split at its PERF_CONTEXT_* markers into
+ * kernel and user IPs, leaf first (a sample without a callchain: its IP, by cpumode), identical
+ * (kernel, user) chains counted once each. Samples a full buffer could not take are counted (the
+ * event's PERF_FORMAT_LOST count, or PERF_RECORD_LOST's if more; before Linux 6.0, when the buffer
  * was found full, estimated as the event's count / PERIOD less the samples read), never hidden.
  * Each JSON line then carries
- *   "profile": {"event": "cpu-clock"|"cycles", "period": P, "unit": "ns"|"cycles", "status": "ok",
+ *   "profile": {"event": "cpu-clock"|"cycles", "period": P, "unit": "ns"|"cycles", "mode": "cpu"|"thread",
+ *               "status": "ok", "foreign": F (cpu mode only),
  *               "writer": {"samples": S, "lost": L, "stacks": [{"n": N, "k": [IP, ...], "u": [IP, ...]},
  *               ...]}, "reader": {...}}
  * with IPs as lowercase hex strings without 0x (JSON numbers lose precision above 2^53), stacks
@@ -303,17 +320,25 @@ static const uint64_t sample_min_period[SE_COUNT] = {10000, 1000}; /* cpu-clock:
 #define SAMPLE_MAX_STACK 32                /* callchain IPs per sample, kernel and user together */
 #define SAMPLE_MIN_RECORD 32               /* the smallest PERF_RECORD_SAMPLE: header, ip, pid/tid, nr */
 #define SAMPLE_FULL_MARGIN 4096           /* a buffer with less room left may have dropped a sample */
+#define STAGGER_MAX_NS 1000000u            /* the cpu mode's timers start at most 1 ms apart */
 #define FORMAT_LOST (1u << 4)              /* PERF_FORMAT_LOST (Linux 6.0+), spelled out for older headers */
 
-/* --sample: what each actor samples; data_size, max_stacks and pool_size are set in main. */
+/* Where the samples come from: one event per CPU the actors may run on (pid -1), or one per actor
+ * thread (pid 0). */
+enum sample_mode { SM_THREAD, SM_CPU, SM_COUNT };
+static const char *const sample_mode_names[SM_COUNT] = {"thread", "cpu"};
+
+/* --sample: what is sampled; data_size, max_stacks and pool_size are set in main. */
 static struct {
     int on;
     enum sample_event event;
     uint64_t period;
-    size_t data_size;   /* bytes of an actor's ring buffer's data area */
-    size_t max_stacks;  /* distinct stacks one buffer can hold: data_size / SAMPLE_MIN_RECORD */
-    size_t pool_size;   /* IPs one buffer can hold: data_size / 8 */
-} smp;
+    enum sample_mode mode;  /* the mode of the next iteration (cpu falls back to thread for good) */
+    int mode_given;         /* --sample-mode: no fallback */
+    size_t data_size;   /* bytes of one ring buffer's data area */
+    size_t max_stacks;  /* distinct stacks an actor can get: data_size / SAMPLE_MIN_RECORD per buffer it reads */
+    size_t pool_size;   /* IPs an actor can get: data_size / 8 per buffer it reads */
+} smp = {0, SE_CPU_CLOCK, 0, HAVE_PERF ? SM_CPU : SM_THREAD, 0, 0, 0, 0};
 
 /* Samples with one (kernel, user) chain: pool[at .. at+nk) are its kernel IPs, pool[at+nk ..
  * at+nk+nu) its user IPs, leaf first. */
@@ -345,6 +370,7 @@ struct actor {
     enum role role;
     int fd;                 /* its end of the IPC object */
     int pin;                /* CPU to pin to, -1 = leave to the scheduler */
+    int tid;                /* its thread id (Linux: gettid()), 0 where unknown */
     uint64_t t_start, t_end;/* CLOCK_MONOTONIC ns around its loop */
     uint64_t c_start, c_end;/* its own CPU-time clock (CLOCK_THREAD_CPUTIME_ID) around the loop */
     uint64_t calls;         /* write() or read() calls in the loop (EINTR returns included) */
@@ -1149,7 +1175,7 @@ static void counters_read(struct actor *a)
 }
 
 
-/* ------------------------------------------------------------------ sampling in the actors */
+/* ------------------------------------------------------------------ sampling (both modes) */
 
 #if HAVE_PERF
 static unsigned char *profile_area; /* MAP_SHARED: each actor's stacks and IPs (sample_area_size each) */
@@ -1165,13 +1191,37 @@ static size_t page_size(void)
     return page > 0 ? (size_t)page : 4096;
 }
 
-/* Open the sampling event, falling back for older kernels: without PERF_FORMAT_LOST (before
- * Linux 6.0: EINVAL) and without sample_max_stack (before 4.8: E2BIG; EOVERFLOW where
- * kernel.perf_event_max_stack is below 32: the kernel's own limit then applies). */
-static int open_sampler(struct perf_event_attr *attr)
+/* The sampling event, disabled: user and kernel, IP, TID and callchain, PERF_FORMAT_LOST. The cpu
+ * mode adds each sample's time on CLOCK_MONOTONIC (the actors' clock: a sample is kept only inside
+ * its actor's loop) and leaves out the idle task. */
+static void sampler_attr(struct perf_event_attr *attr, enum sample_mode mode)
+{
+    memset(attr, 0, sizeof *attr);
+    attr->size = sizeof *attr;
+    attr->type = smp.event == SE_CYCLES ? PERF_TYPE_HARDWARE : PERF_TYPE_SOFTWARE;
+    attr->config = smp.event == SE_CYCLES ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK;
+    attr->sample_period = smp.period;
+    attr->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_CALLCHAIN;
+    attr->read_format = FORMAT_LOST;
+    attr->disabled = 1;
+    attr->exclude_hv = 1;
+    attr->sample_max_stack = SAMPLE_MAX_STACK;
+    if (mode == SM_CPU) {
+        attr->sample_type |= PERF_SAMPLE_TIME;
+        attr->use_clockid = 1;
+        attr->clockid = CLOCK_MONOTONIC;
+        attr->exclude_idle = 1;
+    }
+}
+
+/* Open the sampling event on pid (0: this thread) or cpu (-1: any), falling back for older
+ * kernels: without PERF_FORMAT_LOST (before Linux 6.0: EINVAL) and without sample_max_stack
+ * (before 4.8: E2BIG; EOVERFLOW where kernel.perf_event_max_stack is below 32: the kernel's own
+ * limit then applies). */
+static int open_sampler(struct perf_event_attr *attr, pid_t pid, int cpu)
 {
     for (;;) {
-        int fd = (int)syscall(SYS_perf_event_open, attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+        int fd = (int)syscall(SYS_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
         if (fd >= 0)
             return fd;
         if (errno == EINVAL && attr->read_format) {
@@ -1185,55 +1235,56 @@ static int open_sampler(struct perf_event_attr *attr)
         return -1;
     }
 }
+
+/* Map an event's ring buffer (1 + SAMPLE_DATA_PAGES pages); NULL with errno on failure. */
+static void *map_ring(int fd)
+{
+    void *map = mmap(NULL, page_size() + smp.data_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return map == MAP_FAILED ? NULL : map;
+}
 #endif
 
-/* --sample: before the ready handshake, open the actor's sampling event (disabled; this thread
- * only, user and kernel, IP, TID and callchain) and map its ring buffer. A failure is kept in
- * a->prof (status, errno, stage) and reported in the profile, never fatal. */
+/* The calling thread's id, as PERF_SAMPLE_TID gives it (0 where there is no perf_event_open). */
+static int own_tid(void)
+{
+#if HAVE_PERF
+    return (int)syscall(SYS_gettid);
+#else
+    return 0;
+#endif
+}
+
+/* --sample in the thread mode: before the ready handshake, open the actor's sampling event on its
+ * own thread and map its ring buffer. A failure is kept in a->prof (status, errno, stage) and
+ * reported in the profile, never fatal. Nothing in the cpu mode (the controller samples). */
 static void sample_open(struct actor *a)
 {
 #if HAVE_PERF
     struct sample_result *r = &a->prof;
     struct perf_event_attr attr;
-    void *map;
-    if (!smp.on)
+    if (!smp.on || smp.mode != SM_THREAD)
         return;
-    memset(&attr, 0, sizeof attr);
-    attr.size = sizeof attr;
-    attr.type = smp.event == SE_CYCLES ? PERF_TYPE_HARDWARE : PERF_TYPE_SOFTWARE;
-    attr.config = smp.event == SE_CYCLES ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK;
-    attr.sample_period = smp.period;
-    attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_CALLCHAIN;
-    attr.read_format = FORMAT_LOST;
-    attr.disabled = 1;
-    attr.inherit = 0;
-    attr.exclude_kernel = 0;
-    attr.exclude_hv = 1;
-    attr.exclude_callchain_kernel = 0;
-    attr.exclude_callchain_user = 0;
-    attr.sample_max_stack = SAMPLE_MAX_STACK;
-    a->sample_fd = open_sampler(&attr);
+    sampler_attr(&attr, SM_THREAD);
+    a->sample_fd = open_sampler(&attr, 0, -1);
     if (a->sample_fd < 0) {
         r->err = errno;
         r->status = status_of_errno(errno);
         return;
     }
     r->lost_known = (attr.read_format & FORMAT_LOST) != 0;
-    map = mmap(NULL, page_size() + smp.data_size, PROT_READ | PROT_WRITE, MAP_SHARED, a->sample_fd, 0);
-    if (map == MAP_FAILED) {
+    a->sample_map = map_ring(a->sample_fd);
+    if (!a->sample_map) {
         r->err = errno;
         r->stage = 1;
         r->status = status_of_errno(errno);
-        return;
     }
-    a->sample_map = map;
 #else
     (void)a;
 #endif
 }
 
 /* Switch sampling on just before the counters (and off just after them), so that the counters
- * see none of its system calls. No system call without --sample. */
+ * see none of its system calls. No system call without --sample, nor in the cpu mode. */
 static inline void sample_on(struct actor *a)
 {
 #if HAVE_PERF
@@ -1258,13 +1309,53 @@ static inline void sample_off(struct actor *a)
 }
 
 #if HAVE_PERF
-/* The open-addressing index over an actor's stacks while its buffer is read: slot holds a
+/* One PERF_RECORD_SAMPLE, split: chain holds nr IPs with their context markers. */
+struct sample_record {
+    uint64_t ip, time;
+    uint32_t pid, tid;
+    const uint64_t *chain;
+    size_t nr;
+    unsigned misc;
+};
+
+/* Split a sample record (w: its words after the header; misc: the header's) laid out as the mode's
+ * sample_type makes it: ip, pid/tid, time (cpu mode only), nr, nr IPs. 0, or -1 when malformed. */
+static int parse_record(const uint64_t *w, size_t words, unsigned misc, enum sample_mode mode,
+                        struct sample_record *s)
+{
+    size_t fixed = mode == SM_CPU ? 4 : 3;
+    struct { uint32_t pid, tid; } ids;
+    if (words < fixed || w[fixed - 1] > words - fixed)
+        return -1;
+    s->ip = w[0];
+    memcpy(&ids, &w[1], sizeof ids);
+    s->pid = ids.pid;
+    s->tid = ids.tid;
+    s->time = mode == SM_CPU ? w[2] : 0;
+    s->nr = (size_t)w[fixed - 1];
+    s->chain = w + fixed;
+    s->misc = misc;
+    return 0;
+}
+
+/* The open-addressing index over an actor's stacks while buffers are read: slot holds a
  * stack's index + 1, 0 when empty; it has at least twice as many slots as stacks can exist. */
 struct stack_index {
     struct sample_result *r;
     uint32_t *slot;
     size_t mask;
 };
+
+static void index_open(struct stack_index *t, struct sample_result *r)
+{
+    t->r = r;
+    for (t->mask = 1; t->mask < 2 * smp.max_stacks; t->mask <<= 1)
+        ;
+    t->slot = calloc(t->mask, sizeof *t->slot);
+    if (!t->slot)
+        runtime_error(ENOMEM, "cannot read the sample buffer");
+    t->mask--;
+}
 
 static uint64_t chain_hash(const uint64_t *ips, size_t n, size_t nk)
 {
@@ -1292,24 +1383,19 @@ static uint64_t context_of_misc(unsigned misc)
     }
 }
 
-/* Add one PERF_RECORD_SAMPLE (w: its words after the header: ip, pid/tid, nr, nr IPs; misc: the
- * header's) to the actor's stacks: its kernel IPs then its user IPs, leaf first, context markers
- * removed (no callchain: the sample's IP, placed by cpumode); an identical (k, u) chain counts
- * once more. 0, or -1 when the record is malformed or the table is full (neither happens with a
- * well-formed buffer: every IP kept came from 8 bytes of it). */
-static int add_sample(struct stack_index *t, const uint64_t *w, size_t words, unsigned misc)
+/* Add one sample to the actor's stacks: its kernel IPs then its user IPs, leaf first, context
+ * markers removed (no callchain: the sample's IP, placed by cpumode); an identical (k, u) chain
+ * counts once more. 0, or -1 when the table is full (never with a well-formed buffer: every IP
+ * kept came from 8 bytes of it). */
+static int add_sample(struct stack_index *t, const struct sample_record *s)
 {
     struct sample_result *r = t->r;
-    uint64_t *chain = r->pool + r->npool, nr;
-    const uint64_t *ips;
-    size_t room = smp.pool_size - r->npool, n, nk = 0, nu = 0, i;
+    uint64_t *chain = r->pool + r->npool;
+    const uint64_t *ips = s->nr ? s->chain : &s->ip;
+    size_t room = smp.pool_size - r->npool, n = s->nr ? s->nr : 1, nk = 0, nu = 0, i;
     struct stack_entry *e;
-    if (words < 3 || (nr = w[2]) > words - 3)
-        return -1;
-    ips = nr ? w + 3 : w;
-    n = nr ? (size_t)nr : 1;
     for (int kind = 1; kind <= 2; kind++) {
-        uint64_t context = context_of_misc(misc);
+        uint64_t context = context_of_misc(s->misc);
         for (i = 0; i < n; i++) {
             if (ips[i] >= (uint64_t)PERF_CONTEXT_MAX) {
                 context = ips[i];
@@ -1327,6 +1413,7 @@ static int add_sample(struct stack_index *t, const uint64_t *w, size_t words, un
         e = &r->stacks[t->slot[i] - 1];
         if (e->nk == nk && e->nu == nu && memcmp(r->pool + e->at, chain, (nk + nu) * sizeof *chain) == 0) {
             e->n++;
+            r->samples++;
             return 0;
         }
     }
@@ -1338,6 +1425,7 @@ static int add_sample(struct stack_index *t, const uint64_t *w, size_t words, un
     e->nk = (uint16_t)nk;
     e->nu = (uint16_t)nu;
     r->npool += (uint32_t)(nk + nu);
+    r->samples++;
     t->slot[i] = r->nstacks;
     return 0;
 }
@@ -1350,29 +1438,34 @@ static void ring_copy(const unsigned char *data, size_t size, uint64_t off, void
     memcpy((unsigned char *)out + first, data, len - first);
 }
 
-/* Read every record between data_tail and data_head: samples into the stacks, PERF_RECORD_LOST
- * counts into *record_lost, the bytes they took into *used; then give the space back
- * (data_tail = data_head). Returns 0, or -1
- * on a malformed record. Runs after the event was disabled in this thread, so no sample is
- * being written; the barriers are perf's protocol all the same (read data_head, then the data;
- * finish reading, then write data_tail). */
-static int drain_ring(struct actor *a, uint64_t *record_lost, uint64_t *used)
+/* What reading one ring buffer found besides its samples. */
+struct ring_stats {
+    uint64_t records;     /* sample records read */
+    uint64_t record_lost; /* samples PERF_RECORD_LOST said were dropped */
+    uint64_t used;        /* bytes the records took */
+};
+
+/* Where the samples of a buffer go: 0, or -1 when they cannot be kept (a full table). */
+typedef int (*sample_sink)(void *sink, const struct sample_record *s);
+
+/* Read every record between data_tail and data_head: each sample to take(sink, ...), PERF_RECORD_LOST
+ * counts and the bytes used into *st; then give the space back (data_tail = data_head). Returns 0,
+ * or -1 on a malformed record or a sample the sink could not keep. Runs after the event was
+ * disabled, so no sample is being written; the barriers are perf's protocol all the same (read
+ * data_head, then the data; finish reading, then write data_tail). */
+static int drain_ring(void *map, enum sample_mode mode, sample_sink take, void *sink, struct ring_stats *st)
 {
-    volatile struct perf_event_mmap_page *pc = a->sample_map;
-    const unsigned char *data = (const unsigned char *)a->sample_map + page_size();
+    volatile struct perf_event_mmap_page *pc = map;
+    const unsigned char *data = (const unsigned char *)map + page_size();
     uint64_t head = pc->data_head, tail, *rec;
-    struct stack_index t;
+    struct sample_record s;
     int rc = 0;
     __sync_synchronize();
     tail = pc->data_tail;
-    *used = head - tail;
-    t.r = &a->prof;
-    for (t.mask = 1; t.mask < 2 * smp.max_stacks; t.mask <<= 1)
-        ;
-    t.slot = calloc(t.mask, sizeof *t.slot);
-    t.mask--;
+    memset(st, 0, sizeof *st);
+    st->used = head - tail;
     rec = malloc(1 << 16); /* header.size is a u16 */
-    if (!t.slot || !rec)
+    if (!rec)
         runtime_error(ENOMEM, "cannot read the sample buffer");
     if (head - tail > smp.data_size)
         rc = -1;
@@ -1385,18 +1478,36 @@ static int drain_ring(struct actor *a, uint64_t *record_lost, uint64_t *used)
         }
         ring_copy(data, smp.data_size, tail, rec, h.size);
         if (h.type == PERF_RECORD_SAMPLE) {
-            rc = add_sample(&t, rec + 1, h.size / 8 - 1, h.misc);
-            a->prof.samples += rc == 0;
+            rc = parse_record(rec + 1, h.size / 8 - 1, h.misc, mode, &s) == 0 ? take(sink, &s) : -1;
+            st->records++;
         } else if (h.type == PERF_RECORD_LOST && h.size >= 24) {
-            *record_lost += rec[2]; /* header, id, lost */
+            st->record_lost += rec[2]; /* header, id, lost */
         }
         tail += h.size;
     }
     __sync_synchronize();
     pc->data_tail = head;
     free(rec);
-    free(t.slot);
     return rc;
+}
+
+/* The samples one buffer could not take (it was full): the kernel's PERF_FORMAT_LOST count (Linux
+ * 6.0+; read only after the loop, the buffer never frees space during it, so the kernel has no
+ * chance to write a PERF_RECORD_LOST) or PERF_RECORD_LOST's, whichever is more; before 6.0 a buffer
+ * found full gives an estimate: the event's count / period less the samples read. 0, or -1 with
+ * errno when the event cannot be read. */
+static int ring_lost(int fd, int lost_known, const struct ring_stats *st, uint64_t *lost)
+{
+    uint64_t v[2] = {0, 0};
+    size_t want = lost_known ? 2 : 1;
+    if (read(fd, v, want * sizeof v[0]) != (ssize_t)(want * sizeof v[0]))
+        return -1;
+    *lost = lost_known ? v[1] : 0;
+    if (st->record_lost > *lost)
+        *lost = st->record_lost;
+    if (!lost_known && st->used + SAMPLE_FULL_MARGIN > smp.data_size && v[0] / smp.period > st->records)
+        *lost = v[0] / smp.period - st->records;
+    return 0;
 }
 
 static int by_count_descending(const void *x, const void *y)
@@ -1404,20 +1515,23 @@ static int by_count_descending(const void *x, const void *y)
     const struct stack_entry *a = x, *b = y;
     return a->n < b->n ? 1 : a->n > b->n ? -1 : 0;
 }
+
+/* The thread mode's sink: every sample of the actor's own buffer is its. */
+static int take_own(void *sink, const struct sample_record *s)
+{
+    return add_sample(sink, s);
+}
 #endif
 
-/* --sample, after the loop: read the actor's ring buffer into its stacks (most frequent first),
- * take the kernel's count of samples it could not write (the buffer full), unmap and close.
- * Lost samples come from PERF_FORMAT_LOST (Linux 6.0+; read only after the loop, the buffer
- * never frees space during it, so the kernel has no chance to write a PERF_RECORD_LOST) plus any
- * PERF_RECORD_LOST; before 6.0 a buffer found full gives an estimate: the event's count / period
- * less the samples read. */
+/* --sample in the thread mode, after the loop: read the actor's ring buffer into its stacks (most
+ * frequent first), take the samples it lost (ring_lost), unmap and close. */
 static void sample_read(struct actor *a)
 {
 #if HAVE_PERF
     struct sample_result *r = &a->prof;
-    uint64_t record_lost = 0, used = 0, v[2] = {0, 0};
-    size_t want = r->lost_known ? 2 : 1;
+    struct ring_stats st;
+    struct stack_index t;
+    int rc;
     if (!a->sample_map) {
         if (a->sample_fd >= 0)
             close(a->sample_fd);
@@ -1425,19 +1539,17 @@ static void sample_read(struct actor *a)
         return;
     }
     if (r->status == ST_OK) {
-        if (drain_ring(a, &record_lost, &used) != 0) {
+        index_open(&t, r);
+        rc = drain_ring(a->sample_map, SM_THREAD, take_own, &t, &st);
+        free(t.slot);
+        if (rc != 0) {
             r->status = ST_ERROR;
             r->stage = 3;
-        } else if (read(a->sample_fd, v, want * sizeof v[0]) != (ssize_t)(want * sizeof v[0])) {
+        } else if (ring_lost(a->sample_fd, r->lost_known, &st, &r->lost) != 0) {
             r->err = errno;
             r->status = ST_ERROR;
             r->stage = 4;
         } else {
-            r->lost = r->lost_known ? v[1] : 0;
-            if (record_lost > r->lost)
-                r->lost = record_lost;
-            if (!r->lost_known && used + SAMPLE_FULL_MARGIN > smp.data_size && v[0] / smp.period > r->samples)
-                r->lost = v[0] / smp.period - r->samples;
             qsort(r->stacks, r->nstacks, sizeof *r->stacks, by_count_descending);
         }
     }
@@ -1450,6 +1562,225 @@ static void sample_read(struct actor *a)
 #endif
 }
 
+/* ------------------------------------------------------------------ sampling per CPU (the cpu mode) */
+
+#if HAVE_PERF
+/* One CPU's sampling event, opened by the controller for one iteration. */
+struct cpu_ring {
+    int cpu, fd, lost_known;
+    void *map;          /* NULL until mapped */
+};
+
+static int *ring_cpus;             /* the CPUs the actors may run on (set in main) */
+static int nring_cpus;
+static struct cpu_ring *cpu_rings; /* nring_cpus of them; nrings open */
+static int nrings;
+static uint64_t foreign_samples;   /* this iteration's samples of no actor's loop */
+
+/* Where each sample of a CPU's buffer goes: to the actor whose thread it caught inside that actor's
+ * loop (its TID, and its time within [t_start, t_end] on the same clock), else to other. */
+struct cpu_sink {
+    struct stack_index actor[2];
+    uint64_t kept[2], other;
+};
+
+static int take_actors(void *sink, const struct sample_record *s)
+{
+    struct cpu_sink *k = sink;
+    for (int i = 0; i < 2; i++) {
+        const struct actor *a = &shared->actor[i];
+        if (a->tid != 0 && s->tid == (uint32_t)a->tid && s->time >= a->t_start && s->time <= a->t_end) {
+            k->kept[i]++;
+            return add_sample(&k->actor[i], s);
+        }
+    }
+    k->other++;
+    return 0;
+}
+
+/* The CPUs to sample: those the actors are pinned to, else every CPU this process may run on. */
+static void plan_cpu_rings(const int pins[2])
+{
+    ring_cpus = calloc(CPU_SETSIZE, sizeof *ring_cpus);
+    if (!ring_cpus)
+        runtime_error(ENOMEM, "cannot plan the CPU sampling");
+    if (pins[0] < 0) {
+        nring_cpus = allowed_cpus(ring_cpus, CPU_SETSIZE);
+    } else {
+        ring_cpus[0] = pins[0];
+        ring_cpus[1] = pins[1];
+        nring_cpus = pins[1] >= 0 && pins[1] != pins[0] ? 2 : 1;
+    }
+    cpu_rings = calloc((size_t)nring_cpus, sizeof *cpu_rings);
+    if (!cpu_rings)
+        runtime_error(ENOMEM, "cannot plan the CPU sampling");
+}
+
+static void close_cpu_rings(void)
+{
+    for (int i = 0; i < nrings; i++) {
+        if (cpu_rings[i].map)
+            munmap(cpu_rings[i].map, page_size() + smp.data_size);
+        close(cpu_rings[i].fd);
+    }
+    nrings = 0;
+}
+
+/* Open and map the (disabled) sampling event of every planned CPU. 0, or -1 with errno and *stage
+ * (0 open, 1 mmap) of the first failure, with every ring closed again. */
+static int open_cpu_rings(int *stage)
+{
+    struct perf_event_attr attr;
+    for (int i = 0; i < nring_cpus; i++) {
+        struct cpu_ring *c = &cpu_rings[i];
+        int err;
+        sampler_attr(&attr, SM_CPU);
+        c->cpu = ring_cpus[i];
+        c->map = NULL;
+        c->fd = open_sampler(&attr, -1, c->cpu);
+        *stage = c->fd < 0 ? 0 : 1;
+        if (c->fd >= 0) {
+            nrings = i + 1;
+            c->lost_known = (attr.read_format & FORMAT_LOST) != 0;
+            c->map = map_ring(c->fd);
+        }
+        if (!c->map) {
+            err = errno;
+            close_cpu_rings();
+            errno = err;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Mark both actors' profiles failed (the cpu mode samples for both). */
+static void fail_both(int status, int err, int stage)
+{
+    for (int i = 0; i < 2; i++) {
+        struct sample_result *r = &shared->actor[i].prof;
+        r->status = status;
+        r->err = err;
+        r->stage = stage;
+    }
+}
+#endif
+
+/* --sample in the cpu mode, before the actors start: open the planned CPUs' sampling events. Where
+ * they cannot be opened or mapped (without the privilege: EACCES/EPERM) and no --sample-mode was
+ * given, this process falls back to the thread mode for good (the actors then open their own);
+ * with --sample-mode cpu the failure is the profile's status. */
+static void cpu_sampling_open(void)
+{
+#if HAVE_PERF
+    int stage = 0;
+    foreign_samples = 0;
+    if (!smp.on || smp.mode != SM_CPU || open_cpu_rings(&stage) == 0)
+        return;
+    if (smp.mode_given)
+        fail_both(status_of_errno(errno), errno, stage);
+    else
+        smp.mode = SM_THREAD;
+#endif
+}
+
+#if HAVE_PERF
+/* Move the calling thread to one CPU (cpu >= 0), or back to the CPUs of set (cpu -1); a failure
+ * leaves it where it is. */
+static void move_to(int cpu, const cpu_set_t *set)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    if (cpu >= 0)
+        CPU_SET(cpu, &one);
+    (void)sched_setaffinity(0, sizeof one, cpu >= 0 ? &one : set);
+}
+#endif
+
+/* Switch every CPU's sampling on just before the actors are released (they are blocked reading the
+ * go byte), and off once both have ended. The CPUs' cpu-clock timers start spread over one period
+ * (CPU i at i x period / n after CPU 0, or a whole period later; the spread capped at
+ * STAGGER_MAX_NS): timers in phase interrupt both actors at once, and a reader held up with its
+ * writer is then idle at its own ticks (at -p split, 4K: the reader got 55 % of the samples its CPU
+ * time makes, the writer 120 %). The controller enables each CPU's event on that CPU: from another,
+ * the enabling IPI reaches an idle virtual CPU tens of microseconds late, shifting its phase. */
+static void cpu_sampling_on(void)
+{
+#if HAVE_PERF
+    uint64_t spread = smp.event != SE_CPU_CLOCK ? 0 : smp.period < STAGGER_MAX_NS ? smp.period : STAGGER_MAX_NS;
+    uint64_t first = 0, at;
+    cpu_set_t mask;
+    int hop = spread && nrings > 1 && sched_getaffinity(0, sizeof mask, &mask) == 0;
+    for (int i = 0; i < nrings; i++) {
+        if (hop)
+            move_to(cpu_rings[i].cpu, NULL);
+        first = i ? first : now_ns();
+        at = first + spread * (uint64_t)i / (uint64_t)nrings;
+        while (spread && at < now_ns())
+            at += spread;
+        while (now_ns() < at)
+            continue;
+        if (ioctl(cpu_rings[i].fd, PERF_EVENT_IOC_ENABLE, 0) != 0)
+            fail_both(ST_ERROR, errno, 2);
+    }
+    if (hop)
+        move_to(-1, &mask);
+#endif
+}
+
+static void cpu_sampling_off(void)
+{
+#if HAVE_PERF
+    for (int i = 0; i < nrings; i++)
+        ioctl(cpu_rings[i].fd, PERF_EVENT_IOC_DISABLE, 0);
+#endif
+}
+
+/* A forked actor keeps none of the controller's sampling events (their mappings are not inherited). */
+static void cpu_sampling_forget(void)
+{
+#if HAVE_PERF
+    for (int i = 0; i < nrings; i++)
+        close(cpu_rings[i].fd);
+    nrings = 0;
+#endif
+}
+
+/* --sample in the cpu mode, after the actors ended: read every CPU's buffer, keeping each actor's
+ * samples inside its loop (take_actors) and counting the rest as foreign; a buffer's lost samples
+ * (ring_lost) are shared out by the samples each actor got from it (rounded up: an estimate, whose
+ * they were is unknown). Then the stacks most frequent first, and every ring closed. */
+static void cpu_sampling_read(void)
+{
+#if HAVE_PERF
+    struct cpu_sink k;
+    struct ring_stats st;
+    for (int i = 0; i < 2 && nrings; i++)
+        index_open(&k.actor[i], &shared->actor[i].prof);
+    for (int c = 0; c < nrings && shared->actor[0].prof.status == ST_OK; c++) {
+        uint64_t lost = 0, all;
+        k.kept[0] = k.kept[1] = k.other = 0;
+        if (drain_ring(cpu_rings[c].map, SM_CPU, take_actors, &k, &st) != 0) {
+            fail_both(ST_ERROR, 0, 3);
+            break;
+        }
+        if (ring_lost(cpu_rings[c].fd, cpu_rings[c].lost_known, &st, &lost) != 0) {
+            fail_both(ST_ERROR, errno, 4);
+            break;
+        }
+        all = k.kept[0] + k.kept[1] + k.other;
+        for (int i = 0; i < 2 && all; i++)
+            shared->actor[i].prof.lost += (lost * k.kept[i] + all - 1) / all;
+        foreign_samples += k.other;
+    }
+    for (int i = 0; i < 2 && nrings; i++) {
+        struct sample_result *r = &shared->actor[i].prof;
+        free(k.actor[i].slot);
+        qsort(r->stacks, r->nstacks, sizeof *r->stacks, by_count_descending);
+    }
+    close_cpu_rings();
+#endif
+}
 
 static void writer_loop(struct actor *a, const unsigned char *buf)
 {
@@ -1565,6 +1896,7 @@ static void *actor_main(void *arg)
     unsigned char *buf = a->buf;
     char c = 'r';
 
+    a->tid = own_tid();
     if (a->pin >= 0)
         pin_self(a->pin);
     if (!buf) /* 2proc: each child its own, of the current point's size */
@@ -1696,7 +2028,7 @@ static void usage(void)
 {
     printf("usage: ipcbench [-i pipe|pipe-s|local|local-s|tcp|tcp-s] [-a 2thread|2proc] [-b SIZE] [-t TOTAL]\n"
            "                [-p same|split|any] [-c CPU[,CPU]] [-f] [-n N] [-e ID=SPEC]... [--sample EVENT:PERIOD]\n"
-           "                [--ctl-fifo CTL --ack-fifo ACK]\n"
+           "                [--sample-mode cpu|thread] [--ctl-fifo CTL --ack-fifo ACK]\n"
            "       ipcbench --points IPC:SIZE:N[,IPC:SIZE:N]... [-a ...] [-t TOTAL] [-p ...] [-c ...] [-f] [-e ...]\n"
            "                [--sample ...]\n"
            "  -i  IPC object (default pipe); pipe-s resizes the pipe to the buffer size (Linux)\n"
@@ -1715,6 +2047,9 @@ static void usage(void)
            "  --sample EVENT:PERIOD  sample each actor's kernel and user call stacks over its loop (Linux\n"
            "      perf_event_open; in \"profile\"): cpu-clock:NS (e.g. cpu-clock:100000, 10 kHz) or\n"
            "      cycles:N (the PMU's cycles); not with --ctl-fifo; FreeBSD: not supported (use DTrace)\n"
+           "  --sample-mode  cpu: one event per CPU the actors may run on, samples kept by their TIDs (needs\n"
+           "      root or kernel.perf_event_paranoid <= 0); thread: one event per actor thread (its timer is\n"
+           "      reprogrammed at every switch between them); default: cpu where allowed, else thread\n"
            "  --ctl-fifo/--ack-fifo  perf stat --delay=-1 --control fifo:CTL,ACK: count the loop only\n"
            "  --load  sample the machine's CPU time (busy/idle) and runnable tasks just before and after each\n"
            "      iteration's actors, in \"machine\" (for a harness that cannot watch the machine itself)\n"
@@ -1849,6 +2184,7 @@ static void parse_args(int argc, char **argv)
         {"event", required_argument, NULL, 'e'},
         {"load", no_argument, NULL, 'L'},
         {"sample", required_argument, NULL, 'S'},
+        {"sample-mode", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1912,6 +2248,12 @@ static void parse_args(int argc, char **argv)
         case 'S':
             parse_sample(optarg);
             break;
+        case 'M':
+            if ((v = lookup(optarg, sample_mode_names, SM_COUNT)) < 0)
+                usage_error("unknown sample mode '%s': use cpu or thread", optarg);
+            smp.mode = (enum sample_mode)v;
+            smp.mode_given = 1;
+            break;
         case 'A':
             cfg.ack_fifo = optarg;
             break;
@@ -1953,6 +2295,8 @@ static void parse_args(int argc, char **argv)
         usage_error("--ctl-fifo and --ack-fifo go together: give both or neither");
     if (cfg.ctl_fifo && cfg.nevents)
         usage_error("-e and --ctl-fifo exclude each other: count with -e (in the actors) or under perf stat, not both");
+    if (smp.mode_given && !smp.on)
+        usage_error("--sample-mode needs --sample EVENT:PERIOD");
     if (cfg.ctl_fifo && smp.on)
         usage_error("--sample and --ctl-fifo exclude each other: the actors' sampling ioctls would fall in perf's "
                     "counting window");
@@ -2176,7 +2520,8 @@ static void profile_reason(const struct sample_result *r, char *out, size_t len)
 #if HAVE_PERF
     switch (r->stage) {
     case 0:
-        snprintf(what, sizeof what, "perf_event_open of the %s sampling event", name);
+        snprintf(what, sizeof what, "perf_event_open of the %s%s sampling event",
+                 smp.mode == SM_CPU ? "CPU-wide " : "", name);
         if (r->status == ST_PERMISSION)
             permission_reason(what, r->err, out, len);
         else if (r->status == ST_NOT_SUPPORTED && smp.event == SE_CYCLES)
@@ -2249,10 +2594,14 @@ static void print_profile(void)
     const struct sample_result *r = HAVE_PERF ? &shared->actor[READER].prof : &none;
     const struct sample_result *worst = r->status > w->status ? r : w;
     char reason[512], other[512];
-    printf("{\"event\": \"%s\", \"period\": %llu, \"unit\": \"%s\", \"status\": \"%s\"",
+    printf("{\"event\": \"%s\", \"period\": %llu, \"unit\": \"%s\", \"mode\": \"%s\", \"status\": \"%s\"",
            sample_event_names[smp.event], (unsigned long long)smp.period, sample_units[smp.event],
-           status_names[worst->status]);
+           sample_mode_names[smp.mode], status_names[worst->status]);
     if (worst->status == ST_OK) {
+#if HAVE_PERF
+        if (smp.mode == SM_CPU)
+            printf(", \"foreign\": %llu", (unsigned long long)foreign_samples);
+#endif
         printf(", \"writer\": ");
         print_actor_profile(w);
         printf(", \"reader\": ");
@@ -2439,9 +2788,11 @@ static void run_actors(int fds[2])
 #if HAVE_LIBPMC
         pmc_go();
 #endif
+        cpu_sampling_on();
         write_all(go_pipe[1], go, 2, "the go handshake");
         for (int i = 0; i < 2; i++)
             pthread_join(tid[i], NULL);
+        cpu_sampling_off();
 #if HAVE_LIBPMC
         pmc_done();
 #endif
@@ -2467,6 +2818,7 @@ static void run_actors(int fds[2])
                     close(ctl_fd);
                     close(ack_fd);
                 }
+                cpu_sampling_forget();
                 actor_main(&shared->actor[i]);
                 _exit(0);
             }
@@ -2483,6 +2835,7 @@ static void run_actors(int fds[2])
 #if HAVE_LIBPMC
             pmc_go();
 #endif
+            cpu_sampling_on();
             write_all(go_pipe[1], go, 2, "the go handshake");
         }
         if (failed)
@@ -2492,6 +2845,7 @@ static void run_actors(int fds[2])
             while (waitpid(pid[i], &status[i], 0) < 0)
                 if (errno != EINTR)
                     runtime_error(errno, "waitpid failed");
+        cpu_sampling_off();
 #if HAVE_LIBPMC
         pmc_done();
 #endif
@@ -2535,11 +2889,13 @@ static void run_iteration(const int pins[2], unsigned char *const bufs_once[2], 
         }
 #endif
     }
+    cpu_sampling_open();
     if (cfg.load)
         sample_load(&load_before);
     run_actors(fds);
     if (cfg.load)
         sample_load(&load_after);
+    cpu_sampling_read();
     if (cfg.ctl_fifo)
         perf_command("disable\n");
     print_json(&bufs, point, iteration);
@@ -2610,9 +2966,11 @@ int main(int argc, char **argv)
     memset(shared, 0, sizeof *shared);
 #if HAVE_PERF
     if (smp.on) { /* each actor's stacks and IPs, shared so that 2proc children can fill them */
+        if (smp.mode == SM_CPU)
+            plan_cpu_rings(pins);
         smp.data_size = SAMPLE_DATA_PAGES * page_size();
-        smp.max_stacks = smp.data_size / SAMPLE_MIN_RECORD;
-        smp.pool_size = smp.data_size / sizeof(uint64_t);
+        smp.max_stacks = (smp.mode == SM_CPU ? (size_t)nring_cpus : 1) * (smp.data_size / SAMPLE_MIN_RECORD);
+        smp.pool_size = (smp.mode == SM_CPU ? (size_t)nring_cpus : 1) * (smp.data_size / sizeof(uint64_t));
         profile_area = mmap(NULL, 2 * sample_area_size(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (profile_area == MAP_FAILED)
             runtime_error(errno, "mmap of the shared profile area failed");
