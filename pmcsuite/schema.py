@@ -217,7 +217,7 @@ TABLE_COLUMNS = {
 #: ``unit`` (ns for cpu-clock, cycles), ``samples`` and ``lost`` samples per actor (an import that
 #: knows only the total says ``all``), the ``folded`` stacks (root first, ``writer;f1;...;leaf`` ->
 #: samples) and ``kallsyms`` (whether kernel frames were named: ok, hidden or missing)
-PROFILE_KEYS = ("event", "period", "unit", "samples", "lost", "folded", "kallsyms")
+PROFILE_KEYS = ("event", "period", "unit", "mode", "samples", "lost", "folded", "kallsyms")
 
 
 def reserved_id(counter_id: str) -> bool:
@@ -400,7 +400,7 @@ def profile_problems(profile) -> list[str]:
     period = profile.get("period")
     if not _is_number(period) or not math.isfinite(period) or period <= 0:
         problems.append(f"profile period is {period!r}, not a positive number")
-    for key in ("event", "kallsyms"):
+    for key in ("event", "mode", "kallsyms"):
         if profile.get(key) is not None and not isinstance(profile[key], str):
             problems.append(f"profile {key} is {profile[key]!r}, not text")
     if not isinstance(profile.get("unit"), str):

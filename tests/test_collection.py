@@ -10,6 +10,7 @@ import pytest
 from needs import needs, require_perf, require_tracepoints
 
 import pmcsuite
+from pmcsuite.analysis.precision import precision
 from pmcsuite import api
 from pmcsuite.catalogue import builtin_catalogue, load_catalogue
 from pmcsuite.collect import sweep as collect_sweep
@@ -331,10 +332,13 @@ def test_target_ci_adds_runs_until_met_or_at_most(tmp_path, cli):
     --max-runs; process and run numbers go on without clashes; summary names the points that did
     not get there."""
     common = dict(SMALL, ipcs=["pipe"], sizes="64K,1M", backend="none", runs=8, processes=2)
-    # 4 processes (3 degrees of freedom) meet ±99 % at once unless their medians differ by about half;
-    # 2 (one degree of freedom, t = 12.7) may not when the machine is busy
+    # a point gets more runs exactly when its first 8 (4 processes) missed ±99 % -- whether they do
+    # depends on how busy the machine is, so the test checks the decision, not the outcome
     loose = pmcsuite.load(pmcsuite.collect(out=tmp_path / "loose", target_ci=99.0, **dict(common, processes=4)))
-    assert (loose.groupby(["ipc", "buffer_size", "variant"])["run"].count() == 8).all()   # met at once
+    first = precision(loose[loose["run"] < 8]).set_index(["ipc", "buffer_size", "variant"])["half_width_pct"]
+    counts = loose.groupby(["ipc", "buffer_size", "variant"])["run"].count()
+    for cell, half_width in first.items():
+        assert (counts[cell] == 8) == (half_width <= 99.0), (cell, half_width, counts[cell])
     # 2 processes of (1 warm-up + 2 measured): whether that meets ±99 % depends on the noise; what is
     # added is whole processes of the plan's size (3 runs), within --max-runs (3 x runs)
     few = pmcsuite.load(pmcsuite.collect(out=tmp_path / "few", target_ci=99.0, **dict(common, runs=6)))

@@ -74,6 +74,7 @@ def test_samples_at_each_point_and_the_categories_sum_to_them(collected):
         samples = sum(profile["samples"].values())
         assert sum(record["counters"][cid]["value"] for cid in PROFILE_IDS) == samples
         assert sum(profile["folded"].values()) == samples and profile["kallsyms"] == "ok"
+        assert profile["mode"] in ("cpu", "thread")          # as root here: cpu (one sampler per CPU)
 
 
 def test_folded_stacks_parse_and_name_kernel_frames(collected):

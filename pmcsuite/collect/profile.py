@@ -113,6 +113,7 @@ class RawProfile:
     samples: dict | None = None       # role -> samples
     lost: dict | None = None          # role -> samples lost to a full ring buffer
     stacks: dict | None = None        # role -> tuple[Stack, ...]
+    mode: str | None = None           # "cpu" (one sampler per CPU, kept by actor) or "thread" (one per actor)
 
 
 def _bad(what: str):
@@ -162,7 +163,8 @@ def parse_profile(obj) -> RawProfile:
         _bad("names no event or unit")
     actors = {role: _actor(obj.get(role), role) for role in ROLES}
     return RawProfile(obj["event"], period, obj["unit"], "ok", None, {r: a[0] for r, a in actors.items()},
-                      {r: a[1] for r, a in actors.items()}, {r: a[2] for r, a in actors.items()})
+                      {r: a[1] for r, a in actors.items()}, {r: a[2] for r, a in actors.items()},
+                      obj.get("mode") if isinstance(obj.get("mode"), str) else None)
 
 
 # ---------------------------------------------------------------------------------- categories
@@ -257,8 +259,8 @@ def summarise(obj, categories, kallsyms: Kallsyms, os: str = "linux") -> Summary
             by_category[role][category] = by_category[role].get(category, 0) + stack.n
             key = fold(role, frames)
             folded[key] = folded.get(key, 0) + stack.n
-    record = {"event": raw.event, "period": raw.period, "unit": raw.unit, "samples": dict(raw.samples),
-              "lost": dict(raw.lost), "folded": folded, "kallsyms": kallsyms.state}
+    record = {"event": raw.event, "period": raw.period, "unit": raw.unit, "mode": raw.mode,
+              "samples": dict(raw.samples), "lost": dict(raw.lost), "folded": folded, "kallsyms": kallsyms.state}
     return Summary(raw, by_category, record)
 
 
