@@ -222,3 +222,13 @@ def test_findings_captions_promise_only_what_is_drawn(full_report):
         assert ("departs" in caption) == bool(model is not None and model.departures)
         assert ("(star)" in caption) == any(f["kind"] == "peak" and f.get("ipc") == ipc for f in found)
         assert "segmented" not in caption and "bootstrap" not in caption
+
+
+def test_groups_lost_on_the_machine_are_named_with_the_command_that_brings_them_back():
+    meta = {"lost_groups": {"syscalls": "tracefs is not mounted: sudo mount -t tracefs nodev /sys/kernel/tracing",
+                            "<b>x</b>": "why <i>"}}
+    text = bandwidth.lost_groups_markdown(meta)
+    assert "Groups lost on this machine (2)" in text
+    assert "syscalls: tracefs is not mounted: sudo mount -t tracefs nodev /sys/kernel/tracing" in text
+    assert "<b>" not in text and "<i>" not in text                # escaped: it comes from a result file
+    assert bandwidth.lost_groups_markdown({}) == "" and bandwidth.lost_groups_markdown({"lost_groups": []}) == ""

@@ -220,6 +220,17 @@ def warnings_markdown(df: pd.DataFrame, warnings: list[str] | None = None) -> st
     return "\n".join(lines) + "\n"
 
 
+def lost_groups_markdown(meta: dict) -> str:
+    """The counter groups the collection should have counted here but lost (tracefs not mounted and
+    not root, ...), each with why and the command that brings it back; '' when none was lost."""
+    lost = meta.get("lost_groups") or {}
+    if not isinstance(lost, dict) or not lost:
+        return ""
+    lines = [f"**Groups lost on this machine ({len(lost)}):** not measured, though the machine can count them."]
+    lines += [f"- {md_escape(group)}: {md_escape(why)}" for group, why in sorted(lost.items())]
+    return "\n".join(lines) + "\n\n"
+
+
 def section(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> Section:
     """Median bandwidth vs buffer size: one figure for all IPC modes (baseline), the table (folded when
     long), warnings (summarised, the full list folded)."""
@@ -249,5 +260,5 @@ def section(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> Section:
     else:
         text.append("No successful, non-warm-up run measured a bandwidth: there is nothing to plot.")
     text.append("\n### Warnings\n")
-    text.append(warnings_markdown(df))
+    text.append(lost_groups_markdown(meta) + warnings_markdown(df))
     return Section("Bandwidth vs buffer size", "\n".join(text) + "\n", figures)
