@@ -570,31 +570,17 @@ def test_permission_denied_names_perf_event_paranoid(exe, tmp_path):
     require(LINUX, "perf_event_open needs Linux")
     require(os.geteuid() == 0, "switching to an unprivileged user needs root")
     paranoid = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
-    public = Path(__import__("tempfile").mkdtemp(prefix="ipcbench-nobody-"))
-    try:
-        public.chmod(0o755)
-        copy = public / "ipcbench"
-        shutil.copy2(exe, copy)
-        copy.chmod(0o755)
-
-        def drop():
-            os.setgid(65534)
-            os.setuid(65534)
-
-        argv = bm.bench_argv(copy, "pipe", 65536, MiB, events={"tc": "task-clock", "tp": "syscalls:sys_enter_write"})
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, preexec_fn=drop, cwd=public)
-        assert proc.returncode == 0, proc.stderr
-        entry = bm.parse_bench_output(proc.stdout)["counters"]["tc"]
-        if paranoid >= 2:
-            assert entry["status"] == "permission_denied" and entry["value"] is None, entry
-            assert f"kernel.perf_event_paranoid is {paranoid}" in entry["reason"]
-            assert "run as root or lower it" in entry["reason"]
-        else:
-            assert entry["status"] == "ok" and entry["value"] > 0
-        tp = bm.parse_bench_output(proc.stdout)["counters"]["tp"]
-        assert tp["status"] in ("permission_denied", "ok") and (tp["value"] is None) == (tp["status"] != "ok")
-    finally:
-        shutil.rmtree(public)
+    out = run_as_nobody(exe, lambda copy: bm.bench_argv(copy, "pipe", 65536, MiB, events={
+        "tc": "task-clock", "tp": "syscalls:sys_enter_write"}))
+    entry = out["counters"]["tc"]
+    if paranoid >= 2:
+        assert entry["status"] == "permission_denied" and entry["value"] is None, entry
+        assert f"kernel.perf_event_paranoid is {paranoid}" in entry["reason"]
+        assert "run as root or lower it" in entry["reason"]
+    else:
+        assert entry["status"] == "ok" and entry["value"] > 0
+    tp = out["counters"]["tp"]
+    assert tp["status"] in ("permission_denied", "ok") and (tp["value"] is None) == (tp["status"] != "ok")
 
 
 # ------------------------------------------------------------------ Python validators
@@ -1128,8 +1114,9 @@ def test_sample_cycles_without_a_pmu_is_not_supported(exe):
         assert "cycles sampling event failed" in profile["reason"] and "\n" not in profile["reason"]
 
 
-def run_as_nobody(exe, make_argv):
-    """Run a copy of ipcbench as nobody (uid 65534): make_argv(copy) gives its command line."""
+def run_as_nobody(exe, make_argv) -> dict:
+    """Run a copy of ipcbench as nobody (uid 65534): make_argv(copy) gives its command line; its
+    parsed output."""
     public = Path(__import__("tempfile").mkdtemp(prefix="ipcbench-nobody-"))
     try:
         public.chmod(0o755)
@@ -1144,7 +1131,7 @@ def run_as_nobody(exe, make_argv):
         proc = subprocess.run(make_argv(copy), capture_output=True, text=True, timeout=60, preexec_fn=drop,
                               cwd=public)
         assert proc.returncode == 0, proc.stderr
-        return bm.parse_bench_output(proc.stdout)["profile"]
+        return bm.parse_bench_output(proc.stdout)
     finally:
         shutil.rmtree(public)
 
@@ -1156,14 +1143,14 @@ def test_sample_permission_denied_names_perf_event_paranoid(exe):
     require(os.geteuid() == 0, "switching to an unprivileged user needs root")
     level = paranoid()
     profile = run_as_nobody(exe, lambda copy: sampled(bm.bench_argv(copy, "pipe", 65536, MiB, sample=SAMPLE_SPEC),
-                                                      "thread"))
+                                                      "thread"))["profile"]
     if level >= 2:
         assert profile["status"] == "permission_denied" and "writer" not in profile, profile
         assert f"kernel.perf_event_paranoid is {level}" in profile["reason"]
     else:
         assert profile["status"] in ("ok", "permission_denied"), profile
     profile = run_as_nobody(exe, lambda copy: sampled(bm.bench_argv(copy, "pipe", 65536, MiB, sample=SAMPLE_SPEC),
-                                                      "cpu"))
+                                                      "cpu"))["profile"]
     assert profile["mode"] == "cpu"         # asked for: no fallback
     if level >= 1:
         assert profile["status"] == "permission_denied" and "writer" not in profile, profile
@@ -1180,7 +1167,7 @@ def test_sample_falls_back_to_the_thread_mode_without_privilege(exe, actors):
     require(os.geteuid() == 0, "switching to an unprivileged user needs root")
     level = paranoid()
     profile = run_as_nobody(exe, lambda copy: bm.bench_argv(copy, "pipe", 65536, 4 * MiB, actors=actors,
-                                                            sample=SAMPLE_SPEC))
+                                                            sample=SAMPLE_SPEC))["profile"]
     if level <= 0:
         assert profile["mode"] in MODES and profile["status"] == "ok", profile   # cpu unless mlock-limited
     else:
