@@ -9,6 +9,7 @@ by round which points get more processes (``plan.more_jobs``). Several hosts run
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import random
 import sys
@@ -17,9 +18,10 @@ from pathlib import Path
 
 from .catalogue import load_catalogue
 from .collect import sweep
-from .collect.benchmark import build, build_info
+from .collect.benchmark import build_info
+from .collect.executable import verified_copy
 from .collect.hosts import fleet_requests, host_list, is_fleet, resumed_requests, run_in_parallel
-from .collect.settings import Request, Settings, check_timeout, plan_settings, stored_settings
+from .collect.settings import Request, Settings, plan_settings, stored_settings, too_few_for_a_verdict
 from .collect.targets import check_target_tools, make_target, open_target, same_machine
 from .errors import PmcsuiteError
 from .plan import backend_names, more_jobs, remaining_jobs, split_runs
@@ -33,8 +35,9 @@ def collect(out=None, counters=None, ipcs=None, sizes=None, runs=None, warmup=No
             processes=None, points_per_process=None, target_ci=None, max_runs=None, host=None,
             ssh_command=None, tag=None, target_cc=None) -> Path:
     """Run the sweep and return the result directory. ``resume=DIR`` finishes what DIR is missing,
-    with the settings stored there (only ``timeout`` and ``ssh_command`` may be given again: a hang
-    may need more time, a target a new way in); ``timeout`` defaults to 120 s per run.
+    with the settings stored there (only ``timeout``, ``ssh_command`` and ``target_cc`` may be given
+    again: a hang may need more time, a target a new way in; the ssh command and target compiler
+    stored there are never run: they must be given again); ``timeout`` defaults to 120 s per run.
 
     ``host="[user@]host[:port]"`` runs the sweep on that machine over SSH (``ssh_command``: the ssh
     command line to use, default ``ssh``; ``target_cc``: build the benchmark there with its own
@@ -119,7 +122,8 @@ def _open_new(request: Request, stores: list, targets: list) -> _Opened:
 
 def _reopen(request: Request, stores: list, targets: list) -> _Opened:
     """A collection to finish (``request.resume``): locked, its stored settings checked (only the
-    timeout and the ssh command may change), a half-written tail dropped, its target reconnected."""
+    timeout, the ssh command and the target compiler may change; the last two must be given again),
+    a half-written tail dropped, its target reconnected."""
     store = ResultStore(request.resume)
     stores.append(store)
     meta = store.read_metadata()
@@ -128,9 +132,8 @@ def _reopen(request: Request, stores: list, targets: list) -> _Opened:
     if meta.get("source") != "collect" or not isinstance(meta.get("settings"), dict):
         raise PmcsuiteError(f"{request.resume} was not made by 'pmcsuite collect' (no stored settings): "
                             "nothing to resume")
-    settings = stored_settings(meta["settings"], store.metadata_path)
-    if request.timeout is not None:             # the one thing a resume may change: a hang needs more time
-        settings.timeout = check_timeout(request.timeout)
+    # a hang may need more time: a timeout given replaces the stored one (even one this pmcsuite refuses)
+    settings = stored_settings(meta["settings"], store.metadata_path, request.timeout)
     cat = load_catalogue([Path(c) for c in settings.catalogue_files])
     if cat.sha256 != meta["catalogue"]["sha256"]:
         print("pmcsuite: warning: the counter catalogue changed since this collection started", file=sys.stderr)
@@ -138,10 +141,7 @@ def _reopen(request: Request, stores: list, targets: list) -> _Opened:
     if cut:
         print(f"pmcsuite: warning: dropped the unfinished end of {store.runs_path} ({cut} line(s) of a "
               "benchmark process cut off by the crash; it is run again)", file=sys.stderr)
-    if request.ssh_command:                     # a new way in (another key, port, jump host)
-        if not settings.host:
-            raise PmcsuiteError(f"--ssh-command: {request.resume} was collected on this machine, not over SSH")
-        settings.ssh_command = request.ssh_command
+    _given_again(settings, request)
     opened = _Opened(store, cat, settings)
     if settings.host:                           # reconnect: same machine, same benchmark
         opened.target = make_target(settings.host, settings.ssh_command)
@@ -152,33 +152,55 @@ def _reopen(request: Request, stores: list, targets: list) -> _Opened:
     return opened
 
 
+def _given_again(settings: Settings, request: Request) -> None:
+    """A resume never runs a command read from the result directory (someone else may have written
+    it): the ssh command and target compiler stored there must be given again, and only what is given
+    is used (a new way in, another key, port or jump host, is welcome)."""
+    for option, name in (("--ssh-command", "ssh_command"), ("--target-cc", "target_cc")):
+        stored, given = getattr(settings, name), getattr(request, name)
+        if given and not settings.host:
+            raise PmcsuiteError(f"{option}: {request.resume} was collected on this machine, not over SSH")
+        if stored and not given:
+            raise PmcsuiteError(f"{request.resume} was collected with {option} {stored!r}: --resume does not run a "
+                                f"command read from a result directory; give {option} again (that one or another)")
+        setattr(settings, name, given or None)
+
+
 def _run(opened: _Opened, request: Request) -> Path:
     """Plan the jobs, store the metadata (a resume: note it, and keep only the jobs not finished),
-    run them, then the ``--target-ci`` rounds."""
+    run them, then the ``--target-ci`` rounds. Built here, the benchmark runs from a private copy
+    verified against its build record, held for the whole sweep (``executable.verified_copy``)."""
     store, settings = opened.store, opened.settings
     passes, jobs = sweep.plan_sweep(opened.cat, settings)
-    exe = opened.exe if opened.target is not None else build()
-    runner = sweep.Runner(settings, exe, opened.cat, opened.target, request.progress)
-    if request.resume:
-        jobs = remaining_jobs(jobs, sweep.finished(record for _, record in store.iter_runs()))
-        _note_resume(store, settings, len(jobs), request.command_line)
-    else:
-        store.lock()
-        store.create(sweep.metadata(runner, passes, request.command_line, opened.exe_info or build_info()))
-    sweep.execute(store, jobs, runner)
-    if settings.target_ci is not None:
-        _adapt(store, runner, passes)
+    with contextlib.ExitStack() as held:
+        exe, exe_info = opened.exe, opened.exe_info
+        if opened.target is None:
+            exe_info = build_info()
+            exe = held.enter_context(verified_copy(exe_info["path"], exe_info["sha256"]))
+        runner = sweep.Runner(settings, exe, opened.cat, opened.target, request.progress)
+        if request.resume:
+            jobs = remaining_jobs(jobs, sweep.finished(record for _, record in store.iter_runs()))
+            _note_resume(store, settings, len(jobs), request.command_line)
+        else:
+            store.lock()
+            store.create(sweep.metadata(runner, passes, request.command_line, exe_info))
+            if warning := too_few_for_a_verdict(settings):
+                print(f"pmcsuite: warning: {warning}", file=sys.stderr)
+        sweep.execute(store, jobs, runner)
+        if settings.target_ci is not None:
+            _adapt(store, runner, passes)
     return store.dir
 
 
 def _note_resume(store: ResultStore, settings: Settings, remaining: int, command_line) -> None:
-    """Add the resume to metadata.json (when, how, what was left); a raised timeout and a new ssh
-    command hold for later resumes too."""
+    """Add the resume to metadata.json (when, how, what was left); a raised timeout and the ssh
+    command and target compiler given hold for later resumes too (which must give them again)."""
     meta = store.read_metadata()
     meta.setdefault("resumes", []).append({"time": now(), "command_line": list(command_line or sys.argv),
                                            "remaining": remaining, "timeout": settings.timeout})
     meta["settings"]["timeout"] = settings.timeout
     meta["settings"]["ssh_command"] = settings.ssh_command
+    meta["settings"]["target_cc"] = settings.target_cc
     store.write_metadata({k: v for k, v in meta.items() if k not in ("format", "format_version")})
 
 

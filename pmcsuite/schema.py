@@ -434,8 +434,10 @@ METADATA = {
     "seed": MetadataField((int, None), "the seed of the execution order (null for imports)"),
     "source": MetadataField((str,), "who made it: collect, import-l41 or import-csv"),
     "host": MetadataField((dict,), "the measured machine: hostname, os, os_release, kernel, machine, "
-                          "cpu_model, cpus, python, perf_event_paranoid (--host: read there, with via); "
-                          "imports: null where the data does not say, note from --host-note"),
+                          "cpu_model, cpus, python, perf_event_paranoid, virtualisation ({kind: emulated, vm or "
+                          "none, by, evidence}), tunables (sysctl/sysfs name -> value, null where absent) "
+                          "(--host: read there, with via); imports: null where the data does not say, note "
+                          "from --host-note"),
     "tag": MetadataField((str, None), "collect --tag: the user's label (kernel-6.1, governor=...)"),
     "platform": MetadataField((list,), "the catalogue platforms the counters were chosen for", str),
     "backend": MetadataField((str,), "the counting backends, comma-separated in order of preference "
@@ -495,12 +497,69 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+_TEXT, _COUNT, _TEXTS = ((str, None), None), ((int, None), None), ((list,), str)
+#: the types of the fields inside the objects of metadata.json that pmcsuite reads: ``sub-field: ((kinds),
+#: the kind of a list's items, or the same table for the fields of an object or of a list's objects)``; a
+#: sub-field not named is not checked (``resumes``: a list, each of its objects checked)
+METADATA_PARTS = {
+    "host": {**{key: _TEXT for key in ("hostname", "os", "os_release", "kernel", "machine", "cpu_model", "python",
+                                        "uname", "cpuinfo", "os_release_id", "note")},
+             "cpus": _COUNT, "perf_event_paranoid": _COUNT, "via": ((dict, None), None),
+             "virtualisation": ((dict, None), {"kind": _TEXT, "by": _TEXT, "evidence": _TEXTS}),
+             "tunables": ((dict, None), None)},
+    "plan": {"ipc": _TEXTS, "sizes": ((list,), int), "runs": ((int,), None), "warmup": ((int,), None),
+             "processes": _COUNT, "points_per_process": ((int,), None), "total_size": _COUNT, "actors": _TEXT,
+             "placement": _TEXT, "force": ((bool,), None), "groups": _TEXTS, "skipped_counters": ((dict,), None),
+             "passes": ((list,), {"name": ((str,), None), "groups": _TEXTS, "counters": _TEXTS, "backend": _TEXT,
+                                  "events": ((dict,), None), "platform": ((dict,), None)})},
+    "settings": {"ipcs": _TEXTS, "sizes": ((list,), int), "runs": ((int,), None), "warmup": ((int,), None),
+                 "total_size": ((int,), None), "actors": ((str,), None), "placement": ((str,), None),
+                 "backend": ((str,), None), "platforms": _TEXTS, "groups": _TEXTS, "skipped": ((dict,), None),
+                 "seed": ((int,), None), "timeout": ((float,), None), "catalogue_files": _TEXTS,
+                 "force": ((bool,), None), "processes": _COUNT, "points_per_process": ((int,), None),
+                 "target_ci": ((float, None), None), "max_runs": _COUNT, "host": _TEXT, "ssh_command": _TEXT,
+                 "tag": _TEXT, "target_cc": _TEXT, "lost": ((dict,), None)},
+    "tools": {"ipcbench": ((dict, str, None), {**{key: _TEXT for key in ("compiler", "compiler_version", "path",
+                                                                      "source_sha256", "target", "sha256")},
+                                                "flags": _TEXTS, "static": ((bool, None), None)})},
+    "catalogue": {"version": _COUNT, "sha256": _TEXT, "sources": _TEXTS,
+                  "snapshot": ((dict, None), {"format": ((int,), None), "files": ((list,), dict)})},
+    "resumes": {"time": ((str,), None), "command_line": _TEXTS, "remaining": _COUNT, "timeout": ((float, None), None)},
+}
+
+
+def _part_problems(where: str, value, spec: dict) -> list[str]:
+    """What is of the wrong type in the object ``value`` (at key path ``where``) by ``spec`` (METADATA_PARTS)."""
+    problems = []
+    for key, rule in spec.items():
+        if key not in value:
+            continue
+        (item, path), (kinds, inner) = (value[key], f"{where}.{key}"), rule
+        if not any(_has_kind(item, kind) for kind in kinds):
+            problems.append(f"'{path}' is {_short(item)}, not {' or '.join(_KIND_WORDS[k] for k in kinds)}")
+        elif isinstance(inner, dict) and isinstance(item, dict):
+            problems += _part_problems(path, item, inner)
+        elif isinstance(inner, dict) and isinstance(item, list):     # a list of objects
+            problems += [f"'{path}' has an item that is not an object"] if not all(isinstance(x, dict) for x in item) \
+                else [problem for i, x in enumerate(item) for problem in _part_problems(f"{path}[{i}]", x, inner)]
+        elif inner is not None and isinstance(item, list) and not all(_has_kind(i, inner) for i in item):
+            problems.append(f"'{path}' has an item that is not {_KIND_WORDS[inner]}")
+    return problems
+
+
 def check_metadata(doc) -> dict:
     """``doc`` if it is a metadata document ``METADATA`` allows (every field registered, of its
-    type); else MalformedMetadata (a PmcsuiteError and a ValueError) naming each wrong field."""
+    type, and the fields of its objects METADATA_PARTS names of theirs); else MalformedMetadata (a
+    PmcsuiteError and a ValueError) naming each wrong field."""
     if not isinstance(doc, dict):
         raise MalformedMetadata("the metadata is not an object")
     problems = [problem for name, value in doc.items() if (problem := _field_problem(name, value))]
+    for name, spec in METADATA_PARTS.items():
+        value = doc.get(name)
+        objects = ([(name, value)] if isinstance(value, dict) else
+                   [(f"{name}[{i}]", item) for i, item in enumerate(value) if isinstance(item, dict)]
+                   if isinstance(value, list) else [])
+        problems += [problem for where, item in objects for problem in _part_problems(where, item, spec)]
     if problems:
         raise MalformedMetadata("; ".join(problems))
     return doc

@@ -5,7 +5,9 @@ from .errors import PmcsuiteError
 from .schema import GIB, KIB, MIB
 
 _UNITS = {"": 1, "B": 1, "K": KIB, "M": MIB, "G": GIB}
-_SIZE = re.compile(r"^\s*(\d+)\s*([KMG]?)(?:I?B)?\s*$", re.IGNORECASE)
+#: ASCII digits only (``int`` would read Arabic-Indic or fullwidth ones), then K/M/G in either case, optionally
+#: followed by ``B`` or ``iB``; the ``B`` is upper case: ``64Kb`` reads as kilobits, so it is refused
+_SIZE = re.compile(r"^[ \t]*([0-9]+)[ \t]*([KMGkmg]?)(?:[iI]?B)?[ \t]*$")
 
 
 def parse_size(text) -> int:
@@ -15,7 +17,8 @@ def parse_size(text) -> int:
     else:
         match = _SIZE.match(str(text))
         if not match:
-            raise PmcsuiteError(f"invalid size {text!r}: write a positive number of bytes, e.g. 65536, 64K or 1M")
+            raise PmcsuiteError(f"invalid size {text!r}: write a positive number of bytes in ASCII "
+                                "digits with an optional K, M or G (or KiB, MB ...), e.g. 65536, 64K or 1M")
         if len(match.group(1)) > 30:            # int() refuses 4300+ digits; no buffer is 10^30 bytes
             raise PmcsuiteError(f"invalid size {str(text)[:40]!r}...: {len(match.group(1))} digits, far beyond "
                                 "any buffer size")

@@ -59,7 +59,7 @@ def _process_state(argv, cwd, env):
     os.environ; afterwards sys.argv, the directory, the environment and the signal handlers that
     ``cli.main`` sets are as they were."""
     old_argv, old_cwd, old_env = sys.argv, os.getcwd(), dict(os.environ)
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         sys.argv = ["pmcsuite", *argv]
         if env is not None:

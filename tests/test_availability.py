@@ -3,15 +3,19 @@ stand-in), plus the pure parts against a small fake catalogue."""
 import os
 import platform
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from needs import needs
 
-from pmcsuite.collect.backends import CounterValue
+from pmcsuite.collect.backends import CounterValue, flag_silent_zeros
 from pmcsuite.collect.check import CheckResult, check, format_check
+from pmcsuite.collect.pmu import parse_listing
+from pmcsuite.results.load import derived_metrics
 
 pytestmark = pytest.mark.e2e
 
@@ -140,3 +144,68 @@ def test_check_needs_no_arguments():
     results = check()
     assert len(results) > 10 and {r.counter for r in results} >= {"page_faults", "instructions"}
     assert [r.counter for r in check(groups="syscalls")] == ["syscalls_read", "syscalls_write", "syscalls_all"]
+
+
+#: what the emulated board's kernel lists (QEMU TCG cortex-a57: PMCEID has cycles and instructions only)
+BOARD_LISTING = ("/sys/bus/event_source/devices/armv8_pmuv3/events/cpu_cycles event=0x0011\n"
+                 "/sys/bus/event_source/devices/armv8_pmuv3/events/inst_retired event=0x0008\n"
+                 "/sys/bus/event_source/devices/software/events/whatever event=0x1\n")
+
+
+class RemoteBackend(FakeBackend):
+    """Counts on a target through ``runner`` (as inproc over --host): every event it opens reads 5."""
+    name = "inproc"
+
+    def __init__(self, listing):
+        super().__init__()
+        self.listing, self.ran = listing, []
+
+    def runner(self, argv, timeout):
+        self.ran.append(argv)
+        return subprocess.CompletedProcess(argv, 0, self.listing, "")
+
+    def probe(self, events):
+        self.probed = dict(events)
+        return [CounterValue(c, e, 5, "", "ok") for c, e in events.items()]
+
+
+def test_events_the_core_does_not_list_are_not_implemented_and_never_opened(cat):
+    """Before: the board's seven unimplemented armv8 events opened, read 0 and were 'available'."""
+    backend = RemoteBackend(BOARD_LISTING)
+    res = {r.counter: r for r in check(cat, None, ["armv8"], backend)}
+    assert backend.ran and backend.ran[0][:2] == ["sh", "-c"]            # asked on the target, not here
+    assert set(backend.probed) == {"instructions", "cycles"}
+    for cid in ("l1i_refill", "l2_access", "l2_refill", "axi_read", "axi_write", "itlb_refill", "dtlb_refill",
+                "l1d_access", "l1d_refill", "mem_read", "mem_write"):
+        assert (res[cid].status, res[cid].reason) == ("not_supported", "not implemented on this core"), res[cid]
+    assert res["instructions"].status == res["cycles"].status == "available"
+    assert "11 not supported" in format_check(list(res.values()))
+
+
+def test_no_core_pmu_listing_decides_nothing(cat):
+    backend = RemoteBackend("/sys/bus/event_source/devices/software/events/x event=0x1\n")
+    check(cat, None, ["armv8"], backend)
+    assert len(backend.probed) == len(cat.platforms["armv8"].events)
+    assert parse_listing("") is None
+    assert parse_listing("/sys/bus/event_source/devices/cpu/events/cpu-cycles event=0x3c") == (
+        False, {"cpu-cycles"}, {0x3C})
+
+
+def test_a_bus_or_cache_access_count_of_zero_is_a_silent_zero(cat):
+    """Before: only never_zero counters were flagged; axi_read 0 was stored ok."""
+    values = flag_silent_zeros([CounterValue("axi_read", "r60", 0, "", "ok"),
+                                CounterValue("l2_access", "r16", 0, "", "ok"),
+                                CounterValue("l1i_refill", "r01", 0, "", "ok")], cat)
+    assert [v.status for v in values] == ["silent_zero", "silent_zero", "ok"]
+    assert values[0].value is None
+
+
+def test_no_derived_metric_is_built_on_a_counter_that_read_zero_in_every_run(cat):
+    """Before: axi_total 0 came from axi_read and axi_write that read 0 in every run (board)."""
+    rows = [{"ipc": "pipe", "actors": "2thread", "placement": "same", "buffer_size": 4096, "variant": "v",
+             "run": r, "ok": True, "warmup": False, "axi_read": 0.0, "axi_write": 0.0, "cycles": 300.0 + r,
+             "instructions": 100.0} for r in range(3)]
+    df = pd.DataFrame(rows)
+    df.attrs["counters"] = ["axi_read", "axi_write", "cycles", "instructions"]
+    metrics = set(derived_metrics(df, cat)["metric"])
+    assert "axi_total" not in metrics and "cpi" in metrics

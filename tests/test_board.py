@@ -16,6 +16,7 @@ from pmcsuite.collect import board as bd
 from pmcsuite.collect import benchmark as bm
 from pmcsuite.errors import PmcsuiteError
 from pmcsuite.collect.hostinfo import match_platforms
+from pmcsuite.collect.pmu import LISTING_SCRIPT, REASON
 from pmcsuite.plan import plan_counters
 
 pytestmark = pytest.mark.board
@@ -83,6 +84,7 @@ def board(passes, armv8_check_events):
         "r13": BENCH + ["-n", "1"] + ev_args({"l1d_access": "r13"}),
         "overfull": BENCH + ["-n", "1"] + ev_args(OVERFULL),
         "generic_vs_raw": BENCH + ["-n", "3"] + ev_args(armv8_check_events),
+        "pmu_events": ["sh", "-c", LISTING_SCRIPT],
     }
     for k, p in enumerate(passes):
         commands[f"pass{k}"] = BENCH + ["-n", "2"] + ev_args(p.events)
@@ -206,6 +208,30 @@ def test_armv8_events_open_with_the_codes_they_claim(board, cat, passes, armv8_c
     assert set(seen) == set(events)
     for cid, v in seen.items():
         assert v.status not in ("not_supported", "error"), (cid, v)
+
+
+def test_check_calls_the_events_the_boards_pmu_does_not_list_not_implemented(board, cat, passes):
+    """Before: the seven events that read 0 on every run here were 'available' in check (and stored ok)."""
+    from pmcsuite.collect.check import check
+
+    class BoardBackend:                   # inproc on the board: its sysfs list read there, the events opened there
+        name, scope = "inproc", "actors"
+
+        def runner(self, argv, timeout):
+            return board["pmu_events"]
+
+        def available(self):
+            return True, "on the board"
+
+        def probe(self, events):
+            return [v for k, p in enumerate(passes)
+                    for v in values(bench_lines(board[f"pass{k}"])[0], p.events, cat).values() if v.counter in events]
+
+    res = {r.counter: r for r in check(cat, None, ["armv8"], BoardBackend())}
+    zeros = ("l1i_refill", "l2_access", "l2_refill", "axi_read", "axi_write", "itlb_refill", "dtlb_refill")
+    for cid in zeros:
+        assert (res[cid].status, res[cid].reason) == ("not_supported", REASON), res[cid]
+    assert res["instructions"].status == res["cycles"].status == "available"
 
 
 # ------------------------------------------------------------------ without booting

@@ -218,3 +218,28 @@ def test_every_command_has_examples_in_its_help(cli):
     for name in commands:
         proc = cli(name, "--help")
         assert proc.returncode == 0 and "examples:" in proc.stdout and f"pmcsuite {name}" in proc.stdout, name
+
+
+def test_a_second_sigterm_while_the_first_is_handled_prints_no_traceback(tmp_path):
+    """Two SIGTERMs in a row (a service manager, then an impatient user): the second lands while the
+    first's cleanup runs; it is ignored there, not raised in the middle of it. Ten tries, gaps of 0-9 ms."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    for attempt in range(10):
+        out = tmp_path / f"r{attempt}"
+        proc = subprocess.Popen([sys.executable, "-m", "pmcsuite", "collect", *QUICK, "--sizes", "4K-64K",
+                                 "--runs", "40", "--no-progress", "--out", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not (out / "runs.jsonl").exists() or not (out / "runs.jsonl").stat().st_size:
+            assert proc.poll() is None and time.monotonic() < deadline, "the sweep stored no run"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(attempt / 1000)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err and proc.returncode == 143, (attempt, proc.returncode, err)
+        errors = [line for line in err.splitlines() if line.startswith("pmcsuite: error: ")]
+        assert len(errors) == 1 and "interrupted (SIGTERM)" in errors[0], err

@@ -1,5 +1,6 @@
 """`pmcsuite collect` end to end on this machine: real ipcbench, real perf (software events and
 tracepoints), real result directories; plus the failure paths (crash, interrupt, resume)."""
+import contextlib
 import json
 import os
 import subprocess
@@ -113,6 +114,11 @@ def test_unavailable_counters_stop_before_any_run(tmp_path, cli):
     assert not out.exists()
 
 
+def _run_instead(monkeypatch, exe):
+    """The sweep runs ``exe`` (a stand-in) instead of its verified copy of the benchmark."""
+    monkeypatch.setattr(api, "verified_copy", lambda *_: contextlib.nullcontext(exe))
+
+
 def _crashing_bench(tmp_path, real_exe, size):
     """An executable that runs the real benchmark except at buffer ``size``, where it dies of SIGSEGV."""
     script = tmp_path / "crashy-ipcbench"
@@ -129,7 +135,7 @@ os.execv({str(real_exe)!r}, [{str(real_exe)!r}] + sys.argv[1:])
 def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch):
     out = tmp_path / "res"
     real = build()
-    monkeypatch.setattr(api, "build", lambda: _crashing_bench(tmp_path, real, 1 << 20))
+    _run_instead(monkeypatch, _crashing_bench(tmp_path, real, 1 << 20))
     # a seed whose order runs a 64K job before the first 1M job, so that something is measured first
     seed = next(s for s in range(100) if make_jobs(["pipe"], [65536, 1 << 20], 4, [], s, processes=2)[0].size == 65536)
     options = dict(SMALL, ipcs=["pipe"], backend="none", seed=seed, points_per_process=1)
@@ -138,7 +144,7 @@ def test_crash_keeps_what_was_measured_and_resume_finishes(tmp_path, monkeypatch
     stored = ResultStore(out).read_runs()
     assert len(stored) >= 2 and not stored[-1]["ok"] and stored[-1]["buffer_size"] == 1 << 20
     assert all(r["ok"] and r["buffer_size"] == 65536 for r in stored[:-1])
-    monkeypatch.setattr(api, "build", lambda: real)
+    _run_instead(monkeypatch, real)
     pmcsuite.collect(resume=out, progress=False)
     df = pmcsuite.load(out)
     good = df[df["ok"]]
@@ -254,10 +260,10 @@ def test_resume_may_raise_the_timeout_and_nothing_else(tmp_path, monkeypatch):
                     "if any(':1048576:' in a for a in sys.argv): time.sleep(60)\n"
                     f"import os; os.execv({str(real)!r}, [{str(real)!r}] + sys.argv[1:])\n")
     hang.chmod(0o755)
-    monkeypatch.setattr(api, "build", lambda: hang)
+    _run_instead(monkeypatch, hang)
     with pytest.raises(PmcsuiteError, match=r"hung: no result after 0.5 s"):
         pmcsuite.collect(out=out, timeout=0.5, **dict(SMALL, ipcs=["pipe"], backend="none"))
-    monkeypatch.setattr(api, "build", lambda: real)
+    _run_instead(monkeypatch, real)
     pmcsuite.collect(resume=out, timeout=30, progress=False)
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["settings"]["timeout"] == 30 and meta["resumes"][-1]["timeout"] == 30   # kept for later resumes
@@ -450,6 +456,43 @@ def test_corrupt_settings_are_refused_on_resume(tmp_path, key, bad):
     meta = json.loads((out / "metadata.json").read_text())
     meta["settings"][key] = bad
     (out / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(PmcsuiteError, match="has settings this pmcsuite cannot run") as info:
+    # refused on read (schema.METADATA_PARTS, naming 'settings.KEY') or by the resume's own check
+    with pytest.raises(PmcsuiteError, match=rf"has settings this pmcsuite cannot run|'settings\.{key}' is") as info:
         pmcsuite.collect(resume=out, progress=False)
     assert info.value.exit_code == 2 and "\n" not in str(info.value)
+
+
+TINY = ["--ipc", "pipe", "--sizes", "64K", "--total", "1M", "--backend", "none", "--no-progress"]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--warmup", "-1"], "--warmup -1: give a whole number >= 0"),              # was a ZeroDivisionError, exit 70
+    (["--runs", "0"], "--runs 0: give a whole number >= 1"),
+    (["--timeout", "1e308"], "--timeout 1e+308: give the seconds"),             # was an OverflowError, exit 70
+])
+def test_counts_and_timeouts_out_of_range_are_one_line(cli, tmp_path, options, message):
+    proc = cli("collect", *TINY, *options, "--out", tmp_path / "out")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_stored_huge_timeout_is_refused_on_resume_unless_given_again(cli, tmp_path):
+    out = tmp_path / "out"
+    assert cli("collect", *TINY, "--runs", "4", "--processes", "2", "--out", out).returncode == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    meta["settings"]["timeout"] = 1e308
+    (out / "metadata.json").write_text(json.dumps(meta))
+    proc = cli("collect", "--resume", out)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--timeout 1e+308" in proc.stderr, proc.stderr
+    assert cli("collect", "--resume", out, "--timeout", "60").returncode == 0
+    assert json.loads((out / "metadata.json").read_text())["settings"]["timeout"] == 60
+
+
+def test_too_few_runs_for_a_verdict_are_warned_with_the_number_needed(cli, tmp_path):
+    """Before: --runs 2 was accepted silently, a sweep no comparison could give a verdict on."""
+    proc = cli("collect", *TINY, "--runs", "2", "--out", tmp_path / "few")
+    assert proc.returncode == 0
+    assert "warning: --runs 2 --warmup 1 gives each point 1 measured process(es): too few for a verdict" \
+        in proc.stderr and "use at least --runs 4 --processes 2" in proc.stderr, proc.stderr
+    proc = cli("collect", *TINY, "--runs", "4", "--out", tmp_path / "enough")
+    assert proc.returncode == 0 and "too few" not in proc.stderr

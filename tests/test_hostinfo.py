@@ -75,7 +75,7 @@ def test_os_release_and_metadata():
         "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)", "ID": "debian"}
     meta = hostinfo.host_metadata()
     assert set(meta) == {"hostname", "os", "os_release", "kernel", "machine", "cpu_model", "cpus", "python",
-                         "perf_event_paranoid"}                 # the fields schema.METADATA["host"] documents
+                         "perf_event_paranoid", "virtualisation", "tunables"}   # schema.METADATA["host"] documents
     assert meta["os"] == platform.system() and meta["cpus"] >= 1 and meta["python"] == platform.python_version()
     assert meta["kernel"] == platform.release() and meta["os_release"]
 

@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pmcsuite"
 #: the stages in the order data flows through them; a module may import from its own stage and
 #: from the stages before it, never from a later one (docs/DESIGN.md)
 STAGES = [
-    ("base", ["pmcsuite.version", "pmcsuite.errors", "pmcsuite.schema", "pmcsuite.sizes", "pmcsuite.options"]),
+    ("base", ["pmcsuite.version", "pmcsuite.errors", "pmcsuite.schema", "pmcsuite.sizes", "pmcsuite.options",
+              "pmcsuite.userfiles"]),
     ("catalogue", ["pmcsuite.catalogue"]),
     ("plan", ["pmcsuite.plan"]),
     ("collect", ["pmcsuite.collect"]),

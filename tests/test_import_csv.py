@@ -154,3 +154,10 @@ def test_bad_csv_is_a_one_line_error(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(PmcsuiteError, match="does not exist"):
         import_csv(tmp_path / "nope.csv", tmp_path / "out")
+
+
+def test_a_row_repeated_word_for_word_is_refused_naming_both_lines(tmp_path):
+    text = GOOD + "pipe,2thread,same,64K,16M,1,baseline,6803217408,false,,,\n"     # line 3 again, as line 7
+    with pytest.raises(PmcsuiteError, match=r"in\.csv:7: repeats line 3 word for word") as info:
+        import_csv(write(tmp_path, text), tmp_path / "out")
+    assert "\n" not in str(info.value) and not (tmp_path / "out").exists()

@@ -388,3 +388,80 @@ def test_imported_data_has_quartiles_and_error_bars(real, tmp_path):
     assert bars and all(c.has_yerr for c in bars)
     segments = [seg for c in bars for seg in c.lines[2][0].get_segments()]
     assert any(abs(seg[1][1] - seg[0][1]) > 0 for seg in segments)        # the bars have a length
+
+
+SECRET = "root:$6$secret-hash-line:19000:0:99999:7:::"
+
+
+def _outside_file(tmp_path) -> Path:
+    """A file outside the imported directory whose content must never reach an error line."""
+    outside = tmp_path / "private" / "shadow.txt"
+    outside.parent.mkdir()
+    outside.write_text(SECRET + "\n")
+    return outside
+
+
+def test_a_symlink_out_of_the_directory_is_refused_without_reading_it(tmp_path):
+    src = tmp_path / "given"
+    src.mkdir()
+    shutil.copy(FIX / "run00000.txt", src / "run00000.txt")
+    (src / "zz.txt").symlink_to(_outside_file(tmp_path))
+    with pytest.raises(PmcsuiteError) as caught:
+        import_l41([src], tmp_path / "out")
+    message = str(caught.value)
+    assert "zz.txt" in message and "outside" in message and "\n" not in message
+    assert "secret" not in message and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("listed", ["../private/shadow.txt", "ABSOLUTE", "link.txt"])
+def test_a_manifest_found_in_the_directory_lists_only_files_inside_it(tmp_path, listed):
+    outside = _outside_file(tmp_path)
+    src = tmp_path / "given"
+    src.mkdir()
+    (src / "link.txt").symlink_to(outside)
+    name = str(outside) if listed == "ABSOLUTE" else listed
+    (src / "manifest.csv").write_text("file,ipctype,mode,buffersize,totalsize,run,flags\n"
+                                      f"{name},pipe,2thread,1024,16777216,0,-i pipe\n")
+    with pytest.raises(PmcsuiteError, match=r"manifest\.csv:2: .*outside") as caught:
+        import_l41([src], tmp_path / "out")
+    assert "secret" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_manifest_symlinked_from_outside_is_refused(tmp_path):
+    src = tmp_path / "given"
+    src.mkdir()
+    shutil.copy(FIX / "run00000.txt", src / "run00000.txt")
+    (tmp_path / "elsewhere.csv").write_text("file\nrun00000.txt\n")
+    (src / "manifest.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(PmcsuiteError, match="manifest.csv.*outside"):
+        import_l41([src], tmp_path / "out")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("73087.63 KBytes/sec", "0 KBytes/sec", r"run00000\.txt:8: bandwidth is 0 KBytes/sec"),
+    ("time: 0.224169250", "time: 0", r"run00000\.txt:7: time is 0 s"),
+    ("73087.63 KBytes/sec", "730876.3 KBytes/sec", r"run00000\.txt:8: printed bandwidth .* disagrees .*\(10\.0x\)"),
+])
+def test_a_run_that_cannot_have_moved_its_data_is_refused(tmp_path, old, new, message):
+    text = (FIX / "run00000.txt").read_text()
+    assert old in text
+    (tmp_path / "run00000.txt").write_text(text.replace(old, new))
+    with pytest.raises(PmcsuiteError, match=message) as caught:
+        import_l41([tmp_path / "run00000.txt"], tmp_path / "out")
+    assert "\n" not in str(caught.value) and not (tmp_path / "out").exists()
+
+
+def test_a_bandwidth_slightly_off_its_time_is_kept_with_a_warning(tmp_path):
+    text = (FIX / "run00000.txt").read_text().replace("73087.63 KBytes/sec", "75000.00 KBytes/sec")
+    (tmp_path / "run00000.txt").write_text(text)
+    import_l41([tmp_path / "run00000.txt"], tmp_path / "out")
+    [run] = ResultStore(tmp_path / "out").read_runs()
+    assert "disagrees" in run["warnings"][0]
+
+
+def test_a_json_sample_with_time_0_is_refused(tmp_path):
+    doc = json.loads((JSON_DIR / "pipe-dcache-v.json").read_text())
+    doc["benchmark_samples"][1]["time"] = 0
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+    with pytest.raises(PmcsuiteError, match="time is 0 s"):
+        import_l41([tmp_path / "x.json"], tmp_path / "out")

@@ -232,3 +232,30 @@ def test_groups_lost_on_the_machine_are_named_with_the_command_that_brings_them_
     assert "syscalls: tracefs is not mounted: sudo mount -t tracefs nodev /sys/kernel/tracing" in text
     assert "<b>" not in text and "<i>" not in text                # escaped: it comes from a result file
     assert bandwidth.lost_groups_markdown({}) == "" and bandwidth.lost_groups_markdown({"lost_groups": []}) == ""
+
+
+def _copy_of_fixture(tmp_path) -> Path:
+    import shutil
+    directory = tmp_path / "res"
+    shutil.copytree(FIXTURE, directory, ignore=shutil.ignore_patterns("*.parquet", ".lock"))
+    return directory
+
+
+def test_a_run_record_stored_twice_is_refused_not_counted_twice(tmp_path, cli):
+    directory = _copy_of_fixture(tmp_path)
+    lines = (directory / "runs.jsonl").read_text().splitlines(keepends=True)
+    twice = next(k for k, line in enumerate(lines) if json.loads(line)["ok"])
+    (directory / "runs.jsonl").write_text("".join(lines + [lines[twice]]))
+    with pytest.raises(PmcsuiteError, match=rf"twice \(run records {twice + 1} and {len(lines) + 1}\)"):
+        build_report(directory, out=tmp_path / "out")
+    result = cli("summary", directory)
+    assert result.returncode == 2 and "counted twice" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_directory_of_warm_ups_only_has_nothing_to_summarise(tmp_path, cli):
+    directory = _copy_of_fixture(tmp_path)
+    records = [json.loads(line) for line in (directory / "runs.jsonl").read_text().splitlines()]
+    (directory / "runs.jsonl").write_text("".join(json.dumps({**r, "warmup": True}) + "\n" for r in records))
+    result = cli("summary", directory)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "holds no measured runs" in result.stderr and len(result.stderr.splitlines()) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import PmcsuiteError
+from ..userfiles import read_small_file
 from .validate import TOP_KEYS
 
 
@@ -38,7 +39,7 @@ def read_yaml(path: Path, raw: bytes | None = None) -> tuple[dict, bytes]:
     """Parse one catalogue file (its bytes ``raw`` when given, e.g. from a snapshot)."""
     if raw is None:
         try:
-            raw = path.read_bytes()
+            raw = read_small_file(path, "catalogue")
         except OSError as exc:
             raise PmcsuiteError(f"cannot read catalogue {path}: {exc.strerror or exc}; "
                                 "check the --catalogue path") from None

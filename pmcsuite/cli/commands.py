@@ -63,12 +63,13 @@ def _collect_request(args):
         sweep["quick"] = True
     if args.force:
         sweep["force"] = True
+    given_again = {"target_cc": sweep.pop("target_cc")} if args.resume and "target_cc" in sweep else {}
     if args.resume and sweep:
-        given = ", ".join("--" + o for o in SWEEP_OPTIONS if getattr(args, o) is not None)
+        given = ", ".join("--" + o for o in SWEEP_OPTIONS if getattr(args, o) is not None and o != "target_cc")
         raise PmcsuiteError(f"--resume takes the sweep from {args.resume}: drop {given or '--quick/--force'}"
-                            " (only --timeout, --ssh-command and --no-progress go with it)")
+                            " (only --timeout, --ssh-command, --target-cc and --no-progress go with it)")
     return Request(resume=args.resume, timeout=args.timeout, progress=not args.no_progress,
-                   command_line=["pmcsuite", *sys.argv[1:]], ssh_command=args.ssh_command, **sweep)
+                   command_line=["pmcsuite", *sys.argv[1:]], ssh_command=args.ssh_command, **sweep, **given_again)
 
 
 def cmd_collect(args):
@@ -127,11 +128,13 @@ def cmd_check(args):
     from ..catalogue import load_catalogue
     from ..collect.backends import resolve_backends
     from ..collect.check import check, format_check
+    from ..collect.hostenv import describe, environment
     from ..collect.hostinfo import resolve_platforms
     if args.host:
         from ..collect.targets import check_target
-        platforms, backends, results = check_target(args.host, args.ssh_command, args.counters, args.backend,
-                                                    args.platform, args.catalogue or (), args.target_cc)
+        platforms, backends, results, virtual = check_target(args.host, args.ssh_command, args.counters,
+                                                             args.backend, args.platform, args.catalogue or (),
+                                                             args.target_cc)
     else:
         if args.ssh_command or args.target_cc:
             raise PmcsuiteError("--ssh-command and --target-cc go with --host: they say how to reach the target "
@@ -140,12 +143,17 @@ def cmd_check(args):
         platforms = resolve_platforms(cat, args.platform)
         backends = resolve_backends(args.backend)
         results = check(cat, name_list(args.counters, "--counters", "syscalls,faults"), platforms, backends)
+        virtual = environment()["virtualisation"]
     where = {"host": args.host} if args.host else {}
     if args.json:
-        _print_json({**where, "platform": platforms, "backend": backends, "counters": [r.to_dict() for r in results]})
+        _print_json({**where, "platform": platforms, "backend": backends, "virtualisation": virtual,
+                     "counters": [r.to_dict() for r in results]})
     else:
         print(f"{'host: ' + args.host + '; ' if args.host else ''}platform: {', '.join(platforms)}; "
-              f"backend: {', '.join(backends) or 'none'}")
+              f"backend: {', '.join(backends) or 'none'}; machine: {virtual['kind']}"
+              f"{' (' + virtual['by'] + ')' if virtual.get('by') else ''}")
+        if describe(virtual):
+            print(f"note: {describe(virtual)}")
         print(format_check(results))
     if not any(r.status == "available" for r in results):
         raise EnvironmentProblem("none of these counters can be counted here (see the table above): measure "
@@ -209,9 +217,9 @@ def cmd_summary(args):
     import pandas as pd
 
     from ..analysis.precision import needs_runs, precision
-    from ..results.load import GROUP_KEYS, summarise
+    from ..results.load import GROUP_KEYS, require_measured, summarise
     from ..sizes import format_size
-    df = _load(args)
+    df = require_measured(_load(args))
     table = summarise(df)
     stats = ["median", "q25", "q75", "min", "max", "mean", "std"]
     known = precision(df)

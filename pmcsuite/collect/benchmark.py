@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import EnvironmentProblem, PmcsuiteError
+from .executable import private_directory
 from .processes import run_group
 from ..schema import (
     ACTORS, BENCH_STATUSES, DEFAULT_ACTORS, DEFAULT_PLACEMENT, DEFAULT_TIMEOUT, DEFAULT_TOTAL, IPC_MODES, PLACEMENTS,
@@ -159,20 +160,16 @@ def _private(path: Path) -> bool:
 
 
 def _trusted_cache(directory: Path) -> Path:
-    """The cache directory if it is this user's own (created 0700 when missing); otherwise a fresh
-    private directory for this process, with a warning: a cache another user could write is never
-    run from (a planted ipcbench would run as us, possibly root)."""
+    """The cache directory (created 0700 when missing), resolved, if no other user can change anything
+    on its path; else EnvironmentProblem: a benchmark another user could swap would run as us (root)."""
+    fix = "set PMCSUITE_CACHE to a directory of your own that only you can write"
+    private_directory(directory, "the benchmark cache", fix)      # before creating anything under it
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise EnvironmentProblem(f"cannot create cache directory {directory}: {exc.strerror}; "
                                  "set PMCSUITE_CACHE") from None
-    if _private(directory):
-        return directory
-    fallback = Path(tempfile.mkdtemp(prefix="pmcsuite-cache-"))
-    print(f"pmcsuite: warning: not using the benchmark cache {directory}: it is not yours alone (owner or write "
-          f"permission); building in {fallback} (set PMCSUITE_CACHE to a directory of your own)", file=sys.stderr)
-    return fallback
+    return private_directory(directory, "the benchmark cache", fix)
 
 
 def _cached_build_ok(exe: Path, info_path: Path) -> bool:

@@ -2,15 +2,18 @@
 
 For each counter: the catalogue's event spec for this platform and backend (none -> status
 "unavailable" with the catalogue's reason); the backend's tool missing -> "tool_missing";
-otherwise the backend opens the events for real (``Backend.probe``) and reports "available",
-"not_supported", "permission_denied", ... with a reason. Before tracepoints are opened on this
-machine, tracefs is mounted if it is not (as root; else their reason says how: ``tracefs``).
+otherwise a hardware event the core's PMU does not list in sysfs is "not_supported" ("not
+implemented on this core": ``pmu``, never opened); the backend opens the others for real
+(``Backend.probe``) and reports "available", "not_supported", "permission_denied", ... with a
+reason. Before tracepoints are opened on this machine, tracefs is mounted if it is not (as root;
+else their reason says how: ``tracefs``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .backends import flag_silent_zeros, get_backend
+from .pmu import REASON, backend_listing, unimplemented
 from .tracefs import tracefs_here
 
 #: Check statuses, in the order of the totals line.
@@ -74,6 +77,16 @@ def _tracefs_lost(cat, events: dict, backend) -> str | None:
     return tracefs_here()
 
 
+def _not_implemented(cat, platforms, events: dict, backend) -> set[str]:
+    """The hardware counters among ``events`` whose event the core's PMU does not list in sysfs
+    (``pmu.unimplemented``, read where ``backend`` counts): they would open and count nothing."""
+    counters = getattr(cat, "counters", {})
+    hardware = {cid: spec for cid, spec in events.items() if getattr(counters.get(cid), "kind", None) == "hardware"}
+    if not hardware or backend.name == "none":
+        return set()
+    return unimplemented(cat, platforms, hardware, backend_listing(backend))
+
+
 def _backend_objects(backend) -> list:
     """None (this OS's tools), a name, "pmcstat,dtrace", a list of names or Backend objects."""
     from .backends import resolve_backends
@@ -130,8 +143,12 @@ def check(cat=None, groups=None, platforms=None, backend=None) -> list[CheckResu
             for cid, spec in events.items():
                 results[cid] = CheckResult(cid, spec, "tool_missing", why, where[cid])
             continue
+        missing = _not_implemented(cat, platforms, events, be)
+        for cid in missing:
+            results[cid] = CheckResult(cid, events[cid], "not_supported", REASON, where[cid])
+        events = {cid: spec for cid, spec in events.items() if cid not in missing}
         lost = _tracefs_lost(cat, events, be)
-        for v in flag_silent_zeros(be.probe(events), cat):
+        for v in flag_silent_zeros(be.probe(events) if events else [], cat):
             status = "available" if v.status in ("ok", "not_counted") else v.status
             tracepoint = getattr(getattr(cat, "counters", {}).get(v.counter), "kind", None) == "tracepoint"
             reason = lost if lost and tracepoint else v.reason

@@ -227,7 +227,9 @@ def resolve_platforms(cat, override: str | None = None) -> list[str]:
 
 
 def host_metadata() -> dict:
-    """The ``host`` object of metadata.json."""
+    """The ``host`` object of metadata.json, with this machine's ``virtualisation`` and kernel
+    ``tunables`` (``hostenv.environment``)."""
+    from .hostenv import environment
     uname = _platform.uname()
     system = uname.system
     cpuinfo = _read("/proc/cpuinfo") if system == "Linux" else None
@@ -247,6 +249,7 @@ def host_metadata() -> dict:
         # who may count what with perf_event_open (in-process counting and perf): -1 .. 4
         "perf_event_paranoid": (_int_or_none(_read("/proc/sys/kernel/perf_event_paranoid")) if system == "Linux"
                                 else None),
+        **environment(),
     }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import EnvironmentProblem, Interrupted, PmcsuiteError
+from ..userfiles import read_small_file
 from .remote import host_dirname, parse_host
 from .settings import Request
 
@@ -34,9 +35,11 @@ def host_list(host) -> list[str]:
 def read_hosts_file(path) -> list[str]:
     """``--hosts FILE``: one [user@]host[:port] a line; blank lines and ``#`` comments skipped."""
     try:
-        text = Path(path).read_text()
+        text = read_small_file(path, "--hosts").decode("utf-8")
     except OSError as exc:
         raise PmcsuiteError(f"--hosts {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PmcsuiteError(f"--hosts {path} is not UTF-8 text: give one [user@]host[:port] per line") from None
     hosts = [line.split("#", 1)[0].strip() for line in text.splitlines()]
     hosts = [h for h in hosts if h]
     if not hosts:
@@ -63,11 +66,22 @@ def fleet_requests(hosts: list[str], root: Path, request: Request) -> list[tuple
 
 def resumed_requests(root: Path, request: Request) -> list[tuple[str, Request]]:
     """(host, its request) resuming each result directory under ``root``; only the timeout, the ssh
-    command and the command line of ``request`` go with them."""
-    return [(json.loads((d / "metadata.json").read_text()).get("settings", {}).get("host") or d.name,
-             Request(resume=d, timeout=request.timeout, ssh_command=request.ssh_command,
+    command, the target compiler and the command line of ``request`` go with them."""
+    return [(_recorded_host(d),
+             Request(resume=d, timeout=request.timeout, ssh_command=request.ssh_command, target_cc=request.target_cc,
                      command_line=request.command_line, progress=False))
             for d in sorted(p.parent for p in root.glob("*/metadata.json"))]
+
+
+def _recorded_host(directory: Path) -> str:
+    """The host spelling a result directory's metadata.json records, else the directory's name (a
+    corrupt file is that host's own failure, reported when its resume reads it; the others go on)."""
+    try:
+        settings = json.loads(read_small_file(directory / "metadata.json", "metadata.json")).get("settings")
+        host = settings.get("host") if isinstance(settings, dict) else None
+    except (OSError, ValueError, AttributeError, PmcsuiteError):
+        host = None
+    return host if isinstance(host, str) and host else directory.name
 
 
 def run_in_parallel(root: Path, jobs: list[tuple[str, Request]], collect: Callable[[Request, list], Path]) -> Path:

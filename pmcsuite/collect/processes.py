@@ -153,17 +153,23 @@ def run_group(argv, timeout: float, env=None, self_managed: bool = False) -> sub
 _SCRATCH = re.compile(r"^pmcsuite-[a-z]+-(\d+)-")
 
 
-@contextlib.contextmanager
-def scratch_dir(kind: str):
-    """A temporary directory for one run's fifos and tool output (``pmcsuite-<kind>-<pid>-*``),
-    removed when the run ends; the ones a killed pmcsuite could not remove (their pid is gone) are
-    removed first, so kill -9 leaves no litter for long."""
+def remove_dead_processes_dirs() -> None:
+    """Remove this user's temporary directories (``pmcsuite-<kind>-<pid>-*``: scratch, ssh control) whose
+    pmcsuite process is gone: what a kill -9 left behind."""
     base = Path(tempfile.gettempdir())
     with contextlib.suppress(OSError):
         for entry in base.iterdir():
             match = _SCRATCH.match(entry.name)
             if match and entry.is_dir() and entry.stat().st_uid == os.getuid() and not pid_alive(int(match.group(1))):
                 shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_dir(kind: str):
+    """A temporary directory for one run's fifos and tool output (``pmcsuite-<kind>-<pid>-*``),
+    removed when the run ends; the ones a killed pmcsuite could not remove (their pid is gone) are
+    removed first, so kill -9 leaves no litter for long."""
+    remove_dead_processes_dirs()
     path = tempfile.mkdtemp(prefix=f"pmcsuite-{kind}-{os.getpid()}-")
     try:
         yield path

@@ -131,7 +131,7 @@ def host_from_sections(sections: dict[str, str]) -> dict:
     cpu_model = (sections.get("hw.model") if system == "FreeBSD" else None) or cpu_model_from_cpuinfo(cpuinfo)
 
     def number(key):
-        with contextlib.suppress(ValueError, TypeError):
+        with contextlib.suppress(ValueError, TypeError, IndexError):     # empty or missing: unknown
             return int((sections.get(key) or "").split()[0])
         return None
 

@@ -124,13 +124,40 @@ class Settings:
             raise ValueError("the sweep has no IPC mode or no size")
 
 
+#: the longest --timeout (a week): longer ones overflow the clocks a timeout is waited on
+MAX_TIMEOUT = 7 * 24 * 3600
+#: a verdict (compare, analysis.inference) needs at least this many measured processes a point
+VERDICT_PROCESSES = 2
+
+
 def check_timeout(timeout) -> float:
-    """--timeout SECONDS: a finite number > 0, as a float."""
+    """--timeout SECONDS: a number > 0 and at most MAX_TIMEOUT, as a float."""
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
-            or not timeout > 0:
+            or not 0 < timeout <= MAX_TIMEOUT:
         raise PmcsuiteError(f"--timeout {timeout}: give the seconds after which a benchmark process counts as hung "
-                            "(a finite number > 0)")
+                            f"(a number > 0, at most {MAX_TIMEOUT} = a week)")
     return float(timeout)
+
+
+def _check_counts(runs, warmup) -> None:
+    """--runs N (>= 1) and --warmup N (>= 0): whole numbers, before anything divides by them."""
+    for option, value, least in (("--runs", runs, 1), ("--warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise PmcsuiteError(f"{option} {value}: give a whole number >= {least}")
+
+
+def too_few_for_a_verdict(settings: Settings) -> str | None:
+    """The warning for a sweep whose points get fewer measured processes than a verdict needs
+    (VERDICT_PROCESSES), with the --runs that would give them; None when they get enough (or
+    --target-ci adds processes until they are)."""
+    runs, warmup, processes = settings.runs, settings.warmup, settings.processes
+    measured = processes if processes is not None else runs - warmup
+    if measured >= VERDICT_PROCESSES or settings.target_ci is not None:
+        return None
+    needed = VERDICT_PROCESSES * (warmup + 1) if processes is not None else warmup + VERDICT_PROCESSES
+    return (f"--runs {runs} --warmup {warmup} gives each point {measured} measured process(es): too few for a "
+            f"verdict (compare needs {VERDICT_PROCESSES} a point); use at least --runs {needed}"
+            + (f" --processes {VERDICT_PROCESSES}" if processes is not None else ""))
 
 
 def _check_target_ci(target_ci, max_runs, runs):
@@ -172,9 +199,12 @@ def _validate(ipcs, sizes, runs, warmup, total, actors, placement, processes=Non
             "use powers of two or change --total")
 
 
-def stored_settings(stored: dict, where) -> Settings:
+def stored_settings(stored: dict, where, timeout=None) -> Settings:
     """The settings a collection stored in metadata.json (``stored``), checked as a new sweep's are;
-    PmcsuiteError naming ``where`` (the metadata.json) when this pmcsuite cannot run them."""
+    PmcsuiteError naming ``where`` (the metadata.json) when this pmcsuite cannot run them.
+    ``timeout`` (--timeout given on --resume) replaces the stored one."""
+    if timeout is not None:
+        stored = {**stored, "timeout": check_timeout(timeout)}
     try:
         settings = Settings(**stored)
         settings.check()
@@ -237,6 +267,7 @@ def plan_settings(request: Request, target=None):
     sizes = parse_sizes(request.sizes if request.sizes is not None else defaults["sizes"])
     runs = request.runs if request.runs is not None else defaults["runs"]
     warmup = request.warmup if request.warmup is not None else defaults["warmup"]
+    _check_counts(runs, warmup)
     backends = (remote_backends(request.backend, target) if target is not None
                 else resolve_backends(request.backend))   # Linux ["inproc"]; FreeBSD ["pmcstat", "dtrace"]; none: []
     processes, points_per_process = _process_layout(request, backends, defaults, runs, warmup)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import EnvironmentProblem, PmcsuiteError
 from .hostinfo import first_line
-from .processes import pid_alive, spawn
+from .processes import pid_alive, remove_dead_processes_dirs, spawn
 from .remote import METADATA_SCRIPT, LinkLost, cksum, host_from_sections, parse_host, parse_sections, zig_target
 
 #: OpenSSH options pmcsuite adds after the user's own (the first value given wins in ssh)
@@ -95,6 +95,7 @@ class SshTarget:
         if self._connected:
             return
         if self._dir is None:
+            remove_dead_processes_dirs()          # a killed sweep's control directory (named by its pid) goes
             self._dir = tempfile.mkdtemp(prefix=f"pmcsuite-ssh-{os.getpid()}-")
         argv = [*self._base("yes"), "-o", f"ControlPersist={CONTROL_PERSIST}", "-N", "-f", "--", self.destination]
         # the master stays in the background: it must not hold our pipes (stdout to /dev/null, stderr to a file)

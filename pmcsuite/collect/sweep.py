@@ -5,6 +5,7 @@ the process ends. The store is passed in (anything with ``dir``, ``iter_runs`` a
 """
 from __future__ import annotations
 
+import platform as _platform
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from .hostinfo import (
     runnable_others,
     tool_versions,
 )
+from .hostenv import capped_buffer, environment, note_environment
 from .progress import progress_bar
 from .remote import LinkLost
 from .settings import Settings
@@ -67,12 +69,17 @@ def plan_sweep(cat, settings: Settings) -> tuple[list, list[Job]]:
     return passes, jobs
 
 
-def _sanity(bench: dict, counters: dict, total: int, size: int, scope, cat, profile=None) -> list[str]:
-    """What a run's own numbers say is wrong with it: bytes lost, writes missing, what the
+def _sanity(bench: dict, counters: dict, total: int, size: int, scope, cat, profile=None,
+            linux: bool = True) -> list[str]:
+    """What a run's own numbers say is wrong with it: bytes lost, writes missing, a buffer the kernel
+    capped below the size asked (``hostenv.capped_buffer``; ``linux``: the machine runs Linux), what the
     catalogue ``cat`` says of its counters (``min_per_write``: too few events for the loop's
     write() calls; ``crosscheck``: a count that differs from the benchmark's own where the scope
     makes the two equal, e.g. in-process system calls), and its ``profile``'s gaps."""
     warnings = _profile_sanity(profile)
+    capped = capped_buffer(bench, linux)
+    if capped:
+        warnings.append(capped)
     if not bench.get("bytes_ok", False):
         warnings.append("not every byte arrived intact")
     expected = total // size
@@ -200,7 +207,8 @@ def run_batch(batch, runner: Runner) -> list[dict]:
             **common, ipc=job.ipc, buffer_size=job.size, iterations=job.iterations,
             run=job.first_run + iteration, iteration=iteration, warmup=warmup, scope=scope,
             ok=True, bench=bench, counters=counters, busy=busy, profile=profile,
-            warnings=_sanity(bench, counters, settings.total_size, job.size, scope, cat, profile)).to_json())
+            warnings=_sanity(bench, counters, settings.total_size, job.size, scope, cat, profile,
+                             (target.uname()[0] if remote else _platform.system()) == "Linux")).to_json())
     return records
 
 
@@ -209,13 +217,14 @@ def metadata(runner: Runner, passes, command_line, exe_info) -> dict:
     settings a resume rebuilds the sweep from."""
     cat, settings, target = runner.cat, runner.settings, runner.target
     if target is not None:       # provenance read on the target; the workstation's tools did not run there
-        host = target.metadata()
+        host = {**target.metadata(), **environment(target)}   # emulation, tunables: read there
         tools = {name: target_backend(name, target).version() for name in backend_names(settings.backend)
                  if name not in ("inproc", "none")}          # pmcstat, dtrace there
         tools["ipcbench"] = exe_info
     else:
         host = host_metadata()
         tools = {**tool_versions([*backend_names(settings.backend), "cc"]), "ipcbench": exe_info}
+    note_environment(host)
     return {
         **stamp(__version__, command_line),
         "seed": settings.seed,

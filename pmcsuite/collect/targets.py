@@ -10,6 +10,7 @@ from ..errors import EnvironmentProblem, PmcsuiteError
 from ..options import name_list
 from .backends import OS_BACKENDS, NoneBackend, ToolBackend, get_backend, resolve_backends
 from .check import check
+from .hostenv import environment
 from .hostinfo import Uname, match_platforms, resolve_platforms
 from .remote import LocalTarget
 from .ssh import SshTarget
@@ -59,10 +60,10 @@ def check_target_tools(target, names) -> None:
 
 
 def check_target(host: str, ssh_command: str | None = None, counters=None, backend="auto", platform=None,
-                 catalogue=(), target_cc: str | None = None) -> tuple[list[str], list[str], list]:
+                 catalogue=(), target_cc: str | None = None) -> tuple[list[str], list[str], list, dict]:
     """``pmcsuite check --host``: what a remote target can count, asked there as ``collect --host``
     would (its benchmark copied over, its platform from its own /proc/cpuinfo, its tools): (platforms,
-    backend names, ``check.CheckResult`` per counter). Takes no sweep lock."""
+    backend names, ``check.CheckResult`` per counter, its ``hostenv`` virtualisation). Takes no sweep lock."""
     cat = load_catalogue([Path(c) for c in catalogue])
     target = make_target(host, ssh_command)
     try:
@@ -73,7 +74,7 @@ def check_target(host: str, ssh_command: str | None = None, counters=None, backe
         check_target_tools(target, names)
         results = check(cat, name_list(counters, "--counters", "syscalls,faults"), platforms,
                         [target_backend(name, target) for name in names])
-        return platforms, names, results
+        return platforms, names, results, environment(target)["virtualisation"]
     finally:
         target.close()
 

@@ -3,12 +3,13 @@
 ``findings_section(df, meta, outdir, ctx=None) -> list[Section]``, two lead sections (shown before the
 table of contents):
 
-- **Findings**: per IPC mode, one short numbered sentence per finding of ``explain``
-  (``analysis.findings``: its ``sentence``, the cause first where the evidence gives one, ``why.py``)
-  with its reliability, and the numbers of all of them folded below (``details``); on a noisy machine
-  one line that says what to do (``why.noise_from_table``); a one-line note on the data's quality
-  pointing to the warnings; the words used, defined once (``why.GLOSSARY``); one figure per IPC mode,
-  captioned with the marks it draws for these data (``mode_caption``).
+- **Findings**: first what to know before any finding (``caveat_lines``: a sweep stopped before its
+  end, an emulated or virtual machine, buffers the kernel capped); then per IPC mode, one short
+  numbered sentence per finding of ``explain`` (``analysis.findings``: its ``sentence``, the cause
+  first where the evidence gives one, ``why.py``) with its reliability, and the numbers of all of them
+  folded below (``details``); on a noisy machine one line that says what to do (``why.noise_from_table``);
+  a one-line note on the data's quality pointing to the warnings; the words used, defined once
+  (``why.GLOSSARY``); one figure per IPC mode, captioned with the marks it draws for these data (``mode_caption``).
 - **Probe effect**: the bandwidth ratio instrumented / baseline against buffer size, one panel per
   pass, one colour and marker per IPC mode, each ratio's interval (the overhead's simultaneous level)
   as a band, and a line at 1.0 (no effect); the overhead's one-line summary per mode and pass.
@@ -29,7 +30,9 @@ from ..analysis import why
 from ..analysis.findings import mode_intro
 from ..analysis.overhead import COUNT, overall_words
 from ..analysis.why import glossary_markdown, noise_from_table
+from ..collect.hostenv import CAPPED, describe
 from ..schema import MIB
+from ..sizes import format_size
 from .analysis_sections import draw_departures, draw_model, draw_points
 from .context import ReportContext
 from .toolbox import (Figure, Section, figure_path, fold, ipc_colour, ipc_marker, level_text, md_escape, new_figure,
@@ -164,6 +167,37 @@ def quality_line(ctx, advice: str = "") -> str | None:
     return "Data quality: " + "; ".join(parts) + "; see Warnings."
 
 
+def planned_runs(meta: dict) -> int | None:
+    """The runs a collection planned (IPC modes x sizes x (baseline + passes) x runs), None for imports."""
+    plan = meta.get("plan") if isinstance(meta.get("plan"), dict) else {}
+    parts = (plan.get("ipc"), plan.get("sizes"), plan.get("passes"))
+    if meta.get("source") != "collect" or not all(isinstance(p, list) for p in parts) \
+            or not isinstance(plan.get("runs"), int):
+        return None
+    return len(parts[0]) * len(parts[1]) * (1 + len(parts[2])) * plan["runs"]
+
+
+def caveat_lines(df: pd.DataFrame, meta: dict) -> list[str]:
+    """What to know before any finding: a sweep stopped before its end, counts and times from an
+    emulator or a virtual machine, buffers the kernel capped below the size asked (one per point)."""
+    out = []
+    planned = planned_runs(meta)
+    if planned and len(df) < planned:
+        out.append(f"This sweep is incomplete: {len(df):,} of {planned:,} runs (finish it with "
+                   "'pmcsuite collect --resume DIR').")
+    said = describe((meta.get("host") or {}).get("virtualisation") if isinstance(meta.get("host"), dict) else None)
+    if said:
+        out.append(f"Measured on an {said}." if said.startswith("emulated") else f"Measured on a {said}.")
+    capped: dict[tuple, str] = {}
+    for item in df.attrs.get("warnings") or []:
+        row, warning = item.get("row"), str(item.get("warning", ""))
+        if warning.startswith(CAPPED) and row is not None and row < len(df):
+            key = (str(df["ipc"].iloc[row]), int(df["buffer_size"].iloc[row]))
+            capped.setdefault(key, warning)
+    out += [f"{ipc} {format_size(size)}: {warning}." for (ipc, size), warning in sorted(capped.items())]
+    return out
+
+
 def finding_lines(found: list[dict]) -> list[str]:
     """Numbered bullets, one short sentence each with its reliability, then the numbers of every one
     of them (``details``, which say why an unreliable one is) folded below, numbered alike."""
@@ -234,7 +268,8 @@ def findings_section(df: pd.DataFrame, meta: dict, outdir: Path, ctx=None) -> li
         lines.append("")
     n_rel = sum(f.get("reliability") == "reliable" for f in found)
     advice = noise_from_table(ctx.df)
-    head = [f"{len(found)} finding(s), {n_rel} reliable (*reliable*: see the words below)."]
+    head = [f"**{md_escape(line)}**" for line in caveat_lines(df, meta)]
+    head.append(f"{len(found)} finding(s), {n_rel} reliable (*reliable*: see the words below).")
     if advice:
         head.append(f"**{md_escape(advice)}**")
     lines[0:0] = ["\n\n".join(head) + "\n"]

@@ -364,17 +364,17 @@ def _probe_effect(passes: list[str], probe: pd.DataFrame | None) -> str:
     if not passes:
         return text + " No tracepoint pass was run here, so its cost was not measured."
     if probe is None or probe.empty:   # too little data here: the overhead section has the details
-        return text + (f" Passes with tracepoints: {', '.join(passes)}; see the probe-effect "
+        return text + (f" Passes with tracepoints: {', '.join(map(md_escape, passes))}; see the probe-effect "
                        "(overhead) section for their cost.")
     said = []
     for _, r in probe.iterrows():
         verdict = r.get("overall_verdict")
         if not isinstance(verdict, str):       # an older table without the overall verdict
-            said.append(f"{r['ipc']} with {r['variant']}: {ratio(r['median_ratio'], 2)}x (median over {r['n_sizes']} "
-                        "sizes, no verdict)")
+            said.append(f"{md_escape(r['ipc'])} with {md_escape(r['variant'])}: {ratio(r['median_ratio'], 2)}x "
+                        f"(median over {r['n_sizes']} sizes, no verdict)")
             continue
         words = overall_words(r["overall_ratio"], r["overall_ci_low"], r["overall_ci_high"], verdict, r["level"])
-        said.append(f"{r['ipc']} with {r['variant']}: {words} over {r['n_sizes']} sizes")
+        said.append(f"{md_escape(r['ipc'])} with {md_escape(r['variant'])}: {words} over {r['n_sizes']} sizes")
     return text + " Measured here (bandwidth with the pass / without, geometric mean over sizes): " + \
         "; ".join(said) + "."
 
@@ -403,7 +403,7 @@ def _crosscheck_text(table: pd.DataFrame) -> list[str]:
     if len(below):
         text.append("**Disagreement:** " + "; ".join(
             f"`{r['counter']}` counted fewer events than the benchmark in {r['below']} of "
-            f"{r['runs']} {r['ipc']} runs" for _, r in below.iterrows()) + ".")
+            f"{r['runs']} {md_escape(r['ipc'])} runs" for _, r in below.iterrows()) + ".")
     return text
 
 

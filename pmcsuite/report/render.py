@@ -55,6 +55,15 @@ def _value(value) -> str:
     return "unknown" if value in (None, "", [], {}) else md_escape(value)
 
 
+def _virtualisation(value) -> str | None:
+    """host.virtualisation in words: its kind, what, and the evidence ("vm (kvm): cpuinfo flag ...")."""
+    if not isinstance(value, dict) or not value.get("kind"):
+        return None
+    evidence = "; ".join(map(str, value.get("evidence") or []))
+    return f"{value['kind']}{' (' + str(value['by']) + ')' if value.get('by') else ''}" + \
+        (f": {evidence}" if evidence else "")
+
+
 def _tool(value) -> str:
     """A tool's version: a string, or the ipcbench build as one line (compiler, flags, static, hash)."""
     if not isinstance(value, dict):
@@ -96,10 +105,13 @@ def provenance(meta: dict, df, ctx=None) -> list[tuple[str, str]]:
         ("Command line", shlex.join(map(str, command)) if isinstance(command, list) else command),
         ("Seed", meta.get("seed")),
         ("Host", machine),
+        ("Virtualisation", _virtualisation(host.get("virtualisation"))),
+        ("Kernel tunables", ", ".join(f"{k} {v}" for k, v in (host.get("tunables") or {}).items() if v is not None)
+         if isinstance(host.get("tunables"), dict) else None),
         ("Python", host.get("python")),
         ("Platform / backend", " / ".join(str(v) for v in (", ".join(meta.get("platform") or []) or None,
                                                              meta.get("backend")) if v)),
-        *((f"Tool: {name}", _tool(version)) for name, version in tools.items()),
+        *((f"Tool: {md_escape(name)}", _tool(version)) for name, version in tools.items()),
         ("Catalogue", (f"version {catalogue.get('version', '?')}, sha256 {str(catalogue.get('sha256', '?'))[:16]}…, "
                        f"{', '.join(map(str, catalogue.get('sources') or [])) or 'no sources listed'}"
                        + ("; analysed with the snapshot stored in metadata.json" if catalogue.get("snapshot")
@@ -113,7 +125,8 @@ def provenance(meta: dict, df, ctx=None) -> list[tuple[str, str]]:
         ("Plan: counter passes", passes),
         ("Resumed", f"{len(meta['resumes'])} time(s)" if meta.get("resumes") else None),
     ]
-    out = [(name, _value(value)) for name, value in rows if value or name not in ("Note", "Resumed")]
+    out = [(name, _value(value)) for name, value in rows
+           if value or name not in ("Note", "Resumed", "Virtualisation", "Kernel tunables")]   # older results
     failed, warm = int((~df["ok"]).sum()), int(df["warmup"].sum())
     skipped = df.attrs.get("skipped_lines") or []
     data = f"{len(df)} runs stored ({failed} failed, {warm} warm-ups)"

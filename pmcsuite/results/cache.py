@@ -4,13 +4,16 @@
 ``results.load`` built from the first ``covered`` bytes of the journal (whole lines, none of them
 corrupt) and, in its Parquet metadata, what the table cannot hold as columns (counters, warnings,
 multiplexed values) with the SHA-256 of those bytes. It is used only when that digest matches the
-journal's first ``covered`` bytes, when it was written by the same cache layout and result-table
-columns, and it then covers a prefix: ``load`` parses only the lines appended since (a collection in
-progress, a resume) and writes the cache again. A journal that was cut, edited or replaced no
+journal's first ``covered`` bytes, when the SHA-256 of the cache file's own bytes matches the one
+written beside it (``runs.cache.sha256``: a flipped bit or an edited column is never loaded), when it
+was written by the same cache layout and result-table columns, and it then covers a prefix:
+``load`` parses only the lines appended since (a collection in progress, a resume) and writes the
+cache again. A journal that was cut, edited or replaced no
 longer matches, and the table is built from the journal alone.
 
 A cache that cannot be written (a read-only result directory, a full disk) is simply not written;
-one that cannot be read is ignored. Delete it at will.
+one that cannot be read is ignored. Delete it at will. Both files are opened relative to a handle on
+the result directory, never through a symbolic link (``store.open_in``).
 """
 from __future__ import annotations
 
@@ -23,8 +26,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..schema import MIB, TABLE_COLUMNS, jsonable
+from .store import RUNS, open_directory, open_in
 
 CACHE = "runs.cache.parquet"
+#: the SHA-256 of the cache file's bytes, written after it
+DIGEST = "runs.cache.sha256"
 #: bump when what ``results.load`` puts in the table changes in a way the columns do not show
 LAYOUT = 1
 _KEY = b"pmcsuite_cache"
@@ -52,10 +58,10 @@ def _layout() -> list:
     return [LAYOUT, [[name, str(dtype)] for name, dtype in TABLE_COLUMNS.items()]]
 
 
-def _digest(path: Path, size: int) -> str | None:
-    """SHA-256 of the first ``size`` bytes of ``path`` (None when the file is shorter)."""
+def _digest(dir_fd: int, directory, size: int) -> str | None:
+    """SHA-256 of the first ``size`` bytes of the journal (None when it is shorter)."""
     digest, left = hashlib.sha256(), size
-    with open(path, "rb") as handle:
+    with os.fdopen(open_in(dir_fd, RUNS, os.O_RDONLY, directory), "rb") as handle:
         while left:
             chunk = handle.read(min(left, MIB))
             if not chunk:
@@ -66,20 +72,35 @@ def _digest(path: Path, size: int) -> str | None:
 
 
 def read(directory, journal: Path) -> CachedTable | None:
-    """The cached table of ``directory`` when it still matches ``journal`` (else None)."""
+    """The cached table of ``directory`` when it still matches its journal ``journal`` (else None)."""
     try:
-        return _read(cache_path(directory), journal)
+        dir_fd = open_directory(directory)
+    except Exception:             # noqa: BLE001 - no directory: no cache
+        return None
+    try:
+        return _read(dir_fd, directory)
     except Exception:             # noqa: BLE001 - no cache, or one we cannot use (any damage): use the journal
         return None
+    finally:
+        os.close(dir_fd)
 
 
-def _read(path: Path, journal: Path) -> CachedTable | None:
+def _read_file(dir_fd: int, directory, name: str) -> bytes:
+    with os.fdopen(open_in(dir_fd, name, os.O_RDONLY, directory), "rb") as handle:
+        return handle.read()
+
+
+def _read(dir_fd: int, directory) -> CachedTable | None:
+    import pyarrow as pa
     import pyarrow.parquet as pq
-    meta = json.loads(pq.read_schema(path).metadata[_KEY])
-    if meta.get("layout") != _layout() or journal.stat().st_size < meta["covered"] \
-            or _digest(journal, meta["covered"]) != meta["sha256"]:
+    data = _read_file(dir_fd, directory, CACHE)
+    if _read_file(dir_fd, directory, DIGEST).decode() != hashlib.sha256(data).hexdigest():
+        return None               # damaged or edited since it was written
+    meta = json.loads(pq.read_schema(pa.BufferReader(data)).metadata[_KEY])
+    if meta.get("layout") != _layout() or _digest(dir_fd, directory, meta["covered"]) != meta["sha256"]:
         return None
-    arrow = pq.read_table(path, memory_map=True)
+    arrow = pq.read_table(pa.BufferReader(data))
+    del data
     # text as categoricals, so that the object columns made from them share one string per value;
     # self_destruct frees each Arrow column once converted
     table = arrow.to_pandas(split_blocks=True, self_destruct=True, strings_to_categorical=True)
@@ -111,28 +132,67 @@ def histograms_as_text(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+class _HashingFile:
+    """A file object that keeps the SHA-256 of what is written through it."""
+
+    def __init__(self, handle):
+        self.handle, self.sha256, self.closed = handle, hashlib.sha256(), False
+
+    def write(self, data) -> int:
+        self.sha256.update(data)
+        return self.handle.write(data)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def write(directory, journal: Path, cached: CachedTable) -> bool:
-    """Write ``cached`` as the cache of ``directory`` (atomically); False when it cannot be written."""
-    path = cache_path(directory)
-    tmp = path.with_name(f".{CACHE}.{os.getpid()}.tmp")
+    """Write ``cached`` as the cache of ``directory`` (atomically), then its digest; False when it
+    cannot be written. ``journal``: the directory's runs.jsonl (kept for the callers; read by name)."""
+    tmp, tmp_digest = f".{CACHE}.{os.getpid()}.tmp", f".{DIGEST}.{os.getpid()}.tmp"
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        dir_fd = open_directory(directory)
+    except Exception:             # noqa: BLE001 - no directory: no cache
+        return False
+    try:
         meta = {"layout": _layout(), "covered": cached.covered, "lines": cached.lines,
-                "sha256": _digest(journal, cached.covered), "counters": list(cached.counters),
+                "sha256": _digest(dir_fd, directory, cached.covered), "counters": list(cached.counters),
                 "warnings": list(cached.warnings), "multiplexed": list(cached.multiplexed)}
-        frame = histograms_as_text(cached.table)
-        schema = pa.Schema.from_pandas(frame, preserve_index=False)       # types from every row, not a slice's
-        schema = schema.with_metadata({**(schema.metadata or {}), _KEY: json.dumps(jsonable(meta))})
-        with pq.ParquetWriter(tmp, schema) as writer:
+        digest = _write_table(dir_fd, directory, tmp, histograms_as_text(cached.table), meta)
+        _write_new(dir_fd, directory, tmp_digest, digest.encode())
+        os.replace(tmp, CACHE, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        os.replace(tmp_digest, DIGEST, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        return True
+    except Exception:             # noqa: BLE001 - a cache is optional: never fail a load for it
+        for name in (tmp, tmp_digest):
+            try:
+                os.unlink(name, dir_fd=dir_fd)
+            except OSError:
+                pass
+        return False
+    finally:
+        os.close(dir_fd)
+
+
+def _write_new(dir_fd: int, directory, name: str, data: bytes) -> None:
+    with os.fdopen(open_in(dir_fd, name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, directory), "wb") as handle:
+        handle.write(data)
+
+
+def _write_table(dir_fd: int, directory, name: str, frame: pd.DataFrame, meta: dict) -> str:
+    """Write ``frame`` as a new Parquet file ``name`` with ``meta``; the SHA-256 of its bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)       # types from every row, not a slice's
+    schema = schema.with_metadata({**(schema.metadata or {}), _KEY: json.dumps(jsonable(meta))})
+    fd = open_in(dir_fd, name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, directory)
+    with os.fdopen(fd, "wb") as handle:
+        sink = _HashingFile(handle)
+        with pq.ParquetWriter(sink, schema) as writer:
             for start in range(0, len(frame), ROW_GROUP):      # a slice at a time: never a second copy
                 writer.write_table(pa.Table.from_pandas(frame.iloc[start:start + ROW_GROUP], schema=schema,
                                                         preserve_index=False))
-        os.replace(tmp, path)
-        return True
-    except Exception:             # noqa: BLE001 - a cache is optional: never fail a load for it
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        return False
+    return sink.sha256.hexdigest()

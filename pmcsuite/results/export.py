@@ -15,16 +15,19 @@ csv). Returns the paths written, in that order.
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import PmcsuiteError
+from ..errors import EnvironmentProblem, PmcsuiteError
 from ..options import name_list
 from ..schema import check_metadata, jsonable
 from .load import counter_table, derived_metrics, load, require_runs, summarise
 from .cache import histograms_as_text
+from .store import check_ours, open_directory, open_in, storage_error
 
 FORMATS = ("csv", "json", "parquet")
 #: the columns of the tidy CSV (docs/import-csv.md), in order
@@ -97,14 +100,17 @@ def export(source, out=None, formats=FORMATS) -> list[Path]:
         raise PmcsuiteError(f"{target} is a file: 'export --out' takes a directory to write the files into")
     metadata = check_metadata(jsonable({**df.attrs["metadata"], "exported_from": str(directory.resolve())}))
     written = []
+    try:
+        target_fd = _open_target(directory, out, target)
+    except OSError as exc:
+        raise storage_error("write into", target, exc) from None
 
-    def write(name, save):
-        path = target / name
-        save(path)
-        written.append(path)
+    def write(name, save, mode="w"):
+        with os.fdopen(open_in(target_fd, name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, target), mode) as handle:
+            save(handle)
+        written.append(target / name)
 
     try:
-        target.mkdir(parents=True, exist_ok=True)
         text = histograms_as_text(df)
         if "csv" in formats:
             write("results.csv", lambda p: text.to_csv(p, index=False))
@@ -114,8 +120,40 @@ def export(source, out=None, formats=FORMATS) -> list[Path]:
         if "json" in formats:
             write("results.json", lambda p: df.to_json(p, orient="table", index=False, date_format="iso", indent=None))
         if "parquet" in formats:
-            write("results.parquet", lambda p: text.to_parquet(p, index=False))
-        write("metadata.json", lambda p: p.write_text(json.dumps(metadata, indent=2, allow_nan=False) + "\n"))
+            write("results.parquet", lambda p: text.to_parquet(p, index=False), "wb")
+        write("metadata.json", lambda p: p.write(json.dumps(metadata, indent=2, allow_nan=False) + "\n"))
     except OSError as exc:
-        raise PmcsuiteError(f"cannot write into {target}: {exc.strerror}; choose another --out") from None
+        raise storage_error("write into", target, exc) from None
+    finally:
+        os.close(target_fd)
     return written
+
+
+def _open_target(directory: Path, out, target: Path) -> int:
+    """A handle on the directory to export into, made if needed: ``export/`` of the result directory,
+    never through a symbolic link, or ``out`` as given; refused when another user owns it or can
+    write into it."""
+    if out is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        fd = open_directory(target, "export into")
+    else:
+        parent = open_directory(directory, "export from")
+        try:
+            try:
+                os.mkdir("export", 0o755, dir_fd=parent)
+            except FileExistsError:
+                pass
+            fd = os.open("export", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(target):
+                raise EnvironmentProblem(f"{target} is a symbolic link: pmcsuite never follows links in a result "
+                                    "directory; remove it, or give 'export --out'") from None
+            raise
+        finally:
+            os.close(parent)
+    try:
+        check_ours(target, os.fstat(fd), "export directory")
+    except PmcsuiteError:
+        os.close(fd)
+        raise
+    return fd

@@ -257,10 +257,32 @@ def load(directory, strict: bool = False, cache: bool = True) -> pd.DataFrame:
     if cache and new_rows and not store.skipped and new_rows >= min(_REWRITE, cached_rows // 20 + 1):
         table_cache.write(store.dir, store.runs_path, table_cache.CachedTable(
             df, store.covered, store.covered_lines, counter_ids, warnings, multiplexed))
+    _refuse_duplicates(df, store.runs_path)
     df.attrs.update(metadata=SharedDict(metadata), counters=SharedList(counter_ids),
                     skipped_lines=SharedList(store.skipped), warnings=SharedList(warnings),
                     multiplexed=SharedList(multiplexed), directory=str(store.dir))
     return df
+
+
+#: what identifies one measured run: its cell, its process and iteration there, and its run number
+RUN_IDENTITY = ["ipc", "actors", "placement", "buffer_size", "total_size", "variant", "process", "iteration", "run"]
+
+
+def _refuse_duplicates(df: pd.DataFrame, runs_path) -> None:
+    """Refuse a journal that holds one successful run twice (it would be counted twice), naming the run
+    and the two records."""
+    ok = df[df["ok"].fillna(False).astype(bool)]
+    keys = pd.util.hash_pandas_object(ok[RUN_IDENTITY], index=False)
+    twice = keys.duplicated()
+    if not twice.any():
+        return
+    again = twice.idxmax()
+    first = keys.index[keys == keys[again]][0]
+    run = ok.loc[first]
+    raise PmcsuiteError(f"{runs_path} holds the run ipc {run['ipc']}, size {run['buffer_size']}, variant "
+                        f"{run['variant']}, process {run['process']}, iteration {run['iteration']} twice (run "
+                        f"records {first + 1} and {again + 1}); it would be counted twice: remove one of the two "
+                        "lines")
 
 
 def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
@@ -331,6 +353,18 @@ def require_runs(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         where = df.attrs.get("directory", "the result directory")
         raise PmcsuiteError(f"{where} holds no runs yet: collect some (pmcsuite collect --resume {where}) first")
+    return df
+
+
+def require_measured(df: pd.DataFrame) -> pd.DataFrame:
+    """Raise a one-line error when no run is measured (every stored run a warm-up or failed): a
+    summary of nothing is not a result."""
+    if measured(require_runs(df)).empty:
+        where = df.attrs.get("directory", "the result directory")
+        raise PmcsuiteError(f"{where} holds no measured runs ({int(df['warmup'].sum())} warm-ups, "
+                            f"{int((~df['ok'].astype(bool)).sum())} failed of {len(df)}): nothing to summarise; "
+                            f"collect more runs (pmcsuite collect --resume {where}, or a sweep with more --runs "
+                            "than --warmup)")
     return df
 
 
@@ -425,6 +459,14 @@ def counter_table(df: pd.DataFrame) -> pd.DataFrame:
     return out[columns].reset_index(drop=True)
 
 
+def _silent_zero(values: pd.Series, counter) -> bool:
+    """A counter the loop must produce that read 0 in every run that measured it (a PMU that does not
+    implement the event: results stored before it was flagged ``silent_zero``)."""
+    from ..collect.backends.base import must_produce
+    measured_values = values.dropna()
+    return must_produce(counter) and not measured_values.empty and bool((measured_values == 0).all())
+
+
 def derived_metrics(df: pd.DataFrame, cat=None) -> pd.DataFrame:
     """The catalogue's derived metrics (``derived:`` in counters.yaml, e.g. ``cpi = cycles / instructions``)
     per cell, long form: one row per (ipc, actors, placement, buffer_size, metric) with ``value``, the
@@ -435,8 +477,9 @@ def derived_metrics(df: pd.DataFrame, cat=None) -> pd.DataFrame:
     measured it, whatever their pass; the formula is then evaluated on those medians. Counters of
     different passes come from different runs, so a derived value is a ratio (or sum) of medians,
     never a median of per-run ratios. A metric is left out of a cell when one of its inputs has no
-    value there (not measured, or not counted: never taken as 0) or when its denominator is 0.
-    ``cat``: the catalogue (default: the one the results were collected with,
+    value there (not measured, or not counted: never taken as 0) or when its denominator is 0, and
+    no metric is built on a silent zero: a counter the loop must produce (``backends.base.must_produce``)
+    that reads 0 in every run is left out. ``cat``: the catalogue (default: the one the results were collected with,
     :func:`pmcsuite.catalogue.result_catalogue`).
     """
     from ..catalogue import result_catalogue
@@ -447,7 +490,8 @@ def derived_metrics(df: pd.DataFrame, cat=None) -> pd.DataFrame:
     keys = ["ipc", "actors", "placement", "buffer_size"]
     columns = keys + ["metric", "value", "unit", "description", "inputs"]
     runs = measured(df)
-    counters = [c for c in df.attrs.get("counters", []) if c in runs.columns and runs[c].notna().any()]
+    counters = [c for c in df.attrs.get("counters", []) if c in runs.columns and runs[c].notna().any()
+                and not _silent_zero(runs[c], cat.counters.get(c))]
     if runs.empty or not counters:
         return pd.DataFrame(columns=columns)
     cells = runs[keys].astype(object).where(runs[keys].notna(), "")     # None placement (imports) is a key too

@@ -1,19 +1,74 @@
-"""The result directory: ``metadata.json`` plus append-only ``runs.jsonl`` (see docs/DESIGN.md)."""
+"""The result directory: ``metadata.json`` plus append-only ``runs.jsonl`` (see docs/DESIGN.md).
+
+Every file in it is opened relative to a handle on the directory, never through a symbolic link
+(:func:`open_in`), and only when it is a regular file; a writer holds an OS lock on that handle and
+checks, before each write, that the directory at the path is still the one it holds."""
 import errno
 import fcntl
 import json
 import os
+import stat
 from pathlib import Path
 
 from ..errors import EnvironmentProblem, PmcsuiteError
-from ..schema import FORMAT, FORMAT_VERSION, READABLE_VERSIONS, MalformedMetadata, check_metadata, jsonable
+from ..schema import FORMAT, FORMAT_VERSION, MIB, READABLE_VERSIONS, MalformedMetadata, check_metadata, jsonable
 
 METADATA = "metadata.json"
 RUNS = "runs.jsonl"
-LOCK = ".lock"        # flock()ed for the life of a collect or resume; holds the writer's pid
+LOCK = ".lock"        # holds the pid of the writer, which flock()s the directory itself
+#: the largest metadata.json read (a real one is a few hundred KiB)
+METADATA_LIMIT = 64 * MIB
+_NO_LINK = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
-def _storage_error(action: str, path, exc: OSError) -> PmcsuiteError:
+def open_in(dir_fd: int, name: str, flags: int, directory, mode: int = 0o644) -> int:
+    """Open ``name`` in the directory held by ``dir_fd`` without following a symbolic link and
+    without waiting on a FIFO; refuse anything but a regular file (``directory``: its path, for
+    the message). Raises OSError for the caller's own handling of other failures."""
+    try:
+        fd = os.open(name, flags | _NO_LINK, mode, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise EnvironmentProblem(f"{Path(directory) / name} is a symbolic link: pmcsuite never follows links "
+                                     "in a result directory; remove it (someone may have planted it)") from None
+        if exc.errno == errno.ENXIO:          # a FIFO opened to write with no reader
+            raise _not_regular(Path(directory) / name) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_regular(Path(directory) / name)
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _not_regular(path) -> PmcsuiteError:
+    return PmcsuiteError(f"{path} is not a regular file (a FIFO, device or directory?): remove or rename what "
+                         "stands there")
+
+
+def open_directory(path, action: str = "open") -> int:
+    """A handle on the directory ``path`` (for :func:`open_in`)."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise storage_error(action, path, exc) from None
+
+
+def check_ours(path, st: os.stat_result, what: str = "result directory") -> None:
+    """Refuse a directory another user owns or can write into (they could plant links or swap files)."""
+    if st.st_uid != os.geteuid():
+        raise EnvironmentProblem(f"the {what} {path} belongs to another user (uid {st.st_uid}): they could plant "
+                                 "links or swap files in it; choose a directory of your own")
+    _check_not_shared(path, st, what)
+
+
+def _check_not_shared(path, st: os.stat_result, what: str) -> None:
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX and st.st_uid != os.geteuid():
+        raise EnvironmentProblem(f"the {what} {path} is writable by other users: they could swap what pmcsuite "
+                                 "writes there; choose a directory of your own (or chmod go-w it)")
+
+
+def storage_error(action: str, path, exc: OSError) -> PmcsuiteError:
     """An OSError while writing results -> one line saying what to do (environment, exit 3)."""
     why = {errno.ENOSPC: "the disk is full: free some space",
            errno.EDQUOT: "the disk quota is exhausted: free some space",
@@ -30,6 +85,50 @@ class ResultStore:
 
     def __init__(self, directory):
         self.dir = Path(directory)
+        self._fd = self._lock_fd = None       # the handle on the directory; the .lock file
+        self._identity = None                 # (st_dev, st_ino) of the directory the handle holds
+
+    def __del__(self):
+        if self._lock_fd is None:       # a lock is held until unlock() or the end of the process
+            self.unlock()
+
+    def _handle(self) -> int:
+        """The handle on the directory (every file in it is opened relative to it), opened on first use."""
+        if self._fd is None:
+            fd = open_directory(self.dir)
+            st = os.fstat(fd)
+            self._fd, self._identity = fd, (st.st_dev, st.st_ino)
+        return self._fd
+
+    def _open(self, name: str, flags: int, action: str) -> int:
+        try:
+            return open_in(self._handle(), name, flags, self.dir)
+        except OSError as exc:
+            raise storage_error(action, self.dir / name, exc) from None
+
+    def _check_same_directory(self) -> None:
+        """Before writing: the directory at the path must still be the one the handle holds."""
+        try:
+            st = os.stat(self.dir)
+            same = (st.st_dev, st.st_ino) == self._identity
+        except OSError:
+            same = False
+        if self._identity is not None and not same:
+            raise EnvironmentProblem(f"{self.dir} was removed, moved or replaced while pmcsuite was writing into it: "
+                                     "nothing more is written there; find out who did it, then "
+                                     "'pmcsuite collect --resume' the directory that holds the runs")
+
+    def _make_directory(self) -> None:
+        """Create the directory (and its parents) if needed; refuse one another user owns or can write
+        into, or a new one inside a directory other users can write into."""
+        try:
+            if not self.dir.exists():
+                parent = next(p for p in self.dir.absolute().parents if p.exists())
+                _check_not_shared(parent, os.stat(parent), "parent directory")
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error("create result directory", self.dir, exc) from None
+        check_ours(self.dir, os.fstat(self._handle()))
 
     @property
     def metadata_path(self) -> Path:
@@ -40,12 +139,13 @@ class ResultStore:
         return self.dir / RUNS
 
     def exists(self) -> bool:
-        return self.metadata_path.exists()
+        return os.path.lexists(self.metadata_path)
 
     def ensure_new(self, resumable: bool = True) -> None:
         """Refuse to write over a result directory (``resumable``: say how to finish it instead),
         and never append to half of one: a runs.jsonl without its metadata.json, or the other way."""
-        has_meta, has_runs = self.exists(), self.runs_path.exists()
+        self._refuse_if_held()
+        has_meta, has_runs = self.exists(), os.path.lexists(self.runs_path)
         if has_meta and has_runs:
             hint = (f"use --resume {self.dir} to finish it, or choose another --out" if resumable
                     else "choose another --out")
@@ -59,46 +159,70 @@ class ResultStore:
                                 "resume, or choose another --out")
 
     def create(self, metadata: dict, overwrite: bool = False, resumable: bool = True) -> None:
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _storage_error("create result directory", self.dir, exc) from None
+        self._make_directory()
         if not overwrite:
             self.ensure_new(resumable)
         self.write_metadata(metadata)
-        try:
-            self.runs_path.touch()
-        except OSError as exc:
-            raise _storage_error("write", self.runs_path, exc) from None
+        os.close(self._open(RUNS, os.O_WRONLY | os.O_CREAT, "write"))
 
     def lock(self) -> None:
-        """Hold the directory's lock until this process ends (one collect or resume at a time);
-        a second one is refused in one line naming the holder's pid."""
+        """Hold the directory's lock (an OS lock on the handle on the directory itself, so that
+        deleting ``.lock`` lets no one in) until :meth:`unlock` or the end of this process: one
+        collect, resume or import at a time; a second one is refused in one line naming the holder's pid."""
+        if self._lock_fd is not None:
+            return
+        self._make_directory()
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            fcntl.flock(self._handle(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            raise _storage_error("create result directory", self.dir, exc) from None
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise storage_error("lock", self.dir, exc) from None
+            raise self._held() from None
         try:
-            fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise _storage_error("lock", self.dir, exc) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise EnvironmentProblem(f"{self.dir} is being written by another pmcsuite (pid {holder}): wait for it "
-                                     "to finish, or stop it first; two writers would duplicate runs") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            fd = self._open(LOCK, os.O_RDWR | os.O_CREAT, "lock")
+        except PmcsuiteError:
+            self.unlock()            # the directory's OS lock goes with its handle
+            raise
         self._lock_fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            self.unlock()
+            raise storage_error("lock", self.dir, exc) from None
+
+    def _held(self) -> EnvironmentProblem:
+        """The refusal of a directory another pmcsuite holds, naming its pid (from ``.lock``)."""
+        try:
+            fd = open_in(self._handle(), LOCK, os.O_RDONLY, self.dir)
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+        except (OSError, PmcsuiteError):
+            holder = ""
+        return EnvironmentProblem(f"{self.dir} is being written by another pmcsuite (pid {holder or 'unknown'}): "
+                                  "wait for it to finish, or stop it first; two writers would duplicate runs")
+
+    def _refuse_if_held(self) -> None:
+        """Refuse a directory another pmcsuite holds locked (without taking its lock)."""
+        if self._lock_fd is not None or not self.dir.is_dir():
+            return
+        probe = open_directory(self.dir)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise self._held() from None
+        finally:
+            os.close(probe)
 
     def unlock(self) -> None:
-        """Release the lock taken by :meth:`lock` (also released when the process ends)."""
-        fd = getattr(self, "_lock_fd", None)
-        if fd is not None:
-            os.close(fd)
-            self._lock_fd = None
+        """Release the lock taken by :meth:`lock` and the handle on the directory (also released
+        when the process ends)."""
+        for name in ("_lock_fd", "_fd"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
 
     def write_metadata(self, metadata: dict) -> None:
         """Write metadata.json (``format`` and ``format_version`` first), cleaned by ``schema.jsonable``
@@ -109,12 +233,15 @@ class ResultStore:
             check_metadata(document)
         except MalformedMetadata as exc:
             raise MalformedMetadata(f"refusing to write {self.metadata_path}: {exc}") from None
-        tmp = self.metadata_path.with_suffix(".json.tmp")
+        tmp = METADATA + ".tmp"
+        self._check_same_directory()
+        fd = self._open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "write")
         try:
-            tmp.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
-            os.replace(tmp, self.metadata_path)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
+            os.replace(tmp, METADATA, src_dir_fd=self._handle(), dst_dir_fd=self._handle())
         except OSError as exc:
-            raise _storage_error("write", self.metadata_path, exc) from None
+            raise storage_error("write", self.metadata_path, exc) from None
 
     def drop_incomplete_tail(self) -> int:
         """Cut off what a crash left unfinished at the end of runs.jsonl: a last line without its
@@ -122,12 +249,14 @@ class ResultStore:
         runs are appended together, so only the last batch can be incomplete). The next run is
         then appended on a line of its own, and the cut process is run again whole. Returns the
         number of lines cut (a partial line counts as one)."""
-        if not self.runs_path.exists():
+        if not os.path.lexists(self.runs_path):
             return 0
+        self._check_same_directory()
         try:
-            data = self.runs_path.read_bytes()
+            with os.fdopen(self._open(RUNS, os.O_RDONLY, "read"), "rb") as handle:
+                data = handle.read()
         except OSError as exc:
-            raise _storage_error("read", self.runs_path, exc) from None
+            raise storage_error("read", self.runs_path, exc) from None
         keep, cut = len(data), 0
         if data and not data.endswith(b"\n"):
             keep, cut = data.rfind(b"\n") + 1, 1
@@ -138,10 +267,13 @@ class ResultStore:
             cut += batch
         if cut:
             try:
-                with open(self.runs_path, "r+b") as handle:
-                    handle.truncate(keep)
+                fd = self._open(RUNS, os.O_WRONLY, "repair")
+                try:
+                    os.ftruncate(fd, keep)
+                finally:
+                    os.close(fd)
             except OSError as exc:
-                raise _storage_error("repair", self.runs_path, exc) from None
+                raise storage_error("repair", self.runs_path, exc) from None
         return cut
 
     def append_run(self, record: dict) -> None:
@@ -150,28 +282,30 @@ class ResultStore:
     def append_runs(self, records) -> None:
         """Append the runs of one benchmark process in one write, then flush and fsync."""
         text = "".join(json.dumps(r, default=str, allow_nan=False) + "\n" for r in records)
+        self._check_same_directory()
         try:
-            with open(self.runs_path, "a", encoding="utf-8") as handle:
+            fd = open_in(self._handle(), RUNS, os.O_WRONLY | os.O_APPEND, self.dir)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
-            raise EnvironmentProblem(f"{_storage_error('append to', self.runs_path, exc)} (the runs stored before "
+            raise EnvironmentProblem(f"{storage_error('append to', self.runs_path, exc)} (the runs stored before "
                                      "are kept; 'pmcsuite collect --resume' finishes the rest)") from None
 
     def read_metadata(self) -> dict:
         if not self.dir.is_dir():
             raise PmcsuiteError(f"{self.dir} is not a directory: give a result directory made by 'pmcsuite collect' "
                                 "or 'pmcsuite import'")
-        if not self.metadata_path.exists():
-            if self.runs_path.exists():
+        if not os.path.lexists(self.metadata_path):
+            if os.path.lexists(self.runs_path):
                 raise PmcsuiteError(f"{self.dir} has a {RUNS} but no {METADATA} (lost?): without it the runs cannot "
                                     f"be read or resumed; restore {METADATA} from a backup")
             raise PmcsuiteError(f"{self.dir} has no {METADATA}: it is not a pmcsuite result directory")
         try:
-            meta = json.loads(self.metadata_path.read_text())
+            meta = json.loads(self._read_bounded(METADATA, METADATA_LIMIT))
         except OSError as exc:
-            raise _storage_error("read", self.metadata_path, exc) from None
+            raise storage_error("read", self.metadata_path, exc) from None
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise PmcsuiteError(f"{self.metadata_path} is corrupt ({exc}); restore it or collect again") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -186,6 +320,15 @@ class ResultStore:
             raise MalformedMetadata(f"{self.metadata_path} is malformed ({exc}): restore it from a backup, "
                                     "or collect again") from None
 
+    def _read_bounded(self, name: str, limit: int) -> bytes:
+        """The bytes of ``name``, refused in one line when larger than ``limit``."""
+        with os.fdopen(self._open(name, os.O_RDONLY, "read"), "rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise PmcsuiteError(f"{self.dir / name} is larger than {limit // MIB} MiB, far more than a pmcsuite "
+                                "file holds: it is not one; restore it from a backup")
+        return data
+
     def read_runs(self, strict: bool = False) -> list[dict]:
         """All stored runs. A truncated last line (a run cut off by a crash) is dropped; other
         corrupt lines raise, naming the line, unless ``strict`` is False, in which case they are skipped
@@ -199,13 +342,13 @@ class ResultStore:
         the byte offset just after the last newline-terminated line that was a record (what a
         cache of these runs covers) and ``self.covered_lines`` the number of that line."""
         self.skipped, self.covered, self.covered_lines = [], start, first_line - 1
-        if not self.runs_path.exists():
+        if not os.path.lexists(self.runs_path):
             raise PmcsuiteError(f"{self.dir} has a {METADATA} but no {RUNS} (lost?): restore {RUNS}, or collect "
                                 "again into a new directory")
-        if not self.runs_path.is_file():
+        if os.path.isdir(self.runs_path) and not os.path.islink(self.runs_path):
             raise PmcsuiteError(f"{self.runs_path} is not a file: remove or rename what stands there")
         try:
-            with open(self.runs_path, "rb") as handle:
+            with os.fdopen(self._open(RUNS, os.O_RDONLY, "read"), "rb") as handle:
                 handle.seek(start)
                 offset, number, line = start, first_line - 1, handle.readline()
                 while line:
@@ -227,14 +370,14 @@ class ResultStore:
                         yield number, record
                     line = following
         except OSError as exc:
-            raise _storage_error("read", self.runs_path, exc) from None
+            raise storage_error("read", self.runs_path, exc) from None
 
 
 def _record(line: bytes):
     """A journal line -> its record (a dict), or a string saying why it is not one."""
     try:
-        record = json.loads(line.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError) as exc:     # RecursionError: nesting too deep
+        record = json.loads(line.decode("utf-8"))   # a non-UTF-8 byte: corrupt, never a new IPC mode
+    except (ValueError, RecursionError) as exc:     # RecursionError: nesting too deep; UnicodeDecodeError
         return str(exc)
     return record if isinstance(record, dict) else "not an object"
 

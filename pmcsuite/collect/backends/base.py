@@ -13,13 +13,28 @@ from ...schema import CounterValue
 from ..processes import run_group
 
 
+#: hardware counters every loop that moves data through a buffer must produce, whatever the catalogue
+#: says: instructions, cycles, cache accesses, loads and stores, bus accesses
+MUST_PRODUCE = frozenset({"instructions", "cycles", "l1d_access", "l2_access", "mem_read", "mem_write",
+                          "axi_read", "axi_write"})
+
+
+def must_produce(counter) -> bool:
+    """Whether a catalogue counter cannot read 0 in a loop that moves data (``never_zero``, or a
+    hardware counter of ``MUST_PRODUCE``): such a 0 is a silent zero, not a measurement."""
+    if counter is None:
+        return False
+    return bool(counter.never_zero) or (counter.kind == "hardware" and counter.id in MUST_PRODUCE)
+
+
 def flag_silent_zeros(values: list[CounterValue], cat) -> list[CounterValue]:
-    """Mark counters that read 0 although the catalogue says they count in any loop (``never_zero``,
-    e.g. instructions, cycles, L1D accesses) as ``silent_zero``: a raw event the PMU does not
-    implement can open and count nothing, and such a 0 is not a measurement. Changes ``values``."""
+    """Mark counters that read 0 although the loop must produce their events (``must_produce``: the
+    catalogue's ``never_zero``, or instructions, cycles, cache and bus accesses) as ``silent_zero``:
+    a raw event the PMU does not implement can open and count nothing, and such a 0 is not a
+    measurement. Changes ``values``."""
     for v in values:
         counter = cat.counters.get(v.counter) if cat is not None else None
-        if counter is not None and counter.never_zero and v.status == "ok" and v.value == 0:
+        if must_produce(counter) and v.status == "ok" and v.value == 0:
             v.status, v.value = "silent_zero", None
             v.reason = (f"{v.event} read 0, but {v.counter} counts in any loop: this PMU does not "
                         "implement the event (it opens and counts nothing); fix its code in the catalogue")

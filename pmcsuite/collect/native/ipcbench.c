@@ -713,7 +713,8 @@ static void make_ipc(int fds[2], struct buffers *b)
             if (!cfg.force && want > cap)
                 want = cap;
             if (fcntl(p[1], F_SETPIPE_SZ, (int)want) < 0)
-                runtime_error(errno, "fcntl(F_SETPIPE_SZ, %ld) failed", want);
+                runtime_error(errno, "fcntl(F_SETPIPE_SZ, %ld) failed%s", want,
+                              cfg.force ? " (-f past fs.pipe-max-size needs root / CAP_SYS_RESOURCE)" : "");
             b->forced = cfg.force;
         }
         b->pipe_size = fcntl(p[1], F_GETPIPE_SZ);

@@ -60,8 +60,13 @@ def base_metadata(source: str, command_line, cat, host: dict | None = None,
 
 def write_result(out, metadata: dict, runs: list[RunRecord]) -> None:
     """Create the result directory ``out`` with ``metadata`` (checked against schema.METADATA) and
-    the imported runs (each built, hence validated, as a schema.RunRecord by its importer)."""
+    the imported runs (each built, hence validated, as a schema.RunRecord by its importer), holding
+    the directory's lock meanwhile (two imports into one ``out``: one is refused, nothing mixed)."""
     from ..store import ResultStore
     store = ResultStore(out)
-    store.create(metadata, resumable=False)
-    store.append_runs([run.to_json() for run in runs])
+    store.lock()
+    try:
+        store.create(metadata, resumable=False)
+        store.append_runs([run.to_json() for run in runs])
+    finally:
+        store.unlock()

@@ -58,6 +58,7 @@ from .l41_output import IPC_NAMES, config_value, fail_at, parse_l41_json, parse_
 TIMED_PREFIX = "timed+"
 MANIFEST_COLUMNS = ("file", "ipctype", "mode", "buffersize", "totalsize", "run", "flags")
 BANDWIDTH_TOLERANCE = 0.01   # |time-derived / printed bandwidth - 1| above this -> a run warning
+BANDWIDTH_REFUSED = 2.0      # time-derived and printed bandwidth this many times apart -> the file is refused
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,12 +182,14 @@ def _input_files(paths, manifest):
         if path.is_dir():
             auto = path / "manifest.csv"
             if auto.is_file():
+                _refuse_outside(path, auto, auto, None)
                 rows = read_manifest(auto)
                 if not rows:
                     fail_at(auto, 1, "lists no files: add a row per L41 output file, or remove it to import "
                                      "the directory's .txt and .json files")
                 listed = sorted(rows, key=lambda k: rows[k]["line"])
                 for key in listed:
+                    _refuse_outside(path, Path(key), auto, rows[key])
                     try:
                         listed_file = Path(key).is_file()
                     except OSError as exc:              # e.g. a file name too long
@@ -197,6 +200,8 @@ def _input_files(paths, manifest):
                     files.append((Path(key), explicit or rows, str(auto)))
             else:
                 found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".txt", ".json"))
+                for p in found:
+                    _refuse_outside(path, p, p, None)
                 if not found:
                     raise PmcsuiteError(f"{path} holds no .txt or .json benchmark output (and no manifest.csv)")
                 files.extend((p, explicit, None) for p in found)
@@ -211,6 +216,23 @@ def _input_files(paths, manifest):
             seen.add(key)
             unique.append((path, rows, auto))
     return unique
+
+
+def _refuse_outside(directory: Path, path: Path, label, row) -> None:
+    """Fail in one line when ``path``, found in ``directory`` (by a listing, or a ``row`` of its own
+    manifest), lies outside it: an absolute or ``../`` name, or a symlink out. The outside file is
+    never read, so nothing of it is quoted."""
+    if row is not None and (Path(row["file"]).is_absolute() or ".." in Path(row["file"]).parts):
+        fail_at(label, row["line"], f"lists {row['file'][:60]!r}, outside {directory}: a directory's own "
+                                    "manifest may list only files in that directory")
+    try:
+        inside = path.resolve().is_relative_to(directory.resolve())
+    except (OSError, RuntimeError) as exc:      # RuntimeError: a symlink loop
+        fail_at(label, row and row["line"], f"cannot follow {path.name[:60]!r} ({exc})")
+    if not inside:
+        name = row["file"] if row else path.name
+        fail_at(label, row and row["line"], f"{name[:60]!r} is a symlink to a file outside {directory}: "
+                                            "refused (import that file by its own path if it is meant)")
 
 
 def _manifest_row(path: Path, rows):
@@ -286,22 +308,36 @@ def _counters(label, parsed, emap, platforms):
     return counters
 
 
+def _loop_time(label, parsed, total: int, source: dict) -> tuple[float, list[str]]:
+    """The run's loop time (ns) and its warnings: from the printed ``time`` when there is one, else from
+    the bandwidth. A zero bandwidth or time, or a bandwidth more than BANDWIDTH_REFUSED x off
+    totalsize/time, is refused in one line: the file cannot be a run that moved data."""
+    bandwidth = parsed["kbytes_per_sec"] * KIB
+    time_s = (parsed["config"] or {}).get("time_s", parsed.get("time_s"))
+    where = parsed["lines"]
+    if bandwidth <= 0:
+        fail_at(label, where.get("bandwidth"), f"bandwidth is {parsed['kbytes_per_sec']:g} KBytes/sec: a run that "
+                                               "moved data has a bandwidth; the file is corrupt")
+    if time_s is None:
+        source["loop_ns_from"] = "bandwidth"
+        return total / bandwidth * 1e9, []
+    if time_s <= 0:
+        fail_at(label, where.get("time_s"), f"time is {time_s:g} s: a run that moved data took time; "
+                                            "the file is corrupt")
+    source["loop_ns_from"] = "time"
+    implied = total / time_s
+    off = max(implied / bandwidth, bandwidth / implied)
+    said = (f"printed bandwidth {parsed['kbytes_per_sec']:g} KBytes/sec disagrees with totalsize/time = "
+            f"{implied / KIB:.2f} KBytes/sec")
+    if off > BANDWIDTH_REFUSED:
+        fail_at(label, where.get("bandwidth"), f"{said} ({off:.1f}x): the file is corrupt")
+    return time_s * 1e9, [said] if abs(implied / bandwidth - 1) > BANDWIDTH_TOLERANCE else []
+
+
 def _record(label, parsed, fields, counters, source):
     total = fields["total_size"]
     bandwidth = parsed["kbytes_per_sec"] * KIB
-    time_s = (parsed["config"] or {}).get("time_s", parsed.get("time_s"))
-    warnings = []
-    if time_s is not None and time_s > 0:
-        loop, source["loop_ns_from"] = time_s * 1e9, "time"
-        implied = total / time_s
-        if bandwidth > 0 and abs(implied / bandwidth - 1) > BANDWIDTH_TOLERANCE:
-            warnings.append(f"printed bandwidth {parsed['kbytes_per_sec']} KBytes/sec disagrees with "
-                            f"totalsize/time = {implied / KIB:.2f} KBytes/sec")
-    elif bandwidth > 0:
-        loop, source["loop_ns_from"] = total / bandwidth * 1e9, "bandwidth"
-    else:
-        fail_at(label, parsed["lines"].get("bandwidth"),
-                "bandwidth is 0 and no loop time is printed; the run is unusable")
+    loop, warnings = _loop_time(label, parsed, total, source)
     if not (math.isfinite(loop) and math.isfinite(bandwidth)):
         fail_at(label, parsed["lines"].get("bandwidth"),
                 "the bandwidth or loop time is beyond any range; the file is corrupt")

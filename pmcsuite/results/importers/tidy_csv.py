@@ -149,8 +149,12 @@ def _counter_ids(cat):
 def parse_tidy_rows(rows, known_counters=None) -> list[RunRecord]:
     """Validated rows -> run records (pure; ``known_counters`` None accepts any well-formed id).
     Each run is gathered as a dict over its rows, then built as a RunRecord."""
-    runs, iterations = {}, {}
+    runs, iterations, lines = {}, {}, {}
     for row in rows:
+        same = lines.setdefault(tuple(sorted(row.values.items())), row.line)
+        if same != row.line:
+            row.fail(f"repeats line {same} word for word: one run (or counter) given twice; remove one of "
+                     "the two lines")
         key_values = {
             "ipc": row.text("ipc", pattern=_NAME), "actors": row.text("actors", allowed=STORED_ACTORS),
             "placement": row.text("placement", allowed=PLACEMENTS, required=False),
