@@ -244,6 +244,7 @@ def test_dropped_link_stops_with_one_line_and_resume_finishes(servers, tmp_path)
     lines = [line for line in err.strip().splitlines() if not line.startswith("pmcsuite: note:")]   # e.g. a VM
     assert proc.returncode == 3, err
     assert len(lines) == 1 and "dropped" in lines[0] and f"--resume {out}" in lines[0], err
+    assert "--ssh-command " in lines[0], err          # the hint gives the way in again: a resume needs it
     kept = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
     assert kept and all(r["ok"] for r in kept)            # nothing of the cut process stored
     deadline = time.monotonic() + 5

@@ -6,6 +6,7 @@ the process ends. The store is passed in (anything with ``dir``, ``iter_runs`` a
 from __future__ import annotations
 
 import platform as _platform
+import shlex
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,7 +263,7 @@ def execute(store: RunSink, jobs, runner: Runner) -> Path:
             except LinkLost as exc:
                 raise LinkLost(f"{exc.what} during {job.variant} process {job.process} ({points}): check the "
                                f"network and the target; the {seq} runs stored before it are kept in {store.dir}; "
-                               f"'pmcsuite collect --resume {store.dir}' reconnects and finishes") from None
+                               f"'{resume_command(store.dir, runner.settings)}' reconnects and finishes") from None
             for record in records:
                 record["seq"], seq = seq, seq + 1
             store.append_runs(records)
@@ -279,6 +280,17 @@ def execute(store: RunSink, jobs, runner: Runner) -> Path:
     finally:
         bar.close()
     return store.dir
+
+
+def resume_command(directory, settings: Settings) -> str:
+    """The command line that finishes ``directory``: --resume, with the ssh command and the target's
+    compiler given again (a resume never runs one read from the result directory)."""
+    argv = ["pmcsuite", "collect", "--resume", str(directory)]
+    if settings.ssh_command:
+        argv += ["--ssh-command", settings.ssh_command]
+    if settings.target_cc:
+        argv += ["--target-cc", settings.target_cc]
+    return shlex.join(argv)
 
 
 def finished(records) -> set[tuple]:
