@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nobody  # noqa: E402
 from needs import LINUX, needs, require, require_tracepoints  # noqa: E402
 
 from pmcsuite.collect import benchmark as bm
@@ -1116,23 +1117,9 @@ def test_sample_cycles_without_a_pmu_is_not_supported(exe):
 def run_as_nobody(exe, make_argv) -> dict:
     """Run a copy of ipcbench as nobody (uid 65534): make_argv(copy) gives its command line; its
     parsed output."""
-    public = Path(__import__("tempfile").mkdtemp(prefix="ipcbench-nobody-"))
-    try:
-        public.chmod(0o755)
-        copy = public / "ipcbench"
-        shutil.copy2(exe, copy)
-        copy.chmod(0o755)
-
-        def drop():
-            os.setgid(65534)
-            os.setuid(65534)
-
-        proc = subprocess.run(make_argv(copy), capture_output=True, text=True, timeout=60, preexec_fn=drop,
-                              cwd=public)
-        assert proc.returncode == 0, proc.stderr
-        return bm.parse_bench_output(proc.stdout)
-    finally:
-        shutil.rmtree(public)
+    proc = nobody.run_as_nobody(exe, make_argv)
+    assert proc.returncode == 0, proc.stderr
+    return bm.parse_bench_output(proc.stdout)
 
 
 def test_sample_permission_denied_names_perf_event_paranoid(exe):

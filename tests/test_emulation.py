@@ -5,12 +5,12 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from needs import require
+from nobody import run_as_nobody
 from pmcsuite.collect import board as bd
 from pmcsuite.collect import benchmark as bm
 from pmcsuite.collect.hostenv import (TUNABLES, capped_buffer, classify, environment_script, parse_environment,
@@ -120,21 +120,8 @@ def test_collect_and_report_say_the_machine_and_the_capped_buffers(cli, tmp_path
 def test_force_past_pipe_max_size_without_the_capability_names_it(exe):
     """Before: '-f' for pipe-s failed as a user with 'fcntl(F_SETPIPE_SZ) failed' and no word of why."""
     require(os.geteuid() == 0 and _pipe_max() is not None, "needs root (to run the benchmark as nobody) on Linux")
-    public = Path(tempfile.mkdtemp(prefix="ipcbench-nobody-"))
-    try:
-        public.chmod(0o755)
-        copy = public / "ipcbench"
-        shutil.copy2(exe, copy)
-        copy.chmod(0o755)
-
-        def drop():
-            os.setgid(65534)
-            os.setuid(65534)
-
-        argv = bm.bench_argv(copy, "pipe-s", 4 * _pipe_max(), 8 * _pipe_max(), force=True)
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, preexec_fn=drop, cwd=public)
-    finally:
-        shutil.rmtree(public)
+    proc = run_as_nobody(exe, lambda copy: bm.bench_argv(copy, "pipe-s", 4 * _pipe_max(), 8 * _pipe_max(),
+                                                          force=True))
     assert proc.returncode != 0
     assert "CAP_SYS_RESOURCE" in proc.stderr and "pipe-max-size" in proc.stderr, proc.stderr
 
