@@ -38,7 +38,7 @@ def test_cached_load_is_the_journal_load(results_small):
     assert not table_cache.cache_path(results_small).exists()     # cache=False leaves it alone
     first = load(results_small)
     assert table_cache.cache_path(results_small).exists()
-    cached = table_cache.read(results_small, results_small / "runs.jsonl")
+    cached = table_cache.read(results_small)
     assert cached is not None and len(cached.table) == len(journal) == 72
     same_table(journal, first)
     same_table(journal, load(results_small))
@@ -51,10 +51,10 @@ def test_appended_runs_are_read_and_the_cache_refreshed(results_small, monkeypat
     grown = load(results_small)
     assert len(grown) == 75 and grown.attrs["warnings"][-1] == {"row": 74, "warning": "copy 2"}
     same_table(load(results_small, cache=False), grown)
-    assert len(table_cache.read(results_small, results_small / "runs.jsonl").table) == 72
+    assert len(table_cache.read(results_small).table) == 72
     append_copies(results_small, 2)                                           # now 5 beyond 72: rewritten
     same_table(load(results_small, cache=False), load(results_small))
-    assert len(table_cache.read(results_small, results_small / "runs.jsonl").table) == 77
+    assert len(table_cache.read(results_small).table) == 77
 
 
 @pytest.mark.parametrize("change", ["edit", "truncate", "replace"])
@@ -73,7 +73,7 @@ def test_a_changed_journal_is_never_answered_from_the_cache(results_small, chang
     else:                               # another result set moved in
         lines = text.splitlines(keepends=True)
         path.write_text("".join(lines[:30] + [json.dumps({**json.loads(lines[40]), "run": 99}) + "\n"] + lines[31:]))
-    assert table_cache.read(results_small, path) is None
+    assert table_cache.read(results_small) is None
     same_table(load(results_small, cache=False), load(results_small))
 
 
@@ -81,9 +81,9 @@ def test_unusable_caches_are_ignored(results_small, monkeypatch):
     journal = load(results_small, cache=False)
     table_cache.cache_path(results_small).write_bytes(b"PAR1 not parquet at all")
     same_table(journal, load(results_small))                                   # and rewritten
-    assert table_cache.read(results_small, results_small / "runs.jsonl") is not None
+    assert table_cache.read(results_small) is not None
     monkeypatch.setattr(table_cache, "LAYOUT", table_cache.LAYOUT + 1)   # written by another layout
-    assert table_cache.read(results_small, results_small / "runs.jsonl") is None
+    assert table_cache.read(results_small) is None
     same_table(journal, load(results_small))
 
 
@@ -123,7 +123,7 @@ def test_a_cache_with_other_columns_is_not_used(results_small):
     import pyarrow.parquet as pq
     table = pq.read_table(path)
     pq.write_table(table.drop_columns(["cycles_status"]), path)     # metadata kept, a column gone
-    assert table_cache.read(results_small, results_small / "runs.jsonl") is None
+    assert table_cache.read(results_small) is None
     same_table(journal, load(results_small))
 
 
@@ -153,5 +153,5 @@ def test_a_cache_with_an_edited_column_is_not_used(results_small):
     table = pq.read_table(path)
     doubled = pc.multiply(table["bandwidth"], 2)
     pq.write_table(table.set_column(table.schema.get_field_index("bandwidth"), "bandwidth", doubled), path)
-    assert table_cache.read(results_small, results_small / "runs.jsonl") is None
+    assert table_cache.read(results_small) is None
     same_table(journal, load(results_small))

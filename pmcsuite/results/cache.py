@@ -71,8 +71,8 @@ def _digest(dir_fd: int, directory, size: int) -> str | None:
     return digest.hexdigest()
 
 
-def read(directory, journal: Path) -> CachedTable | None:
-    """The cached table of ``directory`` when it still matches its journal ``journal`` (else None)."""
+def read(directory) -> CachedTable | None:
+    """The cached table of ``directory`` when it still matches its journal, runs.jsonl (else None)."""
     try:
         dir_fd = open_directory(directory)
     except Exception:             # noqa: BLE001 - no directory: no cache
@@ -149,9 +149,9 @@ class _HashingFile:
         self.closed = True
 
 
-def write(directory, journal: Path, cached: CachedTable) -> bool:
+def write(directory, cached: CachedTable) -> bool:
     """Write ``cached`` as the cache of ``directory`` (atomically), then its digest; False when it
-    cannot be written. ``journal``: the directory's runs.jsonl (kept for the callers; read by name)."""
+    cannot be written."""
     tmp, tmp_digest = f".{CACHE}.{os.getpid()}.tmp", f".{DIGEST}.{os.getpid()}.tmp"
     try:
         dir_fd = open_directory(directory)

@@ -224,7 +224,7 @@ def load(directory, strict: bool = False, cache: bool = True) -> pd.DataFrame:
     """
     store = ResultStore(directory)
     metadata = store.read_metadata()
-    cached = table_cache.read(store.dir, store.runs_path) if cache else None
+    cached = table_cache.read(store.dir) if cache else None
     if cached is not None:
         try:
             cached.table = _typed(cached.table, cached.counters)      # Parquet's strings -> objects, as parsed
@@ -255,7 +255,7 @@ def load(directory, strict: bool = False, cache: bool = True) -> pd.DataFrame:
     df = parts[0] if len(parts) == 1 else _typed_counters(_concat([p for p in parts if len(p)] or parts[:1], columns),
                                                           counter_ids)
     if cache and new_rows and not store.skipped and new_rows >= min(_REWRITE, cached_rows // 20 + 1):
-        table_cache.write(store.dir, store.runs_path, table_cache.CachedTable(
+        table_cache.write(store.dir, table_cache.CachedTable(
             df, store.covered, store.covered_lines, counter_ids, warnings, multiplexed))
     _refuse_duplicates(df, store.runs_path)
     df.attrs.update(metadata=SharedDict(metadata), counters=SharedList(counter_ids),
